@@ -1,0 +1,112 @@
+// Package cache defines the cache of VirusTotal answers that the commands consult before
+// spending a request, and an in-memory implementation. The persistent implementation
+// shared by every process lives in internal/store.
+//
+// Entries are VirusTotal objects (files, URLs, domains, IP addresses) stored under their
+// canonical id and every alias (a file's md5, sha1 and sha256; a URL's base64url id and
+// its sha256 id form), so that a lookup by any of them hits. Not-found answers are cached
+// for a short time; errors are never cached.
+package cache
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/vtsoar/vtsoar/ioc"
+)
+
+// Entry is one cached answer.
+type Entry struct {
+	// Kind is the kind of object.
+	Kind ioc.Kind
+	// ID is the object's canonical VirusTotal id (a file's sha256, a URL's base64url id,
+	// the domain, the IP text).
+	ID string
+	// Aliases are the other ids the object is known by (md5, sha1, the URL's sha256
+	// id...). ID need not be repeated here.
+	Aliases []string
+	// Body is VirusTotal's untouched response body ({"data": {...}}); empty for NotFound.
+	Body []byte
+	// NotFound records that VirusTotal answered 404 NotFoundError.
+	NotFound bool
+	// FetchedAt is when the answer came from VirusTotal.
+	FetchedAt time.Time
+}
+
+// Cache stores VirusTotal answers. Implementations are safe for concurrent use.
+type Cache interface {
+	// Get returns the entry known by id (canonical or alias) for kind, if it was
+	// fetched no longer than maxAge ago (maxAge <= 0: any age). A NotFound entry is
+	// only returned while it is younger than the implementation's negative TTL.
+	Get(ctx context.Context, kind ioc.Kind, id string, maxAge time.Duration) (Entry, bool, error)
+	// Put stores e under e.ID and every alias, replacing what they pointed to.
+	Put(ctx context.Context, e Entry) error
+}
+
+// DefaultNegativeTTL is how long a not-found answer is kept.
+const DefaultNegativeTTL = 10 * time.Minute
+
+// Memory is an in-process Cache, for one run of the CLI without a store and for tests.
+type Memory struct {
+	// NegativeTTL bounds the age of NotFound entries (0: DefaultNegativeTTL).
+	NegativeTTL time.Duration
+	// Now returns the current time (nil: time.Now).
+	Now func() time.Time
+
+	mu      sync.Mutex
+	entries map[string]*Entry // "kind\x00id" for the id and every alias
+}
+
+// NewMemory returns an empty in-memory cache.
+func NewMemory() *Memory { return &Memory{} }
+
+func key(kind ioc.Kind, id string) string { return string(kind) + "\x00" + id }
+
+func (m *Memory) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
+}
+
+// Get implements Cache.
+func (m *Memory) Get(_ context.Context, kind ioc.Kind, id string, maxAge time.Duration) (Entry, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.entries[key(kind, id)]
+	if !ok {
+		return Entry{}, false, nil
+	}
+	age := m.now().Sub(e.FetchedAt)
+	if maxAge > 0 && age > maxAge {
+		return Entry{}, false, nil
+	}
+	if e.NotFound {
+		ttl := m.NegativeTTL
+		if ttl <= 0 {
+			ttl = DefaultNegativeTTL
+		}
+		if age > ttl {
+			return Entry{}, false, nil
+		}
+	}
+	return *e, true, nil
+}
+
+// Put implements Cache.
+func (m *Memory) Put(_ context.Context, e Entry) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.entries == nil {
+		m.entries = make(map[string]*Entry)
+	}
+	stored := e
+	stored.Aliases = append([]string(nil), e.Aliases...)
+	stored.Body = append([]byte(nil), e.Body...)
+	m.entries[key(e.Kind, e.ID)] = &stored
+	for _, a := range e.Aliases {
+		m.entries[key(e.Kind, a)] = &stored
+	}
+	return nil
+}
