@@ -233,7 +233,7 @@ func (p Policy) Validate() error {
 // ParsePolicy decodes a policy from JSON; missing thresholds take the defaults.
 func ParsePolicy(b []byte) (Policy, error) {
 	var raw struct {
-		Default *json.RawMessage            `json:"default"`
+		Default *json.RawMessage             `json:"default"`
 		ByKind  map[ioc.Kind]json.RawMessage `json:"by_kind"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
