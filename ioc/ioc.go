@@ -62,3 +62,24 @@ func (e *Error) Error() string {
 	}
 	return "invalid " + string(e.Kind) + ": " + e.Reason
 }
+
+// Aliases returns every VirusTotal id the observable is known by. For a URL these are
+// the unpadded base64url id and the sha256 id form of Value (only the sha256 id when the
+// URL was given as a sha256 id, because the URL itself is then unknown). The sha256 form
+// matches VirusTotal's only when VirusTotal canonicalises the URL the same way; the
+// base64url id is always accepted by VirusTotal. For other kinds Aliases returns the ID.
+// It returns nil for the zero Observable.
+func (o Observable) Aliases() []string {
+	if o.Kind == KindURL && o.Value != "" {
+		return []string{URLID(o.Value), URLSHA256ID(o.Value)}
+	}
+	if o.ID == "" {
+		return nil
+	}
+	return []string{o.ID}
+}
+
+// newError returns an *Error for the input s.
+func newError(kind Kind, s, reason string) *Error {
+	return &Error{Kind: kind, Input: s, Reason: reason}
+}
