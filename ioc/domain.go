@@ -51,7 +51,7 @@ func canonicalName(t string, minLabels int) (string, string) {
 	if needsIDNA(t) {
 		a, err := idnaProfile.ToASCII(t)
 		if err != nil {
-			return "", "not a valid internationalised domain name: " + strings.TrimPrefix(err.Error(), "idna: ")
+			return "", idnaReason(t, err)
 		}
 		name = a
 	} else {
@@ -77,6 +77,20 @@ func canonicalName(t string, minLabels int) (string, string) {
 		return "", fmt.Sprintf("top-level domain %q is all digits", tld)
 	}
 	return name, ""
+}
+
+// idnaReason explains an IDNA failure of the name t, naming the label at fault when
+// one label fails on its own.
+func idnaReason(t string, err error) string {
+	for _, l := range strings.Split(t, ".") {
+		if !needsIDNA(l) {
+			continue
+		}
+		if _, lerr := idnaProfile.ToASCII(l); lerr != nil {
+			return fmt.Sprintf("label %q is not a valid internationalised name (%s)", shorten(l), strings.TrimPrefix(lerr.Error(), "idna: "))
+		}
+	}
+	return "not a valid internationalised domain name: " + strings.TrimPrefix(err.Error(), "idna: ")
 }
 
 // checkLabel returns why the lower-case ASCII label l is not a valid DNS label, or "".

@@ -83,19 +83,21 @@ func netipReason(t string, err error) string {
 	return "not a valid IP address: " + msg
 }
 
-// digitsAndDots reports whether s is non-empty, made only of ASCII digits and dots, and
-// has at least one dot.
+// digitsAndDots reports whether s is made only of ASCII digits and dots, with at least
+// one of each.
 func digitsAndDots(s string) bool {
-	dot := false
+	dot, digit := false, false
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '.':
 			dot = true
-		case c < '0' || c > '9':
+		case '0' <= c && c <= '9':
+			digit = true
+		default:
 			return false
 		}
 	}
-	return dot
+	return dot && digit
 }
 
 // looksLikeIPv6 reports whether s (optionally bracketed, optionally with a zone) is
