@@ -1,16 +1,39 @@
 package vt
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
 	"io"
-	"iter"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // DefaultServerURL is VirusTotal's server.
 const DefaultServerURL = "https://www.virustotal.com"
+
+// APIVersion is the only API version the client speaks.
+const APIVersion = "v3"
+
+// DefaultTimeout is the default timeout of one HTTP attempt (uploads excepted: they
+// are bounded by their context only).
+const DefaultTimeout = 60 * time.Second
+
+// maxBodySize bounds an answer read into memory (VirusTotal's largest reports are a
+// few MB).
+const maxBodySize = 64 << 20
 
 // Priority orders requests competing for one budget; lower values go first.
 type Priority int
@@ -22,11 +45,33 @@ const (
 	PriorityBackground                  // bulk runs, health checks, polling
 )
 
+// String returns the priority's name.
+func (p Priority) String() string {
+	switch p {
+	case PriorityInteractive:
+		return "interactive"
+	case PriorityEnrichment:
+		return "enrichment"
+	case PriorityBackground:
+		return "background"
+	}
+	return "priority(" + strconv.Itoa(int(p)) + ")"
+}
+
+type priorityKey struct{}
+
 // WithPriority returns a context whose requests carry priority p.
-func WithPriority(ctx context.Context, p Priority) context.Context { panic("not implemented") }
+func WithPriority(ctx context.Context, p Priority) context.Context {
+	return context.WithValue(ctx, priorityKey{}, p)
+}
 
 // PriorityFrom returns the priority carried by ctx (PriorityInteractive if none).
-func PriorityFrom(ctx context.Context) Priority { panic("not implemented") }
+func PriorityFrom(ctx context.Context) Priority {
+	if p, ok := ctx.Value(priorityKey{}).(Priority); ok {
+		return p
+	}
+	return PriorityInteractive
+}
 
 // Request describes a request about to be sent, for a Limiter.
 type Request struct {
@@ -40,191 +85,564 @@ type Request struct {
 // ends, or the budget is spent: then it returns an error that the call returns as is).
 // Throttled is called when VirusTotal answered 429 so that the budget holds the
 // connection; retryAfter is zero when the server gave no Retry-After.
+//
+// Wait is called before every attempt, retries included: each attempt spends budget.
 type Limiter interface {
 	Wait(ctx context.Context, r Request) error
 	Throttled(ctx context.Context, r Request, retryAfter time.Duration)
 }
 
 // RetryPolicy bounds retries of 429, 503, 504 and network errors.
+//
+// A zero field takes its value from DefaultRetryPolicy. Backoff is exponential with
+// full jitter: before retry n the client waits a random duration in
+// [0, min(MaxDelay, BaseDelay*2^(n-1))]; a Retry-After sent by the server replaces it,
+// capped at MaxDelay.
 type RetryPolicy struct {
 	MaxAttempts int           // total attempts, including the first; 1 disables retries
 	BaseDelay   time.Duration // first backoff, doubled each attempt, with jitter
 	MaxDelay    time.Duration // cap for one backoff (and for a Retry-After)
 }
 
+// DefaultRetryPolicy is the policy of a client made without WithRetry.
+var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 4, BaseDelay: time.Second, MaxDelay: 60 * time.Second}
+
 // Option configures a Client.
 type Option func(*Client) error
 
-// WithServerURL sets the server (default DefaultServerURL).
-func WithServerURL(u string) Option { panic("not implemented") }
+// WithServerURL sets the server (default DefaultServerURL). It must be an http or
+// https URL with a host and nothing after it (no path other than "/", no query, no
+// user information): the client adds "/api/v3" itself.
+func WithServerURL(u string) Option {
+	return func(c *Client) error {
+		su, err := parseServerURL(u)
+		if err != nil {
+			return err
+		}
+		c.server = su
+		return nil
+	}
+}
+
+func parseServerURL(s string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil {
+		return nil, errors.New("vt: invalid server URL: cannot parse it as a URL")
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return nil, fmt.Errorf("vt: invalid server URL %q: the scheme must be http or https", u.Redacted())
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("vt: invalid server URL %q: it has no host", u.Redacted())
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("vt: invalid server URL %q: it must not carry user information", u.Redacted())
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return nil, fmt.Errorf("vt: invalid server URL %q: it must not have a query or fragment", u.Redacted())
+	}
+	if u.Path != "" && u.Path != "/" {
+		hint := ""
+		if strings.Contains(u.Path, "/api/") {
+			hint = " (leave out /api/v3: the client adds it)"
+		}
+		return nil, fmt.Errorf("vt: invalid server URL %q: it must not have a path%s", u.Redacted(), hint)
+	}
+	return &url.URL{Scheme: scheme, Host: strings.ToLower(u.Host)}, nil
+}
 
 // WithAPIVersion sets the API version; only "v3" is accepted.
-func WithAPIVersion(v string) Option { panic("not implemented") }
+func WithAPIVersion(v string) Option {
+	return func(c *Client) error {
+		if v != APIVersion {
+			return fmt.Errorf("vt: API version %q is not supported; the only supported version is %q", v, APIVersion)
+		}
+		c.apiVersion = v
+		return nil
+	}
+}
 
-// WithHTTPClient sets the *http.Client.
-func WithHTTPClient(c *http.Client) Option { panic("not implemented") }
+// WithHTTPClient sets the *http.Client. The client is copied, not modified: the copy
+// gets a redirect policy that never forwards the API key to another host.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *Client) error {
+		if hc == nil {
+			return errors.New("vt: WithHTTPClient: nil *http.Client")
+		}
+		c.httpClient = hc
+		return nil
+	}
+}
 
-// WithUserAgent sets the User-Agent header.
-func WithUserAgent(ua string) Option { panic("not implemented") }
+// WithUserAgent sets the User-Agent header (default "vtsoar/<module version>").
+func WithUserAgent(ua string) Option {
+	return func(c *Client) error {
+		if strings.TrimSpace(ua) == "" || strings.ContainsAny(ua, "\r\n") {
+			return errors.New("vt: WithUserAgent: the user agent must be a non-empty single line")
+		}
+		c.userAgent = ua
+		return nil
+	}
+}
 
-// WithProxy sends requests (HTTP and HTTPS) through the proxy at proxyURL.
-func WithProxy(proxyURL string) Option { panic("not implemented") }
+// WithProxy sends requests (HTTP and HTTPS) through the proxy at proxyURL (http,
+// https, socks5 or socks5h). It sets the Proxy of a clone of the client's transport,
+// which must be an *http.Transport (or nil, meaning http.DefaultTransport).
+func WithProxy(proxyURL string) Option {
+	return func(c *Client) error {
+		u, err := url.Parse(strings.TrimSpace(proxyURL))
+		if err != nil {
+			return errors.New("vt: invalid proxy URL: cannot parse it as a URL")
+		}
+		switch strings.ToLower(u.Scheme) {
+		case "http", "https", "socks5", "socks5h":
+		default:
+			return fmt.Errorf("vt: invalid proxy URL %q: the scheme must be http, https, socks5 or socks5h", u.Redacted())
+		}
+		if u.Host == "" {
+			return fmt.Errorf("vt: invalid proxy URL %q: it has no host", u.Redacted())
+		}
+		c.proxy = u
+		return nil
+	}
+}
 
-// WithTimeout sets the timeout of one HTTP attempt (default 60s; uploads excepted).
-func WithTimeout(d time.Duration) Option { panic("not implemented") }
+// WithTimeout sets the timeout of one HTTP attempt (default 60s; uploads excepted,
+// which only their context bounds). Zero disables the per-attempt timeout.
+func WithTimeout(d time.Duration) Option {
+	return func(c *Client) error {
+		if d < 0 {
+			return fmt.Errorf("vt: WithTimeout: negative timeout %s", d)
+		}
+		c.timeout = d
+		return nil
+	}
+}
 
 // WithLimiter sets the Limiter consulted before every request.
-func WithLimiter(l Limiter) Option { panic("not implemented") }
+func WithLimiter(l Limiter) Option {
+	return func(c *Client) error {
+		c.limiter = l
+		return nil
+	}
+}
 
-// WithRetry sets the retry policy.
-func WithRetry(p RetryPolicy) Option { panic("not implemented") }
+// WithRetry sets the retry policy; zero fields take DefaultRetryPolicy's values.
+func WithRetry(p RetryPolicy) Option {
+	return func(c *Client) error {
+		if p.MaxAttempts < 0 || p.BaseDelay < 0 || p.MaxDelay < 0 {
+			return errors.New("vt: WithRetry: negative attempts or delays")
+		}
+		if p.MaxAttempts == 0 {
+			p.MaxAttempts = DefaultRetryPolicy.MaxAttempts
+		}
+		if p.BaseDelay == 0 {
+			p.BaseDelay = DefaultRetryPolicy.BaseDelay
+		}
+		if p.MaxDelay == 0 {
+			p.MaxDelay = DefaultRetryPolicy.MaxDelay
+		}
+		c.retry = p
+		return nil
+	}
+}
 
-// WithLogger sets the logger (default: discard).
-func WithLogger(l *slog.Logger) Option { panic("not implemented") }
+// WithLogger sets the logger (default: discard). The client logs at debug level one
+// line per attempt (endpoint pattern, status, duration) and at warn level each retry;
+// it never logs the API key, request paths or headers.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *Client) error {
+		c.logger = l
+		return nil
+	}
+}
 
-// Client talks to VirusTotal API v3.
-type Client struct{}
+// Client talks to VirusTotal API v3. It is safe for concurrent use.
+type Client struct {
+	apiKey     string
+	server     *url.URL // scheme://host, nothing else
+	apiVersion string
+	httpClient *http.Client
+	userAgent  string
+	proxy      *url.URL
+	timeout    time.Duration
+	limiter    Limiter
+	retry      RetryPolicy
+	logger     *slog.Logger
+}
 
 // New returns a client for apiKey.
-func New(apiKey string, opts ...Option) (*Client, error) { panic("not implemented") }
+func New(apiKey string, opts ...Option) (*Client, error) {
+	if strings.TrimSpace(apiKey) == "" {
+		return nil, errors.New("vt: empty API key")
+	}
+	for _, r := range apiKey {
+		if r < 0x21 || r == 0x7f {
+			return nil, errors.New("vt: the API key contains spaces or control characters")
+		}
+	}
+	server, _ := parseServerURL(DefaultServerURL)
+	c := &Client{
+		apiKey:     apiKey,
+		server:     server,
+		apiVersion: APIVersion,
+		userAgent:  defaultUserAgent(),
+		timeout:    DefaultTimeout,
+		retry:      DefaultRetryPolicy,
+	}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(c); err != nil {
+			return nil, err
+		}
+	}
+	if c.logger == nil {
+		c.logger = slog.New(slog.DiscardHandler)
+	}
+	var hc http.Client
+	if c.httpClient != nil {
+		hc = *c.httpClient
+	}
+	if c.proxy != nil {
+		var tr *http.Transport
+		switch t := hc.Transport.(type) {
+		case nil:
+			dt, ok := http.DefaultTransport.(*http.Transport)
+			if !ok {
+				return nil, errors.New("vt: WithProxy: http.DefaultTransport is not an *http.Transport")
+			}
+			tr = dt.Clone()
+		case *http.Transport:
+			tr = t.Clone()
+		default:
+			return nil, fmt.Errorf("vt: WithProxy needs an *http.Transport, the HTTP client has a %T", hc.Transport)
+		}
+		tr.Proxy = http.ProxyURL(c.proxy)
+		hc.Transport = tr
+	}
+	userRedirect := hc.CheckRedirect
+	server = c.server
+	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		if !sameOrigin(req.URL, server) {
+			req.Header.Del(headerAPIKey)
+		}
+		if userRedirect != nil {
+			return userRedirect(req, via)
+		}
+		return nil
+	}
+	c.httpClient = &hc
+	return c, nil
+}
 
 // ServerURL returns the server the client talks to.
-func (c *Client) ServerURL() string { panic("not implemented") }
+func (c *Client) ServerURL() string { return c.server.String() }
 
-// GetOption modifies a report request.
-type GetOption func(*getOptions)
-
-type getOptions struct{ relationships []string }
-
-// WithRelationships asks for relationships in the report (?relationships=a,b).
-func WithRelationships(names ...string) GetOption {
-	return func(o *getOptions) { o.relationships = append(o.relationships, names...) }
-}
-
-// GetFile returns the report of the file with that md5, sha1 or sha256.
-func (c *Client) GetFile(ctx context.Context, id string, opts ...GetOption) (*File, error) {
-	panic("not implemented")
-}
-
-// GetURL returns the report of a URL by its id (base64url or sha256 form).
-func (c *Client) GetURL(ctx context.Context, id string, opts ...GetOption) (*URL, error) {
-	panic("not implemented")
-}
-
-// GetDomain returns the report of a domain.
-func (c *Client) GetDomain(ctx context.Context, domain string, opts ...GetOption) (*Domain, error) {
-	panic("not implemented")
-}
-
-// GetIPAddress returns the report of an IP address.
-func (c *Client) GetIPAddress(ctx context.Context, ip string, opts ...GetOption) (*IPAddress, error) {
-	panic("not implemented")
-}
-
-// ListOptions page a collection.
-type ListOptions struct {
-	Limit  int    // objects per page, at most 40 (VirusTotal's limit); 0 means 10
-	Cursor string // where to start
-	// DescriptorsOnly lists {type, id} descriptors (/relationships/{name}) instead of
-	// full objects.
-	DescriptorsOnly bool
-}
-
-// MaxPageLimit is the largest page VirusTotal serves.
-const MaxPageLimit = 40
-
-// RelationshipPage fetches one page of a relationship. collection is "files", "urls",
-// "domains" or "ip_addresses".
-func (c *Client) RelationshipPage(ctx context.Context, collection, id, relationship string, opts ListOptions) (*Page, error) {
-	panic("not implemented")
-}
-
-// Relationship iterates over every object of a relationship, page after page, following
-// cursors; it stops at the first error, which it yields.
-func (c *Client) Relationship(ctx context.Context, collection, id, relationship string, opts ListOptions) iter.Seq2[*Object, error] {
-	panic("not implemented")
-}
-
-// GetBehaviourSummary returns a file's behaviour summary.
-func (c *Client) GetBehaviourSummary(ctx context.Context, hash string) (*BehaviourSummary, error) {
-	panic("not implemented")
-}
-
-// Size limits of uploads.
 const (
-	MaxDirectUpload int64 = 32 << 20  // POST /files takes files up to 32 MB
-	MaxUpload       int64 = 650 << 20 // through /files/upload_url, up to 650 MB
+	headerAPIKey = "X-Apikey"
+	modulePath   = "github.com/vtsoar/vtsoar"
 )
 
-// UploadFile uploads size bytes read from r as a file called name, streaming them
-// (never holding the file in memory): directly up to MaxDirectUpload, through an upload
-// URL above; over MaxUpload it fails before anything is sent. An upload is not retried
-// once its body has started to leave.
-func (c *Client) UploadFile(ctx context.Context, r io.Reader, name string, size int64) (*AnalysisDescriptor, error) {
-	panic("not implemented")
+var defaultUserAgent = sync.OnceValue(func() string {
+	v := "dev"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Path == modulePath && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+		for _, d := range bi.Deps {
+			if d.Path == modulePath && d.Version != "" {
+				v = d.Version
+			}
+		}
+	}
+	return "vtsoar/" + v
+})
+
+func sameOrigin(u, server *url.URL) bool {
+	return strings.EqualFold(u.Scheme, server.Scheme) && strings.EqualFold(u.Host, server.Host)
 }
 
-// RescanFile asks VirusTotal to analyse a known file again.
-func (c *Client) RescanFile(ctx context.Context, id string) (*AnalysisDescriptor, error) {
-	panic("not implemented")
+// request is one logical call, possibly sent several times.
+type request struct {
+	method   string
+	endpoint string     // route pattern, "GET /files/{id}"
+	path     string     // escaped path under /api/v3, "/files/abc"
+	query    url.Values // optional
+	absURL   *url.URL   // instead of server + path (upload URL, widget HTML)
+	noKey    bool       // do not send the API key
+	accept   string     // default application/json
+	maxBody  int64      // default maxBodySize
+
+	// form is a form-urlencoded body, replayable.
+	form url.Values
+	// stream makes a body that can only be sent once; contentLength is its size.
+	stream       func() (io.Reader, string, int64)
+	noTimeout    bool
+	extraSecrets []string    // scrubbed from errors besides the API key
+	started      atomic.Bool // a streamed body began to be read
 }
 
-// ScanURL submits a URL for scanning.
-func (c *Client) ScanURL(ctx context.Context, url string) (*AnalysisDescriptor, error) {
-	panic("not implemented")
+// response is a successful answer, read whole.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
 }
 
-// GetAnalysis returns an analysis.
-func (c *Client) GetAnalysis(ctx context.Context, id string) (*Analysis, error) {
-	panic("not implemented")
+func (r *request) routePath() string {
+	if i := strings.IndexByte(r.endpoint, ' '); i >= 0 {
+		return r.endpoint[i+1:]
+	}
+	return r.endpoint
 }
 
-// WaitOptions control WaitAnalysis.
-type WaitOptions struct {
-	Interval time.Duration // between polls (default 15s)
-	Timeout  time.Duration // overall (default 10m); 0 uses the default
+// idempotent requests may be retried after the server may have seen them.
+func (r *request) idempotent() bool {
+	return r.method == http.MethodGet || r.method == http.MethodHead
 }
 
-// WaitAnalysis polls an analysis until it is completed, tolerating the 404 that can
-// follow an upload and transient errors; on timeout it returns the last analysis seen
-// with an error wrapping context.DeadlineExceeded.
-func (c *Client) WaitAnalysis(ctx context.Context, id string, opts WaitOptions) (*Analysis, error) {
-	panic("not implemented")
+// do sends r with the retry policy, consulting the limiter before every attempt.
+//
+// Retry rule: 429, 503 and 504 answers and network errors are retried up to
+// MaxAttempts. A GET is retried on any of them. A POST is retried on a 429 or 503
+// answer (VirusTotal refuses those before acting) and on a network error that
+// happened before the request headers were written (nothing reached the server); it
+// is not retried on a 504 or on a network error once the request was written. A
+// streamed body (an upload from an io.Reader) is never sent twice once its first byte
+// was read.
+func (c *Client) do(ctx context.Context, r *request) (*response, error) {
+	lr := Request{Method: r.method, Endpoint: r.endpoint, Priority: PriorityFrom(ctx)}
+	for attempt := 1; ; attempt++ {
+		if c.limiter != nil {
+			if err := c.limiter.Wait(ctx, lr); err != nil {
+				return nil, fmt.Errorf("virustotal: %s: %w", r.endpoint, err)
+			}
+		}
+		start := time.Now()
+		res, wrote, err := c.attempt(ctx, r)
+		elapsed := time.Since(start)
+		if err != nil && ctx.Err() != nil {
+			// The caller's context ended: that is the answer, not the network.
+			return nil, fmt.Errorf("virustotal: %s: %w", r.endpoint, ctx.Err())
+		}
+		retry := false
+		var retryAfter time.Duration
+		if err != nil {
+			c.logger.LogAttrs(ctx, slog.LevelDebug, "virustotal request failed",
+				slog.String("endpoint", r.endpoint), slog.Int("attempt", attempt),
+				slog.Duration("elapsed", elapsed), slog.String("error", err.Error()))
+			retry = !r.started.Load() && (r.idempotent() || !wrote) && retryableNetError(err)
+		} else {
+			c.logger.LogAttrs(ctx, slog.LevelDebug, "virustotal request",
+				slog.String("endpoint", r.endpoint), slog.Int("attempt", attempt),
+				slog.Int("status", res.status), slog.Duration("elapsed", elapsed))
+			if res.status >= 200 && res.status < 300 {
+				return res, nil
+			}
+			e := c.apiError(r, res)
+			retryAfter = e.RetryAfter
+			switch res.status {
+			case http.StatusTooManyRequests:
+				if c.limiter != nil {
+					c.limiter.Throttled(ctx, lr, e.RetryAfter)
+				}
+				retry = !r.started.Load()
+			case http.StatusServiceUnavailable:
+				retry = !r.started.Load()
+			case http.StatusGatewayTimeout:
+				retry = r.idempotent()
+			}
+			err = e
+		}
+		if !retry || attempt >= c.retry.MaxAttempts {
+			return nil, err
+		}
+		delay := c.backoff(attempt, retryAfter)
+		c.logger.LogAttrs(ctx, slog.LevelWarn, "virustotal retry",
+			slog.String("endpoint", r.endpoint), slog.Int("attempt", attempt),
+			slog.Duration("delay", delay), slog.String("error", err.Error()))
+		if serr := sleep(ctx, delay); serr != nil {
+			return nil, fmt.Errorf("virustotal: %s: %w while waiting to retry after: %w", r.endpoint, serr, err)
+		}
+	}
 }
 
-// Search runs a basic search (GET /search?query=).
-func (c *Client) Search(ctx context.Context, query string, opts ListOptions) (*Page, error) {
-	panic("not implemented")
+// backoff returns the wait before the retry that follows attempt n (1-based).
+func (c *Client) backoff(n int, retryAfter time.Duration) time.Duration {
+	maxDelay := c.retry.MaxDelay
+	if retryAfter > 0 {
+		return min(retryAfter, maxDelay)
+	}
+	d := maxDelay
+	if n-1 < 32 {
+		if b := c.retry.BaseDelay << (n - 1); b > 0 && b < maxDelay {
+			d = b
+		}
+	}
+	return time.Duration(rand.Int64N(int64(d) + 1))
 }
 
-// IntelligenceSearch runs a VirusTotal Intelligence search (premium).
-func (c *Client) IntelligenceSearch(ctx context.Context, query string, opts ListOptions) (*Page, error) {
-	panic("not implemented")
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
-// WidgetOptions are the optional colours of a widget.
-type WidgetOptions struct {
-	FG1, BG1, BG2, BD1 string
+// startedReader records that the transport began reading a streamed body.
+type startedReader struct {
+	r       io.Reader
+	started *atomic.Bool
 }
 
-// GetWidgetURL returns the widget URL and detection ratio for an observable (a hash,
-// URL, domain or IP as VirusTotal's query).
-func (c *Client) GetWidgetURL(ctx context.Context, query string, opts WidgetOptions) (*WidgetURL, error) {
-	panic("not implemented")
+func (s *startedReader) Read(p []byte) (int, error) {
+	s.started.Store(true)
+	return s.r.Read(p)
 }
 
-// GetWidgetHTML fetches the HTML of a widget from the URL GetWidgetURL returned; the
-// URL must be on the client's server.
-func (c *Client) GetWidgetHTML(ctx context.Context, widgetURL string) ([]byte, error) {
-	panic("not implemented")
+// attempt sends r once. wrote reports whether the request headers were written to a
+// connection (the server may have seen the request).
+func (c *Client) attempt(ctx context.Context, r *request) (res *response, wrote bool, err error) {
+	actx := ctx
+	if c.timeout > 0 && !r.noTimeout {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	var wroteHeaders atomic.Bool
+	actx = httptrace.WithClientTrace(actx, &httptrace.ClientTrace{
+		WroteHeaders: func() { wroteHeaders.Store(true) },
+	})
+
+	target := r.absURL
+	if target == nil {
+		target = &url.URL{Scheme: c.server.Scheme, Host: c.server.Host}
+		raw := "/api/" + c.apiVersion + r.path
+		target.RawPath = raw
+		p, uerr := url.PathUnescape(raw)
+		if uerr != nil {
+			return nil, false, c.transportError(r, uerr)
+		}
+		target.Path = p
+		if len(r.query) > 0 {
+			target.RawQuery = r.query.Encode()
+		}
+	}
+
+	var body io.Reader
+	var contentType string
+	var length int64
+	switch {
+	case r.form != nil:
+		enc := r.form.Encode()
+		body, contentType, length = strings.NewReader(enc), "application/x-www-form-urlencoded", int64(len(enc))
+	case r.stream != nil:
+		var sb io.Reader
+		sb, contentType, length = r.stream()
+		body = &startedReader{r: sb, started: &r.started}
+	}
+	req, err := http.NewRequestWithContext(actx, r.method, target.String(), body)
+	if err != nil {
+		return nil, false, c.transportError(r, err)
+	}
+	if body != nil {
+		req.ContentLength = length
+		req.Header.Set("Content-Type", contentType)
+		if r.stream != nil {
+			req.GetBody = nil
+		}
+	}
+	if !r.noKey {
+		req.Header.Set(headerAPIKey, c.apiKey)
+	}
+	accept := r.accept
+	if accept == "" {
+		accept = "application/json"
+	}
+	req.Header.Set("Accept", accept)
+	req.Header.Set("Accept-Encoding", "gzip")
+	req.Header.Set("User-Agent", c.userAgent)
+
+	resp, err := c.httpClient.Do(req)
+	if err != nil {
+		return nil, wroteHeaders.Load(), c.transportError(r, err)
+	}
+	defer resp.Body.Close()
+	limit := r.maxBody
+	if limit <= 0 {
+		limit = maxBodySize
+	}
+	var rd io.Reader = resp.Body
+	gz := strings.EqualFold(strings.TrimSpace(resp.Header.Get("Content-Encoding")), "gzip")
+	if gz {
+		zr, zerr := gzip.NewReader(resp.Body)
+		switch {
+		case zerr == io.EOF:
+			rd = strings.NewReader("") // an empty body labelled gzip
+		case zerr != nil:
+			return nil, true, &Error{StatusCode: resp.StatusCode, Code: codeInvalidResponseOr(resp.StatusCode),
+				Method: r.method, Path: r.routePath(),
+				Message: "answer labelled gzip is not valid gzip: " + zerr.Error()}
+		default:
+			defer zr.Close()
+			rd = zr
+		}
+	}
+	var buf bytes.Buffer
+	if !gz && resp.ContentLength > 0 && resp.ContentLength <= limit {
+		buf.Grow(int(resp.ContentLength) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(rd, limit+1)); err != nil {
+		if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) {
+			return nil, true, &Error{StatusCode: resp.StatusCode, Code: codeInvalidResponseOr(resp.StatusCode),
+				Method: r.method, Path: r.routePath(),
+				Message: "answer labelled gzip is not valid gzip: " + err.Error()}
+		}
+		return nil, true, c.transportError(r, fmt.Errorf("reading the answer: %w", err))
+	}
+	if int64(buf.Len()) > limit {
+		return nil, true, &Error{StatusCode: resp.StatusCode, Code: codeInvalidResponseOr(resp.StatusCode),
+			Method: r.method, Path: r.routePath(),
+			Message: fmt.Sprintf("answer larger than %d bytes", limit)}
+	}
+	resp.Header.Del("Content-Encoding")
+	return &response{status: resp.StatusCode, header: resp.Header, body: buf.Bytes()}, true, nil
 }
 
-// GetUser returns a user (by id or API key) with quotas and privileges.
-func (c *Client) GetUser(ctx context.Context, id string) (*User, error) {
-	panic("not implemented")
+func codeInvalidResponseOr(status int) string {
+	if status >= 200 && status < 300 {
+		return CodeInvalidResponse
+	}
+	return codeForStatus(status)
 }
 
-// GetMetadata returns /metadata (engines, relationships) undecoded.
-func (c *Client) GetMetadata(ctx context.Context) (*Object, error) {
-	panic("not implemented")
+// retryableNetError reports whether a transport error may go away on a new attempt
+// (connection refused or reset, timeouts, EOF): certificate errors and malformed
+// requests do not.
+func retryableNetError(err error) bool {
+	var cv *tls.CertificateVerificationError
+	if errors.As(err, &cv) {
+		return false
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		msg := ue.Err.Error()
+		if strings.Contains(msg, "unsupported protocol scheme") || strings.Contains(msg, "stopped after") {
+			return false
+		}
+	}
+	return !errors.Is(err, context.Canceled)
 }

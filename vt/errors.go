@@ -1,6 +1,18 @@
 package vt
 
-import "time"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
 
 // Error is an error answer from VirusTotal, or a non-JSON answer with an error status.
 type Error struct {
@@ -12,10 +24,35 @@ type Error struct {
 	// Message is VirusTotal's message, or a description of a non-JSON answer.
 	Message string
 	// Method and Path are the request's method and path (never its query or key).
+	// Path is the route pattern, for example "/files/{id}".
 	Method string
 	Path   string
 	// RetryAfter is the server's Retry-After, when it sent one.
 	RetryAfter time.Duration
+}
+
+// Error returns "virustotal: GET /files/{id}: 404 NotFoundError: <message>".
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("virustotal: ")
+	if e.Method != "" || e.Path != "" {
+		b.WriteString(e.Method)
+		if e.Method != "" && e.Path != "" {
+			b.WriteByte(' ')
+		}
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	if e.StatusCode != 0 {
+		b.WriteString(strconv.Itoa(e.StatusCode))
+		b.WriteByte(' ')
+	}
+	b.WriteString(e.Code)
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	return b.String()
 }
 
 // VirusTotal's error codes that callers branch on.
@@ -37,3 +74,261 @@ const (
 	CodeTransient              = "TransientError"
 	CodeDeadlineExceeded       = "DeadlineExceededError"
 )
+
+// CodeInvalidResponse is not VirusTotal's: the client uses it for a successful status
+// whose body it cannot decode (truncated or non-JSON), or that lacks what the call
+// needs.
+const CodeInvalidResponse = "InvalidResponseError"
+
+// ErrInvalidArgument is wrapped by the errors of calls refused before anything is sent
+// (empty id, page limit out of range, unknown collection, upload too large...).
+var ErrInvalidArgument = errors.New("invalid argument")
+
+func invalidArgf(format string, args ...any) error {
+	return fmt.Errorf("vt: %w: %s", ErrInvalidArgument, fmt.Sprintf(format, args...))
+}
+
+// codeForStatus derives a code for an error answer without VirusTotal's JSON error
+// body: 400 BadRequestError, 401 AuthenticationRequiredError, 403 ForbiddenError,
+// 404 NotFoundError, 409 AlreadyExistsError, 424 FailedDependencyError,
+// 429 TooManyRequestsError (a bare 429 is rate limiting; VirusTotal's JSON says
+// QuotaExceededError when a quota is spent, and IsQuotaExceeded matches both),
+// 503 TransientError, 504 DeadlineExceededError, any other "HTTP<status>".
+func codeForStatus(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return CodeBadRequest
+	case http.StatusUnauthorized:
+		return CodeAuthenticationRequired
+	case http.StatusForbidden:
+		return CodeForbidden
+	case http.StatusNotFound:
+		return CodeNotFound
+	case http.StatusConflict:
+		return CodeAlreadyExists
+	case http.StatusFailedDependency:
+		return CodeFailedDependency
+	case http.StatusTooManyRequests:
+		return CodeTooManyRequests
+	case http.StatusServiceUnavailable:
+		return CodeTransient
+	case http.StatusGatewayTimeout:
+		return CodeDeadlineExceeded
+	}
+	return "HTTP" + strconv.Itoa(status)
+}
+
+// apiError turns an error answer into an *Error, with VirusTotal's code and message
+// when the body is its JSON error, else a description of the body.
+func (c *Client) apiError(r *request, res *response) *Error {
+	e := &Error{StatusCode: res.status, Method: r.method, Path: r.routePath()}
+	e.RetryAfter = parseRetryAfter(res.header.Get("Retry-After"), time.Now())
+	var env struct {
+		Error *struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(res.body, &env) == nil && env.Error != nil && env.Error.Code != "" {
+		e.Code = c.scrub(r, env.Error.Code)
+		e.Message = c.scrub(r, env.Error.Message)
+		return e
+	}
+	e.Code = codeForStatus(res.status)
+	e.Message = c.describeBody(r, res, "")
+	return e
+}
+
+// malformed is the *Error of a successful answer the client cannot decode.
+func (c *Client) malformed(r *request, res *response, why error) *Error {
+	return &Error{StatusCode: res.status, Code: CodeInvalidResponse, Method: r.method, Path: r.routePath(),
+		Message: c.describeBody(r, res, why.Error())}
+}
+
+// describeBody says what a body that is not the expected JSON looks like:
+// "non-JSON answer (text/html, 512 bytes): <first 200 characters>".
+func (c *Client) describeBody(r *request, res *response, why string) string {
+	ct := res.header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err == nil {
+		ct = mt
+	}
+	if ct == "" {
+		ct = "no content type"
+	}
+	if len(res.body) == 0 {
+		return fmt.Sprintf("empty answer (%s)", ct)
+	}
+	kind := "non-JSON answer"
+	if json.Valid(res.body) {
+		kind = "unexpected JSON answer"
+	} else if why != "" {
+		kind = "malformed JSON answer"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (%s, %d bytes)", kind, ct, len(res.body))
+	if why != "" {
+		b.WriteString(": ")
+		b.WriteString(c.scrub(r, why))
+	}
+	b.WriteString(": ")
+	b.WriteString(snippet(c.scrub(r, string(res.body)), 200))
+	return b.String()
+}
+
+// snippet returns the first n characters of s on one line, printable only.
+func snippet(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	var b strings.Builder
+	count := 0
+	space := false
+	for _, r := range s {
+		if unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			space = true
+			continue
+		}
+		if count >= n {
+			b.WriteString("…")
+			return b.String()
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+			count++
+		}
+		space = false
+		b.WriteRune(r)
+		count++
+	}
+	return b.String()
+}
+
+// scrub removes the API key (and the request's other secrets) from s, ignoring case.
+func (c *Client) scrub(r *request, s string) string {
+	s = redact(s, c.apiKey)
+	if r != nil {
+		for _, x := range r.extraSecrets {
+			s = redact(s, x)
+		}
+	}
+	return s
+}
+
+const redacted = "[REDACTED]"
+
+func redact(s, secret string) string {
+	if len(secret) < 4 || len(s) < len(secret) {
+		return s
+	}
+	if !strings.Contains(strings.ToLower(s), strings.ToLower(secret)) {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := indexFold(s, secret)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		b.WriteString(redacted)
+		s = s[i+len(secret):]
+	}
+}
+
+// indexFold is strings.Index ignoring ASCII/Unicode simple case.
+func indexFold(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return i
+		}
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+	}
+	return -1
+}
+
+// parseRetryAfter reads a Retry-After header: seconds, or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		if secs > int64(24*time.Hour/time.Second) {
+			secs = int64(24 * time.Hour / time.Second)
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// transportErr is a network error: the request got no answer.
+type transportErr struct {
+	msg string
+	err error
+}
+
+func (e *transportErr) Error() string { return e.msg }
+func (e *transportErr) Unwrap() error { return e.err }
+
+func (c *Client) transportError(r *request, err error) error {
+	return &transportErr{msg: "virustotal: " + r.endpoint + ": " + c.scrub(r, err.Error()), err: err}
+}
+
+func asError(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}
+
+// IsNotFound reports whether err is VirusTotal's NotFoundError (HTTP 404).
+func IsNotFound(err error) bool {
+	e, ok := asError(err)
+	return ok && (e.Code == CodeNotFound || (e.StatusCode == http.StatusNotFound && e.Code == codeForStatus(404)))
+}
+
+// IsQuotaExceeded reports whether err is a quota or rate refusal: QuotaExceededError,
+// TooManyRequestsError, or any HTTP 429.
+func IsQuotaExceeded(err error) bool {
+	e, ok := asError(err)
+	return ok && (e.Code == CodeQuotaExceeded || e.Code == CodeTooManyRequests || e.StatusCode == http.StatusTooManyRequests)
+}
+
+// IsWrongCredentials reports whether VirusTotal refused the API key:
+// WrongCredentialsError, AuthenticationRequiredError, UserNotActiveError, or any
+// HTTP 401.
+func IsWrongCredentials(err error) bool {
+	e, ok := asError(err)
+	return ok && (e.Code == CodeWrongCredentials || e.Code == CodeAuthenticationRequired ||
+		e.Code == CodeUserNotActive || e.StatusCode == http.StatusUnauthorized)
+}
+
+// IsForbidden reports whether VirusTotal refused the request to this key
+// (ForbiddenError, HTTP 403), as it does for premium-only endpoints on a public key.
+func IsForbidden(err error) bool {
+	e, ok := asError(err)
+	return ok && (e.Code == CodeForbidden || e.StatusCode == http.StatusForbidden)
+}
+
+// IsTransient reports whether err may go away by itself: TransientError,
+// DeadlineExceededError, HTTP 502/503/504, or a network error (no answer at all).
+// A canceled context is not transient.
+func IsTransient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	if e, ok := asError(err); ok {
+		return e.Code == CodeTransient || e.Code == CodeDeadlineExceeded ||
+			e.StatusCode == http.StatusBadGateway || e.StatusCode == http.StatusServiceUnavailable ||
+			e.StatusCode == http.StatusGatewayTimeout
+	}
+	var te *transportErr
+	return errors.As(err, &te) && retryableNetError(te.err)
+}

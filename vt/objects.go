@@ -27,6 +27,8 @@ type Links struct {
 	Self    string `json:"self,omitempty"`
 	Next    string `json:"next,omitempty"`
 	Related string `json:"related,omitempty"`
+	// Item is an analysis' link to the analysed file or URL.
+	Item string `json:"item,omitempty"`
 }
 
 // Timestamp is a Unix time in seconds as VirusTotal encodes dates.

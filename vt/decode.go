@@ -1,0 +1,459 @@
+package vt
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"strings"
+)
+
+// This file decodes VirusTotal's envelopes. The decoders are pure functions of the
+// body so that benchmarks and fuzz tests exercise them without a network. They are
+// tolerant where real captures showed variations:
+//
+//   - an object's id, type or links beside "data" at the top level instead of inside
+//     it fill what "data" lacks;
+//   - a body that is a bare object (no "data" envelope) is taken as the object;
+//   - members of an object other than id, type, links, attributes,
+//     context_attributes and relationships are merged into its attributes (a capture
+//     had last_analysis_stats, md5... beside "attributes"); "attributes" wins on a
+//     clash;
+//   - a typed attribute of an unexpected JSON type is left zero instead of failing
+//     the whole report (the untouched JSON stays in Raw and Attributes).
+
+type envelope struct {
+	Data       json.RawMessage `json:"data"`
+	Meta       json.RawMessage `json:"meta"`
+	Links      Links           `json:"links"`
+	ID         string          `json:"id"`
+	Type       string          `json:"type"`
+	Attributes json.RawMessage `json:"attributes"`
+	Error      json.RawMessage `json:"error"`
+}
+
+func isNull(b json.RawMessage) bool {
+	b = bytes.TrimSpace(b)
+	return len(b) == 0 || string(b) == "null"
+}
+
+func firstByte(b []byte) byte {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return 0
+	}
+	return b[0]
+}
+
+// unwrap returns the value of "data", or the body itself when it is a bare object.
+func unwrap(body []byte) (env envelope, data json.RawMessage, err error) {
+	if firstByte(body) != '{' {
+		return env, nil, errors.New("answer is not a JSON object")
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return env, nil, err
+	}
+	if !isNull(env.Error) {
+		return env, nil, fmt.Errorf("answer carries an error: %s", snippet(string(env.Error), 200))
+	}
+	if !isNull(env.Data) {
+		return env, env.Data, nil
+	}
+	if env.ID != "" || !isNull(env.Attributes) {
+		return env, body, nil
+	}
+	return env, nil, errors.New(`answer has no "data" member`)
+}
+
+// decodeObjectBody decodes a single-object answer. Raw is the whole body.
+func decodeObjectBody(body []byte) (Object, json.RawMessage, error) {
+	env, data, err := unwrap(body)
+	if err != nil {
+		return Object{}, nil, err
+	}
+	o, err := parseObject(data)
+	if err != nil {
+		return Object{}, nil, err
+	}
+	if o.ID == "" {
+		o.ID = env.ID
+	}
+	if o.Type == "" {
+		o.Type = env.Type
+	}
+	if o.Links == (Links{}) {
+		o.Links = env.Links
+	}
+	o.Raw = body
+	return o, env.Meta, nil
+}
+
+// parseObject decodes one object; its Raw is b.
+func parseObject(b json.RawMessage) (Object, error) {
+	var o Object
+	if firstByte(b) != '{' {
+		return o, errors.New(`"data" is not a JSON object`)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return o, err
+	}
+	var stray map[string]json.RawMessage
+	for k, v := range m {
+		switch k {
+		case "id":
+			if err := json.Unmarshal(v, &o.ID); err != nil {
+				return o, fmt.Errorf("object id: %w", err)
+			}
+		case "type":
+			if err := json.Unmarshal(v, &o.Type); err != nil {
+				return o, fmt.Errorf("object type: %w", err)
+			}
+		case "links":
+			_ = json.Unmarshal(v, &o.Links) // links are informative; tolerate odd ones
+		case "attributes":
+			if !isNull(v) {
+				o.Attributes = v
+			}
+		case "context_attributes":
+			if !isNull(v) {
+				o.ContextAttributes = v
+			}
+		case "relationships":
+			_ = json.Unmarshal(v, &o.Relationships)
+		default:
+			if stray == nil {
+				stray = make(map[string]json.RawMessage)
+			}
+			stray[k] = v
+		}
+	}
+	if len(stray) > 0 {
+		attrs := make(map[string]json.RawMessage, len(stray))
+		if len(o.Attributes) > 0 && json.Unmarshal(o.Attributes, &attrs) != nil {
+			attrs = map[string]json.RawMessage{}
+		}
+		for k, v := range stray {
+			if _, ok := attrs[k]; !ok {
+				attrs[k] = v
+			}
+		}
+		merged, err := json.Marshal(attrs)
+		if err != nil {
+			return o, err
+		}
+		o.Attributes = merged
+	}
+	o.Raw = b
+	return o, nil
+}
+
+// decodeAttrs decodes attributes into v, leaving fields of unexpected JSON types zero.
+func decodeAttrs(attrs json.RawMessage, v any) error {
+	if isNull(attrs) {
+		return nil
+	}
+	err := json.Unmarshal(attrs, v)
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return nil
+	}
+	return err
+}
+
+// decodeReport decodes a report whose data.type must be want (when present).
+func decodeReport[A any](body []byte, want string) (Object, A, error) {
+	var attrs A
+	o, _, err := decodeObjectBody(body)
+	if err != nil {
+		return o, attrs, err
+	}
+	if o.Type != "" && o.Type != want {
+		return o, attrs, fmt.Errorf("expected a %s object, got a %q object", want, o.Type)
+	}
+	if err := decodeAttrs(o.Attributes, &attrs); err != nil {
+		return o, attrs, err
+	}
+	return o, attrs, nil
+}
+
+func decodeFileBody(body []byte) (*File, error) {
+	o, a, err := decodeReport[FileAttributes](body, "file")
+	if err != nil {
+		return nil, err
+	}
+	return &File{Object: o, Attrs: a}, nil
+}
+
+func decodeURLBody(body []byte) (*URL, error) {
+	o, a, err := decodeReport[URLAttributes](body, "url")
+	if err != nil {
+		return nil, err
+	}
+	return &URL{Object: o, Attrs: a}, nil
+}
+
+func decodeDomainBody(body []byte) (*Domain, error) {
+	o, a, err := decodeReport[DomainAttributes](body, "domain")
+	if err != nil {
+		return nil, err
+	}
+	return &Domain{Object: o, Attrs: a}, nil
+}
+
+func decodeIPBody(body []byte) (*IPAddress, error) {
+	o, a, err := decodeReport[IPAttributes](body, "ip_address")
+	if err != nil {
+		return nil, err
+	}
+	return &IPAddress{Object: o, Attrs: a}, nil
+}
+
+// decodePageBody decodes a collection: {"data": [...], "meta": {"cursor"}, "links"}.
+func decodePageBody(body []byte) (*Page, error) {
+	if firstByte(body) != '{' {
+		return nil, errors.New("answer is not a JSON object")
+	}
+	var env struct {
+		Data  json.RawMessage `json:"data"`
+		Meta  json.RawMessage `json:"meta"`
+		Links Links           `json:"links"`
+		Error json.RawMessage `json:"error"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return nil, err
+	}
+	if !isNull(env.Error) {
+		return nil, fmt.Errorf("answer carries an error: %s", snippet(string(env.Error), 200))
+	}
+	if firstByte(env.Data) != '[' {
+		return nil, errors.New(`answer has no "data" array`)
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(env.Data, &items); err != nil {
+		return nil, err
+	}
+	p := &Page{Links: env.Links, Raw: body, Objects: make([]*Object, 0, len(items))}
+	for i, it := range items {
+		o, err := parseObject(it)
+		if err != nil {
+			return nil, fmt.Errorf("object %d: %w", i, err)
+		}
+		p.Objects = append(p.Objects, &o)
+	}
+	var meta struct {
+		Cursor any `json:"cursor"`
+	}
+	if !isNull(env.Meta) && json.Unmarshal(env.Meta, &meta) == nil {
+		if s, ok := meta.Cursor.(string); ok {
+			p.Cursor = s
+		}
+	}
+	if p.Cursor == "" && p.Links.Next != "" {
+		if u, err := url.Parse(p.Links.Next); err == nil {
+			p.Cursor = u.Query().Get("cursor")
+		}
+	}
+	return p, nil
+}
+
+func decodeAnalysisBody(body []byte) (*Analysis, error) {
+	o, meta, err := decodeObjectBody(body)
+	if err != nil {
+		return nil, err
+	}
+	if o.Type != "" && o.Type != "analysis" {
+		return nil, fmt.Errorf("expected an analysis object, got a %q object", o.Type)
+	}
+	var attrs struct {
+		Status  AnalysisStatus          `json:"status"`
+		Date    Timestamp               `json:"date"`
+		Stats   AnalysisStats           `json:"stats"`
+		Results map[string]EngineResult `json:"results"`
+	}
+	if err := decodeAttrs(o.Attributes, &attrs); err != nil {
+		return nil, err
+	}
+	a := &Analysis{Object: o, Status: attrs.Status, Date: attrs.Date, Stats: attrs.Stats, Results: attrs.Results}
+	var m struct {
+		FileInfo struct {
+			SHA256 string `json:"sha256"`
+		} `json:"file_info"`
+		URLInfo struct {
+			ID string `json:"id"`
+		} `json:"url_info"`
+	}
+	_ = decodeAttrs(meta, &m)
+	switch {
+	case m.FileInfo.SHA256 != "":
+		a.ItemID = m.FileInfo.SHA256
+	case m.URLInfo.ID != "":
+		a.ItemID = m.URLInfo.ID
+	default:
+		var rel struct {
+			Data struct {
+				ID string `json:"id"`
+			} `json:"data"`
+		}
+		if raw, ok := o.Relationships["item"]; ok && decodeAttrs(raw, &rel) == nil && rel.Data.ID != "" {
+			a.ItemID = rel.Data.ID
+		} else if o.Links.Item != "" {
+			if u, err := url.Parse(o.Links.Item); err == nil && u.Path != "" {
+				a.ItemID = path.Base(u.Path)
+			}
+		}
+	}
+	return a, nil
+}
+
+// decodeDescriptorBody decodes {"data": {"type": "analysis", "id": "..."}}.
+func decodeDescriptorBody(body []byte) (*AnalysisDescriptor, error) {
+	o, _, err := decodeObjectBody(body)
+	if err != nil {
+		return nil, err
+	}
+	if o.ID == "" {
+		return nil, errors.New("answer has no analysis id")
+	}
+	return &AnalysisDescriptor{ID: o.ID, Type: o.Type}, nil
+}
+
+func decodeBehaviourBody(body []byte) (*BehaviourSummary, error) {
+	if firstByte(body) != '{' {
+		return nil, errors.New("answer is not a JSON object")
+	}
+	var env struct {
+		Data  json.RawMessage `json:"data"`
+		Error json.RawMessage `json:"error"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return nil, err
+	}
+	if !isNull(env.Error) {
+		return nil, fmt.Errorf("answer carries an error: %s", snippet(string(env.Error), 200))
+	}
+	data := env.Data
+	if isNull(data) {
+		data = body // the summary without its envelope
+	}
+	if firstByte(data) != '{' {
+		return nil, errors.New(`"data" is not a JSON object`)
+	}
+	s := &BehaviourSummary{}
+	if err := decodeAttrs(data, s); err != nil {
+		return nil, err
+	}
+	s.Raw = body
+	return s, nil
+}
+
+func decodeWidgetBody(body []byte) (*WidgetURL, error) {
+	_, data, err := unwrap(body)
+	if err != nil {
+		return nil, err
+	}
+	if firstByte(data) != '{' {
+		return nil, errors.New(`"data" is not a JSON object`)
+	}
+	w := &WidgetURL{}
+	if err := decodeAttrs(data, w); err != nil {
+		return nil, err
+	}
+	if w.URL == "" {
+		return nil, errors.New("answer has no widget url")
+	}
+	w.Raw = body
+	return w, nil
+}
+
+// decodeUserBody decodes a user, dropping its "apikey" attribute from everything kept.
+func decodeUserBody(body []byte) (*User, error) {
+	stripped, err := stripAPIKeyAttr(body)
+	if err != nil {
+		return nil, err
+	}
+	o, a, err := decodeReport[struct {
+		Quotas     map[string]Quota           `json:"quotas"`
+		Privileges map[string]json.RawMessage `json:"privileges"`
+	}](stripped, "user")
+	if err != nil {
+		return nil, err
+	}
+	u := &User{Object: o, Quotas: a.Quotas}
+	if len(a.Privileges) > 0 {
+		u.Privileges = make(map[string]bool, len(a.Privileges))
+		for name, raw := range a.Privileges {
+			var granted bool
+			if json.Unmarshal(raw, &granted) != nil {
+				var p struct {
+					Granted bool `json:"granted"`
+				}
+				_ = json.Unmarshal(raw, &p)
+				granted = p.Granted
+			}
+			u.Privileges[name] = granted
+		}
+	}
+	return u, nil
+}
+
+// stripAPIKeyAttr removes "apikey" from data.attributes (or a bare object's
+// attributes), re-encoding only when it is there.
+func stripAPIKeyAttr(body []byte) ([]byte, error) {
+	if !bytes.Contains(body, []byte(`"apikey"`)) {
+		return body, nil
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil {
+		return nil, err
+	}
+	strip := func(obj map[string]json.RawMessage) bool {
+		var attrs map[string]json.RawMessage
+		if json.Unmarshal(obj["attributes"], &attrs) != nil {
+			return false
+		}
+		if _, ok := attrs["apikey"]; !ok {
+			return false
+		}
+		delete(attrs, "apikey")
+		b, err := json.Marshal(attrs)
+		if err != nil {
+			return false
+		}
+		obj["attributes"] = b
+		return true
+	}
+	changed := strip(top)
+	var data map[string]json.RawMessage
+	if json.Unmarshal(top["data"], &data) == nil && strip(data) {
+		b, err := json.Marshal(data)
+		if err != nil {
+			return nil, err
+		}
+		top["data"] = b
+		changed = true
+	}
+	if !changed {
+		return body, nil
+	}
+	return json.Marshal(top)
+}
+
+func decodeUploadURLBody(body []byte) (string, error) {
+	if firstByte(body) != '{' {
+		return "", errors.New("answer is not a JSON object")
+	}
+	var env struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return "", err
+	}
+	var s string
+	if json.Unmarshal(env.Data, &s) != nil || strings.TrimSpace(s) == "" {
+		return "", errors.New(`answer has no upload URL in "data"`)
+	}
+	return strings.TrimSpace(s), nil
+}

@@ -1,0 +1,12 @@
+package vt
+
+import "context"
+
+// GetIPAddress returns the report of an IP address.
+func (c *Client) GetIPAddress(ctx context.Context, ip string, opts ...GetOption) (*IPAddress, error) {
+	r, res, err := c.getReport(ctx, CollectionIPAddresses, "IP address", ip, opts)
+	if err != nil {
+		return nil, err
+	}
+	return decodeWith(c, r, res, decodeIPBody)
+}

@@ -1,0 +1,105 @@
+package vt
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// GetOption modifies a report request.
+type GetOption func(*getOptions)
+
+type getOptions struct{ relationships []string }
+
+// WithRelationships asks for relationships in the report (?relationships=a,b).
+func WithRelationships(names ...string) GetOption {
+	return func(o *getOptions) { o.relationships = append(o.relationships, names...) }
+}
+
+// Collections of the objects the client reports on.
+const (
+	CollectionFiles       = "files"
+	CollectionURLs        = "urls"
+	CollectionDomains     = "domains"
+	CollectionIPAddresses = "ip_addresses"
+)
+
+func validCollection(c string) bool {
+	switch c {
+	case CollectionFiles, CollectionURLs, CollectionDomains, CollectionIPAddresses:
+		return true
+	}
+	return false
+}
+
+// escapeID checks that id is usable in a path and escapes it.
+func escapeID(what, id string) (string, error) {
+	if id == "" {
+		return "", invalidArgf("empty %s", what)
+	}
+	for _, r := range id {
+		if r < 0x20 || r == 0x7f {
+			return "", invalidArgf("%s contains control characters", what)
+		}
+	}
+	if id == "." || id == ".." {
+		return "", invalidArgf("%s %q is not an id", what, id)
+	}
+	return url.PathEscape(id), nil
+}
+
+// relationshipName lower-cases a relationship name and checks it is one word of
+// letters, digits and underscores, as VirusTotal's names are.
+func relationshipName(name string) (string, error) {
+	n := strings.ToLower(strings.TrimSpace(name))
+	if n == "" {
+		return "", invalidArgf("empty relationship name")
+	}
+	for _, r := range n {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' {
+			return "", invalidArgf("relationship name %q: only letters, digits and underscores are allowed", name)
+		}
+	}
+	return n, nil
+}
+
+// getReport fetches GET /{collection}/{id}[?relationships=].
+func (c *Client) getReport(ctx context.Context, collection, what, id string, opts []GetOption) (*request, *response, error) {
+	eid, err := escapeID(what, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	var o getOptions
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
+	var q url.Values
+	if len(o.relationships) > 0 {
+		names := make([]string, 0, len(o.relationships))
+		for _, n := range o.relationships {
+			rn, err := relationshipName(n)
+			if err != nil {
+				return nil, nil, err
+			}
+			names = append(names, rn)
+		}
+		q = url.Values{"relationships": {strings.Join(names, ",")}}
+	}
+	r := &request{method: http.MethodGet, endpoint: "GET /" + collection + "/{id}", path: "/" + collection + "/" + eid, query: q}
+	res, err := c.do(ctx, r)
+	return r, res, err
+}
+
+// decodeWith decodes a successful answer, turning a decoding failure into an *Error
+// with Code CodeInvalidResponse.
+func decodeWith[T any](c *Client, r *request, res *response, f func([]byte) (T, error)) (T, error) {
+	v, err := f(res.body)
+	if err != nil {
+		var zero T
+		return zero, c.malformed(r, res, err)
+	}
+	return v, nil
+}

@@ -1,0 +1,30 @@
+package vt
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// GetURL returns the report of a URL by its id (base64url or sha256 form).
+func (c *Client) GetURL(ctx context.Context, id string, opts ...GetOption) (*URL, error) {
+	r, res, err := c.getReport(ctx, CollectionURLs, "URL id", id, opts)
+	if err != nil {
+		return nil, err
+	}
+	return decodeWith(c, r, res, decodeURLBody)
+}
+
+// ScanURL submits a URL for scanning (POST /urls, form field "url").
+func (c *Client) ScanURL(ctx context.Context, u string) (*AnalysisDescriptor, error) {
+	if strings.TrimSpace(u) == "" {
+		return nil, invalidArgf("empty URL")
+	}
+	r := &request{method: http.MethodPost, endpoint: "POST /urls", path: "/urls", form: url.Values{"url": {u}}}
+	res, err := c.do(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return decodeWith(c, r, res, decodeDescriptorBody)
+}
