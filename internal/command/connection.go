@@ -1,0 +1,102 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+)
+
+func init() {
+	register(&Command{
+		Name:  "test-connection",
+		Title: "Test Connection",
+		Group: "connection",
+		Short: "Check the API key and the server, and show the quota left",
+		Long: `Checks that the server answers and accepts the API key (GET /users/{key}), and
+reports the key's quotas as VirusTotal counts them: allowed, used and left per window.
+Takes no inputs; its single context entry has the server URL as input.`,
+		NoInputs: true,
+		plan: func(r *run, input string) (task, *Failure) {
+			return task{key: "connection", text: input}, nil
+		},
+		exec: execConnection,
+		keyFields: func(rs []Result) map[string]any {
+			ok := len(rs) == 1 && rs[0].Err == nil
+			kf := map[string]any{"Connected": ok}
+			if ok {
+				kf["QuotaLeft"] = rs[0].Context.Details["quota_left"]
+			}
+			return kf
+		},
+		noun:    "User",
+		invalid: "Invalid Input.",
+	})
+}
+
+// QuotaState is one quota window of a key as VirusTotal counts it.
+type QuotaState struct {
+	Allowed int64 `json:"allowed"`
+	Used    int64 `json:"used"`
+	Left    int64 `json:"left"`
+}
+
+func execConnection(ctx context.Context, r *run, t task) outcome {
+	entry := ContextEntry{Type: "user"}
+	u, err := r.d.Client.GetUser(ctx, r.d.APIKey)
+	if err != nil {
+		return outcome{entry: entry, fail: r.failure(err)}
+	}
+	if u.ID != "" && u.ID != r.d.APIKey {
+		entry.ID = u.ID
+	}
+	quotas := make(map[string]QuotaState, len(u.Quotas))
+	left := make(map[string]int64)
+	for name, q := range u.Quotas {
+		s := QuotaState{Allowed: q.Allowed, Used: q.Used, Left: max(0, q.Allowed-q.Used)}
+		quotas[name] = s
+		switch name {
+		case "api_requests_hourly", "api_requests_daily", "api_requests_monthly":
+			left[name] = s.Left
+		}
+	}
+	entry.set("quotas", quotas)
+	entry.set("quota_left", left)
+	entry.set("server_url", t.text)
+	var privs []string
+	for p, granted := range u.Privileges {
+		if granted {
+			privs = append(privs, p)
+		}
+	}
+	sort.Strings(privs)
+	if privs == nil {
+		privs = []string{}
+	}
+	entry.set("privileges", privs)
+	return outcome{entry: entry, raw: withoutAPIKey(u.Raw, r.d.APIKey)}
+}
+
+// withoutAPIKey removes the user's apikey attribute (and the key as the object id)
+// from VirusTotal's answer: a key is never returned.
+func withoutAPIKey(raw json.RawMessage, key string) json.RawMessage {
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return json.RawMessage(`{}`)
+	}
+	if data, ok := doc["data"].(map[string]any); ok {
+		if attrs, ok := data["attributes"].(map[string]any); ok {
+			delete(attrs, "apikey")
+		}
+		if id, ok := data["id"].(string); ok && key != "" && id == key {
+			delete(data, "id")
+		}
+		if links, ok := data["links"].(map[string]any); ok {
+			delete(links, "self")
+		}
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return json.RawMessage(`{}`)
+	}
+	return b
+}

@@ -1,0 +1,173 @@
+package command
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path/filepath"
+	"strings"
+
+	"github.com/vtsoar/vtsoar/ioc"
+	"github.com/vtsoar/vtsoar/vt"
+)
+
+func init() {
+	register(&Command{
+		Name:  "detonate-files",
+		Title: "Detonate Files",
+		Group: "detonate",
+		Short: "Upload files for analysis and report their risk level",
+		Long: fmt.Sprintf(`Sends each file (a local path) to VirusTotal for analysis and reports its risk level.
+A file VirusTotal already knows (looked up by its sha256 first) is not uploaded again:
+its report is returned ("uploaded": false) unless --rescan asks for a new analysis.
+Otherwise the file is uploaded (through an upload URL above 32 MB), the analysis followed
+(--poll-interval, --timeout) and the fresh report returned. Files over %d MB, missing or
+unreadable are per-input errors; nothing is sent for them.`, vt.MaxUpload>>20),
+		Options:   []string{OptRescan, OptPollInterval, OptTimeout},
+		InputHelp: "PATH",
+		plan: func(r *run, input string) (task, *Failure) {
+			ref := strings.TrimSpace(input)
+			if ref == "" {
+				return task{}, r.invalidInput("the file path is empty")
+			}
+			key := "ref:" + ref
+			if _, local := r.files().(LocalFiles); local {
+				if abs, err := filepath.Abs(ref); err == nil {
+					key = "path:" + abs
+				}
+			}
+			return task{key: key, text: ref}, nil
+		},
+		exec: execDetonate,
+		keyFields: func(rs []Result) map[string]any {
+			return map[string]any{"RiskLevels": riskLevels(rs), "IDs": ids(rs), "AnalysisIDs": detail(rs, "analysis_id")}
+		},
+		hasRisk: true,
+		noun:    "File",
+		invalid: "Invalid File.",
+	})
+}
+
+func (r *run) files() FileSource {
+	if r.d.Files == nil {
+		return LocalFiles{}
+	}
+	return r.d.Files
+}
+
+// localFailure describes a file that cannot be sent.
+func localFailure(ref string, err error) *Failure {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &Failure{StatusCode: 404, Code: vt.CodeNotFound, Message: fmt.Sprintf("No such file: %s.", ref)}
+	case errors.Is(err, fs.ErrPermission):
+		return &Failure{StatusCode: 400, Code: vt.CodeInvalidArgument, Message: fmt.Sprintf("Cannot read %s: permission denied.", ref)}
+	}
+	return &Failure{StatusCode: 400, Code: vt.CodeInvalidArgument, Message: fmt.Sprintf("Cannot read %s: %v.", ref, err)}
+}
+
+func execDetonate(ctx context.Context, r *run, t task) outcome {
+	entry := ContextEntry{Type: string(ioc.KindFile)}
+	f, name, size, err := r.files().Open(ctx, t.text)
+	if err != nil {
+		return outcome{entry: entry, fail: localFailure(t.text, err)}
+	}
+	if size > vt.MaxUpload {
+		f.Close()
+		return outcome{entry: entry, fail: &Failure{StatusCode: 400, Code: vt.CodeInvalidArgument,
+			Message: fmt.Sprintf("%s is %d MB; VirusTotal takes files up to %d MB.", t.text, size>>20, vt.MaxUpload>>20)}}
+	}
+	h := sha256.New()
+	_, err = io.Copy(h, f)
+	f.Close()
+	if err != nil {
+		return outcome{entry: entry, fail: localFailure(t.text, err)}
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	entry.ID = sum
+	out := r.once(ctx, "file:"+sum, func() outcome { return r.detonate(ctx, t.text, name, size, sum) })
+	if out.fail != nil && out.entry.ID == "" {
+		out.entry.ID = sum
+	}
+	out.entry.Details = cloneDetails(out.entry.Details)
+	out.entry.set("name", name)
+	return out
+}
+
+func cloneDetails(m map[string]any) map[string]any {
+	c := make(map[string]any, len(m)+1)
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+func (r *run) detonate(ctx context.Context, ref, name string, size int64, sum string) outcome {
+	entry := ContextEntry{Type: string(ioc.KindFile), ID: sum}
+	obs := ioc.Observable{Kind: ioc.KindFile, Hash: ioc.SHA256, ID: sum, Value: sum, Input: sum}
+	var analysis *vt.AnalysisDescriptor
+	rescanned := false
+	if r.req.Rescan {
+		d, err := r.d.Client.RescanFile(ctx, sum)
+		switch {
+		case err == nil:
+			analysis, rescanned = d, true
+		case !isNotFound(err):
+			return outcome{entry: entry, fail: r.failure(err)}
+		}
+	} else {
+		obj, err := r.fetchObject(ctx, obs, false)
+		if err == nil {
+			e := r.baseEntry(obj)
+			addIdentity(&e, obj)
+			e.set("uploaded", false)
+			e.set("known", true)
+			return outcome{entry: e, raw: obj.raw, aliases: obj.runAliases()}
+		}
+		if !isNotFound(err) {
+			return outcome{entry: entry, fail: r.failure(err)}
+		}
+	}
+	if analysis == nil {
+		f, _, _, err := r.files().Open(ctx, ref)
+		if err != nil {
+			return outcome{entry: entry, fail: localFailure(ref, err)}
+		}
+		d, err := r.d.Client.UploadFile(ctx, f, name, size)
+		f.Close()
+		if err != nil {
+			return outcome{entry: entry, fail: r.failure(err)}
+		}
+		analysis = d
+	}
+	entry.set("analysis_id", analysis.ID)
+	entry.set("uploaded", !rescanned)
+	entry.set("rescanned", rescanned)
+	a, err := r.d.Client.WaitAnalysis(ctx, analysis.ID, vt.WaitOptions{Interval: r.pollInterval, Timeout: r.timeout})
+	if err != nil {
+		f := r.failure(err)
+		if a != nil {
+			entry.set("analysis_status", string(a.Status))
+			f.Message = fmt.Sprintf("analysis %s not completed (%s): %s", analysis.ID, a.Status, f.Message)
+		}
+		return outcome{entry: entry, fail: f}
+	}
+	obj, err := r.fetchObject(ctx, obs, true)
+	if err != nil {
+		// The analysis is done but the report is not there yet: the analysis' counts
+		// still give a verdict.
+		r.log.Info("report not available after the analysis; using the analysis", "err", err)
+		return analysisOutcome(r, entry, a, ioc.KindFile)
+	}
+	e := r.baseEntry(obj)
+	addIdentity(&e, obj)
+	for k, v := range entry.Details {
+		e.set(k, v)
+	}
+	e.set("analysis_status", string(a.Status))
+	return outcome{entry: e, raw: obj.raw, aliases: obj.runAliases()}
+}

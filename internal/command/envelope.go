@@ -1,0 +1,222 @@
+package command
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+)
+
+// The values of Envelope.ReturnData.
+const (
+	Successful          = "Successful"
+	PartiallySuccessful = "Partially Successful"
+	Failed              = "Failed"
+)
+
+// The values of ContextEntry.Status.
+const (
+	StatusOK    = "ok"
+	StatusError = "error"
+)
+
+// Envelope is the result of one command over a list of inputs, the same from the CLI
+// (-o json) and from REST.
+type Envelope struct {
+	// Command is the command's name ("check-file-reputation").
+	Command string `json:"command"`
+	// ReturnData is Successful when every input succeeded, Failed when none did, and
+	// Partially Successful otherwise.
+	ReturnData string `json:"return_data"`
+	// KeyFields are the values a playbook branches on, one element per input in input
+	// order (for example "RiskLevels").
+	KeyFields map[string]any `json:"key_fields"`
+	// ContextData has exactly one entry per input, in input order.
+	ContextData []ContextEntry `json:"context_data"`
+	// RawData has VirusTotal's answer, untouched, for each input that succeeded, in
+	// input order.
+	RawData []json.RawMessage `json:"raw_data"`
+	// Errors has one entry per input that failed, in input order.
+	Errors []ErrorEntry `json:"errors"`
+}
+
+// ContextEntry is what a command found out about one input. Input and Status are always
+// set; the other fixed fields when they apply; Details holds the command's own fields
+// (for example "analysis_id", "path", "last_analysis_stats"), encoded beside the fixed
+// ones in one flat JSON object.
+type ContextEntry struct {
+	Input         string
+	Status        string
+	Type          string
+	ID            string
+	RiskLevel     string
+	RiskLevelCode int
+	RiskReason    string
+	// Error is the error message when Status is "error" (the same as the matching
+	// ErrorEntry's message), so that a streamed entry stands on its own.
+	Error   string
+	Details map[string]any
+}
+
+var fixedContextKeys = []string{"input", "status", "type", "id", "risk_level", "risk_level_code", "risk_reason", "error"}
+
+// MarshalJSON encodes the entry as one flat object: the fixed fields first (empty ones
+// left out, except input and status), then Details in key order.
+func (c ContextEntry) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	first := true
+	put := func(k string, v any) error {
+		vb, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("context field %s: %w", k, err)
+		}
+		if !first {
+			b.WriteByte(',')
+		}
+		first = false
+		kb, _ := json.Marshal(k)
+		b.Write(kb)
+		b.WriteByte(':')
+		b.Write(vb)
+		return nil
+	}
+	_ = put("input", c.Input)
+	_ = put("status", c.Status)
+	for _, f := range []struct {
+		k string
+		v string
+	}{{"type", c.Type}, {"id", c.ID}, {"risk_level", c.RiskLevel}} {
+		if f.v != "" {
+			_ = put(f.k, f.v)
+		}
+	}
+	if c.RiskLevelCode != 0 {
+		_ = put("risk_level_code", c.RiskLevelCode)
+	}
+	if c.RiskReason != "" {
+		_ = put("risk_reason", c.RiskReason)
+	}
+	if c.Error != "" {
+		_ = put("error", c.Error)
+	}
+	keys := make([]string, 0, len(c.Details))
+	for k := range c.Details {
+		if !slices.Contains(fixedContextKeys, k) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := put(k, c.Details[k]); err != nil {
+			return nil, err
+		}
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// UnmarshalJSON decodes a flat object: the fixed fields, and every other member into
+// Details.
+func (c *ContextEntry) UnmarshalJSON(b []byte) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	*c = ContextEntry{}
+	str := func(k string, dst *string) error {
+		if v, ok := m[k]; ok {
+			delete(m, k)
+			return json.Unmarshal(v, dst)
+		}
+		return nil
+	}
+	for k, dst := range map[string]*string{"input": &c.Input, "status": &c.Status, "type": &c.Type, "id": &c.ID,
+		"risk_level": &c.RiskLevel, "risk_reason": &c.RiskReason, "error": &c.Error} {
+		if err := str(k, dst); err != nil {
+			return fmt.Errorf("context field %s: %w", k, err)
+		}
+	}
+	if v, ok := m["risk_level_code"]; ok {
+		delete(m, "risk_level_code")
+		if err := json.Unmarshal(v, &c.RiskLevelCode); err != nil {
+			return fmt.Errorf("context field risk_level_code: %w", err)
+		}
+	}
+	if len(m) > 0 {
+		c.Details = make(map[string]any, len(m))
+		for k, v := range m {
+			var x any
+			if err := json.Unmarshal(v, &x); err != nil {
+				return fmt.Errorf("context field %s: %w", k, err)
+			}
+			c.Details[k] = x
+		}
+	}
+	return nil
+}
+
+// set stores a command-specific field.
+func (c *ContextEntry) set(k string, v any) {
+	if c.Details == nil {
+		c.Details = make(map[string]any)
+	}
+	c.Details[k] = v
+}
+
+// ErrorEntry describes why one input failed.
+type ErrorEntry struct {
+	Input string `json:"input"`
+	// FailureIndicator is the integration's failure line, for example
+	// "Check File Reputation failed.".
+	FailureIndicator string `json:"failure_indicator"`
+	// StatusCode is VirusTotal's HTTP status (400 for input rejected before sending,
+	// 0 when no answer came at all).
+	StatusCode int `json:"status_code"`
+	// Code is VirusTotal's error code ("NotFoundError", "QuotaExceededError"...).
+	Code string `json:"code"`
+	// Message says what went wrong, in the integration's words where it has some
+	// ("File Not Found."), else VirusTotal's message.
+	Message string `json:"message"`
+}
+
+// Result is the outcome of one input, as Request.OnResult receives it when the input
+// finishes.
+type Result struct {
+	// Index is the input's position in Request.Inputs.
+	Index   int
+	Context ContextEntry
+	// Raw is VirusTotal's answer when the input succeeded.
+	Raw json.RawMessage
+	// Err is set when the input failed.
+	Err *ErrorEntry
+}
+
+// OK reports whether the input succeeded.
+func (r Result) OK() bool { return r.Err == nil }
+
+// returnData summarises per-input outcomes.
+func returnData(ok, total int) string {
+	switch {
+	case total > 0 && ok == total:
+		return Successful
+	case ok == 0:
+		return Failed
+	default:
+		return PartiallySuccessful
+	}
+}
+
+// ExitCode maps ReturnData to the CLI's exit code: 0 Successful, 3 Partially
+// Successful, 1 Failed.
+func (e *Envelope) ExitCode() int {
+	switch e.ReturnData {
+	case Successful:
+		return 0
+	case PartiallySuccessful:
+		return 3
+	default:
+		return 1
+	}
+}

@@ -1,0 +1,443 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vtsoar/vtsoar/internal/cache"
+	"github.com/vtsoar/vtsoar/internal/risk"
+	"github.com/vtsoar/vtsoar/ioc"
+	"github.com/vtsoar/vtsoar/vt"
+)
+
+// Failure is why one input failed, before it is tied to its input.
+type Failure struct {
+	StatusCode int
+	Code       string
+	Message    string
+}
+
+// task is one unit of work: the inputs that share its key share its execution.
+type task struct {
+	// key de-duplicates: inputs with one key are answered by one execution. Empty
+	// means the input is never shared.
+	key string
+	// tier orders execution: a task of tier n starts once every task of a lower tier
+	// has finished, so that what they learnt (the md5 and sha1 of a file fetched by
+	// sha256) can answer it.
+	tier int
+	obs  ioc.Observable
+	// text is the query (search, widget) or the path (detonate-files).
+	text string
+}
+
+// outcome is what executing a task produced.
+type outcome struct {
+	entry ContextEntry // Input and Status are filled in per input
+	raw   json.RawMessage
+	fail  *Failure
+	// aliases are further keys this (successful) answer also answers.
+	aliases []string
+}
+
+type run struct {
+	cmd   *Command
+	d     Deps
+	req   Request
+	cache cache.Cache
+	log   *slog.Logger
+	now   func() time.Time
+
+	maxAge       time.Duration
+	limit        int
+	pollInterval time.Duration
+	timeout      time.Duration
+	rel          RelationshipInfo
+
+	mu       sync.Mutex
+	answered map[string]outcome // successful outcomes by key and alias
+	flights  map[string]*flight
+
+	emitMu sync.Mutex
+}
+
+type flight struct {
+	done chan struct{}
+	out  outcome
+}
+
+// Run runs a command over the request's inputs and returns the envelope. The error is
+// non-nil only for a malformed request (a *RequestError: unknown command, an option
+// the command does not take, a bad relationship); everything that happens to an input
+// is in the envelope.
+func Run(ctx context.Context, d Deps, req Request) (*Envelope, error) {
+	cmd, ok := Lookup(req.Command)
+	if !ok {
+		return nil, &RequestError{Msg: fmt.Sprintf("unknown command %q", req.Command), Err: ErrUnknownCommand}
+	}
+	r, err := newRun(cmd, d, req)
+	if err != nil {
+		return nil, err
+	}
+	inputs := req.Inputs
+	if cmd.NoInputs {
+		inputs = []string{r.d.Client.ServerURL()}
+	} else if len(inputs) == 0 {
+		return nil, badRequest("%s needs at least one input", cmd.Name)
+	}
+	results := r.execute(ctx, inputs)
+	return r.envelope(results), nil
+}
+
+// Validate checks a request without running it: the command exists and takes the
+// options that are set.
+func Validate(req Request) error {
+	cmd, ok := Lookup(req.Command)
+	if !ok {
+		return &RequestError{Msg: fmt.Sprintf("unknown command %q", req.Command), Err: ErrUnknownCommand}
+	}
+	_, err := checkOptions(cmd, req)
+	return err
+}
+
+func checkOptions(cmd *Command, req Request) (RelationshipInfo, error) {
+	set := map[string]bool{
+		OptRelationship:    req.Relationship != "",
+		OptLimit:           req.Limit != 0,
+		OptDescriptorsOnly: req.DescriptorsOnly,
+		OptNoSubmit:        req.NoSubmit,
+		OptRescan:          req.Rescan,
+		OptWait:            req.Wait,
+		OptPollInterval:    req.PollInterval != 0,
+		OptTimeout:         req.Timeout != 0,
+		OptOutDir:          req.OutDir != "",
+		OptWidgetColors:    req.WidgetColors != (WidgetColors{}),
+	}
+	for _, opt := range []string{OptRelationship, OptLimit, OptDescriptorsOnly, OptNoSubmit, OptRescan, OptWait,
+		OptPollInterval, OptTimeout, OptOutDir, OptWidgetColors} {
+		if set[opt] && !cmd.Takes(opt) {
+			return RelationshipInfo{}, badRequest("%s does not take the option %s", cmd.Name, opt)
+		}
+	}
+	if req.Limit < 0 {
+		return RelationshipInfo{}, badRequest("limit must be positive, got %d", req.Limit)
+	}
+	if req.Concurrency < 0 {
+		return RelationshipInfo{}, badRequest("concurrency must be positive, got %d", req.Concurrency)
+	}
+	if req.PollInterval < 0 || req.Timeout < 0 || req.MaxAge < 0 {
+		return RelationshipInfo{}, badRequest("durations must not be negative")
+	}
+	if cmd.Takes(OptRelationship) {
+		if req.Relationship == "" {
+			return RelationshipInfo{}, badRequest("%s needs a relationship (--relationship NAME); %s", cmd.Name, relationshipHint(cmd.Kind))
+		}
+		rel, ok := LookupRelationship(cmd.Kind, req.Relationship)
+		if !ok {
+			return RelationshipInfo{}, badRequest("%q is not a relationship of %s objects; %s", req.Relationship, collection(cmd.Kind), relationshipHint(cmd.Kind))
+		}
+		return rel, nil
+	}
+	return RelationshipInfo{}, nil
+}
+
+func newRun(cmd *Command, d Deps, req Request) (*run, error) {
+	rel, err := checkOptions(cmd, req)
+	if err != nil {
+		return nil, err
+	}
+	if d.Client == nil {
+		return nil, errors.New("command: Deps.Client is nil")
+	}
+	r := &run{cmd: cmd, d: d, req: req, cache: d.Cache, log: d.Logger, now: d.Now, rel: rel,
+		answered: make(map[string]outcome), flights: make(map[string]*flight)}
+	if r.cache == nil {
+		r.cache = cache.NewMemory()
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	r.maxAge = time.Duration(req.MaxAge)
+	if r.maxAge == 0 {
+		r.maxAge = DefaultMaxAge
+	}
+	r.limit = req.Limit
+	if r.limit == 0 {
+		r.limit = DefaultLimit
+	}
+	r.pollInterval = time.Duration(req.PollInterval)
+	if r.pollInterval == 0 {
+		r.pollInterval = DefaultPollInterval
+	}
+	r.timeout = time.Duration(req.Timeout)
+	if r.timeout == 0 {
+		r.timeout = DefaultTimeout
+	}
+	return r, nil
+}
+
+type job struct {
+	task
+	idx []int
+}
+
+func (r *run) execute(ctx context.Context, inputs []string) []Result {
+	results := make([]Result, len(inputs))
+	jobs := make(map[string]*job)
+	var order []*job
+	for i, in := range inputs {
+		t, f := r.cmd.plan(r, in)
+		if f != nil {
+			results[i] = r.result(i, in, outcome{fail: f})
+			r.emit(results[i])
+			continue
+		}
+		if t.key == "" {
+			t.key = fmt.Sprintf("\x00input %d", i)
+		}
+		j, ok := jobs[t.key]
+		if !ok {
+			j = &job{task: t}
+			jobs[t.key] = j
+			order = append(order, j)
+		}
+		j.idx = append(j.idx, i)
+	}
+	slices.SortStableFunc(order, func(a, b *job) int { return a.tier - b.tier })
+
+	maxTier := 0
+	for _, j := range order {
+		maxTier = max(maxTier, j.tier)
+	}
+	tiers := make([]sync.WaitGroup, maxTier+1)
+	for _, j := range order {
+		tiers[j.tier].Add(1)
+	}
+
+	workers := r.req.Concurrency
+	if workers <= 0 {
+		workers = DefaultConcurrency
+	}
+	workers = min(workers, len(order))
+	ch := make(chan *job)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for j := range ch {
+				for t := 0; t < j.tier; t++ {
+					tiers[t].Wait()
+				}
+				out, ok := r.lookup(j.key)
+				if !ok {
+					out = r.safeExec(ctx, j.task)
+				}
+				if out.fail == nil {
+					r.remember(j.key, out)
+				}
+				for _, i := range j.idx {
+					results[i] = r.result(i, inputs[i], out)
+					r.emit(results[i])
+				}
+				tiers[j.tier].Done()
+			}
+		})
+	}
+	for _, j := range order {
+		ch <- j
+	}
+	close(ch)
+	wg.Wait()
+	return results
+}
+
+func (r *run) lookup(key string) (outcome, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o, ok := r.answered[key]
+	return o, ok
+}
+
+func (r *run) remember(key string, o outcome) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.answered[key] = o
+	for _, a := range o.aliases {
+		if _, ok := r.answered[a]; !ok {
+			r.answered[a] = o
+		}
+	}
+}
+
+// once runs fn for key unless another task of this run already did or is doing it,
+// in which case it waits for that answer: for work whose key is only known once a
+// task has started (the sha256 of a local file).
+func (r *run) once(ctx context.Context, key string, fn func() outcome) outcome {
+	r.mu.Lock()
+	if o, ok := r.answered[key]; ok {
+		r.mu.Unlock()
+		return o
+	}
+	if f, ok := r.flights[key]; ok {
+		r.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.out
+		case <-ctx.Done():
+			return outcome{fail: r.failure(ctx.Err())}
+		}
+	}
+	f := &flight{done: make(chan struct{})}
+	r.flights[key] = f
+	r.mu.Unlock()
+	f.out = fn()
+	close(f.done)
+	if f.out.fail == nil {
+		r.remember(key, f.out)
+	}
+	return f.out
+}
+
+func (r *run) safeExec(ctx context.Context, t task) (out outcome) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.Error("command panicked", "command", r.cmd.Name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			out = outcome{fail: &Failure{StatusCode: 0, Code: "InternalError", Message: fmt.Sprintf("internal error: %v", p)}}
+		}
+	}()
+	if err := ctx.Err(); err != nil {
+		return outcome{fail: r.failure(err)}
+	}
+	return r.cmd.exec(ctx, r, t)
+}
+
+func (r *run) result(i int, input string, o outcome) Result {
+	e := o.entry
+	e.Input = input
+	res := Result{Index: i}
+	if o.fail != nil {
+		e.Status = StatusError
+		e.Error = o.fail.Message
+		if r.cmd.hasRisk {
+			e.RiskLevel, e.RiskLevelCode, e.RiskReason = risk.NA.String(), risk.NA.Code(), ""
+		}
+		res.Err = &ErrorEntry{Input: input, FailureIndicator: r.cmd.Title + " failed.",
+			StatusCode: o.fail.StatusCode, Code: o.fail.Code, Message: o.fail.Message}
+	} else {
+		e.Status = StatusOK
+		res.Raw = o.raw
+	}
+	res.Context = e
+	return res
+}
+
+func (r *run) emit(res Result) {
+	if r.req.OnResult == nil {
+		return
+	}
+	r.emitMu.Lock()
+	defer r.emitMu.Unlock()
+	r.req.OnResult(res)
+}
+
+func (r *run) envelope(results []Result) *Envelope {
+	env := &Envelope{Command: r.cmd.Name, ContextData: make([]ContextEntry, 0, len(results)),
+		RawData: []json.RawMessage{}, Errors: []ErrorEntry{}}
+	ok := 0
+	for _, res := range results {
+		env.ContextData = append(env.ContextData, res.Context)
+		if res.Err != nil {
+			env.Errors = append(env.Errors, *res.Err)
+			continue
+		}
+		ok++
+		raw := res.Raw
+		if len(raw) == 0 {
+			raw = json.RawMessage("null")
+		}
+		env.RawData = append(env.RawData, raw)
+	}
+	env.ReturnData = returnData(ok, len(results))
+	env.KeyFields = map[string]any{}
+	if r.cmd.keyFields != nil {
+		env.KeyFields = r.cmd.keyFields(results)
+	}
+	return env
+}
+
+// failure turns an error into the integration's failure for this command.
+func (r *run) failure(err error) *Failure {
+	var ve *vt.Error
+	switch {
+	case errors.As(err, &ve):
+		f := &Failure{StatusCode: ve.StatusCode, Code: ve.Code, Message: ve.Message}
+		switch {
+		case ve.StatusCode == 404 || ve.Code == vt.CodeNotFound:
+			f.Message = r.cmd.noun + " Not Found."
+		case ve.Code == vt.CodeInvalidArgument || ve.Code == vt.CodeBadRequest:
+			f.Message = joinMsg(r.cmd.invalid, ve.Message)
+		case f.Message == "":
+			f.Message = fmt.Sprintf("VirusTotal answered %d %s", ve.StatusCode, ve.Code)
+		}
+		return f
+	case errors.Is(err, context.DeadlineExceeded):
+		return &Failure{StatusCode: 0, Code: vt.CodeDeadlineExceeded, Message: "no answer in time: " + err.Error()}
+	case errors.Is(err, context.Canceled):
+		return &Failure{StatusCode: 0, Code: "CanceledError", Message: "canceled before VirusTotal answered"}
+	}
+	return &Failure{StatusCode: 0, Code: "ConnectionError", Message: err.Error()}
+}
+
+// invalidInput is the failure of an input rejected before anything was sent.
+func (r *run) invalidInput(msg string) *Failure {
+	return &Failure{StatusCode: 400, Code: vt.CodeInvalidArgument, Message: joinMsg(r.cmd.invalid, msg)}
+}
+
+func joinMsg(head, detail string) string {
+	if detail == "" {
+		return head
+	}
+	return head + " " + upperFirst(detail) + endDot(detail)
+}
+
+func upperFirst(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}
+
+func endDot(s string) string {
+	if s == "" {
+		return ""
+	}
+	switch s[len(s)-1] {
+	case '.', '!', '?':
+		return ""
+	}
+	return "."
+}
+
+// parseAs parses an input as an observable of the command's kind; a rejection is a 400
+// failure with ioc's reason.
+func (r *run) parseAs(kind ioc.Kind, input string) (ioc.Observable, *Failure) {
+	o, err := ioc.ParseAs(kind, input)
+	if err != nil {
+		var ie *ioc.Error
+		if errors.As(err, &ie) {
+			return ioc.Observable{}, r.invalidInput(ie.Reason)
+		}
+		return ioc.Observable{}, r.invalidInput(err.Error())
+	}
+	return o, nil
+}

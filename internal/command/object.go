@@ -1,0 +1,284 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/vtsoar/vtsoar/internal/cache"
+	"github.com/vtsoar/vtsoar/internal/risk"
+	"github.com/vtsoar/vtsoar/ioc"
+	"github.com/vtsoar/vtsoar/vt"
+)
+
+// object is a file, URL, domain or IP address report, live or from the cache.
+type object struct {
+	kind      ioc.Kind
+	id        string
+	typ       string
+	raw       json.RawMessage // the whole answer, {"data": {...}}
+	attrs     json.RawMessage
+	common    vt.CommonAttributes
+	file      vt.FileAttributes
+	url       vt.URLAttributes
+	domain    vt.DomainAttributes
+	ip        vt.IPAttributes
+	fromCache bool
+}
+
+// objectKey is the de-duplication key of an observable: its kind and canonical id (a
+// URL by the sha256 of its canonical form, so that a URL and its ids share a key).
+func objectKey(o ioc.Observable) string {
+	if o.Kind == ioc.KindURL && o.Value != "" {
+		return "url:" + ioc.URLSHA256ID(o.Value)
+	}
+	return string(o.Kind) + ":" + o.ID
+}
+
+// hashTier fetches files given by sha256 first, then sha1, then md5, so that hashes of
+// a file already fetched are answered from that fetch.
+func hashTier(o ioc.Observable) int {
+	switch o.Hash {
+	case ioc.SHA1:
+		return 1
+	case ioc.MD5:
+		return 2
+	}
+	return 0
+}
+
+// objectTask is the task of an input naming an object of the command's kind.
+func objectTask(r *run, input string) (task, *Failure) {
+	o, f := r.parseAs(r.cmd.Kind, input)
+	if f != nil {
+		return task{}, f
+	}
+	return task{key: objectKey(o), tier: hashTier(o), obs: o}, nil
+}
+
+func notFoundErr(kind ioc.Kind) error {
+	return &vt.Error{StatusCode: 404, Code: vt.CodeNotFound, Message: fmt.Sprintf("%s not found (cached answer)", kindNoun(kind))}
+}
+
+// fetchObject returns the report of o from the cache (unless fresh or Request.Fresh)
+// or from VirusTotal, storing VirusTotal's answer in the cache.
+func (r *run) fetchObject(ctx context.Context, o ioc.Observable, fresh bool) (*object, error) {
+	if !fresh && !r.req.Fresh {
+		e, ok, err := r.cache.Get(ctx, o.Kind, o.ID, r.maxAge)
+		if err != nil {
+			r.log.Warn("cache read failed; asking VirusTotal", "kind", o.Kind, "err", err)
+		} else if ok {
+			if e.NotFound {
+				return nil, notFoundErr(o.Kind)
+			}
+			obj, err := decodeObject(o.Kind, e.Body)
+			if err == nil {
+				obj.fromCache = true
+				return obj, nil
+			}
+			r.log.Warn("cached answer unreadable; asking VirusTotal", "kind", o.Kind, "err", err)
+		}
+	}
+	var raw json.RawMessage
+	var err error
+	switch o.Kind {
+	case ioc.KindFile:
+		var f *vt.File
+		if f, err = r.d.Client.GetFile(ctx, o.ID); err == nil {
+			raw = f.Raw
+		}
+	case ioc.KindURL:
+		var u *vt.URL
+		if u, err = r.d.Client.GetURL(ctx, o.ID); err == nil {
+			raw = u.Raw
+		}
+	case ioc.KindDomain:
+		var d *vt.Domain
+		if d, err = r.d.Client.GetDomain(ctx, o.ID); err == nil {
+			raw = d.Raw
+		}
+	case ioc.KindIP:
+		var ip *vt.IPAddress
+		if ip, err = r.d.Client.GetIPAddress(ctx, o.ID); err == nil {
+			raw = ip.Raw
+		}
+	default:
+		return nil, fmt.Errorf("unknown kind %q", o.Kind)
+	}
+	if err != nil {
+		if isNotFound(err) {
+			e := cache.Entry{Kind: o.Kind, ID: o.ID, NotFound: true, FetchedAt: r.now()}
+			if o.Kind == ioc.KindURL && o.Value != "" {
+				e.Aliases = otherIDs(o.ID, ioc.URLID(o.Value), ioc.URLSHA256ID(o.Value))
+			}
+			r.cachePut(ctx, e)
+		}
+		return nil, err
+	}
+	obj, err := decodeObject(o.Kind, raw)
+	if err != nil {
+		return nil, err
+	}
+	r.cachePut(ctx, cache.Entry{Kind: o.Kind, ID: obj.id, Aliases: obj.cacheAliases(o), Body: raw, FetchedAt: r.now()})
+	return obj, nil
+}
+
+func (r *run) cachePut(ctx context.Context, e cache.Entry) {
+	if e.ID == "" {
+		return
+	}
+	if err := r.cache.Put(ctx, e); err != nil {
+		r.log.Warn("cache write failed", "kind", e.Kind, "err", err)
+	}
+}
+
+func isNotFound(err error) bool {
+	var ve *vt.Error
+	return errors.As(err, &ve) && (ve.StatusCode == 404 || ve.Code == vt.CodeNotFound)
+}
+
+func otherIDs(id string, more ...string) []string {
+	var out []string
+	for _, m := range more {
+		if m != "" && m != id && !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// cacheAliases are the ids other than obj.id the object is known by.
+func (obj *object) cacheAliases(o ioc.Observable) []string {
+	switch obj.kind {
+	case ioc.KindFile:
+		return otherIDs(obj.id, obj.file.MD5, obj.file.SHA1, obj.file.SHA256, o.ID)
+	case ioc.KindURL:
+		ids := []string{o.ID}
+		if o.Value != "" {
+			ids = append(ids, ioc.URLID(o.Value), ioc.URLSHA256ID(o.Value))
+		}
+		return otherIDs(obj.id, ids...)
+	}
+	return otherIDs(obj.id, o.ID)
+}
+
+// runAliases are the de-duplication keys the object answers besides the task's key.
+func (obj *object) runAliases() []string {
+	switch obj.kind {
+	case ioc.KindFile:
+		var out []string
+		for _, h := range []string{obj.file.MD5, obj.file.SHA1, obj.file.SHA256, obj.id} {
+			if h != "" {
+				out = append(out, "file:"+h)
+			}
+		}
+		return out
+	case ioc.KindURL:
+		out := []string{"url:" + obj.id}
+		if obj.url.URL != "" {
+			out = append(out, "url:"+ioc.URLSHA256ID(obj.url.URL))
+		}
+		return out
+	}
+	return []string{string(obj.kind) + ":" + obj.id}
+}
+
+// decodeObject reads a report ({"data": {...}}).
+func decodeObject(kind ioc.Kind, raw []byte) (*object, error) {
+	var doc struct {
+		Data struct {
+			ID         string          `json:"id"`
+			Type       string          `json:"type"`
+			Attributes json.RawMessage `json:"attributes"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("VirusTotal's answer is not a report: %w", err)
+	}
+	obj := &object{kind: kind, id: doc.Data.ID, typ: doc.Data.Type, raw: raw, attrs: doc.Data.Attributes}
+	if len(obj.attrs) == 0 {
+		obj.attrs = json.RawMessage("{}")
+	}
+	var err error
+	switch kind {
+	case ioc.KindFile:
+		err = json.Unmarshal(obj.attrs, &obj.file)
+		obj.common = obj.file.CommonAttributes
+		if obj.id == "" {
+			obj.id = obj.file.SHA256
+		}
+	case ioc.KindURL:
+		err = json.Unmarshal(obj.attrs, &obj.url)
+		obj.common = obj.url.CommonAttributes
+	case ioc.KindDomain:
+		err = json.Unmarshal(obj.attrs, &obj.domain)
+		obj.common = obj.domain.CommonAttributes
+	case ioc.KindIP:
+		err = json.Unmarshal(obj.attrs, &obj.ip)
+		obj.common = obj.ip.CommonAttributes
+	}
+	if err != nil {
+		return nil, fmt.Errorf("VirusTotal's %s report: %w", kind, err)
+	}
+	return obj, nil
+}
+
+// verdict applies the policy to the object.
+func (r *run) verdict(obj *object) risk.Verdict {
+	return r.d.Policy.Evaluate(obj.kind, obj.common.LastAnalysisStats, obj.common.Reputation, true)
+}
+
+// baseEntry is the context entry of an object with its risk level.
+func (r *run) baseEntry(obj *object) ContextEntry {
+	v := r.verdict(obj)
+	e := ContextEntry{Type: string(obj.kind), ID: obj.id, RiskLevel: v.Level.String(), RiskLevelCode: v.Level.Code(), RiskReason: v.Reason}
+	if obj.common.LastAnalysisStats != nil {
+		e.set("last_analysis_stats", *obj.common.LastAnalysisStats)
+	} else {
+		e.set("last_analysis_stats", nil)
+	}
+	e.set("reputation", obj.common.Reputation)
+	if obj.common.LastAnalysisDate != 0 {
+		e.set("last_analysis_date", obj.common.LastAnalysisDate.Time())
+	}
+	if obj.fromCache {
+		e.set("cached", true)
+	}
+	return e
+}
+
+// riskLevels is the RiskLevels key field: one level per input, N/A for failures.
+func riskLevels(rs []Result) []string {
+	out := make([]string, len(rs))
+	for i, res := range rs {
+		out[i] = res.Context.RiskLevel
+		if out[i] == "" {
+			out[i] = risk.NA.String()
+		}
+	}
+	return out
+}
+
+// ids is the IDs key field: the object id per input, "" for failures.
+func ids(rs []Result) []string {
+	out := make([]string, len(rs))
+	for i, res := range rs {
+		if res.Err == nil {
+			out[i] = res.Context.ID
+		}
+	}
+	return out
+}
+
+// detail collects a context field per input (nil where absent).
+func detail(rs []Result, k string) []any {
+	out := make([]any, len(rs))
+	for i, res := range rs {
+		if res.Err == nil {
+			out[i] = res.Context.Details[k]
+		}
+	}
+	return out
+}

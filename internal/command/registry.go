@@ -1,0 +1,161 @@
+// Package command implements the integration commands of vtsoar (check-file-reputation,
+// get-url-reports, detonate-files, ...) over the vt client: one registry of commands,
+// one file per command family, and an executor that parses and de-duplicates inputs,
+// consults the cache, runs inputs concurrently and returns the result envelope.
+//
+// The executor sends one request per distinct object: inputs are canonicalised with
+// ioc, inputs naming the same object share one fetch, and a file answered by its sha256
+// also answers later inputs giving its md5 or sha1 (sha256 inputs are fetched first,
+// then sha1, then md5 ones, each looked up among the files already fetched).
+//
+// Errors about a single input (invalid, not found, quota spent, server down) never
+// abort the others: they become entries of the envelope's errors, with VirusTotal's
+// status and code and the integration's message. Run returns an error only for a
+// malformed request (*RequestError).
+package command
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/vtsoar/vtsoar/ioc"
+)
+
+// Option names a command accepts beyond its inputs (CLI flags and Request fields).
+const (
+	OptRelationship    = "relationship"
+	OptLimit           = "limit"
+	OptDescriptorsOnly = "descriptors-only"
+	OptNoSubmit        = "no-submit"
+	OptRescan          = "rescan"
+	OptWait            = "wait"
+	OptPollInterval    = "poll-interval"
+	OptTimeout         = "timeout"
+	OptOutDir          = "out-dir"
+	OptWidgetColors    = "widget-colors"
+)
+
+// Command describes one integration command.
+type Command struct {
+	// Name is the CLI and REST name ("check-file-reputation").
+	Name string
+	// Title is the integration's title ("Check File Reputation"); failures say
+	// "<Title> failed.".
+	Title string
+	// Kind is the kind of observable the inputs must be; empty when any kind (or a
+	// path, or nothing) is taken.
+	Kind ioc.Kind
+	// Group is the command family ("reputation", "reports", "relationships",
+	// "behavior", "detonate", "scan", "search", "widget", "connection").
+	Group string
+	// Short is a one-line description, Long the full one (with the premium-only
+	// relationships for relationship commands).
+	Short, Long string
+	// Options are the options the command takes (Opt* names).
+	Options []string
+	// NoInputs is set for commands that take no inputs (test-connection).
+	NoInputs bool
+	// InputHelp names what an input is ("HASH", "URL", "PATH"...).
+	InputHelp string
+
+	// plan parses one input into a task, or rejects it.
+	plan func(r *run, input string) (task, *Failure)
+	// exec does a task.
+	exec func(ctx context.Context, r *run, t task) outcome
+	// keyFields derives key_fields from the per-input results in input order.
+	keyFields func(rs []Result) map[string]any
+	// hasRisk: the command yields risk levels (error entries say N/A).
+	hasRisk bool
+	// noun is the object's name in messages ("File", "IP", "URL", "Domain").
+	noun string
+	// invalid is the message of a rejected input ("Invalid Hash.").
+	invalid string
+}
+
+// Takes reports whether the command accepts option opt.
+func (c *Command) Takes(opt string) bool { return slices.Contains(c.Options, opt) }
+
+var registry []*Command
+
+func register(c *Command) { registry = append(registry, c) }
+
+// All returns every command, in the order of DESIGN.md.
+func All() []*Command {
+	order := []string{
+		"check-file-reputation", "check-ip-reputation", "check-url-reputation", "check-domain-reputation",
+		"get-file-reports", "get-ip-reports", "get-url-reports", "get-domain-reports",
+		"get-file-relationships", "get-ip-relationships", "get-url-relationships", "get-domain-relationships",
+		"get-file-behavior-summaries", "detonate-files", "scan-url", "search",
+		"retrieve-widget-html-content", "test-connection",
+	}
+	out := slices.Clone(registry)
+	slices.SortStableFunc(out, func(a, b *Command) int {
+		ia, ib := slices.Index(order, a.Name), slices.Index(order, b.Name)
+		if ia < 0 {
+			ia = len(order)
+		}
+		if ib < 0 {
+			ib = len(order)
+		}
+		return ia - ib
+	})
+	return out
+}
+
+// Lookup finds a command by name (case-insensitive; "_" taken for "-").
+func Lookup(name string) (*Command, bool) {
+	n := strings.ReplaceAll(strings.ToLower(strings.TrimSpace(name)), "_", "-")
+	for _, c := range registry {
+		if c.Name == n {
+			return c, true
+		}
+	}
+	return nil, false
+}
+
+// kindNoun and kindInvalid are the integration's words for each kind.
+func kindNoun(k ioc.Kind) string {
+	switch k {
+	case ioc.KindFile:
+		return "File"
+	case ioc.KindIP:
+		return "IP"
+	case ioc.KindURL:
+		return "URL"
+	case ioc.KindDomain:
+		return "Domain"
+	}
+	return "Object"
+}
+
+func kindInvalid(k ioc.Kind) string {
+	switch k {
+	case ioc.KindFile:
+		return "Invalid Hash."
+	case ioc.KindIP:
+		return "Invalid IP."
+	case ioc.KindURL:
+		return "Invalid URL."
+	case ioc.KindDomain:
+		return "Invalid Domain."
+	}
+	return "Invalid Input."
+}
+
+// inputName is what an input of kind is called in help texts.
+func inputName(k ioc.Kind) string {
+	switch k {
+	case ioc.KindFile:
+		return "HASH"
+	case ioc.KindIP:
+		return "IP"
+	case ioc.KindURL:
+		return "URL"
+	case ioc.KindDomain:
+		return "DOMAIN"
+	}
+	return "INPUT"
+}
+
+var kinds = []ioc.Kind{ioc.KindFile, ioc.KindIP, ioc.KindURL, ioc.KindDomain}

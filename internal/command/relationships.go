@@ -1,0 +1,183 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/vtsoar/vtsoar/ioc"
+	"github.com/vtsoar/vtsoar/vt"
+)
+
+func init() {
+	for _, k := range kinds {
+		noun := kindNoun(k)
+		register(&Command{
+			Name:      fmt.Sprintf("get-%s-relationships", k),
+			Title:     fmt.Sprintf("Get %s Relationships", noun),
+			Kind:      k,
+			Group:     "relationships",
+			Short:     fmt.Sprintf("Objects related to each %s (--relationship NAME)", lowerNoun(k)),
+			Long:      relationshipsLong(k),
+			Options:   []string{OptRelationship, OptLimit, OptDescriptorsOnly},
+			InputHelp: inputName(k),
+			plan: func(r *run, input string) (task, *Failure) {
+				o, f := r.parseAs(r.cmd.Kind, input)
+				if f != nil {
+					return task{}, f
+				}
+				return task{key: objectKey(o), obs: o}, nil
+			},
+			exec: execRelationship,
+			keyFields: func(rs []Result) map[string]any {
+				related := make([][]string, len(rs))
+				counts := make([]int, len(rs))
+				for i, res := range rs {
+					related[i] = []string{}
+					if res.Err != nil {
+						continue
+					}
+					if d, ok := res.Context.Details["related"].([]descriptor); ok {
+						for _, x := range d {
+							related[i] = append(related[i], x.ID)
+						}
+					}
+					counts[i] = len(related[i])
+				}
+				return map[string]any{"RelatedIDs": related, "Counts": counts}
+			},
+			noun:    noun,
+			invalid: kindInvalid(k),
+		})
+	}
+}
+
+func relationshipsLong(k ioc.Kind) string {
+	var public, premium []string
+	for _, r := range Relationships(k) {
+		if r.Premium {
+			premium = append(premium, r.Name)
+		} else {
+			public = append(public, r.Name)
+		}
+	}
+	return fmt.Sprintf(`Lists the objects related to each %s through one relationship (--relationship,
+VirusTotal's name, case-insensitive), following VirusTotal's pages up to --limit objects
+(default %d, one page). --descriptors-only lists {type, id} descriptors instead of full
+objects. raw_data holds the related objects as VirusTotal sent them.
+
+Relationships:
+  %s
+
+Premium-only (VirusTotal Enterprise keys; a public key is refused with 403):
+  %s`, lowerNoun(k), DefaultLimit, wrapList(public), wrapList(premium))
+}
+
+func wrapList(names []string) string {
+	var b strings.Builder
+	line := 0
+	for i, n := range names {
+		if i > 0 {
+			if line+len(n)+2 > 86 {
+				b.WriteString(",\n  ")
+				line = 0
+			} else {
+				b.WriteString(", ")
+				line += 2
+			}
+		}
+		b.WriteString(n)
+		line += len(n)
+	}
+	return b.String()
+}
+
+func relationshipHint(k ioc.Kind) string {
+	var names []string
+	for _, r := range Relationships(k) {
+		n := r.Name
+		if r.Premium {
+			n += " (premium)"
+		}
+		names = append(names, n)
+	}
+	return "known: " + strings.Join(names, ", ")
+}
+
+// descriptor names a related object.
+type descriptor struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
+func execRelationship(ctx context.Context, r *run, t task) outcome {
+	entry := ContextEntry{Type: string(t.obs.Kind), ID: t.obs.ID}
+	entry.set("relationship", r.rel.Name)
+	var objs []json.RawMessage
+	related := []descriptor{}
+	cursor := ""
+	pages := 0
+	for len(related) < r.limit {
+		page, err := r.d.Client.RelationshipPage(ctx, collection(t.obs.Kind), t.obs.ID, r.rel.Name,
+			vt.ListOptions{Limit: min(vt.MaxPageLimit, r.limit-len(related)), Cursor: cursor, DescriptorsOnly: r.req.DescriptorsOnly})
+		if err != nil {
+			if len(related) > 0 {
+				// Keep what was fetched, and say the rest failed.
+				r.log.Warn("relationship page failed after some pages", "relationship", r.rel.Name, "err", err)
+			}
+			return outcome{entry: entry, fail: r.relationshipFailure(err)}
+		}
+		pages++
+		for _, o := range page.Objects {
+			if len(related) >= r.limit {
+				break
+			}
+			related = append(related, descriptor{Type: o.Type, ID: o.ID})
+			raw := o.Raw
+			if len(raw) == 0 {
+				raw, _ = json.Marshal(o)
+			}
+			objs = append(objs, raw)
+		}
+		cursor = page.Cursor
+		if cursor == "" || len(page.Objects) == 0 {
+			cursor = ""
+			break
+		}
+	}
+	entry.set("related", related)
+	entry.set("count", len(related))
+	entry.set("pages", pages)
+	entry.set("more", cursor != "")
+	if objs == nil {
+		objs = []json.RawMessage{}
+	}
+	meta := map[string]any{"count": len(related)}
+	if cursor != "" {
+		meta["cursor"] = cursor
+	}
+	raw, err := json.Marshal(map[string]any{"data": objs, "meta": meta})
+	if err != nil {
+		return outcome{entry: entry, fail: r.failure(err)}
+	}
+	return outcome{entry: entry, raw: raw}
+}
+
+func (r *run) relationshipFailure(err error) *Failure {
+	var ve *vt.Error
+	if errors.As(err, &ve) && (ve.StatusCode == 403 || ve.Code == vt.CodeForbidden) {
+		msg := fmt.Sprintf("The %s relationship", r.rel.Name)
+		if r.rel.Premium {
+			msg += " is premium-only: it needs a VirusTotal premium (Enterprise) API key, and this key was refused"
+		} else {
+			msg += " was refused to this API key"
+		}
+		if ve.Message != "" {
+			msg += " (VirusTotal: " + strings.TrimSuffix(ve.Message, ".") + ")"
+		}
+		return &Failure{StatusCode: ve.StatusCode, Code: ve.Code, Message: msg + "."}
+	}
+	return r.failure(err)
+}

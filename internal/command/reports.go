@@ -1,0 +1,128 @@
+package command
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/vtsoar/vtsoar/ioc"
+	"github.com/vtsoar/vtsoar/vt"
+)
+
+func init() {
+	for _, k := range kinds {
+		noun := kindNoun(k)
+		c := &Command{
+			Name:      fmt.Sprintf("get-%s-reports", k),
+			Title:     fmt.Sprintf("Get %s Reports", noun),
+			Kind:      k,
+			Group:     "reports",
+			Short:     fmt.Sprintf("VirusTotal's report of each %s", lowerNoun(k)),
+			InputHelp: inputName(k),
+			plan:      objectTask,
+			exec:      execReport,
+			keyFields: func(rs []Result) map[string]any {
+				return map[string]any{
+					"IDs":               ids(rs),
+					"LastAnalysisStats": detail(rs, "last_analysis_stats"),
+					"RiskLevels":        riskLevels(rs),
+				}
+			},
+			hasRisk: true,
+			noun:    noun,
+			invalid: kindInvalid(k),
+		}
+		c.Long = fmt.Sprintf(`Fetches VirusTotal's report of each %s. raw_data holds the reports as VirusTotal
+sent them; context_data the main attributes and the risk level; key_fields the ids
+(IDs), the engines' counts (LastAnalysisStats) and the risk levels, in input order.`, lowerNoun(k))
+		if k == ioc.KindURL {
+			c.Options = []string{OptNoSubmit, OptPollInterval, OptTimeout}
+			c.Long += `
+
+A URL VirusTotal has never seen is submitted for scanning, its analysis followed
+(--poll-interval, --timeout) and the fresh report returned ("submitted": true);
+--no-submit reports it as not found instead.`
+		}
+		register(c)
+	}
+}
+
+func execReport(ctx context.Context, r *run, t task) outcome {
+	obj, err := r.fetchObject(ctx, t.obs, false)
+	submitted := false
+	var analysisID string
+	if err != nil && isNotFound(err) && t.obs.Kind == ioc.KindURL && !r.req.NoSubmit && t.obs.Value != "" {
+		analysisID, err = r.submitURL(ctx, t.obs.Value)
+		if err == nil {
+			submitted = true
+			obj, err = r.fetchObject(ctx, t.obs, true)
+		}
+	}
+	if err != nil {
+		e := ContextEntry{Type: string(t.obs.Kind)}
+		if analysisID != "" {
+			e.set("analysis_id", analysisID)
+		}
+		return outcome{entry: e, fail: r.failure(err)}
+	}
+	e := r.baseEntry(obj)
+	addIdentity(&e, obj)
+	addReportFields(&e, obj)
+	if submitted {
+		e.set("submitted", true)
+		e.set("analysis_id", analysisID)
+	}
+	return outcome{entry: e, raw: obj.raw, aliases: obj.runAliases()}
+}
+
+// submitURL submits a URL and follows its analysis to completion.
+func (r *run) submitURL(ctx context.Context, url string) (string, error) {
+	d, err := r.d.Client.ScanURL(ctx, url)
+	if err != nil {
+		return "", err
+	}
+	_, err = r.d.Client.WaitAnalysis(ctx, d.ID, vt.WaitOptions{Interval: r.pollInterval, Timeout: r.timeout})
+	if err != nil {
+		return d.ID, fmt.Errorf("analysis %s of the submitted URL: %w", d.ID, err)
+	}
+	return d.ID, nil
+}
+
+func addReportFields(e *ContextEntry, obj *object) {
+	setIf := func(k string, v any, ok bool) {
+		if ok {
+			e.set(k, v)
+		}
+	}
+	c := obj.common
+	setIf("tags", c.Tags, len(c.Tags) > 0)
+	e.set("total_votes", c.TotalVotes)
+	switch obj.kind {
+	case ioc.KindFile:
+		f := obj.file
+		e.set("size", f.Size)
+		setIf("type_description", f.TypeDescription, f.TypeDescription != "")
+		setIf("meaningful_name", f.MeaningfulName, f.MeaningfulName != "")
+		setIf("names", f.Names, len(f.Names) > 0)
+		setIf("first_submission_date", f.FirstSubmissionDate.Time(), f.FirstSubmissionDate != 0)
+		setIf("last_submission_date", f.LastSubmissionDate.Time(), f.LastSubmissionDate != 0)
+		setIf("times_submitted", f.TimesSubmitted, f.TimesSubmitted != 0)
+	case ioc.KindURL:
+		u := obj.url
+		setIf("last_final_url", u.LastFinalURL, u.LastFinalURL != "")
+		setIf("title", u.Title, u.Title != "")
+		setIf("last_http_response_code", u.LastHTTPResponseCode, u.LastHTTPResponseCode != 0)
+		setIf("categories", u.Categories, len(u.Categories) > 0)
+		setIf("threat_names", u.ThreatNames, len(u.ThreatNames) > 0)
+	case ioc.KindDomain:
+		d := obj.domain
+		setIf("registrar", d.Registrar, d.Registrar != "")
+		setIf("creation_date", d.CreationDate.Time(), d.CreationDate != 0)
+		setIf("categories", d.Categories, len(d.Categories) > 0)
+	case ioc.KindIP:
+		ip := obj.ip
+		setIf("asn", ip.ASN, ip.ASN != 0)
+		setIf("as_owner", ip.ASOwner, ip.ASOwner != "")
+		setIf("country", ip.Country, ip.Country != "")
+		setIf("network", ip.Network, ip.Network != "")
+	}
+}

@@ -1,0 +1,74 @@
+package command
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/vtsoar/vtsoar/ioc"
+)
+
+func init() {
+	for _, k := range kinds {
+		noun := kindNoun(k)
+		register(&Command{
+			Name:      fmt.Sprintf("check-%s-reputation", k),
+			Title:     fmt.Sprintf("Check %s Reputation", noun),
+			Kind:      k,
+			Group:     "reputation",
+			Short:     fmt.Sprintf("Risk level of each %s from VirusTotal's verdicts", lowerNoun(k)),
+			Long:      reputationLong(k),
+			InputHelp: inputName(k),
+			plan:      objectTask,
+			exec:      execReputation,
+			keyFields: func(rs []Result) map[string]any {
+				return map[string]any{"RiskLevels": riskLevels(rs)}
+			},
+			hasRisk: true,
+			noun:    noun,
+			invalid: kindInvalid(k),
+		})
+	}
+}
+
+func lowerNoun(k ioc.Kind) string {
+	switch k {
+	case ioc.KindFile:
+		return "file hash"
+	case ioc.KindIP:
+		return "IP address"
+	case ioc.KindURL:
+		return "URL"
+	}
+	return "domain"
+}
+
+func reputationLong(k ioc.Kind) string {
+	return fmt.Sprintf(`Checks the reputation of each %s on VirusTotal and derives its risk level
+(High, Medium, Low, N/A, ZeroRisk) from the engines' verdicts (last_analysis_stats) and the
+community reputation, with the reason in risk_reason. key_fields.RiskLevels lists the levels
+in input order.`, lowerNoun(k))
+}
+
+func execReputation(ctx context.Context, r *run, t task) outcome {
+	obj, err := r.fetchObject(ctx, t.obs, false)
+	if err != nil {
+		return outcome{entry: ContextEntry{Type: string(t.obs.Kind)}, fail: r.failure(err)}
+	}
+	e := r.baseEntry(obj)
+	addIdentity(&e, obj)
+	return outcome{entry: e, raw: obj.raw, aliases: obj.runAliases()}
+}
+
+// addIdentity adds the fields that name the object (a file's hashes, a URL's URL).
+func addIdentity(e *ContextEntry, obj *object) {
+	switch obj.kind {
+	case ioc.KindFile:
+		e.set("md5", obj.file.MD5)
+		e.set("sha1", obj.file.SHA1)
+		e.set("sha256", obj.file.SHA256)
+	case ioc.KindURL:
+		if obj.url.URL != "" {
+			e.set("url", obj.url.URL)
+		}
+	}
+}

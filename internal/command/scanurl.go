@@ -1,0 +1,86 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/vtsoar/vtsoar/ioc"
+	"github.com/vtsoar/vtsoar/internal/risk"
+	"github.com/vtsoar/vtsoar/vt"
+)
+
+func init() {
+	register(&Command{
+		Name:  "scan-url",
+		Title: "Scan URL",
+		Kind:  ioc.KindURL,
+		Group: "scan",
+		Short: "Submit URLs for scanning",
+		Long: `Submits each URL to VirusTotal for scanning and returns the analysis id
+(analysis_id). With --wait the analysis is followed (--poll-interval, --timeout) to its
+verdict, and the risk level is derived from the engines' counts.`,
+		Options:   []string{OptWait, OptPollInterval, OptTimeout},
+		InputHelp: "URL",
+		plan: func(r *run, input string) (task, *Failure) {
+			o, f := r.parseAs(ioc.KindURL, input)
+			if f != nil {
+				return task{}, f
+			}
+			if o.Value == "" {
+				return task{}, r.invalidInput("a VirusTotal URL id cannot be submitted for scanning; give the URL itself")
+			}
+			return task{key: objectKey(o), obs: o}, nil
+		},
+		exec: execScanURL,
+		keyFields: func(rs []Result) map[string]any {
+			return map[string]any{"AnalysisIDs": detail(rs, "analysis_id"), "RiskLevels": riskLevels(rs)}
+		},
+		hasRisk: true,
+		noun:    "URL",
+		invalid: "Invalid URL.",
+	})
+}
+
+func execScanURL(ctx context.Context, r *run, t task) outcome {
+	entry := ContextEntry{Type: string(ioc.KindURL), ID: ioc.URLSHA256ID(t.obs.Value)}
+	entry.set("url", t.obs.Value)
+	d, err := r.d.Client.ScanURL(ctx, t.obs.Value)
+	if err != nil {
+		return outcome{entry: entry, fail: r.failure(err)}
+	}
+	entry.set("analysis_id", d.ID)
+	if !r.req.Wait {
+		na := risk.NA
+		entry.RiskLevel, entry.RiskLevelCode = na.String(), na.Code()
+		entry.RiskReason = "submitted; not analysed yet (--wait follows the analysis)"
+		entry.set("analysis_status", string(vt.AnalysisQueued))
+		raw, _ := json.Marshal(map[string]any{"data": d})
+		return outcome{entry: entry, raw: raw}
+	}
+	a, err := r.d.Client.WaitAnalysis(ctx, d.ID, vt.WaitOptions{Interval: r.pollInterval, Timeout: r.timeout})
+	if err != nil {
+		f := r.failure(err)
+		if a != nil {
+			entry.set("analysis_status", string(a.Status))
+			f.Message = fmt.Sprintf("analysis %s not completed (%s): %s", d.ID, a.Status, f.Message)
+		}
+		return outcome{entry: entry, fail: f}
+	}
+	return analysisOutcome(r, entry, a, ioc.KindURL)
+}
+
+// analysisOutcome is the entry of a completed analysis, with the risk level of its
+// counts.
+func analysisOutcome(r *run, entry ContextEntry, a *vt.Analysis, kind ioc.Kind) outcome {
+	stats := a.Stats
+	v := r.d.Policy.Evaluate(kind, &stats, 0, true)
+	entry.RiskLevel, entry.RiskLevelCode, entry.RiskReason = v.Level.String(), v.Level.Code(), v.Reason
+	entry.set("analysis_status", string(a.Status))
+	entry.set("stats", stats)
+	raw := a.Raw
+	if len(raw) == 0 {
+		raw, _ = json.Marshal(map[string]any{"data": a})
+	}
+	return outcome{entry: entry, raw: raw}
+}

@@ -1,0 +1,140 @@
+package command
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/vtsoar/vtsoar/ioc"
+	"github.com/vtsoar/vtsoar/vt"
+)
+
+func init() {
+	register(&Command{
+		Name:  "retrieve-widget-html-content",
+		Title: "Retrieve Widget HTML Content",
+		Group: "widget",
+		Short: "VirusTotal widget HTML of each observable, written to --out-dir",
+		Long: `Retrieves VirusTotal's widget (a small HTML report) of each observable: a file hash,
+URL, domain or IP address. Each widget is written as a file in --out-dir, named after the
+observable's type and id; context_data gives its path, the widget URL and the detection
+ratio. The widget colours can be set with --fg1, --bg1, --bg2 and --bd1 (hex, no '#').`,
+		Options:   []string{OptOutDir, OptWidgetColors},
+		InputHelp: "OBSERVABLE",
+		plan: func(r *run, input string) (task, *Failure) {
+			o, err := ioc.Parse(input)
+			if err != nil {
+				return task{}, r.invalidInput(err.Error())
+			}
+			return task{key: objectKey(o), obs: o, text: widgetQuery(o)}, nil
+		},
+		exec: execWidget,
+		keyFields: func(rs []Result) map[string]any {
+			return map[string]any{"Paths": detail(rs, "path"), "DetectionRatios": detail(rs, "detection_ratio")}
+		},
+		noun:    "Object",
+		invalid: "Invalid Input.",
+	})
+}
+
+func widgetQuery(o ioc.Observable) string {
+	if o.Kind == ioc.KindURL && o.Value != "" {
+		return o.Value
+	}
+	return o.ID
+}
+
+// widgetFileName is a file name safe on every system for the widget of o.
+func widgetFileName(o ioc.Observable) string {
+	id := o.ID
+	if o.Kind == ioc.KindURL && o.Value != "" {
+		id = ioc.URLSHA256ID(o.Value)
+	}
+	var b strings.Builder
+	for _, c := range id {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '.':
+			b.WriteRune(c)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	name := strings.Trim(b.String(), ".")
+	if name == "" || len(name) > 100 {
+		sum := sha256.Sum256([]byte(id))
+		name = hex.EncodeToString(sum[:])
+	}
+	return fmt.Sprintf("vt-widget-%s-%s.html", o.Kind, name)
+}
+
+func execWidget(ctx context.Context, r *run, t task) outcome {
+	entry := ContextEntry{Type: string(t.obs.Kind), ID: t.obs.ID}
+	c := r.req.WidgetColors
+	w, err := r.d.Client.GetWidgetURL(ctx, t.text, vt.WidgetOptions{FG1: c.FG1, BG1: c.BG1, BG2: c.BG2, BD1: c.BD1})
+	if err != nil {
+		return outcome{entry: entry, fail: r.failure(err)}
+	}
+	if w.Found != nil && !*w.Found {
+		return outcome{entry: entry, fail: &Failure{StatusCode: 404, Code: vt.CodeNotFound, Message: kindNoun(t.obs.Kind) + " Not Found."}}
+	}
+	if w.ID != "" {
+		entry.ID = w.ID
+	}
+	ratio := fmt.Sprintf("%d/%d", w.DetectionRatio.Detections, w.DetectionRatio.Total)
+	entry.set("detection_ratio", ratio)
+	entry.set("detections", w.DetectionRatio.Detections)
+	entry.set("engines", w.DetectionRatio.Total)
+	entry.set("widget_url", w.URL)
+	html, err := r.d.Client.GetWidgetHTML(ctx, w.URL)
+	if err != nil {
+		return outcome{entry: entry, fail: r.failure(err)}
+	}
+	if r.req.OutDir == "" {
+		entry.set("html", string(html))
+	} else {
+		path := filepath.Join(r.req.OutDir, widgetFileName(t.obs))
+		if err := writeFileAtomic(path, html); err != nil {
+			return outcome{entry: entry, fail: &Failure{StatusCode: 0, Code: "LocalFileError", Message: fmt.Sprintf("cannot write the widget: %v", err)}}
+		}
+		entry.set("path", path)
+		entry.set("bytes", len(html))
+	}
+	raw := w.Raw
+	if len(raw) == 0 {
+		raw, _ = json.Marshal(map[string]any{"data": w})
+	}
+	return outcome{entry: entry, raw: raw}
+}
+
+// writeFileAtomic writes b to path through a temporary file in the same directory, so a
+// reader never sees half a widget.
+func writeFileAtomic(path string, b []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".widget-*")
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(b)
+	cerr := f.Close()
+	if werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Chmod(f.Name(), 0o644)
+	}
+	if werr == nil {
+		werr = os.Rename(f.Name(), path)
+	}
+	if werr != nil {
+		os.Remove(f.Name())
+	}
+	return werr
+}
