@@ -1,0 +1,156 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations/sqlite/*.sql
+var sqliteMigrations embed.FS
+
+// Options tune a store.
+type Options struct {
+	// NegativeTTL bounds the age of cached not-found answers (0:
+	// cache.DefaultNegativeTTL).
+	NegativeTTL time.Duration
+	// Now is the cache's clock (nil: time.Now).
+	Now func() time.Time
+	// BusyTimeout is how long a write waits for another process's write lock (0: 10s).
+	BusyTimeout time.Duration
+}
+
+// Open opens the store that dsn names: a postgres:// URL selects PostgreSQL (not yet
+// available), anything else is the path of a SQLite database file.
+func Open(ctx context.Context, dsn string, opts Options) (Store, error) {
+	if IsPostgres(dsn) {
+		return nil, errors.New("PostgreSQL stores are not available yet in this version; use a SQLite path for --db")
+	}
+	return OpenSQLite(ctx, dsn, opts)
+}
+
+// sqliteStore is the SQLite implementation of Store.
+type sqliteStore struct {
+	db   *sql.DB
+	path string
+	opts Options
+
+	// writeMu serialises this process's write transactions, so that they queue in Go
+	// instead of in SQLite's busy handler, which sleeps in coarse steps; the busy
+	// timeout then only arbitrates between processes.
+	writeMu sync.Mutex
+
+	mu     sync.Mutex
+	caches map[string]*sqliteCache
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// OpenSQLite opens (creating it with mode 0600, in a directory created with mode 0700,
+// if needed) the SQLite database at path and applies pending migrations.
+func OpenSQLite(ctx context.Context, path string, opts Options) (Store, error) {
+	if path == "" {
+		return nil, errors.New("store: empty database path")
+	}
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("store: database path %q must not contain '?' or '#'", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	// Create the file ourselves so it is private from the start; SQLite gives the WAL
+	// and shared-memory files the same mode.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	busy := opts.BusyTimeout
+	if busy <= 0 {
+		busy = 10 * time.Second
+	}
+	q := url.Values{}
+	q.Set("_busy_timeout", fmt.Sprint(busy.Milliseconds()))
+	q.Set("_foreign_keys", "1")
+	q.Set("_journal_mode", "WAL")
+	q.Set("_synchronous", "NORMAL")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	s := &sqliteStore{db: db, path: path, opts: opts, caches: map[string]*sqliteCache{}}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	ms, err := loadMigrations(sqliteMigrations, "migrations/sqlite")
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if err := migrate(ctx, db, s.begin, ms); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// begin starts a write transaction (BEGIN IMMEDIATE, through _txlock).
+func (s *sqliteStore) begin(ctx context.Context) (*sql.Tx, error) {
+	return s.db.BeginTx(ctx, nil)
+}
+
+// write runs fn in a write transaction, committing if it returns nil.
+func (s *sqliteStore) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// Close implements Store. Closing twice is harmless.
+func (s *sqliteStore) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *sqliteStore) close() error {
+	s.mu.Lock()
+	caches := make([]*sqliteCache, 0, len(s.caches))
+	for _, c := range s.caches {
+		caches = append(caches, c)
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, c := range caches {
+		if err := c.flush(context.Background()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, s.db.Close())
+	return errors.Join(errs...)
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }

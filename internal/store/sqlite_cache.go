@@ -1,0 +1,295 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/vtsoar/vtsoar/internal/cache"
+	"github.com/vtsoar/vtsoar/ioc"
+	"github.com/vtsoar/vtsoar/vt"
+)
+
+// NormalizeServerURL returns the form of a server URL that scopes a cache: scheme and
+// host in lower case, no trailing slash; empty is VirusTotal's server.
+func NormalizeServerURL(serverURL string) string {
+	s := strings.TrimSpace(serverURL)
+	if s == "" {
+		s = vt.DefaultServerURL
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return strings.TrimRight(s, "/")
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	u.Host = strings.ToLower(u.Host)
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	u.User = nil
+	u.RawQuery, u.Fragment = "", ""
+	return u.String()
+}
+
+// Cache implements Caches.
+func (s *sqliteStore) Cache(serverURL string) Cache {
+	server := NormalizeServerURL(serverURL)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.caches[server]
+	if !ok {
+		c = &sqliteCache{s: s, server: server}
+		s.caches[server] = c
+	}
+	return c
+}
+
+// CacheServers implements Caches.
+func (s *sqliteStore) CacheServers(ctx context.Context) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT server FROM cache_entries ORDER BY server`)
+	if err != nil {
+		return nil, fmt.Errorf("store: cache: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// sqliteCache is one server's cache. Hits and misses are counted in memory and added
+// to cache_counters by flush (on Stats, Clear and Close), so that a lookup stays a
+// read.
+type sqliteCache struct {
+	s      *sqliteStore
+	server string
+
+	hits, misses atomic.Int64
+}
+
+func (c *sqliteCache) now() time.Time {
+	if c.s.opts.Now != nil {
+		return c.s.opts.Now()
+	}
+	return time.Now()
+}
+
+func (c *sqliteCache) negativeTTL() time.Duration {
+	if c.s.opts.NegativeTTL > 0 {
+		return c.s.opts.NegativeTTL
+	}
+	return cache.DefaultNegativeTTL
+}
+
+// Get implements cache.Cache.
+func (c *sqliteCache) Get(ctx context.Context, kind ioc.Kind, id string, maxAge time.Duration) (cache.Entry, bool, error) {
+	var (
+		e        cache.Entry
+		aliases  string
+		notFound int
+		fetched  int64
+	)
+	err := c.s.db.QueryRowContext(ctx, `SELECT e.id, e.aliases, e.body, e.not_found, e.fetched_at
+FROM cache_aliases a JOIN cache_entries e ON e.server = a.server AND e.kind = a.kind AND e.id = a.id
+WHERE a.server = ? AND a.kind = ? AND a.alias = ?`, c.server, string(kind), id).Scan(&e.ID, &aliases, &e.Body, &notFound, &fetched)
+	if errors.Is(err, sql.ErrNoRows) {
+		c.misses.Add(1)
+		return cache.Entry{}, false, nil
+	}
+	if err != nil {
+		return cache.Entry{}, false, fmt.Errorf("store: cache get: %w", err)
+	}
+	e.Kind, e.NotFound, e.FetchedAt = kind, notFound != 0, fromMicros(fetched)
+	age := c.now().Sub(e.FetchedAt)
+	if (maxAge > 0 && age > maxAge) || (e.NotFound && age > c.negativeTTL()) {
+		c.misses.Add(1)
+		return cache.Entry{}, false, nil
+	}
+	if err := json.Unmarshal([]byte(aliases), &e.Aliases); err != nil {
+		return cache.Entry{}, false, fmt.Errorf("store: cache get: aliases: %w", err)
+	}
+	if len(e.Body) == 0 {
+		e.Body = nil
+	}
+	c.hits.Add(1)
+	return e, true, nil
+}
+
+// Put implements cache.Cache.
+func (c *sqliteCache) Put(ctx context.Context, e cache.Entry) error {
+	if e.ID == "" || e.Kind == "" {
+		return errors.New("store: cache put: entry without kind or id")
+	}
+	if e.FetchedAt.IsZero() {
+		e.FetchedAt = c.now()
+	}
+	names := []string{e.ID}
+	aliases := []string{}
+	for _, a := range e.Aliases {
+		if a != "" && a != e.ID && !contains(aliases, a) {
+			aliases = append(aliases, a)
+			names = append(names, a)
+		}
+	}
+	aliasJSON, _ := json.Marshal(aliases)
+	notFound := 0
+	if e.NotFound {
+		notFound = 1
+	}
+	kind := string(e.Kind)
+	err := c.s.write(ctx, func(tx *sql.Tx) error {
+		// Entries the names pointed to before; dropped below if nothing leads to them.
+		var old []string
+		for _, n := range names {
+			var target string
+			err := tx.QueryRowContext(ctx, `SELECT id FROM cache_aliases WHERE server = ? AND kind = ? AND alias = ?`,
+				c.server, kind, n).Scan(&target)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if target != e.ID && !contains(old, target) {
+				old = append(old, target)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO cache_entries (server, kind, id, aliases, body, not_found, fetched_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (server, kind, id) DO UPDATE SET aliases = excluded.aliases, body = excluded.body,
+not_found = excluded.not_found, fetched_at = excluded.fetched_at`,
+			c.server, kind, e.ID, string(aliasJSON), e.Body, notFound, micros(e.FetchedAt)); err != nil {
+			return err
+		}
+		for _, n := range names {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO cache_aliases (server, kind, alias, id) VALUES (?, ?, ?, ?)
+ON CONFLICT (server, kind, alias) DO UPDATE SET id = excluded.id`, c.server, kind, n, e.ID); err != nil {
+				return err
+			}
+		}
+		for _, id := range old {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM cache_entries WHERE server = ? AND kind = ? AND id = ?
+AND NOT EXISTS (SELECT 1 FROM cache_aliases WHERE server = ? AND kind = ? AND id = ?)`,
+				c.server, kind, id, c.server, kind, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: cache put: %w", err)
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// flush adds the counted hits and misses to cache_counters.
+func (c *sqliteCache) flush(ctx context.Context) error {
+	h, m := c.hits.Swap(0), c.misses.Swap(0)
+	if h == 0 && m == 0 {
+		return nil
+	}
+	err := c.s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO cache_counters (server, hits, misses) VALUES (?, ?, ?)
+ON CONFLICT (server) DO UPDATE SET hits = cache_counters.hits + excluded.hits,
+misses = cache_counters.misses + excluded.misses`, c.server, h, m)
+		return err
+	})
+	if err != nil {
+		c.hits.Add(h)
+		c.misses.Add(m)
+		return fmt.Errorf("store: cache counters: %w", err)
+	}
+	return nil
+}
+
+// Stats implements Cache.
+func (c *sqliteCache) Stats(ctx context.Context) (CacheStats, error) {
+	if err := c.flush(ctx); err != nil {
+		return CacheStats{}, err
+	}
+	st := CacheStats{Server: c.server}
+	var oldest, newest sql.NullInt64
+	if err := c.s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(not_found), 0),
+COALESCE(SUM(LENGTH(body)), 0), MIN(fetched_at), MAX(fetched_at) FROM cache_entries WHERE server = ?`, c.server).
+		Scan(&st.Entries, &st.NotFound, &st.Bytes, &oldest, &newest); err != nil {
+		return CacheStats{}, fmt.Errorf("store: cache stats: %w", err)
+	}
+	if oldest.Valid {
+		st.Oldest, st.Newest = fromMicros(oldest.Int64), fromMicros(newest.Int64)
+	}
+	if err := c.s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM cache_aliases WHERE server = ?`, c.server).
+		Scan(&st.Aliases); err != nil {
+		return CacheStats{}, fmt.Errorf("store: cache stats: %w", err)
+	}
+	err := c.s.db.QueryRowContext(ctx, `SELECT hits, misses FROM cache_counters WHERE server = ?`, c.server).
+		Scan(&st.Hits, &st.Misses)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return CacheStats{}, fmt.Errorf("store: cache stats: %w", err)
+	}
+	return st, nil
+}
+
+// Clear implements Cache.
+func (c *sqliteCache) Clear(ctx context.Context) (int, error) {
+	var n int64
+	err := c.s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM cache_entries WHERE server = ?`, c.server)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM cache_aliases WHERE server = ?`, c.server); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM cache_counters WHERE server = ?`, c.server)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: cache clear: %w", err)
+	}
+	c.hits.Store(0)
+	c.misses.Store(0)
+	return int(n), nil
+}
+
+// Prune implements Cache.
+func (c *sqliteCache) Prune(ctx context.Context, before time.Time) (int, error) {
+	var n int64
+	err := c.s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM cache_entries WHERE server = ? AND fetched_at < ?`, c.server, micros(before))
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM cache_aliases WHERE server = ? AND NOT EXISTS (SELECT 1 FROM cache_entries e
+WHERE e.server = cache_aliases.server AND e.kind = cache_aliases.kind AND e.id = cache_aliases.id)`, c.server)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: cache prune: %w", err)
+	}
+	return int(n), nil
+}

@@ -1,0 +1,155 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vtsoar/vtsoar/ioc"
+)
+
+const connColumns = `name, sealed_api_key, server_url, quota, proxy, reputation_checks,
+health_check_minutes, sites, users, created_at, updated_at`
+
+func jsonList[T any](v []T) string {
+	if v == nil {
+		v = []T{}
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func validConnection(c Connection) error {
+	if strings.TrimSpace(c.Name) == "" {
+		return errors.New("connection name is empty")
+	}
+	if len(c.SealedAPIKey) == 0 {
+		return fmt.Errorf("connection %s: no sealed API key", c.Name)
+	}
+	return nil
+}
+
+// CreateConnection implements Connections.
+func (s *sqliteStore) CreateConnection(ctx context.Context, c Connection) error {
+	if err := validConnection(c); err != nil {
+		return err
+	}
+	now := micros(time.Now())
+	return s.write(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM connections WHERE name = ?`, c.Name).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("connection %s: %w", c.Name, ErrExists)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO connections (`+connColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.Name, c.SealedAPIKey, c.ServerURL, c.Quota, c.Proxy, jsonList(c.ReputationChecks),
+			c.HealthCheckMinutes, jsonList(c.Sites), jsonList(c.Users), now, now)
+		return err
+	})
+}
+
+// UpdateConnection implements Connections.
+func (s *sqliteStore) UpdateConnection(ctx context.Context, c Connection) error {
+	if err := validConnection(c); err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE connections SET sealed_api_key = ?, server_url = ?, quota = ?,
+proxy = ?, reputation_checks = ?, health_check_minutes = ?, sites = ?, users = ?, updated_at = ? WHERE name = ?`,
+			c.SealedAPIKey, c.ServerURL, c.Quota, c.Proxy, jsonList(c.ReputationChecks), c.HealthCheckMinutes,
+			jsonList(c.Sites), jsonList(c.Users), micros(time.Now()), c.Name)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("connection %s: %w", c.Name, ErrNotFound)
+		}
+		return nil
+	})
+}
+
+type rowScanner interface{ Scan(...any) error }
+
+func scanConnection(r rowScanner) (Connection, error) {
+	var (
+		c                    Connection
+		checks, sites, users string
+		created, updated     int64
+	)
+	if err := r.Scan(&c.Name, &c.SealedAPIKey, &c.ServerURL, &c.Quota, &c.Proxy, &checks,
+		&c.HealthCheckMinutes, &sites, &users, &created, &updated); err != nil {
+		return Connection{}, err
+	}
+	var kinds []string
+	if err := json.Unmarshal([]byte(checks), &kinds); err != nil {
+		return Connection{}, fmt.Errorf("connection %s: reputation_checks: %w", c.Name, err)
+	}
+	for _, k := range kinds {
+		c.ReputationChecks = append(c.ReputationChecks, ioc.Kind(k))
+	}
+	if err := json.Unmarshal([]byte(sites), &c.Sites); err != nil {
+		return Connection{}, fmt.Errorf("connection %s: sites: %w", c.Name, err)
+	}
+	if err := json.Unmarshal([]byte(users), &c.Users); err != nil {
+		return Connection{}, fmt.Errorf("connection %s: users: %w", c.Name, err)
+	}
+	if len(c.Sites) == 0 {
+		c.Sites = nil
+	}
+	if len(c.Users) == 0 {
+		c.Users = nil
+	}
+	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return c, nil
+}
+
+// GetConnection implements Connections.
+func (s *sqliteStore) GetConnection(ctx context.Context, name string) (Connection, error) {
+	c, err := scanConnection(s.db.QueryRowContext(ctx, `SELECT `+connColumns+` FROM connections WHERE name = ?`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Connection{}, fmt.Errorf("connection %s: %w", name, ErrNotFound)
+	}
+	return c, err
+}
+
+// ListConnections implements Connections.
+func (s *sqliteStore) ListConnections(ctx context.Context) ([]Connection, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+connColumns+` FROM connections ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Connection
+	for rows.Next() {
+		c, err := scanConnection(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// DeleteConnection implements Connections.
+func (s *sqliteStore) DeleteConnection(ctx context.Context, name string) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM connections WHERE name = ?`, name)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("connection %s: %w", name, ErrNotFound)
+		}
+		return nil
+	})
+}

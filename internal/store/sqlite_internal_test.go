@@ -1,0 +1,135 @@
+package store
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestSQLiteFileModeWALAndMigrations(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sub", "vtsoar.db")
+	s, err := OpenSQLite(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, p := range []string{path, filepath.Dir(path)} {
+		info, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := os.FileMode(0o600)
+		if info.IsDir() {
+			want = 0o700
+		}
+		if info.Mode().Perm() != want {
+			t.Errorf("%s has mode %#o, want %#o", p, info.Mode().Perm(), want)
+		}
+	}
+	db := s.(*sqliteStore).db
+	var mode string
+	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal_mode = %q, %v", mode, err)
+	}
+	var fk, busy int
+	db.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&fk)
+	db.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&busy)
+	if fk != 1 || busy < 1000 {
+		t.Fatalf("foreign_keys = %d, busy_timeout = %d", fk, busy)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n == 0 {
+		t.Fatalf("schema_migrations has %d rows, %v", n, err)
+	}
+	ms, _ := loadMigrations(sqliteMigrations, "migrations/sqlite")
+	if n != len(ms) {
+		t.Fatalf("%d migrations recorded, %d embedded", n, len(ms))
+	}
+	// The WAL file is private too.
+	s.CreateConnection(ctx, Connection{Name: "x", SealedAPIKey: []byte{1}})
+	if info, err := os.Stat(path + "-wal"); err == nil && info.Mode().Perm()&0o077 != 0 {
+		t.Errorf("WAL file mode %#o", info.Mode().Perm())
+	}
+}
+
+func TestSQLiteConcurrentOpenOfNewDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "new.db")
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := OpenSQLite(context.Background(), path, Options{})
+			if err == nil {
+				err = s.Close()
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestSQLiteRefusesNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v.db")
+	s, err := OpenSQLite(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.(*sqliteStore).db.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (9999, '9999_future.sql', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := OpenSQLite(ctx, path, Options{}); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("Open of a newer schema: %v", err)
+	}
+}
+
+func TestOpenPostgresNotYet(t *testing.T) {
+	_, err := Open(context.Background(), "postgres://u@h/db", Options{})
+	if err == nil || !strings.Contains(err.Error(), "PostgreSQL") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestOpenRejectsQueryInPath(t *testing.T) {
+	if _, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "a?mode=ro"), Options{}); err == nil {
+		t.Fatal("path with '?' accepted")
+	}
+}
+
+func TestDefaultPath(t *testing.T) {
+	t.Setenv("XDG_DATA_HOME", "/xdg/data")
+	if p, err := DefaultPath(); err != nil || p != "/xdg/data/vtsoar/vtsoar.db" {
+		t.Fatalf("DefaultPath = %q, %v", p, err)
+	}
+	t.Setenv("XDG_DATA_HOME", "relative/ignored")
+	t.Setenv("HOME", "/home/ana")
+	if p, err := DefaultPath(); err != nil || p != "/home/ana/.local/share/vtsoar/vtsoar.db" {
+		t.Fatalf("DefaultPath = %q, %v", p, err)
+	}
+}
+
+func TestNormalizeServerURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                                "https://www.virustotal.com",
+		"https://www.virustotal.com/":     "https://www.virustotal.com",
+		"HTTPS://WWW.VIRUSTOTAL.COM":      "https://www.virustotal.com",
+		"http://127.0.0.1:8089":           "http://127.0.0.1:8089",
+		"http://user:pw@Host:1/base/?q#f": "http://host:1/base",
+	} {
+		if got := NormalizeServerURL(in); got != want {
+			t.Errorf("NormalizeServerURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,229 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// TakeUnit implements Ledger.
+func (s *sqliteStore) TakeUnit(ctx context.Context, r TakeRequest) (TakeResult, error) {
+	if r.Budget == "" {
+		return TakeResult{}, errors.New("store: TakeUnit: empty budget")
+	}
+	clock := r.Clock
+	if clock == nil {
+		clock = time.Now
+	}
+	var res TakeResult
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		res, err = takeUnit(ctx, tx, r, clock())
+		return err
+	})
+	if err != nil {
+		return TakeResult{}, fmt.Errorf("store: quota ledger: %w", err)
+	}
+	return res, nil
+}
+
+func takeUnit(ctx context.Context, tx *sql.Tx, r TakeRequest, now time.Time) (TakeResult, error) {
+	res := TakeResult{Now: now, Full: -1}
+	nowUS := micros(now)
+	register := func() error {
+		if r.Waiter == nil {
+			return nil
+		}
+		return upsertWaiter(ctx, tx, r.Budget, *r.Waiter)
+	}
+
+	var until int64
+	switch err := tx.QueryRowContext(ctx, `SELECT until FROM quota_holds WHERE budget = ?`, r.Budget).Scan(&until); {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return res, err
+	case until > nowUS:
+		res.HeldUntil = fromMicros(until)
+		return res, register()
+	}
+
+	if r.Waiter != nil {
+		var best sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT MIN(priority) FROM quota_waiters
+WHERE budget = ? AND waiter <> ? AND expires_at > ?`, r.Budget, r.Waiter.ID, nowUS).Scan(&best); err != nil {
+			return res, err
+		}
+		if best.Valid && int(best.Int64) < r.Waiter.Priority {
+			res.Deferred = true
+			return res, register()
+		}
+	}
+
+	var windows []Window
+	if r.Windows != nil {
+		windows = r.Windows(now)
+	}
+	counts, err := countWindows(ctx, tx, r.Budget, windows, true)
+	if err != nil {
+		return res, err
+	}
+	res.Counts = counts
+	for i, w := range windows {
+		if w.Limit <= 0 || counts[i] < w.Limit {
+			continue
+		}
+		res.Full = i
+		if w.Span > 0 {
+			// The (count-limit+1)-th oldest unit must age out for one more to fit.
+			var at int64
+			if err := tx.QueryRowContext(ctx, `SELECT at FROM quota_ledger WHERE budget = ? AND at >= ?
+ORDER BY at LIMIT 1 OFFSET ?`, r.Budget, micros(w.Since), counts[i]-w.Limit).Scan(&at); err != nil {
+				return res, err
+			}
+			res.FreeAt = fromMicros(at).Add(w.Span + time.Microsecond)
+		}
+		return res, register()
+	}
+
+	if _, err := tx.ExecContext(ctx, `INSERT INTO quota_ledger (budget, at) VALUES (?, ?)`, r.Budget, nowUS); err != nil {
+		return res, err
+	}
+	for i := range res.Counts {
+		if res.Counts[i] >= 0 {
+			res.Counts[i]++
+		}
+	}
+	res.Granted = true
+	switch {
+	case r.Then != nil:
+		err = upsertWaiter(ctx, tx, r.Budget, *r.Then)
+	case r.Waiter != nil:
+		_, err = tx.ExecContext(ctx, `DELETE FROM quota_waiters WHERE budget = ? AND waiter = ?`, r.Budget, r.Waiter.ID)
+	}
+	return res, err
+}
+
+func upsertWaiter(ctx context.Context, tx *sql.Tx, budget string, w Waiter) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO quota_waiters (budget, waiter, priority, expires_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (budget, waiter) DO UPDATE SET priority = excluded.priority, expires_at = excluded.expires_at`,
+		budget, w.ID, w.Priority, micros(w.Expires))
+	return err
+}
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// countWindows counts the units of each window in one scan. With limitedOnly, windows
+// without a limit are not counted (-1).
+func countWindows(ctx context.Context, q queryer, budget string, windows []Window, limitedOnly bool) ([]int, error) {
+	counts := make([]int, len(windows))
+	var (
+		cols  []string
+		args  []any
+		idx   []int
+		since int64
+	)
+	for i, w := range windows {
+		if limitedOnly && w.Limit <= 0 {
+			counts[i] = -1
+			continue
+		}
+		s := micros(w.Since)
+		if len(idx) == 0 || s < since {
+			since = s
+		}
+		cols = append(cols, `COALESCE(SUM(CASE WHEN at >= ? THEN 1 ELSE 0 END), 0)`)
+		args = append(args, s)
+		idx = append(idx, i)
+	}
+	if len(idx) == 0 {
+		return counts, nil
+	}
+	args = append(args, budget, since)
+	vals := make([]int64, len(idx))
+	dest := make([]any, len(idx))
+	for i := range vals {
+		dest[i] = &vals[i]
+	}
+	if err := q.QueryRowContext(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM quota_ledger WHERE budget = ? AND at >= ?`,
+		args...).Scan(dest...); err != nil {
+		return nil, err
+	}
+	for j, i := range idx {
+		counts[i] = int(vals[j])
+	}
+	return counts, nil
+}
+
+// HoldBudget implements Ledger.
+func (s *sqliteStore) HoldBudget(ctx context.Context, budget string, until time.Time) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO quota_holds (budget, until) VALUES (?, ?)
+ON CONFLICT (budget) DO UPDATE SET until = CASE WHEN excluded.until > quota_holds.until
+THEN excluded.until ELSE quota_holds.until END`, budget, micros(until))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: quota hold: %w", err)
+	}
+	return nil
+}
+
+// BudgetUsage implements Ledger.
+func (s *sqliteStore) BudgetUsage(ctx context.Context, budget string, now time.Time, windows []Window) ([]WindowUsage, time.Time, error) {
+	counts, err := countWindows(ctx, s.db, budget, windows, false)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("store: quota usage: %w", err)
+	}
+	out := make([]WindowUsage, len(windows))
+	for i, w := range windows {
+		out[i].Count = counts[i]
+		if counts[i] == 0 {
+			continue
+		}
+		var at int64
+		if err := s.db.QueryRowContext(ctx, `SELECT MIN(at) FROM quota_ledger WHERE budget = ? AND at >= ?`,
+			budget, micros(w.Since)).Scan(&at); err != nil {
+			return nil, time.Time{}, fmt.Errorf("store: quota usage: %w", err)
+		}
+		out[i].Oldest = fromMicros(at)
+	}
+	var held time.Time
+	var until int64
+	switch err := s.db.QueryRowContext(ctx, `SELECT until FROM quota_holds WHERE budget = ?`, budget).Scan(&until); {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return nil, time.Time{}, fmt.Errorf("store: quota usage: %w", err)
+	case until > micros(now):
+		held = fromMicros(until)
+	}
+	return out, held, nil
+}
+
+// RemoveWaiter implements Ledger.
+func (s *sqliteStore) RemoveWaiter(ctx context.Context, budget, waiterID string) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM quota_waiters WHERE budget = ? AND waiter = ?`, budget, waiterID)
+		return err
+	})
+}
+
+// PruneLedger implements Ledger.
+func (s *sqliteStore) PruneLedger(ctx context.Context, before time.Time) error {
+	b := micros(before)
+	now := micros(time.Now())
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM quota_ledger WHERE at < ?`, b); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM quota_holds WHERE until < ?`, now); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM quota_waiters WHERE expires_at < ?`, now)
+		return err
+	})
+}
