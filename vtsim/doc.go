@@ -1,0 +1,105 @@
+// Package vtsim is an offline emulator of the VirusTotal API v3, an http.Handler that
+// answers /api/v3 with VirusTotal's envelopes, object ids, content types, error codes
+// and HTTP statuses. vtsoar's tests, benchmarks and demos run against it; SOAR teams can
+// use it (`vtsoar emulate`) to test playbooks without spending quota.
+//
+//	srv := httptest.NewServer(vtsim.MustNew(vtsim.Options{AnalysisTime: time.Second}))
+//	// GET srv.URL + "/api/v3/files/44d88612fea8a8f36de82e1278abb02f" with an x-apikey header
+//
+// # The deterministic universe
+//
+// Every well-formed id exists, unless
+//   - the first hex digit of SHA-256(canonical id) is 0 (one id in 16 is "not found"), or
+//   - it is an all-zero hash, or
+//   - it is a domain, or a URL whose host is, under the reserved ".invalid" TLD.
+//
+// Canonical ids: a file hash in lower-case hex (md5, sha1 or sha256 as asked); an IP
+// address in net/netip's text form; a domain in lower case without a trailing dot; a URL
+// by its sha256 id form (the lower-case hex SHA-256 of the canonical URL), whichever id
+// form was asked.
+//
+// Everything about an object is drawn from that digest d = SHA-256(canonical id):
+//   - d[0]: existence (d[0] < 0x10 means not found).
+//   - d[1]: the risk band, and so last_analysis_stats:
+//     0-159 clean (62.5%): 0 malicious, 0 suspicious, reputation 0..19;
+//     160-191 low (12.5%): 0-2 malicious plus 0-2 suspicious, at least one of them, fewer
+//     than 3 malicious and 5 in all, reputation 0..-2;
+//     192-223 medium (12.5%): 3-9 malicious (3 + d[2] mod 7), 0-2 suspicious;
+//     224-255 high (12.5%): 10 or more malicious (10 + d[2] mod (3/4 of the engines - 10)),
+//     0-2 suspicious, reputation -10..-99.
+//     With vtsoar's default risk policy the bands read ZeroRisk, Low, Medium and High.
+//   - d[4..7] and seeded generators: which engines detect, result names, an occasional
+//     timeout; file engines that do not scan the file's type answer "type-unsupported".
+//   - d[8..15]: dates (first seen and last analysis, between 2014 and 2025, independent
+//     of the clock), the file type (exe, dll, pdf, elf, zip, js, doc), threat family and
+//     category, AS / country for IPs, registrar for domains.
+//
+// The EICAR test file (md5 44d88612fea8a8f36de82e1278abb02f, sha1
+// 3395856ce81f2b7382dee72602f798b642f14140, sha256
+// 275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f) always exists and is
+// High: 62 of its file engines flag it malicious.
+//
+// Files have three hashes. A file first seen by one hash gets the other two from a keyed
+// digest of it (for example sha256 = SHA-256("vtsim-alias:sha256:" + md5)), and the
+// emulator remembers the aliases in memory: asked afterwards by its sha1 or sha256 it is
+// the same object (same verdict, same attributes). An uploaded file has the real hashes
+// of its bytes. Verdicts of a file come from the digest of the hash it was first seen by
+// (of its sha256 once uploaded).
+//
+// A URL asked by its sha256 id that the emulator never saw as text gets a generated
+// "url" attribute. A URL first submitted by POST /urls exists once its analysis
+// completes, whatever the digest rule says; an uploaded file likewise.
+//
+// # Endpoints
+//
+// Under /api/v3: files (GET by md5, sha1 or sha256; POST /files multipart "file", up to
+// 32 MB; GET /files/upload_url, whose single-use URL <base>/_upload/<token> takes up to
+// 650 MB for an hour; POST /files/{id}/analyse; GET /files/{id}/behaviour_summary), urls
+// (POST /urls with a multipart or urlencoded "url"; GET by base64url or sha256 id),
+// domains, ip_addresses (IPv4 and IPv6), relationships for all four (GET
+// /{collection}/{id}/{relationship} for objects, .../relationships/{relationship} for
+// descriptors, and ?relationships=a,b on an object), analyses, /search,
+// /intelligence/search (premium), /widget/url, /users/{id}, /metadata. The widget page
+// is served at /ui/widget/html/{token} (no API key, valid 72 hours).
+//
+// Relationships are those of VirusTotal's reference; see Relationships for the list.
+// Those VirusTotal reserves to VT Enterprise answer 403 ForbiddenError unless the key is
+// in Options.PremiumKeys; an unknown name answers 400 InvalidArgumentError. limit
+// defaults to 10; over 40 it is 400 BadRequestError. Each (object, relationship) holds a
+// deterministic number of items (0-44 for files, URLs, domains, IPs, resolutions and
+// comments), paged by opaque cursors (meta.cursor, links.next); meta.count gives the total.
+//
+// Analyses are "queued" for the first third of Options.AnalysisTime, "in-progress"
+// (with a growing share of engine results) until it ends, then "completed" with the
+// results the object then shows in last_analysis_results.
+//
+// # Keys, quotas and faults
+//
+// Any non-empty x-apikey is accepted except "bad-key" (401 WrongCredentialsError "Wrong
+// API key"); no key is 401 AuthenticationRequiredError "X-Apikey header is missing".
+// Quotas count per key, per calendar minute (UTC) and per UTC day (reset at 00:00 UTC);
+// past them the answer is 429 QuotaExceededError and the refused request is not counted.
+// Latency (+ Jitter) delays each request, abandoning it if the client goes away;
+// FailRate answers that share of requests 503 TransientError. Jitter and FailRate draw
+// from a generator seeded by Options.Seed.
+//
+// GET /users/{id} accepts the caller's own API key or the user id the emulator shows for
+// it ("vtsim-user-" + 10 hex digits of a hash of the key); its quotas show what this key
+// used (daily, hourly, monthly). VirusTotal's user object carries the key in "apikey";
+// the emulator puts "<redacted by vtsim>" there, because vtsoar never lets a key appear in
+// an API response.
+//
+// # Outside the VirusTotal paths
+//
+// GET /_emulator/stats answers {"requests": N, "by_endpoint": {"GET /files/{id}": N},
+// "by_status": {"200": N}, "by_user": {...}}: every /api/v3 request (and upload URL post)
+// is counted, errors included, by route pattern without the /api/v3 prefix. POST
+// /_emulator/reset clears those counters and every key's quota usage; with ?all=true it
+// also forgets uploads, scans, analyses and hash aliases. Neither needs a key nor counts.
+//
+// # DataDir
+//
+// Options.DataDir names a directory of JSON files holding real VirusTotal objects
+// ({"data": {"type": ..., "id": ...}}); GET for such an object (a file by any of its
+// hashes) answers the file's bytes as they are.
+package vtsim

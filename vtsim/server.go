@@ -1,0 +1,472 @@
+package vtsim
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configures a Server. The zero value is a usable emulator: no latency, no
+// failures, no quota, analyses that complete at once.
+type Options struct {
+	// Latency is added to every /api/v3 request; Jitter adds a uniform random extra in
+	// [0, Jitter). A request whose context ends while it waits is abandoned.
+	Latency, Jitter time.Duration
+	// QuotaMinute and QuotaDay are the requests each API key may make per calendar minute
+	// and per UTC day (reset at 00:00 UTC). Zero means unlimited.
+	QuotaMinute, QuotaDay int
+	// FailRate is the share of /api/v3 requests, in [0, 1], answered 503 TransientError.
+	FailRate float64
+	// AnalysisTime is how long an analysis takes: queued for its first third, then
+	// in-progress, then completed. Zero completes analyses at once.
+	AnalysisTime time.Duration
+	// DataDir, if set, is a directory of JSON files holding real VirusTotal objects
+	// ({"data": {"type": ..., "id": ...}}); those objects are served as they are.
+	DataDir string
+	// PremiumKeys are the API keys allowed premium-only relationships and endpoints.
+	PremiumKeys []string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Seed seeds the random draws of Jitter and FailRate (the universe itself does not
+	// depend on it).
+	Seed uint64
+	// Logger receives one debug line per request (never the API key); nil discards.
+	Logger *slog.Logger
+}
+
+// Server is the emulator, an http.Handler. Create it with New.
+type Server struct {
+	opts    Options
+	mux     *http.ServeMux
+	now     func() time.Time
+	premium map[string]bool // by key hash
+	log     *slog.Logger
+
+	rngMu sync.Mutex
+	rng   *rand.Rand
+
+	data map[string][]byte // "type:id" -> raw JSON from DataDir
+
+	mu       sync.Mutex
+	files    map[string]*fileRec // by md5, sha1 and sha256
+	urls     map[string]*urlRec  // by sha256 id
+	analyses map[string]*analysis
+	uploads  map[string]time.Time // upload token -> expiry
+
+	widgetKey []byte
+	cache     sync.Map // sha256 -> *cachedBody of files that cannot change
+	cached    atomic.Int64
+
+	statsMu    sync.Mutex
+	requests   int
+	byEndpoint map[string]int
+	byStatus   map[string]int
+	byUser     map[string]int
+	usage      map[string]*usage // by key hash
+}
+
+// maxRecords bounds the remembered aliases; past it, aliases of objects nobody
+// uploaded or analysed are forgotten (their attributes do not change, but an md5 seen
+// first would then get a new sha256 if asked again by a derived hash).
+const maxRecords = 1 << 20
+
+// maxCached bounds the rendered file bodies kept (about 20 kB each).
+const maxCached = 20000
+
+// New returns an emulator configured by opts. It fails only when DataDir cannot be read.
+func New(opts Options) (*Server, error) {
+	s := &Server{
+		opts:       opts,
+		now:        opts.Now,
+		premium:    map[string]bool{},
+		log:        opts.Logger,
+		rng:        rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
+		data:       map[string][]byte{},
+		files:      map[string]*fileRec{},
+		urls:       map[string]*urlRec{},
+		analyses:   map[string]*analysis{},
+		uploads:    map[string]time.Time{},
+		byEndpoint: map[string]int{},
+		byStatus:   map[string]int{},
+		byUser:     map[string]int{},
+		usage:      map[string]*usage{},
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	for _, k := range opts.PremiumKeys {
+		if k = strings.TrimSpace(k); k != "" {
+			s.premium[keyHash(k)] = true
+		}
+	}
+	wk := sha256.Sum256([]byte(fmt.Sprintf("vtsim-widget-%d", opts.Seed)))
+	s.widgetKey = wk[:]
+	if opts.DataDir != "" {
+		if err := s.loadDataDir(opts.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	s.addEICAR()
+	s.routes()
+	return s, nil
+}
+
+// MustNew is New for tests and examples: it panics if New fails.
+func MustNew(opts Options) *Server {
+	s, err := New(opts)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+func (s *Server) addEICAR() {
+	rec := &fileRec{md5: eicarMD5, sha1: eicarSHA1, sha256: eicarSHA256, size: eicarSize, eicar: true,
+		seed: digestOf(eicarSHA256)}
+	s.files[eicarMD5], s.files[eicarSHA1], s.files[eicarSHA256] = rec, rec, rec
+}
+
+func keyHash(k string) string {
+	h := sha256.Sum256([]byte("vtsim-key:" + k))
+	return hex.EncodeToString(h[:])
+}
+
+// userID is the user name the emulator shows for an API key: derived, never the key.
+func userID(kh string) string { return "vtsim-user-" + kh[:10] }
+
+// Error codes VirusTotal answers with.
+const (
+	codeBadRequest      = "BadRequestError"
+	codeInvalidArgument = "InvalidArgumentError"
+	codeAuthRequired    = "AuthenticationRequiredError"
+	codeWrongCreds      = "WrongCredentialsError"
+	codeForbidden       = "ForbiddenError"
+	codeNotFound        = "NotFoundError"
+	codeQuota           = "QuotaExceededError"
+	codeTooLarge        = "RequestEntityTooLargeError"
+	codeTransient       = "TransientError"
+)
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeRaw(w, status, b)
+}
+
+func writeRaw(w http.ResponseWriter, status int, b []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{"error": map[string]any{"code": code, "message": msg}})
+}
+
+// call is what an API handler knows about its request.
+type call struct {
+	base    string // scheme://host of the emulator as the client reached it
+	keyHash string
+	premium bool
+}
+
+// api is the signature of an /api/v3 handler.
+type api func(w http.ResponseWriter, r *http.Request, c *call)
+
+// statusWriter records the status an answer was given.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (sw *statusWriter) WriteHeader(code int) {
+	if sw.status == 0 {
+		sw.status = code
+	}
+	sw.ResponseWriter.WriteHeader(code)
+}
+
+func (sw *statusWriter) Write(b []byte) (int, error) {
+	if sw.status == 0 {
+		sw.status = http.StatusOK
+	}
+	return sw.ResponseWriter.Write(b)
+}
+
+// handle registers an API route. The pattern is "METHOD /path" without the /api/v3
+// prefix unless raw is set; the stats name the endpoint by that pattern.
+func (s *Server) handle(pattern string, h api) {
+	method, path, _ := strings.Cut(pattern, " ")
+	full := method + " /api/v3" + path
+	if strings.HasPrefix(path, "/_upload/") {
+		full = pattern
+	}
+	s.mux.Handle(full, s.wrap(pattern, h))
+}
+
+// wrap applies, in order: latency, authentication, quota, failure injection, and
+// counts the request in the stats whatever happens.
+func (s *Server) wrap(endpoint string, h api) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		user := ""
+		defer func() {
+			status := sw.status
+			if status == 0 {
+				status = 499 // the client went away before an answer
+			}
+			s.count(endpoint, status, user)
+			s.log.Debug("vtsim request", "endpoint", endpoint, "status", status, "user", user)
+		}()
+		if d := s.delay(); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		key := r.Header.Get("x-apikey")
+		if key == "" {
+			writeError(sw, http.StatusUnauthorized, codeAuthRequired, "X-Apikey header is missing")
+			return
+		}
+		if key == "bad-key" {
+			writeError(sw, http.StatusUnauthorized, codeWrongCreds, "Wrong API key")
+			return
+		}
+		c := &call{base: baseURL(r), keyHash: keyHash(key)}
+		c.premium = s.premium[c.keyHash]
+		user = userID(c.keyHash)
+		if !s.takeQuota(c.keyHash) {
+			writeError(sw, http.StatusTooManyRequests, codeQuota, "Quota exceeded")
+			return
+		}
+		if s.fail() {
+			writeError(sw, http.StatusServiceUnavailable, codeTransient, "Transient error, please retry later")
+			return
+		}
+		h(sw, r, c)
+	})
+}
+
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func (s *Server) delay() time.Duration {
+	d := s.opts.Latency
+	if s.opts.Jitter > 0 {
+		s.rngMu.Lock()
+		d += time.Duration(s.rng.Int64N(int64(s.opts.Jitter)))
+		s.rngMu.Unlock()
+	}
+	return d
+}
+
+func (s *Server) fail() bool {
+	if s.opts.FailRate <= 0 {
+		return false
+	}
+	s.rngMu.Lock()
+	defer s.rngMu.Unlock()
+	return s.rng.Float64() < s.opts.FailRate
+}
+
+// usage is what one API key has used, per window.
+type usage struct {
+	minute, hour, day, month time.Time // window starts
+	nMinute, nHour, nDay     int
+	nMonth                   int
+}
+
+func (u *usage) roll(now time.Time) {
+	now = now.UTC()
+	if m := now.Truncate(time.Minute); !m.Equal(u.minute) {
+		u.minute, u.nMinute = m, 0
+	}
+	if h := now.Truncate(time.Hour); !h.Equal(u.hour) {
+		u.hour, u.nHour = h, 0
+	}
+	if d := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC); !d.Equal(u.day) {
+		u.day, u.nDay = d, 0
+	}
+	if m := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC); !m.Equal(u.month) {
+		u.month, u.nMonth = m, 0
+	}
+}
+
+// takeQuota counts one request for the key, or reports that a window is exhausted (a
+// refused request does not count).
+func (s *Server) takeQuota(kh string) bool {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	u := s.usage[kh]
+	if u == nil {
+		u = &usage{}
+		s.usage[kh] = u
+	}
+	u.roll(s.now())
+	if s.opts.QuotaMinute > 0 && u.nMinute >= s.opts.QuotaMinute {
+		return false
+	}
+	if s.opts.QuotaDay > 0 && u.nDay >= s.opts.QuotaDay {
+		return false
+	}
+	u.nMinute++
+	u.nHour++
+	u.nDay++
+	u.nMonth++
+	return true
+}
+
+func (s *Server) usageOf(kh string) usage {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	u := s.usage[kh]
+	if u == nil {
+		u = &usage{}
+		s.usage[kh] = u
+	}
+	u.roll(s.now())
+	return *u
+}
+
+func (s *Server) count(endpoint string, status int, user string) {
+	s.statsMu.Lock()
+	s.requests++
+	s.byEndpoint[endpoint]++
+	s.byStatus[strconv.Itoa(status)]++
+	if user != "" {
+		s.byUser[user]++
+	}
+	s.statsMu.Unlock()
+}
+
+// Stats is the body of GET /_emulator/stats.
+type Stats struct {
+	// Requests counts every /api/v3 request (and upload URL post), errors included.
+	Requests int `json:"requests"`
+	// ByEndpoint counts by route pattern with its method, e.g. "GET /files/{id}".
+	ByEndpoint map[string]int `json:"by_endpoint"`
+	// ByStatus counts by HTTP status, e.g. "200", "429".
+	ByStatus map[string]int `json:"by_status"`
+	// ByUser counts by the emulator's user id of the API key (never the key).
+	ByUser map[string]int `json:"by_user"`
+}
+
+// Stats returns a copy of the request counters.
+func (s *Server) Stats() Stats {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	cp := func(m map[string]int) map[string]int {
+		out := make(map[string]int, len(m))
+		for k, v := range m {
+			out[k] = v
+		}
+		return out
+	}
+	return Stats{Requests: s.requests, ByEndpoint: cp(s.byEndpoint), ByStatus: cp(s.byStatus), ByUser: cp(s.byUser)}
+}
+
+// Reset clears the request counters and the quota usage of every key. With all set it
+// also forgets every upload, scan, analysis and alias, as if the emulator restarted.
+func (s *Server) Reset(all bool) {
+	s.statsMu.Lock()
+	s.requests = 0
+	s.byEndpoint = map[string]int{}
+	s.byStatus = map[string]int{}
+	s.byUser = map[string]int{}
+	s.usage = map[string]*usage{}
+	s.statsMu.Unlock()
+	if all {
+		s.mu.Lock()
+		s.files = map[string]*fileRec{}
+		s.urls = map[string]*urlRec{}
+		s.analyses = map[string]*analysis{}
+		s.uploads = map[string]time.Time{}
+		s.addEICAR()
+		s.mu.Unlock()
+	}
+}
+
+func (s *Server) routes() {
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("GET /_emulator/stats", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Stats())
+	})
+	s.mux.HandleFunc("POST /_emulator/reset", func(w http.ResponseWriter, r *http.Request) {
+		all := r.URL.Query().Get("all") == "true"
+		s.Reset(all)
+		writeJSON(w, http.StatusOK, map[string]any{"reset": true, "all": all})
+	})
+	s.mux.HandleFunc("GET /ui/widget/html/{token}", s.widgetHTML)
+
+	s.handle("GET /files/upload_url", s.uploadURL)
+	s.handle("POST /_upload/{token}", s.uploadToURL)
+	s.handle("POST /files", s.postFile)
+	s.handle("GET /files/{id}", s.getFile)
+	s.handle("POST /files/{id}/analyse", s.analyseFile)
+	s.handle("GET /files/{id}/behaviour_summary", s.behaviourSummary)
+	s.handle("GET /files/{id}/{relationship}", s.related("files", false))
+	s.handle("GET /files/{id}/relationships/{relationship}", s.related("files", true))
+
+	s.handle("POST /urls", s.postURL)
+	s.handle("GET /urls/{id}", s.getURL)
+	s.handle("GET /urls/{id}/{relationship}", s.related("urls", false))
+	s.handle("GET /urls/{id}/relationships/{relationship}", s.related("urls", true))
+
+	s.handle("GET /domains/{id}", s.getDomain)
+	s.handle("GET /domains/{id}/{relationship}", s.related("domains", false))
+	s.handle("GET /domains/{id}/relationships/{relationship}", s.related("domains", true))
+
+	s.handle("GET /ip_addresses/{id}", s.getIP)
+	s.handle("GET /ip_addresses/{id}/{relationship}", s.related("ip_addresses", false))
+	s.handle("GET /ip_addresses/{id}/relationships/{relationship}", s.related("ip_addresses", true))
+
+	s.handle("GET /analyses/{id}", s.getAnalysis)
+	s.handle("GET /search", s.search)
+	s.handle("GET /intelligence/search", s.intelligenceSearch)
+	s.handle("GET /widget/url", s.widgetURL)
+	s.handle("GET /users/{id}", s.getUser)
+	s.handle("GET /metadata", s.metadata)
+	// Anything else under /api/v3 is a NotFoundError, counted like the rest.
+	s.mux.Handle("/api/v3/", s.wrap("* (unknown endpoint)", func(w http.ResponseWriter, r *http.Request, c *call) {
+		writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("Resource not found: %s", r.URL.Path))
+	}))
+}
+
+// sortedKeys is a helper for deterministic iteration.
+func sortedKeys[M ~map[string]V, V any](m M) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
