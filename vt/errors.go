@@ -161,7 +161,7 @@ func (c *Client) describeBody(r *request, res *response, why string) string {
 	kind := "non-JSON answer"
 	if json.Valid(res.body) {
 		kind = "unexpected JSON answer"
-	} else if why != "" {
+	} else if fb := firstByte(res.body); fb == '{' || fb == '[' {
 		kind = "malformed JSON answer"
 	}
 	var b strings.Builder
