@@ -1,5 +1,7 @@
 package main
 
+// These blank imports keep in go.mod the modules that packages being written will use.
+
 import (
 	_ "github.com/chromedp/chromedp"
 	_ "github.com/emersion/go-smtp"
@@ -13,5 +15,3 @@ import (
 	_ "gopkg.in/yaml.v3"
 	_ "modernc.org/sqlite"
 )
-
-func main() {}

@@ -390,6 +390,8 @@ func (r *run) failure(err error) *Failure {
 			f.Message = fmt.Sprintf("VirusTotal answered %d %s", ve.StatusCode, ve.Code)
 		}
 		return f
+	case errors.Is(err, vt.ErrInvalidArgument):
+		return &Failure{StatusCode: 400, Code: vt.CodeInvalidArgument, Message: joinMsg(r.cmd.invalid, err.Error())}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &Failure{StatusCode: 0, Code: vt.CodeDeadlineExceeded, Message: "no answer in time: " + err.Error()}
 	case errors.Is(err, context.Canceled):

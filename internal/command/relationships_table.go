@@ -21,15 +21,14 @@ var relationships = map[ioc.Kind][]RelationshipInfo{
 	ioc.KindFile: rels(
 		"behaviours", "bundled_files", "collections", "comments", "compressed_parents",
 		"contacted_domains", "contacted_ips", "contacted_urls", "dropped_files",
-		"execution_parents", "graphs", "overlay_parents", "pcap_parents",
-		"pe_resource_children", "pe_resource_parents", "related_references",
+		"execution_parents", "graphs", "pe_resource_children", "pe_resource_parents", "related_references",
 		"related_threat_actors", "sigma_analysis", "user_votes", "votes",
 	).premium(
 		"analyses", "carbonblack_children", "carbonblack_parents", "ciphered_bundled_files",
 		"ciphered_parents", "clues", "email_attachments", "email_parents", "embedded_domains",
 		"embedded_ips", "embedded_urls", "itw_domains", "itw_ips", "itw_urls",
 		"memory_pattern_domains", "memory_pattern_ips", "memory_pattern_urls",
-		"overlay_children", "pcap_children", "screenshots", "similar_files", "submissions",
+		"overlay_children", "overlay_parents", "pcap_children", "pcap_parents", "screenshots", "similar_files", "submissions",
 		"urls_for_embedded_js",
 	),
 	ioc.KindIP: rels(
@@ -48,10 +47,11 @@ var relationships = map[ioc.Kind][]RelationshipInfo{
 	ioc.KindURL: rels(
 		"collections", "comments", "communicating_files", "contacted_domains",
 		"contacted_ips", "embedded_js_files", "graphs", "last_serving_ip_address",
-		"network_location", "redirecting_urls", "redirects_to", "referrer_files",
+		"network_location", "referrer_files",
 		"referrer_urls", "related_collections", "related_comments", "related_references",
 		"related_threat_actors", "user_votes", "votes",
-	).premium("analyses", "downloaded_files", "submissions", "urls_related_by_tracker_id"),
+	).premium("analyses", "downloaded_files", "redirecting_urls", "redirects_to", "submissions",
+		"urls_related_by_tracker_id"),
 }
 
 type relList []RelationshipInfo

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/vtsoar/vtsoar/ioc"
 	"github.com/vtsoar/vtsoar/internal/risk"
+	"github.com/vtsoar/vtsoar/ioc"
 	"github.com/vtsoar/vtsoar/vt"
 )
 

@@ -1,0 +1,230 @@
+// Package cmdutil holds what every vtsoar CLI command shares: the Factory (streams,
+// global options, and the one place where the VirusTotal client and cache are built),
+// exit codes and input reading.
+package cmdutil
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/vtsoar/vtsoar/internal/cache"
+	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
+	"github.com/vtsoar/vtsoar/internal/command"
+	"github.com/vtsoar/vtsoar/internal/risk"
+	"github.com/vtsoar/vtsoar/vt"
+)
+
+// Output formats of -o/--output.
+var OutputFormats = []string{"json", "jsonl", "yaml", "table", "csv"}
+
+// GlobalOptions are the flags every command takes.
+type GlobalOptions struct {
+	APIKey      string
+	ServerURL   string
+	APIVersion  string
+	Output      string
+	Concurrency int
+	MaxAge      time.Duration
+	Fresh       bool
+	Retries     int
+	Verbose     bool
+}
+
+// Factory is shared by the commands of one invocation.
+type Factory struct {
+	IOStreams *iostreams.IOStreams
+	// Getenv reads the environment (os.Getenv by default; tests replace it).
+	Getenv func(string) string
+	// Options are the global flags, filled in by cobra.
+	Options GlobalOptions
+	// Version is the binary's version.
+	Version string
+
+	// BuildDeps, when set, replaces DefaultDeps: it is the hook through which stored
+	// connections, the persistent store (cache) and the quota ledger are wired in.
+	BuildDeps func(ctx context.Context, f *Factory) (command.Deps, func(), error)
+}
+
+// New returns a factory on the given streams and the process environment.
+func New(io *iostreams.IOStreams, version string) *Factory {
+	return &Factory{IOStreams: io, Getenv: os.Getenv, Version: version}
+}
+
+// AddGlobalFlags registers the global flags on fs (the root's persistent flags).
+func (f *Factory) AddGlobalFlags(fs *pflag.FlagSet) {
+	o := &f.Options
+	fs.StringVar(&o.APIKey, "api-key", "", "VirusTotal API key (env VT_API_KEY)")
+	fs.StringVar(&o.ServerURL, "server-url", "", "VirusTotal server (env VT_SERVER_URL; default "+vt.DefaultServerURL+")")
+	fs.StringVar(&o.APIVersion, "api-version", "", "VirusTotal API version, only v3 (env VT_API_VERSION)")
+	fs.StringVarP(&o.Output, "output", "o", "", "output format: json, jsonl, yaml, table or csv (default table on a terminal, json otherwise)")
+	fs.IntVar(&o.Concurrency, "concurrency", command.DefaultConcurrency, "inputs in flight at once")
+	fs.DurationVar(&o.MaxAge, "max-age", command.DefaultMaxAge, "use cached answers younger than this")
+	fs.BoolVar(&o.Fresh, "fresh", false, "ask VirusTotal even when a cached answer is fresh")
+	fs.IntVar(&o.Retries, "retries", vt.DefaultRetryPolicy.MaxAttempts-1, "retries of a request answered 429, 503, 504 or not at all")
+	fs.BoolVarP(&o.Verbose, "verbose", "v", false, "log requests and decisions on stderr (never the API key)")
+}
+
+// Env returns the value of the environment variable name.
+func (f *Factory) Env(name string) string {
+	if f.Getenv == nil {
+		return os.Getenv(name)
+	}
+	return f.Getenv(name)
+}
+
+// Resolved returns flag, else the environment variable, else def.
+func (f *Factory) Resolved(flag, env, def string) string {
+	if flag != "" {
+		return flag
+	}
+	if v := f.Env(env); v != "" {
+		return v
+	}
+	return def
+}
+
+// APIVersion is the API version asked for (v3 unless told otherwise).
+func (f *Factory) APIVersion() string {
+	return f.Resolved(f.Options.APIVersion, "VT_API_VERSION", vt.APIVersion)
+}
+
+// CheckGlobal validates the global options that every command depends on.
+func (f *Factory) CheckGlobal() error {
+	if v := f.APIVersion(); v != vt.APIVersion {
+		return Usagef("unsupported API version %q: vtsoar speaks VirusTotal API v3 only (--api-version / VT_API_VERSION)", v)
+	}
+	if f.Options.Output != "" && !contains(OutputFormats, f.Options.Output) {
+		return Usagef("unknown output format %q (want %s)", f.Options.Output, strings.Join(OutputFormats, ", "))
+	}
+	if f.Options.Concurrency < 1 {
+		return Usagef("--concurrency must be at least 1, got %d", f.Options.Concurrency)
+	}
+	if f.Options.MaxAge < 0 {
+		return Usagef("--max-age must not be negative")
+	}
+	if f.Options.Retries < 0 {
+		return Usagef("--retries must not be negative")
+	}
+	return nil
+}
+
+// OutputFormat is the chosen output format: -o, else table on a terminal and json
+// otherwise.
+func (f *Factory) OutputFormat() string {
+	if f.Options.Output != "" {
+		return f.Options.Output
+	}
+	if f.IOStreams.IsStdoutTTY() {
+		return "table"
+	}
+	return "json"
+}
+
+// Logger logs to stderr with -v, else nowhere.
+func (f *Factory) Logger() *slog.Logger {
+	if f.Options.Verbose {
+		return slog.New(slog.NewTextHandler(f.IOStreams.ErrOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// Executor returns what a command run needs (client, cache, policy), and a function
+// that releases it. This is the one place where they are built.
+func (f *Factory) Executor(ctx context.Context) (command.Deps, func(), error) {
+	if f.BuildDeps != nil {
+		return f.BuildDeps(ctx, f)
+	}
+	return DefaultDeps(ctx, f)
+}
+
+// DefaultDeps builds a client from --api-key/--server-url/--api-version (or their
+// environment variables), an in-memory cache for this run and the default policy.
+func DefaultDeps(ctx context.Context, f *Factory) (command.Deps, func(), error) {
+	if err := f.CheckGlobal(); err != nil {
+		return command.Deps{}, nil, err
+	}
+	key := f.Resolved(f.Options.APIKey, "VT_API_KEY", "")
+	server := f.Resolved(f.Options.ServerURL, "VT_SERVER_URL", "")
+	if strings.TrimSpace(key) == "" {
+		if server == "" {
+			return command.Deps{}, nil, Usagef("no VirusTotal API key: give --api-key or set VT_API_KEY (to try vtsoar offline, run `vtsoar emulate` and pass --server-url http://127.0.0.1:8089 with any key)")
+		}
+		return command.Deps{}, nil, Usagef("no API key for %s: give --api-key or set VT_API_KEY (the emulator takes any non-empty key)", server)
+	}
+	client, err := f.NewClient(key, server, nil)
+	if err != nil {
+		return command.Deps{}, nil, err
+	}
+	return command.Deps{Client: client, APIKey: key, Cache: cache.NewMemory(), Policy: risk.DefaultPolicy(), Logger: f.Logger()},
+		func() {}, nil
+}
+
+// NewClient builds a VirusTotal client for key on server ("" for VirusTotal's) with the
+// global options, and the limiter if one is given.
+func (f *Factory) NewClient(key, server string, limiter vt.Limiter) (*vt.Client, error) {
+	opts := []vt.Option{
+		vt.WithAPIVersion(f.APIVersion()),
+		vt.WithUserAgent("vtsoar/" + f.Version),
+		vt.WithLogger(f.Logger()),
+		vt.WithRetry(vt.RetryPolicy{MaxAttempts: f.Options.Retries + 1}),
+	}
+	if server != "" {
+		opts = append(opts, vt.WithServerURL(server))
+	}
+	if limiter != nil {
+		opts = append(opts, vt.WithLimiter(limiter))
+	}
+	c, err := vt.New(key, opts...)
+	if err != nil {
+		return nil, &UsageError{Err: err}
+	}
+	return c, nil
+}
+
+// ReadInputs returns the inputs of a command: its arguments, where "-" stands for the
+// lines of in. Blank lines and lines starting with '#' are skipped; spaces around an
+// input are trimmed.
+func ReadInputs(args []string, in io.Reader) ([]string, error) {
+	var out []string
+	stdinRead := false
+	for _, a := range args {
+		if a != "-" {
+			out = append(out, a)
+			continue
+		}
+		if stdinRead {
+			continue
+		}
+		stdinRead = true
+		sc := bufio.NewScanner(in)
+		sc.Buffer(make([]byte, 64<<10), 16<<20)
+		for sc.Scan() {
+			line := strings.TrimSpace(sc.Text())
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			out = append(out, line)
+		}
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("reading inputs from stdin: %w", err)
+		}
+	}
+	return out, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,240 @@
+// Package output prints command envelopes as JSON, JSON lines, YAML, a table or CSV,
+// and shows progress on a terminal.
+package output
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/vtsoar/vtsoar/internal/command"
+)
+
+// JSON writes the envelope as indented JSON.
+func JSON(w io.Writer, env *command.Envelope) error {
+	b, err := json.MarshalIndent(env, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	_, err = w.Write(b)
+	return err
+}
+
+// JSONLine writes one context entry as a line of JSON.
+func JSONLine(w io.Writer, e command.ContextEntry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	_, err = w.Write(b)
+	return err
+}
+
+// YAML writes the envelope as YAML, keys in the JSON order.
+func YAML(w io.Writer, env *command.Envelope) error {
+	b, err := json.Marshal(env)
+	if err != nil {
+		return err
+	}
+	var n yaml.Node
+	if err := yaml.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	blockStyle(&n)
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(&n); err != nil {
+		return err
+	}
+	return enc.Close()
+}
+
+// blockStyle drops the flow style the JSON text gave the nodes.
+func blockStyle(n *yaml.Node) {
+	n.Style &^= yaml.FlowStyle | yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle
+	for _, c := range n.Content {
+		blockStyle(c)
+	}
+}
+
+var fixedColumns = []string{"input", "status", "type", "id", "risk_level", "risk_level_code", "risk_reason", "error"}
+
+// CSV writes one row per context entry: the fixed fields, then every command field
+// (sorted); values that are not text are JSON.
+func CSV(w io.Writer, env *command.Envelope) error {
+	extra := map[string]bool{}
+	for _, e := range env.ContextData {
+		for k := range e.Details {
+			extra[k] = true
+		}
+	}
+	var extraCols []string
+	for k := range extra {
+		extraCols = append(extraCols, k)
+	}
+	sort.Strings(extraCols)
+	cw := csv.NewWriter(w)
+	if err := cw.Write(append(append([]string{}, fixedColumns...), extraCols...)); err != nil {
+		return err
+	}
+	for _, e := range env.ContextData {
+		code := ""
+		if e.RiskLevelCode != 0 {
+			code = fmt.Sprint(e.RiskLevelCode)
+		}
+		row := []string{e.Input, e.Status, e.Type, e.ID, e.RiskLevel, code, e.RiskReason, e.Error}
+		for _, k := range extraCols {
+			v, ok := e.Details[k]
+			row = append(row, cell(v, ok))
+		}
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func cell(v any, present bool) string {
+	if !present || v == nil {
+		return ""
+	}
+	switch x := v.(type) {
+	case string:
+		return x
+	case bool, int, int64, float64:
+		return fmt.Sprint(x)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// Colors of risk levels on a terminal.
+var levelColor = map[string]string{
+	"High":     "\x1b[1;31m",
+	"Medium":   "\x1b[33m",
+	"Low":      "\x1b[36m",
+	"N/A":      "\x1b[2m",
+	"ZeroRisk": "\x1b[32m",
+}
+
+const reset = "\x1b[0m"
+
+// Table writes a table for a person: one row per input with its status, risk level
+// (coloured when color is set) and a summary, then the overall result.
+func Table(w io.Writer, env *command.Envelope, color bool) error {
+	hasRisk := false
+	for _, e := range env.ContextData {
+		if e.RiskLevel != "" {
+			hasRisk = true
+		}
+	}
+	header := []string{"INPUT", "STATUS"}
+	if hasRisk {
+		header = append(header, "RISK")
+	}
+	header = append(header, "DETAILS")
+	rows := [][]string{header}
+	for _, e := range env.ContextData {
+		row := []string{truncate(e.Input, 72), e.Status}
+		if hasRisk {
+			row = append(row, e.RiskLevel)
+		}
+		row = append(row, summary(env.Command, e))
+		rows = append(rows, row)
+	}
+	widths := make([]int, len(header))
+	for _, r := range rows {
+		for i, c := range r[:len(r)-1] {
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		}
+	}
+	var b bytes.Buffer
+	for ri, r := range rows {
+		for i, c := range r {
+			text := c
+			if color && ri == 0 {
+				text = "\x1b[1m" + c + reset
+			} else if color && hasRisk && i == 2 {
+				if col, ok := levelColor[c]; ok {
+					text = col + c + reset
+				}
+			} else if color && i == 1 && c == command.StatusError {
+				text = "\x1b[31m" + c + reset
+			}
+			b.WriteString(text)
+			if i < len(r)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c)+2))
+			}
+		}
+		b.WriteByte('\n')
+	}
+	failed := len(env.Errors)
+	fmt.Fprintf(&b, "\n%s: %d of %d inputs succeeded", env.ReturnData, len(env.ContextData)-failed, len(env.ContextData))
+	if kf, ok := env.KeyFields["QuotaLeft"]; ok {
+		q, _ := json.Marshal(kf)
+		fmt.Fprintf(&b, "; quota left %s", q)
+	}
+	b.WriteByte('\n')
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// summary is the DETAILS column of a row.
+func summary(cmd string, e command.ContextEntry) string {
+	if e.Status == command.StatusError {
+		return e.Error
+	}
+	d := e.Details
+	str := func(k string) string { return cell(d[k], d[k] != nil) }
+	switch {
+	case d["relationship"] != nil:
+		s := fmt.Sprintf("%s related via %s", str("count"), str("relationship"))
+		if d["more"] == true {
+			s += " (more: raise --limit)"
+		}
+		return s
+	case d["query"] != nil:
+		return fmt.Sprintf("%s results", str("count"))
+	case d["detection_ratio"] != nil:
+		where := str("path")
+		if where == "" {
+			where = str("widget_url")
+		}
+		return fmt.Sprintf("%s detections; %s", str("detection_ratio"), where)
+	case d["verdicts"] != nil:
+		return fmt.Sprintf("verdicts %s, tags %s", str("verdicts"), str("tags"))
+	case d["quota_left"] != nil:
+		return fmt.Sprintf("connected; quota left %s", str("quota_left"))
+	case cmd == "scan-url" && d["stats"] == nil:
+		return "analysis " + str("analysis_id")
+	}
+	s := e.RiskReason
+	if d["uploaded"] == false && d["known"] == true {
+		s = "already known, not uploaded; " + s
+	}
+	if d["cached"] == true {
+		s += " (cached)"
+	}
+	return s
+}

@@ -1,0 +1,95 @@
+// Package cli is the vtsoar command line: the root command, its global flags and the
+// mapping of results to exit codes. Each command group lives in its own package.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
+	"github.com/vtsoar/vtsoar/internal/cli/integration"
+	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
+	"github.com/vtsoar/vtsoar/internal/cli/version"
+)
+
+// Version is the version of the binary, set at build time with
+// -ldflags "-X github.com/vtsoar/vtsoar/internal/cli.Version=1.2.3".
+var Version = "dev"
+
+// extraCommands are added to the root by other files of this package (commands
+// that live in packages built separately, such as emulate).
+var extraCommands []func(f *cmdutil.Factory) *cobra.Command
+
+// NewCmdRoot returns the vtsoar root command.
+func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
+	cobra.EnableCommandSorting = false
+	root := &cobra.Command{
+		Use:   "vtsoar <command> [flags]",
+		Short: "VirusTotal v3 for security automation",
+		Long: `vtsoar runs the commands of the VirusTotal V3 integration (reputation checks with
+risk levels, reports, relationships, behaviour summaries, detonation, URL scans,
+search, widgets) over lists of observables, quota-aware and cached.
+
+The API key comes from --api-key or VT_API_KEY. To try vtsoar offline, run
+` + "`vtsoar emulate`" + ` and point --server-url at it.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version.String(f.Version),
+	}
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.SetIn(f.IOStreams.In)
+	root.SetOut(f.IOStreams.Out)
+	root.SetErr(f.IOStreams.ErrOut)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &cmdutil.UsageError{Err: err} })
+	f.AddGlobalFlags(root.PersistentFlags())
+
+	root.AddGroup(&cobra.Group{ID: integration.GroupID, Title: "Integration commands:"},
+		&cobra.Group{ID: "other", Title: "Other commands:"})
+	root.SetHelpCommandGroupID("other")
+	root.SetCompletionCommandGroupID("other")
+	for _, c := range integration.NewCmds(f) {
+		root.AddCommand(c)
+	}
+	others := []*cobra.Command{version.NewCmd(f)}
+	for _, mk := range extraCommands {
+		others = append(others, mk(f))
+	}
+	for _, c := range others {
+		if c.GroupID == "" {
+			c.GroupID = "other"
+		}
+		root.AddCommand(c)
+	}
+	return root
+}
+
+// Main runs vtsoar with args (without the program name) and returns the exit code.
+func Main(ctx context.Context, args []string, ios *iostreams.IOStreams) int {
+	f := cmdutil.New(ios, Version)
+	root := NewCmdRoot(f)
+	root.SetArgs(args)
+	ran := false
+	root.PersistentPreRun = func(*cobra.Command, []string) { ran = true }
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return cmdutil.ExitOK
+	}
+	var exit *cmdutil.ExitError
+	if errors.As(err, &exit) {
+		return exit.Code
+	}
+	fmt.Fprintf(ios.ErrOut, "vtsoar: %v\n", err)
+	if cmdutil.IsUsage(err) || !ran {
+		if !cmdutil.IsUsage(err) {
+			fmt.Fprintln(ios.ErrOut, "Run 'vtsoar --help' for usage.")
+		}
+		return cmdutil.ExitUsage
+	}
+	if ctx.Err() != nil {
+		return cmdutil.ExitCanceled
+	}
+	return cmdutil.ExitFailed
+}

@@ -1,0 +1,53 @@
+// Package version implements `vtsoar version`.
+package version
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
+)
+
+// NewCmd returns the version command.
+func NewCmd(f *cmdutil.Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version of vtsoar",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, err := fmt.Fprintln(f.IOStreams.Out, String(f.Version))
+			return err
+		},
+	}
+}
+
+// String describes the build: "vtsoar 1.2.0 (commit abc1234, go1.26.8 linux/amd64)".
+func String(v string) string {
+	commit := ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 7 {
+				commit = s.Value[:7]
+			}
+			if s.Key == "vcs.modified" && s.Value == "true" && commit != "" {
+				commit += "-dirty"
+			}
+		}
+		if v == "" || v == "dev" {
+			if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+				v = bi.Main.Version
+			}
+		}
+	}
+	if v == "" {
+		v = "dev"
+	}
+	s := "vtsoar " + v + " ("
+	if commit != "" {
+		s += "commit " + commit + ", "
+	}
+	return s + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + ")"
+}
