@@ -59,8 +59,10 @@ var fileProfiles = []fileProfile{
 		trid: []any{}},
 }
 
+// tridEntry is one TrID guess. VirusTotal named the type "file_type" until 2023 and
+// "file_format_legacy" since; both are given so that clients of either era read it.
 func tridEntry(t string, p float64) map[string]any {
-	return map[string]any{"file_type": t, "probability": p}
+	return map[string]any{"file_type": t, "file_format_legacy": t, "probability": p}
 }
 
 // profileFor picks a file profile from digest byte 12 (weights: exe 30%, dll 15%,
@@ -197,6 +199,8 @@ func fileAttributes(r *fileRec) map[string]any {
 	if p.pe {
 		a["authentihash"] = r.seed.hexFrom("authentihash", 64)
 		a["pe_info"] = peInfoFor(p, r.seed, first, size)
+	}
+	if p.pe || p.tag == "pdf" {
 		a["main_icon"] = map[string]any{"raw_md5": r.seed.hexFrom("icon", 32), "dhash": r.seed.hexFrom("dhash", 16)}
 	}
 	switch p.tag {

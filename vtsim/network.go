@@ -165,7 +165,7 @@ func domainAttributes(domain string, d digest) map[string]any {
 			"size": 1400 + rng.IntN(400), "version": "V3", "signature_algorithm": "sha256RSA",
 			"serial_number": d.hexFrom("serial", 32), "thumbprint": d.hexFrom("thumb", 40),
 			"thumbprint_sha256": d.hexFrom("thumb256", 64), "tags": []any{},
-			"issuer":  map[string]any{"C": "US", "CN": "R3", "O": "Let's Encrypt"},
+			"issuer":  map[string]any{"C": "US", "CN": "R3", "O": "Let's Encrypt", "OU": "Server CA"},
 			"subject": map[string]any{"CN": domain},
 			"validity": map[string]any{
 				"not_before": notBefore.Format("2006-01-02 15:04:05"),
@@ -182,7 +182,8 @@ func domainAttributes(domain string, d digest) map[string]any {
 				"subject_key_identifier":   d.hexFrom("ski", 40),
 				"authority_key_identifier": map[string]any{"keyid": d.hexFrom("aki", 40)},
 				"certificate_policies":     []any{"2.23.140.1.2.1"},
-				"crl_distribution_points":  []any{},
+				"crl_distribution_points":  []any{"http://r3.c.lencr.org/"},
+				"1.3.6.1.4.1.11129.2.4.2":  "0481f200f0007500" + d.hexFrom("sct", 48),
 				"ca_information_access":    map[string]any{"CA Issuers": "http://r3.i.lencr.org/", "OCSP": "http://r3.o.lencr.org"},
 				"tags":                     []any{},
 			},
