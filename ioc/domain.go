@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 )
@@ -48,6 +49,9 @@ func ParseDomain(s string) (Observable, error) {
 // at least minLabels labels, or a reason why it is not a valid name.
 func canonicalName(t string, minLabels int) (string, string) {
 	name := t
+	if !utf8.ValidString(t) {
+		return "", "name is not valid UTF-8 text"
+	}
 	if needsIDNA(t) {
 		a, err := idnaProfile.ToASCII(t)
 		if err != nil {

@@ -59,6 +59,8 @@ func TestParseDomainRejects(t *testing.T) {
 		{"example.com/path", `character '/' is not allowed in a domain name (only letters, digits, hyphen and underscore)`},
 		{"ex*ample.com", `character '*' is not allowed in a domain name (only letters, digits, hyphen and underscore)`},
 		{"example.123", `top-level domain "123" is all digits`},
+		// Found by FuzzParseURL: invalid UTF-8 went through IDNA as U+FFFD.
+		{"\xfd.com", "name is not valid UTF-8 text"},
 		{"xn--zz.com", `label "xn--zz" is not a valid internationalised name (invalid label "zz")`},
 	}
 	for _, tt := range tests {

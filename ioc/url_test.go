@@ -89,6 +89,7 @@ func TestParseURLRejects(t *testing.T) {
 		{"http://exa mple.com/", `host "exa mple.com": character ' ' is not allowed in a domain name (only letters, digits, hyphen and underscore)`},
 		{"http://example.123/", `host "example.123": top-level domain "123" is all digits`},
 		{"http://a<b@example.com/", "invalid userinfo"},
+		{"\xfd.A", `host "\xfd.A": name is not valid UTF-8 text`},
 		{"hello", `"hello" has no scheme and is not a host name (a URL without a scheme is read as http://)`},
 		{"aGVsbG8", `"aGVsbG8" has no scheme and is not a host name (a URL without a scheme is read as http://)`},
 		// A base64url id of something that is not an acceptable URL.
