@@ -199,7 +199,7 @@ func (r *run) execute(ctx context.Context, inputs []string) []Result {
 	for i, in := range inputs {
 		t, f := r.cmd.plan(r, in)
 		if f != nil {
-			results[i] = r.result(i, in, outcome{fail: f})
+			results[i] = r.result(i, in, outcome{entry: ContextEntry{Type: string(r.cmd.Kind)}, fail: f})
 			r.emit(results[i])
 			continue
 		}

@@ -167,7 +167,13 @@ func (t Thresholds) Evaluate(stats *vt.AnalysisStats, reputation int, found bool
 	if stats == nil || stats.Total() == 0 {
 		return Verdict{NA, "never analysed: VirusTotal has no engine verdicts for it"}
 	}
-	m, s, n := stats.Malicious, stats.Suspicious, stats.Total()
+	m, s := stats.Malicious, stats.Suspicious
+	// Engines that gave a verdict; type-unsupported, failures and timeouts are not
+	// counted unless nothing else answered.
+	n := stats.Harmless + stats.Malicious + stats.Suspicious + stats.Undetected
+	if n == 0 {
+		n = stats.Total()
+	}
 	switch {
 	case m >= t.HighMalicious:
 		return Verdict{High, fmt.Sprintf("%d of %d engines flag it malicious; High from %d", m, n, t.HighMalicious)}

@@ -38,6 +38,7 @@ func TestDefaultPolicyBoundaries(t *testing.T) {
 		{"clean with reputation -1 is Low", stats(0, 0, 60, 12), -1, true, Low, "reputation is -1; Low below 0"},
 		{"clean with reputation 0 is ZeroRisk", stats(0, 0, 60, 12), 0, true, ZeroRisk, "0 malicious and 0 suspicious of 72 engines"},
 		{"clean with good reputation is ZeroRisk", stats(0, 0, 60, 12), 30, true, ZeroRisk, "reputation 30"},
+		{"unsupported engines are not counted", &vt.AnalysisStats{Malicious: 62, Undetected: 10, TypeUnsupported: 4}, 0, true, High, "62 of 72 engines"},
 		{"high wins over bad reputation", stats(12, 0, 0, 60), -50, true, High, "High from 10"},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,121 @@
+package command
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/vtsoar/vtsoar/internal/cache"
+	"github.com/vtsoar/vtsoar/internal/risk"
+	"github.com/vtsoar/vtsoar/vt"
+	"github.com/vtsoar/vtsoar/vtsim"
+)
+
+const testKey = "test-key"
+
+type env struct {
+	sim  *vtsim.Server
+	srv  *httptest.Server
+	deps Deps
+}
+
+func newEnv(t *testing.T, opts vtsim.Options) *env {
+	t.Helper()
+	sim := vtsim.MustNew(opts)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	return &env{sim: sim, srv: srv, deps: depsFor(t, srv.URL, testKey)}
+}
+
+func depsFor(t *testing.T, server, key string) Deps {
+	t.Helper()
+	c, err := vt.New(key, vt.WithServerURL(server), vt.WithRetry(vt.RetryPolicy{MaxAttempts: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Deps{Client: c, APIKey: key, Cache: cache.NewMemory(), Policy: risk.DefaultPolicy()}
+}
+
+func (e *env) run(t *testing.T, req Request) *Envelope {
+	t.Helper()
+	env, err := Run(context.Background(), e.deps, req)
+	if err != nil {
+		t.Fatalf("Run(%s): %v", req.Command, err)
+	}
+	return env
+}
+
+// requests counts the emulator's requests to one endpoint ("" for all).
+func (e *env) requests(endpoint string) int {
+	s := e.sim.Stats()
+	if endpoint == "" {
+		return s.Requests
+	}
+	return s.ByEndpoint[endpoint]
+}
+
+func sha256Hex(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// digestByte returns byte i of SHA-256(canonical id), the emulator's universe seed.
+func digestByte(id string, i int) byte {
+	h := sha256.Sum256([]byte(id))
+	return h[i]
+}
+
+func exists(id string) bool { return digestByte(id, 0) >= 0x10 }
+
+// findSHA256 returns the n-th generated sha256 (from seed) that pred accepts.
+func findSHA256(t *testing.T, seed string, pred func(id string) bool) string {
+	t.Helper()
+	for i := range 100000 {
+		id := sha256Hex(fmt.Sprintf("%s-%d", seed, i))
+		if pred(id) {
+			return id
+		}
+	}
+	t.Fatal("no id found")
+	return ""
+}
+
+func findMD5(t *testing.T, seed string, pred func(id string) bool) string {
+	t.Helper()
+	for i := range 100000 {
+		id := sha256Hex(fmt.Sprintf("%s-%d", seed, i))[:32]
+		if pred(id) {
+			return id
+		}
+	}
+	t.Fatal("no id found")
+	return ""
+}
+
+// fileHashes asks the emulator (outside any measured run) for a file's three hashes.
+func (e *env) fileHashes(t *testing.T, id string) (md5, sha1, sha256 string) {
+	t.Helper()
+	f, err := e.deps.Client.GetFile(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.Attrs.MD5, f.Attrs.SHA1, f.Attrs.SHA256
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func fastWait() (Duration, Duration) {
+	return Duration(20 * time.Millisecond), Duration(5 * time.Second)
+}
