@@ -50,18 +50,6 @@ func takeUnit(ctx context.Context, tx *sql.Tx, r TakeRequest, now time.Time) (Ta
 		return res, register()
 	}
 
-	if r.Waiter != nil {
-		var best sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT MIN(priority) FROM quota_waiters
-WHERE budget = ? AND waiter <> ? AND expires_at > ?`, r.Budget, r.Waiter.ID, nowUS).Scan(&best); err != nil {
-			return res, err
-		}
-		if best.Valid && int(best.Int64) < r.Waiter.Priority {
-			res.Deferred = true
-			return res, register()
-		}
-	}
-
 	var windows []Window
 	if r.Windows != nil {
 		windows = r.Windows(now)
@@ -86,6 +74,19 @@ ORDER BY at LIMIT 1 OFFSET ?`, r.Budget, micros(w.Since), counts[i]-w.Limit).Sca
 			res.FreeAt = fromMicros(at).Add(w.Span + time.Microsecond)
 		}
 		return res, register()
+	}
+
+	// The windows have room; a more urgent waiter elsewhere goes first.
+	if r.Waiter != nil {
+		var best sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT MIN(priority) FROM quota_waiters
+WHERE budget = ? AND waiter <> ? AND expires_at > ?`, r.Budget, r.Waiter.ID, nowUS).Scan(&best); err != nil {
+			return res, err
+		}
+		if best.Valid && int(best.Int64) < r.Waiter.Priority {
+			res.Deferred = true
+			return res, register()
+		}
 	}
 
 	if _, err := tx.ExecContext(ctx, `INSERT INTO quota_ledger (budget, at) VALUES (?, ?)`, r.Budget, nowUS); err != nil {

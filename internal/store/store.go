@@ -142,7 +142,8 @@ type TakeResult struct {
 	Counts []int
 	// HeldUntil is set when the budget is held (after a 429) until then.
 	HeldUntil time.Time
-	// Deferred reports that a waiter of a lower priority value goes first.
+	// Deferred reports that the windows have room but a registered waiter of a lower
+	// priority value goes first.
 	Deferred bool
 	// Full is the index of the first full window, or -1.
 	Full int
@@ -163,7 +164,8 @@ type WindowUsage struct {
 // that checks the windows and records the unit, so that several processes sharing a
 // budget never exceed it.
 type Ledger interface {
-	// TakeUnit checks the budget's hold and windows and records one unit if all allow.
+	// TakeUnit checks, in one atomic step, the budget's hold, its windows and the
+	// registered waiters, and records one unit if all allow.
 	TakeUnit(ctx context.Context, r TakeRequest) (TakeResult, error)
 	// HoldBudget stops every grant of the budget until until (a later hold wins).
 	HoldBudget(ctx context.Context, budget string, until time.Time) error

@@ -1,0 +1,417 @@
+// Package quota spends request budgets: per connection (an API key on a server), per
+// minute, per day and per month, shared through the ledger in the store by every
+// process that uses the key, so that together they never exceed the budget.
+//
+// # Windows
+//
+//   - Minute: a sliding window. A unit is granted only if fewer than PerMinute units
+//     were granted in the last minute plus a margin (Config.Margin, default 1s for a
+//     real minute). Whatever way the provider counts (calendar minute or sliding 60s),
+//     requests granted so never exceed it, even when the delay between the ledger
+//     and the provider's clock varies by up to the margin. The length of the minute
+//     is Config.Minute, shortened by tests and benchmarks.
+//   - Day: the calendar day in UTC, resetting at 00:00 UTC.
+//   - Month: the calendar month in UTC, resetting on the 1st at 00:00 UTC.
+//
+// # Waiting and priorities
+//
+// Limiter.Wait (the vt.Limiter hook) blocks until a unit is granted. Every unit is
+// taken in one write transaction of the store that checks the windows and records
+// the unit. When the minute is full the limiter sleeps until the store says a unit
+// ages out; a spent day or month fails at once with an *ExhaustedError (which wraps a
+// *vt.Error with status 429 and code QuotaExceededError, and carries the reset time).
+//
+// Within a process, waiters queue by vt.Priority (interactive before enrichment
+// before background, first come first served within one priority) and only the head
+// of the queue consults the ledger. Across processes, a limiter that waits registers
+// its best waiting priority in the store; while a registration of a more urgent
+// priority from another process is alive, a unit that comes free is left to it. A
+// registration lapses shortly after its owner's next planned look at the ledger, so a
+// process that dies holds nobody back for long. Priorities across processes are
+// therefore honoured whenever the urgent process is waiting, at the cost of one
+// short poll for the less urgent one; between processes of one priority the order
+// is whoever reaches the ledger first.
+//
+// # 429
+//
+// Throttled (called by the vt client when VirusTotal answers 429) holds the whole
+// budget, in the store, so every process holds: until Retry-After when the server
+// gave one, else for one minute window, by which time any provider's minute has
+// turned.
+package quota
+
+import (
+	"container/heap"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/vt"
+)
+
+// Config tunes a Limiter. The zero value is right for VirusTotal.
+type Config struct {
+	// Minute is the length of the minute window (0: time.Minute). Tests shorten it.
+	Minute time.Duration
+	// Margin is added to the minute window (0: Minute/60, that is 1s for a real
+	// minute; negative: none).
+	Margin time.Duration
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+	// MaxPoll is the longest sleep between two looks at the ledger (0: 5s).
+	MaxPoll time.Duration
+	// DeferPoll is the sleep while a more urgent process takes a free unit (0: 20ms).
+	DeferPoll time.Duration
+	// Logger receives holds and errors (nil: discard).
+	Logger *slog.Logger
+}
+
+func (c Config) minute() time.Duration {
+	if c.Minute > 0 {
+		return c.Minute
+	}
+	return time.Minute
+}
+
+// span is the sliding minute window with its margin.
+func (c Config) span() time.Duration {
+	switch {
+	case c.Margin > 0:
+		return c.minute() + c.Margin
+	case c.Margin < 0:
+		return c.minute()
+	}
+	return c.minute() + c.minute()/60
+}
+
+func (c Config) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c Config) maxPoll() time.Duration {
+	if c.MaxPoll > 0 {
+		return c.MaxPoll
+	}
+	return 5 * time.Second
+}
+
+func (c Config) deferPoll() time.Duration {
+	if c.DeferPoll > 0 {
+		return c.DeferPoll
+	}
+	return 20 * time.Millisecond
+}
+
+// registrationGrace is how long a waiter's registration outlives its planned next look
+// at the ledger.
+const registrationGrace = time.Second
+
+// BudgetID returns the ledger name of the budget of apiKey on serverURL. Two
+// connections with one key on one server share a budget, as VirusTotal counts per key.
+// The name is a truncated SHA-256 of the server and key: it identifies the key
+// without revealing it (VirusTotal keys are 256-bit random values).
+func BudgetID(serverURL, apiKey string) string {
+	h := sha256.Sum256([]byte("vtsoar budget v1\x00" + store.NormalizeServerURL(serverURL) + "\x00" + apiKey))
+	return "key:" + hex.EncodeToString(h[:16])
+}
+
+// Window indexes, in the order passed to the ledger: a spent month or day is found
+// before a full minute.
+const (
+	winMonth = iota
+	winDay
+	winMinute
+)
+
+// Limiter spends one budget. It implements vt.Limiter and is safe for concurrent use.
+type Limiter struct {
+	ledger store.Ledger
+	budget string
+	spec   Spec
+	cfg    Config
+	id     string // this limiter's waiter id in the ledger
+	log    *slog.Logger
+
+	pruneOnce sync.Once
+
+	mu    sync.Mutex
+	queue waitQueue
+	busy  bool // a waiter holds the turn (consults the ledger)
+	seq   uint64
+}
+
+var _ vt.Limiter = (*Limiter)(nil)
+
+// New returns a Limiter spending the budget called budget (see BudgetID) in ledger.
+func New(ledger store.Ledger, budget string, spec Spec, cfg Config) *Limiter {
+	var b [8]byte
+	rand.Read(b[:])
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Limiter{ledger: ledger, budget: budget, spec: spec, cfg: cfg, id: hex.EncodeToString(b[:]), log: log}
+}
+
+// Spec returns the limiter's budget.
+func (l *Limiter) Spec() Spec { return l.spec }
+
+// windows returns the ledger windows at now, indexed by winMonth, winDay, winMinute.
+func (l *Limiter) windows(now time.Time) []store.Window {
+	span := l.cfg.span()
+	return []store.Window{
+		winMonth:  {Since: monthStart(now), Limit: l.spec.PerMonth},
+		winDay:    {Since: dayStart(now), Limit: l.spec.PerDay},
+		winMinute: {Since: now.Add(-span), Limit: l.spec.PerMinute, Span: span},
+	}
+}
+
+func dayStart(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+func monthStart(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
+
+// Wait blocks until one unit of the budget is granted, ctx ends (ctx.Err()), the day
+// or month budget is spent (an *ExhaustedError) or the ledger fails.
+func (l *Limiter) Wait(ctx context.Context, r vt.Request) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	l.pruneOnce.Do(func() {
+		// Units older than the previous month are no longer shown or counted.
+		before := monthStart(monthStart(l.cfg.now()).Add(-time.Hour))
+		if err := l.ledger.PruneLedger(ctx, before); err != nil {
+			l.log.Warn("quota: pruning the ledger failed", slog.String("error", err.Error()))
+		}
+	})
+	w, ready := l.enqueue(r.Priority)
+	for {
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			if !l.dequeue(w) {
+				l.release()
+			}
+			return ctx.Err()
+		}
+		// w holds the turn.
+		granted, err := l.attempt(ctx, w)
+		if granted || err != nil {
+			l.release()
+			return err
+		}
+		// Not granted and ctx alive: attempt slept; a more urgent waiter may have
+		// queued meanwhile.
+		if ready = l.yield(w); ready == nil {
+			ready = closedChan
+		}
+	}
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// attempt asks the ledger once for a unit; when none is free it sleeps until one may
+// be and returns false. It returns an error for a spent budget, a dead ctx or a
+// failing ledger.
+func (l *Limiter) attempt(ctx context.Context, w *waiter) (bool, error) {
+	wake := l.cfg.now().Add(l.cfg.maxPoll())
+	req := store.TakeRequest{
+		Budget:  l.budget,
+		Clock:   l.cfg.now,
+		Windows: l.windows,
+		Waiter:  &store.Waiter{ID: l.id, Priority: int(w.prio), Expires: wake.Add(registrationGrace)},
+	}
+	if next, ok := l.nextQueued(); ok {
+		req.Then = &store.Waiter{ID: l.id, Priority: int(next), Expires: l.cfg.now().Add(l.cfg.maxPoll() + registrationGrace)}
+	}
+	res, err := l.ledger.TakeUnit(ctx, req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		return false, fmt.Errorf("quota: %w", err)
+	}
+	if res.Granted {
+		return true, nil
+	}
+	switch {
+	case !res.HeldUntil.IsZero():
+		wake = res.HeldUntil
+	case res.Full == winMonth || res.Full == winDay:
+		l.forget(ctx)
+		return false, l.exhausted(res.Full, res.Now)
+	case res.Full == winMinute:
+		wake = res.FreeAt
+	case res.Deferred:
+		wake = res.Now.Add(l.cfg.deferPoll())
+	}
+	if limit := res.Now.Add(l.cfg.maxPoll()); wake.After(limit) {
+		wake = limit
+	}
+	if err := sleepUntil(ctx, wake.Sub(res.Now)); err != nil {
+		l.forget(ctx)
+		return false, err
+	}
+	return false, nil
+}
+
+// forget removes this limiter's registration when nobody else in the process waits.
+func (l *Limiter) forget(ctx context.Context) {
+	if _, ok := l.nextQueued(); ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := l.ledger.RemoveWaiter(ctx, l.budget, l.id); err != nil {
+		l.log.Warn("quota: removing a waiter failed", slog.String("error", err.Error()))
+	}
+}
+
+func sleepUntil(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Throttled implements vt.Limiter: VirusTotal answered 429, so the budget holds,
+// for every process, until retryAfter if given, else for one minute window.
+func (l *Limiter) Throttled(ctx context.Context, r vt.Request, retryAfter time.Duration) {
+	d := retryAfter
+	if d <= 0 {
+		d = l.cfg.span()
+	}
+	until := l.cfg.now().Add(d)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := l.ledger.HoldBudget(ctx, l.budget, until); err != nil {
+		l.log.Error("quota: recording a 429 hold failed", slog.String("error", err.Error()))
+		return
+	}
+	l.log.Warn("quota: VirusTotal answered 429; holding the connection",
+		slog.String("endpoint", r.Endpoint), slog.Time("until", until))
+}
+
+// waiter is one Wait call in the in-process queue.
+type waiter struct {
+	prio  vt.Priority
+	seq   uint64
+	ready chan struct{}
+	index int // in the heap; -1 once popped
+}
+
+type waitQueue []*waiter
+
+func (q waitQueue) Len() int { return len(q) }
+func (q waitQueue) Less(i, j int) bool {
+	if q[i].prio != q[j].prio {
+		return q[i].prio < q[j].prio
+	}
+	return q[i].seq < q[j].seq
+}
+func (q waitQueue) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].index, q[j].index = i, j
+}
+func (q *waitQueue) Push(x any) {
+	w := x.(*waiter)
+	w.index = len(*q)
+	*q = append(*q, w)
+}
+func (q *waitQueue) Pop() any {
+	old := *q
+	w := old[len(old)-1]
+	old[len(old)-1] = nil
+	*q = old[:len(old)-1]
+	w.index = -1
+	return w
+}
+
+// enqueue queues a waiter; it returns the waiter and the channel closed when it holds
+// the turn.
+func (l *Limiter) enqueue(p vt.Priority) (*waiter, chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.seq++
+	w := &waiter{prio: p, seq: l.seq, ready: make(chan struct{})}
+	heap.Push(&l.queue, w)
+	if !l.busy {
+		l.handOver()
+	}
+	return w, w.ready
+}
+
+// handOver gives the turn to the head of the queue, or marks the limiter idle.
+// l.mu must be held.
+func (l *Limiter) handOver() {
+	if l.queue.Len() == 0 {
+		l.busy = false
+		return
+	}
+	l.busy = true
+	next := heap.Pop(&l.queue).(*waiter)
+	close(next.ready)
+}
+
+// release passes the turn on.
+func (l *Limiter) release() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.handOver()
+}
+
+// dequeue removes a waiter that gave up; false if it already holds the turn.
+func (l *Limiter) dequeue(w *waiter) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if w.index < 0 {
+		return false
+	}
+	heap.Remove(&l.queue, w.index)
+	return true
+}
+
+// yield gives the turn to a more urgent queued waiter, requeueing w (with its place
+// among its priority); it returns the channel w waits on, or nil if w keeps the turn.
+func (l *Limiter) yield(w *waiter) chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.queue.Len() == 0 || l.queue[0].prio >= w.prio {
+		return nil
+	}
+	w.ready = make(chan struct{})
+	heap.Push(&l.queue, w)
+	l.handOver()
+	return w.ready
+}
+
+// nextQueued returns the priority of the most urgent queued waiter.
+func (l *Limiter) nextQueued() (vt.Priority, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.queue.Len() == 0 {
+		return 0, false
+	}
+	return l.queue[0].prio, true
+}

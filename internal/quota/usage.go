@@ -1,0 +1,105 @@
+package quota
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/vtsoar/vtsoar/vt"
+)
+
+// ExhaustedError reports a spent day or month budget. It wraps a *vt.Error with status
+// 429 and code vt.CodeQuotaExceeded, so callers that branch on VirusTotal's errors
+// (errors.As, vt.IsQuotaExceeded) treat it like VirusTotal's own refusal.
+type ExhaustedError struct {
+	// Window is "day" or "month".
+	Window string
+	// Limit is the window's budget.
+	Limit int
+	// Reset is when the window resets (00:00 UTC; the 1st of the month).
+	Reset time.Time
+	// Err is the equivalent VirusTotal error.
+	Err *vt.Error
+}
+
+// Error returns for example "daily budget of 500 requests spent; resets at
+// 2026-11-26T00:00:00Z".
+func (e *ExhaustedError) Error() string { return e.Err.Message }
+
+// Unwrap returns the *vt.Error.
+func (e *ExhaustedError) Unwrap() error { return e.Err }
+
+func (l *Limiter) exhausted(win int, now time.Time) *ExhaustedError {
+	e := &ExhaustedError{}
+	adj := ""
+	switch win {
+	case winDay:
+		e.Window, e.Limit, e.Reset, adj = "day", l.spec.PerDay, dayStart(now).AddDate(0, 0, 1), "daily"
+	default:
+		e.Window, e.Limit, e.Reset, adj = "month", l.spec.PerMonth, monthStart(now).AddDate(0, 1, 0), "monthly"
+	}
+	e.Err = &vt.Error{
+		StatusCode: 429,
+		Code:       vt.CodeQuotaExceeded,
+		Message:    fmt.Sprintf("%s budget of %d requests spent; resets at %s", adj, e.Limit, e.Reset.Format(time.RFC3339)),
+	}
+	return e
+}
+
+// WindowUsage is the use of one window of a budget.
+type WindowUsage struct {
+	// Window is "minute", "day" or "month".
+	Window string
+	// Limit is the window's budget; 0 means no limit.
+	Limit int
+	// Used is the units spent in the window.
+	Used int
+	// Left is Limit - Used (never negative), or -1 without a limit.
+	Left int
+	// Resets is when the window resets (day, month), or, for the sliding minute, when
+	// its oldest unit ages out (zero when it holds none).
+	Resets time.Time
+}
+
+// Usage is the state of a budget.
+type Usage struct {
+	// Budget is the ledger name of the budget.
+	Budget string
+	// Spec is the budget.
+	Spec Spec
+	// Windows are the minute, day and month, in that order.
+	Windows []WindowUsage
+	// HeldUntil is set while the budget holds after a 429.
+	HeldUntil time.Time
+}
+
+// Usage returns the units used and left in each window of the budget, as the ledger
+// has them (all processes included).
+func (l *Limiter) Usage(ctx context.Context) (Usage, error) {
+	now := l.cfg.now()
+	ws := l.windows(now)
+	used, held, err := l.ledger.BudgetUsage(ctx, l.budget, now, ws)
+	if err != nil {
+		return Usage{}, fmt.Errorf("quota: %w", err)
+	}
+	u := Usage{Budget: l.budget, Spec: l.spec, HeldUntil: held}
+	for _, i := range []int{winMinute, winDay, winMonth} {
+		wu := WindowUsage{Limit: ws[i].Limit, Used: used[i].Count, Left: -1}
+		if wu.Limit > 0 {
+			wu.Left = max(wu.Limit-wu.Used, 0)
+		}
+		switch i {
+		case winMinute:
+			wu.Window = "minute"
+			if used[i].Count > 0 {
+				wu.Resets = used[i].Oldest.Add(ws[i].Span)
+			}
+		case winDay:
+			wu.Window, wu.Resets = "day", dayStart(now).AddDate(0, 0, 1)
+		case winMonth:
+			wu.Window, wu.Resets = "month", monthStart(now).AddDate(0, 1, 0)
+		}
+		u.Windows = append(u.Windows, wu)
+	}
+	return u, nil
+}
