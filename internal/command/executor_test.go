@@ -20,7 +20,7 @@ func TestRunOneRequestPerDistinctFile(t *testing.T) {
 	b := findSHA256(t, "dedup-b", exists)
 	md5A, sha1A, _ := e.fileHashes(t, a)
 	md5B, _, _ := e.fileHashes(t, b)
-	e.sim.Reset(false)
+	e.reset()
 
 	inputs := []string{md5A, strings.ToUpper(a), sha1A, a, " " + a + " ", md5B, strings.ToUpper(md5A), b}
 	env := e.run(t, Request{Command: "check-file-reputation", Inputs: inputs, Concurrency: 4, Fresh: true})
@@ -55,7 +55,7 @@ func TestRunCacheAcrossRuns(t *testing.T) {
 	e.deps.Cache = c
 	e.run(t, Request{Command: "check-file-reputation", Inputs: []string{a, missing}})
 	md5, _, _ := e.fileHashes(t, a)
-	e.sim.Reset(false)
+	e.reset()
 
 	env := e.run(t, Request{Command: "get-file-reports", Inputs: []string{a, md5, missing}})
 	if got := e.requests(""); got != 0 {

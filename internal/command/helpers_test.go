@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,17 +21,25 @@ import (
 const testKey = "test-key"
 
 type env struct {
-	sim  *vtsim.Server
-	srv  *httptest.Server
-	deps Deps
+	sim      *vtsim.Server
+	srv      *httptest.Server
+	deps     Deps
+	inflight sync.WaitGroup
 }
 
 func newEnv(t *testing.T, opts vtsim.Options) *env {
 	t.Helper()
-	sim := vtsim.MustNew(opts)
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	return &env{sim: sim, srv: srv, deps: depsFor(t, srv.URL, testKey)}
+	e := &env{sim: vtsim.MustNew(opts)}
+	// The emulator counts a request once its handler returns, which can be just after
+	// the client has its answer: track handlers so that counts are read when final.
+	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.inflight.Add(1)
+		defer e.inflight.Done()
+		e.sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(e.srv.Close)
+	e.deps = depsFor(t, e.srv.URL, testKey)
+	return e
 }
 
 func depsFor(t *testing.T, server, key string) Deps {
@@ -52,6 +62,7 @@ func (e *env) run(t *testing.T, req Request) *Envelope {
 
 // requests counts the emulator's requests to one endpoint ("" for all).
 func (e *env) requests(endpoint string) int {
+	e.inflight.Wait()
 	s := e.sim.Stats()
 	if endpoint == "" {
 		return s.Requests
@@ -118,4 +129,10 @@ func mustJSON(t *testing.T, v any) string {
 
 func fastWait() (Duration, Duration) {
 	return Duration(20 * time.Millisecond), Duration(5 * time.Second)
+}
+
+// reset clears the emulator's counters once every request has been counted.
+func (e *env) reset() {
+	e.inflight.Wait()
+	e.sim.Reset(false)
 }
