@@ -77,7 +77,9 @@ func TestNewDefaultsAndServerPerClient(t *testing.T) {
 }
 
 func TestRequestHeaders(t *testing.T) {
-	c, rec, _ := serve(t, func(w http.ResponseWriter, r *http.Request) { answer(w, 200, []byte(`{"data":{"id":"x","type":"file"}}`)) })
+	c, rec, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		answer(w, 200, []byte(`{"data":{"id":"x","type":"file"}}`))
+	})
 	if _, err := c.GetFile(context.Background(), "x"); err != nil {
 		t.Fatal(err)
 	}

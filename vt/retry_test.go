@@ -1,0 +1,288 @@
+package vt
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRetryThenSuccess(t *testing.T) {
+	spy := &limiterSpy{}
+	var n int
+	c, rec, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		n++
+		switch n {
+		case 1:
+			answer(w, 503, []byte(`{"error":{"code":"TransientError","message":"try again"}}`))
+		case 2:
+			w.WriteHeader(504)
+		default:
+			answer(w, 200, []byte(`{"data":{"id":"ok","type":"file"}}`))
+		}
+	}, WithLimiter(spy), WithRetry(RetryPolicy{MaxAttempts: 4, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond}))
+	f, err := c.GetFile(context.Background(), "x")
+	if err != nil || f.ID != "ok" {
+		t.Fatalf("GetFile = %v, %v", f, err)
+	}
+	if rec.count() != 3 || len(spy.waits) != 3 {
+		t.Errorf("%d requests, %d limiter waits; want 3 and 3 (one per attempt)", rec.count(), len(spy.waits))
+	}
+	if len(spy.throttled) != 0 {
+		t.Error("Throttled called without a 429")
+	}
+}
+
+func TestRetryBound(t *testing.T) {
+	spy := &limiterSpy{}
+	c, rec, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		answer(w, 429, []byte(`{"error":{"code":"QuotaExceededError","message":"Quota exceeded"}}`))
+	}, WithLimiter(spy), WithRetry(RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond}))
+	_, err := c.GetFile(context.Background(), "x")
+	if !IsQuotaExceeded(err) {
+		t.Fatalf("err = %v", err)
+	}
+	if rec.count() != 3 || len(spy.waits) != 3 || len(spy.throttled) != 3 {
+		t.Errorf("%d requests, %d waits, %d throttled; want 3 each", rec.count(), len(spy.waits), len(spy.throttled))
+	}
+	for _, d := range spy.throttled {
+		if d != 0 {
+			t.Errorf("Throttled retryAfter = %s without a Retry-After", d)
+		}
+	}
+}
+
+func TestRetryAfterHonoured(t *testing.T) {
+	spy := &limiterSpy{}
+	var first time.Time
+	var gap time.Duration
+	var n int
+	c, _, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		n++
+		if n == 1 {
+			first = time.Now()
+			w.Header().Set("Retry-After", "1")
+			answer(w, 429, []byte(`{"error":{"code":"TooManyRequestsError","message":"slow down"}}`))
+			return
+		}
+		gap = time.Since(first)
+		answer(w, 200, []byte(`{"data":{"id":"ok"}}`))
+	}, WithLimiter(spy), WithRetry(RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Second}))
+	if _, err := c.GetFile(context.Background(), "x"); err != nil {
+		t.Fatal(err)
+	}
+	// The backoff alone would be at most 1ms: only the header explains a 1s wait.
+	if gap < 900*time.Millisecond {
+		t.Errorf("retried after %s, want the Retry-After of 1s", gap)
+	}
+	if len(spy.throttled) != 1 || spy.throttled[0] != time.Second {
+		t.Errorf("Throttled got %v, want [1s]", spy.throttled)
+	}
+}
+
+func TestRetryAfterCappedAndReported(t *testing.T) {
+	var n int
+	start := time.Now()
+	c, _, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		n++
+		w.Header().Set("Retry-After", "3600")
+		answer(w, 503, []byte(`{"error":{"code":"TransientError","message":"later"}}`))
+	}, WithRetry(RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond}))
+	_, err := c.GetFile(context.Background(), "x")
+	var e *Error
+	if !errors.As(err, &e) || e.RetryAfter != time.Hour {
+		t.Fatalf("err = %v, RetryAfter should be 1h", err)
+	}
+	if n != 2 || time.Since(start) > 30*time.Second {
+		t.Errorf("%d attempts; a Retry-After above MaxDelay must be capped", n)
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for in, want := range map[string]time.Duration{
+		"":                              0,
+		"7":                             7 * time.Second,
+		" 0 ":                           0,
+		"-3":                            0,
+		"soon":                          0,
+		"Fri, 02 Jan 2026 03:04:35 GMT": 30 * time.Second,
+		"Fri, 02 Jan 2026 03:00:00 GMT": 0,
+		"999999999":                     24 * time.Hour,
+	} {
+		if got := parseRetryAfter(in, now); got != want {
+			t.Errorf("parseRetryAfter(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestBackoffFullJitterBounds(t *testing.T) {
+	c := &Client{retry: RetryPolicy{MaxAttempts: 10, BaseDelay: 100 * time.Millisecond, MaxDelay: time.Second}}
+	for attempt := 1; attempt <= 40; attempt++ {
+		ceiling := min(time.Second, 100*time.Millisecond<<min(attempt-1, 20))
+		var maxSeen time.Duration
+		for range 200 {
+			d := c.backoff(attempt, 0)
+			if d < 0 || d > ceiling {
+				t.Fatalf("attempt %d: delay %s outside [0, %s]", attempt, d, ceiling)
+			}
+			maxSeen = max(maxSeen, d)
+		}
+		if maxSeen < ceiling/4 {
+			t.Errorf("attempt %d: delays never above %s: no exponential growth", attempt, maxSeen)
+		}
+	}
+	if d := c.backoff(1, 5*time.Second); d != time.Second {
+		t.Errorf("Retry-After above MaxDelay gives %s", d)
+	}
+	if d := c.backoff(1, 300*time.Millisecond); d != 300*time.Millisecond {
+		t.Errorf("Retry-After gives %s", d)
+	}
+}
+
+func TestPostNotRetriedOn504(t *testing.T) {
+	c, rec, _ := serve(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(504) })
+	_, err := c.ScanURL(context.Background(), "http://example.com/")
+	if !IsTransient(err) || rec.count() != 1 {
+		t.Errorf("err %v after %d requests; a POST must not be repeated after a 504", err, rec.count())
+	}
+}
+
+func TestPostRetriedOn503And429(t *testing.T) {
+	var n int
+	var bodies []string
+	c, rec, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		n++
+		b, _ := io.ReadAll(r.Body)
+		bodies = append(bodies, string(b))
+		switch n {
+		case 1:
+			answer(w, 503, []byte(`{"error":{"code":"TransientError","message":"x"}}`))
+		case 2:
+			answer(w, 429, []byte(`{"error":{"code":"QuotaExceededError","message":"x"}}`))
+		default:
+			answer(w, 200, []byte(`{"data":{"type":"analysis","id":"u-abc-123"}}`))
+		}
+	})
+	d, err := c.ScanURL(context.Background(), "http://example.com/a b")
+	if err != nil || d.ID != "u-abc-123" || d.Type != "analysis" {
+		t.Fatalf("ScanURL = %+v, %v", d, err)
+	}
+	wantRequest(t, rec.last(), "POST", "/api/v3/urls")
+	if ct := rec.last().Header.Get("Content-Type"); ct != "application/x-www-form-urlencoded" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	for _, b := range bodies {
+		if b != "url=http%3A%2F%2Fexample.com%2Fa+b" {
+			t.Errorf("body %q", b)
+		}
+	}
+	if len(bodies) != 3 {
+		t.Errorf("%d attempts", len(bodies))
+	}
+}
+
+// dropServer reads one request per connection, then closes it without answering.
+func dropServer(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			if req, err := http.ReadRequest(bufio.NewReader(conn)); err == nil {
+				_, _ = io.Copy(io.Discard, req.Body)
+			}
+			conn.Close()
+		}
+	}()
+	return "http://" + l.Addr().String()
+}
+
+func TestNetworkErrorAfterSending(t *testing.T) {
+	url := dropServer(t)
+	spy := &limiterSpy{}
+	c, err := New(testKey, WithServerURL(url), WithLimiter(spy),
+		WithRetry(RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A POST that reached the server is not repeated.
+	_, err = c.RescanFile(context.Background(), "abc")
+	if err == nil || !IsTransient(err) {
+		t.Fatalf("RescanFile = %v", err)
+	}
+	if len(spy.waits) != 1 {
+		t.Errorf("POST sent %d times after a connection drop, want 1", len(spy.waits))
+	}
+	// A GET is.
+	spy.waits = nil
+	_, err = c.GetFile(context.Background(), "abc")
+	if err == nil || len(spy.waits) != 3 {
+		t.Errorf("GET: err %v after %d attempts, want 3", err, len(spy.waits))
+	}
+	if !strings.Contains(err.Error(), "virustotal: GET /files/{id}: ") {
+		t.Errorf("network error text %q", err)
+	}
+}
+
+func TestPostRetriedWhenNothingWasSent(t *testing.T) {
+	spy := &limiterSpy{}
+	c, err := New(testKey, WithServerURL("http://"+closedAddr(t)), WithLimiter(spy),
+		WithRetry(RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.ScanURL(context.Background(), "http://example.com/")
+	if err == nil || !IsTransient(err) {
+		t.Fatalf("ScanURL = %v", err)
+	}
+	if len(spy.waits) != 3 {
+		t.Errorf("%d attempts after connection refused, want 3 (nothing reached the server)", len(spy.waits))
+	}
+}
+
+func TestLimiterErrorReturnedAsIs(t *testing.T) {
+	quota := &Error{StatusCode: 429, Code: CodeQuotaExceeded, Message: "daily budget spent, resets at 00:00 UTC"}
+	spy := &limiterSpy{err: quota}
+	c, rec, _ := serve(t, func(w http.ResponseWriter, r *http.Request) { answer(w, 200, []byte(`{"data":{"id":"x"}}`)) }, WithLimiter(spy))
+	_, err := c.GetFile(context.Background(), "x")
+	var e *Error
+	if !errors.As(err, &e) || e != quota || !IsQuotaExceeded(err) {
+		t.Fatalf("err = %v, want the limiter's *Error", err)
+	}
+	if rec.count() != 0 {
+		t.Errorf("%d requests sent although the limiter refused", rec.count())
+	}
+	spy.err = context.DeadlineExceeded
+	if _, err := c.GetFile(context.Background(), "x"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestContextEndsBackoff(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	c, rec, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "30")
+		answer(w, 503, []byte(`{"error":{"code":"TransientError","message":"x"}}`))
+	}, WithRetry(RetryPolicy{MaxAttempts: 5, BaseDelay: time.Second, MaxDelay: time.Minute}))
+	start := time.Now()
+	_, err := c.GetFile(ctx, "x")
+	if !errors.Is(err, context.DeadlineExceeded) || !IsTransient(err) {
+		t.Errorf("err = %v; want the context's error and the last answer", err)
+	}
+	if rec.count() != 1 || time.Since(start) > 10*time.Second {
+		t.Errorf("%d requests in %s", rec.count(), time.Since(start))
+	}
+}
