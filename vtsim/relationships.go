@@ -227,6 +227,10 @@ func (s *Server) relatedItem(collection, objID string, r Relationship, i int) re
 			u := urlFromDigest(d)
 			sid := urlSHA256ID(u)
 			if digestOf(sid).exists() {
+				// Remember the text so that GET /urls/{sha256 id} shows this URL.
+				s.mu.Lock()
+				s.rememberURL(u, sid)
+				s.mu.Unlock()
 				return relItem{typ: "url", id: sid, d: digestOf(sid), text: u}
 			}
 		case "resolution":
@@ -258,9 +262,6 @@ func (s *Server) relatedObject(c *call, it relItem) map[string]any {
 			return s.fileObject(c, rec)
 		}
 	case "url":
-		s.mu.Lock()
-		s.rememberURL(it.text, it.id)
-		s.mu.Unlock()
 		return s.urlObject(c, it.id, it.text, time.Time{})
 	case "domain":
 		return objectEnvelope(c, "domain", "domains", it.id, domainAttributes(it.id, it.d))
