@@ -1,0 +1,61 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/vtsoar/vtsoar/internal/cache"
+	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/ioc"
+)
+
+// BenchmarkCacheGet measures cached lookups (by alias, as an md5 lookup of a file
+// cached under its sha256) from the SQLite store, reported as lookups/s.
+func BenchmarkCacheGet(b *testing.B) {
+	ctx := context.Background()
+	s, err := store.OpenSQLite(ctx, filepath.Join(b.TempDir(), "bench.db"), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	c := s.Cache("https://www.virustotal.com")
+	const n = 1000
+	body := make([]byte, 8<<10) // a typical file report is a few to tens of KB
+	for i := 0; i < n; i++ {
+		e := cache.Entry{Kind: ioc.KindFile, ID: fmt.Sprintf("%064x", i), Aliases: []string{fmt.Sprintf("%032x", i), fmt.Sprintf("%040x", i)}, Body: body}
+		if err := c.Put(ctx, e); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			_, ok, err := c.Get(ctx, ioc.KindFile, fmt.Sprintf("%032x", i%n), 0)
+			if err != nil || !ok {
+				b.Errorf("Get: %v %v", ok, err)
+				return
+			}
+			i++
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
+}
+
+// BenchmarkTakeUnit measures the cost of taking one quota unit (one write transaction).
+func BenchmarkTakeUnit(b *testing.B) {
+	ctx := context.Background()
+	s, err := store.OpenSQLite(ctx, filepath.Join(b.TempDir(), "bench.db"), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.TakeUnit(ctx, store.TakeRequest{Budget: "b"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
