@@ -1,0 +1,100 @@
+// Package emulate implements `vtsoar emulate`: the VirusTotal v3 emulator (package
+// vtsim) served over HTTP until SIGINT or SIGTERM.
+package emulate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vtsoar/vtsoar/vtsim"
+)
+
+// shutdownGrace is how long in-flight requests get to finish on SIGINT/SIGTERM.
+const shutdownGrace = 5 * time.Second
+
+// NewCmd returns the emulate command.
+func NewCmd() *cobra.Command {
+	var (
+		addr string
+		opts vtsim.Options
+	)
+	cmd := &cobra.Command{
+		Use:   "emulate",
+		Short: "Serve an offline VirusTotal v3 emulator",
+		Long: `Serve an offline emulator of the VirusTotal API v3 (files, URLs, domains, IP
+addresses, relationships, analyses, uploads, search, widgets, users) so that playbooks
+and tests run without VirusTotal and without spending quota.
+
+Any well-formed id exists unless the first hex digit of SHA-256 of its canonical form
+is 0, it is an all-zero hash, or it is under .invalid; verdicts are drawn from the
+same digest and the EICAR test file is High. Any API key works except "bad-key";
+keys listed in --premium-keys may use premium-only relationships and searches.
+
+GET /_emulator/stats counts the requests; POST /_emulator/reset clears the counters
+and quotas (?all=true also forgets uploads and scans).`,
+		Example: `  vtsoar emulate --quota-minute 4 --quota-day 500 --analysis-time 5s
+  vtsoar check-file-reputation --server-url http://127.0.0.1:8089 44d88612fea8a8f36de82e1278abb02f`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.FailRate < 0 || opts.FailRate > 1 {
+				return fmt.Errorf("--fail-rate must be between 0 and 1, got %v", opts.FailRate)
+			}
+			if opts.QuotaMinute < 0 || opts.QuotaDay < 0 || opts.Latency < 0 || opts.Jitter < 0 || opts.AnalysisTime < 0 {
+				return errors.New("quotas and durations must not be negative")
+			}
+			opts.Seed = uint64(time.Now().UnixNano())
+			return run(cmd, addr, opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&addr, "addr", "127.0.0.1:8089", "address to listen on (port 0 picks a free port)")
+	fl.DurationVar(&opts.Latency, "latency", 0, "delay added to every API request")
+	fl.DurationVar(&opts.Jitter, "jitter", 0, "random extra delay, up to this much")
+	fl.IntVar(&opts.QuotaMinute, "quota-minute", 0, "requests per API key per minute (0: unlimited)")
+	fl.IntVar(&opts.QuotaDay, "quota-day", 0, "requests per API key per UTC day (0: unlimited)")
+	fl.Float64Var(&opts.FailRate, "fail-rate", 0, "share of requests answered 503 TransientError, 0 to 1")
+	fl.DurationVar(&opts.AnalysisTime, "analysis-time", 3*time.Second, "time an analysis takes from queued to completed")
+	fl.StringVar(&opts.DataDir, "data", "", "directory of JSON files with real VirusTotal objects to serve as they are")
+	fl.StringSliceVar(&opts.PremiumKeys, "premium-keys", nil, "API keys with premium (VT Enterprise) privileges, comma separated")
+	return cmd
+}
+
+func run(cmd *cobra.Command, addr string, opts vtsim.Options) error {
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	sim, err := vtsim.New(opts)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("emulate: %w", err)
+	}
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(cmd.OutOrStdout(), "vtsim listening on http://%s (API at /api/v3)\n", ln.Addr())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("emulate: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("emulate: shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("emulate: %w", err)
+	}
+	return nil
+}

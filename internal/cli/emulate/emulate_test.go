@@ -1,0 +1,90 @@
+package emulate
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestEmulateServesAndStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	cmd := NewCmd()
+	cmd.SetArgs([]string{"--addr", "127.0.0.1:0", "--quota-minute", "2", "--premium-keys", "p1,p2", "--analysis-time", "0s"})
+	cmd.SetOut(pw)
+	cmd.SetErr(io.Discard)
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx); pw.Close() }()
+
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the banner: %v", err)
+	}
+	const prefix = "vtsim listening on "
+	if !strings.HasPrefix(line, prefix) || !strings.HasSuffix(line, " (API at /api/v3)\n") {
+		t.Fatalf("banner %q", line)
+	}
+	base := strings.Fields(strings.TrimPrefix(line, prefix))[0]
+
+	get := func(path, key string) (int, map[string]any) {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		req.Header.Set("x-apikey", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	if st, m := get("/api/v3/files/44d88612fea8a8f36de82e1278abb02f", "k"); st != 200 || m["data"] == nil {
+		t.Fatalf("GET file: %d %v", st, m)
+	}
+	// The flags reach the emulator: premium keys and the minute quota.
+	if st, _ := get("/api/v3/files/44d88612fea8a8f36de82e1278abb02f/similar_files", "p2"); st != 200 {
+		t.Errorf("premium key refused: %d", st)
+	}
+	if st, _ := get("/api/v3/files/44d88612fea8a8f36de82e1278abb02f/similar_files", "k"); st != 403 {
+		t.Errorf("public key allowed a premium relationship: %d", st)
+	}
+	if st, _ := get("/api/v3/metadata", "k"); st != 429 {
+		t.Errorf("third request in the minute: %d, want 429", st)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("emulate returned %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("emulate did not stop")
+	}
+	if _, err := http.Get(base + "/_emulator/stats"); err == nil {
+		t.Error("still serving after stop")
+	}
+}
+
+func TestEmulateRejectsBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--fail-rate", "1.5"},
+		{"--quota-day", "-1"},
+		{"--data", "/no/such/dir", "--addr", "127.0.0.1:0"},
+		{"extra-arg"},
+	} {
+		cmd := NewCmd()
+		cmd.SetArgs(args)
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		if err := cmd.ExecuteContext(context.Background()); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+}
