@@ -32,6 +32,8 @@ type Store interface {
 	Connections
 	Ledger
 	Caches
+	Users
+	Files
 	// Close releases the store (flushing cache statistics).
 	Close() error
 }

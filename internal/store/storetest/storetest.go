@@ -39,6 +39,8 @@ func Run(t *testing.T, open Opener) {
 	t.Run("CacheReplace", func(t *testing.T) { testCacheReplace(t, open) })
 	t.Run("CacheStatsClearPrune", func(t *testing.T) { testCacheStats(t, open) })
 	t.Run("CacheConcurrent", func(t *testing.T) { testCacheConcurrent(t, open) })
+	t.Run("Users", func(t *testing.T) { testUsers(t, open) })
+	t.Run("Files", func(t *testing.T) { testFiles(t, open) })
 }
 
 // Clock is a settable clock for tests.

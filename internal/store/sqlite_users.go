@@ -1,0 +1,136 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+const userColumns = `name, role, sites, token_hash, created_at`
+
+func validUser(u User) error {
+	if strings.TrimSpace(u.Name) == "" {
+		return errors.New("user name is empty")
+	}
+	if u.Role != RoleAdmin && u.Role != RoleAnalyst {
+		return fmt.Errorf("user %s: role %q is neither %s nor %s", u.Name, u.Role, RoleAdmin, RoleAnalyst)
+	}
+	if len(u.TokenHash) == 0 {
+		return fmt.Errorf("user %s: no token hash", u.Name)
+	}
+	return nil
+}
+
+// CreateUser implements Users.
+func (s *sqliteStore) CreateUser(ctx context.Context, u User) error {
+	if err := validUser(u); err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE name = ? OR token_hash = ?`,
+			u.Name, u.TokenHash).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("user %s: %w", u.Name, ErrExists)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?)`,
+			u.Name, u.Role, jsonList(u.Sites), u.TokenHash, micros(time.Now()))
+		return err
+	})
+}
+
+func scanUser(r rowScanner) (User, error) {
+	var (
+		u       User
+		sites   string
+		created int64
+	)
+	if err := r.Scan(&u.Name, &u.Role, &sites, &u.TokenHash, &created); err != nil {
+		return User{}, err
+	}
+	if err := json.Unmarshal([]byte(sites), &u.Sites); err != nil {
+		return User{}, fmt.Errorf("user %s: sites: %w", u.Name, err)
+	}
+	if len(u.Sites) == 0 {
+		u.Sites = nil
+	}
+	u.CreatedAt = fromMicros(created)
+	return u, nil
+}
+
+// GetUser implements Users.
+func (s *sqliteStore) GetUser(ctx context.Context, name string) (User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE name = ?`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, fmt.Errorf("user %s: %w", name, ErrNotFound)
+	}
+	return u, err
+}
+
+// UserByTokenHash implements Users.
+func (s *sqliteStore) UserByTokenHash(ctx context.Context, hash []byte) (User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE token_hash = ?`, hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, fmt.Errorf("token: %w", ErrNotFound)
+	}
+	return u, err
+}
+
+// SetUserToken implements Users.
+func (s *sqliteStore) SetUserToken(ctx context.Context, name string, hash []byte) error {
+	if len(hash) == 0 {
+		return fmt.Errorf("user %s: no token hash", name)
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET token_hash = ? WHERE name = ?`, hash, name)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("user %s: %w", name, ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// ListUsers implements Users.
+func (s *sqliteStore) ListUsers(ctx context.Context) ([]User, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// DeleteUser implements Users.
+func (s *sqliteStore) DeleteUser(ctx context.Context, name string) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE name = ?`, name)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("user %s: %w", name, ErrNotFound)
+		}
+		return nil
+	})
+}
