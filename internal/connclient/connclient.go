@@ -1,0 +1,187 @@
+// Package connclient builds what a stored connection needs to talk to VirusTotal: its
+// API key opened from the store's sealed form, a vt.Client with the connection's
+// server and proxy, the quota limiter of its budget (shared through the store's ledger
+// with every process on that key) and the store's cache of the server's answers.
+//
+// It is the one place where a stored connection becomes a client, used by the CLI, the
+// REST server and the background enrichment, so that they seal keys the same way and
+// spend the same budgets.
+package connclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/vtsoar/vtsoar/internal/command"
+	"github.com/vtsoar/vtsoar/internal/quota"
+	"github.com/vtsoar/vtsoar/internal/risk"
+	"github.com/vtsoar/vtsoar/internal/secret"
+	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/vt"
+)
+
+// Store is what Build needs of a store: its quota ledger and its caches.
+type Store interface {
+	store.Ledger
+	store.Caches
+}
+
+// KeyAAD is the associated data a connection's API key is sealed with: it binds the
+// sealed key to the connection's name, so it cannot be moved to another row.
+func KeyAAD(name string) []byte { return []byte("vtsoar connection\x00" + name) }
+
+// SealKey seals the API key of the connection called name.
+func SealKey(c *secret.Cipher, name, apiKey string) ([]byte, error) {
+	return c.Seal([]byte(apiKey), KeyAAD(name))
+}
+
+// OpenKey opens the sealed API key of a stored connection. Errors name the connection,
+// never the key.
+func OpenKey(c *secret.Cipher, conn store.Connection) (string, error) {
+	if c == nil {
+		return "", fmt.Errorf("connection %s: no master key to open its API key", conn.Name)
+	}
+	b, err := c.Open(conn.SealedAPIKey, KeyAAD(conn.Name))
+	if err != nil {
+		if errors.Is(err, secret.ErrWrongKey) {
+			return "", fmt.Errorf("connection %s: its API key was stored under another master key (%s or the key file beside the database): %w", conn.Name, secret.EnvMasterKey, err)
+		}
+		return "", fmt.Errorf("connection %s: %w", conn.Name, err)
+	}
+	return string(b), nil
+}
+
+// Options tune Build.
+type Options struct {
+	// Quota configures the limiter (zero value: right for VirusTotal).
+	Quota quota.Config
+	// QuotaSpec, when not empty, replaces the connection's budget spec.
+	QuotaSpec string
+	// ServerURL, when not empty, replaces the connection's server.
+	ServerURL string
+	// UserAgent is sent with every request (empty: the client's default).
+	UserAgent string
+	// Retry is the retry policy (zero value: vt.DefaultRetryPolicy).
+	Retry vt.RetryPolicy
+	// Timeout bounds each attempt (0: vt.DefaultTimeout).
+	Timeout time.Duration
+	// HTTPClient, when set, is the client's transport (the connection's proxy is then
+	// the caller's business).
+	HTTPClient *http.Client
+	// Policy derives risk levels (zero value: risk.DefaultPolicy()).
+	Policy risk.Policy
+	// Logger receives the client's log lines (never the key; nil: discard).
+	Logger *slog.Logger
+}
+
+// Conn is a stored connection ready to use.
+type Conn struct {
+	// Connection is the stored connection.
+	Connection store.Connection
+	// Client talks to the connection's server through its proxy and limiter.
+	Client *vt.Client
+	// Limiter spends the connection's budget.
+	Limiter *quota.Limiter
+	// Cache is the store's cache of the server's answers.
+	Cache store.Cache
+
+	apiKey string
+	budget string
+	policy risk.Policy
+	logger *slog.Logger
+}
+
+// Build opens the connection's key with cipher and builds its client, limiter and
+// cache on st.
+func Build(ctx context.Context, st Store, cipher *secret.Cipher, conn store.Connection, opts Options) (*Conn, error) {
+	key, err := OpenKey(cipher, conn)
+	if err != nil {
+		return nil, err
+	}
+	return BuildWithKey(ctx, st, conn, key, opts)
+}
+
+// BuildWithKey is Build for a key already in hand (a connection being created and
+// tested before it is stored, or --api-key).
+func BuildWithKey(_ context.Context, st Store, conn store.Connection, apiKey string, opts Options) (*Conn, error) {
+	specText := conn.Quota
+	if opts.QuotaSpec != "" {
+		specText = opts.QuotaSpec
+	}
+	if specText == "" {
+		specText = "public"
+	}
+	spec, err := quota.ParseSpec(specText)
+	if err != nil {
+		return nil, fmt.Errorf("connection %s: quota: %w", conn.Name, err)
+	}
+	server := conn.ServerURL
+	if opts.ServerURL != "" {
+		server = opts.ServerURL
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	qcfg := opts.Quota
+	if qcfg.Logger == nil {
+		qcfg.Logger = logger
+	}
+	budget := quota.BudgetID(server, apiKey)
+	lim := quota.New(st, budget, spec, qcfg)
+	vopts := []vt.Option{vt.WithLimiter(lim), vt.WithLogger(logger)}
+	if server != "" {
+		vopts = append(vopts, vt.WithServerURL(server))
+	}
+	if opts.HTTPClient != nil {
+		vopts = append(vopts, vt.WithHTTPClient(opts.HTTPClient))
+	} else if conn.Proxy != "" {
+		vopts = append(vopts, vt.WithProxy(conn.Proxy))
+	}
+	if opts.UserAgent != "" {
+		vopts = append(vopts, vt.WithUserAgent(opts.UserAgent))
+	}
+	if opts.Retry.MaxAttempts > 0 {
+		vopts = append(vopts, vt.WithRetry(opts.Retry))
+	}
+	if opts.Timeout > 0 {
+		vopts = append(vopts, vt.WithTimeout(opts.Timeout))
+	}
+	client, err := vt.New(apiKey, vopts...)
+	if err != nil {
+		return nil, fmt.Errorf("connection %s: %w", conn.Name, err)
+	}
+	policy := opts.Policy
+	if policy.Default == (risk.Thresholds{}) && policy.ByKind == nil {
+		policy = risk.DefaultPolicy()
+	}
+	return &Conn{
+		Connection: conn,
+		Client:     client,
+		Limiter:    lim,
+		Cache:      st.Cache(client.ServerURL()),
+		apiKey:     apiKey,
+		budget:     budget,
+		policy:     policy,
+		logger:     logger,
+	}, nil
+}
+
+// Deps returns what command.Run needs to run a command on the connection.
+func (c *Conn) Deps() command.Deps {
+	return command.Deps{
+		Client: c.Client,
+		APIKey: c.apiKey,
+		Cache:  c.Cache,
+		Policy: c.policy,
+		Logger: c.logger,
+	}
+}
+
+// Budget returns the ledger name of the connection's budget.
+// Two connections with one key on one server share it.
+func (c *Conn) Budget() string { return c.budget }
