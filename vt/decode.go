@@ -399,46 +399,54 @@ func decodeUserBody(body []byte) (*User, error) {
 	return u, nil
 }
 
-// stripAPIKeyAttr removes "apikey" from data.attributes (or a bare object's
-// attributes), re-encoding only when it is there.
+// stripAPIKeyAttr removes every member named "apikey" (in any letter case, at any
+// depth: encoding/json matches names case-insensitively) from a user answer. The body
+// is re-encoded only when something was removed.
 func stripAPIKeyAttr(body []byte) ([]byte, error) {
-	if !bytes.Contains(body, []byte(`"apikey"`)) {
-		return body, nil
+	if !json.Valid(body) {
+		return nil, errors.New("answer is not valid JSON")
 	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
 		return nil, err
 	}
-	strip := func(obj map[string]json.RawMessage) bool {
-		var attrs map[string]json.RawMessage
-		if json.Unmarshal(obj["attributes"], &attrs) != nil {
-			return false
-		}
-		if _, ok := attrs["apikey"]; !ok {
-			return false
-		}
-		delete(attrs, "apikey")
-		b, err := json.Marshal(attrs)
-		if err != nil {
-			return false
-		}
-		obj["attributes"] = b
-		return true
-	}
-	changed := strip(top)
-	var data map[string]json.RawMessage
-	if json.Unmarshal(top["data"], &data) == nil && strip(data) {
-		b, err := json.Marshal(data)
-		if err != nil {
-			return nil, err
-		}
-		top["data"] = b
-		changed = true
-	}
-	if !changed {
+	if !dropKeyFold(v, "apikey") {
 		return body, nil
 	}
-	return json.Marshal(top)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// dropKeyFold deletes members named key (ignoring case) from every object in v.
+func dropKeyFold(v any, key string) bool {
+	removed := false
+	switch x := v.(type) {
+	case map[string]any:
+		for k, child := range x {
+			if strings.EqualFold(k, key) {
+				delete(x, k)
+				removed = true
+				continue
+			}
+			if dropKeyFold(child, key) {
+				removed = true
+			}
+		}
+	case []any:
+		for _, child := range x {
+			if dropKeyFold(child, key) {
+				removed = true
+			}
+		}
+	}
+	return removed
 }
 
 func decodeUploadURLBody(body []byte) (string, error) {

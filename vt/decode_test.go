@@ -1,0 +1,149 @@
+package vt
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestDecodeToleratesOddAttributeTypes(t *testing.T) {
+	body := []byte(`{"data": {"type": "file", "id": "abc", "attributes": {"md5": "44d88612fea8a8f36de82e1278abb02f", "reputation": "bad", "size": 68, "last_analysis_stats": {"malicious": 3}}}}`)
+	f, err := decodeFileBody(body)
+	if err != nil {
+		t.Fatalf("one odd field failed the report: %v", err)
+	}
+	if f.Attrs.MD5 != "44d88612fea8a8f36de82e1278abb02f" || f.Attrs.Size != 68 || f.Attrs.LastAnalysisStats.Malicious != 3 || f.Attrs.Reputation != 0 {
+		t.Errorf("attrs %+v", f.Attrs)
+	}
+}
+
+func TestDecodeRejectsWrongType(t *testing.T) {
+	c, _, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		answer(w, 200, []byte(`{"data": {"type": "url", "id": "abc", "attributes": {}}}`))
+	})
+	_, err := c.GetFile(context.Background(), "abc")
+	if e, ok := asError(err); !ok || e.Code != CodeInvalidResponse || !strings.Contains(e.Message, `expected a file object, got a "url" object`) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestDecodeObjectShapes(t *testing.T) {
+	for _, tc := range []struct {
+		body   string
+		id     string
+		errSub string
+	}{
+		{`{"data": {"id": "a", "type": "file"}}`, "a", ""},
+		{`{"id": "a", "type": "file", "attributes": {"md5": "x"}}`, "a", ""},
+		{`{"data": null}`, "", `no "data"`},
+		{`{"data": [1]}`, "", "not a JSON object"},
+		{`{"data": {"id": 5}}`, "", "object id"},
+		{`{"error": {"code": "NotFoundError", "message": "x"}}`, "", "carries an error"},
+		{`"just a string"`, "", "not a JSON object"},
+	} {
+		o, _, err := decodeObjectBody([]byte(tc.body))
+		if tc.errSub == "" && (err != nil || o.ID != tc.id) {
+			t.Errorf("%s: %v %q", tc.body, err, o.ID)
+		}
+		if tc.errSub != "" && (err == nil || !strings.Contains(err.Error(), tc.errSub)) {
+			t.Errorf("%s: err %v, want %q", tc.body, err, tc.errSub)
+		}
+	}
+}
+
+// fuzzSecret is a key the fuzzer's inputs may contain; it must never reach an error.
+const fuzzSecret = "f00dfeedf00dfeedf00dfeedf00dfeedf00dfeedf00dfeedf00dfeedf00dfeed"
+
+// FuzzDecode feeds arbitrary bodies to every decoder and to the error path: none may
+// panic, successful decodes keep the body as Raw, and error texts never carry the key
+// even when the body does.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{
+		`{"data": {"type": "file", "id": "a", "attributes": {"md5": "x", "last_analysis_stats": {"malicious": 1}}}}`,
+		`{"type": "file", "id": "a", "data": {"attributes": {}}}`,
+		`{"data": [{"type": "file", "id": "a", "md5": "x", "attributes": {"size": 1}}], "meta": {"cursor": "c"}}`,
+		`{"data": {"type": "analysis", "id": "a", "attributes": {"status": "queued"}}, "meta": {"file_info": {"sha256": "s"}}}`,
+		`{"data": {"type": "user", "id": "u", "attributes": {"apikey": "` + fuzzSecret + `", "privileges": {"a": {"granted": true}}}}}`,
+		`{"error": {"code": "NotFoundError", "message": "key ` + fuzzSecret + `"}}`,
+		`{"data": "https://www.virustotal.com/_ah/upload/x"}`,
+		`{"data": {"url": "https://virustotal.com/ui/widget/html/x", "detection_ratio": {"detections": 1, "total": 2}}}`,
+		`<html>` + fuzzSecret + `</html>`,
+		``,
+		`{"data": {"verdicts": ["MALWARE"], "dns_lookups": [{"hostname": "h"}]}}`,
+	} {
+		f.Add([]byte(s), 200)
+		f.Add([]byte(s), 404)
+	}
+	c, err := New(fuzzSecret)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, status int) {
+		if status < 100 || status > 999 {
+			status = 500
+		}
+		check := func(name string, raw []byte, err error) {
+			if err == nil && raw != nil && !bytes.Equal(raw, body) && name != "user" {
+				t.Errorf("%s: Raw differs from the body", name)
+			}
+		}
+		if v, err := decodeFileBody(body); err == nil {
+			check("file", v.Raw, nil)
+		}
+		if v, err := decodeURLBody(body); err == nil {
+			check("url", v.Raw, nil)
+		}
+		if v, err := decodeDomainBody(body); err == nil {
+			check("domain", v.Raw, nil)
+		}
+		if v, err := decodeIPBody(body); err == nil {
+			check("ip", v.Raw, nil)
+		}
+		if v, err := decodePageBody(body); err == nil {
+			check("page", v.Raw, nil)
+			for _, o := range v.Objects {
+				if o == nil || !json.Valid(o.Raw) {
+					t.Error("page object without valid Raw")
+				}
+			}
+		}
+		if v, err := decodeAnalysisBody(body); err == nil {
+			check("analysis", v.Raw, nil)
+		}
+		if v, err := decodeBehaviourBody(body); err == nil {
+			check("behaviour", v.Raw, nil)
+		}
+		if v, err := decodeWidgetBody(body); err == nil {
+			check("widget", v.Raw, nil)
+		}
+		if v, err := decodeUserBody(body); err == nil {
+			for _, b := range [][]byte{v.Raw, v.Attributes} {
+				var x any
+				if len(b) > 0 && json.Unmarshal(b, &x) == nil && dropKeyFold(x, "apikey") {
+					t.Errorf("user keeps an apikey member: %s", b)
+				}
+			}
+		}
+		_, _ = decodeDescriptorBody(body)
+		_, _ = decodeUploadURLBody(body)
+
+		r := &request{method: "GET", endpoint: "GET /files/{id}"}
+		res := &response{status: status, header: http.Header{"Content-Type": {"text/html"}}, body: body}
+		e := c.apiError(r, res)
+		if e.StatusCode != status || e.Code == "" || strings.Contains(strings.ToLower(e.Error()), fuzzSecret) {
+			t.Errorf("apiError = %q", e.Error())
+		}
+		if m := c.malformed(r, res, errTest); strings.Contains(strings.ToLower(m.Error()), fuzzSecret) {
+			t.Errorf("malformed = %q", m.Error())
+		}
+	})
+}
+
+var errTest = jsonErr("test")
+
+type jsonErr string
+
+func (e jsonErr) Error() string { return string(e) }
