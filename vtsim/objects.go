@@ -159,29 +159,31 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, http.StatusInternalServerError, "InternalError", err.Error())
 		return
 	}
-	if rels == "" && s.cacheable(rec) {
-		if s.cached.Add(1) > maxCached {
-			s.cache.Clear()
-			s.cached.Store(0)
-		}
-		s.cache.Store(rec.sha256, &cachedBody{base: c.base, body: body})
+	if rels == "" {
+		s.cacheIfStatic(rec, c.base, body)
 	}
 	writeRaw(w, http.StatusOK, body)
 }
 
-// cacheable reports whether a file's rendering can never change.
-func (s *Server) cacheable(rec *fileRec) bool {
+// cacheIfStatic keeps a file's rendering if the file can never change (nobody uploaded
+// or analysed it). The check and the store happen under s.mu, where newAnalysis drops
+// the cache entry, so a stale body is never kept.
+func (s *Server) cacheIfStatic(rec *fileRec, base string, body []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if rec.uploaded {
-		return false
+		return
 	}
 	for _, a := range s.analyses {
 		if a.file == rec {
-			return false
+			return
 		}
 	}
-	return true
+	if s.cached.Add(1) > maxCached {
+		s.cache.Clear()
+		s.cached.Store(0)
+	}
+	s.cache.Store(rec.sha256, &cachedBody{base: base, body: body})
 }
 
 // canonicalURL normalises a URL as vtsoar's ioc package does, so that the id a client
@@ -416,5 +418,8 @@ func (s *Server) behaviourSummary(w http.ResponseWriter, r *http.Request, c *cal
 		writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("File %q not found", id))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": behaviourSummary(rec)})
+	s.mu.Lock()
+	cp := *rec
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"data": behaviourSummary(&cp)})
 }

@@ -695,3 +695,20 @@ func TestDataDir(t *testing.T) {
 		t.Error("missing data dir accepted")
 	}
 }
+
+// TestCachedFileRefreshedByAnalysis: a file served from the render cache shows its new
+// analysis date once an analysis of it completes.
+func TestCachedFileRefreshedByAnalysis(t *testing.T) {
+	clock := newClock(t0)
+	e := newEnv(t, Options{Now: clock.Now})
+	id := findID(t, hashCandidate, func(id string) bool { return digestOf(id).exists() })
+	before := e.mustGet("/api/v3/files/" + id)
+	e.mustGet("/api/v3/files/" + id) // cached now
+	if st, _ := e.do("POST", "/api/v3/files/"+id+"/analyse", testKey, nil, ""); st != 200 {
+		t.Fatal(st)
+	}
+	after := e.mustGet("/api/v3/files/" + id)
+	if got := num(dig(after, "data", "attributes", "last_analysis_date")); got != int(t0.Unix()) {
+		t.Errorf("last_analysis_date %d (was %v), want %d", got, dig(before, "data", "attributes", "last_analysis_date"), t0.Unix())
+	}
+}
