@@ -48,43 +48,50 @@ A URL VirusTotal has never seen is submitted for scanning, its analysis followed
 
 func execReport(ctx context.Context, r *run, t task) outcome {
 	obj, err := r.fetchObject(ctx, t.obs, false)
-	submitted := false
-	var analysisID string
 	if err != nil && isNotFound(err) && t.obs.Kind == ioc.KindURL && !r.req.NoSubmit && t.obs.Value != "" {
-		analysisID, err = r.submitURL(ctx, t.obs.Value)
-		if err == nil {
-			submitted = true
-			obj, err = r.fetchObject(ctx, t.obs, true)
-		}
+		return r.submitAndReport(ctx, t)
 	}
 	if err != nil {
-		e := ContextEntry{Type: string(t.obs.Kind)}
-		if analysisID != "" {
-			e.set("analysis_id", analysisID)
-		}
-		return outcome{entry: e, fail: r.failure(err)}
+		return outcome{entry: ContextEntry{Type: string(t.obs.Kind)}, fail: r.failure(err)}
 	}
 	e := r.baseEntry(obj)
 	addIdentity(&e, obj)
 	addReportFields(&e, obj)
-	if submitted {
-		e.set("submitted", true)
-		e.set("analysis_id", analysisID)
-	}
 	return outcome{entry: e, raw: obj.raw, aliases: obj.runAliases()}
 }
 
-// submitURL submits a URL and follows its analysis to completion.
-func (r *run) submitURL(ctx context.Context, url string) (string, error) {
-	d, err := r.d.Client.ScanURL(ctx, url)
+// submitAndReport submits a URL VirusTotal has never seen, follows its analysis and
+// reports the URL; when the report is still missing after the analysis completed, the
+// analysis itself gives the verdict.
+func (r *run) submitAndReport(ctx context.Context, t task) outcome {
+	entry := ContextEntry{Type: string(ioc.KindURL), ID: ioc.URLSHA256ID(t.obs.Value)}
+	entry.set("submitted", true)
+	d, err := r.d.Client.ScanURL(ctx, t.obs.Value)
 	if err != nil {
-		return "", err
+		return outcome{entry: entry, fail: r.failure(err)}
 	}
-	_, err = r.d.Client.WaitAnalysis(ctx, d.ID, vt.WaitOptions{Interval: r.pollInterval, Timeout: r.timeout})
+	entry.set("analysis_id", d.ID)
+	a, err := r.d.Client.WaitAnalysis(ctx, d.ID, vt.WaitOptions{Interval: r.pollInterval, Timeout: r.timeout})
 	if err != nil {
-		return d.ID, fmt.Errorf("analysis %s of the submitted URL: %w", d.ID, err)
+		f := r.failure(err)
+		if a != nil {
+			entry.set("analysis_status", string(a.Status))
+			f.Message = fmt.Sprintf("analysis %s of the submitted URL not completed (%s): %s", d.ID, a.Status, f.Message)
+		}
+		return outcome{entry: entry, fail: f}
 	}
-	return d.ID, nil
+	obj, err := r.fetchObject(ctx, t.obs, true)
+	if err != nil {
+		r.log.Info("URL report not available after its analysis; using the analysis", "err", err)
+		entry.set("url", t.obs.Value)
+		return analysisOutcome(r, entry, a, ioc.KindURL)
+	}
+	e := r.baseEntry(obj)
+	addIdentity(&e, obj)
+	addReportFields(&e, obj)
+	e.set("submitted", true)
+	e.set("analysis_id", d.ID)
+	return outcome{entry: e, raw: obj.raw, aliases: obj.runAliases()}
 }
 
 func addReportFields(e *ContextEntry, obj *object) {

@@ -1,0 +1,657 @@
+package main_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vtsoar/vtsoar/vtsim"
+)
+
+// binary is the vtsoar binary built once by TestMain.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "vtsoar-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "vtsoar")
+	if runtime.GOOS == "windows" {
+		binary += ".exe"
+	}
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	build := exec.Command(gobin, "build", "-o", binary, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building vtsoar: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// emu is an emulator for one test.
+type emu struct {
+	sim      *vtsim.Server
+	srv      *httptest.Server
+	inflight sync.WaitGroup
+}
+
+func newEmu(t *testing.T, opts vtsim.Options) *emu {
+	t.Helper()
+	e := &emu{sim: vtsim.MustNew(opts)}
+	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.inflight.Add(1)
+		defer e.inflight.Done()
+		e.sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// stats reads /_emulator/stats once every request has been counted.
+func (e *emu) stats(t *testing.T) vtsim.Stats {
+	t.Helper()
+	e.inflight.Wait()
+	res, err := http.Get(e.srv.URL + "/_emulator/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var s vtsim.Stats
+	if err := json.NewDecoder(res.Body).Decode(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// relCount asks the emulator directly how many objects a relationship holds.
+func (e *emu) relCount(t *testing.T, col, id, rel string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", e.srv.URL+"/api/v3/"+col+"/"+id+"/relationships/"+rel+"?limit=1", nil)
+	req.Header.Set("x-apikey", "k")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body struct {
+		Meta struct {
+			Count int `json:"count"`
+		} `json:"meta"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	return body.Meta.Count
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// envelope mirrors the JSON envelope of DESIGN.md.
+type envelope struct {
+	Command     string            `json:"command"`
+	ReturnData  string            `json:"return_data"`
+	KeyFields   map[string]any    `json:"key_fields"`
+	ContextData []map[string]any  `json:"context_data"`
+	RawData     []json.RawMessage `json:"raw_data"`
+	Errors      []struct {
+		Input            string `json:"input"`
+		FailureIndicator string `json:"failure_indicator"`
+		StatusCode       int    `json:"status_code"`
+		Code             string `json:"code"`
+		Message          string `json:"message"`
+	} `json:"errors"`
+}
+
+// vtsoar runs the binary with a clean environment plus env, and stdin.
+func vtsoar(t *testing.T, env []string, stdin string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+// run runs a command against the emulator with -o json and decodes the envelope.
+func (e *emu) run(t *testing.T, key string, args ...string) (envelope, result) {
+	t.Helper()
+	return e.runIn(t, key, "", args...)
+}
+
+func (e *emu) runIn(t *testing.T, key, stdin string, args ...string) (envelope, result) {
+	t.Helper()
+	env := []string{"VT_SERVER_URL=" + e.srv.URL}
+	if key != "" {
+		env = append(env, "VT_API_KEY="+key)
+	}
+	r := vtsoar(t, env, stdin, append([]string{"-o", "json", "--retries", "0"}, args...)...)
+	var en envelope
+	if r.code == 0 || r.code == 1 || r.code == 3 {
+		if err := json.Unmarshal([]byte(r.stdout), &en); err != nil {
+			t.Fatalf("vtsoar %v: exit %d, output is not an envelope: %v\nstdout: %s\nstderr: %s", args, r.code, err, r.stdout, r.stderr)
+		}
+		checkShape(t, en, r)
+	}
+	return en, r
+}
+
+// checkShape asserts the envelope's invariants of DESIGN.md.
+func checkShape(t *testing.T, en envelope, r result) {
+	t.Helper()
+	failed := 0
+	for _, c := range en.ContextData {
+		if c["status"] == "error" {
+			failed++
+		}
+	}
+	if failed != len(en.Errors) || len(en.RawData) != len(en.ContextData)-failed {
+		t.Errorf("%d failed entries, %d errors, %d raw for %d inputs", failed, len(en.Errors), len(en.RawData), len(en.ContextData))
+	}
+	want, code := "Partially Successful", 3
+	switch {
+	case failed == 0:
+		want, code = "Successful", 0
+	case failed == len(en.ContextData):
+		want, code = "Failed", 1
+	}
+	if en.ReturnData != want || r.code != code {
+		t.Errorf("return_data %q exit %d, want %q exit %d", en.ReturnData, r.code, want, code)
+	}
+	for _, er := range en.Errors {
+		if er.FailureIndicator == "" || !strings.HasSuffix(er.FailureIndicator, " failed.") || er.Code == "" || er.Message == "" {
+			t.Errorf("incomplete error entry %+v", er)
+		}
+	}
+}
+
+func inputs(en envelope) []string {
+	var out []string
+	for _, c := range en.ContextData {
+		s, _ := c["input"].(string)
+		out = append(out, s)
+	}
+	return out
+}
+
+func sha256Hex(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+func exists(id string) bool { h := sha256.Sum256([]byte(id)); return h[0] >= 0x10 }
+
+func find(t *testing.T, seed string, pred func(string) bool) string {
+	t.Helper()
+	for i := range 100000 {
+		if id := sha256Hex(fmt.Sprint(seed, i)); pred(id) {
+			return id
+		}
+	}
+	t.Fatal("nothing found")
+	return ""
+}
+
+// findURL returns a URL that exists (or not) in the emulator's universe.
+func findURL(t *testing.T, seed string, want bool) string {
+	t.Helper()
+	for i := range 1000 {
+		u := fmt.Sprintf("https://%s.example.com/page/%d", seed, i)
+		if exists(sha256Hex(u)) == want {
+			return u
+		}
+	}
+	t.Fatal("no URL found")
+	return ""
+}
+
+const (
+	eicarMD5    = "44d88612fea8a8f36de82e1278abb02f"
+	eicarSHA256 = "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"
+)
+
+var fast = []string{"--poll-interval", "20ms", "--timeout", "10s"}
+
+func TestCheckFileReputation(t *testing.T) {
+	e := newEmu(t, vtsim.Options{})
+	missing := find(t, "missing", func(id string) bool { return !exists(id) })
+	in := []string{eicarMD5, missing, "xyz", strings.ToUpper(eicarSHA256), eicarMD5}
+	en, _ := e.run(t, "k", append([]string{"check-file-reputation"}, in...)...)
+	if got := inputs(en); strings.Join(got, ",") != strings.Join(in, ",") {
+		t.Fatalf("context_data inputs %v, want %v in order", got, in)
+	}
+	if got := en.KeyFields["RiskLevels"]; fmt.Sprint(got) != "[High N/A N/A High High]" {
+		t.Errorf("RiskLevels = %v", got)
+	}
+	c0 := en.ContextData[0]
+	if c0["id"] != eicarSHA256 || c0["risk_level"] != "High" || c0["risk_level_code"] != 1.0 || !strings.Contains(c0["risk_reason"].(string), "High from 10") {
+		t.Errorf("EICAR entry %v", c0)
+	}
+	if len(en.Errors) != 2 {
+		t.Fatalf("errors %+v", en.Errors)
+	}
+	nf, bad := en.Errors[0], en.Errors[1]
+	if nf.Input != missing || nf.StatusCode != 404 || nf.Code != "NotFoundError" || nf.Message != "File Not Found." || nf.FailureIndicator != "Check File Reputation failed." {
+		t.Errorf("not found: %+v", nf)
+	}
+	if bad.Input != "xyz" || bad.StatusCode != 400 || !strings.HasPrefix(bad.Message, "Invalid Hash. ") {
+		t.Errorf("invalid: %+v", bad)
+	}
+	if n := e.stats(t).ByEndpoint["GET /files/{id}"]; n != 2 {
+		t.Errorf("GET /files/{id} sent %d times, want 2 (EICAR by md5 and sha256 once, the missing file once)", n)
+	}
+}
+
+func TestCheckReputationOtherKinds(t *testing.T) {
+	e := newEmu(t, vtsim.Options{})
+	tests := []struct {
+		cmd             string
+		good, bad, gone string
+		invalid, nf     string
+	}{
+		{"check-ip-reputation", "8.8.8.8", "999.1.1.1", "", "Invalid IP.", ""},
+		{"check-url-reputation", "https://example.com/a", "not a url", "http://gone.invalid/", "Invalid URL.", "URL Not Found."},
+		{"check-domain-reputation", "example.com", "bad_domain!", "gone.invalid", "Invalid Domain.", "Domain Not Found."},
+	}
+	for _, tt := range tests {
+		args := []string{tt.cmd, tt.good, tt.bad}
+		if tt.gone != "" {
+			args = append(args, tt.gone)
+		}
+		en, _ := e.run(t, "k", args...)
+		if en.ContextData[0]["status"] != "ok" || en.ContextData[0]["risk_level"] == nil {
+			t.Errorf("%s %s: %v", tt.cmd, tt.good, en.ContextData[0])
+		}
+		if en.Errors[0].StatusCode != 400 || !strings.HasPrefix(en.Errors[0].Message, tt.invalid) {
+			t.Errorf("%s %s: %+v", tt.cmd, tt.bad, en.Errors[0])
+		}
+		if tt.gone != "" && (en.Errors[1].StatusCode != 404 || en.Errors[1].Message != tt.nf) {
+			t.Errorf("%s %s: %+v", tt.cmd, tt.gone, en.Errors[1])
+		}
+		if len(en.KeyFields["RiskLevels"].([]any)) != len(args)-1 {
+			t.Errorf("%s: RiskLevels %v", tt.cmd, en.KeyFields["RiskLevels"])
+		}
+	}
+}
+
+func TestGetReports(t *testing.T) {
+	e := newEmu(t, vtsim.Options{AnalysisTime: 60 * time.Millisecond})
+	for _, tc := range []struct{ cmd, in string }{
+		{"get-file-reports", eicarMD5}, {"get-ip-reports", "2001:db8::1"},
+		{"get-url-reports", "hxxps://example[.]com/report"}, {"get-domain-reports", "Example.COM"},
+	} {
+		en, _ := e.run(t, "k", append([]string{tc.cmd, tc.in}, fast...)...)
+		ids := en.KeyFields["IDs"].([]any)
+		stats := en.KeyFields["LastAnalysisStats"].([]any)
+		if len(ids) != 1 || ids[0] == "" || stats[0] == nil {
+			t.Errorf("%s: key_fields %v", tc.cmd, en.KeyFields)
+		}
+		var raw struct {
+			Data struct{ ID, Type string } `json:"data"`
+		}
+		if err := json.Unmarshal(en.RawData[0], &raw); err != nil || raw.Data.ID != ids[0] {
+			t.Errorf("%s: raw_data %s is not VirusTotal's report of %v", tc.cmd, en.RawData[0], ids[0])
+		}
+	}
+
+	// A URL VirusTotal never saw: submitted, followed, reported; unless --no-submit.
+	url := findURL(t, "fresh", false)
+	posted := e.stats(t).ByEndpoint["POST /urls"]
+	en, _ := e.run(t, "k", append([]string{"get-url-reports", "--no-submit", url}, fast...)...)
+	if en.Errors[0].StatusCode != 404 || en.Errors[0].Message != "URL Not Found." {
+		t.Errorf("--no-submit: %+v", en.Errors)
+	}
+	if n := e.stats(t).ByEndpoint["POST /urls"]; n != posted {
+		t.Errorf("--no-submit posted %d URLs", n-posted)
+	}
+	en, _ = e.run(t, "k", append([]string{"get-url-reports", url, url}, fast...)...)
+	c := en.ContextData[0]
+	if c["status"] != "ok" || c["submitted"] != true || c["analysis_id"] == "" || c["last_analysis_stats"] == nil {
+		t.Errorf("unknown URL not submitted and reported: %v", c)
+	}
+	if n := e.stats(t).ByEndpoint["POST /urls"]; n != posted+1 {
+		t.Errorf("POST /urls sent %d times for one URL given twice, want 1", n-posted)
+	}
+}
+
+func TestGetRelationships(t *testing.T) {
+	e := newEmu(t, vtsim.Options{PremiumKeys: []string{"premium-key"}})
+	// A file with more than 40 contacted domains needs two pages for --limit 44.
+	var file string
+	for i := range 500 {
+		id := sha256Hex(fmt.Sprint("rel", i))
+		if exists(id) && e.relCount(t, "files", id, "contacted_domains") > 40 {
+			file = id
+			break
+		}
+	}
+	if file == "" {
+		t.Fatal("no file with more than 40 contacted domains in 200 tries")
+	}
+	before := e.stats(t).ByEndpoint
+	en, _ := e.run(t, "k", "get-file-relationships", "--relationship", "Contacted_Domains", "--limit", "44", file, strings.ToUpper(file))
+	after := e.stats(t).ByEndpoint
+	c := en.ContextData[0]
+	if c["relationship"] != "contacted_domains" || c["count"].(float64) <= 40 || c["pages"].(float64) != 2 {
+		t.Errorf("paged relationship: %v", c)
+	}
+	if got := after["GET /files/{id}/{relationship}"] - before["GET /files/{id}/{relationship}"]; got != 2 {
+		t.Errorf("%d relationship pages fetched for one file given twice, want 2", got)
+	}
+	related := en.KeyFields["RelatedIDs"].([]any)
+	if len(related) != 2 || len(related[0].([]any)) != int(c["count"].(float64)) {
+		t.Errorf("RelatedIDs %v", related)
+	}
+	var raw struct {
+		Data []struct {
+			Type       string          `json:"type"`
+			Attributes json.RawMessage `json:"attributes"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(en.RawData[0], &raw); err != nil || len(raw.Data) != int(c["count"].(float64)) || raw.Data[0].Type != "domain" || len(raw.Data[0].Attributes) < 10 {
+		t.Errorf("raw_data does not hold the full related objects: %v", err)
+	}
+
+	// Premium-only: refused clearly on a public key, served on a premium one.
+	en, _ = e.run(t, "public-key", "get-file-relationships", "-r", "similar_files", eicarSHA256)
+	if er := en.Errors[0]; er.StatusCode != 403 || er.Code != "ForbiddenError" || !strings.Contains(er.Message, "premium") || er.FailureIndicator != "Get File Relationships failed." {
+		t.Errorf("premium-only on a public key: %+v", er)
+	}
+	en, _ = e.run(t, "premium-key", "get-file-relationships", "-r", "similar_files", eicarSHA256)
+	if en.ReturnData != "Successful" {
+		t.Errorf("premium-only on a premium key: %+v", en.Errors)
+	}
+
+	// Every relationship command; a name of another object type is refused before any
+	// request, with exit code 2.
+	for _, tc := range []struct{ cmd, rel, in string }{
+		{"get-ip-relationships", "resolutions", "8.8.8.8"},
+		{"get-url-relationships", "contacted_ips", "https://example.com/"},
+		{"get-domain-relationships", "subdomains", "example.com"},
+	} {
+		en, _ := e.run(t, "k", tc.cmd, "-r", tc.rel, tc.in, "not valid at all")
+		if en.ContextData[0]["status"] != "ok" || en.Errors[0].StatusCode != 400 {
+			t.Errorf("%s: %v %+v", tc.cmd, en.ContextData[0], en.Errors)
+		}
+	}
+	n := e.stats(t).Requests
+	_, r := e.run(t, "k", "get-ip-relationships", "-r", "contacted_domains", "8.8.8.8")
+	if r.code != 2 || !strings.Contains(r.stderr, "not a relationship of ip_addresses") {
+		t.Errorf("wrong relationship: exit %d, stderr %s", r.code, r.stderr)
+	}
+	if e.stats(t).Requests != n {
+		t.Error("a request was sent for a wrong relationship name")
+	}
+	// --help names the premium-only relationships.
+	h := vtsoar(t, nil, "", "get-domain-relationships", "--help")
+	if !strings.Contains(h.stdout, "Premium-only") || !strings.Contains(h.stdout, "downloaded_files") {
+		t.Errorf("--help does not list premium-only relationships:\n%s", h.stdout)
+	}
+}
+
+func TestBehaviorSummaries(t *testing.T) {
+	e := newEmu(t, vtsim.Options{})
+	missing := find(t, "beh", func(id string) bool { return !exists(id) })
+	en, _ := e.run(t, "k", "get-file-behavior-summaries", eicarSHA256, missing)
+	if en.ContextData[0]["status"] != "ok" || en.ContextData[0]["verdicts"] == nil {
+		t.Errorf("behaviour: %v", en.ContextData[0])
+	}
+	if en.Errors[0].StatusCode != 404 || en.Errors[0].Message != "File Not Found." || en.Errors[0].FailureIndicator != "Get File Behavior Summaries failed." {
+		t.Errorf("behaviour not found: %+v", en.Errors)
+	}
+}
+
+func TestDetonateFiles(t *testing.T) {
+	e := newEmu(t, vtsim.Options{AnalysisTime: 60 * time.Millisecond})
+	dir := t.TempDir()
+	// Content VirusTotal does not know (its sha256 is "not found" in the universe),
+	// and content it knows.
+	var unknown, known []byte
+	for i := 0; unknown == nil || known == nil; i++ {
+		b := []byte(fmt.Sprintf("sample %d\n", i))
+		if exists(sha256Hex(string(b))) {
+			if known == nil {
+				known = b
+			}
+		} else if unknown == nil {
+			unknown = b
+		}
+	}
+	newPath := filepath.Join(dir, "new.bin")
+	copyPath := filepath.Join(dir, "copy.bin")
+	knownPath := filepath.Join(dir, "known.bin")
+	for p, b := range map[string][]byte{newPath: unknown, copyPath: unknown, knownPath: known} {
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	missing := filepath.Join(dir, "missing.bin")
+	en, _ := e.run(t, "k", append([]string{"detonate-files", newPath, knownPath, missing, copyPath}, fast...)...)
+	c := en.ContextData
+	if c[0]["status"] != "ok" || c[0]["uploaded"] != true || c[0]["analysis_id"] == "" || c[0]["id"] != sha256Hex(string(unknown)) || c[0]["risk_level"] == nil {
+		t.Errorf("new file: %v", c[0])
+	}
+	if c[1]["status"] != "ok" || c[1]["uploaded"] != false {
+		t.Errorf("known file: %v", c[1])
+	}
+	if c[3]["id"] != c[0]["id"] || c[3]["status"] != "ok" {
+		t.Errorf("copy of the new file: %v", c[3])
+	}
+	if en.Errors[0].Input != missing || en.Errors[0].StatusCode != 404 || !strings.Contains(en.Errors[0].Message, "No such file") {
+		t.Errorf("missing file: %+v", en.Errors)
+	}
+	s := e.stats(t)
+	if s.ByEndpoint["POST /files"] != 1 {
+		t.Errorf("POST /files sent %d times, want 1 (the known file and the copy are not uploaded)", s.ByEndpoint["POST /files"])
+	}
+	en, _ = e.run(t, "k", append([]string{"detonate-files", "--rescan", knownPath}, fast...)...)
+	if en.ContextData[0]["rescanned"] != true || e.stats(t).ByEndpoint["POST /files/{id}/analyse"] != 1 {
+		t.Errorf("--rescan: %v", en.ContextData[0])
+	}
+}
+
+func TestScanURL(t *testing.T) {
+	e := newEmu(t, vtsim.Options{AnalysisTime: 60 * time.Millisecond})
+	en, _ := e.run(t, "k", "scan-url", "https://example.com/scan", "ftp//broken")
+	if id, _ := en.ContextData[0]["analysis_id"].(string); id == "" || en.KeyFields["AnalysisIDs"].([]any)[0] != id {
+		t.Errorf("scan-url: %v %v", en.ContextData[0], en.KeyFields)
+	}
+	if en.Errors[0].StatusCode != 400 || !strings.HasPrefix(en.Errors[0].Message, "Invalid URL.") {
+		t.Errorf("invalid URL: %+v", en.Errors)
+	}
+	en, _ = e.run(t, "k", append([]string{"scan-url", "--wait", "https://example.com/scan"}, fast...)...)
+	c := en.ContextData[0]
+	if c["analysis_status"] != "completed" || c["stats"] == nil || c["risk_level"] == "" {
+		t.Errorf("scan-url --wait: %v", c)
+	}
+}
+
+func TestSearch(t *testing.T) {
+	e := newEmu(t, vtsim.Options{})
+	en, _ := e.run(t, "k", "search", eicarMD5, "example[.]com", "ransomware", "  ")
+	if en.ContextData[0]["count"] != 1.0 || en.KeyFields["ResultIDs"].([]any)[0].([]any)[0] != eicarSHA256 {
+		t.Errorf("search by hash: %v %v", en.ContextData[0], en.KeyFields)
+	}
+	if en.ContextData[1]["query"] != "example.com" {
+		t.Errorf("defanged query not normalised: %v", en.ContextData[1])
+	}
+	if en.ContextData[2]["status"] != "ok" {
+		t.Errorf("tag search: %v", en.ContextData[2])
+	}
+	if en.Errors[0].StatusCode != 400 || en.Errors[0].FailureIndicator != "Search failed." {
+		t.Errorf("empty query: %+v", en.Errors)
+	}
+}
+
+func TestRetrieveWidget(t *testing.T) {
+	e := newEmu(t, vtsim.Options{})
+	dir := t.TempDir()
+	url := findURL(t, "widget", true) + "?b=c&d=../../etc"
+	for exists(sha256Hex(url)) == false {
+		url += "x"
+	}
+	en, _ := e.run(t, "k", "retrieve-widget-html-content", "--out-dir", dir, eicarMD5, url, "gone.invalid", "%%%")
+	for i := range 2 {
+		c := en.ContextData[i]
+		p, _ := c["path"].(string)
+		if filepath.Dir(p) != dir {
+			t.Errorf("widget %d written outside --out-dir: %q", i, p)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil || !bytes.Contains(b, []byte("<html")) {
+			t.Errorf("widget %d: %v", i, err)
+		}
+		if r, _ := c["detection_ratio"].(string); !strings.Contains(r, "/") {
+			t.Errorf("widget %d detection ratio %v", i, c["detection_ratio"])
+		}
+	}
+	if en.Errors[0].StatusCode != 404 || en.Errors[1].StatusCode != 400 {
+		t.Errorf("widget errors: %+v", en.Errors)
+	}
+}
+
+func TestTestConnection(t *testing.T) {
+	e := newEmu(t, vtsim.Options{QuotaDay: 500})
+	en, r := e.run(t, "secret-key-123", "test-connection")
+	if en.ReturnData != "Successful" || en.KeyFields["Connected"] != true || en.KeyFields["QuotaLeft"] == nil {
+		t.Errorf("test-connection: %s", r.stdout)
+	}
+	if strings.Contains(r.stdout+r.stderr, "secret-key-123") {
+		t.Error("the API key appears in the output")
+	}
+	en, r = e.run(t, "bad-key", "test-connection")
+	if r.code != 1 || en.Errors[0].StatusCode != 401 || en.Errors[0].Code != "WrongCredentialsError" || en.Errors[0].FailureIndicator != "Test Connection failed." {
+		t.Errorf("wrong key: exit %d %+v", r.code, en.Errors)
+	}
+	if r := vtsoar(t, []string{"VT_API_KEY=k", "VT_SERVER_URL=" + e.srv.URL}, "", "-o", "table", "test-connection"); r.code != 0 || !strings.Contains(r.stdout, "quota left") {
+		t.Errorf("table: exit %d\n%s", r.code, r.stdout)
+	}
+}
+
+func TestQuotaAndTransientFailures(t *testing.T) {
+	e := newEmu(t, vtsim.Options{QuotaDay: 2})
+	var in []string
+	for i := range 4 {
+		in = append(in, find(t, fmt.Sprint("q", i), exists))
+	}
+	en, _ := e.run(t, "k", append([]string{"check-file-reputation", "--concurrency", "1"}, in...)...)
+	if len(en.RawData) != 2 || len(en.Errors) != 2 {
+		t.Fatalf("quota: %d answered, %d errors; want the 2 answered kept", len(en.RawData), len(en.Errors))
+	}
+	for _, er := range en.Errors {
+		if er.StatusCode != 429 || er.Code != "QuotaExceededError" {
+			t.Errorf("quota error %+v", er)
+		}
+	}
+
+	flaky := newEmu(t, vtsim.Options{FailRate: 1})
+	en, r := flaky.run(t, "k", "get-domain-reports", "example.com", "example.org")
+	if r.code != 1 || en.Errors[0].StatusCode != 503 || en.Errors[0].Code != "TransientError" || en.Errors[0].FailureIndicator != "Get Domain Reports failed." {
+		t.Errorf("transient: exit %d %+v", r.code, en.Errors)
+	}
+
+	srv := httptest.NewServer(http.NotFoundHandler())
+	down := srv.URL
+	srv.Close()
+	r = vtsoar(t, []string{"VT_API_KEY=k"}, "", "-o", "json", "--retries", "0", "--server-url", down, "check-ip-reputation", "1.1.1.1")
+	var env envelope
+	if err := json.Unmarshal([]byte(r.stdout), &env); err != nil || r.code != 1 || env.Errors[0].Code != "ConnectionError" {
+		t.Errorf("server down: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestInputsOutputsAndUsage(t *testing.T) {
+	e := newEmu(t, vtsim.Options{})
+	stdin := "# hashes from the incident\n\n" + eicarMD5 + "\n  8.8.8.8  \n# end\n"
+	en, _ := e.runIn(t, "k", stdin, "check-file-reputation", "-", "extra-arg-not-a-hash")
+	if got := inputs(en); strings.Join(got, ",") != eicarMD5+",8.8.8.8,extra-arg-not-a-hash" {
+		t.Errorf("inputs from stdin: %v", got)
+	}
+
+	env := []string{"VT_SERVER_URL=" + e.srv.URL, "VT_API_KEY=k"}
+	r := vtsoar(t, env, "", "-o", "jsonl", "check-ip-reputation", "8.8.8.8", "1.2.3")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != 3 || len(lines) != 2 {
+		t.Fatalf("jsonl: exit %d, %d lines:\n%s", r.code, len(lines), r.stdout)
+	}
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil || m["input"] == nil {
+			t.Errorf("jsonl line %q: %v", l, err)
+		}
+	}
+
+	r = vtsoar(t, env, "", "-o", "csv", "check-ip-reputation", "8.8.8.8")
+	if !strings.HasPrefix(r.stdout, "input,status,type,id,risk_level,risk_level_code,risk_reason,error") || strings.Count(r.stdout, "\n") != 2 {
+		t.Errorf("csv:\n%s", r.stdout)
+	}
+	r = vtsoar(t, env, "", "-o", "yaml", "check-ip-reputation", "8.8.8.8")
+	if !strings.HasPrefix(r.stdout, "command: check-ip-reputation\nreturn_data: Successful\n") {
+		t.Errorf("yaml:\n%s", r.stdout)
+	}
+	r = vtsoar(t, env, "", "check-ip-reputation", "8.8.8.8")
+	if !strings.HasPrefix(r.stdout, "{") {
+		t.Errorf("default output off a terminal is not JSON:\n%s", r.stdout)
+	}
+	r = vtsoar(t, env, "", "-o", "table", "check-file-reputation", eicarMD5)
+	if !strings.Contains(r.stdout, "High") || strings.Contains(r.stdout, "\x1b[") {
+		t.Errorf("table off a terminal must hold the level without colour:\n%q", r.stdout)
+	}
+
+	usage := []struct {
+		env  []string
+		args []string
+		want string
+	}{
+		{nil, []string{"check-file-reputation", eicarMD5}, "VT_API_KEY"},
+		{env, []string{"--api-version", "v2", "check-file-reputation", eicarMD5}, "v3"},
+		{append(env, "VT_API_VERSION=v1"), []string{"check-file-reputation", eicarMD5}, "v3"},
+		{env, []string{"no-such-command"}, "unknown command"},
+		{env, []string{"check-file-reputation", "--bogus", eicarMD5}, "bogus"},
+		{env, []string{"check-file-reputation"}, "needs inputs"},
+		{env, []string{"-o", "xml", "check-file-reputation", eicarMD5}, "xml"},
+		{env, []string{"test-connection", "extra"}, "takes no inputs"},
+	}
+	for _, u := range usage {
+		r := vtsoar(t, u.env, "", u.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, u.want) {
+			t.Errorf("vtsoar %v: exit %d, stderr %q; want 2 and %q", u.args, r.code, r.stderr, u.want)
+		}
+	}
+	if r := vtsoar(t, nil, "", "check-file-reputation", eicarMD5); !strings.Contains(r.stderr, "vtsoar emulate") {
+		t.Errorf("no key: the message does not point at the emulator: %s", r.stderr)
+	}
+	if r := vtsoar(t, nil, "", "version"); r.code != 0 || !strings.HasPrefix(r.stdout, "vtsoar ") {
+		t.Errorf("version: %d %q", r.code, r.stdout)
+	}
+}
