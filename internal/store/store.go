@@ -34,6 +34,8 @@ type Store interface {
 	Caches
 	Users
 	Files
+	Events
+	HealthChecks
 	// Close releases the store (flushing cache statistics).
 	Close() error
 }

@@ -41,6 +41,9 @@ func Run(t *testing.T, open Opener) {
 	t.Run("CacheConcurrent", func(t *testing.T) { testCacheConcurrent(t, open) })
 	t.Run("Users", func(t *testing.T) { testUsers(t, open) })
 	t.Run("Files", func(t *testing.T) { testFiles(t, open) })
+	t.Run("Events", func(t *testing.T) { testEvents(t, open) })
+	t.Run("EventsConcurrent", func(t *testing.T) { testEventsConcurrent(t, open) })
+	t.Run("HealthChecks", func(t *testing.T) { testHealthChecks(t, open) })
 }
 
 // Clock is a settable clock for tests.

@@ -1,0 +1,257 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vtsoar/vtsoar/ioc"
+)
+
+// DB implements SQLDB: the store's pool, for River's riversqlite driver.
+func (s *sqliteStore) DB() *sql.DB { return s.db }
+
+const eventColumns = `id, site, status, risk_level_code, artifact_count, finished_count, created_at, updated_at`
+
+const artifactColumns = `idx, type, value, status, risk_level_code, risk_reason, connection, object_id, error, updated_at`
+
+// CreateEvent implements Events.
+func (s *sqliteStore) CreateEvent(ctx context.Context, ev Event, inTx func(context.Context, any) error) (Event, error) {
+	if strings.TrimSpace(ev.ID) == "" {
+		return Event{}, errors.New("event id is empty")
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	ev.Status, ev.ArtifactCount, ev.FinishedCount = EventPending, len(ev.Artifacts), 0
+	if ev.RiskLevelCode == 0 {
+		ev.RiskLevelCode = 4
+	}
+	ev.CreatedAt, ev.UpdatedAt = now, now
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE id = ?`, ev.ID).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("event %s: %w", ev.ID, ErrExists)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			ev.ID, ev.Site, ev.Status, ev.RiskLevelCode, ev.ArtifactCount, 0, micros(now), micros(now)); err != nil {
+			return err
+		}
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO event_artifacts (event_id, `+artifactColumns+`) VALUES (?, ?, ?, ?, ?, ?, '', '', '', '', ?)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for i := range ev.Artifacts {
+			a := &ev.Artifacts[i]
+			a.Index, a.Status, a.RiskLevelCode, a.UpdatedAt = i, ArtifactPending, 4, now
+			a.RiskReason, a.Connection, a.ObjectID, a.Error = "", "", "", ""
+			if _, err := stmt.ExecContext(ctx, ev.ID, i, string(a.Type), a.Value, a.Status, a.RiskLevelCode, micros(now)); err != nil {
+				return err
+			}
+		}
+		if inTx != nil {
+			return inTx(ctx, tx)
+		}
+		return nil
+	})
+	if err != nil {
+		return Event{}, err
+	}
+	return ev, nil
+}
+
+func scanEvent(r rowScanner) (Event, error) {
+	var (
+		ev               Event
+		created, updated int64
+	)
+	if err := r.Scan(&ev.ID, &ev.Site, &ev.Status, &ev.RiskLevelCode, &ev.ArtifactCount, &ev.FinishedCount,
+		&created, &updated); err != nil {
+		return Event{}, err
+	}
+	ev.CreatedAt, ev.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return ev, nil
+}
+
+func scanArtifact(r rowScanner) (Artifact, error) {
+	var (
+		a       Artifact
+		kind    string
+		updated int64
+	)
+	if err := r.Scan(&a.Index, &kind, &a.Value, &a.Status, &a.RiskLevelCode, &a.RiskReason, &a.Connection,
+		&a.ObjectID, &a.Error, &updated); err != nil {
+		return Artifact{}, err
+	}
+	a.Type, a.UpdatedAt = ioc.Kind(kind), fromMicros(updated)
+	return a, nil
+}
+
+func getEvent(ctx context.Context, q queryer, id string) (Event, error) {
+	ev, err := scanEvent(q.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Event{}, fmt.Errorf("event %s: %w", id, ErrNotFound)
+	}
+	return ev, err
+}
+
+// GetEvent implements Events.
+func (s *sqliteStore) GetEvent(ctx context.Context, id string) (Event, error) {
+	// The event is read before its artifacts, so that an event read as done has every
+	// artifact read final.
+	ev, err := getEvent(ctx, s.db, id)
+	if err != nil {
+		return Event{}, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+artifactColumns+` FROM event_artifacts WHERE event_id = ? ORDER BY idx`, id)
+	if err != nil {
+		return Event{}, err
+	}
+	defer rows.Close()
+	ev.Artifacts = make([]Artifact, 0, ev.ArtifactCount)
+	for rows.Next() {
+		a, err := scanArtifact(rows)
+		if err != nil {
+			return Event{}, err
+		}
+		ev.Artifacts = append(ev.Artifacts, a)
+	}
+	return ev, rows.Err()
+}
+
+// GetArtifact implements Events.
+func (s *sqliteStore) GetArtifact(ctx context.Context, eventID string, index int) (Event, Artifact, error) {
+	ev, err := getEvent(ctx, s.db, eventID)
+	if err != nil {
+		return Event{}, Artifact{}, err
+	}
+	a, err := scanArtifact(s.db.QueryRowContext(ctx, `SELECT `+artifactColumns+` FROM event_artifacts WHERE event_id = ? AND idx = ?`,
+		eventID, index))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Event{}, Artifact{}, fmt.Errorf("event %s artifact %d: %w", eventID, index, ErrNotFound)
+	}
+	return ev, a, err
+}
+
+// ListEvents implements Events.
+func (s *sqliteStore) ListEvents(ctx context.Context, sites []string, limit int) ([]Event, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	q := `SELECT ` + eventColumns + ` FROM events`
+	var args []any
+	if sites != nil {
+		if len(sites) == 0 {
+			return nil, nil
+		}
+		q += ` WHERE site IN (?` + strings.Repeat(`, ?`, len(sites)-1) + `)`
+		for _, s := range sites {
+			args = append(args, s)
+		}
+	}
+	q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		ev, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}
+
+// StartEvent implements Events.
+func (s *sqliteStore) StartEvent(ctx context.Context, id string) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE events SET status = ?, updated_at = ? WHERE id = ? AND status = ?`,
+			EventEnriching, micros(time.Now()), id, EventPending)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			_, err := getEvent(ctx, tx, id)
+			return err
+		}
+		return nil
+	})
+}
+
+// FinishArtifact implements Events.
+func (s *sqliteStore) FinishArtifact(ctx context.Context, eventID string, a Artifact, risk func([]ArtifactState) int) (Event, bool, error) {
+	if a.Status != ArtifactDone && a.Status != ArtifactError {
+		return Event{}, false, fmt.Errorf("event %s artifact %d: status %q is not final", eventID, a.Index, a.Status)
+	}
+	var (
+		ev      Event
+		changed bool
+	)
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		changed = false
+		now := micros(time.Now())
+		res, err := tx.ExecContext(ctx, `UPDATE event_artifacts SET status = ?, risk_level_code = ?, risk_reason = ?,
+connection = ?, object_id = ?, error = ?, updated_at = ? WHERE event_id = ? AND idx = ? AND status NOT IN (?, ?)`,
+			a.Status, a.RiskLevelCode, a.RiskReason, a.Connection, a.ObjectID, a.Error, now, eventID, a.Index,
+			ArtifactDone, ArtifactError)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var err error
+			if ev, err = getEvent(ctx, tx, eventID); err != nil {
+				return err
+			}
+			var one int
+			err = tx.QueryRowContext(ctx, `SELECT 1 FROM event_artifacts WHERE event_id = ? AND idx = ?`, eventID, a.Index).Scan(&one)
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("event %s artifact %d: %w", eventID, a.Index, ErrNotFound)
+			}
+			return err
+		}
+		changed = true
+		rows, err := tx.QueryContext(ctx, `SELECT status, risk_level_code FROM event_artifacts WHERE event_id = ? AND status IN (?, ?)`,
+			eventID, ArtifactDone, ArtifactError)
+		if err != nil {
+			return err
+		}
+		var states []ArtifactState
+		for rows.Next() {
+			var st ArtifactState
+			if err := rows.Scan(&st.Status, &st.RiskLevelCode); err != nil {
+				rows.Close()
+				return err
+			}
+			states = append(states, st)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		code := 4
+		if risk != nil {
+			code = risk(states)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE events SET finished_count = ?, risk_level_code = ?,
+status = CASE WHEN ? >= artifact_count THEN ? ELSE ? END, updated_at = ? WHERE id = ?`,
+			len(states), code, len(states), EventDone, EventEnriching, now, eventID); err != nil {
+			return err
+		}
+		ev, err = getEvent(ctx, tx, eventID)
+		return err
+	})
+	if err != nil {
+		return Event{}, false, err
+	}
+	return ev, changed, nil
+}

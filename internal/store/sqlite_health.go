@@ -1,0 +1,115 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+const healthColumns = `connection, at, healthy, status_code, message, quota_left`
+
+func scanHealth(r rowScanner) (HealthCheck, error) {
+	var (
+		h       HealthCheck
+		at      int64
+		healthy int
+		left    string
+	)
+	if err := r.Scan(&h.Connection, &at, &healthy, &h.StatusCode, &h.Message, &left); err != nil {
+		return HealthCheck{}, err
+	}
+	h.At, h.Healthy = fromMicros(at), healthy != 0
+	if err := json.Unmarshal([]byte(left), &h.QuotaLeft); err != nil {
+		return HealthCheck{}, fmt.Errorf("health check of %s: quota_left: %w", h.Connection, err)
+	}
+	if len(h.QuotaLeft) == 0 {
+		h.QuotaLeft = nil
+	}
+	return h, nil
+}
+
+// RecordHealthCheck implements HealthChecks.
+func (s *sqliteStore) RecordHealthCheck(ctx context.Context, h HealthCheck) (HealthCheck, bool, error) {
+	if strings.TrimSpace(h.Connection) == "" {
+		return HealthCheck{}, false, errors.New("health check: connection name is empty")
+	}
+	left, err := json.Marshal(h.QuotaLeft)
+	if err != nil {
+		return HealthCheck{}, false, err
+	}
+	if h.QuotaLeft == nil {
+		left = []byte("{}")
+	}
+	var (
+		prev HealthCheck
+		ok   bool
+	)
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		prev, err = scanHealth(tx.QueryRowContext(ctx, `SELECT `+healthColumns+` FROM health_checks
+WHERE connection = ? ORDER BY seq DESC LIMIT 1`, h.Connection))
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			ok = false
+		case err != nil:
+			return err
+		default:
+			ok = true
+		}
+		healthy := 0
+		if h.Healthy {
+			healthy = 1
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO health_checks (`+healthColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+			h.Connection, micros(h.At), healthy, h.StatusCode, h.Message, string(left))
+		return err
+	})
+	if err != nil {
+		return HealthCheck{}, false, err
+	}
+	return prev, ok, nil
+}
+
+// HealthHistory implements HealthChecks.
+func (s *sqliteStore) HealthHistory(ctx context.Context, connection string, limit int) ([]HealthCheck, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+healthColumns+` FROM health_checks WHERE connection = ?
+ORDER BY seq DESC LIMIT ?`, connection, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []HealthCheck
+	for rows.Next() {
+		h, err := scanHealth(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// LastHealthChecks implements HealthChecks.
+func (s *sqliteStore) LastHealthChecks(ctx context.Context) (map[string]HealthCheck, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+healthColumns+` FROM health_checks
+WHERE seq IN (SELECT MAX(seq) FROM health_checks GROUP BY connection)`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]HealthCheck{}
+	for rows.Next() {
+		h, err := scanHealth(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[h.Connection] = h
+	}
+	return out, rows.Err()
+}
