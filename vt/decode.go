@@ -67,8 +67,49 @@ func unwrap(body []byte) (env envelope, data json.RawMessage, err error) {
 	return env, nil, errors.New(`answer has no "data" member`)
 }
 
+// fastEnvelope is the usual shape of a single-object answer. Decoding into it with
+// DisallowUnknownFields costs two passes over the body instead of four; any surprise
+// (an unknown member, a bare object, a type mismatch) falls back to the tolerant path.
+type fastEnvelope struct {
+	Data *struct {
+		ID                string                     `json:"id"`
+		Type              string                     `json:"type"`
+		Links             Links                      `json:"links"`
+		Attributes        json.RawMessage            `json:"attributes"`
+		ContextAttributes json.RawMessage            `json:"context_attributes"`
+		Relationships     map[string]json.RawMessage `json:"relationships"`
+	} `json:"data"`
+	Meta json.RawMessage `json:"meta"`
+}
+
+func decodeObjectFast(body []byte) (Object, json.RawMessage, bool) {
+	var env fastEnvelope
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if dec.Decode(&env) != nil || env.Data == nil || len(bytes.TrimSpace(body[dec.InputOffset():])) != 0 {
+		return Object{}, nil, false
+	}
+	d := env.Data
+	o := Object{ID: d.ID, Type: d.Type, Links: d.Links, Relationships: d.Relationships, Raw: body}
+	if !isNull(d.Attributes) {
+		o.Attributes = d.Attributes
+	}
+	if !isNull(d.ContextAttributes) {
+		o.ContextAttributes = d.ContextAttributes
+	}
+	return o, env.Meta, true
+}
+
 // decodeObjectBody decodes a single-object answer. Raw is the whole body.
 func decodeObjectBody(body []byte) (Object, json.RawMessage, error) {
+	if o, meta, ok := decodeObjectFast(body); ok {
+		return o, meta, nil
+	}
+	return decodeObjectTolerant(body)
+}
+
+// decodeObjectTolerant is decodeObjectBody's path for unusual shapes.
+func decodeObjectTolerant(body []byte) (Object, json.RawMessage, error) {
 	env, data, err := unwrap(body)
 	if err != nil {
 		return Object{}, nil, err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 )
@@ -27,6 +28,51 @@ func TestDecodeRejectsWrongType(t *testing.T) {
 	_, err := c.GetFile(context.Background(), "abc")
 	if e, ok := asError(err); !ok || e.Code != CodeInvalidResponse || !strings.Contains(e.Message, `expected a file object, got a "url" object`) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestDecodeFastPathMatchesTolerant checks, on every fixture, that the fast decoding
+// path gives what the tolerant one gives.
+func TestDecodeFastPathMatchesTolerant(t *testing.T) {
+	entries, err := os.ReadDir(fixturesDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast := 0
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		body := fixture(t, e.Name())
+		fo, fmeta, ok := decodeObjectFast(body)
+		if !ok {
+			continue
+		}
+		fast++
+		so, smeta, err := decodeObjectTolerant(body)
+		if err != nil {
+			t.Errorf("%s: fast path accepted what the tolerant path refuses: %v", e.Name(), err)
+			continue
+		}
+		if fo.ID != so.ID || fo.Type != so.Type || fo.Links != so.Links || !bytes.Equal(fo.Attributes, so.Attributes) ||
+			!bytes.Equal(fo.ContextAttributes, so.ContextAttributes) || len(fo.Relationships) != len(so.Relationships) ||
+			!bytes.Equal(fo.Raw, so.Raw) || !bytes.Equal(fmeta, smeta) {
+			t.Errorf("%s: fast and tolerant paths differ", e.Name())
+		}
+	}
+	if fast < 15 {
+		t.Errorf("only %d fixtures took the fast path", fast)
+	}
+	// Shapes that must take the tolerant path.
+	for _, b := range []string{
+		`{"type": "file", "id": "a", "data": {"attributes": {}}}`,
+		`{"data": {"id": "a", "md5": "x", "attributes": {}}}`,
+		`{"id": "a", "attributes": {}}`,
+		`{"data": {"id": "a"}} trailing`,
+	} {
+		if _, _, ok := decodeObjectFast([]byte(b)); ok {
+			t.Errorf("fast path took %s", b)
+		}
 	}
 }
 
