@@ -9,9 +9,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vtsoar/vtsoar/internal/cli/cachecmd"
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
+	"github.com/vtsoar/vtsoar/internal/cli/connection"
 	"github.com/vtsoar/vtsoar/internal/cli/integration"
 	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
+	quotacmd "github.com/vtsoar/vtsoar/internal/cli/quota"
+	"github.com/vtsoar/vtsoar/internal/cli/storecli"
 	"github.com/vtsoar/vtsoar/internal/cli/version"
 )
 
@@ -45,6 +49,7 @@ The API key comes from --api-key or VT_API_KEY. To try vtsoar offline, run
 	root.SetErr(f.IOStreams.ErrOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &cmdutil.UsageError{Err: err} })
 	f.AddGlobalFlags(root.PersistentFlags())
+	st := storecli.Wire(f, root.PersistentFlags()) // --db, --connection, --quota; store cache and quota for every command
 
 	root.AddGroup(&cobra.Group{ID: integration.GroupID, Title: "Integration commands:"},
 		&cobra.Group{ID: "other", Title: "Other commands:"})
@@ -53,7 +58,7 @@ The API key comes from --api-key or VT_API_KEY. To try vtsoar offline, run
 	for _, c := range integration.NewCmds(f) {
 		root.AddCommand(c)
 	}
-	others := []*cobra.Command{version.NewCmd(f)}
+	others := []*cobra.Command{version.NewCmd(f), connection.NewCmd(f, st), quotacmd.NewCmd(f, st), cachecmd.NewCmd(f, st)}
 	for _, mk := range extraCommands {
 		others = append(others, mk(f))
 	}

@@ -1,0 +1,344 @@
+// Package connection implements `vtsoar connection add|list|test|remove`: stored
+// VirusTotal connections whose API keys are sealed under the master key.
+package connection
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
+	"github.com/vtsoar/vtsoar/internal/cli/output"
+	"github.com/vtsoar/vtsoar/internal/cli/storecli"
+	"github.com/vtsoar/vtsoar/internal/command"
+	"github.com/vtsoar/vtsoar/internal/quota"
+	"github.com/vtsoar/vtsoar/internal/secret"
+	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/ioc"
+)
+
+// NewCmd returns the connection command group.
+func NewCmd(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "connection <command>",
+		Short: "Manage stored VirusTotal connections (API keys encrypted at rest)",
+		Long: `A connection is a VirusTotal API key stored in the database, encrypted with AES-256-GCM
+under the master key (VTSOAR_MASTER_KEY, else the key file master.key beside the
+database, created with mode 0600 on first use), with its server, quota, proxy and the
+observable types it checks automatically. Use one with --connection NAME on any command.`,
+	}
+	cmd.AddCommand(newAdd(f, e), newList(f, e), newTest(f, e), newRemove(f, e))
+	return cmd
+}
+
+// View is a connection as shown: never its key.
+type View struct {
+	Name               string    `json:"name"`
+	ServerURL          string    `json:"server_url"`
+	Quota              string    `json:"quota"`
+	Proxy              string    `json:"proxy,omitempty"`
+	ReputationChecks   []string  `json:"reputation_checks"`
+	HealthCheckMinutes int       `json:"health_check_minutes"`
+	Sites              []string  `json:"sites"`
+	Users              []string  `json:"users"`
+	CreatedAt          time.Time `json:"created_at"`
+	UpdatedAt          time.Time `json:"updated_at"`
+}
+
+func viewOf(c store.Connection) View {
+	v := View{
+		Name: c.Name, ServerURL: store.NormalizeServerURL(c.ServerURL), Quota: c.Quota, Proxy: storecli.RedactURL(c.Proxy),
+		ReputationChecks: []string{}, HealthCheckMinutes: c.HealthCheckMinutes,
+		Sites: append([]string{}, c.Sites...), Users: append([]string{}, c.Users...),
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+	}
+	for _, k := range c.ReputationChecks {
+		v.ReputationChecks = append(v.ReputationChecks, string(k))
+	}
+	return v
+}
+
+type addOptions struct {
+	keyStdin    bool
+	keyFile     string
+	keyRef      string
+	proxy       string
+	checks      string
+	healthEvery int
+	sites       []string
+	users       []string
+	replace     bool
+}
+
+var allKinds = []ioc.Kind{ioc.KindFile, ioc.KindIP, ioc.KindURL, ioc.KindDomain}
+
+func parseChecks(s string) ([]ioc.Kind, error) {
+	s = strings.TrimSpace(strings.ToLower(s))
+	if s == "none" || s == "" {
+		return nil, nil
+	}
+	if s == "all" {
+		return allKinds, nil
+	}
+	var out []ioc.Kind
+	for _, p := range strings.Split(s, ",") {
+		k := ioc.Kind(strings.TrimSpace(p))
+		switch k {
+		case ioc.KindFile, ioc.KindIP, ioc.KindURL, ioc.KindDomain:
+		default:
+			return nil, fmt.Errorf("--reputation-checks: unknown type %q (want file, ip, url, domain, all or none)", p)
+		}
+		for _, have := range out {
+			if have == k {
+				return nil, fmt.Errorf("--reputation-checks: %s given twice", k)
+			}
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// readKey returns the API key from exactly one of --api-key-stdin, --api-key-file and
+// --api-key (a secret reference).
+func readKey(in io.Reader, o *addOptions) (string, error) {
+	n := 0
+	for _, set := range []bool{o.keyStdin, o.keyFile != "", o.keyRef != ""} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return "", cmdutil.Usagef("give the API key with exactly one of --api-key-stdin, --api-key-file PATH or --api-key env:NAME|file:PATH")
+	}
+	var key string
+	var err error
+	switch {
+	case o.keyStdin:
+		var b []byte
+		b, err = io.ReadAll(io.LimitReader(in, 64<<10))
+		key = strings.TrimSpace(string(b))
+		if err == nil && key == "" {
+			err = errors.New("--api-key-stdin: stdin held no key")
+		}
+	case o.keyFile != "":
+		key, err = secret.ReadSecretFile(o.keyFile)
+	default:
+		if !secret.IsReference(o.keyRef) {
+			return "", cmdutil.Usagef("--api-key of `connection add` takes a reference, env:NAME or file:PATH; a key written on the command line would stay in the shell history and show in ps (use --api-key-stdin)")
+		}
+		key, err = secret.Resolve(o.keyRef)
+	}
+	if err != nil {
+		return "", &cmdutil.UsageError{Err: err}
+	}
+	key = strings.TrimSpace(key)
+	if strings.ContainsAny(key, " \t\r\n") {
+		return "", cmdutil.Usagef("the API key contains white space or several lines")
+	}
+	return key, nil
+}
+
+func newAdd(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
+	o := &addOptions{}
+	cmd := &cobra.Command{
+		Use:   "add NAME",
+		Short: "Store a connection",
+		Long: `Store a connection. The API key is read from stdin (--api-key-stdin), from a file
+(--api-key-file PATH, trailing newline ignored) or from a secret reference
+(--api-key env:NAME or --api-key file:PATH), never from the command line itself.
+--server-url and --quota (global flags) are stored with the connection.`,
+		Example: `  printf '%s' "$VT_KEY" | vtsoar connection add prod --api-key-stdin --quota public
+  vtsoar connection add emu --api-key env:EMU_KEY --server-url http://127.0.0.1:8089 --reputation-checks file,url`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runAdd(cmd.Context(), f, e, o, args[0])
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&o.keyStdin, "api-key-stdin", false, "read the API key from stdin")
+	fl.StringVar(&o.keyFile, "api-key-file", "", "read the API key from the file at PATH")
+	fl.StringVar(&o.keyRef, "api-key", "", "the API key as a secret reference: env:NAME or file:PATH")
+	fl.StringVar(&o.proxy, "proxy", "", "HTTP proxy URL for this connection")
+	fl.StringVar(&o.checks, "reputation-checks", "file,ip,url,domain", "observable types enriched automatically: any of file,ip,url,domain, or all, or none")
+	fl.IntVar(&o.healthEvery, "health-check-minutes", 0, "minutes between scheduled connection tests (0: none)")
+	fl.StringSliceVar(&o.sites, "site", nil, "sites whose events the connection enriches (repeatable; default all)")
+	fl.StringSliceVar(&o.users, "user", nil, "users allowed to run the connection (repeatable; default all)")
+	fl.BoolVar(&o.replace, "replace", false, "replace an existing connection of that name")
+	return cmd
+}
+
+func runAdd(ctx context.Context, f *cmdutil.Factory, e *storecli.Env, o *addOptions, name string) error {
+	name = strings.TrimSpace(name)
+	if name == "" || strings.ContainsAny(name, " \t\r\n/") {
+		return cmdutil.Usagef("connection name %q: use letters, digits, '-', '_' or '.'", name)
+	}
+	specText := e.Quota
+	if specText == "" {
+		specText = f.Resolved("", storecli.EnvQuota, "public")
+	}
+	spec, err := quota.ParseSpec(specText)
+	if err != nil {
+		return &cmdutil.UsageError{Err: fmt.Errorf("--quota: %w", err)}
+	}
+	checks, err := parseChecks(o.checks)
+	if err != nil {
+		return &cmdutil.UsageError{Err: err}
+	}
+	if o.healthEvery < 0 {
+		return cmdutil.Usagef("--health-check-minutes must not be negative")
+	}
+	if o.proxy != "" {
+		if u, err := url.Parse(o.proxy); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "socks5" && u.Scheme != "socks5h") {
+			return cmdutil.Usagef("--proxy must be an http://, https://, socks5:// or socks5h:// URL with a host")
+		}
+	}
+	server := f.Options.ServerURL
+	if server != "" {
+		if u, err := url.Parse(server); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return cmdutil.Usagef("--server-url must be an http:// or https:// URL with a host")
+		}
+	}
+	key, err := readKey(f.IOStreams.In, o)
+	if err != nil {
+		return err
+	}
+	c, err := e.Cipher()
+	if err != nil {
+		return err
+	}
+	sealed, err := storecli.SealKey(c, name, key)
+	if err != nil {
+		return err
+	}
+	st, err := e.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	conn := store.Connection{
+		Name: name, SealedAPIKey: sealed, ServerURL: server, Quota: spec.String(), Proxy: o.proxy,
+		ReputationChecks: checks, HealthCheckMinutes: o.healthEvery, Sites: o.sites, Users: o.users,
+	}
+	err = st.CreateConnection(ctx, conn)
+	if errors.Is(err, store.ErrExists) && o.replace {
+		err = st.UpdateConnection(ctx, conn)
+	}
+	if errors.Is(err, store.ErrExists) {
+		return cmdutil.Usagef("a connection named %q exists already (add --replace to replace it)", name)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(f.IOStreams.ErrOut, "Stored connection %s (%s, quota %s); its key is encrypted.\n",
+		name, store.NormalizeServerURL(server), spec)
+	return nil
+}
+
+func newList(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
+	return &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List stored connections (never their keys)",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := e.OpenStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			conns, err := st.ListConnections(cmd.Context())
+			if err != nil {
+				return err
+			}
+			views := []View{}
+			var rows [][]string
+			for _, c := range conns {
+				v := viewOf(c)
+				views = append(views, v)
+				rows = append(rows, []string{v.Name, v.ServerURL, v.Quota, storecli.OrDash(v.Proxy),
+					storecli.OrDash(strings.Join(v.ReputationChecks, ",")), strconv.Itoa(v.HealthCheckMinutes),
+					storecli.OrDash(strings.Join(v.Sites, ",")), storecli.OrDash(strings.Join(v.Users, ",")),
+					storecli.FormatTime(v.UpdatedAt)})
+			}
+			return storecli.Print(f, views, []string{"NAME", "SERVER", "QUOTA", "PROXY", "CHECKS", "HEALTH_MIN", "SITES", "USERS", "UPDATED"}, rows)
+		},
+	}
+}
+
+func newRemove(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
+	return &cobra.Command{
+		Use:     "remove NAME",
+		Aliases: []string{"rm"},
+		Short:   "Remove a stored connection",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := e.OpenStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			err = st.DeleteConnection(cmd.Context(), args[0])
+			if errors.Is(err, store.ErrNotFound) {
+				return cmdutil.Usagef("no connection named %q", args[0])
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(f.IOStreams.ErrOut, "Removed connection %s.\n", args[0])
+			return nil
+		},
+	}
+}
+
+func newTest(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "test NAME",
+		Short: "Test a stored connection (the test-connection command on it)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := f.CheckGlobal(); err != nil {
+				return err
+			}
+			st, err := e.OpenStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			named := *e
+			named.Connection = args[0]
+			deps, err := named.DepsFor(ctx, st)
+			if err != nil {
+				return err
+			}
+			env, err := command.Run(ctx, deps, command.Request{Command: "test-connection"})
+			if err != nil {
+				return err
+			}
+			switch f.OutputFormat() {
+			case "yaml":
+				err = output.YAML(f.IOStreams.Out, env)
+			case "table":
+				err = output.Table(f.IOStreams.Out, env, f.IOStreams.ColorEnabled())
+			case "csv":
+				err = output.CSV(f.IOStreams.Out, env)
+			default:
+				err = output.JSON(f.IOStreams.Out, env)
+			}
+			if err != nil {
+				return err
+			}
+			if code := env.ExitCode(); code != 0 {
+				return &cmdutil.ExitError{Code: code}
+			}
+			return nil
+		},
+	}
+}

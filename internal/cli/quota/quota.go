@@ -1,0 +1,121 @@
+// Package quota implements `vtsoar quota`: the units used and left in each window of
+// a budget, as every process on the key has spent them.
+package quota
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
+	"github.com/vtsoar/vtsoar/internal/cli/storecli"
+	"github.com/vtsoar/vtsoar/internal/quota"
+	"github.com/vtsoar/vtsoar/internal/store"
+)
+
+// WindowView is one window of a budget as shown.
+type WindowView struct {
+	Window string `json:"window"`
+	// Limit is 0 for a window without a limit, and Left is then -1.
+	Limit  int        `json:"limit"`
+	Used   int        `json:"used"`
+	Left   int        `json:"left"`
+	Resets *time.Time `json:"resets,omitempty"`
+}
+
+// View is a budget as shown.
+type View struct {
+	Connection string       `json:"connection,omitempty"`
+	ServerURL  string       `json:"server_url"`
+	Quota      string       `json:"quota"`
+	Windows    []WindowView `json:"windows"`
+	HeldUntil  *time.Time   `json:"held_until,omitempty"`
+}
+
+// NewCmd returns the quota command.
+func NewCmd(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "quota",
+		Short: "Show the request budget used and left per window",
+		Long: `Show, for the connection (--connection NAME, or the key of --api-key / VT_API_KEY), or
+for every stored connection when neither is given, the requests spent and left in the
+sliding minute, the UTC day and the UTC month, as recorded by every vtsoar process
+sharing the database. A budget held after a 429 answer shows until when.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return run(cmd.Context(), f, e)
+		},
+	}
+}
+
+func run(ctx context.Context, f *cmdutil.Factory, e *storecli.Env) error {
+	st, err := e.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var targets []storecli.Target
+	if e.Connection == "" && f.Resolved(f.Options.APIKey, "VT_API_KEY", "") == "" {
+		conns, err := st.ListConnections(ctx)
+		if err != nil {
+			return err
+		}
+		if len(conns) == 0 {
+			return cmdutil.Usagef("no stored connection and no API key: give --connection NAME or --api-key")
+		}
+		for _, c := range conns {
+			named := *e
+			named.Connection = c.Name
+			t, err := named.Resolve(ctx, st)
+			if err != nil {
+				return err
+			}
+			targets = append(targets, t)
+		}
+	} else {
+		t, err := e.Resolve(ctx, st)
+		if err != nil {
+			return err
+		}
+		targets = append(targets, t)
+	}
+	cfg, err := e.QuotaConfig()
+	if err != nil {
+		return err
+	}
+	views := []View{}
+	var rows [][]string
+	for _, t := range targets {
+		u, err := quota.New(st, t.Budget(), t.Spec, cfg).Usage(ctx)
+		if err != nil {
+			return err
+		}
+		v := View{Connection: t.Connection, ServerURL: store.NormalizeServerURL(t.ServerURL), Quota: t.Spec.String()}
+		if !u.HeldUntil.IsZero() {
+			h := u.HeldUntil
+			v.HeldUntil = &h
+		}
+		for _, w := range u.Windows {
+			wv := WindowView{Window: w.Window, Limit: w.Limit, Used: w.Used, Left: w.Left}
+			if !w.Resets.IsZero() {
+				r := w.Resets
+				wv.Resets = &r
+			}
+			v.Windows = append(v.Windows, wv)
+			limit, left := "-", "-"
+			if w.Limit > 0 {
+				limit, left = strconv.Itoa(w.Limit), strconv.Itoa(w.Left)
+			}
+			held := "-"
+			if v.HeldUntil != nil {
+				held = storecli.FormatTime(*v.HeldUntil)
+			}
+			rows = append(rows, []string{storecli.OrDash(t.Connection), v.ServerURL, w.Window, limit,
+				strconv.Itoa(w.Used), left, storecli.FormatTime(w.Resets), held})
+		}
+		views = append(views, v)
+	}
+	return storecli.Print(f, views, []string{"CONNECTION", "SERVER", "WINDOW", "LIMIT", "USED", "LEFT", "RESETS", "HELD_UNTIL"}, rows)
+}

@@ -1,0 +1,294 @@
+// Package storecli wires the store into the CLI: the --db, --connection and --quota
+// global flags, the opening of the database and of the master key, the resolution of
+// a stored connection (or of --api-key) into a key, a server and a budget, and the
+// command dependencies (client with the quota limiter, cache of the store) that every
+// integration command runs with.
+//
+// Two environment variables exist for tests only: VTSOAR_QUOTA_WINDOW shortens the
+// quota's minute window (a Go duration such as "2s") and VTSOAR_QUOTA_MARGIN sets its
+// margin, so that an end-to-end test does not take minutes.
+package storecli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
+	"github.com/vtsoar/vtsoar/internal/command"
+	"github.com/vtsoar/vtsoar/internal/quota"
+	"github.com/vtsoar/vtsoar/internal/risk"
+	"github.com/vtsoar/vtsoar/internal/secret"
+	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/vt"
+)
+
+// Environment variables read by this package.
+const (
+	EnvDB          = "VTSOAR_DB"
+	EnvQuota       = "VTSOAR_QUOTA"
+	EnvQuotaWindow = "VTSOAR_QUOTA_WINDOW" // tests only
+	EnvQuotaMargin = "VTSOAR_QUOTA_MARGIN" // tests only
+)
+
+// Env is the store side of one invocation: its flags and the factory.
+type Env struct {
+	F *cmdutil.Factory
+	// DB, Connection and Quota are the --db, --connection and --quota flags.
+	DB, Connection, Quota string
+}
+
+// Wire registers the global flags on fs and makes every integration command of f run
+// with the store's cache and the quota limiter.
+func Wire(f *cmdutil.Factory, fs *pflag.FlagSet) *Env {
+	e := &Env{F: f}
+	fs.StringVar(&e.DB, "db", "", "database: a SQLite file path (env "+EnvDB+"; default $XDG_DATA_HOME/vtsoar/vtsoar.db)")
+	fs.StringVar(&e.Connection, "connection", "", "use the stored connection `NAME` (see vtsoar connection list)")
+	fs.StringVar(&e.Quota, "quota", "", "request budget: public (4/min,500/day,15500/month), premium, or N/min,N/day,N/month (env "+EnvQuota+"; default: the connection's, else public)")
+	f.BuildDeps = e.BuildDeps
+	return e
+}
+
+// DBPath returns the database to use: --db, else VTSOAR_DB, else store.DefaultPath.
+func (e *Env) DBPath() (string, error) {
+	if p := e.F.Resolved(e.DB, EnvDB, ""); p != "" {
+		return p, nil
+	}
+	p, err := store.DefaultPath()
+	if err != nil {
+		return "", &cmdutil.UsageError{Err: err}
+	}
+	return p, nil
+}
+
+// OpenStore opens the database.
+func (e *Env) OpenStore(ctx context.Context) (store.Store, error) {
+	path, err := e.DBPath()
+	if err != nil {
+		return nil, err
+	}
+	s, err := store.Open(ctx, path, store.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("%w (choose another database with --db or %s)", err, EnvDB)
+	}
+	return s, nil
+}
+
+// Cipher returns the master key's cipher: VTSOAR_MASTER_KEY, else the key file beside
+// the database (created on first use).
+func (e *Env) Cipher() (*secret.Cipher, error) {
+	path, err := e.DBPath()
+	if err != nil {
+		return nil, err
+	}
+	keyFile := secret.KeyFilePath(path)
+	if store.IsPostgres(path) {
+		def, err := store.DefaultPath()
+		if err != nil {
+			return nil, err
+		}
+		keyFile = secret.KeyFilePath(def)
+	}
+	c, err := secret.LoadMaster(keyFile)
+	if err != nil {
+		return nil, &cmdutil.UsageError{Err: err}
+	}
+	return c, nil
+}
+
+// keyAAD binds a sealed key to its connection's name.
+func keyAAD(name string) []byte { return []byte("vtsoar connection\x00" + name) }
+
+// SealKey seals the API key of connection name.
+func SealKey(c *secret.Cipher, name, apiKey string) ([]byte, error) {
+	return c.Seal([]byte(apiKey), keyAAD(name))
+}
+
+// OpenKey opens the sealed API key of a stored connection.
+func OpenKey(c *secret.Cipher, conn store.Connection) (string, error) {
+	b, err := c.Open(conn.SealedAPIKey, keyAAD(conn.Name))
+	if err != nil {
+		if errors.Is(err, secret.ErrWrongKey) {
+			return "", fmt.Errorf("connection %s: its API key was stored under another master key (%s or the key file beside the database): %w", conn.Name, secret.EnvMasterKey, err)
+		}
+		return "", fmt.Errorf("connection %s: %w", conn.Name, err)
+	}
+	return string(b), nil
+}
+
+// Target is what a command runs against: a key on a server with a budget.
+type Target struct {
+	// Connection is the stored connection's name, empty for --api-key.
+	Connection string
+	APIKey     string
+	ServerURL  string // empty: VirusTotal's
+	Proxy      string
+	Spec       quota.Spec
+}
+
+// Budget returns the ledger name of the target's budget.
+func (t Target) Budget() string { return quota.BudgetID(t.ServerURL, t.APIKey) }
+
+// Resolve returns the target of the invocation: the stored --connection, else
+// --api-key or VT_API_KEY. Flags win over the connection, which wins over environment
+// variables (--server-url, --quota).
+func (e *Env) Resolve(ctx context.Context, st store.Store) (Target, error) {
+	f := e.F
+	var t Target
+	specText := e.Quota
+	if e.Connection != "" {
+		if f.Options.APIKey != "" {
+			return Target{}, cmdutil.Usagef("give --connection or --api-key, not both")
+		}
+		conn, err := st.GetConnection(ctx, e.Connection)
+		if errors.Is(err, store.ErrNotFound) {
+			return Target{}, cmdutil.Usagef("no connection named %q (see `vtsoar connection list`)", e.Connection)
+		}
+		if err != nil {
+			return Target{}, err
+		}
+		c, err := e.Cipher()
+		if err != nil {
+			return Target{}, err
+		}
+		if t.APIKey, err = OpenKey(c, conn); err != nil {
+			return Target{}, &cmdutil.UsageError{Err: err}
+		}
+		t.Connection, t.ServerURL, t.Proxy = conn.Name, conn.ServerURL, conn.Proxy
+		if f.Options.ServerURL != "" {
+			t.ServerURL = f.Options.ServerURL
+		}
+		if specText == "" {
+			specText = conn.Quota
+		}
+	} else {
+		t.APIKey = f.Resolved(f.Options.APIKey, "VT_API_KEY", "")
+		t.ServerURL = f.Resolved(f.Options.ServerURL, "VT_SERVER_URL", "")
+		if strings.TrimSpace(t.APIKey) == "" {
+			if t.ServerURL == "" {
+				return Target{}, cmdutil.Usagef("no VirusTotal API key: give --connection NAME, --api-key or set VT_API_KEY (to try vtsoar offline, run `vtsoar emulate` and pass --server-url http://127.0.0.1:8089 with any key)")
+			}
+			return Target{}, cmdutil.Usagef("no API key for %s: give --connection NAME, --api-key or set VT_API_KEY (the emulator takes any non-empty key)", t.ServerURL)
+		}
+	}
+	if specText == "" {
+		specText = f.Resolved("", EnvQuota, "public")
+	}
+	spec, err := quota.ParseSpec(specText)
+	if err != nil {
+		return Target{}, &cmdutil.UsageError{Err: fmt.Errorf("--quota: %w", err)}
+	}
+	t.Spec = spec
+	return t, nil
+}
+
+// QuotaConfig returns the limiter configuration (test-only overrides included).
+func (e *Env) QuotaConfig() (quota.Config, error) {
+	cfg := quota.Config{Logger: e.F.Logger()}
+	for _, v := range []struct {
+		env string
+		dst *time.Duration
+	}{{EnvQuotaWindow, &cfg.Minute}, {EnvQuotaMargin, &cfg.Margin}} {
+		if s := e.F.Env(v.env); s != "" {
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				return quota.Config{}, cmdutil.Usagef("%s: %v", v.env, err)
+			}
+			*v.dst = d
+		}
+	}
+	return cfg, nil
+}
+
+// Limiter returns the limiter of t's budget.
+func (e *Env) Limiter(st store.Store, t Target) (*quota.Limiter, error) {
+	cfg, err := e.QuotaConfig()
+	if err != nil {
+		return nil, err
+	}
+	return quota.New(st, t.Budget(), t.Spec, cfg), nil
+}
+
+// NewClient builds the VirusTotal client of t with the global options and limiter.
+func (e *Env) NewClient(t Target, limiter vt.Limiter) (*vt.Client, error) {
+	f := e.F
+	opts := []vt.Option{
+		vt.WithAPIVersion(f.APIVersion()),
+		vt.WithUserAgent("vtsoar/" + f.Version),
+		vt.WithLogger(f.Logger()),
+		vt.WithRetry(vt.RetryPolicy{MaxAttempts: f.Options.Retries + 1}),
+	}
+	if t.ServerURL != "" {
+		opts = append(opts, vt.WithServerURL(t.ServerURL))
+	}
+	if t.Proxy != "" {
+		opts = append(opts, vt.WithProxy(t.Proxy))
+	}
+	if limiter != nil {
+		opts = append(opts, vt.WithLimiter(limiter))
+	}
+	c, err := vt.New(t.APIKey, opts...)
+	if err != nil {
+		return nil, &cmdutil.UsageError{Err: err}
+	}
+	return c, nil
+}
+
+// BuildDeps is the Factory hook: the client of the resolved target with its quota
+// limiter, and the store's cache of the target's server. The release function closes
+// the store (recording the cache's hit and miss counts).
+func (e *Env) BuildDeps(ctx context.Context, f *cmdutil.Factory) (command.Deps, func(), error) {
+	if err := f.CheckGlobal(); err != nil {
+		return command.Deps{}, nil, err
+	}
+	st, err := e.OpenStore(ctx)
+	if err != nil {
+		return command.Deps{}, nil, err
+	}
+	deps, err := e.DepsFor(ctx, st)
+	if err != nil {
+		st.Close()
+		return command.Deps{}, nil, err
+	}
+	return deps, func() { st.Close() }, nil
+}
+
+// DepsFor returns the command dependencies of the invocation's target on st.
+func (e *Env) DepsFor(ctx context.Context, st store.Store) (command.Deps, error) {
+	t, err := e.Resolve(ctx, st)
+	if err != nil {
+		return command.Deps{}, err
+	}
+	lim, err := e.Limiter(st, t)
+	if err != nil {
+		return command.Deps{}, err
+	}
+	client, err := e.NewClient(t, lim)
+	if err != nil {
+		return command.Deps{}, err
+	}
+	return command.Deps{
+		Client: client,
+		APIKey: t.APIKey,
+		Cache:  st.Cache(client.ServerURL()),
+		Policy: risk.DefaultPolicy(),
+		Logger: e.F.Logger(),
+	}, nil
+}
+
+// RedactURL hides the password of a URL with credentials (a proxy's).
+func RedactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
