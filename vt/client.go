@@ -164,7 +164,8 @@ func WithAPIVersion(v string) Option {
 }
 
 // WithHTTPClient sets the *http.Client. The client is copied, not modified: the copy
-// gets a redirect policy that never forwards the API key to another host.
+// gets a redirect policy that never forwards the API key to another host. Its Timeout,
+// if set, bounds every request, uploads included; prefer WithTimeout.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) error {
 		if hc == nil {

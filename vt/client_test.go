@@ -224,37 +224,32 @@ func TestProxyHTTPSUsesConnect(t *testing.T) {
 }
 
 func TestRedirectDropsKeyForOtherHosts(t *testing.T) {
-	other, otherRec, _ := func() (*httptest.Server, *recorder, int) {
-		rec := &recorder{}
-		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			rec.add(r)
-			answer(w, 200, []byte(`{"data":{"id":"moved","type":"file"}}`))
-		}))
-		return s, rec, 0
-	}()
+	otherRec := &recorder{}
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		otherRec.add(r)
+		answer(w, 200, []byte(`{"data":{"id":"moved","type":"file"}}`))
+	}))
 	defer other.Close()
-	c, rec, srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/away") {
+	c, rec, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/away"):
 			http.Redirect(w, r, other.URL+"/landing", http.StatusFound)
-			return
-		}
-		if strings.HasSuffix(r.URL.Path, "/here") {
+		case strings.HasSuffix(r.URL.Path, "/here"):
 			http.Redirect(w, r, "/api/v3/files/final", http.StatusFound)
-			return
+		default:
+			answer(w, 200, []byte(`{"data":{"id":"final","type":"file"}}`))
 		}
-		answer(w, 200, []byte(`{"data":{"id":"final","type":"file"}}`))
 	})
-	_ = srv
-	if _, err := c.GetFile(context.Background(), "away"); err != nil {
-		t.Fatal(err)
+	if f, err := c.GetFile(context.Background(), "away"); err != nil || f.ID != "moved" {
+		t.Fatalf("GetFile = %v, %v", f, err)
 	}
-	if k := otherRec.last().Header.Get("X-Apikey"); k != "" {
+	if otherRec.count() != 1 || otherRec.last().Header.Get("X-Apikey") != "" {
 		t.Errorf("the key was forwarded to another host")
 	}
 	if _, err := c.GetFile(context.Background(), "here"); err != nil {
 		t.Fatal(err)
 	}
-	if k := rec.last().Header.Get("X-Apikey"); k != testKey {
+	if k := rec.last().Header.Get("X-Apikey"); k != testKey || rec.last().URL.Path != "/api/v3/files/final" {
 		t.Errorf("same-host redirect lost the key")
 	}
 }

@@ -27,8 +27,8 @@ const (
 // the closing boundary, with an exact Content-Length; r must yield exactly size bytes
 // (fewer or more fails the upload). For uploads above MaxDirectUpload the client first
 // asks GET /files/upload_url; the URL it gets must use the server's scheme, and the API
-// key is sent to it only when it is on the server's host. Uploads have no per-attempt
-// timeout: ctx bounds them.
+// key is sent to it only when it is on the server's host; the Limiter sees that second
+// request as "POST {upload_url}". Uploads have no per-attempt timeout: ctx bounds them.
 func (c *Client) UploadFile(ctx context.Context, r io.Reader, name string, size int64) (*AnalysisDescriptor, error) {
 	if r == nil {
 		return nil, invalidArgf("upload: nil reader")
