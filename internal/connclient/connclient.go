@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/vtsoar/vtsoar/internal/command"
@@ -76,6 +77,9 @@ type Options struct {
 	Policy risk.Policy
 	// Logger receives the client's log lines (never the key; nil: discard).
 	Logger *slog.Logger
+	// WrapLimiter, when set, wraps the connection's limiter before the client uses it
+	// (to observe waits and spent budgets, or bound how long a request waits).
+	WrapLimiter func(*quota.Limiter) vt.Limiter
 }
 
 // Conn is a stored connection ready to use.
@@ -133,7 +137,11 @@ func BuildWithKey(_ context.Context, st Store, conn store.Connection, apiKey str
 	}
 	budget := quota.BudgetID(server, apiKey)
 	lim := quota.New(st, budget, spec, qcfg)
-	vopts := []vt.Option{vt.WithLimiter(lim), vt.WithLogger(logger)}
+	var vl vt.Limiter = lim
+	if opts.WrapLimiter != nil {
+		vl = opts.WrapLimiter(lim)
+	}
+	vopts := []vt.Option{vt.WithLimiter(vl), vt.WithLogger(logger)}
 	if server != "" {
 		vopts = append(vopts, vt.WithServerURL(server))
 	}
@@ -180,6 +188,15 @@ func (c *Conn) Deps() command.Deps {
 		Policy: c.policy,
 		Logger: c.logger,
 	}
+}
+
+// Redact replaces the connection's API key in s, as a last guard before s is logged,
+// stored or sent (the vt client already scrubs the messages it returns).
+func (c *Conn) Redact(s string) string {
+	if c.apiKey == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, c.apiKey, "[redacted]")
 }
 
 // Budget returns the ledger name of the connection's budget.

@@ -32,7 +32,7 @@ func scanHealth(r rowScanner) (HealthCheck, error) {
 }
 
 // RecordHealthCheck implements HealthChecks.
-func (s *sqliteStore) RecordHealthCheck(ctx context.Context, h HealthCheck) (HealthCheck, bool, error) {
+func (s *sqliteStore) RecordHealthCheck(ctx context.Context, h HealthCheck, inTx func(context.Context, any, HealthCheck, bool) error) (HealthCheck, bool, error) {
 	if strings.TrimSpace(h.Connection) == "" {
 		return HealthCheck{}, false, errors.New("health check: connection name is empty")
 	}
@@ -63,9 +63,14 @@ WHERE connection = ? ORDER BY seq DESC LIMIT 1`, h.Connection))
 		if h.Healthy {
 			healthy = 1
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO health_checks (`+healthColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
-			h.Connection, micros(h.At), healthy, h.StatusCode, h.Message, string(left))
-		return err
+		if _, err = tx.ExecContext(ctx, `INSERT INTO health_checks (`+healthColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+			h.Connection, micros(h.At), healthy, h.StatusCode, h.Message, string(left)); err != nil {
+			return err
+		}
+		if inTx != nil {
+			return inTx(ctx, tx, prev, ok)
+		}
+		return nil
 	})
 	if err != nil {
 		return HealthCheck{}, false, err

@@ -115,8 +115,11 @@ type HealthCheck struct {
 type HealthChecks interface {
 	// RecordHealthCheck stores h and returns the connection's previous check, read in
 	// the same transaction (ok false when h is the first), so that of several
-	// processes checking one connection each sees one transition at most once.
-	RecordHealthCheck(ctx context.Context, h HealthCheck) (prev HealthCheck, ok bool, err error)
+	// processes checking one connection each sees one transition at most once. inTx,
+	// when not nil, is called within that transaction with the implementation's
+	// transaction (as in CreateEvent) and the previous check, to queue notifications
+	// that commit together with the check.
+	RecordHealthCheck(ctx context.Context, h HealthCheck, inTx func(ctx context.Context, tx any, prev HealthCheck, ok bool) error) (prev HealthCheck, ok bool, err error)
 	// HealthHistory returns a connection's checks, newest first, at most limit (<= 0:
 	// 100).
 	HealthHistory(ctx context.Context, connection string, limit int) ([]HealthCheck, error)

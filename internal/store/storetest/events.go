@@ -185,7 +185,7 @@ func testEventsConcurrent(t *testing.T, open Opener) {
 func testHealthChecks(t *testing.T, open Opener) {
 	ctx := context.Background()
 	s := open(t, "health", store.Options{})
-	if _, ok, err := s.RecordHealthCheck(ctx, store.HealthCheck{}); err == nil || ok {
+	if _, ok, err := s.RecordHealthCheck(ctx, store.HealthCheck{}, nil); err == nil || ok {
 		t.Fatal("RecordHealthCheck without a connection name succeeded")
 	}
 	checks := []store.HealthCheck{
@@ -194,9 +194,19 @@ func testHealthChecks(t *testing.T, open Opener) {
 		{Connection: "a", At: t0.Add(time.Minute), Healthy: false, StatusCode: 0, Message: "no answer"},
 	}
 	for i, h := range checks {
-		prev, ok, err := s.RecordHealthCheck(ctx, h)
+		var hookPrev *bool
+		prev, ok, err := s.RecordHealthCheck(ctx, h, func(_ context.Context, tx any, p store.HealthCheck, ok bool) error {
+			if tx == nil {
+				t.Error("RecordHealthCheck's hook got no transaction")
+			}
+			hookPrev = &ok
+			return nil
+		})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if hookPrev == nil || *hookPrev != ok {
+			t.Fatalf("check %d: hook saw previous = %v, RecordHealthCheck returned %v", i, hookPrev, ok)
 		}
 		wantPrev := i == 2
 		if ok != wantPrev {
@@ -205,6 +215,12 @@ func testHealthChecks(t *testing.T, open Opener) {
 		if wantPrev && (!prev.Healthy || prev.QuotaLeft["api_requests_daily"] != 499 || !prev.At.Equal(t0)) {
 			t.Fatalf("check %d: previous = %+v", i, prev)
 		}
+	}
+	// A failing hook rolls the check back.
+	boom := errors.New("queue refused")
+	if _, _, err := s.RecordHealthCheck(ctx, store.HealthCheck{Connection: "a", At: t0.Add(time.Hour)},
+		func(context.Context, any, store.HealthCheck, bool) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("RecordHealthCheck with failing hook err = %v", err)
 	}
 	hist, err := s.HealthHistory(ctx, "a", 0)
 	if err != nil || len(hist) != 2 || hist[0].Healthy || hist[0].Message != "no answer" || !hist[1].Healthy {
