@@ -1,0 +1,216 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vtsoar/vtsoar/internal/command"
+	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/vt"
+)
+
+// commandBody is the body of POST /api/v1/commands/{command}: a command.Request, plus
+// file_source for detonate-files.
+type commandBody struct {
+	command.Request
+	// FileSource, for detonate-files, only takes files uploaded with this source
+	// ("incident", "playbook" or "artifact"); empty takes any.
+	FileSource string `json:"file_source,omitempty"`
+}
+
+// fileNotFound is the message of a detonate-files input whose file id is unknown.
+const fileNotFound = "File ID Not Found."
+
+func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, u *store.User) error {
+	cmd, ok := command.Lookup(r.PathValue("command"))
+	if !ok {
+		return notFound("no command %q; the commands are listed in /api/v1/openapi.json", r.PathValue("command"))
+	}
+	var body commandBody
+	if err := decodeJSON(w, r, &body); err != nil {
+		return err
+	}
+	req := body.Request
+	if req.Command != "" {
+		if c, ok := command.Lookup(req.Command); !ok || c != cmd {
+			return badRequest("command %q in the body differs from %q in the path", req.Command, cmd.Name)
+		}
+	}
+	req.Command = cmd.Name
+	if req.OutDir != "" {
+		return badRequest("out_dir is not available over REST: the widget HTML is returned in context_data")
+	}
+	if req.Concurrency < 0 || req.Concurrency > MaxConcurrency {
+		return badRequest("concurrency must be between 1 and %d", MaxConcurrency)
+	}
+	if req.MaxAge < 0 || req.Limit < 0 || req.PollInterval < 0 || req.Timeout < 0 {
+		return badRequest("max_age, limit, poll_interval and timeout must not be negative")
+	}
+	if body.FileSource != "" {
+		if cmd.Name != "detonate-files" {
+			return badRequest("file_source is an option of detonate-files only")
+		}
+		if !slices.Contains([]string{store.FileSourceIncident, store.FileSourcePlaybook, store.FileSourceArtifact}, body.FileSource) {
+			return badRequest("file_source %q is not incident, playbook or artifact", body.FileSource)
+		}
+	}
+	if err := command.Validate(req); err != nil {
+		return badRequest("%v", err)
+	}
+	if !cmd.NoInputs && len(req.Inputs) == 0 {
+		return badRequest("%s needs at least one input in \"inputs\"", cmd.Name)
+	}
+	if len(req.Inputs) > 10000 {
+		return badRequest("at most 10000 inputs per request")
+	}
+
+	conn, err := s.pickConnection(r, u, req.Connection)
+	if err != nil {
+		return err
+	}
+	cc, err := s.conns.get(r.Context(), conn)
+	if err != nil {
+		return internal(err)
+	}
+	d := cc.Deps()
+	d.Logger = s.log.With("command", cmd.Name, "connection", conn.Name)
+	var files *storedFiles
+	if cmd.Name == "detonate-files" {
+		files = &storedFiles{fs: s.files, user: u, source: body.FileSource}
+		d.Files = files
+	}
+
+	// A command that follows analyses may run for its timeout; the answer's deadline
+	// follows it.
+	wait := 5 * time.Minute
+	if cmd.Takes(command.OptTimeout) {
+		t := time.Duration(req.Timeout)
+		if t == 0 {
+			t = command.DefaultTimeout
+		}
+		wait = t + time.Minute
+	}
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait))
+
+	ctx := vt.WithPriority(r.Context(), vt.PriorityInteractive)
+	start := time.Now()
+	env, err := command.Run(ctx, d, req)
+	s.metrics.commandDuration.WithLabelValues(cmd.Name).Observe(time.Since(start).Seconds())
+	if err != nil {
+		var re *command.RequestError
+		if errors.As(err, &re) {
+			return badRequest("%v", err)
+		}
+		return internal(err)
+	}
+	if files != nil {
+		files.rewrite(env)
+	}
+	writeJSON(w, http.StatusOK, env)
+	return nil
+}
+
+// pickConnection returns the connection a command runs on: the one named, which u
+// must be allowed to use, or, when none is named, the only one u may use.
+func (s *Server) pickConnection(r *http.Request, u *store.User, name string) (store.Connection, error) {
+	if name != "" {
+		c, err := s.cfg.Store.GetConnection(r.Context(), name)
+		if errors.Is(err, store.ErrNotFound) {
+			return c, notFound("no connection %q", name)
+		}
+		if err != nil {
+			return c, internal(err)
+		}
+		return c, mayUse(u, c)
+	}
+	list, err := s.cfg.Store.ListConnections(r.Context())
+	if err != nil {
+		return store.Connection{}, internal(err)
+	}
+	var usable []store.Connection
+	for _, c := range list {
+		if mayUse(u, c) == nil {
+			usable = append(usable, c)
+		}
+	}
+	switch len(usable) {
+	case 1:
+		return usable[0], nil
+	case 0:
+		return store.Connection{}, notFound("no connection that user %s may use; an admin adds one with POST /api/v1/connections", u.Name)
+	}
+	names := make([]string, len(usable))
+	for i, c := range usable {
+		names[i] = c.Name
+	}
+	return store.Connection{}, badRequest("name the connection to use in \"connection\" (one of %s)", strings.Join(names, ", "))
+}
+
+// storedFiles is the command.FileSource of detonate-files over REST: inputs are ids of
+// uploaded files that the user's sites see, of the asked source if one is given.
+type storedFiles struct {
+	fs     *fileStore
+	user   *store.User
+	source string
+
+	mu      sync.Mutex
+	missing map[string]bool
+}
+
+// errNoFile is what Open returns for an id that is unknown, another site's, or of
+// another source.
+var errNoFile = fmt.Errorf("file id not found: %w", fs.ErrNotExist)
+
+// Open implements command.FileSource.
+func (sf *storedFiles) Open(ctx context.Context, id string) (io.ReadCloser, string, int64, error) {
+	meta, err := sf.fs.meta.GetFile(ctx, id)
+	if err == nil && (!seesSite(sf.user, meta.Site) || (sf.source != "" && meta.Source != sf.source)) {
+		err = store.ErrNotFound
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		sf.mu.Lock()
+		if sf.missing == nil {
+			sf.missing = map[string]bool{}
+		}
+		sf.missing[id] = true
+		sf.mu.Unlock()
+		return nil, "", 0, errNoFile
+	}
+	if err != nil {
+		return nil, "", 0, err
+	}
+	f, err := sf.fs.open(meta.SHA256)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	return f, meta.Name, meta.Size, nil
+}
+
+// rewrite gives the inputs whose file id was not found the integration's message,
+// "File ID Not Found.".
+func (sf *storedFiles) rewrite(env *command.Envelope) {
+	sf.mu.Lock()
+	defer sf.mu.Unlock()
+	if len(sf.missing) == 0 {
+		return
+	}
+	for i := range env.Errors {
+		if sf.missing[strings.TrimSpace(env.Errors[i].Input)] && env.Errors[i].StatusCode == http.StatusNotFound {
+			env.Errors[i].Message = fileNotFound
+		}
+	}
+	for i := range env.ContextData {
+		c := &env.ContextData[i]
+		if c.Status == command.StatusError && sf.missing[strings.TrimSpace(c.Input)] {
+			c.Error = fileNotFound
+		}
+	}
+}

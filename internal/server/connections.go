@@ -1,0 +1,352 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vtsoar/vtsoar/internal/connclient"
+	"github.com/vtsoar/vtsoar/internal/quota"
+	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/ioc"
+)
+
+// allChecks are the reputation checks a connection gets when none are given.
+var allChecks = []string{string(ioc.KindFile), string(ioc.KindIP), string(ioc.KindURL), string(ioc.KindDomain)}
+
+// connectionOut is a connection as the API shows it: the key is never returned, only
+// whether one is set, and a proxy's password is masked.
+type connectionOut struct {
+	Name               string    `json:"name"`
+	APIKeySet          bool      `json:"api_key_set"`
+	ServerURL          string    `json:"server_url"`
+	Quota              string    `json:"quota"`
+	Proxy              string    `json:"proxy"`
+	ReputationChecks   []string  `json:"reputation_checks"`
+	HealthCheckMinutes int       `json:"health_check_minutes"`
+	Sites              []string  `json:"sites"`
+	Users              []string  `json:"users"`
+	CreatedAt          time.Time `json:"created_at"`
+	UpdatedAt          time.Time `json:"updated_at"`
+}
+
+// connectionIn is a connection as the API takes it. Absent members keep their value
+// (PATCH, and api_key on PUT) or take their default (POST, PUT).
+type connectionIn struct {
+	Name               *string   `json:"name"`
+	APIKey             *string   `json:"api_key"`
+	ServerURL          *string   `json:"server_url"`
+	Quota              *string   `json:"quota"`
+	Proxy              *string   `json:"proxy"`
+	ReputationChecks   *[]string `json:"reputation_checks"`
+	HealthCheckMinutes *int      `json:"health_check_minutes"`
+	Sites              *[]string `json:"sites"`
+	Users              *[]string `json:"users"`
+}
+
+func showConnection(c store.Connection) connectionOut {
+	out := connectionOut{
+		Name: c.Name, APIKeySet: len(c.SealedAPIKey) > 0, ServerURL: c.ServerURL, Quota: c.Quota,
+		Proxy: maskProxy(c.Proxy), HealthCheckMinutes: c.HealthCheckMinutes,
+		Sites: nonNil(c.Sites), Users: nonNil(c.Users), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		ReputationChecks: []string{},
+	}
+	for _, k := range c.ReputationChecks {
+		out.ReputationChecks = append(out.ReputationChecks, string(k))
+	}
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// maskProxy hides the password of a proxy URL.
+func maskProxy(p string) string {
+	u, err := url.Parse(p)
+	if err != nil || u.User == nil {
+		return p
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// decodeJSON reads a JSON body of at most MaxJSONBody bytes into v, refusing unknown
+// members and trailing data.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		return &apiError{status: http.StatusUnsupportedMediaType, typ: ProblemInvalidRequest,
+			detail: fmt.Sprintf("the body must be application/json, not %s", ct)}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxJSONBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		if errors.Is(err, io.EOF) {
+			return badRequest("the request body is empty; a JSON object is expected")
+		}
+		return badRequest("the body is not valid JSON for this endpoint: %v", err)
+	}
+	if dec.More() {
+		return badRequest("the body holds more than one JSON value")
+	}
+	return nil
+}
+
+// apply validates in and writes it onto c; create says whether c is new.
+func (s *Server) apply(c *store.Connection, in connectionIn, create bool) error {
+	if in.APIKey != nil {
+		key := strings.TrimSpace(*in.APIKey)
+		if key == "" {
+			return badRequest("api_key is empty")
+		}
+		sealed, err := connclient.SealKey(s.cfg.Cipher, c.Name, key)
+		if err != nil {
+			return internal(err)
+		}
+		c.SealedAPIKey = sealed
+	} else if create {
+		return badRequest("api_key is required")
+	}
+	if in.ServerURL != nil {
+		v := strings.TrimSpace(*in.ServerURL)
+		if v != "" {
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+				return badRequest("server_url %q is not an http(s) URL without credentials", v)
+			}
+		}
+		c.ServerURL = v
+	}
+	if in.Quota != nil {
+		v := strings.TrimSpace(*in.Quota)
+		if v != "" {
+			spec, err := quota.ParseSpec(v)
+			if err != nil {
+				return badRequest("quota: %v", err)
+			}
+			v = spec.String()
+		}
+		c.Quota = v
+	} else if create {
+		c.Quota = quota.Public.String()
+	}
+	if in.Proxy != nil {
+		v := strings.TrimSpace(*in.Proxy)
+		if v != "" {
+			u, err := url.Parse(v)
+			if err != nil || u.Host == "" || !slices.Contains([]string{"http", "https", "socks5", "socks5h"}, u.Scheme) {
+				return badRequest("proxy must be an http, https, socks5 or socks5h URL")
+			}
+		}
+		c.Proxy = v
+	}
+	if in.ReputationChecks != nil || create {
+		checks := allChecks
+		if in.ReputationChecks != nil {
+			checks = *in.ReputationChecks
+		}
+		c.ReputationChecks = nil
+		for _, k := range checks {
+			k = strings.ToLower(strings.TrimSpace(k))
+			if !slices.Contains(allChecks, k) {
+				return badRequest("reputation_checks: %q is not one of file, ip, url, domain", k)
+			}
+			if !slices.Contains(c.ReputationChecks, ioc.Kind(k)) {
+				c.ReputationChecks = append(c.ReputationChecks, ioc.Kind(k))
+			}
+		}
+	}
+	if in.HealthCheckMinutes != nil {
+		if *in.HealthCheckMinutes < 0 || *in.HealthCheckMinutes > 7*24*60 {
+			return badRequest("health_check_minutes must be between 0 (none) and 10080 (a week)")
+		}
+		c.HealthCheckMinutes = *in.HealthCheckMinutes
+	}
+	if in.Sites != nil {
+		sites, err := cleanSites(*in.Sites)
+		if err != nil {
+			return badRequest("sites: %v", err)
+		}
+		if slices.Contains(sites, store.AllSites) {
+			sites = nil // every site
+		}
+		c.Sites = sites
+	}
+	if in.Users != nil {
+		var users []string
+		for _, u := range *in.Users {
+			u = strings.TrimSpace(u)
+			if u == "" {
+				return badRequest("users: empty user name")
+			}
+			if !slices.Contains(users, u) {
+				users = append(users, u)
+			}
+		}
+		c.Users = users
+	}
+	return nil
+}
+
+func validName(name string) error {
+	if name == "" || len(name) > 100 || strings.ContainsAny(name, "/?#% \t\r\n") {
+		return badRequest("connection name %q must be 1 to 100 characters without spaces, '/', '?', '#' or '%%'", name)
+	}
+	return nil
+}
+
+func (s *Server) handleListConnections(w http.ResponseWriter, r *http.Request, u *store.User) error {
+	list, err := s.cfg.Store.ListConnections(r.Context())
+	if err != nil {
+		return internal(err)
+	}
+	out := []connectionOut{}
+	for _, c := range list {
+		if mayUse(u, c) == nil {
+			out = append(out, showConnection(c))
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"connections": out})
+	return nil
+}
+
+// connectionFor returns the connection named in the path, as u may see it: a
+// connection u may not use is 404 to an analyst, so that names do not leak.
+func (s *Server) connectionFor(r *http.Request, u *store.User, name string) (store.Connection, error) {
+	c, err := s.cfg.Store.GetConnection(r.Context(), name)
+	if errors.Is(err, store.ErrNotFound) {
+		return c, notFound("no connection %q", name)
+	}
+	if err != nil {
+		return c, internal(err)
+	}
+	if mayUse(u, c) != nil {
+		return c, notFound("no connection %q", name)
+	}
+	return c, nil
+}
+
+func (s *Server) handleGetConnection(w http.ResponseWriter, r *http.Request, u *store.User) error {
+	c, err := s.connectionFor(r, u, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, showConnection(c))
+	return nil
+}
+
+func (s *Server) handleCreateConnection(w http.ResponseWriter, r *http.Request, u *store.User) error {
+	var in connectionIn
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if in.Name == nil {
+		return badRequest("name is required")
+	}
+	c := store.Connection{Name: strings.TrimSpace(*in.Name)}
+	if err := validName(c.Name); err != nil {
+		return err
+	}
+	if err := s.apply(&c, in, true); err != nil {
+		return err
+	}
+	if err := s.cfg.Store.CreateConnection(r.Context(), c); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			return conflict("a connection %q exists already", c.Name)
+		}
+		return internal(err)
+	}
+	c, err := s.cfg.Store.GetConnection(r.Context(), c.Name)
+	if err != nil {
+		return internal(err)
+	}
+	s.log.InfoContext(r.Context(), "connection created", "connection", c.Name, "by", u.Name)
+	w.Header().Set("Location", "/api/v1/connections/"+url.PathEscape(c.Name))
+	writeJSON(w, http.StatusCreated, showConnection(c))
+	return nil
+}
+
+func (s *Server) updateConnection(w http.ResponseWriter, r *http.Request, u *store.User, put bool) error {
+	name := r.PathValue("name")
+	var in connectionIn
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if in.Name != nil && strings.TrimSpace(*in.Name) != name {
+		return badRequest("a connection cannot be renamed (name %q in the body, %q in the path)", *in.Name, name)
+	}
+	c, err := s.cfg.Store.GetConnection(r.Context(), name)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("no connection %q", name)
+	} else if err != nil {
+		return internal(err)
+	}
+	if put {
+		// PUT replaces the connection: what is not given takes its default, except the
+		// key, which is kept when not given (it cannot be read back to send it again).
+		c = store.Connection{Name: c.Name, SealedAPIKey: c.SealedAPIKey, CreatedAt: c.CreatedAt}
+		if in.Quota == nil {
+			in.Quota = new(string)
+		}
+		if in.ReputationChecks == nil {
+			in.ReputationChecks = &allChecks
+		}
+	}
+	if err := s.apply(&c, in, false); err != nil {
+		return err
+	}
+	if put && c.Quota == "" {
+		c.Quota = quota.Public.String()
+	}
+	if err := s.cfg.Store.UpdateConnection(r.Context(), c); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("no connection %q", name)
+		}
+		return internal(err)
+	}
+	s.conns.forget(name)
+	c, err = s.cfg.Store.GetConnection(r.Context(), name)
+	if err != nil {
+		return internal(err)
+	}
+	s.log.InfoContext(r.Context(), "connection updated", "connection", name, "by", u.Name, "key_changed", in.APIKey != nil)
+	writeJSON(w, http.StatusOK, showConnection(c))
+	return nil
+}
+
+func (s *Server) handlePutConnection(w http.ResponseWriter, r *http.Request, u *store.User) error {
+	return s.updateConnection(w, r, u, true)
+}
+
+func (s *Server) handlePatchConnection(w http.ResponseWriter, r *http.Request, u *store.User) error {
+	return s.updateConnection(w, r, u, false)
+}
+
+func (s *Server) handleDeleteConnection(w http.ResponseWriter, r *http.Request, u *store.User) error {
+	name := r.PathValue("name")
+	if err := s.cfg.Store.DeleteConnection(r.Context(), name); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("no connection %q", name)
+		}
+		return internal(err)
+	}
+	s.conns.forget(name)
+	s.log.InfoContext(r.Context(), "connection deleted", "connection", name, "by", u.Name)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,99 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/vtsoar/vtsoar/internal/connclient"
+	"github.com/vtsoar/vtsoar/internal/secret"
+	"github.com/vtsoar/vtsoar/internal/store"
+)
+
+// connCache keeps the clients built for connections, so that requests on one
+// connection share its limiter (one in-process priority queue per budget) and its
+// HTTP keep-alive connections. An entry is rebuilt when the stored connection changes.
+type connCache struct {
+	st      store.Store
+	cipher  *secret.Cipher
+	opts    connclient.Options
+	metrics *Metrics
+
+	mu      sync.Mutex
+	conns   map[string]cachedConn
+	clients map[string]*http.Client // by proxy URL
+}
+
+type cachedConn struct {
+	updated time.Time
+	sealed  []byte
+	conn    *connclient.Conn
+}
+
+func newConnCache(st store.Store, c *secret.Cipher, opts connclient.Options, m *Metrics) *connCache {
+	return &connCache{st: st, cipher: c, opts: opts, metrics: m,
+		conns: map[string]cachedConn{}, clients: map[string]*http.Client{}}
+}
+
+// get returns the client of the stored connection c.
+func (cc *connCache) get(ctx context.Context, c store.Connection) (*connclient.Conn, error) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if e, ok := cc.conns[c.Name]; ok && e.updated.Equal(c.UpdatedAt) && bytes.Equal(e.sealed, c.SealedAPIKey) {
+		return e.conn, nil
+	}
+	hc, err := cc.httpClient(c.Proxy)
+	if err != nil {
+		return nil, fmt.Errorf("connection %s: %w", c.Name, err)
+	}
+	opts := cc.opts
+	opts.HTTPClient = hc
+	conn, err := connclient.Build(ctx, cc.st, cc.cipher, c, opts)
+	if err != nil {
+		return nil, err
+	}
+	cc.conns[c.Name] = cachedConn{updated: c.UpdatedAt, sealed: bytes.Clone(c.SealedAPIKey), conn: conn}
+	return conn, nil
+}
+
+// httpClient returns the HTTP client for a proxy ("" for none), whose transport counts
+// the requests to VirusTotal. Call with mu held.
+func (cc *connCache) httpClient(proxy string) (*http.Client, error) {
+	if hc, ok := cc.clients[proxy]; ok {
+		return hc, nil
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 16
+	if proxy != "" {
+		u, err := url.Parse(proxy)
+		if err != nil {
+			return nil, fmt.Errorf("proxy: %w", err)
+		}
+		tr.Proxy = http.ProxyURL(u)
+	}
+	hc := &http.Client{Transport: cc.metrics.Transport(tr)}
+	cc.clients[proxy] = hc
+	return hc, nil
+}
+
+// forget drops the client of a connection that changed or went away.
+func (cc *connCache) forget(name string) {
+	cc.mu.Lock()
+	delete(cc.conns, name)
+	cc.mu.Unlock()
+}
+
+// all returns the clients built so far, for the quota gauges.
+func (cc *connCache) all() map[string]*connclient.Conn {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	out := make(map[string]*connclient.Conn, len(cc.conns))
+	for n, e := range cc.conns {
+		out[n] = e.conn
+	}
+	return out
+}

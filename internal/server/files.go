@@ -1,0 +1,195 @@
+package server
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/vtsoar/vtsoar/internal/store"
+)
+
+// fileStore keeps uploaded files on disk, content-addressed: DIR/ab/abcdef... by
+// SHA-256, written once; records in the store name them.
+type fileStore struct {
+	dir  string
+	meta store.Files
+}
+
+func (fs *fileStore) path(sum string) string {
+	return filepath.Join(fs.dir, sum[:2], sum)
+}
+
+func (fs *fileStore) open(sum string) (*os.File, error) {
+	if len(sum) != 64 {
+		return nil, fmt.Errorf("bad sha256 %q", sum)
+	}
+	return os.Open(fs.path(sum))
+}
+
+// put streams r to disk, at most max bytes, and returns its sha256 and size. A body
+// over max fails with *http.MaxBytesError.
+func (fs *fileStore) put(r io.Reader, max int64) (string, int64, error) {
+	tmp, err := os.CreateTemp(fs.dir, ".upload-*")
+	if err != nil {
+		return "", 0, err
+	}
+	defer func() {
+		tmp.Close()
+		os.Remove(tmp.Name()) // after a successful rename this fails harmlessly
+	}()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, max+1))
+	if err != nil {
+		return "", 0, err
+	}
+	if n > max {
+		return "", 0, &http.MaxBytesError{Limit: max}
+	}
+	if err := tmp.Sync(); err != nil {
+		return "", 0, err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", 0, err
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	dst := fs.path(sum)
+	if _, err := os.Stat(dst); err == nil {
+		return sum, n, nil // same content stored already
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return "", 0, err
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return "", 0, err
+	}
+	return sum, n, nil
+}
+
+// fileOut is an uploaded file as the API shows it.
+type fileOut struct {
+	ID        string    `json:"id"`
+	SHA256    string    `json:"sha256"`
+	Size      int64     `json:"size"`
+	Name      string    `json:"name"`
+	Source    string    `json:"source"`
+	Site      string    `json:"site"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func showFile(f store.StoredFile) fileOut {
+	return fileOut{ID: f.ID, SHA256: f.SHA256, Size: f.Size, Name: f.Name, Source: f.Source, Site: f.Site, CreatedAt: f.CreatedAt}
+}
+
+func (s *Server) handleUploadFile(w http.ResponseWriter, r *http.Request, u *store.User) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/form-data" {
+		return &apiError{status: http.StatusUnsupportedMediaType, typ: ProblemInvalidRequest,
+			detail: "upload the file as multipart/form-data with a \"file\" part and a \"source\" field"}
+	}
+	// The whole body is bounded by the file limit plus room for the other fields.
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxFileSize+MaxJSONBody)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return badRequest("bad multipart body: %v", err)
+	}
+	var (
+		rec      store.StoredFile
+		haveFile bool
+		site     string
+	)
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return err
+			}
+			return badRequest("bad multipart body: %v", err)
+		}
+		switch p.FormName() {
+		case "file":
+			if haveFile {
+				return badRequest("one \"file\" part per upload")
+			}
+			sum, n, err := s.files.put(p, s.cfg.MaxFileSize)
+			if err != nil {
+				var mbe *http.MaxBytesError
+				if errors.As(err, &mbe) {
+					return &apiError{status: http.StatusRequestEntityTooLarge, typ: ProblemTooLarge,
+						detail: fmt.Sprintf("the file is larger than the limit of %d bytes", s.cfg.MaxFileSize)}
+				}
+				return internal(err)
+			}
+			rec.SHA256, rec.Size, haveFile = sum, n, true
+			rec.Name = filepath.Base(strings.ReplaceAll(p.FileName(), `\`, "/"))
+			if rec.Name == "." || rec.Name == "/" {
+				rec.Name = ""
+			}
+		case "source", "site":
+			b, err := io.ReadAll(io.LimitReader(p, 256))
+			if err != nil {
+				return badRequest("bad multipart body: %v", err)
+			}
+			if p.FormName() == "source" {
+				rec.Source = strings.TrimSpace(string(b))
+			} else {
+				site = string(b)
+			}
+		default:
+			return badRequest("unknown form field %q (want file, source and optionally site)", p.FormName())
+		}
+		p.Close()
+	}
+	if !haveFile {
+		return badRequest("no \"file\" part in the upload")
+	}
+	switch rec.Source {
+	case store.FileSourceIncident, store.FileSourcePlaybook, store.FileSourceArtifact:
+	case "":
+		return badRequest("the \"source\" field is required: incident, playbook or artifact")
+	default:
+		return badRequest("source %q is not incident, playbook or artifact", rec.Source)
+	}
+	if rec.Site, err = siteFor(u, site); err != nil {
+		return err
+	}
+	rec.ID, rec.Uploader = newID("f_"), u.Name
+	if err := s.cfg.Store.CreateFile(r.Context(), rec); err != nil {
+		return internal(err)
+	}
+	rec, err = s.cfg.Store.GetFile(r.Context(), rec.ID)
+	if err != nil {
+		return internal(err)
+	}
+	s.log.InfoContext(r.Context(), "file uploaded", "id", rec.ID, "sha256", rec.SHA256, "size", rec.Size, "source", rec.Source, "site", rec.Site)
+	w.Header().Set("Location", "/api/v1/files/"+rec.ID)
+	writeJSON(w, http.StatusCreated, showFile(rec))
+	return nil
+}
+
+func (s *Server) handleGetFile(w http.ResponseWriter, r *http.Request, u *store.User) error {
+	id := r.PathValue("id")
+	f, err := s.cfg.Store.GetFile(r.Context(), id)
+	if err == nil && !seesSite(u, f.Site) {
+		err = store.ErrNotFound // another site's file is not there for u
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("no file %q", id)
+	}
+	if err != nil {
+		return internal(err)
+	}
+	writeJSON(w, http.StatusOK, showFile(f))
+	return nil
+}

@@ -1,0 +1,207 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vtsoar/vtsoar/internal/connclient"
+	"github.com/vtsoar/vtsoar/internal/secret"
+	"github.com/vtsoar/vtsoar/internal/server"
+	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/vt"
+	"github.com/vtsoar/vtsoar/vtsim"
+)
+
+// apiKey is the emulator key of the test connection; no answer may ever contain it.
+const apiKey = "k3y-that-must-never-leak-0123456789abcdef"
+
+const eicarMD5 = "44d88612fea8a8f36de82e1278abb02f"
+
+// env is a running server with a store, an emulator and users.
+type env struct {
+	t      *testing.T
+	st     store.Store
+	cipher *secret.Cipher
+	sim    *vtsim.Server
+	simURL string
+	srv    *server.Server
+	http   *httptest.Server
+	// tokens by user: admin (every site), paris and lyon (analysts of one site each),
+	// both (analyst of paris and lyon), outsider (analyst not allowed on "emu").
+	tokens map[string]string
+}
+
+type envOpts struct {
+	maxFileSize int64
+	enrich      server.Enricher
+	metrics     *server.Metrics
+}
+
+func newEnv(t testing.TB, o envOpts) *env {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "vtsoar.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	key := make([]byte, secret.KeySize)
+	rand.Read(key)
+	cipher, err := secret.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := vtsim.MustNew(vtsim.Options{})
+	simSrv := httptest.NewServer(sim)
+	t.Cleanup(simSrv.Close)
+
+	srv, err := server.New(server.Config{Store: st, Cipher: cipher, DataDir: dir, MaxFileSize: o.maxFileSize,
+		Enrich: o.enrich, Metrics: o.metrics, Conn: connclient.Options{Retry: vt.RetryPolicy{MaxAttempts: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	e := &env{st: st, cipher: cipher, sim: sim, simURL: simSrv.URL, srv: srv, http: hs, tokens: map[string]string{}}
+	if tt, ok := t.(*testing.T); ok {
+		e.t = tt
+	}
+	for _, u := range []struct {
+		name, role string
+		sites      []string
+	}{
+		{"admin", store.RoleAdmin, nil},
+		{"paris", store.RoleAnalyst, []string{"paris"}},
+		{"lyon", store.RoleAnalyst, []string{"lyon"}},
+		{"both", store.RoleAnalyst, []string{"paris", "lyon"}},
+		{"outsider", store.RoleAnalyst, []string{"paris"}},
+	} {
+		tok, err := server.CreateUser(ctx, st, u.name, u.role, u.sites)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.tokens[u.name] = tok
+	}
+	sealed, err := connclient.SealKey(cipher, "emu", apiKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateConnection(ctx, store.Connection{Name: "emu", SealedAPIKey: sealed, ServerURL: simSrv.URL,
+		Quota: "premium", Users: []string{"admin", "paris", "lyon", "both"}}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// resp is an answer of the server.
+type resp struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r resp) json(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("answer is not JSON (%v): %s", err, r.body)
+	}
+}
+
+// problem decodes a problem answer and checks its form.
+func (r resp) problem(t testing.TB, status int) server.Problem {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status = %d, want %d; body %s", r.status, status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type = %q, want application/problem+json", ct)
+	}
+	var p server.Problem
+	r.json(t, &p)
+	if p.Status != status || p.Title == "" || p.Type == "" {
+		t.Fatalf("problem = %+v, want status %d with a type and title", p, status)
+	}
+	return p
+}
+
+// do sends a request as user (empty: no token) and checks that the answer never holds
+// the API key.
+func (e *env) do(t testing.TB, method, path, user string, body any) resp {
+	t.Helper()
+	var rd io.Reader
+	ct := ""
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd, ct = strings.NewReader(b), "application/json"
+	case []byte:
+		rd, ct = bytes.NewReader(b), "application/json"
+	default:
+		j, _ := json.Marshal(b)
+		rd, ct = bytes.NewReader(j), "application/json"
+	}
+	req, _ := http.NewRequest(method, e.http.URL+path, rd)
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	return e.send(t, req, user)
+}
+
+func (e *env) send(t testing.TB, req *http.Request, user string) resp {
+	t.Helper()
+	if user != "" {
+		tok, ok := e.tokens[user]
+		if !ok {
+			tok = user // a raw token
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte(apiKey)) {
+		t.Fatalf("%s %s: the answer contains the API key: %s", req.Method, req.URL.Path, b)
+	}
+	for k, vs := range res.Header {
+		for _, v := range vs {
+			if strings.Contains(v, apiKey) {
+				t.Fatalf("%s %s: header %s contains the API key", req.Method, req.URL.Path, k)
+			}
+		}
+	}
+	return resp{status: res.StatusCode, header: res.Header, body: b}
+}
+
+// upload posts a file as user with the given form fields.
+func (e *env) upload(t testing.TB, user, name string, content []byte, fields map[string]string) resp {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for k, v := range fields {
+		mw.WriteField(k, v)
+	}
+	if content != nil {
+		fw, _ := mw.CreateFormFile("file", name)
+		fw.Write(content)
+	}
+	mw.Close()
+	req, _ := http.NewRequest("POST", e.http.URL+"/api/v1/files", &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	return e.send(t, req, user)
+}

@@ -1,0 +1,87 @@
+package server
+
+import (
+	"context"
+	_ "embed"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vtsoar/vtsoar/internal/store"
+)
+
+//go:embed openapi.json
+var openapiDoc []byte
+
+// OpenAPI returns the OpenAPI 3.1 document of the API.
+func OpenAPI() []byte { return slices.Clone(openapiDoc) }
+
+func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request, _ *store.User) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Write(openapiDoc)
+	return nil
+}
+
+// handleHealthz answers 200 when the store answers, 503 otherwise.
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request, _ *store.User) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if _, err := s.cfg.Store.ListConnections(ctx); err != nil {
+		s.log.WarnContext(r.Context(), "health check: store", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "detail": "the store does not answer"})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+// consolePage is the placeholder of the web console.
+const consolePage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>vtsoar</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:3em auto;padding:0 1em}code{background:#eee;padding:0 .2em}</style>
+</head><body>
+<h1>vtsoar</h1>
+<p>The web console is coming. Meanwhile the REST API is served under <code>/api/v1</code>;
+it is described by its <a href="/api/v1/openapi.json">OpenAPI document</a>.</p>
+<p>Every API call takes <code>Authorization: Bearer TOKEN</code>; an admin makes tokens with
+<code>vtsoar user add NAME --role analyst</code>.</p>
+</body></html>
+`
+
+func (s *Server) handleConsole(w http.ResponseWriter, r *http.Request, _ *store.User) error {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	if r.Method == http.MethodHead {
+		return nil
+	}
+	w.Write([]byte(consolePage))
+	return nil
+}
+
+// userOut is a user as the API shows it (never the token or its hash).
+type userOut struct {
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	Sites     []string  `json:"sites"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request, _ *store.User) error {
+	list, err := s.cfg.Store.ListUsers(r.Context())
+	if err != nil {
+		return internal(err)
+	}
+	out := []userOut{}
+	for _, u := range list {
+		out = append(out, userOut{Name: u.Name, Role: u.Role, Sites: nonNil(u.Sites), CreatedAt: u.CreatedAt})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": out})
+	return nil
+}
+
+var _ = strings.TrimSpace

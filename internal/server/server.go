@@ -1,0 +1,366 @@
+// Package server is vtsoar's REST API (`vtsoar serve`): the integration commands,
+// connections, events, files and jobs under /api/v1, an OpenAPI 3.1 document that
+// describes them, Prometheus metrics, a health check and, at /, the console's
+// placeholder.
+//
+// # Authentication and authorisation
+//
+// Every endpoint but GET /healthz, GET / and GET /api/v1/openapi.json takes a bearer
+// token (Authorization: Bearer TOKEN); a missing or unknown token is 401 with
+// WWW-Authenticate: Bearer. Tokens are 32 random bytes, shown once when the user is
+// made (`vtsoar user add`) and stored as their SHA-256 only. GET /metrics takes a token
+// too (any role), so that what the service spends is not public.
+//
+// Users have a role: analyst (run commands, post and read events, upload files, read
+// the connections they may use) or admin (all of that, and manage connections and
+// read users). A user belongs to sites (tenants), or to every site ("*"). A connection
+// lists the users who may run it (empty: every user) and the sites it serves (empty:
+// every site); an analyst may run it only when both allow. An event belongs to one
+// site and only users of that site see it: another site's event answers 404, as a
+// missing one does, so that ids do not reveal what other sites have.
+//
+// # Errors
+//
+// Errors are RFC 9457 problem details (application/problem+json). A command whose
+// inputs all failed is still 200: the envelope's return_data says so; 4xx is only for
+// a malformed request.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/vtsoar/vtsoar/internal/connclient"
+	"github.com/vtsoar/vtsoar/internal/secret"
+	"github.com/vtsoar/vtsoar/internal/store"
+)
+
+// Limits and timeouts.
+const (
+	// MaxJSONBody bounds a JSON request body.
+	MaxJSONBody = 1 << 20
+	// DefaultMaxFileSize bounds an uploaded file: VirusTotal's largest upload.
+	DefaultMaxFileSize = 650 << 20
+	// MaxConcurrency bounds the concurrency a command request may ask for.
+	MaxConcurrency = 16
+	// ReadHeaderTimeout bounds the time to read a request's headers.
+	ReadHeaderTimeout = 10 * time.Second
+	// IdleTimeout closes idle keep-alive connections.
+	IdleTimeout = 2 * time.Minute
+	// bodyReadTimeout bounds reading a JSON body; uploads get uploadReadTimeout.
+	bodyReadTimeout   = 30 * time.Second
+	uploadReadTimeout = 30 * time.Minute
+	// writeTimeout bounds writing an answer, except commands that follow analyses.
+	writeTimeout = 2 * time.Minute
+)
+
+// Config is what a Server is built from.
+type Config struct {
+	// Store holds connections, users, files, the cache and the quota ledger.
+	Store store.Store
+	// Cipher seals the API keys of connections created or updated over the API.
+	Cipher *secret.Cipher
+	// Conn tunes the clients built for connections (connclient.Build); its
+	// HTTPClient is replaced by one that counts requests for the metrics.
+	Conn connclient.Options
+	// Enrich runs events and connection health checks; nil answers 503 on those
+	// endpoints.
+	Enrich Enricher
+	// DataDir holds uploaded files (under DataDir/files, by sha256).
+	DataDir string
+	// MaxFileSize bounds an upload (0: DefaultMaxFileSize).
+	MaxFileSize int64
+	// Metrics is where the server counts (nil: a new registry).
+	Metrics *Metrics
+	// Logger receives the request log (nil: discard). Tokens and keys are never
+	// logged.
+	Logger *slog.Logger
+}
+
+// Server is the REST API as an http.Handler.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	mux     *http.ServeMux
+	metrics *Metrics
+	files   *fileStore
+	conns   *connCache
+	routes  []route
+}
+
+// New returns the API described by cfg.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.Cipher == nil {
+		return nil, errors.New("server: Store and Cipher are required")
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("server: DataDir is required")
+	}
+	if cfg.MaxFileSize <= 0 {
+		cfg.MaxFileSize = DefaultMaxFileSize
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	fsDir := filepath.Join(cfg.DataDir, "files")
+	if err := os.MkdirAll(fsDir, 0o700); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), metrics: cfg.Metrics,
+		files: &fileStore{dir: fsDir, meta: cfg.Store}}
+	s.conns = newConnCache(cfg.Store, cfg.Cipher, cfg.Conn, s.metrics)
+	s.metrics.watch(s, cfg.Enrich)
+	s.routes = s.table()
+	for _, rt := range s.routes {
+		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, Problem{Type: ProblemNotFound, Status: http.StatusNotFound,
+			Detail: fmt.Sprintf("no endpoint %s %s; the API is described at /api/v1/openapi.json", r.Method, r.URL.Path)})
+	})
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w}
+	s.mux.ServeHTTP(rec, r)
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	_, pattern := s.mux.Handler(r)
+	// The path is logged, never the query string (it may carry observables) nor any
+	// header (Authorization).
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("route", pattern),
+		slog.Int("status", rec.status), slog.Int64("bytes", rec.bytes),
+		slog.Duration("duration", time.Since(start)), slog.String("user", rec.user),
+		slog.String("remote", remoteHost(r)))
+}
+
+func remoteHost(r *http.Request) string {
+	h, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return h
+}
+
+// statusRecorder remembers the status and size of an answer, and the user, for the
+// request log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+	user   string
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// access is who may call a route.
+type access int
+
+const (
+	public  access = iota // no token
+	anyRole               // any user
+	analyst               // analyst or admin
+	admin                 // admin only
+)
+
+// route is one endpoint: the mux pattern, who may call it, and its handler.
+type route struct {
+	method, path string
+	access       access
+	handle       func(w http.ResponseWriter, r *http.Request, u *store.User) error
+	// write is the write deadline of the answer (0: writeTimeout); read that of the
+	// body (0: bodyReadTimeout).
+	write, read time.Duration
+}
+
+// Routes returns the "METHOD /path" patterns the server serves, for documentation and
+// tests.
+func (s *Server) Routes() []string {
+	out := make([]string, len(s.routes))
+	for i, rt := range s.routes {
+		out[i] = rt.method + " " + rt.path
+	}
+	return out
+}
+
+func (s *Server) table() []route {
+	return []route{
+		{method: "GET", path: "/{$}", access: public, handle: s.handleConsole},
+		{method: "GET", path: "/healthz", access: public, handle: s.handleHealthz},
+		{method: "GET", path: "/metrics", access: anyRole, handle: s.handleMetrics},
+		{method: "GET", path: "/api/v1/openapi.json", access: public, handle: s.handleOpenAPI},
+
+		{method: "POST", path: "/api/v1/commands/{command}", access: analyst, handle: s.handleCommand, write: -1},
+
+		{method: "GET", path: "/api/v1/connections", access: anyRole, handle: s.handleListConnections},
+		{method: "POST", path: "/api/v1/connections", access: admin, handle: s.handleCreateConnection},
+		{method: "GET", path: "/api/v1/connections/{name}", access: anyRole, handle: s.handleGetConnection},
+		{method: "PUT", path: "/api/v1/connections/{name}", access: admin, handle: s.handlePutConnection},
+		{method: "PATCH", path: "/api/v1/connections/{name}", access: admin, handle: s.handlePatchConnection},
+		{method: "DELETE", path: "/api/v1/connections/{name}", access: admin, handle: s.handleDeleteConnection},
+		{method: "POST", path: "/api/v1/connections/{name}/test", access: admin, handle: s.handleTestConnection},
+		{method: "GET", path: "/api/v1/connections/{name}/health", access: anyRole, handle: s.handleConnectionHealth},
+
+		{method: "POST", path: "/api/v1/events", access: analyst, handle: s.handleSubmitEvent},
+		{method: "GET", path: "/api/v1/events", access: analyst, handle: s.handleListEvents},
+		{method: "GET", path: "/api/v1/events/{id}", access: analyst, handle: s.handleGetEvent},
+
+		{method: "POST", path: "/api/v1/files", access: analyst, handle: s.handleUploadFile, read: uploadReadTimeout},
+		{method: "GET", path: "/api/v1/files/{id}", access: analyst, handle: s.handleGetFile},
+
+		{method: "GET", path: "/api/v1/jobs", access: anyRole, handle: s.handleJobs},
+		{method: "GET", path: "/api/v1/users", access: admin, handle: s.handleListUsers},
+	}
+}
+
+// wrap authenticates and authorises a route's caller, sets its deadlines and turns
+// its error into a problem.
+func (s *Server) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		read := rt.read
+		if read == 0 {
+			read = bodyReadTimeout
+		}
+		rc.SetReadDeadline(time.Now().Add(read))
+		switch {
+		case rt.write == 0:
+			rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		case rt.write > 0:
+			rc.SetWriteDeadline(time.Now().Add(rt.write))
+		}
+		var u *store.User
+		if rt.access != public {
+			var err error
+			u, err = s.authenticate(r)
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			if rec, ok := w.(*statusRecorder); ok {
+				rec.user = u.Name
+			}
+			if !allowed(u, rt.access) {
+				s.fail(w, r, forbidden("role %s may not %s %s", u.Role, r.Method, rt.path))
+				return
+			}
+		}
+		if err := rt.handle(w, r, u); err != nil {
+			s.fail(w, r, err)
+		}
+	})
+}
+
+func allowed(u *store.User, a access) bool {
+	switch a {
+	case admin:
+		return u.Role == store.RoleAdmin
+	case analyst:
+		return u.Role == store.RoleAdmin || u.Role == store.RoleAnalyst
+	}
+	return true
+}
+
+// fail answers with the problem err describes, logging the cause of server errors.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	p, cause := problemFor(err)
+	if p.Status >= 500 && cause != nil {
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", cause)
+	}
+	if p.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="vtsoar"`)
+	}
+	writeProblem(w, p)
+}
+
+// newID returns a random id with a prefix ("f_..." for files).
+func newID(prefix string) string {
+	var b [12]byte
+	rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// HTTPServer returns an http.Server for h on addr with vtsoar's timeouts: headers
+// within ReadHeaderTimeout, idle connections closed after IdleTimeout; body and
+// answer deadlines are set per route.
+func HTTPServer(addr string, h http.Handler, log *slog.Logger) *http.Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Serve serves h on ln until ctx ends, then shuts down gracefully: it stops accepting,
+// lets requests in flight finish for up to grace, and closes what is left.
+func Serve(ctx context.Context, ln net.Listener, srv *http.Server, grace time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		srv.Close()
+	}
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		return serr
+	}
+	return err
+}
+
+// bearer returns the token of an Authorization: Bearer header.
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
+}
