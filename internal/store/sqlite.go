@@ -31,11 +31,11 @@ type Options struct {
 	BusyTimeout time.Duration
 }
 
-// Open opens the store that dsn names: a postgres:// URL selects PostgreSQL (not yet
-// available), anything else is the path of a SQLite database file.
+// Open opens the store that dsn names: a postgres:// URL selects PostgreSQL
+// (OpenPostgres), anything else is the path of a SQLite database file.
 func Open(ctx context.Context, dsn string, opts Options) (Store, error) {
 	if IsPostgres(dsn) {
-		return nil, errors.New("PostgreSQL stores are not available yet in this version; use a SQLite path for --db")
+		return OpenPostgres(ctx, dsn, opts)
 	}
 	return OpenSQLite(ctx, dsn, opts)
 }

@@ -1,0 +1,82 @@
+// Package pgtest gives tests a fresh PostgreSQL database of their own on the server that
+// VTSOAR_TEST_POSTGRES names (.ci/pg-start starts one and prints the variable).
+//
+// Without the variable a test that needs PostgreSQL is skipped, except under CI=true,
+// where it fails: CI must never pass by skipping the PostgreSQL tests.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// EnvVar names the variable holding the base DSN: a postgres:// URL of a role that may
+// create databases.
+const EnvVar = "VTSOAR_TEST_POSTGRES"
+
+// BaseDSN returns the base DSN from EnvVar. Without it, it skips t, or fails it when
+// the CI variable is "true".
+func BaseDSN(t testing.TB) string {
+	t.Helper()
+	dsn := os.Getenv(EnvVar)
+	if dsn != "" {
+		return dsn
+	}
+	const msg = "PostgreSQL tests need " + EnvVar + "=postgres://...; .ci/run sets it (eval \"$(.ci/pg-start)\" starts a server)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg + ": under CI=true this is a failure, not a skip")
+		return ""
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// DSN creates an empty database named vtsoar_test_<random> on the server of BaseDSN
+// and returns its DSN; the database is dropped when the test ends (after the cleanups
+// registered later, such as closing the stores opened on it).
+func DSN(t testing.TB) string {
+	t.Helper()
+	base := BaseDSN(t)
+	u, err := url.Parse(base)
+	if err != nil {
+		// The URL is not echoed: it holds a password.
+		t.Fatalf("%s is not a URL", EnvVar)
+	}
+	var b [8]byte
+	rand.Read(b[:])
+	name := "vtsoar_test_" + hex.EncodeToString(b[:])
+
+	if err := admin(base, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := admin(base, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("pgtest: %v", err)
+		}
+	})
+	u.Path = "/" + name
+	return u.String()
+}
+
+// admin runs one statement on the base database.
+func admin(base, stmt string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", EnvVar, err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, stmt); err != nil {
+		return fmt.Errorf("%s: %w", stmt, err)
+	}
+	return nil
+}

@@ -1,0 +1,239 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vtsoar/vtsoar/internal/quota"
+	"github.com/vtsoar/vtsoar/internal/secret"
+	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/internal/store/pgtest"
+	"github.com/vtsoar/vtsoar/internal/store/storetest"
+	"github.com/vtsoar/vtsoar/vt"
+)
+
+// pgDSNs gives each test one database per name, so that two opens of one name within
+// a test are two handles (two replicas) on one database.
+var pgDSNs sync.Map // *testing.T -> *sync.Map (name -> DSN)
+
+func pgDSN(t *testing.T, name string) string {
+	m, _ := pgDSNs.LoadOrStore(t, &sync.Map{})
+	if dsn, ok := m.(*sync.Map).Load(name); ok {
+		return dsn.(string)
+	}
+	dsn := pgtest.DSN(t)
+	m.(*sync.Map).Store(name, dsn)
+	return dsn
+}
+
+func openPostgres(t *testing.T, name string, opts store.Options) store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), pgDSN(t, name), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestPostgresSuite(t *testing.T) {
+	pgtest.BaseDSN(t)
+	storetest.Run(t, openPostgres)
+}
+
+// TestPostgresReplicasOpenTogether has several replicas open a new database at once:
+// every one opens it, the migrations are applied once, and all see one schema.
+func TestPostgresReplicasOpenTogether(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ctx := context.Background()
+	const replicas = 4
+	stores := make([]store.Store, replicas)
+	errs := make([]error, replicas)
+	var wg sync.WaitGroup
+	for i := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stores[i], errs[i] = store.OpenPostgres(ctx, dsn, store.Options{})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("replica %d: %v", i, err)
+		}
+		defer stores[i].Close()
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var applied, distinct int
+	if err := conn.QueryRow(ctx, `SELECT COUNT(*), COUNT(DISTINCT version) FROM schema_migrations`).Scan(&applied, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if applied == 0 || applied != distinct {
+		t.Fatalf("schema_migrations has %d rows for %d versions", applied, distinct)
+	}
+	// A record one replica writes, another reads.
+	c := store.Connection{Name: "shared", SealedAPIKey: []byte{1, 2, 3}}
+	if err := stores[0].CreateConnection(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := stores[replicas-1].GetConnection(ctx, "shared"); err != nil || !bytes.Equal(got.SealedAPIKey, c.SealedAPIKey) {
+		t.Fatalf("other replica reads %+v, %v", got, err)
+	}
+}
+
+// TestPostgresCreateRace has replicas create one connection name at once: one
+// succeeds and the others get ErrExists, not a raw constraint error.
+func TestPostgresCreateRace(t *testing.T) {
+	ctx := context.Background()
+	handles := []store.Store{openPostgres(t, "race", store.Options{}), openPostgres(t, "race", store.Options{})}
+	const tries = 8
+	errs := make([]error, tries)
+	var wg sync.WaitGroup
+	for i := range tries {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = handles[i%2].CreateConnection(ctx, store.Connection{Name: "once", SealedAPIKey: []byte{byte(i + 1)}})
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, store.ErrExists):
+			t.Errorf("CreateConnection: %v, want nil or ErrExists", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d creations of one name succeeded", ok)
+	}
+}
+
+// TestPostgresOpenErrorHidesPassword: a server that refuses the login gives an error
+// that names the server but not the password.
+func TestPostgresOpenErrorHidesPassword(t *testing.T) {
+	base := pgtest.BaseDSN(t)
+	cfg, err := pgx.ParseConfig(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const password = "not-the-password-5b1e"
+	dsn := fmt.Sprintf("postgres://%s:%s@%s:%d/%s?sslmode=disable", cfg.User, password, cfg.Host, cfg.Port, cfg.Database)
+	s, err := store.Open(context.Background(), dsn, store.Options{})
+	if err == nil {
+		s.Close()
+		t.Fatal("opened with a wrong password")
+	}
+	if strings.Contains(err.Error(), password) || !strings.Contains(err.Error(), cfg.Host) {
+		t.Fatalf("error %q: want the host and not the password", err)
+	}
+}
+
+// TestPostgresAPIKeyNeverInClear stores a connection and spends its budget, then reads
+// every text, binary and JSON column of every table, as a dump would: the key appears
+// in none of them, in any usual encoding, and the sealed key still opens.
+func TestPostgresAPIKeyNeverInClear(t *testing.T) {
+	t.Setenv(secret.EnvMasterKey, "")
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	apiKey := "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	c, err := secret.LoadMaster(secret.KeyFilePath(t.TempDir() + "/vtsoar.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := store.Open(ctx, dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sealed, err := c.Seal([]byte(apiKey), []byte("vt-prod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateConnection(ctx, store.Connection{Name: "vt-prod", SealedAPIKey: sealed, Quota: "public"}); err != nil {
+		t.Fatal(err)
+	}
+	l := quota.New(s, quota.BudgetID("", apiKey), quota.Public, quota.Config{})
+	if err := l.Wait(ctx, vt.Request{}); err != nil {
+		t.Fatal(err)
+	}
+	needles := [][]byte{
+		[]byte(apiKey),
+		[]byte(strings.ToUpper(apiKey)),
+		[]byte(base64.StdEncoding.EncodeToString([]byte(apiKey))),
+		mustHex(apiKey),
+	}
+
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT table_name, column_name, data_type FROM information_schema.columns
+WHERE table_schema = current_schema() AND data_type IN ('text', 'bytea', 'character varying', 'json', 'jsonb')
+ORDER BY table_name, column_name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct{ Table, Column, Type string }])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cols) < 5 {
+		t.Fatalf("only %d text or binary columns found: %v", len(cols), cols)
+	}
+	var values int
+	for _, col := range cols {
+		// Both the column's bytes and its text form (bytea as \x hex) are searched.
+		raw := "convert_to(%[1]s::text, 'UTF8')"
+		if col.Type == "bytea" {
+			raw = "%[1]s"
+		}
+		rows, err := conn.Query(ctx, fmt.Sprintf("SELECT "+raw+", %[1]s::text FROM %[2]s WHERE %[1]s IS NOT NULL",
+			pgx.Identifier{col.Column}.Sanitize(), pgx.Identifier{col.Table}.Sanitize()))
+		if err != nil {
+			t.Fatalf("%s.%s: %v", col.Table, col.Column, err)
+		}
+		for rows.Next() {
+			var raw []byte
+			var text string
+			if err := rows.Scan(&raw, &text); err != nil {
+				t.Fatal(err)
+			}
+			values++
+			for _, n := range needles {
+				if bytes.Contains(raw, n) || strings.Contains(strings.ToLower(text), strings.ToLower(string(n))) {
+					t.Fatalf("the API key is in %s.%s", col.Table, col.Column)
+				}
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if values < 3 {
+		t.Fatalf("only %d values read: the connection and the ledger unit should be there", values)
+	}
+	got, err := s.GetConnection(ctx, "vt-prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain, err := c.Open(got.SealedAPIKey, []byte("vt-prod")); err != nil || string(plain) != apiKey {
+		t.Fatalf("stored key does not open: %v", err)
+	}
+}
