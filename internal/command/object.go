@@ -81,28 +81,31 @@ func (r *run) fetchObject(ctx context.Context, o ioc.Observable, fresh bool) (*o
 			r.log.Warn("cached answer unreadable; asking VirusTotal", "kind", o.Kind, "err", err)
 		}
 	}
-	var raw json.RawMessage
+	obj := &object{kind: o.Kind}
 	var err error
 	switch o.Kind {
 	case ioc.KindFile:
 		var f *vt.File
 		if f, err = r.d.Client.GetFile(ctx, o.ID); err == nil {
-			raw = f.Raw
+			obj.id, obj.typ, obj.raw, obj.attrs, obj.file, obj.common = f.ID, f.Type, f.Raw, f.Attributes, f.Attrs, f.Attrs.CommonAttributes
+			if obj.id == "" {
+				obj.id = f.Attrs.SHA256
+			}
 		}
 	case ioc.KindURL:
 		var u *vt.URL
 		if u, err = r.d.Client.GetURL(ctx, o.ID); err == nil {
-			raw = u.Raw
+			obj.id, obj.typ, obj.raw, obj.attrs, obj.url, obj.common = u.ID, u.Type, u.Raw, u.Attributes, u.Attrs, u.Attrs.CommonAttributes
 		}
 	case ioc.KindDomain:
 		var d *vt.Domain
 		if d, err = r.d.Client.GetDomain(ctx, o.ID); err == nil {
-			raw = d.Raw
+			obj.id, obj.typ, obj.raw, obj.attrs, obj.domain, obj.common = d.ID, d.Type, d.Raw, d.Attributes, d.Attrs, d.Attrs.CommonAttributes
 		}
 	case ioc.KindIP:
 		var ip *vt.IPAddress
 		if ip, err = r.d.Client.GetIPAddress(ctx, o.ID); err == nil {
-			raw = ip.Raw
+			obj.id, obj.typ, obj.raw, obj.attrs, obj.ip, obj.common = ip.ID, ip.Type, ip.Raw, ip.Attributes, ip.Attrs, ip.Attrs.CommonAttributes
 		}
 	default:
 		return nil, fmt.Errorf("unknown kind %q", o.Kind)
@@ -117,10 +120,10 @@ func (r *run) fetchObject(ctx context.Context, o ioc.Observable, fresh bool) (*o
 		}
 		return nil, err
 	}
-	obj, err := decodeObject(o.Kind, raw)
-	if err != nil {
-		return nil, err
+	if obj.id == "" {
+		obj.id = o.ID
 	}
+	raw := obj.raw
 	r.cachePut(ctx, cache.Entry{Kind: o.Kind, ID: obj.id, Aliases: obj.cacheAliases(o), Body: raw, FetchedAt: r.now()})
 	return obj, nil
 }
@@ -185,7 +188,34 @@ func (obj *object) runAliases() []string {
 	return []string{string(obj.kind) + ":" + obj.id}
 }
 
-// decodeObject reads a report ({"data": {...}}).
+// skipped is a JSON value that is scanned but not decoded.
+type skipped struct{}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (*skipped) UnmarshalJSON([]byte) error { return nil }
+
+// light attribute types leave out the per-engine results, which the commands do not
+// read from a cached report (the raw report keeps them).
+type (
+	lightFile struct {
+		vt.FileAttributes
+		LastAnalysisResults skipped `json:"last_analysis_results"`
+	}
+	lightURL struct {
+		vt.URLAttributes
+		LastAnalysisResults skipped `json:"last_analysis_results"`
+	}
+	lightDomain struct {
+		vt.DomainAttributes
+		LastAnalysisResults skipped `json:"last_analysis_results"`
+	}
+	lightIP struct {
+		vt.IPAttributes
+		LastAnalysisResults skipped `json:"last_analysis_results"`
+	}
+)
+
+// decodeObject reads a report ({"data": {...}}) from the cache.
 func decodeObject(kind ioc.Kind, raw []byte) (*object, error) {
 	var doc struct {
 		Data struct {
@@ -204,20 +234,24 @@ func decodeObject(kind ioc.Kind, raw []byte) (*object, error) {
 	var err error
 	switch kind {
 	case ioc.KindFile:
-		err = json.Unmarshal(obj.attrs, &obj.file)
-		obj.common = obj.file.CommonAttributes
+		var a lightFile
+		err = json.Unmarshal(obj.attrs, &a)
+		obj.file, obj.common = a.FileAttributes, a.CommonAttributes
 		if obj.id == "" {
 			obj.id = obj.file.SHA256
 		}
 	case ioc.KindURL:
-		err = json.Unmarshal(obj.attrs, &obj.url)
-		obj.common = obj.url.CommonAttributes
+		var a lightURL
+		err = json.Unmarshal(obj.attrs, &a)
+		obj.url, obj.common = a.URLAttributes, a.CommonAttributes
 	case ioc.KindDomain:
-		err = json.Unmarshal(obj.attrs, &obj.domain)
-		obj.common = obj.domain.CommonAttributes
+		var a lightDomain
+		err = json.Unmarshal(obj.attrs, &a)
+		obj.domain, obj.common = a.DomainAttributes, a.CommonAttributes
 	case ioc.KindIP:
-		err = json.Unmarshal(obj.attrs, &obj.ip)
-		obj.common = obj.ip.CommonAttributes
+		var a lightIP
+		err = json.Unmarshal(obj.attrs, &a)
+		obj.ip, obj.common = a.IPAttributes, a.CommonAttributes
 	}
 	if err != nil {
 		return nil, fmt.Errorf("VirusTotal's %s report: %w", kind, err)
