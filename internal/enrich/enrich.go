@@ -1,0 +1,525 @@
+// Package enrich runs vtsoar's durable background work on a job queue (River) kept in
+// the store's database: the System Reputation Check of posted events, scheduled
+// connection health checks, and the notifications they send.
+//
+// # Events
+//
+// SubmitEvent stores an event and, in the same transaction, queues one job per
+// artifact. A job finds the connections that have the artifact's reputation check
+// switched on and serve the event's site, and runs the matching
+// check-*-reputation command through internal/command (so the verdict is the one the
+// CLI gives) on the first of them, by name, that answers; the client goes through the
+// connection's cache and quota budget at enrichment priority. The artifact keeps the
+// risk level, its reason, the connection and VirusTotal's object id; the event takes
+// the highest risk of its artifacts and is done when every artifact is final (done, or
+// error with a reason).
+//
+// # Durability
+//
+// Jobs live in the database: a process killed mid-way leaves them running, and
+// River's rescuer hands them to a live process once they have run longer than
+// Options.RescueStuckJobsAfter (a restarted process, or another replica, picks them
+// up). No answer already stored is asked for twice: a job whose artifact is already
+// final does nothing, and answers go to the store's cache as soon as they arrive, so a
+// job run again after a crash finds its answer there. Only requests in flight at the
+// moment of the crash can be repeated. A spent daily or monthly budget snoozes the
+// job until the budget resets instead of failing it.
+//
+// Job arguments hold event ids, artifact positions and connection names only, never
+// an API key: River stores arguments in clear.
+//
+// # Health checks
+//
+// A periodic job (every Options.HealthSweepInterval) queues a test of each connection
+// whose HealthCheckMinutes have passed since its last check, unique per connection
+// and interval slot so that several replicas run one check per interval. A check runs
+// test-connection at background priority, is kept in the store's history, and a change
+// from healthy to failing or back (or a first check that fails) queues a notification
+// to every Notifier, in the transaction that records the check.
+package enrich
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/vtsoar/vtsoar/internal/command"
+	"github.com/vtsoar/vtsoar/internal/connclient"
+	"github.com/vtsoar/vtsoar/internal/quota"
+	"github.com/vtsoar/vtsoar/internal/risk"
+	"github.com/vtsoar/vtsoar/internal/secret"
+	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/ioc"
+	"github.com/vtsoar/vtsoar/vt"
+)
+
+// Queue names.
+const (
+	QueueEnrich      = "enrich"
+	QueueMaintenance = "maintenance"
+)
+
+// Defaults of Options.
+const (
+	DefaultWorkers              = 8
+	DefaultJobTimeout           = 25 * time.Second
+	DefaultRescueStuckJobsAfter = 30 * time.Second
+	DefaultHealthSweepInterval  = time.Minute
+	// MaxArtifacts bounds the artifacts of one event.
+	MaxArtifacts = 10000
+	// MaxValueLength bounds an artifact's value.
+	MaxValueLength = 8192
+)
+
+// ErrInvalidEvent is wrapped by the errors of SubmitEvent for a malformed event.
+var ErrInvalidEvent = errors.New("invalid event")
+
+// ClientFactory builds the client of a stored connection.
+type ClientFactory func(ctx context.Context, conn store.Connection) (*connclient.Conn, error)
+
+// Options configure a Service.
+type Options struct {
+	// Logger receives what the service does (nil: discard). Never an API key.
+	Logger *slog.Logger
+	// Cipher opens the stored API keys (used by the default ClientFactory).
+	Cipher *secret.Cipher
+	// Client are the options of the default ClientFactory (connclient.Build).
+	Client connclient.Options
+	// ClientFactory, when set, replaces connclient.Build with Cipher and Client.
+	ClientFactory ClientFactory
+	// Notifiers are told when a connection's health changes.
+	Notifiers []Notifier
+	// Workers is the number of artifacts enriched at once (0: DefaultWorkers).
+	Workers int
+	// Clock returns the current time for health checks and notifications (nil:
+	// time.Now). The queue keeps its own time.
+	Clock func() time.Time
+	// JobTimeout bounds one job (0: DefaultJobTimeout); it must be shorter than
+	// RescueStuckJobsAfter.
+	JobTimeout time.Duration
+	// RescueStuckJobsAfter is how long a job may run before it is taken for the job
+	// of a dead process and run again (0: DefaultRescueStuckJobsAfter).
+	RescueStuckJobsAfter time.Duration
+	// HealthSweepInterval is how often connections are looked at for a due health
+	// check (0: DefaultHealthSweepInterval).
+	HealthSweepInterval time.Duration
+	// MaxAge is how old a cached answer may be for enrichment (0:
+	// command.DefaultMaxAge).
+	MaxAge time.Duration
+	// FetchPollInterval is how often the queue looks for new jobs when it is not told
+	// (0: River's default, 1s).
+	FetchPollInterval time.Duration
+}
+
+// Artifact is one observable of a new event.
+type Artifact struct {
+	Type  ioc.Kind `json:"type"`
+	Value string   `json:"value"`
+}
+
+// NewEvent is an event to enrich.
+type NewEvent struct {
+	Site      string     `json:"site"`
+	Artifacts []Artifact `json:"artifacts"`
+}
+
+// Event is an event and the progress of its enrichment.
+type Event struct {
+	ID string `json:"id"`
+	// Site is the site (tenant) the event belongs to.
+	Site string `json:"site"`
+	// Status is "pending", "enriching" or "done".
+	Status string `json:"status"`
+	// RiskLevel is the highest risk of the artifacts finished so far.
+	RiskLevel     string `json:"risk_level"`
+	RiskLevelCode int    `json:"risk_level_code"`
+	// ArtifactsDone counts the artifacts whose enrichment is over.
+	ArtifactsDone int              `json:"artifacts_done"`
+	CreatedAt     time.Time        `json:"created_at"`
+	UpdatedAt     time.Time        `json:"updated_at"`
+	Artifacts     []ArtifactResult `json:"artifacts,omitempty"`
+}
+
+// ArtifactResult is an artifact and what its enrichment found.
+type ArtifactResult struct {
+	Type  ioc.Kind `json:"type"`
+	Value string   `json:"value"`
+	// Status is "pending", "done" or "error".
+	Status        string `json:"status"`
+	RiskLevel     string `json:"risk_level"`
+	RiskLevelCode int    `json:"risk_level_code"`
+	RiskReason    string `json:"risk_reason"`
+	// Connection is the connection that answered.
+	Connection string `json:"connection,omitempty"`
+	// ObjectID is VirusTotal's id of the object.
+	ObjectID string `json:"object_id,omitempty"`
+	// Error says why the artifact could not be enriched.
+	Error string `json:"error,omitempty"`
+}
+
+// HealthCheck is the result of one connection test.
+type HealthCheck struct {
+	Connection string           `json:"connection"`
+	At         time.Time        `json:"at"`
+	Healthy    bool             `json:"healthy"`
+	StatusCode int              `json:"status_code"`
+	Message    string           `json:"message"`
+	QuotaLeft  map[string]int64 `json:"quota_left,omitempty"`
+}
+
+// Service runs the durable background work. Start it once per process.
+type Service struct {
+	st      store.Store
+	db      *sql.DB
+	opts    Options
+	log     *slog.Logger
+	now     func() time.Time
+	factory ClientFactory
+	river   *river.Client[*sql.Tx]
+
+	mu    sync.Mutex
+	conns map[string]*cachedConn
+}
+
+type cachedConn struct {
+	updated time.Time
+	conn    *connclient.Conn
+}
+
+// New prepares the service on st, which must be a store on database/sql (SQLite):
+// it applies the queue's migrations, so that events can be submitted before Start.
+func New(ctx context.Context, st store.Store, opts Options) (*Service, error) {
+	sqldb, ok := st.(store.SQLDB)
+	if !ok {
+		return nil, errors.New("enrich: the job queue needs a SQLite store")
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = DefaultWorkers
+	}
+	if opts.JobTimeout <= 0 {
+		opts.JobTimeout = DefaultJobTimeout
+	}
+	if opts.RescueStuckJobsAfter <= 0 {
+		opts.RescueStuckJobsAfter = DefaultRescueStuckJobsAfter
+	}
+	if opts.RescueStuckJobsAfter <= opts.JobTimeout {
+		return nil, fmt.Errorf("enrich: RescueStuckJobsAfter (%s) must be longer than JobTimeout (%s)", opts.RescueStuckJobsAfter, opts.JobTimeout)
+	}
+	if opts.HealthSweepInterval <= 0 {
+		opts.HealthSweepInterval = DefaultHealthSweepInterval
+	}
+	if opts.MaxAge <= 0 {
+		opts.MaxAge = command.DefaultMaxAge
+	}
+	s := &Service{st: st, db: sqldb.DB(), opts: opts, log: opts.Logger, now: opts.Clock, conns: map[string]*cachedConn{}}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.factory = opts.ClientFactory
+	if s.factory == nil {
+		if opts.Cipher == nil {
+			return nil, errors.New("enrich: no Cipher to open the connections' keys (and no ClientFactory)")
+		}
+		copts := opts.Client
+		if copts.WrapLimiter == nil {
+			maxWait := opts.JobTimeout / 2
+			copts.WrapLimiter = func(l *quota.Limiter) vt.Limiter { return noteLimiter{Limiter: l, maxWait: maxWait} }
+		}
+		s.factory = func(ctx context.Context, c store.Connection) (*connclient.Conn, error) {
+			return connclient.Build(ctx, st, opts.Cipher, c, copts)
+		}
+	}
+	names := map[string]bool{}
+	for _, n := range opts.Notifiers {
+		if names[n.Name()] {
+			return nil, fmt.Errorf("enrich: two notifiers are named %q", n.Name())
+		}
+		names[n.Name()] = true
+	}
+
+	driver := riversqlite.New(s.db)
+	if err := s.migrate(ctx, driver); err != nil {
+		return nil, err
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &enrichWorker{s: s})
+	river.AddWorker(workers, &sweepWorker{s: s})
+	river.AddWorker(workers, &healthWorker{s: s})
+	river.AddWorker(workers, &notifyWorker{s: s})
+	cfg := &river.Config{
+		Logger: s.log.With("component", "river"),
+		Queues: map[string]river.QueueConfig{
+			QueueEnrich:      {MaxWorkers: opts.Workers},
+			QueueMaintenance: {MaxWorkers: 2},
+		},
+		Workers:              workers,
+		JobTimeout:           opts.JobTimeout,
+		RescueStuckJobsAfter: opts.RescueStuckJobsAfter,
+		FetchPollInterval:    opts.FetchPollInterval,
+		PeriodicJobs: []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(opts.HealthSweepInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return sweepArgs{}, nil },
+				&river.PeriodicJobOpts{ID: "health_sweep", RunOnStart: true}),
+		},
+	}
+	if opts.FetchPollInterval > 0 && opts.FetchPollInterval < 100*time.Millisecond {
+		cfg.FetchCooldown = opts.FetchPollInterval
+	}
+	rc, err := river.NewClient(driver, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("enrich: %w", err)
+	}
+	s.river = rc
+	return s, nil
+}
+
+// migrate applies River's schema. Two processes starting on a new database may race;
+// the loser tries again once the winner is done.
+func (s *Service) migrate(ctx context.Context, driver *riversqlite.Driver) error {
+	m, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: s.log.With("component", "rivermigrate")})
+	if err != nil {
+		return fmt.Errorf("enrich: queue migrations: %w", err)
+	}
+	for attempt := 0; ; attempt++ {
+		_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		if err == nil || attempt == 2 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("enrich: queue migrations: %w", err)
+	}
+	return nil
+}
+
+// Start starts working jobs. Work stops when ctx is cancelled or Stop is called.
+func (s *Service) Start(ctx context.Context) error {
+	if err := s.river.Start(ctx); err != nil {
+		return fmt.Errorf("enrich: %w", err)
+	}
+	return nil
+}
+
+// Stop stops fetching jobs and waits for the running ones until ctx ends; jobs still
+// running then are cancelled and run again later.
+func (s *Service) Stop(ctx context.Context) error {
+	err := s.river.Stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		hard, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err = s.river.StopAndCancel(hard)
+	}
+	if err != nil && !strings.Contains(err.Error(), "not started") {
+		return fmt.Errorf("enrich: %w", err)
+	}
+	return nil
+}
+
+func newEventID() string {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return "ev_" + hex.EncodeToString(b[:])
+}
+
+func validKind(k ioc.Kind) bool {
+	switch k {
+	case ioc.KindFile, ioc.KindIP, ioc.KindURL, ioc.KindDomain:
+		return true
+	}
+	return false
+}
+
+// SubmitEvent stores the event and queues one enrichment job per artifact, in one
+// transaction; it returns at once. A malformed event (no artifacts, an unknown type,
+// an empty value) is an error wrapping ErrInvalidEvent; a value that is not a valid
+// observable of its type is accepted and ends as an artifact in error.
+func (s *Service) SubmitEvent(ctx context.Context, ev NewEvent) (Event, error) {
+	if len(ev.Artifacts) == 0 {
+		return Event{}, fmt.Errorf("%w: no artifacts", ErrInvalidEvent)
+	}
+	if len(ev.Artifacts) > MaxArtifacts {
+		return Event{}, fmt.Errorf("%w: %d artifacts, at most %d", ErrInvalidEvent, len(ev.Artifacts), MaxArtifacts)
+	}
+	rec := store.Event{ID: newEventID(), Site: ev.Site, RiskLevelCode: risk.NA.Code()}
+	for i, a := range ev.Artifacts {
+		kind := ioc.Kind(strings.ToLower(strings.TrimSpace(string(a.Type))))
+		if !validKind(kind) {
+			return Event{}, fmt.Errorf("%w: artifact %d: type %q is not file, ip, url or domain", ErrInvalidEvent, i, a.Type)
+		}
+		v := strings.TrimSpace(a.Value)
+		if v == "" {
+			return Event{}, fmt.Errorf("%w: artifact %d: empty value", ErrInvalidEvent, i)
+		}
+		if len(v) > MaxValueLength {
+			return Event{}, fmt.Errorf("%w: artifact %d: value longer than %d bytes", ErrInvalidEvent, i, MaxValueLength)
+		}
+		rec.Artifacts = append(rec.Artifacts, store.Artifact{Type: kind, Value: v})
+	}
+	created, err := s.st.CreateEvent(ctx, rec, func(ctx context.Context, tx any) error {
+		sqlTx, ok := tx.(*sql.Tx)
+		if !ok {
+			return fmt.Errorf("enrich: store transaction is %T, not *sql.Tx", tx)
+		}
+		params := make([]river.InsertManyParams, len(rec.Artifacts))
+		for i := range rec.Artifacts {
+			params[i] = river.InsertManyParams{Args: enrichArgs{Event: rec.ID, Artifact: i}}
+		}
+		_, err := s.river.InsertManyFastTx(ctx, sqlTx, params)
+		return err
+	})
+	if err != nil {
+		return Event{}, fmt.Errorf("enrich: submit event: %w", err)
+	}
+	s.log.Info("event submitted", "event", created.ID, "site", created.Site, "artifacts", len(created.Artifacts))
+	return toEvent(created), nil
+}
+
+// GetEvent returns an event with its artifacts; an error wrapping store.ErrNotFound
+// when there is none.
+func (s *Service) GetEvent(ctx context.Context, id string) (Event, error) {
+	ev, err := s.st.GetEvent(ctx, id)
+	if err != nil {
+		return Event{}, err
+	}
+	return toEvent(ev), nil
+}
+
+// ListEvents returns the newest events (without their artifacts) of the given sites
+// (nil: every site), at most limit.
+func (s *Service) ListEvents(ctx context.Context, sites []string, limit int) ([]Event, error) {
+	evs, err := s.st.ListEvents(ctx, sites, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Event, len(evs))
+	for i, ev := range evs {
+		out[i] = toEvent(ev)
+	}
+	return out, nil
+}
+
+// HealthHistory returns a connection's health checks, newest first.
+func (s *Service) HealthHistory(ctx context.Context, conn string, limit int) ([]HealthCheck, error) {
+	hs, err := s.st.HealthHistory(ctx, conn, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]HealthCheck, len(hs))
+	for i, h := range hs {
+		out[i] = HealthCheck(h)
+	}
+	return out, nil
+}
+
+func levelName(code int) string {
+	l := risk.Level(code)
+	if !l.Valid() {
+		return risk.NA.String()
+	}
+	return l.String()
+}
+
+func toEvent(ev store.Event) Event {
+	out := Event{
+		ID: ev.ID, Site: ev.Site, Status: ev.Status,
+		RiskLevel: levelName(ev.RiskLevelCode), RiskLevelCode: ev.RiskLevelCode,
+		ArtifactsDone: ev.FinishedCount, CreatedAt: ev.CreatedAt, UpdatedAt: ev.UpdatedAt,
+	}
+	for _, a := range ev.Artifacts {
+		out.Artifacts = append(out.Artifacts, ArtifactResult{
+			Type: a.Type, Value: a.Value, Status: a.Status,
+			RiskLevel: levelName(a.RiskLevelCode), RiskLevelCode: a.RiskLevelCode, RiskReason: a.RiskReason,
+			Connection: a.Connection, ObjectID: a.ObjectID, Error: a.Error,
+		})
+	}
+	return out
+}
+
+// eventRisk is the event's risk from its final artifacts: the highest of them.
+func eventRisk(states []store.ArtifactState) int {
+	levels := make([]risk.Level, len(states))
+	for i, st := range states {
+		levels[i] = risk.Level(st.RiskLevelCode)
+	}
+	return risk.Highest(levels...).Code()
+}
+
+// connFor returns the client of a stored connection, built once per version of it.
+func (s *Service) connFor(ctx context.Context, c store.Connection) (*connclient.Conn, error) {
+	s.mu.Lock()
+	cc, ok := s.conns[c.Name]
+	s.mu.Unlock()
+	if ok && cc.updated.Equal(c.UpdatedAt) {
+		return cc.conn, nil
+	}
+	conn, err := s.factory(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.conns[c.Name] = &cachedConn{updated: c.UpdatedAt, conn: conn}
+	s.mu.Unlock()
+	return conn, nil
+}
+
+// enrichers returns the connections that enrich artifacts of kind for site, by name.
+func (s *Service) enrichers(ctx context.Context, kind ioc.Kind, site string) ([]store.Connection, error) {
+	all, err := s.st.ListConnections(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Connection
+	for _, c := range all {
+		if !hasKind(c.ReputationChecks, kind) || !servesSite(c.Sites, site) {
+			continue
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func hasKind(kinds []ioc.Kind, k ioc.Kind) bool {
+	for _, x := range kinds {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// servesSite reports whether a connection shared to sites (empty or "*": all) serves
+// site.
+func servesSite(sites []string, site string) bool {
+	if len(sites) == 0 {
+		return true
+	}
+	for _, x := range sites {
+		if x == site || x == store.AllSites {
+			return true
+		}
+	}
+	return false
+}

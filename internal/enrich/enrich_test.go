@@ -1,0 +1,193 @@
+package enrich_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vtsoar/vtsoar/internal/cache"
+	"github.com/vtsoar/vtsoar/internal/command"
+	"github.com/vtsoar/vtsoar/internal/enrich"
+	"github.com/vtsoar/vtsoar/internal/risk"
+	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/ioc"
+	"github.com/vtsoar/vtsoar/vt"
+	"github.com/vtsoar/vtsoar/vtsim"
+)
+
+var allKinds = []ioc.Kind{ioc.KindFile, ioc.KindIP, ioc.KindURL, ioc.KindDomain}
+
+const eicarMD5 = "44d88612fea8a8f36de82e1278abb02f"
+
+// cliVerdict runs a reputation command as the CLI does (its own client, a cache for
+// this run only) and returns its context entry.
+func cliVerdict(t *testing.T, serverURL string, kind ioc.Kind, value string) command.ContextEntry {
+	t.Helper()
+	c, err := vt.New("cli-key", vt.WithServerURL(serverURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := command.Run(context.Background(), command.Deps{Client: c, APIKey: "cli-key", Cache: cache.NewMemory()},
+		command.Request{Command: "check-" + string(kind) + "-reputation", Inputs: []string{value}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env.ContextData[0]
+}
+
+func TestEnrichMixedEvent(t *testing.T) {
+	e := newEnv(t, vtsim.Options{})
+	e.addConn("a-files", "key-a", []ioc.Kind{ioc.KindFile}, nil, 0)
+	e.addConn("b-net", "key-b", []ioc.Kind{ioc.KindIP, ioc.KindURL, ioc.KindDomain}, []string{"paris"}, 0)
+	e.addConn("c-off", "key-c", nil, nil, 0) // every check switched off
+	e.addConn("d-lyon", "key-d", allKinds, []string{"lyon"}, 0)
+	s := e.service(enrich.Options{})
+
+	arts := []enrich.Artifact{
+		{Type: ioc.KindFile, Value: eicarMD5},
+		{Type: ioc.KindFile, Value: "3395856ce81f2b7382dee72602f798b642f14140"}, // EICAR's sha1
+		{Type: ioc.KindFile, Value: strings.Repeat("0", 64)},                    // never seen: N/A
+		{Type: ioc.KindIP, Value: "8.8.8.8"},
+		{Type: ioc.KindIP, Value: "2001:db8::1"},
+		{Type: ioc.KindURL, Value: "hxxp://example[.]com/login"},
+		{Type: ioc.KindDomain, Value: "example.org"},
+		{Type: ioc.KindDomain, Value: "nothing.invalid"}, // not found: N/A
+		{Type: ioc.KindIP, Value: "999.1.1.1"},           // invalid
+	}
+	for i := 0; i < 12; i++ {
+		arts = append(arts, enrich.Artifact{Type: ioc.KindDomain, Value: "host" + string(rune('a'+i)) + ".example.net"})
+	}
+	ev, err := s.SubmitEvent(e.ctx, enrich.NewEvent{Site: "paris", Artifacts: arts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.ID == "" || ev.Status != "pending" || len(ev.Artifacts) != len(arts) {
+		t.Fatalf("submitted event = %+v", ev)
+	}
+	done := waitDone(t, s, ev.ID, 30*time.Second)
+
+	if done.RiskLevel != "High" || done.RiskLevelCode != 1 {
+		t.Fatalf("event risk = %s (%d), want High", done.RiskLevel, done.RiskLevelCode)
+	}
+	var levels []risk.Level
+	for i, a := range done.Artifacts {
+		levels = append(levels, risk.Level(a.RiskLevelCode))
+		switch {
+		case i == 8:
+			if a.Status != "error" || !strings.Contains(a.Error, "999") && !strings.Contains(strings.ToLower(a.Error), "ip") {
+				t.Errorf("invalid IP: %+v", a)
+			}
+			if a.RiskLevel != "N/A" {
+				t.Errorf("invalid IP risk = %s", a.RiskLevel)
+			}
+			continue
+		case i == 2 || i == 7:
+			if a.Status != "done" || a.RiskLevel != "N/A" || !strings.Contains(a.RiskReason, "Not Found") {
+				t.Errorf("unknown object %s: %+v", a.Value, a)
+			}
+			continue
+		}
+		if a.Status != "done" {
+			t.Errorf("artifact %d %s: %+v", i, a.Value, a)
+			continue
+		}
+		wantConn := "b-net"
+		if a.Type == ioc.KindFile {
+			wantConn = "a-files"
+		}
+		if a.Connection != wantConn {
+			t.Errorf("artifact %s enriched by %q, want %q", a.Value, a.Connection, wantConn)
+		}
+		cli := cliVerdict(t, e.srv.URL, a.Type, a.Value)
+		if cli.Status != command.StatusOK { // not found: N/A, with the reason
+			if a.RiskLevel != "N/A" || cli.RiskLevel != "N/A" || !strings.Contains(a.RiskReason, "Not Found") {
+				t.Errorf("artifact %s: %s %q, the CLI says %s (%s)", a.Value, a.RiskLevel, a.RiskReason, cli.RiskLevel, cli.Error)
+			}
+			continue
+		}
+		if a.RiskLevel != cli.RiskLevel || a.RiskLevelCode != cli.RiskLevelCode || a.RiskReason != cli.RiskReason || a.ObjectID != cli.ID {
+			t.Errorf("artifact %s: %s %q (id %s), the CLI says %s %q (id %s)", a.Value, a.RiskLevel, a.RiskReason, a.ObjectID,
+				cli.RiskLevel, cli.RiskReason, cli.ID)
+		}
+	}
+	if done.Artifacts[0].RiskLevel != "High" || done.Artifacts[1].RiskLevel != "High" {
+		t.Errorf("EICAR by md5 and sha1: %s, %s", done.Artifacts[0].RiskLevel, done.Artifacts[1].RiskLevel)
+	}
+	if want := risk.Highest(levels...); done.RiskLevelCode != want.Code() {
+		t.Errorf("event risk %d, highest of artifacts %d", done.RiskLevelCode, want.Code())
+	}
+	if n := e.count.key("key-c"); n != 0 {
+		t.Errorf("connection with every check off sent %d requests", n)
+	}
+	if n := e.count.key("key-d"); n != 0 {
+		t.Errorf("connection of another site sent %d requests", n)
+	}
+	// EICAR by md5 then by sha1: one fetch (the cache knows the aliases), unless both
+	// were in flight at once.
+	if n := e.count.key("key-a"); n < 1 || n > 3 {
+		t.Errorf("file connection sent %d requests for 3 files", n)
+	}
+}
+
+func TestEnrichSiteScoping(t *testing.T) {
+	e := newEnv(t, vtsim.Options{})
+	e.addConn("paris-net", "key-p", allKinds, []string{"paris"}, 0)
+	e.addConn("shared-files", "key-s", []ioc.Kind{ioc.KindFile}, []string{"*"}, 0)
+	s := e.service(enrich.Options{})
+	ev, err := s.SubmitEvent(e.ctx, enrich.NewEvent{Site: "lyon", Artifacts: []enrich.Artifact{
+		{Type: ioc.KindIP, Value: "1.2.3.4"},
+		{Type: ioc.KindFile, Value: eicarMD5},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := waitDone(t, s, ev.ID, 20*time.Second)
+	ip, file := done.Artifacts[0], done.Artifacts[1]
+	if ip.Status != "error" || !strings.Contains(ip.Error, "no connection") || !strings.Contains(ip.Error, "lyon") {
+		t.Errorf("ip of site lyon: %+v", ip)
+	}
+	if file.Status != "done" || file.Connection != "shared-files" || file.RiskLevel != "High" {
+		t.Errorf("file of site lyon: %+v", file)
+	}
+	if n := e.count.key("key-p"); n != 0 {
+		t.Errorf("paris connection sent %d requests for a lyon event", n)
+	}
+	if done.RiskLevel != "High" {
+		t.Errorf("event risk %s", done.RiskLevel)
+	}
+
+	// Listing by site.
+	if _, err := s.SubmitEvent(e.ctx, enrich.NewEvent{Site: "paris", Artifacts: []enrich.Artifact{{Type: ioc.KindIP, Value: "1.2.3.4"}}}); err != nil {
+		t.Fatal(err)
+	}
+	lyon, err := s.ListEvents(e.ctx, []string{"lyon"}, 10)
+	if err != nil || len(lyon) != 1 || lyon[0].ID != ev.ID {
+		t.Fatalf("ListEvents(lyon) = %+v, %v", lyon, err)
+	}
+	all, err := s.ListEvents(e.ctx, nil, 10)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("ListEvents(all) = %d events, %v", len(all), err)
+	}
+	if _, err := s.GetEvent(e.ctx, "ev_missing"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetEvent(missing) err = %v", err)
+	}
+}
+
+func TestSubmitEventValidation(t *testing.T) {
+	e := newEnv(t, vtsim.Options{})
+	s := e.service(enrich.Options{})
+	for name, ev := range map[string]enrich.NewEvent{
+		"no artifacts": {Site: "x"},
+		"unknown type": {Artifacts: []enrich.Artifact{{Type: "email", Value: "a@b.c"}}},
+		"empty value":  {Artifacts: []enrich.Artifact{{Type: ioc.KindIP, Value: " "}}},
+	} {
+		if _, err := s.SubmitEvent(e.ctx, ev); !errors.Is(err, enrich.ErrInvalidEvent) {
+			t.Errorf("%s: err = %v, want ErrInvalidEvent", name, err)
+		}
+	}
+	if evs, _ := s.ListEvents(e.ctx, nil, 10); len(evs) != 0 {
+		t.Errorf("rejected events were stored: %+v", evs)
+	}
+}

@@ -1,0 +1,211 @@
+package enrich
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/vtsoar/vtsoar/internal/command"
+	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/vt"
+)
+
+// sweepArgs is the periodic job that queues due health checks.
+type sweepArgs struct{}
+
+// Kind implements river.JobArgs.
+func (sweepArgs) Kind() string { return "vtsoar.health_sweep" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (sweepArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueMaintenance, MaxAttempts: 1}
+}
+
+// healthArgs is the check of one connection in one interval slot: unique by its
+// arguments, so that replicas sweeping at once queue it once.
+type healthArgs struct {
+	Connection string `json:"connection"`
+	Slot       int64  `json:"slot"`
+}
+
+// Kind implements river.JobArgs.
+func (healthArgs) Kind() string { return "vtsoar.health_check" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (healthArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueMaintenance, MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+type sweepWorker struct {
+	river.WorkerDefaults[sweepArgs]
+	s *Service
+}
+
+// Work implements river.Worker: it queues a check of every connection whose interval
+// has passed since its last check.
+func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[sweepArgs]) error {
+	s := w.s
+	conns, err := s.st.ListConnections(ctx)
+	if err != nil {
+		return err
+	}
+	last, err := s.st.LastHealthChecks(ctx)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	// A check is due a little before its interval is over, so that sweeps on a
+	// one-minute tick keep the interval instead of stretching it by a tick.
+	slack := s.opts.HealthSweepInterval / 2
+	var params []river.InsertManyParams
+	for _, c := range conns {
+		if c.HealthCheckMinutes <= 0 {
+			continue
+		}
+		every := time.Duration(c.HealthCheckMinutes) * time.Minute
+		if h, ok := last[c.Name]; ok && now.Sub(h.At) < every-slack {
+			continue
+		}
+		params = append(params, river.InsertManyParams{Args: healthArgs{Connection: c.Name, Slot: now.Unix() / int64(every/time.Second)}})
+	}
+	for _, p := range params {
+		// One by one: unique jobs are skipped, not failed, when already queued.
+		if _, err := s.river.Insert(ctx, p.Args, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type healthWorker struct {
+	river.WorkerDefaults[healthArgs]
+	s *Service
+}
+
+// Work implements river.Worker.
+func (w *healthWorker) Work(ctx context.Context, job *river.Job[healthArgs]) error {
+	_, err := w.s.CheckConnection(ctx, job.Args.Connection)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // removed since the sweep
+	}
+	return err
+}
+
+// CheckConnection tests a connection now (GET /users/{key} at background priority),
+// records the result in its history and, when its health changed (or a first check
+// fails), queues a notification to every notifier in the same transaction. A
+// connection that cannot be tested because its own daily or monthly budget is spent
+// is not recorded (the connection is not at fault): the error wraps the
+// *quota.ExhaustedError.
+func (s *Service) CheckConnection(ctx context.Context, name string) (HealthCheck, error) {
+	c, err := s.st.GetConnection(ctx, name)
+	if err != nil {
+		return HealthCheck{}, err
+	}
+	h := store.HealthCheck{Connection: name}
+	conn, err := s.connFor(ctx, c)
+	if err != nil {
+		h.Message = "cannot use the connection: " + err.Error()
+	} else {
+		note := &jobNote{}
+		rctx := context.WithValue(vt.WithPriority(ctx, vt.PriorityBackground), noteKey{}, note)
+		env, err := command.Run(rctx, conn.Deps(), command.Request{Command: "test-connection"})
+		if err != nil {
+			return HealthCheck{}, err
+		}
+		note.mu.Lock()
+		ex := note.exhausted
+		note.mu.Unlock()
+		if ex != nil {
+			return HealthCheck{}, fmt.Errorf("health check of %s skipped: %w", name, ex)
+		}
+		if ctx.Err() != nil {
+			return HealthCheck{}, ctx.Err()
+		}
+		if env.ReturnData == command.Successful {
+			h.Healthy, h.StatusCode, h.Message = true, 200, "ok"
+			h.QuotaLeft = quotaLeft(env.ContextData[0].Details["quota_left"])
+		} else {
+			f := env.Errors[0]
+			h.StatusCode = f.StatusCode
+			h.Message = conn.Redact(f.Message)
+			if f.Code != "" && f.StatusCode != 0 {
+				h.Message = conn.Redact(fmt.Sprintf("%d %s: %s", f.StatusCode, f.Code, f.Message))
+			}
+		}
+	}
+	h.At = s.now().UTC().Truncate(time.Microsecond)
+	_, _, err = s.st.RecordHealthCheck(ctx, h, func(ctx context.Context, tx any, prev store.HealthCheck, hadPrev bool) error {
+		if hadPrev && prev.Healthy == h.Healthy || !hadPrev && h.Healthy || len(s.opts.Notifiers) == 0 {
+			return nil
+		}
+		sqlTx, ok := tx.(*sql.Tx)
+		if !ok {
+			return fmt.Errorf("enrich: store transaction is %T, not *sql.Tx", tx)
+		}
+		n := Notification{
+			Connection: name, Healthy: h.Healthy, At: h.At, StatusCode: h.StatusCode, Message: h.Message,
+			ServerURL: redactURL(serverOf(c)), QuotaLeft: h.QuotaLeft,
+		}
+		if hadPrev {
+			n.Previous = stateName(prev.Healthy)
+			n.Since = prev.At
+		}
+		for _, nt := range s.opts.Notifiers {
+			if _, err := s.river.InsertTx(ctx, sqlTx, notifyArgs{Notifier: nt.Name(), Notification: n}, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return HealthCheck{}, fmt.Errorf("enrich: record health check of %s: %w", name, err)
+	}
+	s.log.Info("connection checked", "connection", name, "healthy", h.Healthy, "status", h.StatusCode)
+	return HealthCheck(h), nil
+}
+
+func serverOf(c store.Connection) string {
+	if c.ServerURL == "" {
+		return vt.DefaultServerURL
+	}
+	return c.ServerURL
+}
+
+func stateName(healthy bool) string {
+	if healthy {
+		return StateHealthy
+	}
+	return StateFailing
+}
+
+// quotaLeft reads test-connection's quota_left detail.
+func quotaLeft(v any) map[string]int64 {
+	out := map[string]int64{}
+	switch m := v.(type) {
+	case map[string]int64:
+		for k, n := range m {
+			out[k] = n
+		}
+	case map[string]any:
+		for k, n := range m {
+			switch x := n.(type) {
+			case float64:
+				out[k] = int64(x)
+			case int64:
+				out[k] = x
+			case int:
+				out[k] = int64(x)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+

@@ -1,0 +1,150 @@
+package enrich_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vtsoar/vtsoar/internal/connclient"
+	"github.com/vtsoar/vtsoar/internal/enrich"
+	"github.com/vtsoar/vtsoar/internal/secret"
+	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/ioc"
+	"github.com/vtsoar/vtsoar/vtsim"
+)
+
+// counter wraps the emulator and counts requests by path and by API key.
+type counter struct {
+	h      http.Handler
+	mu     sync.Mutex
+	byPath map[string]int
+	byKey  map[string]int
+}
+
+func newCounter(h http.Handler) *counter {
+	return &counter{h: h, byPath: map[string]int{}, byKey: map[string]int{}}
+}
+
+func (c *counter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	c.byPath[r.Method+" "+r.URL.Path]++
+	c.byKey[r.Header.Get("x-apikey")]++
+	c.mu.Unlock()
+	c.h.ServeHTTP(w, r)
+}
+
+func (c *counter) paths() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int, len(c.byPath))
+	for k, v := range c.byPath {
+		out[k] = v
+	}
+	return out
+}
+
+func (c *counter) key(k string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byKey[k]
+}
+
+type env struct {
+	t      *testing.T
+	ctx    context.Context
+	st     store.Store
+	cipher *secret.Cipher
+	sim    *vtsim.Server
+	count  *counter
+	srv    *httptest.Server
+	path   string
+}
+
+func testCipher(t testing.TB) *secret.Cipher {
+	c, err := secret.NewCipher([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func newEnv(t *testing.T, simOpts vtsim.Options) *env {
+	t.Helper()
+	ctx := context.Background()
+	e := &env{t: t, ctx: ctx, cipher: testCipher(t)}
+	e.sim = vtsim.MustNew(simOpts)
+	e.count = newCounter(e.sim)
+	e.srv = httptest.NewServer(e.count)
+	t.Cleanup(e.srv.Close)
+	e.path = filepath.Join(t.TempDir(), "vtsoar.db")
+	st, err := store.OpenSQLite(ctx, e.path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e.st = st
+	return e
+}
+
+// addConn stores a connection on the emulator.
+func (e *env) addConn(name, key string, checks []ioc.Kind, sites []string, healthMinutes int) {
+	e.t.Helper()
+	sealed, err := connclient.SealKey(e.cipher, name, key)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.st.CreateConnection(e.ctx, store.Connection{Name: name, SealedAPIKey: sealed, ServerURL: e.srv.URL,
+		Quota: "premium", ReputationChecks: checks, Sites: sites, HealthCheckMinutes: healthMinutes}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// service starts a service on the env's store, stopped when the test ends.
+func (e *env) service(opts enrich.Options) *enrich.Service {
+	e.t.Helper()
+	if opts.Cipher == nil {
+		opts.Cipher = e.cipher
+	}
+	if opts.FetchPollInterval == 0 {
+		opts.FetchPollInterval = 50 * time.Millisecond
+	}
+	s, err := enrich.New(e.ctx, e.st, opts)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := s.Start(e.ctx); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Stop(ctx); err != nil {
+			e.t.Error(err)
+		}
+	})
+	return s
+}
+
+// waitDone polls an event until it is done.
+func waitDone(t *testing.T, s *enrich.Service, id string, timeout time.Duration) enrich.Event {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ev, err := s.GetEvent(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Status == "done" {
+			return ev
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("event %s not done after %s: %d of %d artifacts final, status %s", id, timeout,
+				ev.ArtifactsDone, len(ev.Artifacts), ev.Status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
