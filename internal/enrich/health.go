@@ -208,4 +208,3 @@ func quotaLeft(v any) map[string]int64 {
 	}
 	return out
 }
-

@@ -2,6 +2,7 @@ package enrich_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -65,6 +66,9 @@ type env struct {
 }
 
 func testCipher(t testing.TB) *secret.Cipher {
+	if t == nil {
+		t = panicTB{}
+	}
 	c, err := secret.NewCipher([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
@@ -148,3 +152,8 @@ func waitDone(t *testing.T, s *enrich.Service, id string, timeout time.Duration)
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// panicTB lets a child process (which has no *testing.T) use test helpers.
+type panicTB struct{ testing.TB }
+
+func (panicTB) Fatal(args ...any) { panic(fmt.Sprint(args...)) }
