@@ -7,6 +7,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 var postgresMigrations embed.FS
 
 // lockSpace is the first key of the two-key advisory locks the PostgreSQL store takes
-// (the second is hashtext(budget) for the ledger, 0 for migrations), so that they
+// (the second is hashtext(budget) for the ledger, lockMigrations or lockWrites), so that they
 // never meet a single-key advisory lock of another program on the same database.
 const lockSpace = 0x76747361 // "vtsa"
 
@@ -32,17 +33,31 @@ const defaultPoolSize = 10
 // The SQLite implementation is written in portable SQL over database/sql, so its
 // methods run unchanged on PostgreSQL: the connections of db rewrite its ? placeholders
 // to PostgreSQL's $n (rebindConnector) and report unique violations as ErrExists.
-// What differs is here: opening and migrating, and TakeUnit, which must be atomic
-// across replicas, where SQLite's database-wide write lock is replaced by an advisory
-// lock per budget.
 //
-// Transactions run at PostgreSQL's default READ COMMITTED isolation. Upserts use ON
-// CONFLICT; a read-then-write that two replicas may race on either takes a lock first
-// (TakeUnit, migrations) or is settled by a unique constraint (creating a record).
+// Its write transactions rely on SQLite's BEGIN IMMEDIATE: one writer at a time, so
+// that a read-then-write (finishing an artifact and recounting its event, recording a
+// health check after the previous one, moving a cache alias) is atomic. Here every
+// transaction begun on db takes the same role from a database-wide advisory lock, held
+// until it commits, across replicas; reads take no lock. TakeUnit, the hot path of
+// every request, locks only its budget instead (noWriteLock). Transactions otherwise
+// run at PostgreSQL's default READ COMMITTED isolation.
 type postgresStore struct {
 	*sqliteStore
 	pool *pgxpool.Pool
+	// plain is a database/sql handle on pool without rebinding or write lock, for a
+	// job queue that keeps its tables in the same database (DB).
+	plain *sql.DB
 }
+
+// Advisory lock keys (second key under lockSpace).
+const (
+	lockMigrations = 0
+	lockWrites     = 1
+)
+
+// noWriteLock marks the context of a transaction that takes a narrower lock of its own
+// instead of the database-wide write lock.
+type noWriteLock struct{}
 
 // OpenPostgres connects to the PostgreSQL database that dsn (a postgres:// URL or a
 // key=value connection string, as pgx reads it, with its pool_* settings) names and
@@ -83,9 +98,11 @@ func OpenPostgres(ctx context.Context, dsn string, opts Options) (Store, error) 
 	s := &postgresStore{
 		sqliteStore: &sqliteStore{db: db, path: where, opts: opts, caches: map[string]*sqliteCache{}},
 		pool:        pool,
+		plain:       stdlib.OpenDBFromPool(pool),
 	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
+		s.plain.Close()
 		pool.Close()
 		return nil, fmt.Errorf("store: %s: %w", where, err)
 	}
@@ -104,10 +121,10 @@ func (s *postgresStore) migrate(ctx context.Context) error {
 		return err
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1, 0)`, lockSpace); err != nil {
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1, $2)`, lockSpace, lockMigrations); err != nil {
 		return fmt.Errorf("migration lock: %w", err)
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1, 0)`, lockSpace)
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1, $2)`, lockSpace, lockMigrations)
 	return migrate(ctx, s.db, s.begin, ms)
 }
 
@@ -129,7 +146,7 @@ func (s *postgresStore) TakeUnit(ctx context.Context, r TakeRequest) (TakeResult
 }
 
 func (s *postgresStore) takeUnitLocked(ctx context.Context, r TakeRequest, clock func() time.Time) (TakeResult, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.db.BeginTx(context.WithValue(ctx, noWriteLock{}, true), nil)
 	if err != nil {
 		return TakeResult{}, err
 	}
@@ -146,9 +163,22 @@ func (s *postgresStore) takeUnitLocked(ctx context.Context, r TakeRequest, clock
 	return res, tx.Commit()
 }
 
+// DB implements SQLDB: a database/sql handle on the store's pool that passes queries
+// as they are (PostgreSQL's $n placeholders), for River's database/sql driver.
+func (s *postgresStore) DB() *sql.DB { return s.plain }
+
+// Pool returns the store's pgx pool, for River's pgx driver.
+func (s *postgresStore) Pool() *pgxpool.Pool { return s.pool }
+
+// PGXPool is implemented by the PostgreSQL store: Pool returns its pgx connection
+// pool. Callers type-assert a Store to it.
+type PGXPool interface {
+	Pool() *pgxpool.Pool
+}
+
 // Close implements Store.
 func (s *postgresStore) Close() error {
-	err := s.sqliteStore.Close()
+	err := errors.Join(s.sqliteStore.Close(), s.plain.Close())
 	s.pool.Close()
 	return err
 }
@@ -166,10 +196,25 @@ func (c rebindConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	return &rebindConn{conn.(*stdlib.Conn)}, nil
 }
 
-// rebindConn is a pgx connection whose queries are rebound by rebind, and whose unique
-// violations are reported as ErrExists. The methods it does not override (transactions,
-// pings, session resets, argument checks) are pgx's.
+// rebindConn is a pgx connection whose queries are rebound by rebind, whose unique
+// violations are reported as ErrExists, and whose transactions take the write lock
+// (see postgresStore). The methods it does not override (pings, session resets,
+// argument checks) are pgx's.
 type rebindConn struct{ *stdlib.Conn }
+
+// BeginTx implements driver.ConnBeginTx: a transaction that is not read-only and whose
+// context is not marked noWriteLock waits for the database-wide write lock.
+func (c *rebindConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	tx, err := c.Conn.BeginTx(ctx, opts)
+	if err != nil || opts.ReadOnly || ctx.Value(noWriteLock{}) != nil {
+		return tx, err
+	}
+	if _, err := c.Conn.ExecContext(ctx, fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, %d)`, lockSpace, lockWrites), nil); err != nil {
+		tx.Rollback()
+		return nil, fmt.Errorf("write lock: %w", err)
+	}
+	return tx, nil
+}
 
 // Prepare implements driver.Conn.
 func (c *rebindConn) Prepare(query string) (driver.Stmt, error) {
@@ -204,10 +249,13 @@ func pgError(err error) error {
 	return err
 }
 
+var dollarParam = regexp.MustCompile(`\$[0-9]`)
+
 // rebind turns the ? placeholders of query into $1, $2... It leaves alone question marks
-// in quoted strings and identifiers and in comments.
+// in quoted strings and identifiers and in comments, and a query that already has $n
+// placeholders (a job queue's, where ? is the jsonb key operator).
 func rebind(query string) string {
-	if !strings.Contains(query, "?") {
+	if !strings.Contains(query, "?") || dollarParam.MatchString(query) {
 		return query
 	}
 	var b strings.Builder

@@ -17,6 +17,7 @@ import (
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/internal/store/pgtest"
 	"github.com/vtsoar/vtsoar/internal/store/storetest"
+	"github.com/vtsoar/vtsoar/ioc"
 	"github.com/vtsoar/vtsoar/vt"
 )
 
@@ -235,5 +236,43 @@ ORDER BY table_name, column_name`)
 	}
 	if plain, err := c.Open(got.SealedAPIKey, []byte("vt-prod")); err != nil || string(plain) != apiKey {
 		t.Fatalf("stored key does not open: %v", err)
+	}
+}
+
+// TestPostgresReplicasFinishEvents has replicas finish the artifacts of many
+// two-artifact events at once, one artifact each, so that the two transactions that
+// recount an event overlap: every event ends done with both counted.
+func TestPostgresReplicasFinishEvents(t *testing.T) {
+	ctx := context.Background()
+	const events = 60
+	a, b := openPostgres(t, "events", store.Options{}), openPostgres(t, "events", store.Options{})
+	arts := []store.Artifact{{Type: ioc.KindIP, Value: "192.0.2.1"}, {Type: ioc.KindIP, Value: "192.0.2.2"}}
+	for e := range events {
+		if _, err := a.CreateEvent(ctx, store.Event{ID: fmt.Sprint(e), Artifacts: arts}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for idx, h := range []store.Store{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range events {
+				if _, _, err := h.FinishArtifact(ctx, fmt.Sprint(e), store.Artifact{Index: idx, Status: store.ArtifactDone, RiskLevelCode: 3}, nil); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for e := range events {
+		ev, err := b.GetEvent(ctx, fmt.Sprint(e))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.FinishedCount != 2 || ev.Status != store.EventDone {
+			t.Fatalf("event %d: finished_count %d, status %s after both artifacts finished", e, ev.FinishedCount, ev.Status)
+		}
 	}
 }
