@@ -12,10 +12,13 @@ import (
 	"github.com/vtsoar/vtsoar/internal/cli/cachecmd"
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
 	"github.com/vtsoar/vtsoar/internal/cli/connection"
+	"github.com/vtsoar/vtsoar/internal/cli/demo"
 	"github.com/vtsoar/vtsoar/internal/cli/integration"
 	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
 	quotacmd "github.com/vtsoar/vtsoar/internal/cli/quota"
+	"github.com/vtsoar/vtsoar/internal/cli/serve"
 	"github.com/vtsoar/vtsoar/internal/cli/storecli"
+	"github.com/vtsoar/vtsoar/internal/cli/user"
 	"github.com/vtsoar/vtsoar/internal/cli/version"
 )
 
@@ -58,7 +61,8 @@ The API key comes from --api-key or VT_API_KEY. To try vtsoar offline, run
 	for _, c := range integration.NewCmds(f) {
 		root.AddCommand(c)
 	}
-	others := []*cobra.Command{version.NewCmd(f), connection.NewCmd(f, st), quotacmd.NewCmd(f, st), cachecmd.NewCmd(f, st)}
+	others := []*cobra.Command{version.NewCmd(f), connection.NewCmd(f, st), quotacmd.NewCmd(f, st), cachecmd.NewCmd(f, st),
+		serve.NewCmd(f, st), demo.NewCmd(f, st), user.NewCmd(f, st)}
 	for _, mk := range extraCommands {
 		others = append(others, mk(f))
 	}

@@ -76,7 +76,7 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, u *store.
 	if err != nil {
 		return err
 	}
-	cc, err := s.conns.get(r.Context(), conn)
+	cc, err := s.conns.Get(r.Context(), conn)
 	if err != nil {
 		return internal(err)
 	}

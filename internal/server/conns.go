@@ -14,10 +14,13 @@ import (
 	"github.com/vtsoar/vtsoar/internal/store"
 )
 
-// connCache keeps the clients built for connections, so that requests on one
+// Clients keeps the clients built for stored connections, so that the requests on one
 // connection share its limiter (one in-process priority queue per budget) and its
-// HTTP keep-alive connections. An entry is rebuilt when the stored connection changes.
-type connCache struct {
+// HTTP keep-alive connections, and so that every request to VirusTotal is counted in
+// the metrics. A client is rebuilt when its stored connection changes. Give one
+// Clients to both the server and the enrichment service (its Get is an
+// enrich.ClientFactory).
+type Clients struct {
 	st      store.Store
 	cipher  *secret.Cipher
 	opts    connclient.Options
@@ -34,13 +37,15 @@ type cachedConn struct {
 	conn    *connclient.Conn
 }
 
-func newConnCache(st store.Store, c *secret.Cipher, opts connclient.Options, m *Metrics) *connCache {
-	return &connCache{st: st, cipher: c, opts: opts, metrics: m,
+// NewClients returns the clients of the connections stored in st, built with
+// connclient.Build, keys opened with c, and requests counted in m.
+func NewClients(st store.Store, c *secret.Cipher, opts connclient.Options, m *Metrics) *Clients {
+	return &Clients{st: st, cipher: c, opts: opts, metrics: m,
 		conns: map[string]cachedConn{}, clients: map[string]*http.Client{}}
 }
 
-// get returns the client of the stored connection c.
-func (cc *connCache) get(ctx context.Context, c store.Connection) (*connclient.Conn, error) {
+// Get returns the client of the stored connection c.
+func (cc *Clients) Get(ctx context.Context, c store.Connection) (*connclient.Conn, error) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	if e, ok := cc.conns[c.Name]; ok && e.updated.Equal(c.UpdatedAt) && bytes.Equal(e.sealed, c.SealedAPIKey) {
@@ -62,7 +67,7 @@ func (cc *connCache) get(ctx context.Context, c store.Connection) (*connclient.C
 
 // httpClient returns the HTTP client for a proxy ("" for none), whose transport counts
 // the requests to VirusTotal. Call with mu held.
-func (cc *connCache) httpClient(proxy string) (*http.Client, error) {
+func (cc *Clients) httpClient(proxy string) (*http.Client, error) {
 	if hc, ok := cc.clients[proxy]; ok {
 		return hc, nil
 	}
@@ -81,14 +86,14 @@ func (cc *connCache) httpClient(proxy string) (*http.Client, error) {
 }
 
 // forget drops the client of a connection that changed or went away.
-func (cc *connCache) forget(name string) {
+func (cc *Clients) forget(name string) {
 	cc.mu.Lock()
 	delete(cc.conns, name)
 	cc.mu.Unlock()
 }
 
 // all returns the clients built so far, for the quota gauges.
-func (cc *connCache) all() map[string]*connclient.Conn {
+func (cc *Clients) all() map[string]*connclient.Conn {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	out := make(map[string]*connclient.Conn, len(cc.conns))

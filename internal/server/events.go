@@ -2,40 +2,191 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"net/url"
+	"strconv"
 
+	"github.com/vtsoar/vtsoar/internal/enrich"
 	"github.com/vtsoar/vtsoar/internal/store"
 )
 
-// Enricher is the background service (package enrich) behind events, health checks
-// and jobs.
-type Enricher interface{}
+// Enricher is the background service (an *enrich.Service) behind events, connection
+// tests and health history.
+type Enricher interface {
+	SubmitEvent(ctx context.Context, ev enrich.NewEvent) (enrich.Event, error)
+	GetEvent(ctx context.Context, id string) (enrich.Event, error)
+	ListEvents(ctx context.Context, sites []string, limit int) ([]enrich.Event, error)
+	HealthHistory(ctx context.Context, conn string, limit int) ([]enrich.HealthCheck, error)
+	CheckConnection(ctx context.Context, conn string) (enrich.HealthCheck, error)
+}
 
-// JobCounter is implemented by an Enricher that reports its queue: jobs by state.
+// JobCounter is implemented by an Enricher that reports its queue: jobs by state
+// ("available", "running", "retryable", "scheduled", "completed", ...).
 type JobCounter interface {
 	JobCounts(ctx context.Context) (map[string]int, error)
 }
 
+func (s *Server) enricher() (Enricher, error) {
+	if s.cfg.Enrich == nil {
+		return nil, unavailable("the background service is not running in this process")
+	}
+	return s.cfg.Enrich, nil
+}
+
+// limitParam reads ?limit= (default def, at most max).
+func limitParam(r *http.Request, def, max int) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		return 0, badRequest("limit must be a number from 1 to %d", max)
+	}
+	return n, nil
+}
+
+// eventBody is the body of POST /api/v1/events.
+type eventBody struct {
+	Site      string            `json:"site"`
+	Artifacts []enrich.Artifact `json:"artifacts"`
+}
+
 func (s *Server) handleSubmitEvent(w http.ResponseWriter, r *http.Request, u *store.User) error {
-	return unavailable("events need the enrichment service")
+	en, err := s.enricher()
+	if err != nil {
+		return err
+	}
+	var body eventBody
+	if err := decodeJSON(w, r, &body); err != nil {
+		return err
+	}
+	site, err := siteFor(u, body.Site)
+	if err != nil {
+		return err
+	}
+	ev, err := en.SubmitEvent(r.Context(), enrich.NewEvent{Site: site, Artifacts: body.Artifacts})
+	if errors.Is(err, enrich.ErrInvalidEvent) {
+		return badRequest("%v", err)
+	}
+	if err != nil {
+		return internal(err)
+	}
+	w.Header().Set("Location", "/api/v1/events/"+url.PathEscape(ev.ID))
+	writeJSON(w, http.StatusCreated, ev)
+	return nil
 }
 
 func (s *Server) handleListEvents(w http.ResponseWriter, r *http.Request, u *store.User) error {
-	return unavailable("events need the enrichment service")
+	en, err := s.enricher()
+	if err != nil {
+		return err
+	}
+	limit, err := limitParam(r, 100, 1000)
+	if err != nil {
+		return err
+	}
+	evs, err := en.ListEvents(r.Context(), userSites(u), limit)
+	if err != nil {
+		return internal(err)
+	}
+	if evs == nil {
+		evs = []enrich.Event{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": evs})
+	return nil
 }
 
+// handleGetEvent answers an event of the user's sites; another site's event is 404,
+// like a missing one, so that ids reveal nothing of other sites.
 func (s *Server) handleGetEvent(w http.ResponseWriter, r *http.Request, u *store.User) error {
-	return unavailable("events need the enrichment service")
+	en, err := s.enricher()
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	ev, err := en.GetEvent(r.Context(), id)
+	if err == nil && !seesSite(u, ev.Site) {
+		err = store.ErrNotFound
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("no event %q", id)
+	}
+	if err != nil {
+		return internal(err)
+	}
+	writeJSON(w, http.StatusOK, ev)
+	return nil
 }
 
 func (s *Server) handleTestConnection(w http.ResponseWriter, r *http.Request, u *store.User) error {
-	return unavailable("connection tests need the enrichment service")
+	en, err := s.enricher()
+	if err != nil {
+		return err
+	}
+	c, err := s.connectionFor(r, u, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	h, err := en.CheckConnection(r.Context(), c.Name)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("no connection %q", c.Name)
+	}
+	if err != nil {
+		return internal(err)
+	}
+	writeJSON(w, http.StatusOK, h)
+	return nil
 }
 
 func (s *Server) handleConnectionHealth(w http.ResponseWriter, r *http.Request, u *store.User) error {
-	return unavailable("health history needs the enrichment service")
+	en, err := s.enricher()
+	if err != nil {
+		return err
+	}
+	c, err := s.connectionFor(r, u, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	limit, err := limitParam(r, 100, 1000)
+	if err != nil {
+		return err
+	}
+	hs, err := en.HealthHistory(r.Context(), c.Name, limit)
+	if err != nil {
+		return internal(err)
+	}
+	if hs == nil {
+		hs = []enrich.HealthCheck{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"connection": c.Name, "checks": hs})
+	return nil
 }
 
-func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request, u *store.User) error {
-	return unavailable("jobs need the enrichment service")
+// jobsOut is the answer of GET /api/v1/jobs.
+type jobsOut struct {
+	// Counts are the background jobs by state; absent when the service does not
+	// report them.
+	Counts map[string]int `json:"counts,omitempty"`
+	// Detail says why Counts is absent.
+	Detail string `json:"detail,omitempty"`
+}
+
+func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request, _ *store.User) error {
+	en, err := s.enricher()
+	if err != nil {
+		return err
+	}
+	jc, ok := en.(JobCounter)
+	if !ok {
+		writeJSON(w, http.StatusOK, jobsOut{Detail: "the background service does not report its queue"})
+		return nil
+	}
+	counts, err := jc.JobCounts(r.Context())
+	if err != nil {
+		return internal(err)
+	}
+	writeJSON(w, http.StatusOK, jobsOut{Counts: counts})
+	return nil
 }

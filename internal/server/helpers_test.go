@@ -12,11 +12,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vtsoar/vtsoar/internal/connclient"
+	"github.com/vtsoar/vtsoar/internal/enrich"
 	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/server"
 	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/ioc"
 	"github.com/vtsoar/vtsoar/vt"
 	"github.com/vtsoar/vtsoar/vtsim"
 )
@@ -42,8 +45,9 @@ type env struct {
 
 type envOpts struct {
 	maxFileSize int64
-	enrich      server.Enricher
-	metrics     *server.Metrics
+	// enrich runs the background service (package enrich) on the store.
+	enrich  bool
+	metrics *server.Metrics
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -65,8 +69,25 @@ func newEnv(t testing.TB, o envOpts) *env {
 	simSrv := httptest.NewServer(sim)
 	t.Cleanup(simSrv.Close)
 
+	var enr server.Enricher
+	if o.enrich {
+		svc, err := enrich.New(ctx, st, enrich.Options{Cipher: cipher, FetchPollInterval: 20 * time.Millisecond,
+			Client: connclient.Options{Retry: vt.RetryPolicy{MaxAttempts: 1}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			svc.Stop(sctx)
+		})
+		enr = svc
+	}
 	srv, err := server.New(server.Config{Store: st, Cipher: cipher, DataDir: dir, MaxFileSize: o.maxFileSize,
-		Enrich: o.enrich, Metrics: o.metrics, Conn: connclient.Options{Retry: vt.RetryPolicy{MaxAttempts: 1}}})
+		Enrich: enr, Metrics: o.metrics, Conn: connclient.Options{Retry: vt.RetryPolicy{MaxAttempts: 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +118,8 @@ func newEnv(t testing.TB, o envOpts) *env {
 		t.Fatal(err)
 	}
 	if err := st.CreateConnection(ctx, store.Connection{Name: "emu", SealedAPIKey: sealed, ServerURL: simSrv.URL,
-		Quota: "premium", Users: []string{"admin", "paris", "lyon", "both"}}); err != nil {
+		Quota: "premium", Users: []string{"admin", "paris", "lyon", "both"},
+		ReputationChecks: []ioc.Kind{ioc.KindFile, ioc.KindIP, ioc.KindURL, ioc.KindDomain}}); err != nil {
 		t.Fatal(err)
 	}
 	return e

@@ -160,7 +160,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	st := s.cfg.Store
 	if conns, err := st.ListConnections(ctx); err == nil {
 		for _, conn := range conns {
-			cc, err := s.conns.get(ctx, conn)
+			cc, err := s.conns.Get(ctx, conn)
 			if err != nil {
 				continue
 			}

@@ -5,7 +5,6 @@ import (
 	_ "embed"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/vtsoar/vtsoar/internal/store"
@@ -83,5 +82,3 @@ func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request, _ *stor
 	writeJSON(w, http.StatusOK, map[string]any{"users": out})
 	return nil
 }
-
-var _ = strings.TrimSpace

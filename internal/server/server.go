@@ -70,7 +70,10 @@ type Config struct {
 	Store store.Store
 	// Cipher seals the API keys of connections created or updated over the API.
 	Cipher *secret.Cipher
-	// Conn tunes the clients built for connections (connclient.Build); its
+	// Clients builds the clients of connections (nil: NewClients with Conn and
+	// Metrics).
+	Clients *Clients
+	// Conn tunes the clients built for connections when Clients is nil; its
 	// HTTPClient is replaced by one that counts requests for the metrics.
 	Conn connclient.Options
 	// Enrich runs events and connection health checks; nil answers 503 on those
@@ -94,7 +97,7 @@ type Server struct {
 	mux     *http.ServeMux
 	metrics *Metrics
 	files   *fileStore
-	conns   *connCache
+	conns   *Clients
 	routes  []route
 }
 
@@ -121,7 +124,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), metrics: cfg.Metrics,
 		files: &fileStore{dir: fsDir, meta: cfg.Store}}
-	s.conns = newConnCache(cfg.Store, cfg.Cipher, cfg.Conn, s.metrics)
+	s.conns = cfg.Clients
+	if s.conns == nil {
+		s.conns = NewClients(cfg.Store, cfg.Cipher, cfg.Conn, s.metrics)
+	}
 	s.metrics.watch(s, cfg.Enrich)
 	s.routes = s.table()
 	for _, rt := range s.routes {

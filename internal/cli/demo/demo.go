@@ -1,0 +1,203 @@
+// Package demo implements `vtsoar demo`: the VirusTotal emulator, the REST API and the
+// background service in one process, with a seeded connection and admin, for trying
+// vtsoar with nothing else installed.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
+	"github.com/vtsoar/vtsoar/internal/cli/serve"
+	"github.com/vtsoar/vtsoar/internal/cli/storecli"
+	"github.com/vtsoar/vtsoar/internal/connclient"
+	"github.com/vtsoar/vtsoar/internal/quota"
+	"github.com/vtsoar/vtsoar/internal/secret"
+	"github.com/vtsoar/vtsoar/internal/server"
+	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/ioc"
+	"github.com/vtsoar/vtsoar/vtsim"
+)
+
+// Names of what the demo seeds.
+const (
+	AdminName      = "demo-admin"
+	EmulatorConn   = "emulator"
+	VirusTotalConn = "virustotal"
+	// emulatorKey is the API key of the emulator connection (the emulator takes any).
+	emulatorKey = "demo-key"
+)
+
+// DefaultDBPath is the demo's own database, beside the default one, so that the demo
+// never touches real connections: $XDG_DATA_HOME/vtsoar/demo/demo.db.
+func DefaultDBPath() (string, error) {
+	p, err := store.DefaultPath()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(filepath.Dir(p), "demo", "demo.db"), nil
+}
+
+// NewCmd returns the demo command.
+func NewCmd(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
+	var (
+		o            serve.Options
+		emulatorAddr string
+		analysisTime time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the emulator, the service and the console in one process",
+		Long: `Run, in one process, an offline VirusTotal emulator on a loopback port, the REST API
+and the background enrichment on --addr, with a connection "emulator" pointing at the
+emulator (or "virustotal" at VirusTotal itself when VT_API_KEY is set) and an admin
+"demo-admin" whose new token is printed at each start. The demo keeps its own
+database ($XDG_DATA_HOME/vtsoar/demo/demo.db unless --db is given), apart from the
+default one.`,
+		Example: `  go run ./cmd/vtsoar demo
+  curl -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+      -d '{"inputs":["44d88612fea8a8f36de82e1278abb02f"]}' http://127.0.0.1:8080/api/v1/commands/check-file-reputation`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return run(ctx, f, e, o, emulatorAddr, analysisTime, nil)
+		},
+	}
+	o.AddFlags(cmd)
+	cmd.Flags().StringVar(&emulatorAddr, "emulator-addr", "127.0.0.1:0", "address of the emulator (port 0 picks a free port)")
+	cmd.Flags().DurationVar(&analysisTime, "analysis-time", 3*time.Second, "time an emulated analysis takes")
+	return cmd
+}
+
+// Ready is what a started demo tells: the console URL and the admin's token.
+type Ready struct {
+	URL, Token, EmulatorURL string
+}
+
+func run(ctx context.Context, f *cmdutil.Factory, e *storecli.Env, o serve.Options, emulatorAddr string, analysisTime time.Duration, ready func(Ready)) error {
+	de := *e
+	if de.DB == "" {
+		p, err := DefaultDBPath()
+		if err != nil {
+			return &cmdutil.UsageError{Err: err}
+		}
+		de.DB = p
+	}
+	log, err := o.Logger(f.IOStreams.ErrOut)
+	if err != nil {
+		return err
+	}
+	st, err := de.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cipher, err := de.Cipher()
+	if err != nil {
+		return err
+	}
+	if o.DataDir == "" {
+		o.DataDir = serve.DefaultDataDir(de.DB)
+	}
+
+	// The emulator, unless the demo runs on VirusTotal itself.
+	var simURL string
+	realKey := f.Env("VT_API_KEY")
+	if realKey == "" {
+		sim, err := vtsim.New(vtsim.Options{AnalysisTime: analysisTime, Seed: uint64(time.Now().UnixNano())})
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", emulatorAddr)
+		if err != nil {
+			return fmt.Errorf("demo: emulator: %w", err)
+		}
+		hs := server.HTTPServer(emulatorAddr, sim, log)
+		go hs.Serve(ln)
+		defer hs.Close()
+		simURL = "http://" + ln.Addr().String()
+	}
+	connName, err := seedConnection(ctx, st, cipher, simURL, realKey)
+	if err != nil {
+		return err
+	}
+	token, err := seedAdmin(ctx, st)
+	if err != nil {
+		return err
+	}
+	env := serve.Env{Store: st, Cipher: cipher, Log: log, Out: f.IOStreams.ErrOut, UserAgent: "vtsoar-demo/" + f.Version}
+	return serve.Run(ctx, env, o, func(base string) {
+		if ready != nil {
+			ready(Ready{URL: base + "/", Token: token, EmulatorURL: simURL})
+			return
+		}
+		printBanner(f.IOStreams.Out, base, token, connName, simURL, de.DB)
+	})
+}
+
+func printBanner(w io.Writer, base, token, conn, simURL, db string) {
+	target := "the emulator at " + simURL
+	if simURL == "" {
+		target = "VirusTotal (VT_API_KEY)"
+	}
+	fmt.Fprintf(w, `vtsoar demo is running.
+
+  Console:     %s/
+  API:         %s/api/v1   (OpenAPI: %s/api/v1/openapi.json)
+  Admin token: %s
+  Connection:  %q -> %s
+  Database:    %s
+
+Try:
+  export TOKEN=%s
+  curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    -d '{"inputs":["44d88612fea8a8f36de82e1278abb02f"]}' %s/api/v1/commands/check-file-reputation
+  curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    -d '{"artifacts":[{"type":"domain","value":"example.com"},{"type":"ip","value":"8.8.8.8"}]}' %s/api/v1/events
+
+Ctrl-C stops.
+`, base, base, base, token, conn, target, db, token, base, base)
+}
+
+// seedConnection makes (or updates, the emulator's port changing between runs) the
+// demo's connection and returns its name.
+func seedConnection(ctx context.Context, st store.Store, cipher *secret.Cipher, simURL, realKey string) (string, error) {
+	c := store.Connection{Name: EmulatorConn, ServerURL: simURL, Quota: quota.Premium.String(),
+		ReputationChecks: []ioc.Kind{ioc.KindFile, ioc.KindIP, ioc.KindURL, ioc.KindDomain}, HealthCheckMinutes: 5}
+	key := emulatorKey
+	if simURL == "" {
+		c.Name, c.Quota, key = VirusTotalConn, quota.Public.String(), realKey
+	}
+	sealed, err := connclient.SealKey(cipher, c.Name, key)
+	if err != nil {
+		return "", err
+	}
+	c.SealedAPIKey = sealed
+	err = st.CreateConnection(ctx, c)
+	if errors.Is(err, store.ErrExists) {
+		err = st.UpdateConnection(ctx, c)
+	}
+	return c.Name, err
+}
+
+// seedAdmin makes the demo's admin, or gives it a new token, and returns the token.
+func seedAdmin(ctx context.Context, st store.Store) (string, error) {
+	tok, err := server.CreateUser(ctx, st, AdminName, store.RoleAdmin, nil)
+	if errors.Is(err, store.ErrExists) {
+		var hash []byte
+		tok, hash = server.NewToken()
+		err = st.SetUserToken(ctx, AdminName, hash)
+	}
+	return tok, err
+}

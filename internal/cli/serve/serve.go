@@ -1,0 +1,214 @@
+// Package serve implements `vtsoar serve`: the REST API (package server) with the
+// background enrichment service, until SIGINT or SIGTERM.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
+	"github.com/vtsoar/vtsoar/internal/cli/storecli"
+	"github.com/vtsoar/vtsoar/internal/connclient"
+	"github.com/vtsoar/vtsoar/internal/secret"
+	"github.com/vtsoar/vtsoar/internal/server"
+	"github.com/vtsoar/vtsoar/internal/store"
+)
+
+// Options are the flags of serve (and of demo, which runs the same service).
+type Options struct {
+	// Addr is the address to listen on.
+	Addr string
+	// DataDir holds uploaded files (default: the database's directory).
+	DataDir string
+	// MaxFileSize bounds an upload.
+	MaxFileSize int64
+	// Grace is how long requests in flight get to finish on shutdown.
+	Grace time.Duration
+	// LogFormat is "text" or "json"; LogLevel "debug", "info", "warn" or "error".
+	LogFormat, LogLevel string
+	// Notify configures the notifications of health changes.
+	Notify NotifyOptions
+}
+
+// NotifyOptions configure the e-mail and webhook notifications of connection health
+// changes. Secrets are given as references (env:NAME or file:PATH).
+type NotifyOptions struct {
+	SMTPHost, SMTPUser, SMTPPasswordRef, SMTPFrom string
+	SMTPPort                                      int
+	SMTPStartTLS                                  bool
+	SMTPTo                                        []string
+	WebhookURL, WebhookSecretRef                  string
+}
+
+// AddFlags registers the service's flags.
+func (o *Options) AddFlags(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&o.Addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fl.StringVar(&o.DataDir, "data-dir", "", "directory of uploaded files (default: the database's directory)")
+	fl.Int64Var(&o.MaxFileSize, "max-file-size", server.DefaultMaxFileSize, "largest file upload in bytes")
+	fl.DurationVar(&o.Grace, "grace", 15*time.Second, "time requests in flight get to finish on SIGINT/SIGTERM")
+	fl.StringVar(&o.LogFormat, "log-format", "text", "log format on stderr: text or json")
+	fl.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	n := &o.Notify
+	fl.StringVar(&n.SMTPHost, "smtp-host", "", "SMTP server for health notifications (none: no e-mail)")
+	fl.IntVar(&n.SMTPPort, "smtp-port", 587, "SMTP port")
+	fl.BoolVar(&n.SMTPStartTLS, "smtp-starttls", true, "require STARTTLS")
+	fl.StringVar(&n.SMTPUser, "smtp-user", "", "SMTP user (PLAIN auth)")
+	fl.StringVar(&n.SMTPPasswordRef, "smtp-password", "", "SMTP password as a reference: env:NAME or file:PATH")
+	fl.StringVar(&n.SMTPFrom, "smtp-from", "", "sender of notification e-mails")
+	fl.StringArrayVar(&n.SMTPTo, "smtp-to", nil, "recipient of notification e-mails (repeat for several)")
+	fl.StringVar(&n.WebhookURL, "webhook-url", "", "URL that receives health notifications as JSON POSTs")
+	fl.StringVar(&n.WebhookSecretRef, "webhook-secret", "", "HMAC-SHA256 key signing webhook bodies, as env:NAME or file:PATH")
+}
+
+// Logger returns the service's logger on w.
+func (o *Options) Logger(w io.Writer) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(o.LogLevel)); err != nil {
+		return nil, cmdutil.Usagef("--log-level %q: want debug, info, warn or error", o.LogLevel)
+	}
+	ho := &slog.HandlerOptions{Level: lvl}
+	switch o.LogFormat {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, ho)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, ho)), nil
+	}
+	return nil, cmdutil.Usagef("--log-format %q: want text or json", o.LogFormat)
+}
+
+// NewCmd returns the serve command.
+func NewCmd(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
+	var o Options
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the REST API and run the background enrichment",
+		Long: `Serve the REST API (/api/v1: commands, connections, events, files, jobs; its OpenAPI
+document at /api/v1/openapi.json; /metrics; /healthz) on --addr, and run the durable
+background work: event enrichment and scheduled connection health checks with their
+notifications. Every API call takes a bearer token: make the first admin with
+` + "`vtsoar user add NAME --role admin`" + `. SIGINT or SIGTERM stops accepting requests, lets
+those in flight finish (--grace) and stops the background work, which resumes on the
+next start.`,
+		Example: `  vtsoar user add alice --role admin
+  vtsoar serve --addr 127.0.0.1:8080 --db /var/lib/vtsoar/vtsoar.db`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			log, err := o.Logger(f.IOStreams.ErrOut)
+			if err != nil {
+				return err
+			}
+			dbPath, err := e.DBPath()
+			if err != nil {
+				return err
+			}
+			st, err := e.OpenStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			cipher, err := e.Cipher()
+			if err != nil {
+				return err
+			}
+			if o.DataDir == "" {
+				o.DataDir = DefaultDataDir(dbPath)
+			}
+			if err := FirstAdminHint(ctx, st, f.IOStreams.ErrOut, dbPath, e.DB != ""); err != nil {
+				return err
+			}
+			return Run(ctx, Env{Store: st, Cipher: cipher, Log: log, Out: f.IOStreams.ErrOut, UserAgent: "vtsoar/" + f.Version}, o, nil)
+		},
+	}
+	o.AddFlags(cmd)
+	return cmd
+}
+
+// DefaultDataDir is the directory of uploaded files for a database: beside a SQLite
+// file, under the default data directory for PostgreSQL.
+func DefaultDataDir(dbPath string) string {
+	if store.IsPostgres(dbPath) {
+		if p, err := store.DefaultPath(); err == nil {
+			return filepath.Dir(p)
+		}
+	}
+	return filepath.Dir(dbPath)
+}
+
+// FirstAdminHint prints how to make the first admin when there are no users.
+func FirstAdminHint(ctx context.Context, st store.Users, w io.Writer, dbPath string, dbFlag bool) error {
+	users, err := st.ListUsers(ctx)
+	if err != nil {
+		return err
+	}
+	if len(users) > 0 {
+		return nil
+	}
+	db := ""
+	if dbFlag {
+		db = " --db " + dbPath
+	}
+	fmt.Fprintf(w, "No users yet: every API call will be refused. Make the first admin with\n\n    vtsoar user add admin --role admin%s\n\nwhich prints its bearer token once.\n\n", db)
+	return nil
+}
+
+// Env is what Run serves with.
+type Env struct {
+	Store  store.Store
+	Cipher *secret.Cipher
+	Log    *slog.Logger
+	// Out receives the "listening" banner.
+	Out io.Writer
+	// UserAgent is sent to VirusTotal.
+	UserAgent string
+}
+
+// Run serves the API and runs the background service until ctx ends. ready, when not
+// nil, is called with the base URL once the listener is open.
+func Run(ctx context.Context, env Env, o Options, ready func(baseURL string)) error {
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	enr, stopEnrich, err := startEnrich(ctx, env, o)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopEnrich()
+	srv, err := server.New(server.Config{
+		Store: env.Store, Cipher: env.Cipher, DataDir: o.DataDir, MaxFileSize: o.MaxFileSize,
+		Enrich: enr, Logger: env.Log,
+		Conn: connclient.Options{UserAgent: env.UserAgent, Logger: env.Log},
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	base := "http://" + ln.Addr().String()
+	env.Log.Info("serving", "url", base, "api", base+"/api/v1", "openapi", base+"/api/v1/openapi.json", "data_dir", o.DataDir)
+	if ready != nil {
+		ready(base)
+	} else {
+		fmt.Fprintf(env.Out, "vtsoar serving on %s (API %s/api/v1, OpenAPI %s/api/v1/openapi.json); Ctrl-C stops.\n", base, base, base)
+	}
+	err = server.Serve(ctx, ln, server.HTTPServer(o.Addr, srv, env.Log), o.Grace)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	env.Log.Info("stopped")
+	return nil
+}
