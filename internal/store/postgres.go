@@ -93,7 +93,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts Options) (Store, error) 
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", where, err)
 	}
-	db := sql.OpenDB(rebindConnector{stdlib.GetPoolConnector(pool)})
+	db := sql.OpenDB(rebindConnector{stdlib.GetPoolConnector(pool), pool})
 	db.SetMaxIdleConns(0) // the pgx pool keeps the idle connections
 	s := &postgresStore{
 		sqliteStore: &sqliteStore{db: db, path: where, opts: opts, caches: map[string]*sqliteCache{}},
@@ -185,7 +185,10 @@ func (s *postgresStore) Close() error {
 
 // rebindConnector gives database/sql connections that take the SQLite implementation's
 // ? placeholders.
-type rebindConnector struct{ driver.Connector }
+type rebindConnector struct {
+	driver.Connector
+	pool *pgxpool.Pool
+}
 
 // Connect implements driver.Connector.
 func (c rebindConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -193,25 +196,34 @@ func (c rebindConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &rebindConn{conn.(*stdlib.Conn)}, nil
+	return &rebindConn{conn.(*stdlib.Conn), c.pool}, nil
 }
 
 // rebindConn is a pgx connection whose queries are rebound by rebind, whose unique
 // violations are reported as ErrExists, and whose transactions take the write lock
 // (see postgresStore). The methods it does not override (pings, session resets,
 // argument checks) are pgx's.
-type rebindConn struct{ *stdlib.Conn }
+//
+// When the server has gone (restarted, or the connection was terminated), the pool's
+// other idle connections are dropped too, since they most likely went with it; and
+// when the server said the statement was refused for that reason (SQLSTATE class 57P),
+// the error is driver.ErrBadConn, which database/sql retries on a new connection: the
+// statement was not executed, or its transaction not committed.
+type rebindConn struct {
+	*stdlib.Conn
+	pool *pgxpool.Pool
+}
 
 // BeginTx implements driver.ConnBeginTx: a transaction that is not read-only and whose
 // context is not marked noWriteLock waits for the database-wide write lock.
 func (c *rebindConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	tx, err := c.Conn.BeginTx(ctx, opts)
 	if err != nil || opts.ReadOnly || ctx.Value(noWriteLock{}) != nil {
-		return tx, err
+		return tx, c.pgError(err)
 	}
 	if _, err := c.Conn.ExecContext(ctx, fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, %d)`, lockSpace, lockWrites), nil); err != nil {
 		tx.Rollback()
-		return nil, fmt.Errorf("write lock: %w", err)
+		return nil, fmt.Errorf("write lock: %w", c.pgError(err))
 	}
 	return tx, nil
 }
@@ -229,18 +241,36 @@ func (c *rebindConn) PrepareContext(ctx context.Context, query string) (driver.S
 // ExecContext implements driver.ExecerContext.
 func (c *rebindConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	res, err := c.Conn.ExecContext(ctx, rebind(query), args)
-	return res, pgError(err)
+	return res, c.pgError(err)
 }
 
 // QueryContext implements driver.QueryerContext.
 func (c *rebindConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	rows, err := c.Conn.QueryContext(ctx, rebind(query), args)
-	return rows, pgError(err)
+	return rows, c.pgError(err)
 }
 
 // pgError wraps ErrExists around a unique violation (another replica created the record
-// between the check and the insert). The error's text has no row values: pgx keeps
-// them in the Detail field, which it does not print.
+// between the check and the insert), and handles a server that has gone (see
+// rebindConn).
+func (c *rebindConn) pgError(err error) error {
+	if err == nil {
+		return nil
+	}
+	gone := c.Conn.Conn().IsClosed()
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && strings.HasPrefix(pe.Code, "57P") {
+		gone = true
+		err = fmt.Errorf("%w: %w", driver.ErrBadConn, err)
+	}
+	if gone {
+		c.pool.Reset()
+	}
+	return pgError(err)
+}
+
+// pgError wraps ErrExists around a unique violation. The error's text has no row
+// values: pgx keeps them in the Detail field, which it does not print.
 func pgError(err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" {

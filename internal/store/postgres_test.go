@@ -276,3 +276,48 @@ func TestPostgresReplicasFinishEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestPostgresReconnects drops every connection of the store, as a server restart does:
+// the next reads, ledger units and writes succeed on new connections, without an error.
+func TestPostgresReconnects(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgDSN(t, "restart")
+	s := openPostgres(t, "restart", store.Options{})
+	admin, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	for round := range 3 {
+		// Use several connections at once, so that the pool holds more than one.
+		var wg sync.WaitGroup
+		for i := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := s.TakeUnit(ctx, store.TakeRequest{Budget: fmt.Sprint("b", i)}); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		var killed int
+		if err := admin.QueryRow(ctx, `SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&killed); err != nil {
+			t.Fatal(err)
+		}
+		if killed == 0 {
+			t.Fatal("the store held no connection to drop")
+		}
+		name := fmt.Sprint("after-", round)
+		if err := s.CreateConnection(ctx, store.Connection{Name: name, SealedAPIKey: []byte{1}}); err != nil {
+			t.Fatalf("round %d, %d connections dropped: create: %v", round, killed, err)
+		}
+		if _, err := s.GetConnection(ctx, name); err != nil {
+			t.Fatalf("round %d: get: %v", round, err)
+		}
+		if r, err := s.TakeUnit(ctx, store.TakeRequest{Budget: "b0"}); err != nil || !r.Granted {
+			t.Fatalf("round %d: take: %+v, %v", round, r, err)
+		}
+	}
+}
