@@ -3,12 +3,14 @@ package enrich_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vtsoar/vtsoar/internal/cache"
 	"github.com/vtsoar/vtsoar/internal/command"
+	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/enrich"
 	"github.com/vtsoar/vtsoar/internal/risk"
 	"github.com/vtsoar/vtsoar/internal/store"
@@ -189,5 +191,69 @@ func TestSubmitEventValidation(t *testing.T) {
 	}
 	if evs, _ := s.ListEvents(e.ctx, nil, 10); len(evs) != 0 {
 		t.Errorf("rejected events were stored: %+v", evs)
+	}
+}
+
+// TestSpentBudgetDefersToReset: with a budget of 3 requests a day, 3 artifacts are
+// enriched and the others wait for the reset (their jobs snoozed until midnight UTC)
+// instead of failing.
+func TestSpentBudgetDefersToReset(t *testing.T) {
+	e := newEnv(t, vtsim.Options{})
+	sealed, _ := connclient.SealKey(e.cipher, "small", "k-small")
+	if err := e.st.CreateConnection(e.ctx, store.Connection{Name: "small", SealedAPIKey: sealed, ServerURL: e.srv.URL,
+		Quota: "3/day", ReputationChecks: allKinds}); err != nil {
+		t.Fatal(err)
+	}
+	s := e.service(enrich.Options{})
+	var arts []enrich.Artifact
+	for i := 1; i <= 5; i++ {
+		arts = append(arts, enrich.Artifact{Type: ioc.KindIP, Value: "192.0.2." + strconv.Itoa(i)})
+	}
+	ev, err := s.SubmitEvent(e.ctx, enrich.NewEvent{Artifacts: arts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	var got enrich.Event
+	for {
+		if got, err = s.GetEvent(e.ctx, ev.ID); err != nil {
+			t.Fatal(err)
+		}
+		snoozed := 0
+		rows, err := e.st.(store.SQLDB).DB().QueryContext(e.ctx,
+			`SELECT scheduled_at FROM river_job WHERE kind = 'vtsoar.enrich_artifact' AND state = 'scheduled'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now().UTC()
+		reset := now.Truncate(24 * time.Hour).Add(24 * time.Hour)
+		for rows.Next() {
+			var at time.Time
+			if err := rows.Scan(&at); err != nil {
+				t.Fatal(err)
+			}
+			if at.After(reset.Add(-time.Second)) && at.Before(reset.Add(5*time.Second)) {
+				snoozed++
+			}
+		}
+		rows.Close()
+		if got.ArtifactsDone == 3 && snoozed == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 20s: %d done, %d jobs snoozed, event %+v", got.ArtifactsDone, snoozed, got)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got.Status != "enriching" {
+		t.Errorf("event status %s, want enriching", got.Status)
+	}
+	for _, a := range got.Artifacts {
+		if a.Status == "error" {
+			t.Errorf("artifact %s failed instead of waiting: %s", a.Value, a.Error)
+		}
+	}
+	if n := e.count.key("k-small"); n != 3 {
+		t.Errorf("%d requests on a budget of 3", n)
 	}
 }
