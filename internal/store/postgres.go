@@ -49,6 +49,12 @@ type postgresStore struct {
 	plain *sql.DB
 }
 
+var (
+	_ Store   = (*postgresStore)(nil)
+	_ SQLDB   = (*postgresStore)(nil)
+	_ PGXPool = (*postgresStore)(nil)
+)
+
 // Advisory lock keys (second key under lockSpace).
 const (
 	lockMigrations = 0

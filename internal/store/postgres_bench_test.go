@@ -1,0 +1,64 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/vtsoar/vtsoar/internal/cache"
+	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/internal/store/pgtest"
+	"github.com/vtsoar/vtsoar/ioc"
+)
+
+// BenchmarkPostgres measures the PostgreSQL store's hot paths on the server of
+// VTSOAR_TEST_POSTGRES: cached lookups by alias from parallel goroutines (lookups/s),
+// taking a quota unit (a transaction under the budget's lock) and caching an answer (a
+// transaction under the write lock).
+func BenchmarkPostgres(b *testing.B) {
+	ctx := context.Background()
+	s, err := store.Open(ctx, pgtest.DSN(b), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	c := s.Cache("https://www.virustotal.com")
+	body := make([]byte, 8<<10)
+	entry := func(i int) cache.Entry {
+		return cache.Entry{Kind: ioc.KindFile, ID: fmt.Sprintf("%064x", i),
+			Aliases: []string{fmt.Sprintf("%032x", i), fmt.Sprintf("%040x", i)}, Body: body}
+	}
+	const n = 500
+	for i := 0; i < n; i++ {
+		if err := c.Put(ctx, entry(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("CacheGet", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				if _, ok, err := c.Get(ctx, ioc.KindFile, fmt.Sprintf("%032x", i%n), 0); err != nil || !ok {
+					b.Errorf("Get: %v %v", ok, err)
+					return
+				}
+				i++
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
+	})
+	b.Run("TakeUnit", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := s.TakeUnit(ctx, store.TakeRequest{Budget: "b"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("CachePut", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if err := c.Put(ctx, entry(n+i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
