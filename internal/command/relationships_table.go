@@ -48,7 +48,7 @@ var relationships = map[ioc.Kind][]RelationshipInfo{
 		"collections", "comments", "communicating_files", "contacted_domains",
 		"contacted_ips", "embedded_js_files", "graphs", "last_serving_ip_address",
 		"network_location", "referrer_files",
-		"referrer_urls", "related_collections", "related_comments", "related_references",
+		"referrer_urls", "related_comments", "related_references",
 		"related_threat_actors", "user_votes", "votes",
 	).premium("analyses", "downloaded_files", "redirecting_urls", "redirects_to", "submissions",
 		"urls_related_by_tracker_id"),

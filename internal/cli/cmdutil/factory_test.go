@@ -1,0 +1,73 @@
+package cmdutil
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
+)
+
+func TestReadInputs(t *testing.T) {
+	stdin := "# incident 42\n\n  44d88612fea8a8f36de82e1278abb02f  \n\t\n8.8.8.8\n# done\n"
+	got, err := ReadInputs([]string{"a", "-", "b", "-"}, strings.NewReader(stdin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "a,44d88612fea8a8f36de82e1278abb02f,8.8.8.8,b"
+	if strings.Join(got, ",") != want {
+		t.Errorf("got %v, want %s", got, want)
+	}
+}
+
+func TestOutputDefaultAndChecks(t *testing.T) {
+	ios, _, _, _ := iostreams.Test()
+	f := New(ios, "test")
+	f.Getenv = func(string) string { return "" }
+	f.Options.Concurrency = 4
+	if f.OutputFormat() != "json" {
+		t.Errorf("off a terminal: %s, want json", f.OutputFormat())
+	}
+	ios.SetStdoutTTY(true)
+	if f.OutputFormat() != "table" {
+		t.Errorf("on a terminal: %s, want table", f.OutputFormat())
+	}
+	f.Options.Output = "xml"
+	if err := f.CheckGlobal(); !IsUsage(err) {
+		t.Errorf("-o xml: %v", err)
+	}
+	f.Options.Output = ""
+	f.Getenv = func(k string) string {
+		if k == "VT_API_VERSION" {
+			return "v2"
+		}
+		return ""
+	}
+	if err := f.CheckGlobal(); !IsUsage(err) || !strings.Contains(err.Error(), "v3") {
+		t.Errorf("VT_API_VERSION=v2: %v", err)
+	}
+}
+
+func TestDefaultDepsNeedsAKey(t *testing.T) {
+	ios, _, _, _ := iostreams.Test()
+	f := New(ios, "test")
+	f.Options.Concurrency = 4
+	env := map[string]string{}
+	f.Getenv = func(k string) string { return env[k] }
+	_, _, err := DefaultDeps(context.Background(), f)
+	if !IsUsage(err) || !strings.Contains(err.Error(), "VT_API_KEY") || !strings.Contains(err.Error(), "vtsoar emulate") {
+		t.Errorf("no key, no server: %v", err)
+	}
+	env["VT_API_KEY"] = "k"
+	env["VT_SERVER_URL"] = "http://127.0.0.1:8089"
+	d, release, err := DefaultDeps(context.Background(), f)
+	if err != nil || d.Client == nil || d.Client.ServerURL() != "http://127.0.0.1:8089" || d.Cache == nil {
+		t.Fatalf("key and server from the environment: %v", err)
+	}
+	release()
+	f.Options.APIKey = "flag-key"
+	d, _, _ = DefaultDeps(context.Background(), f)
+	if d.APIKey != "flag-key" {
+		t.Error("--api-key does not override VT_API_KEY")
+	}
+}

@@ -1,0 +1,130 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vtsoar/vtsoar/ioc"
+	"github.com/vtsoar/vtsoar/vt"
+	"github.com/vtsoar/vtsoar/vtsim"
+)
+
+func TestContextEntryJSON(t *testing.T) {
+	e := ContextEntry{Input: "x", Status: StatusOK, Type: "file", ID: "abc", RiskLevel: "High", RiskLevelCode: 1,
+		RiskReason: "r", Details: map[string]any{"zeta": 1, "alpha": []string{"a"}, "status": "shadowed"}}
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"input":"x","status":"ok","type":"file","id":"abc","risk_level":"High","risk_level_code":1,"risk_reason":"r","alpha":["a"],"zeta":1}`
+	if string(b) != want {
+		t.Errorf("got  %s\nwant %s", b, want)
+	}
+	var back ContextEntry
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Input != "x" || back.RiskLevelCode != 1 || back.Details["zeta"] != 1.0 || len(back.Details) != 2 {
+		t.Errorf("round trip: %+v", back)
+	}
+	min, _ := json.Marshal(ContextEntry{Input: "", Status: StatusError})
+	if string(min) != `{"input":"","status":"error"}` {
+		t.Errorf("empty fields not left out: %s", min)
+	}
+}
+
+func TestEnvelopeJSONNames(t *testing.T) {
+	env := &Envelope{Command: "c", ReturnData: Failed, KeyFields: map[string]any{}, ContextData: []ContextEntry{},
+		RawData: []json.RawMessage{}, Errors: []ErrorEntry{{Input: "i", FailureIndicator: "F failed.", StatusCode: 404, Code: "NotFoundError", Message: "m"}}}
+	b, _ := json.Marshal(env)
+	for _, k := range []string{`"command"`, `"return_data"`, `"key_fields"`, `"context_data"`, `"raw_data"`, `"errors"`,
+		`"failure_indicator"`, `"status_code"`, `"code"`, `"message"`} {
+		if !strings.Contains(string(b), k) {
+			t.Errorf("envelope JSON lacks %s: %s", k, b)
+		}
+	}
+	for _, tc := range []struct {
+		ok, total int
+		want      string
+		code      int
+	}{{2, 2, Successful, 0}, {0, 2, Failed, 1}, {1, 2, PartiallySuccessful, 3}} {
+		e := Envelope{ReturnData: returnData(tc.ok, tc.total)}
+		if e.ReturnData != tc.want || e.ExitCode() != tc.code {
+			t.Errorf("%d of %d: %q exit %d", tc.ok, tc.total, e.ReturnData, e.ExitCode())
+		}
+	}
+}
+
+func TestRequestJSON(t *testing.T) {
+	var r Request
+	err := json.Unmarshal([]byte(`{"connection":"prod","inputs":["a"],"relationship":"Resolutions","poll_interval":"2s","timeout":30,"max_age":"1h"}`), &r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Duration(r.PollInterval) != 2*time.Second || time.Duration(r.Timeout) != 30*time.Second || time.Duration(r.MaxAge) != time.Hour || r.Connection != "prod" {
+		t.Errorf("decoded %+v", r)
+	}
+	if err := json.Unmarshal([]byte(`{"timeout":"soon"}`), &r); err == nil {
+		t.Error("a bad duration was accepted")
+	}
+}
+
+// The relationships and their premium marks agree with the emulator's table, which
+// follows VirusTotal's reference.
+func TestRelationshipTableMatchesEmulator(t *testing.T) {
+	cols := map[string]ioc.Kind{"files": ioc.KindFile, "urls": ioc.KindURL, "domains": ioc.KindDomain, "ip_addresses": ioc.KindIP}
+	n := 0
+	for _, r := range vtsim.Relationships() {
+		k, ok := cols[r.Collection]
+		if !ok {
+			continue
+		}
+		n++
+		got, ok := LookupRelationship(k, strings.ToUpper(r.Name))
+		if !ok || got.Premium != r.Premium {
+			t.Errorf("%s/%s: ours %+v (known %v), emulator premium %v", r.Collection, r.Name, got, ok, r.Premium)
+		}
+	}
+	total := 0
+	for _, k := range kinds {
+		total += len(Relationships(k))
+	}
+	if total != n {
+		t.Errorf("we list %d relationships, the emulator %d", total, n)
+	}
+}
+
+func TestWidgetFileNameIsSafe(t *testing.T) {
+	for _, in := range []string{"https://example.com/../../etc/passwd?x=<script>", "2001:db8::1", "example.com", strings.Repeat("a", 64)} {
+		o, err := ioc.Parse(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := widgetFileName(o)
+		if strings.ContainsAny(name, `/\:<>?*"|`) || strings.Contains(name, "..") || len(name) > 200 || !strings.HasSuffix(name, ".html") {
+			t.Errorf("%q -> unsafe file name %q", in, name)
+		}
+	}
+}
+
+type bigFiles struct{}
+
+func (bigFiles) Open(context.Context, string) (io.ReadCloser, string, int64, error) {
+	return io.NopCloser(strings.NewReader("")), "big.iso", vt.MaxUpload + 1, nil
+}
+
+func TestDetonateRefusesFilesOverTheLimit(t *testing.T) {
+	e := newEnv(t, vtsim.Options{})
+	e.deps.Files = bigFiles{}
+	env := e.run(t, Request{Command: "detonate-files", Inputs: []string{"file-id-1"}})
+	if len(env.Errors) != 1 || env.Errors[0].StatusCode != 400 || !strings.Contains(env.Errors[0].Message, "650 MB") {
+		t.Errorf("over 650 MB: %s", mustJSON(t, env.Errors))
+	}
+	if n := e.requests(""); n != 0 {
+		t.Errorf("%d requests sent for a file over the limit", n)
+	}
+}
