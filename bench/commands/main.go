@@ -25,9 +25,9 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
-	"syscall"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/vtsoar/vtsoar/internal/cache"
