@@ -51,8 +51,9 @@ type sqliteStore struct {
 	// timeout then only arbitrates between processes.
 	writeMu sync.Mutex
 
-	mu     sync.Mutex
-	caches map[string]*sqliteCache
+	mu      sync.Mutex
+	caches  map[string]*sqliteCache
+	getStmt *sql.Stmt // the cache lookup, prepared once
 
 	closeOnce sync.Once
 	closeErr  error
@@ -146,6 +147,9 @@ func (s *sqliteStore) close() error {
 		if err := c.flush(context.Background()); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if s.getStmt != nil {
+		errs = append(errs, s.getStmt.Close())
 	}
 	errs = append(errs, s.db.Close())
 	return errors.Join(errs...)

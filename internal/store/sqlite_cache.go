@@ -36,6 +36,24 @@ func NormalizeServerURL(serverURL string) string {
 	return u.String()
 }
 
+const cacheGetSQL = `SELECT e.id, e.aliases, e.body, e.not_found, e.fetched_at
+FROM cache_aliases a JOIN cache_entries e ON e.server = a.server AND e.kind = a.kind AND e.id = a.id
+WHERE a.server = ? AND a.kind = ? AND a.alias = ?`
+
+// cacheGetStmt returns the prepared lookup, preparing it on first use.
+func (s *sqliteStore) cacheGetStmt(ctx context.Context) (*sql.Stmt, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.getStmt == nil {
+		stmt, err := s.db.PrepareContext(ctx, cacheGetSQL)
+		if err != nil {
+			return nil, err
+		}
+		s.getStmt = stmt
+	}
+	return s.getStmt, nil
+}
+
 // Cache implements Caches.
 func (s *sqliteStore) Cache(serverURL string) Cache {
 	server := NormalizeServerURL(serverURL)
@@ -99,9 +117,11 @@ func (c *sqliteCache) Get(ctx context.Context, kind ioc.Kind, id string, maxAge 
 		notFound int
 		fetched  int64
 	)
-	err := c.s.db.QueryRowContext(ctx, `SELECT e.id, e.aliases, e.body, e.not_found, e.fetched_at
-FROM cache_aliases a JOIN cache_entries e ON e.server = a.server AND e.kind = a.kind AND e.id = a.id
-WHERE a.server = ? AND a.kind = ? AND a.alias = ?`, c.server, string(kind), id).Scan(&e.ID, &aliases, &e.Body, &notFound, &fetched)
+	stmt, err := c.s.cacheGetStmt(ctx)
+	if err != nil {
+		return cache.Entry{}, false, fmt.Errorf("store: cache get: %w", err)
+	}
+	err = stmt.QueryRowContext(ctx, c.server, string(kind), id).Scan(&e.ID, &aliases, &e.Body, &notFound, &fetched)
 	if errors.Is(err, sql.ErrNoRows) {
 		c.misses.Add(1)
 		return cache.Entry{}, false, nil
