@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"strconv"
 	"time"
@@ -94,8 +95,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 		v, err := time.ParseDuration(s)
 		if err != nil {
 			if n, err2 := strconv.ParseFloat(s, 64); err2 == nil {
-				*d = Duration(n * float64(time.Second))
-				return nil
+				return d.setSeconds(n)
 			}
 			return fmt.Errorf("duration %q: want for example \"30s\" or \"5m\"", s)
 		}
@@ -105,6 +105,16 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	var n float64
 	if err := json.Unmarshal(b, &n); err != nil {
 		return fmt.Errorf("duration: want a string like \"30s\" or a number of seconds")
+	}
+	return d.setSeconds(n)
+}
+
+// maxSeconds bounds a duration given in seconds (about 290 years fit in a Duration).
+const maxSeconds = 1e9
+
+func (d *Duration) setSeconds(n float64) error {
+	if math.IsNaN(n) || n > maxSeconds || n < -maxSeconds {
+		return fmt.Errorf("duration of %v seconds is out of range", n)
 	}
 	*d = Duration(n * float64(time.Second))
 	return nil
