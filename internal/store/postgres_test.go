@@ -21,23 +21,25 @@ import (
 	"github.com/vtsoar/vtsoar/vt"
 )
 
-// pgDSNs gives each test one database per name, so that two opens of one name within
-// a test are two handles (two replicas) on one database.
+// pgDSNs gives each test one DSN per name, so that two opens of one name within a
+// test are two handles (two replicas) on one database.
 var pgDSNs sync.Map // *testing.T -> *sync.Map (name -> DSN)
 
-func pgDSN(t *testing.T, name string) string {
+// pgDSN returns the DSN of name in t, made by fresh the first time.
+func pgDSN(t *testing.T, name string, fresh func() string) string {
+	t.Helper()
 	m, _ := pgDSNs.LoadOrStore(t, &sync.Map{})
 	if dsn, ok := m.(*sync.Map).Load(name); ok {
 		return dsn.(string)
 	}
-	dsn := pgtest.DSN(t)
+	dsn := fresh()
 	m.(*sync.Map).Store(name, dsn)
 	return dsn
 }
 
-func openPostgres(t *testing.T, name string, opts store.Options) store.Store {
+func openDSN(t *testing.T, dsn string, opts store.Options) store.Store {
 	t.Helper()
-	s, err := store.Open(context.Background(), pgDSN(t, name), opts)
+	s, err := store.Open(context.Background(), dsn, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,9 +47,19 @@ func openPostgres(t *testing.T, name string, opts store.Options) store.Store {
 	return s
 }
 
+// openPostgres opens the database called name in t, a database of its own.
+func openPostgres(t *testing.T, name string, opts store.Options) store.Store {
+	t.Helper()
+	return openDSN(t, pgDSN(t, name, func() string { return pgtest.DSN(t) }), opts)
+}
+
 func TestPostgresSuite(t *testing.T) {
-	pgtest.BaseDSN(t)
-	storetest.Run(t, openPostgres)
+	// One database for the suite, and in it a schema for each name of each subtest.
+	db := pgtest.DSN(t)
+	storetest.Run(t, func(t *testing.T, name string, opts store.Options) store.Store {
+		t.Helper()
+		return openDSN(t, pgDSN(t, name, func() string { return pgtest.Schema(t, db) }), opts)
+	})
 }
 
 // TestPostgresReplicasOpenTogether has several replicas open a new database at once:
@@ -281,8 +293,8 @@ func TestPostgresReplicasFinishEvents(t *testing.T) {
 // the next reads, ledger units and writes succeed on new connections, without an error.
 func TestPostgresReconnects(t *testing.T) {
 	ctx := context.Background()
-	dsn := pgDSN(t, "restart")
-	s := openPostgres(t, "restart", store.Options{})
+	dsn := pgtest.DSN(t)
+	s := openDSN(t, dsn, store.Options{})
 	admin, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)

@@ -77,3 +77,50 @@ func TestDSNFreshDatabaseDroppedAtCleanup(t *testing.T) {
 		t.Fatalf("%d of the databases %v remain after the test", left, names)
 	}
 }
+
+func TestSchemaIsolatesAndIsDropped(t *testing.T) {
+	db := DSN(t)
+	ctx := context.Background()
+	var names []string
+	t.Run("use", func(t *testing.T) {
+		a, b := Schema(t, db), Schema(t, db)
+		ca, err := pgx.Connect(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ca.Close(ctx)
+		cb, err := pgx.Connect(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cb.Close(ctx)
+		if _, err := ca.Exec(ctx, `CREATE TABLE things (x int)`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cb.Exec(ctx, `CREATE TABLE things (x int)`); err != nil {
+			t.Fatalf("a table of the same name in the second schema: %v", err)
+		}
+		for _, c := range []*pgx.Conn{ca, cb} {
+			var name string
+			if err := c.QueryRow(ctx, `SELECT current_schema()`).Scan(&name); err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, name)
+		}
+		if names[0] == names[1] || !strings.HasPrefix(names[0], "vtsoar_test_") {
+			t.Fatalf("schemas %v", names)
+		}
+	})
+	conn, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var left int
+	if err := conn.QueryRow(ctx, `SELECT COUNT(*) FROM pg_namespace WHERE nspname = ANY($1)`, names).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Fatalf("%d of the schemas %v remain after the test", left, names)
+	}
+}
