@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,6 +42,10 @@ type env struct {
 	// tokens by user: admin (every site), paris and lyon (analysts of one site each),
 	// both (analyst of paris and lyon), outsider (analyst not allowed on "emu").
 	tokens map[string]string
+
+	mu sync.Mutex
+	// seen are the statuses answered, by documented operation ("POST /api/v1/events").
+	seen map[string][]int
 }
 
 type envOpts struct {
@@ -93,7 +98,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	}
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	e := &env{st: st, cipher: cipher, sim: sim, simURL: simSrv.URL, srv: srv, http: hs, tokens: map[string]string{}}
+	e := &env{st: st, cipher: cipher, sim: sim, simURL: simSrv.URL, srv: srv, http: hs, tokens: map[string]string{}, seen: map[string][]int{}}
 	if tt, ok := t.(*testing.T); ok {
 		e.t = tt
 	}
@@ -188,6 +193,11 @@ func (e *env) send(t testing.TB, req *http.Request, user string) resp {
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
+	var reqBody []byte
+	if req.GetBody != nil {
+		rc, _ := req.GetBody()
+		reqBody, _ = io.ReadAll(rc)
+	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -206,6 +216,12 @@ func (e *env) send(t testing.TB, req *http.Request, user string) resp {
 				t.Fatalf("%s %s: header %s contains the API key", req.Method, req.URL.Path, k)
 			}
 		}
+	}
+	// Every answer of every test is checked against the OpenAPI document.
+	if op := checkAnswer(t, req, reqBody, res, b); op != "" {
+		e.mu.Lock()
+		e.seen[op] = append(e.seen[op], res.StatusCode)
+		e.mu.Unlock()
 	}
 	return resp{status: res.StatusCode, header: res.Header, body: b}
 }
