@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -171,6 +172,7 @@ func DefaultDeps(ctx context.Context, f *Factory) (command.Deps, func(), error) 
 // global options, and the limiter if one is given.
 func (f *Factory) NewClient(key, server string, limiter vt.Limiter) (*vt.Client, error) {
 	opts := []vt.Option{
+		vt.WithHTTPClient(f.HTTPClient()),
 		vt.WithAPIVersion(f.APIVersion()),
 		vt.WithUserAgent("vtsoar/" + f.Version),
 		vt.WithLogger(f.Logger()),
@@ -187,6 +189,15 @@ func (f *Factory) NewClient(key, server string, limiter vt.Limiter) (*vt.Client,
 		return nil, &UsageError{Err: err}
 	}
 	return c, nil
+}
+
+// HTTPClient returns the HTTP client for VirusTotal: Go's default transport keeps only
+// two idle connections per host, so with more inputs in flight every further request
+// would open (and handshake) a new connection; this one keeps one per input in flight.
+func (f *Factory) HTTPClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = max(f.Options.Concurrency, command.DefaultConcurrency) + 2
+	return &http.Client{Transport: tr}
 }
 
 // ReadInputs returns the inputs of a command: its arguments, where "-" stands for the
