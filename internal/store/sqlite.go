@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -85,7 +86,6 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (Store, error) {
 	q := url.Values{}
 	q.Set("_busy_timeout", fmt.Sprint(busy.Milliseconds()))
 	q.Set("_foreign_keys", "1")
-	q.Set("_journal_mode", "WAL")
 	q.Set("_synchronous", "NORMAL")
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", path+"?"+q.Encode())
@@ -93,7 +93,13 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (Store, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	s := &sqliteStore{db: db, path: path, opts: opts, caches: map[string]*sqliteCache{}}
-	if err := db.PingContext(ctx); err != nil {
+	// WAL is a property of the file, set once. Switching to it needs a moment alone
+	// with the file, which SQLite reports as busy (without waiting) while another
+	// process opens the same new database: retry for the busy timeout.
+	if err := retryBusy(ctx, busy, func() error {
+		var mode string
+		return db.QueryRowContext(ctx, `PRAGMA journal_mode = WAL`).Scan(&mode)
+	}); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -153,6 +159,34 @@ func (s *sqliteStore) close() error {
 	}
 	errs = append(errs, s.db.Close())
 	return errors.Join(errs...)
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY or SQLITE_LOCKED.
+func isBusy(err error) bool {
+	var e interface{ Code() int }
+	if !errors.As(err, &e) {
+		return false
+	}
+	c := e.Code() & 0xff
+	return c == 5 || c == 6
+}
+
+// retryBusy runs fn until it does not fail with a busy error, for up to d.
+func retryBusy(ctx context.Context, d time.Duration, fn func() error) error {
+	deadline := time.Now().Add(d)
+	wait := 5 * time.Millisecond
+	for {
+		err := fn()
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait + time.Duration(rand.Int64N(int64(wait)))):
+		}
+		wait = min(2*wait, 100*time.Millisecond)
+	}
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
