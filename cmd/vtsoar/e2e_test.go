@@ -564,7 +564,7 @@ func TestTestConnection(t *testing.T) {
 	if r.code != 1 || en.Errors[0].StatusCode != 401 || en.Errors[0].Code != "WrongCredentialsError" || en.Errors[0].FailureIndicator != "Test Connection failed." {
 		t.Errorf("wrong key: exit %d %+v", r.code, en.Errors)
 	}
-	if r := vtsoar(t, []string{"VT_API_KEY=k", "VT_SERVER_URL=" + e.srv.URL}, "", "-o", "table", "test-connection"); r.code != 0 || !strings.Contains(r.stdout, "quota left") {
+	if r := vtsoar(t, []string{"VT_API_KEY=k", "VT_SERVER_URL=" + e.srv.URL}, "", "-o", "table", "test-connection"); r.code != 0 || !strings.Contains(r.stdout, "quota left: hourly ") {
 		t.Errorf("table: exit %d\n%s", r.code, r.stdout)
 	}
 }

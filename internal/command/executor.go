@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -405,6 +406,19 @@ func (r *run) invalidInput(msg string) *Failure {
 	return &Failure{StatusCode: 400, Code: vt.CodeInvalidArgument, Message: joinMsg(r.cmd.invalid, msg)}
 }
 
+// kindArticle names a kind with its article ("a file hash", "an IP address").
+func kindArticle(k ioc.Kind) string {
+	switch k {
+	case ioc.KindIP:
+		return "an IP address"
+	case ioc.KindURL:
+		return "a URL"
+	case ioc.KindDomain:
+		return "a domain"
+	}
+	return "a file hash"
+}
+
 func joinMsg(head, detail string) string {
 	if detail == "" {
 		return head
@@ -435,6 +449,13 @@ func endDot(s string) string {
 func (r *run) parseAs(kind ioc.Kind, input string) (ioc.Observable, *Failure) {
 	o, err := ioc.ParseAs(kind, input)
 	if err != nil {
+		if other, err2 := ioc.Parse(input); err2 == nil && other.Kind != kind {
+			msg := fmt.Sprintf("%s is %s, not %s", strings.TrimSpace(input), kindArticle(other.Kind), kindArticle(kind))
+			if c, ok := Lookup(strings.Replace(r.cmd.Name, "-"+string(kind)+"-", "-"+string(other.Kind)+"-", 1)); ok && c != r.cmd {
+				msg += "; use the " + c.Name + " command"
+			}
+			return ioc.Observable{}, r.invalidInput(msg)
+		}
 		var ie *ioc.Error
 		if errors.As(err, &ie) {
 			return ioc.Observable{}, r.invalidInput(ie.Reason)

@@ -264,3 +264,22 @@ func TestRunRequestErrors(t *testing.T) {
 		t.Errorf("%d requests sent for malformed requests", n)
 	}
 }
+
+func TestRunWrongKindSaysWhichCommand(t *testing.T) {
+	e := newEnv(t, vtsim.Options{})
+	env := e.run(t, Request{Command: "check-file-reputation", Inputs: []string{"8.8.8.8", "example.com"}})
+	if m := env.Errors[0].Message; m != "Invalid Hash. 8.8.8.8 is an IP address, not a file hash; use the check-ip-reputation command." {
+		t.Errorf("IP given to a file command: %q", m)
+	}
+	if m := env.Errors[1].Message; !strings.Contains(m, "check-domain-reputation") {
+		t.Errorf("domain given to a file command: %q", m)
+	}
+}
+
+func TestRunWrongKindWithoutSibling(t *testing.T) {
+	e := newEnv(t, vtsim.Options{})
+	env := e.run(t, Request{Command: "get-file-behavior-summaries", Inputs: []string{"8.8.8.8"}})
+	if m := env.Errors[0].Message; m != "Invalid Hash. 8.8.8.8 is an IP address, not a file hash." {
+		t.Errorf("IP given to get-file-behavior-summaries: %q", m)
+	}
+}

@@ -183,9 +183,8 @@ func Table(w io.Writer, env *command.Envelope, color bool) error {
 	}
 	failed := len(env.Errors)
 	fmt.Fprintf(&b, "\n%s: %d of %d inputs succeeded", env.ReturnData, len(env.ContextData)-failed, len(env.ContextData))
-	if kf, ok := env.KeyFields["QuotaLeft"]; ok {
-		q, _ := json.Marshal(kf)
-		fmt.Fprintf(&b, "; quota left %s", q)
+	if q := quotaLeft(env.KeyFields["QuotaLeft"]); q != "" {
+		fmt.Fprintf(&b, "; quota left: %s", q)
 	}
 	b.WriteByte('\n')
 	_, err := w.Write(b.Bytes())
@@ -225,7 +224,10 @@ func summary(cmd string, e command.ContextEntry) string {
 	case d["verdicts"] != nil:
 		return fmt.Sprintf("verdicts %s, tags %s", str("verdicts"), str("tags"))
 	case d["quota_left"] != nil:
-		return fmt.Sprintf("connected; quota left %s", str("quota_left"))
+		if e.ID != "" {
+			return "connected as " + e.ID
+		}
+		return "connected"
 	case cmd == "scan-url" && d["stats"] == nil:
 		return "analysis " + str("analysis_id")
 	}
@@ -237,4 +239,23 @@ func summary(cmd string, e command.ContextEntry) string {
 		s += " (cached)"
 	}
 	return s
+}
+
+// quotaLeft formats the QuotaLeft key field: "hourly 96, daily 496, monthly 15496".
+func quotaLeft(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	var m map[string]int64
+	if json.Unmarshal(b, &m) != nil || len(m) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, w := range []string{"hourly", "daily", "monthly"} {
+		if n, ok := m["api_requests_"+w]; ok {
+			parts = append(parts, fmt.Sprintf("%s %d", w, n))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
