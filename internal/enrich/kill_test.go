@@ -131,6 +131,7 @@ func TestKillAndResume(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	started := time.Now()
 	child := startChild(t, e.path, workers)
 	sawEnriching := false
 	deadline := time.Now().Add(60 * time.Second)
@@ -183,14 +184,16 @@ func TestKillAndResume(t *testing.T) {
 		}
 	}
 	countsAtKill := e.count.paths()
-	t.Logf("at the kill: %d artifacts done, %d more answers only in the cache, %d requests sent",
-		atKill.ArtifactsDone, nCachedOnly, sum(countsAtKill))
+	t.Logf("at the kill, %s after the start: %d artifacts done, %d more answers only in the cache, %d requests sent",
+		time.Since(started).Round(time.Millisecond), atKill.ArtifactsDone, nCachedOnly, sum(countsAtKill))
 
 	// A new process resumes; jobs that were running in the killed one are rescued
 	// once they are older than RescueStuckJobsAfter.
 	time.Sleep(childRescue)
+	restarted := time.Now()
 	startChild(t, e.path, workers)
-	done := waitDone(t, submitter, ev.ID, 90*time.Second)
+	done := waitDone(t, submitter, ev.ID, 3*time.Minute)
+	t.Logf("the second process finished the event %s after its start", time.Since(restarted).Round(time.Millisecond))
 
 	final := e.count.paths()
 	repeated := 0
