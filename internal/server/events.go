@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -168,25 +169,55 @@ func (s *Server) handleConnectionHealth(w http.ResponseWriter, r *http.Request, 
 type jobsOut struct {
 	// Counts are the background jobs by state; absent when the service does not
 	// report them.
-	Counts map[string]int `json:"counts,omitempty"`
+	Counts map[string]int `json:"counts,omitzero"`
 	// Detail says why Counts is absent.
 	Detail string `json:"detail,omitempty"`
 }
 
 func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request, _ *store.User) error {
-	en, err := s.enricher()
-	if err != nil {
+	if _, err := s.enricher(); err != nil {
 		return err
 	}
-	jc, ok := en.(JobCounter)
-	if !ok {
+	counts, err := s.jobCounts(r.Context())
+	if errors.Is(err, errNoJobCounts) {
 		writeJSON(w, http.StatusOK, jobsOut{Detail: "the background service does not report its queue"})
 		return nil
 	}
-	counts, err := jc.JobCounts(r.Context())
 	if err != nil {
 		return internal(err)
 	}
 	writeJSON(w, http.StatusOK, jobsOut{Counts: counts})
 	return nil
+}
+
+var errNoJobCounts = errors.New("no job counts")
+
+// jobCounts returns the background jobs by state: from the service when it reports
+// them, else from the queue's table (River's river_job) in the store's database.
+func (s *Server) jobCounts(ctx context.Context) (map[string]int, error) {
+	if jc, ok := s.cfg.Enrich.(JobCounter); ok {
+		return jc.JobCounts(ctx)
+	}
+	db, ok := s.cfg.Store.(store.SQLDB)
+	if !ok || s.cfg.Enrich == nil {
+		return nil, errNoJobCounts
+	}
+	rows, err := db.DB().QueryContext(ctx, `SELECT state, COUNT(*) FROM river_job GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("counting jobs: %w", err)
+	}
+	defer rows.Close()
+	counts := map[string]int{}
+	for rows.Next() {
+		var state string
+		var n int
+		if err := rows.Scan(&state, &n); err != nil {
+			return nil, fmt.Errorf("counting jobs: %w", err)
+		}
+		counts[state] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("counting jobs: %w", err)
+	}
+	return counts, nil
 }

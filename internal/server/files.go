@@ -34,43 +34,66 @@ func (fs *fileStore) open(sum string) (*os.File, error) {
 	return os.Open(fs.path(sum))
 }
 
-// put streams r to disk, at most max bytes, and returns its sha256 and size. A body
-// over max fails with *http.MaxBytesError.
-func (fs *fileStore) put(r io.Reader, max int64) (string, int64, error) {
+// staged is an upload written to a temporary file, not yet in the store.
+type staged struct {
+	fs   *fileStore
+	tmp  string
+	sum  string
+	size int64
+}
+
+// stage streams r to a temporary file, at most max bytes, hashing it. A body over max
+// fails with *http.MaxBytesError. The caller commits or discards it.
+func (fs *fileStore) stage(r io.Reader, max int64) (*staged, error) {
 	tmp, err := os.CreateTemp(fs.dir, ".upload-*")
 	if err != nil {
-		return "", 0, err
+		return nil, err
 	}
-	defer func() {
-		tmp.Close()
-		os.Remove(tmp.Name()) // after a successful rename this fails harmlessly
-	}()
+	st := &staged{fs: fs, tmp: tmp.Name()}
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, max+1))
+	if err == nil && n > max {
+		err = &http.MaxBytesError{Limit: max}
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
-		return "", 0, err
+		st.discard()
+		return nil, err
 	}
-	if n > max {
-		return "", 0, &http.MaxBytesError{Limit: max}
-	}
-	if err := tmp.Sync(); err != nil {
-		return "", 0, err
-	}
-	if err := tmp.Close(); err != nil {
-		return "", 0, err
-	}
-	sum := hex.EncodeToString(h.Sum(nil))
-	dst := fs.path(sum)
+	st.sum, st.size = hex.EncodeToString(h.Sum(nil)), n
+	return st, nil
+}
+
+// commit moves the staged content to its content address (kept as it is when the same
+// content is there already).
+func (st *staged) commit() error {
+	dst := st.fs.path(st.sum)
 	if _, err := os.Stat(dst); err == nil {
-		return sum, n, nil // same content stored already
+		return st.discard()
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-		return "", 0, err
+		return err
 	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return "", 0, err
+	if err := os.Rename(st.tmp, dst); err != nil {
+		return err
 	}
-	return sum, n, nil
+	st.tmp = ""
+	return nil
+}
+
+// discard removes the staged content unless it was committed.
+func (st *staged) discard() error {
+	if st == nil || st.tmp == "" {
+		return nil
+	}
+	err := os.Remove(st.tmp)
+	st.tmp = ""
+	return err
 }
 
 // fileOut is an uploaded file as the API shows it.
@@ -101,10 +124,12 @@ func (s *Server) handleUploadFile(w http.ResponseWriter, r *http.Request, u *sto
 		return badRequest("bad multipart body: %v", err)
 	}
 	var (
-		rec      store.StoredFile
-		haveFile bool
-		site     string
+		rec  store.StoredFile
+		up   *staged // the file's content, until it is committed
+		site string
 	)
+	// Content of a refused upload is not kept.
+	defer func() { up.discard() }()
 	for {
 		p, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -119,10 +144,10 @@ func (s *Server) handleUploadFile(w http.ResponseWriter, r *http.Request, u *sto
 		}
 		switch p.FormName() {
 		case "file":
-			if haveFile {
+			if up != nil {
 				return badRequest("one \"file\" part per upload")
 			}
-			sum, n, err := s.files.put(p, s.cfg.MaxFileSize)
+			up, err = s.files.stage(p, s.cfg.MaxFileSize)
 			if err != nil {
 				var mbe *http.MaxBytesError
 				if errors.As(err, &mbe) {
@@ -131,7 +156,7 @@ func (s *Server) handleUploadFile(w http.ResponseWriter, r *http.Request, u *sto
 				}
 				return internal(err)
 			}
-			rec.SHA256, rec.Size, haveFile = sum, n, true
+			rec.SHA256, rec.Size = up.sum, up.size
 			rec.Name = filepath.Base(strings.ReplaceAll(p.FileName(), `\`, "/"))
 			if rec.Name == "." || rec.Name == "/" {
 				rec.Name = ""
@@ -151,7 +176,7 @@ func (s *Server) handleUploadFile(w http.ResponseWriter, r *http.Request, u *sto
 		}
 		p.Close()
 	}
-	if !haveFile {
+	if up == nil {
 		return badRequest("no \"file\" part in the upload")
 	}
 	switch rec.Source {
@@ -165,6 +190,9 @@ func (s *Server) handleUploadFile(w http.ResponseWriter, r *http.Request, u *sto
 		return err
 	}
 	rec.ID, rec.Uploader = newID("f_"), u.Name
+	if err := up.commit(); err != nil {
+		return internal(err)
+	}
 	if err := s.cfg.Store.CreateFile(r.Context(), rec); err != nil {
 		return internal(err)
 	}

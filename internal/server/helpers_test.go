@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -42,6 +43,10 @@ type env struct {
 	// tokens by user: admin (every site), paris and lyon (analysts of one site each),
 	// both (analyst of paris and lyon), outsider (analyst not allowed on "emu").
 	tokens map[string]string
+	// logs is what the server and the background service logged.
+	logs *syncBuffer
+	// dataDir is the server's DataDir (uploaded files under files/).
+	dataDir string
 
 	mu sync.Mutex
 	// seen are the statuses answered, by documented operation ("POST /api/v1/events").
@@ -74,9 +79,11 @@ func newEnv(t testing.TB, o envOpts) *env {
 	simSrv := httptest.NewServer(sim)
 	t.Cleanup(simSrv.Close)
 
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var enr server.Enricher
 	if o.enrich {
-		svc, err := enrich.New(ctx, st, enrich.Options{Cipher: cipher, FetchPollInterval: 20 * time.Millisecond,
+		svc, err := enrich.New(ctx, st, enrich.Options{Cipher: cipher, Logger: log, FetchPollInterval: 20 * time.Millisecond,
 			Client: connclient.Options{Retry: vt.RetryPolicy{MaxAttempts: 1}}})
 		if err != nil {
 			t.Fatal(err)
@@ -92,13 +99,13 @@ func newEnv(t testing.TB, o envOpts) *env {
 		enr = svc
 	}
 	srv, err := server.New(server.Config{Store: st, Cipher: cipher, DataDir: dir, MaxFileSize: o.maxFileSize,
-		Enrich: enr, Metrics: o.metrics, Conn: connclient.Options{Retry: vt.RetryPolicy{MaxAttempts: 1}}})
+		Enrich: enr, Metrics: o.metrics, Logger: log, Conn: connclient.Options{Retry: vt.RetryPolicy{MaxAttempts: 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	e := &env{st: st, cipher: cipher, sim: sim, simURL: simSrv.URL, srv: srv, http: hs, tokens: map[string]string{}, seen: map[string][]int{}}
+	e := &env{st: st, cipher: cipher, sim: sim, simURL: simSrv.URL, srv: srv, http: hs, logs: logs, dataDir: dir, tokens: map[string]string{}, seen: map[string][]int{}}
 	if tt, ok := t.(*testing.T); ok {
 		e.t = tt
 	}
@@ -242,4 +249,22 @@ func (e *env) upload(t testing.TB, user, name string, content []byte, fields map
 	req, _ := http.NewRequest("POST", e.http.URL+"/api/v1/files", &buf)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	return e.send(t, req, user)
+}
+
+// syncBuffer is a log destination that tests read.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

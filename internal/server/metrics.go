@@ -183,8 +183,8 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(cacheMissesDesc, prometheus.CounterValue, float64(cs.Misses), srv)
 		}
 	}
-	if jc, ok := e.(JobCounter); ok && e != nil {
-		if counts, err := jc.JobCounts(ctx); err == nil {
+	if e != nil {
+		if counts, err := s.jobCounts(ctx); err == nil {
 			for state, n := range counts {
 				ch <- prometheus.MustNewConstMetric(queueDepthDesc, prometheus.GaugeValue, float64(n), state)
 			}
