@@ -95,12 +95,18 @@ func OpenPostgres(ctx context.Context, dsn string, opts Options) (Store, error) 
 	if _, ok := params["application_name"]; !ok {
 		params["application_name"] = "vtsoar"
 	}
+	// The store's own queries go through database/sql's pool, which keeps its idle
+	// connections with their prepared statements; the pgx pool (which connects only
+	// when used) serves a job queue.
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", where, err)
 	}
-	db := sql.OpenDB(rebindConnector{stdlib.GetPoolConnector(pool), pool})
-	db.SetMaxIdleConns(0) // the pgx pool keeps the idle connections
+	db := sql.OpenDB(&rebindConnector{Connector: stdlib.GetConnector(*cfg.ConnConfig)})
+	db.SetMaxOpenConns(int(cfg.MaxConns))
+	db.SetMaxIdleConns(int(cfg.MaxConns))
+	db.SetConnMaxIdleTime(cfg.MaxConnIdleTime)
+	db.SetConnMaxLifetime(cfg.MaxConnLifetime)
 	s := &postgresStore{
 		sqliteStore: &sqliteStore{db: db, path: where, opts: opts, caches: map[string]*sqliteCache{}},
 		pool:        pool,
@@ -122,15 +128,15 @@ func (s *postgresStore) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	conn, err := s.pool.Acquire(ctx)
+	conn, err := s.db.Conn(ctx) // the session that holds the lock
 	if err != nil {
 		return err
 	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1, $2)`, lockSpace, lockMigrations); err != nil {
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(?, ?)`, lockSpace, lockMigrations); err != nil {
 		return fmt.Errorf("migration lock: %w", err)
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1, $2)`, lockSpace, lockMigrations)
+	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(?, ?)`, lockSpace, lockMigrations)
 	return migrate(ctx, s.db, s.begin, ms)
 }
 
@@ -191,18 +197,15 @@ func (s *postgresStore) Close() error {
 
 // rebindConnector gives database/sql connections that take the SQLite implementation's
 // ? placeholders.
-type rebindConnector struct {
-	driver.Connector
-	pool *pgxpool.Pool
-}
+type rebindConnector struct{ driver.Connector }
 
 // Connect implements driver.Connector.
-func (c rebindConnector) Connect(ctx context.Context) (driver.Conn, error) {
+func (c *rebindConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	conn, err := c.Connector.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &rebindConn{conn.(*stdlib.Conn), c.pool}, nil
+	return &rebindConn{conn.(*stdlib.Conn)}, nil
 }
 
 // rebindConn is a pgx connection whose queries are rebound by rebind, whose unique
@@ -210,26 +213,22 @@ func (c rebindConnector) Connect(ctx context.Context) (driver.Conn, error) {
 // (see postgresStore). The methods it does not override (pings, session resets,
 // argument checks) are pgx's.
 //
-// When the server has gone (restarted, or the connection was terminated), the pool's
-// other idle connections are dropped too, since they most likely went with it; and
-// when the server said the statement was refused for that reason (SQLSTATE class 57P),
-// the error is driver.ErrBadConn, which database/sql retries on a new connection: the
-// statement was not executed, or its transaction not committed.
-type rebindConn struct {
-	*stdlib.Conn
-	pool *pgxpool.Pool
-}
+// When the server said a statement was refused because the connection is going away
+// (SQLSTATE class 57P: terminated, server shut down or restarting), the error is
+// driver.ErrBadConn, which database/sql retries on another connection, and in the end
+// on a new one: the statement was not executed, or its transaction not committed.
+type rebindConn struct{ *stdlib.Conn }
 
 // BeginTx implements driver.ConnBeginTx: a transaction that is not read-only and whose
 // context is not marked noWriteLock waits for the database-wide write lock.
 func (c *rebindConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	tx, err := c.Conn.BeginTx(ctx, opts)
 	if err != nil || opts.ReadOnly || ctx.Value(noWriteLock{}) != nil {
-		return tx, c.pgError(err)
+		return tx, pgError(err)
 	}
 	if _, err := c.Conn.ExecContext(ctx, fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, %d)`, lockSpace, lockWrites), nil); err != nil {
 		tx.Rollback()
-		return nil, fmt.Errorf("write lock: %w", c.pgError(err))
+		return nil, fmt.Errorf("write lock: %w", pgError(err))
 	}
 	return tx, nil
 }
@@ -247,40 +246,27 @@ func (c *rebindConn) PrepareContext(ctx context.Context, query string) (driver.S
 // ExecContext implements driver.ExecerContext.
 func (c *rebindConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	res, err := c.Conn.ExecContext(ctx, rebind(query), args)
-	return res, c.pgError(err)
+	return res, pgError(err)
 }
 
 // QueryContext implements driver.QueryerContext.
 func (c *rebindConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	rows, err := c.Conn.QueryContext(ctx, rebind(query), args)
-	return rows, c.pgError(err)
+	return rows, pgError(err)
 }
 
 // pgError wraps ErrExists around a unique violation (another replica created the record
-// between the check and the insert), and handles a server that has gone (see
-// rebindConn).
-func (c *rebindConn) pgError(err error) error {
-	if err == nil {
-		return nil
-	}
-	gone := c.Conn.Conn().IsClosed()
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && strings.HasPrefix(pe.Code, "57P") {
-		gone = true
-		err = fmt.Errorf("%w: %w", driver.ErrBadConn, err)
-	}
-	if gone {
-		c.pool.Reset()
-	}
-	return pgError(err)
-}
-
-// pgError wraps ErrExists around a unique violation. The error's text has no row
-// values: pgx keeps them in the Detail field, which it does not print.
+// between the check and the insert), and driver.ErrBadConn around a refusal of class
+// 57P (see rebindConn). The error's text has no row values: pgx keeps them in the
+// Detail field, which it does not print.
 func pgError(err error) error {
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "23505" {
+	switch {
+	case !errors.As(err, &pe):
+	case pe.Code == "23505":
 		return fmt.Errorf("%w: %w", ErrExists, err)
+	case strings.HasPrefix(pe.Code, "57P"):
+		return fmt.Errorf("%w: %w", driver.ErrBadConn, err)
 	}
 	return err
 }

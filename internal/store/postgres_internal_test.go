@@ -1,6 +1,7 @@
 package store
 
 import (
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"reflect"
@@ -42,9 +43,14 @@ func TestPGErrorUniqueViolationIsErrExists(t *testing.T) {
 		t.Fatalf("message %q: want the server's message without the row's values", s)
 	}
 	for _, other := range []error{nil, errors.New("x"), &pgconn.PgError{Code: "23503"}} {
-		if errors.Is(pgError(other), ErrExists) {
-			t.Errorf("pgError(%v) is ErrExists", other)
+		if errors.Is(pgError(other), ErrExists) || errors.Is(pgError(other), driver.ErrBadConn) {
+			t.Errorf("pgError(%v) is ErrExists or ErrBadConn", other)
 		}
+	}
+	// A connection the server terminated: database/sql retries on another.
+	gone := pgError(&pgconn.PgError{Severity: "FATAL", Code: "57P01", Message: "terminating connection due to administrator command"})
+	if !errors.Is(gone, driver.ErrBadConn) || errors.Is(gone, ErrExists) {
+		t.Errorf("pgError(57P01) = %v, want driver.ErrBadConn", gone)
 	}
 }
 

@@ -303,7 +303,7 @@ func TestPostgresReconnects(t *testing.T) {
 	for round := range 3 {
 		// Use several connections at once, so that the pool holds more than one.
 		var wg sync.WaitGroup
-		for i := range 4 {
+		for i := range 8 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
