@@ -8,10 +8,12 @@
 // through modernc.org/sqlite, no cgo) at DefaultPath; it is safe for several processes
 // at once: WAL journal, a busy timeout, and write transactions that take the write lock
 // when they begin (BEGIN IMMEDIATE), so that a read-then-write such as taking a quota
-// unit is atomic across processes. A PostgreSQL implementation of the same interface is
-// planned; the interface therefore carries no SQLite types and the SQL is kept portable
-// (ON CONFLICT upserts, integer timestamps in Unix microseconds). The behaviour every
-// implementation must have is the test suite in package storetest.
+// unit is atomic across processes. OpenPostgres (a postgres:// URL) opens the same store
+// on PostgreSQL for replicas that share one database: it runs the same portable SQL (ON
+// CONFLICT upserts, integer timestamps in Unix microseconds, ? placeholders rebound to
+// $n), so keep new SQL portable and add each migration to both migrations/sqlite and
+// migrations/postgres. The behaviour every implementation must have is the test suite
+// in package storetest, which runs on both.
 //
 // Schema changes are versioned migrations embedded in the binary and applied when a
 // store is opened, each in its own transaction, recorded in schema_migrations.
