@@ -62,15 +62,24 @@ func migrate(ctx context.Context, db *sql.DB, begin func(context.Context) (*sql.
 )`); err != nil {
 		return fmt.Errorf("schema_migrations: %w", err)
 	}
-	var newest sql.NullInt64
-	if err := db.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&newest); err != nil {
-		return fmt.Errorf("schema_migrations: %w", err)
+	applied, err := appliedVersions(ctx, db)
+	if err != nil {
+		return err
 	}
-	if len(ms) > 0 && newest.Valid && int(newest.Int64) > ms[len(ms)-1].version {
-		return fmt.Errorf("database schema version %d is newer than this vtsoar knows (%d): upgrade vtsoar", newest.Int64, ms[len(ms)-1].version)
-	}
+	known := make(map[int]bool, len(ms))
 	for _, m := range ms {
-		if newest.Valid && m.version <= int(newest.Int64) {
+		known[m.version] = true
+	}
+	for v := range applied {
+		if !known[v] {
+			return fmt.Errorf("database has schema migration %d that this vtsoar does not know: upgrade vtsoar", v)
+		}
+	}
+	// Every migration not yet recorded is applied, in order, even one numbered below
+	// the newest applied: migrations are numbered in ranges per area (0001-0099,
+	// 0100-0199, ...), so a later release may add one to a lower range.
+	for _, m := range ms {
+		if applied[m.version] {
 			continue
 		}
 		if err := applyMigration(ctx, begin, m); err != nil {
@@ -78,6 +87,27 @@ func migrate(ctx context.Context, db *sql.DB, begin func(context.Context) (*sql.
 		}
 	}
 	return nil
+}
+
+// appliedVersions returns the versions recorded in schema_migrations.
+func appliedVersions(ctx context.Context, db *sql.DB) (map[int]bool, error) {
+	rows, err := db.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return nil, fmt.Errorf("schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	applied := map[int]bool{}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("schema_migrations: %w", err)
+		}
+		applied[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("schema_migrations: %w", err)
+	}
+	return applied, nil
 }
 
 func applyMigration(ctx context.Context, begin func(context.Context) (*sql.Tx, error), m migration) error {
