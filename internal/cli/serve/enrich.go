@@ -2,10 +2,13 @@ package serve
 
 import (
 	"context"
+	"net/url"
 	"time"
 
+	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
 	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/enrich"
+	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/server"
 )
 
@@ -40,7 +43,35 @@ func startEnrich(ctx context.Context, env Env, o Options) (server.Enricher, func
 	return svc, stop, nil
 }
 
-// notifiers returns the configured notifiers.
+// notifiers returns the configured notifiers: e-mail when an SMTP host is given, a
+// signed webhook when a URL is.
 func (n NotifyOptions) notifiers() ([]enrich.Notifier, error) {
-	return nil, nil
+	var out []enrich.Notifier
+	if n.SMTPHost != "" {
+		tlsMode := enrich.StartTLSRequired
+		if !n.SMTPStartTLS {
+			tlsMode = enrich.StartTLSOpportunistic
+		}
+		e := &enrich.Email{Host: n.SMTPHost, Port: n.SMTPPort, From: n.SMTPFrom, To: n.SMTPTo,
+			Username: n.SMTPUser, PasswordRef: n.SMTPPasswordRef, TLS: tlsMode}
+		if err := e.Validate(); err != nil {
+			return nil, cmdutil.Usagef("%v (see --smtp-* flags)", err)
+		}
+		out = append(out, e)
+	} else if n.SMTPFrom != "" || len(n.SMTPTo) > 0 || n.SMTPUser != "" {
+		return nil, cmdutil.Usagef("--smtp-from, --smtp-to and --smtp-user need --smtp-host")
+	}
+	if n.WebhookURL != "" {
+		u, err := url.Parse(n.WebhookURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, cmdutil.Usagef("--webhook-url must be an http(s) URL")
+		}
+		if !secret.IsReference(n.WebhookSecretRef) {
+			return nil, cmdutil.Usagef("--webhook-url needs --webhook-secret as env:NAME or file:PATH (bodies are signed with HMAC-SHA256)")
+		}
+		out = append(out, &enrich.Webhook{URL: n.WebhookURL, SecretRef: n.WebhookSecretRef})
+	} else if n.WebhookSecretRef != "" {
+		return nil, cmdutil.Usagef("--webhook-secret needs --webhook-url")
+	}
+	return out, nil
 }

@@ -1,0 +1,159 @@
+package serve_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vtsoar/vtsoar/internal/cli"
+	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
+)
+
+// syncBuffer is an output stream read while the command still writes to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// running is a vtsoar command running in this process.
+type running struct {
+	out, errOut *syncBuffer
+	stop        context.CancelFunc
+	done        chan int
+}
+
+func start(t *testing.T, args ...string) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{out: &syncBuffer{}, errOut: &syncBuffer{}, stop: cancel, done: make(chan int, 1)}
+	ios := &iostreams.IOStreams{In: strings.NewReader(""), Out: r.out, ErrOut: r.errOut}
+	go func() { r.done <- cli.Main(ctx, args, ios) }()
+	t.Cleanup(func() { r.shutdown(t) })
+	return r
+}
+
+// wait returns the first match of re in the command's stderr.
+func (r *running) wait(t *testing.T, re *regexp.Regexp) []string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if m := re.FindStringSubmatch(r.errOut.String()); m != nil {
+			return m
+		}
+		select {
+		case code := <-r.done:
+			r.done <- code
+			t.Fatalf("vtsoar exited %d before printing %s:\n%s", code, re, r.errOut.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s in:\n%s", re, r.errOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// shutdown stops the command as SIGINT would and returns its exit code.
+func (r *running) shutdown(t *testing.T) int {
+	t.Helper()
+	r.stop()
+	select {
+	case code := <-r.done:
+		r.done <- code
+		return code
+	case <-time.After(30 * time.Second):
+		t.Fatal("vtsoar did not stop")
+		return -1
+	}
+}
+
+var servingRE = regexp.MustCompile(`vtsoar serving on (http://127\.0\.0\.1:\d+) `)
+
+func TestFirstStartPrintsHowToMakeTheFirstAdmin(t *testing.T) {
+	t.Setenv("VTSOAR_MASTER_KEY", "")
+	t.Setenv("VTSOAR_DB", "")
+	dir := t.TempDir()
+	db := filepath.Join(dir, "vtsoar.db")
+
+	srv := start(t, "--db", db, "serve", "--addr", "127.0.0.1:0", "--log-level", "warn")
+	base := srv.wait(t, servingRE)[1]
+	// The exact command, on a line of its own.
+	m := srv.wait(t, regexp.MustCompile(`(?m)^\s+(vtsoar user add admin --role admin --db (\S+))$`))
+	if m[2] != db {
+		t.Fatalf("hint names database %q, want %q", m[2], db)
+	}
+	// Running the printed command makes an admin whose token the running server takes.
+	args := strings.Fields(m[1])[1:]
+	out := &syncBuffer{}
+	if code := cli.Main(context.Background(), append(args, "-o", "json"), &iostreams.IOStreams{In: strings.NewReader(""), Out: out, ErrOut: out}); code != 0 {
+		t.Fatalf("%s: exit %d: %s", m[1], code, out)
+	}
+	tok := regexp.MustCompile(`"token":\s*"([^"]+)"`).FindStringSubmatch(out.String())
+	if tok == nil {
+		t.Fatalf("no token in %s", out)
+	}
+	req, _ := http.NewRequest("GET", base+"/api/v1/users", nil)
+	req.Header.Set("Authorization", "Bearer "+tok[1])
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("GET /api/v1/users with the new admin's token = %d", res.StatusCode)
+	}
+	if code := srv.shutdown(t); code != 0 {
+		t.Fatalf("serve exited %d on shutdown: %s", code, srv.errOut)
+	}
+
+	// With a user, the next start has nothing to say about it.
+	srv = start(t, "--db", db, "serve", "--addr", "127.0.0.1:0", "--log-level", "warn")
+	srv.wait(t, servingRE)
+	if strings.Contains(srv.errOut.String(), "user add") {
+		t.Fatalf("hint printed although an admin exists:\n%s", srv.errOut)
+	}
+}
+
+func TestNotificationFlagsAreChecked(t *testing.T) {
+	t.Setenv("VTSOAR_MASTER_KEY", "")
+	t.Setenv("VTSOAR_DB", "")
+	db := filepath.Join(t.TempDir(), "vtsoar.db")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--webhook-url", "https://hooks.example/x"}, "--webhook-secret"},
+		{[]string{"--webhook-url", "https://hooks.example/x", "--webhook-secret", "s3cret"}, "env:NAME or file:PATH"},
+		{[]string{"--smtp-host", "smtp.example", "--smtp-from", "vtsoar@example.com"}, "recipients"},
+		{[]string{"--smtp-to", "soc@example.com"}, "--smtp-host"},
+		{[]string{"--smtp-host", "smtp.example", "--smtp-from", "a@example.com", "--smtp-to", "b@example.com", "--smtp-user", "u", "--smtp-password", "hunter2"}, "reference"},
+	} {
+		var out syncBuffer
+		args := append([]string{"--db", db, "serve", "--addr", "127.0.0.1:0"}, tc.args...)
+		code := cli.Main(context.Background(), args, &iostreams.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &out})
+		if code != 2 || !strings.Contains(out.String(), tc.want) {
+			t.Errorf("%v: exit %d, want 2 with %q:\n%s", tc.args, code, tc.want, out.String())
+		}
+		if strings.Contains(out.String(), "hunter2") || strings.Contains(out.String(), "s3cret") {
+			t.Errorf("%v: a secret was printed:\n%s", tc.args, out.String())
+		}
+	}
+}
