@@ -193,23 +193,32 @@ type call struct {
 // api is the signature of an /api/v3 handler.
 type api func(w http.ResponseWriter, r *http.Request, c *call)
 
-// statusWriter records the status an answer was given.
+// statusWriter records the status an answer was given and reports it, through
+// onStatus, once, before the status line is written: a client that has its answer can
+// read the stats and find its request counted.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	status   int
+	onStatus func(status int)
+}
+
+func (sw *statusWriter) setStatus(code int) {
+	if sw.status != 0 {
+		return
+	}
+	sw.status = code
+	if sw.onStatus != nil {
+		sw.onStatus(code)
+	}
 }
 
 func (sw *statusWriter) WriteHeader(code int) {
-	if sw.status == 0 {
-		sw.status = code
-	}
+	sw.setStatus(code)
 	sw.ResponseWriter.WriteHeader(code)
 }
 
 func (sw *statusWriter) Write(b []byte) (int, error) {
-	if sw.status == 0 {
-		sw.status = http.StatusOK
-	}
+	sw.setStatus(http.StatusOK)
 	return sw.ResponseWriter.Write(b)
 }
 
@@ -228,15 +237,15 @@ func (s *Server) handle(pattern string, h api) {
 // counts the request in the stats whatever happens.
 func (s *Server) wrap(endpoint string, h api) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &statusWriter{ResponseWriter: w}
 		user := ""
+		// The request is counted when its status is known, before the answer is
+		// written (so that stats read right after an answer include it).
+		sw := &statusWriter{ResponseWriter: w, onStatus: func(status int) { s.count(endpoint, status, user) }}
 		defer func() {
-			status := sw.status
-			if status == 0 {
-				status = 499 // the client went away before an answer
+			if sw.status == 0 {
+				sw.setStatus(499) // the client went away before an answer
 			}
-			s.count(endpoint, status, user)
-			s.log.Debug("vtsim request", "endpoint", endpoint, "status", status, "user", user)
+			s.log.Debug("vtsim request", "endpoint", endpoint, "status", sw.status, "user", user)
 		}()
 		if d := s.delay(); d > 0 {
 			t := time.NewTimer(d)

@@ -11,9 +11,11 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -710,5 +712,76 @@ func TestCachedFileRefreshedByAnalysis(t *testing.T) {
 	after := e.mustGet("/api/v3/files/" + id)
 	if got := num(dig(after, "data", "attributes", "last_analysis_date")); got != int(t0.Unix()) {
 		t.Errorf("last_analysis_date %d (was %v), want %d", got, dig(before, "data", "attributes", "last_analysis_date"), t0.Unix())
+	}
+}
+
+// statsAtHeader snapshots the emulator's stats when the status line is written.
+type statsAtHeader struct {
+	*httptest.ResponseRecorder
+	srv  *Server
+	seen *Stats
+}
+
+func (w statsAtHeader) WriteHeader(code int) {
+	if w.seen.ByStatus == nil {
+		*w.seen = w.srv.Stats()
+	}
+	w.ResponseRecorder.WriteHeader(code)
+}
+
+func (w statsAtHeader) Write(b []byte) (int, error) {
+	if w.seen.ByStatus == nil {
+		*w.seen = w.srv.Stats()
+	}
+	return w.ResponseRecorder.Write(b)
+}
+
+func TestStatsCountAnAnswerBeforeItIsWritten(t *testing.T) {
+	clock := newClock(t0)
+	e := newEnv(t, Options{Now: clock.Now, QuotaMinute: 3})
+	answers := []struct {
+		path, key string
+		status    int
+	}{
+		{"/api/v3/files/" + eicarMD5, testKey, 200},
+		{"/api/v3/files/" + strings.Repeat("0", 64), testKey, 404},
+		{"/api/v3/domains/example.com", "", 401},
+		{"/api/v3/ip_addresses/8.8.8.8", testKey, 200},
+		{"/api/v3/files/" + eicarMD5, testKey, 429},
+	}
+	// Through the handler: the request is counted, with its status, by the time the
+	// status line is written.
+	for i, a := range answers {
+		var seen Stats
+		req := httptest.NewRequest("GET", a.path, nil)
+		if a.key != "" {
+			req.Header.Set("x-apikey", a.key)
+		}
+		w := statsAtHeader{ResponseRecorder: httptest.NewRecorder(), srv: e.srv, seen: &seen}
+		e.srv.ServeHTTP(w, req)
+		if w.Code != a.status {
+			t.Fatalf("%s: status %d, want %d", a.path, w.Code, a.status)
+		}
+		if seen.Requests != i+1 || seen.ByStatus[strconv.Itoa(a.status)] == 0 {
+			t.Errorf("%s: stats when the status was written: %+v, want %d requests with a %d", a.path, seen, i+1, a.status)
+		}
+	}
+
+	// Over HTTP: stats read right after each answer include it.
+	if st, _ := e.do("POST", "/_emulator/reset", "", nil, ""); st != 200 {
+		t.Fatal(st)
+	}
+	for i, a := range answers {
+		if st, _ := e.do("GET", a.path, a.key, nil, ""); st != a.status {
+			t.Fatalf("%s: status %d, want %d", a.path, st, a.status)
+		}
+		got := e.srv.Stats()
+		if got.Requests != i+1 {
+			t.Errorf("after answer %d (%s): %d requests counted", i+1, a.path, got.Requests)
+		}
+		_, m := e.do("GET", "/_emulator/stats", "", nil, "")
+		if num(m["requests"]) != i+1 {
+			t.Errorf("after answer %d (%s): /_emulator/stats says %v requests", i+1, a.path, m["requests"])
+		}
 	}
 }
