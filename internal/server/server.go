@@ -43,6 +43,7 @@ import (
 
 	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/secret"
+	"github.com/vtsoar/vtsoar/internal/server/console"
 	"github.com/vtsoar/vtsoar/internal/store"
 )
 
@@ -100,6 +101,7 @@ type Server struct {
 	files   *fileStore
 	conns   *Clients
 	routes  []route
+	console *console.Console
 }
 
 // New returns the API described by cfg.
@@ -130,6 +132,11 @@ func New(cfg Config) (*Server, error) {
 		s.conns = NewClients(cfg.Store, cfg.Cipher, cfg.Conn, s.metrics)
 	}
 	s.metrics.watch(s, cfg.Enrich)
+	var err error
+	if s.console, err = console.New(console.Config{API: s, Authenticate: s.authenticate, Store: cfg.Store,
+		Client: s.conns.Get, Logger: cfg.Logger}); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	s.routes = s.table()
 	methods := map[string][]string{} // by path
 	var paths []string
@@ -153,6 +160,10 @@ func New(cfg Config) (*Server, error) {
 		})
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/api/") { // the web console's pages
+			s.console.ServeHTTP(w, r)
+			return
+		}
 		writeProblem(w, Problem{Type: ProblemNotFound, Status: http.StatusNotFound,
 			Detail: fmt.Sprintf("no endpoint %s %s; the API is described at /api/v1/openapi.json", r.Method, r.URL.Path)})
 	})
@@ -245,7 +256,7 @@ func (s *Server) Routes() []string {
 
 func (s *Server) table() []route {
 	return []route{
-		{method: "GET", path: "/{$}", access: public, handle: s.handleConsole},
+		{method: "GET", path: "/{$}", access: public, handle: s.serveConsole},
 		{method: "GET", path: "/healthz", access: public, handle: s.handleHealthz},
 		{method: "GET", path: "/metrics", access: anyRole, handle: s.handleMetrics},
 		{method: "GET", path: "/api/v1/openapi.json", access: public, handle: s.handleOpenAPI},
@@ -271,6 +282,12 @@ func (s *Server) table() []route {
 		{method: "GET", path: "/api/v1/jobs", access: anyRole, handle: s.handleJobs},
 		{method: "GET", path: "/api/v1/users", access: admin, handle: s.handleListUsers},
 	}
+}
+
+// serveConsole serves the web console's front page (package console).
+func (s *Server) serveConsole(w http.ResponseWriter, r *http.Request, _ *store.User) error {
+	s.console.ServeHTTP(w, r)
+	return nil
 }
 
 // wrap authenticates and authorises a route's caller, sets its deadlines and turns

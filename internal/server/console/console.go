@@ -1,0 +1,435 @@
+// Package console is vtsoar's web console: server-rendered pages (html/template,
+// assets embedded in the binary, a little plain JavaScript for tabs and progress)
+// that let analysts run commands and follow events, and administrators manage
+// connections, in a browser.
+//
+// # Authorisation
+//
+// The console has no permission system of its own. A user signs in with their bearer
+// token, which the console keeps in an HttpOnly, SameSite=Strict cookie (Secure over
+// TLS), and every page gets its data by calling the REST API in process with that
+// token: what the API refuses (401, 403, 404) the console refuses too, with a page that
+// says so in words. Config.Authenticate, the server's own token check, only tells the
+// console who is signed in, to greet them and to hide links they cannot follow.
+//
+// # Browser security
+//
+// Every page is served with a strict Content-Security-Policy (scripts and styles
+// from the console's own origin only, no plugins, no framing of the console),
+// X-Content-Type-Options: nosniff and Referrer-Policy: no-referrer. Every form that
+// changes something is a POST carrying a CSRF token: an HMAC of the session under a
+// key of the process (a double-submit cookie on the sign-in form). The widget HTML of
+// retrieve-widget-html-content, which comes from VirusTotal, is served from its own
+// path under "Content-Security-Policy: sandbox" and shown in an iframe with
+// sandbox="": it gets an opaque origin, and no script of it runs.
+package console
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vtsoar/vtsoar/internal/connclient"
+	"github.com/vtsoar/vtsoar/internal/store"
+)
+
+// Config is what a Console is built from.
+type Config struct {
+	// API is the REST API (the server's handler); every page's data comes through it
+	// with the signed-in user's token.
+	API http.Handler
+	// Authenticate returns the user whose bearer token (Authorization header) the
+	// request carries: the server's own check.
+	Authenticate func(r *http.Request) (*store.User, error)
+	// Store is read for the quota page (the ledger of a connection's budget), for
+	// connections the API has allowed the user to see.
+	Store store.Store
+	// Client returns the client of a stored connection (its budget and limiter).
+	Client func(ctx context.Context, c store.Connection) (*connclient.Conn, error)
+	// Logger receives what goes wrong (nil: discard). Never a token or a key.
+	Logger *slog.Logger
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// Console is the web console as an http.Handler.
+type Console struct {
+	cfg     Config
+	log     *slog.Logger
+	mux     *http.ServeMux
+	pages   map[string]*template.Template
+	csrfKey []byte
+	widgets *widgetStore
+}
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Names of the console's cookies.
+const (
+	sessionCookie = "vtsoar_session"
+	loginCookie   = "vtsoar_login_csrf"
+	// maxForm bounds a form body.
+	maxForm = 1 << 20
+	// sessionAge is how long a sign-in lasts.
+	sessionAge = 12 * time.Hour
+)
+
+// ContentSecurityPolicy is the policy of every console page.
+const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"frame-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// widgetPolicy is the policy of a widget's HTML: a sandbox (opaque origin, no
+// scripts, no forms), no requests but inline styles and data: images, and framed by
+// the console only.
+const widgetPolicy = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+
+// New returns the console described by cfg.
+func New(cfg Config) (*Console, error) {
+	if cfg.API == nil || cfg.Authenticate == nil || cfg.Store == nil || cfg.Client == nil {
+		return nil, errors.New("console: API, Authenticate, Store and Client are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	c := &Console{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), csrfKey: make([]byte, 32),
+		widgets: newWidgetStore(cfg.Now)}
+	rand.Read(c.csrfKey)
+	if err := c.parseTemplates(); err != nil {
+		return nil, err
+	}
+	static, _ := fs.Sub(staticFS, "static")
+	c.mux.Handle("GET /static/", http.StripPrefix("/static/", staticHandler(static)))
+	c.mux.HandleFunc("GET /{$}", c.page(c.home, false))
+	c.mux.HandleFunc("GET /login", c.loginForm)
+	c.mux.HandleFunc("POST /login", c.login)
+	c.mux.HandleFunc("POST /logout", c.page(c.logout, true))
+	c.mux.HandleFunc("GET /connections", c.page(c.connections, false))
+	c.mux.HandleFunc("GET /connections/new", c.page(c.newConnection, false))
+	c.mux.HandleFunc("POST /connections/new", c.page(c.createConnection, true))
+	c.mux.HandleFunc("GET /connections/{name}", c.page(c.connection, false))
+	c.mux.HandleFunc("GET /connections/{name}/edit", c.page(c.editConnection, false))
+	c.mux.HandleFunc("POST /connections/{name}/edit", c.page(c.updateConnection, true))
+	c.mux.HandleFunc("POST /connections/{name}/test", c.page(c.testConnection, true))
+	c.mux.HandleFunc("POST /connections/{name}/delete", c.page(c.deleteConnection, true))
+	c.mux.HandleFunc("GET /run", c.page(c.runForm, false))
+	c.mux.HandleFunc("POST /run", c.page(c.run, true))
+	c.mux.HandleFunc("GET /events", c.page(c.events, false))
+	c.mux.HandleFunc("POST /events", c.page(c.submitEvent, true))
+	c.mux.HandleFunc("GET /events/{id}", c.page(c.event, false))
+	c.mux.HandleFunc("GET /quota", c.page(c.quota, false))
+	c.mux.HandleFunc("GET /users", c.page(c.users, false))
+	c.mux.HandleFunc("GET /widget/{id}", c.widget)
+	c.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		c.render(w, r, http.StatusNotFound, "error", &view{Title: "Not found",
+			Error: fmt.Sprintf("There is no page %s here.", r.URL.Path)})
+	})
+	return c, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", ContentSecurityPolicy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	c.mux.ServeHTTP(w, r)
+}
+
+func staticHandler(fsys fs.FS) http.Handler {
+	fh := http.FileServerFS(fsys)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		fh.ServeHTTP(w, r)
+	})
+}
+
+// session is a signed-in request.
+type session struct {
+	token string
+	user  *store.User
+	csrf  string
+}
+
+// pageFunc handles a page for a signed-in user; it renders, redirects, or returns an
+// error that becomes an error page.
+type pageFunc func(w http.ResponseWriter, r *http.Request, s *session) error
+
+// page signs the request in (or sends it to the sign-in page) and, for a POST,
+// checks its CSRF token.
+func (c *Console) page(f pageFunc, post bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s, err := c.session(r)
+		if err != nil {
+			if post {
+				c.render(w, r, http.StatusUnauthorized, "error", &view{Title: "Signed out",
+					Error: "You are not signed in (or your session ended). Sign in again, then repeat what you did."})
+				return
+			}
+			if r.URL.Path == "/" {
+				// The front page of a visitor is the sign-in page.
+				c.renderLogin(w, r, http.StatusOK, "")
+				return
+			}
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		if post {
+			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+			if err := r.ParseForm(); err != nil {
+				c.render(w, r, http.StatusBadRequest, "error", &view{Title: "Bad form", Session: s, Error: "The form could not be read: " + err.Error()})
+				return
+			}
+			if !c.sameOrigin(r) || !hmac.Equal([]byte(r.PostForm.Get("csrf")), []byte(s.csrf)) {
+				c.render(w, r, http.StatusForbidden, "error", &view{Title: "Form expired", Session: s,
+					Error: "This form's security token is missing or out of date (the page may be old, or the service restarted). Go back, reload the page and send it again."})
+				return
+			}
+		}
+		if err := f(w, r, s); err != nil {
+			c.fail(w, r, s, err)
+		}
+	}
+}
+
+// sameOrigin refuses a POST whose Origin header names another site.
+func (c *Console) sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" || o == "null" {
+		return o == "" // "null": a sandboxed or privacy-sensitive context
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Host == r.Host
+}
+
+// session returns the signed-in user of r.
+func (c *Console) session(r *http.Request) (*session, error) {
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil || ck.Value == "" {
+		return nil, errors.New("no session")
+	}
+	ar := r.Clone(r.Context())
+	ar.Header = http.Header{"Authorization": {"Bearer " + ck.Value}}
+	u, err := c.cfg.Authenticate(ar)
+	if err != nil {
+		return nil, err
+	}
+	return &session{token: ck.Value, user: u, csrf: c.csrfFor(ck.Value)}, nil
+}
+
+// csrfFor returns the CSRF token of a session: an HMAC of it under the process's key.
+func (c *Console) csrfFor(token string) string {
+	m := hmac.New(sha256.New, c.csrfKey)
+	m.Write([]byte("vtsoar console csrf\x00"))
+	m.Write([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// apiError is an answer of the API other than 2xx: a problem's status and detail.
+type apiError struct {
+	Status int
+	Detail string
+}
+
+func (e *apiError) Error() string { return e.Detail }
+
+// call runs one request on the API with the session's token and decodes a 2xx
+// answer's JSON into out (when not nil).
+func (c *Console) call(r *http.Request, s *session, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(r.Context(), method, path, rd)
+	if err != nil {
+		return err
+	}
+	req.RemoteAddr = r.RemoteAddr
+	req.Host = r.Host
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	rec := &recorder{header: http.Header{}}
+	c.cfg.API.ServeHTTP(rec, req)
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	if rec.status < 200 || rec.status > 299 {
+		var p struct {
+			Title  string `json:"title"`
+			Detail string `json:"detail"`
+		}
+		json.Unmarshal(rec.body.Bytes(), &p)
+		if p.Detail == "" {
+			p.Detail = p.Title
+		}
+		if p.Detail == "" {
+			p.Detail = http.StatusText(rec.status)
+		}
+		return &apiError{Status: rec.status, Detail: p.Detail}
+	}
+	if out != nil && rec.body.Len() > 0 {
+		if err := json.Unmarshal(rec.body.Bytes(), out); err != nil {
+			return fmt.Errorf("reading the answer of %s %s: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+// recorder is the ResponseWriter of an in-process API call.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+}
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.body.Write(b)
+}
+
+// fail renders the error page of err: the API's refusals keep their status.
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, err error) {
+	var ae *apiError
+	v := &view{Session: s, Error: err.Error()}
+	status := http.StatusInternalServerError
+	switch {
+	case errors.As(err, &ae) && ae.Status == http.StatusUnauthorized:
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	case errors.As(err, &ae) && ae.Status == http.StatusForbidden:
+		status, v.Title = ae.Status, "Not allowed"
+		v.Error = "Your account (" + s.user.Name + ", " + s.user.Role + ") may not open this page: " + ae.Detail + ". Ask an administrator if you need it."
+	case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
+		status, v.Title = ae.Status, "Not found"
+	case errors.As(err, &ae):
+		status, v.Title = ae.Status, "Something went wrong"
+	default:
+		v.Title = "Something went wrong"
+		v.Error = "The console failed to build this page; the details are in the service's log."
+		c.log.ErrorContext(r.Context(), "console page failed", "path", r.URL.Path, "err", err)
+	}
+	c.render(w, r, status, "error", v)
+}
+
+// widgetStore keeps widget HTML for a while under unguessable ids, so that an iframe
+// can load it from the console's /widget/{id} path.
+type widgetStore struct {
+	now func() time.Time
+	mu  sync.Mutex
+	m   map[string]widgetEntry
+}
+
+type widgetEntry struct {
+	html    string
+	expires time.Time
+}
+
+const (
+	widgetTTL = time.Hour
+	maxWidget = 256
+)
+
+func newWidgetStore(now func() time.Time) *widgetStore {
+	return &widgetStore{now: now, m: map[string]widgetEntry{}}
+}
+
+func (ws *widgetStore) put(html string) string {
+	var b [16]byte
+	rand.Read(b[:])
+	id := base64.RawURLEncoding.EncodeToString(b[:])
+	now := ws.now()
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	for k, e := range ws.m {
+		if now.After(e.expires) || len(ws.m) >= maxWidget {
+			delete(ws.m, k)
+		}
+	}
+	ws.m[id] = widgetEntry{html: html, expires: now.Add(widgetTTL)}
+	return id
+}
+
+func (ws *widgetStore) get(id string) (string, bool) {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	e, ok := ws.m[id]
+	if !ok || ws.now().After(e.expires) {
+		return "", false
+	}
+	return e.html, true
+}
+
+// widget serves a widget's HTML in a sandbox: its own CSP replaces the console's.
+func (c *Console) widget(w http.ResponseWriter, r *http.Request) {
+	html, ok := c.widgets.get(r.PathValue("id"))
+	h := w.Header()
+	h.Set("Content-Security-Policy", widgetPolicy)
+	h.Del("X-Frame-Options")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	if !ok {
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, "<!doctype html><p>This widget has expired: run the command again.</p>")
+		return
+	}
+	io.WriteString(w, html)
+}
+
+// setCookie sets one of the console's cookies.
+func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge time.Duration) {
+	ck := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
+		SameSite: http.SameSiteStrictMode}
+	switch {
+	case maxAge < 0:
+		ck.MaxAge = -1
+	case maxAge > 0:
+		ck.MaxAge = int(maxAge / time.Second)
+	}
+	http.SetCookie(w, ck)
+}
+
+// localPath returns next when it is a path of this site, else "/".
+func localPath(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
