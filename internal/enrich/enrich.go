@@ -28,6 +28,25 @@
 // Job arguments hold event ids, artifact positions and connection names only, never
 // an API key: River stores arguments in clear.
 //
+// # PostgreSQL and replicas
+//
+// On a SQLite store the queue is River's SQLite driver on the store's database. On a
+// PostgreSQL store (store.PGXPool) it is River's database/sql driver on the store's
+// plain handle (store.SQLDB, which runs on the store's pgx pool) with a pgx listener
+// on that pool (riverdatabasesql.NewWithPgxListener, which listens through
+// riverpgxv5): new jobs and leadership changes are announced with LISTEN/NOTIFY, and
+// the client's transaction type is *sql.Tx on both backends. That is what the store
+// hands to the callbacks of CreateEvent and RecordHealthCheck, so the jobs of an event
+// (and the notifications of a health change) are inserted in the store's own
+// transaction, committed or rolled back with it, on both backends, with one client
+// and no second driver for inserts. River's queries use $n placeholders, which the
+// store's rebinding connections pass through unchanged.
+//
+// Several replicas on one database share the queue: a job is worked by one of them,
+// a replica killed mid-job has its jobs rescued by the others, and periodic jobs (the
+// health sweep) are queued by the elected leader only. River's migrations are applied
+// under an advisory lock, so replicas starting together apply them once.
+//
 // # Health checks
 //
 // A periodic job (every Options.HealthSweepInterval) queues a test of each connection
@@ -52,6 +71,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 
@@ -121,6 +142,9 @@ type Options struct {
 	// FetchPollInterval is how often the queue looks for new jobs when it is not told
 	// (0: River's default, 1s).
 	FetchPollInterval time.Duration
+	// HealthMinute is the length of a minute of a connection's HealthCheckMinutes (0:
+	// time.Minute). Tests shorten it.
+	HealthMinute time.Duration
 }
 
 // Artifact is one observable of a new event.
@@ -198,12 +222,13 @@ type cachedConn struct {
 	conn    *connclient.Conn
 }
 
-// New prepares the service on st, which must be a store on database/sql (SQLite):
-// it applies the queue's migrations, so that events can be submitted before Start.
+// New prepares the service on st, a SQLite or PostgreSQL store (see the package
+// doc): it applies the queue's migrations, so that events can be submitted before
+// Start.
 func New(ctx context.Context, st store.Store, opts Options) (*Service, error) {
 	sqldb, ok := st.(store.SQLDB)
 	if !ok {
-		return nil, errors.New("enrich: the job queue needs a SQLite store")
+		return nil, fmt.Errorf("enrich: the job queue needs a SQLite or PostgreSQL store, not %T", st)
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = DefaultWorkers
@@ -222,6 +247,9 @@ func New(ctx context.Context, st store.Store, opts Options) (*Service, error) {
 	}
 	if opts.MaxAge <= 0 {
 		opts.MaxAge = command.DefaultMaxAge
+	}
+	if opts.HealthMinute <= 0 {
+		opts.HealthMinute = time.Minute
 	}
 	s := &Service{st: st, db: sqldb.DB(), opts: opts, log: opts.Logger, now: opts.Clock, conns: map[string]*cachedConn{}}
 	if s.log == nil {
@@ -252,8 +280,17 @@ func New(ctx context.Context, st store.Store, opts Options) (*Service, error) {
 		names[n.Name()] = true
 	}
 
-	driver := riversqlite.New(s.db)
-	if err := s.migrate(ctx, driver); err != nil {
+	var (
+		driver riverdriver.Driver[*sql.Tx]
+		lock   func(context.Context) (func(), error)
+	)
+	if pg, ok := st.(store.PGXPool); ok {
+		driver = riverdatabasesql.NewWithPgxListener(s.db, pg.Pool())
+		lock = func(ctx context.Context) (func(), error) { return migrationLock(ctx, pg) }
+	} else {
+		driver = riversqlite.New(s.db)
+	}
+	if err := s.migrate(ctx, driver, lock); err != nil {
 		return nil, err
 	}
 	workers := river.NewWorkers()
@@ -288,12 +325,43 @@ func New(ctx context.Context, st store.Store, opts Options) (*Service, error) {
 	return s, nil
 }
 
-// migrate applies River's schema. Two processes starting on a new database may race;
-// the loser tries again once the winner is done.
-func (s *Service) migrate(ctx context.Context, driver *riversqlite.Driver) error {
+// migrationLockKey is the advisory lock (one bigint key, "vtsoar river migrate")
+// held on PostgreSQL while River's migrations are applied.
+const migrationLockKey = 0x767473_72697672
+
+// migrationLock takes the PostgreSQL advisory lock of River's migrations on a
+// connection of its own, and returns its release.
+func migrationLock(ctx context.Context, pg store.PGXPool) (func(), error) {
+	conn, err := pg.Pool().Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrationLockKey)); err != nil {
+		conn.Release()
+		return nil, err
+	}
+	return func() {
+		if _, err := conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(migrationLockKey)); err != nil {
+			conn.Conn().Close(context.Background()) // a closed session holds no lock
+		}
+		conn.Release()
+	}, nil
+}
+
+// migrate applies River's schema, under lock when there is one (PostgreSQL). Two
+// processes starting on a new SQLite database may race; the loser tries again once
+// the winner is done.
+func (s *Service) migrate(ctx context.Context, driver riverdriver.Driver[*sql.Tx], lock func(context.Context) (func(), error)) error {
 	m, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: s.log.With("component", "rivermigrate")})
 	if err != nil {
 		return fmt.Errorf("enrich: queue migrations: %w", err)
+	}
+	if lock != nil {
+		unlock, err := lock(ctx)
+		if err != nil {
+			return fmt.Errorf("enrich: queue migrations: lock: %w", err)
+		}
+		defer unlock()
 	}
 	for attempt := 0; ; attempt++ {
 		_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)

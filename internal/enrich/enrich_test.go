@@ -39,8 +39,10 @@ func cliVerdict(t *testing.T, serverURL string, kind ioc.Kind, value string) com
 	return env.ContextData[0]
 }
 
-func TestEnrichMixedEvent(t *testing.T) {
-	e := newEnv(t, vtsim.Options{})
+func TestEnrichMixedEvent(t *testing.T) { eachBackend(t, testEnrichMixedEvent) }
+
+func testEnrichMixedEvent(t *testing.T, b string) {
+	e := newEnv(t, b, vtsim.Options{})
 	e.addConn("a-files", "key-a", []ioc.Kind{ioc.KindFile}, nil, 0)
 	e.addConn("b-net", "key-b", []ioc.Kind{ioc.KindIP, ioc.KindURL, ioc.KindDomain}, []string{"paris"}, 0)
 	e.addConn("c-off", "key-c", nil, nil, 0) // every check switched off
@@ -133,8 +135,10 @@ func TestEnrichMixedEvent(t *testing.T) {
 	}
 }
 
-func TestEnrichSiteScoping(t *testing.T) {
-	e := newEnv(t, vtsim.Options{})
+func TestEnrichSiteScoping(t *testing.T) { eachBackend(t, testEnrichSiteScoping) }
+
+func testEnrichSiteScoping(t *testing.T, b string) {
+	e := newEnv(t, b, vtsim.Options{})
 	e.addConn("paris-net", "key-p", allKinds, []string{"paris"}, 0)
 	e.addConn("shared-files", "key-s", []ioc.Kind{ioc.KindFile}, []string{"*"}, 0)
 	s := e.service(enrich.Options{})
@@ -177,8 +181,10 @@ func TestEnrichSiteScoping(t *testing.T) {
 	}
 }
 
-func TestSubmitEventValidation(t *testing.T) {
-	e := newEnv(t, vtsim.Options{})
+func TestSubmitEventValidation(t *testing.T) { eachBackend(t, testSubmitEventValidation) }
+
+func testSubmitEventValidation(t *testing.T, b string) {
+	e := newEnv(t, b, vtsim.Options{})
 	s := e.service(enrich.Options{})
 	for name, ev := range map[string]enrich.NewEvent{
 		"no artifacts": {Site: "x"},
@@ -197,8 +203,10 @@ func TestSubmitEventValidation(t *testing.T) {
 // TestSpentBudgetDefersToReset: with a budget of 3 requests a day, 3 artifacts are
 // enriched and the others wait for the reset (their jobs snoozed until midnight UTC)
 // instead of failing.
-func TestSpentBudgetDefersToReset(t *testing.T) {
-	e := newEnv(t, vtsim.Options{})
+func TestSpentBudgetDefersToReset(t *testing.T) { eachBackend(t, testSpentBudgetDefersToReset) }
+
+func testSpentBudgetDefersToReset(t *testing.T, b string) {
+	e := newEnv(t, b, vtsim.Options{})
 	sealed, _ := connclient.SealKey(e.cipher, "small", "k-small")
 	if err := e.st.CreateConnection(e.ctx, store.Connection{Name: "small", SealedAPIKey: sealed, ServerURL: e.srv.URL,
 		Quota: "3/day", ReputationChecks: allKinds}); err != nil {

@@ -66,11 +66,11 @@ func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[sweepArgs]) error {
 		if c.HealthCheckMinutes <= 0 {
 			continue
 		}
-		every := time.Duration(c.HealthCheckMinutes) * time.Minute
+		every := time.Duration(c.HealthCheckMinutes) * s.opts.HealthMinute
 		if h, ok := last[c.Name]; ok && now.Sub(h.At) < every-slack {
 			continue
 		}
-		params = append(params, river.InsertManyParams{Args: healthArgs{Connection: c.Name, Slot: now.Unix() / int64(every/time.Second)}})
+		params = append(params, river.InsertManyParams{Args: healthArgs{Connection: c.Name, Slot: now.UnixNano() / int64(every)}})
 	}
 	for _, p := range params {
 		// One by one: unique jobs are skipped, not failed, when already queued.

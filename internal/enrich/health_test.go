@@ -33,8 +33,10 @@ func (e *env) setKey(name, key string) {
 // TestHealthTransitionsNotifyTwice checks healthy, healthy, failing (the emulator
 // refuses "bad-key"), failing, healthy: exactly two notifications by each notifier
 // (e-mail over STARTTLS and webhook), failing then healthy again, none with the key.
-func TestHealthTransitionsNotifyTwice(t *testing.T) {
-	e := newEnv(t, vtsim.Options{})
+func TestHealthTransitionsNotifyTwice(t *testing.T) { eachBackend(t, testHealthTransitionsNotifyTwice) }
+
+func testHealthTransitionsNotifyTwice(t *testing.T, b string) {
+	e := newEnv(t, b, vtsim.Options{})
 	const goodKey = "good-key-abcdef0123456789"
 	e.addConn("vt-prod", goodKey, allKinds, nil, 0)
 	ss, pool := startSMTP(t, true)
@@ -139,7 +141,11 @@ func TestHealthTransitionsNotifyTwice(t *testing.T) {
 // TestHealthFirstCheckFailingNotifies: a first check that fails notifies; one that
 // succeeds does not.
 func TestHealthFirstCheckFailingNotifies(t *testing.T) {
-	e := newEnv(t, vtsim.Options{})
+	eachBackend(t, testHealthFirstCheckFailingNotifies)
+}
+
+func testHealthFirstCheckFailingNotifies(t *testing.T, b string) {
+	e := newEnv(t, b, vtsim.Options{})
 	e.addConn("good", "k-good", nil, nil, 0)
 	e.addConn("bad", "bad-key", nil, nil, 0)
 	wr := &webhookReceiver{key: []byte("s")}
@@ -167,8 +173,10 @@ func TestHealthFirstCheckFailingNotifies(t *testing.T) {
 
 // TestHealthCheckScheduled: the periodic sweep checks connections that have an
 // interval, once per interval, and leaves the others alone.
-func TestHealthCheckScheduled(t *testing.T) {
-	e := newEnv(t, vtsim.Options{})
+func TestHealthCheckScheduled(t *testing.T) { eachBackend(t, testHealthCheckScheduled) }
+
+func testHealthCheckScheduled(t *testing.T, b string) {
+	e := newEnv(t, b, vtsim.Options{})
 	e.addConn("every-minute", "k1", []ioc.Kind{ioc.KindIP}, nil, 1)
 	e.addConn("never", "k2", nil, nil, 0)
 	s := e.service(enrich.Options{HealthSweepInterval: 200 * time.Millisecond})

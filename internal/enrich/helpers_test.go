@@ -14,6 +14,7 @@ import (
 	"github.com/vtsoar/vtsoar/internal/enrich"
 	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/internal/store/pgtest"
 	"github.com/vtsoar/vtsoar/ioc"
 	"github.com/vtsoar/vtsoar/vtsim"
 )
@@ -62,7 +63,8 @@ type env struct {
 	sim    *vtsim.Server
 	count  *counter
 	srv    *httptest.Server
-	path   string
+	// db is the store's location: a SQLite file or a PostgreSQL DSN.
+	db string
 }
 
 func testCipher(t testing.TB) *secret.Cipher {
@@ -76,7 +78,22 @@ func testCipher(t testing.TB) *secret.Cipher {
 	return c
 }
 
-func newEnv(t *testing.T, simOpts vtsim.Options) *env {
+// Backends the tests run on.
+const (
+	backendSQLite   = "sqlite"
+	backendPostgres = "postgres"
+)
+
+// eachBackend runs f as a subtest on SQLite and on PostgreSQL (skipped without
+// pgtest.EnvVar, a failure under CI=true).
+func eachBackend(t *testing.T, f func(t *testing.T, backend string)) {
+	for _, b := range []string{backendSQLite, backendPostgres} {
+		t.Run(b, func(t *testing.T) { f(t, b) })
+	}
+}
+
+// newEnv starts an emulator and opens an empty store on backend.
+func newEnv(t *testing.T, backend string, simOpts vtsim.Options) *env {
 	t.Helper()
 	ctx := context.Background()
 	e := &env{t: t, ctx: ctx, cipher: testCipher(t)}
@@ -84,8 +101,15 @@ func newEnv(t *testing.T, simOpts vtsim.Options) *env {
 	e.count = newCounter(e.sim)
 	e.srv = httptest.NewServer(e.count)
 	t.Cleanup(e.srv.Close)
-	e.path = filepath.Join(t.TempDir(), "vtsoar.db")
-	st, err := store.OpenSQLite(ctx, e.path, store.Options{})
+	switch backend {
+	case backendSQLite:
+		e.db = filepath.Join(t.TempDir(), "vtsoar.db")
+	case backendPostgres:
+		e.db = pgtest.DSN(t)
+	default:
+		t.Fatalf("no backend %q", backend)
+	}
+	st, err := store.Open(ctx, e.db, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,8 +20,8 @@ import (
 )
 
 // The kill test runs the service in a child process: this test binary, re-executed
-// with these variables set, runs only the enrichment service on a database file
-// until it is killed.
+// with these variables set, runs only the enrichment service on a database (a SQLite
+// file or a PostgreSQL DSN) until it is killed.
 const (
 	envChildDB      = "VTSOAR_ENRICH_CHILD_DB"
 	envChildWorkers = "VTSOAR_ENRICH_CHILD_WORKERS"
@@ -36,9 +36,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func runChild(path string) int {
+func runChild(db string) int {
 	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, path, store.Options{})
+	st, err := store.Open(ctx, db, store.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 1
@@ -95,7 +95,9 @@ func pathOf(t *testing.T, a enrich.Artifact) (ioc.Observable, string) {
 // and that no object whose answer was stored (as an artifact result, or in the cache)
 // before the kill was fetched again. Only requests in flight at the kill (at most one
 // per worker) may be repeated: their answer never reached the store.
-func TestKillAndResume(t *testing.T) {
+func TestKillAndResume(t *testing.T) { eachBackend(t, testKillAndResume) }
+
+func testKillAndResume(t *testing.T, b string) {
 	if testing.Short() {
 		t.Skip("kills and restarts a process; about 30s")
 	}
@@ -103,7 +105,7 @@ func TestKillAndResume(t *testing.T) {
 		n       = 500
 		workers = 8
 	)
-	e := newEnv(t, vtsim.Options{Latency: 25 * time.Millisecond, Jitter: 10 * time.Millisecond})
+	e := newEnv(t, b, vtsim.Options{Latency: 25 * time.Millisecond, Jitter: 10 * time.Millisecond})
 	const key = "kill-test-api-key-0123456789"
 	e.addConn("prod", key, allKinds, nil, 0)
 
@@ -132,7 +134,7 @@ func TestKillAndResume(t *testing.T) {
 	}
 
 	started := time.Now()
-	child := startChild(t, e.path, workers)
+	child := startChild(t, e.db, workers)
 	sawEnriching := false
 	deadline := time.Now().Add(60 * time.Second)
 	var mid enrich.Event
@@ -191,7 +193,7 @@ func TestKillAndResume(t *testing.T) {
 	// once they are older than RescueStuckJobsAfter.
 	time.Sleep(childRescue)
 	restarted := time.Now()
-	startChild(t, e.path, workers)
+	startChild(t, e.db, workers)
 	done := waitDone(t, submitter, ev.ID, 3*time.Minute)
 	t.Logf("the second process finished the event %s after its start", time.Since(restarted).Round(time.Millisecond))
 
