@@ -49,7 +49,9 @@ func (e *env) replica(opts enrich.Options) *enrich.Service {
 // the leader's periodic job, and a check is unique per connection and interval
 // slot), not once per replica; and an event submitted to one replica is enriched
 // once, each artifact fetched once, by whichever replicas take its jobs.
-func TestReplicasHealthOncePerInterval(t *testing.T) { eachBackend(t, testReplicasHealthOncePerInterval) }
+func TestReplicasHealthOncePerInterval(t *testing.T) {
+	eachBackend(t, testReplicasHealthOncePerInterval)
+}
 
 func testReplicasHealthOncePerInterval(t *testing.T, b string) {
 	const (
