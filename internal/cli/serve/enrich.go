@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
@@ -20,12 +21,16 @@ func startEnrich(ctx context.Context, env Env, o Options) (server.Enricher, func
 	if err != nil {
 		return nil, nil, err
 	}
-	svc, err := enrich.New(ctx, env.Store, enrich.Options{
+	eopts := enrich.Options{
 		Logger:    env.Log.With("component", "enrich"),
 		Cipher:    env.Cipher,
-		Client:    connclient.Options{UserAgent: env.UserAgent, Logger: env.Log},
+		Client:    connclient.Options{UserAgent: env.UserAgent, Logger: env.Log, Quota: env.Quota},
 		Notifiers: notifiers,
-	})
+	}
+	if err := eopts.ApplyTestEnv(os.Getenv); err != nil { // tests only: shorter times
+		return nil, nil, cmdutil.Usagef("%v", err)
+	}
+	svc, err := enrich.New(ctx, env.Store, eopts)
 	if err != nil {
 		return nil, nil, err
 	}

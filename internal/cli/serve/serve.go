@@ -20,6 +20,7 @@ import (
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
 	"github.com/vtsoar/vtsoar/internal/cli/storecli"
 	"github.com/vtsoar/vtsoar/internal/connclient"
+	"github.com/vtsoar/vtsoar/internal/quota"
 	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/server"
 	"github.com/vtsoar/vtsoar/internal/store"
@@ -130,7 +131,11 @@ next start.`,
 			if err := FirstAdminHint(ctx, st, f.IOStreams.ErrOut, dbPath, e.DB != ""); err != nil {
 				return err
 			}
-			return Run(ctx, Env{Store: st, Cipher: cipher, Log: log, Out: f.IOStreams.ErrOut, UserAgent: "vtsoar/" + f.Version}, o, nil)
+			qcfg, err := e.QuotaConfig() // test-only shortened quota minute
+			if err != nil {
+				return err
+			}
+			return Run(ctx, Env{Store: st, Cipher: cipher, Log: log, Out: f.IOStreams.ErrOut, UserAgent: "vtsoar/" + f.Version, Quota: qcfg}, o, nil)
 		},
 	}
 	o.AddFlags(cmd)
@@ -174,6 +179,9 @@ type Env struct {
 	Out io.Writer
 	// UserAgent is sent to VirusTotal.
 	UserAgent string
+	// Quota configures the connections' limiters (zero value: right for VirusTotal;
+	// tests shorten the minute).
+	Quota quota.Config
 }
 
 // Run serves the API and runs the background service until ctx ends. ready, when not
@@ -192,7 +200,7 @@ func Run(ctx context.Context, env Env, o Options, ready func(baseURL string)) er
 	srv, err := server.New(server.Config{
 		Store: env.Store, Cipher: env.Cipher, DataDir: o.DataDir, MaxFileSize: o.MaxFileSize,
 		Enrich: enr, Logger: env.Log,
-		Conn: connclient.Options{UserAgent: env.UserAgent, Logger: env.Log},
+		Conn: connclient.Options{UserAgent: env.UserAgent, Logger: env.Log, Quota: env.Quota},
 	})
 	if err != nil {
 		ln.Close()
