@@ -72,7 +72,7 @@ func migrate(ctx context.Context, db *sql.DB, begin func(context.Context) (*sql.
 	}
 	for v := range applied {
 		if !known[v] {
-			return fmt.Errorf("database has schema migration %d that this vtsoar does not know: upgrade vtsoar", v)
+			return fmt.Errorf("database schema has migration %d, newer than this vtsoar knows: upgrade vtsoar", v)
 		}
 	}
 	// Every migration not yet recorded is applied, in order, even one numbered below

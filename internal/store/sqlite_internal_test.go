@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestSQLiteFileModeWALAndMigrations(t *testing.T) {
@@ -95,10 +96,17 @@ func TestSQLiteRefusesNewerSchema(t *testing.T) {
 	}
 }
 
-func TestOpenPostgresNotYet(t *testing.T) {
-	_, err := Open(context.Background(), "postgres://u@h/db", Options{})
+// Open dispatches a postgres:// URL to PostgreSQL: an unreachable server is reported as
+// a PostgreSQL error, not as a SQLite file named "postgres:".
+func TestOpenPostgresURLUnreachable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := Open(ctx, "postgres://u:secret-pw@127.0.0.1:1/db?connect_timeout=2", Options{})
 	if err == nil || !strings.Contains(err.Error(), "PostgreSQL") {
 		t.Fatalf("err = %v", err)
+	}
+	if strings.Contains(err.Error(), "secret-pw") {
+		t.Fatalf("the password is in the error: %v", err)
 	}
 }
 
