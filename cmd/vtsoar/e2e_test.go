@@ -603,6 +603,46 @@ func TestQuotaAndTransientFailures(t *testing.T) {
 	}
 }
 
+// VirusTotal's daily quota runs out mid-run: the input refused is retried once the
+// (shortened) minute hold ends, is refused again, and from then on the day counts as
+// spent: that input and the remaining ones fail at once with 429 QuotaExceededError
+// and the reset time, instead of each holding a minute; the answered ones are kept.
+func TestSpentDailyQuotaFailsTheRestAtOnce(t *testing.T) {
+	e := newEmu(t, vtsim.Options{QuotaDay: 3})
+	var in []string
+	for i := range 8 {
+		in = append(in, find(t, fmt.Sprint("day", i), exists))
+	}
+	env := []string{"VT_SERVER_URL=" + e.srv.URL, "VT_API_KEY=k", "VTSOAR_QUOTA_WINDOW=1s", "VTSOAR_QUOTA_MARGIN=100ms"}
+	start := time.Now()
+	r := vtsoar(t, env, "", append([]string{"-o", "json", "--retries", "3", "--concurrency", "1", "check-file-reputation"}, in...)...)
+	took := time.Since(start)
+	var en envelope
+	if err := json.Unmarshal([]byte(r.stdout), &en); err != nil || r.code != 3 { // partially successful
+		t.Fatalf("exit %d, %v\nstdout: %s\nstderr: %s", r.code, err, r.stdout, r.stderr)
+	}
+	checkShape(t, en, r)
+	if len(en.RawData) != 3 || len(en.Errors) != 5 {
+		t.Fatalf("%d answered, %d errors; want the 3 answered kept and 5 errors", len(en.RawData), len(en.Errors))
+	}
+	reset := time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour).Format(time.RFC3339)
+	for _, er := range en.Errors {
+		if er.StatusCode != 429 || er.Code != "QuotaExceededError" || !strings.Contains(er.Message, reset) {
+			t.Errorf("error %+v: want 429 QuotaExceededError with the reset %s", er, reset)
+		}
+	}
+	// VirusTotal saw the refused input twice (first try and the retry after the hold)
+	// and none of the others: they failed without asking.
+	st := e.stats(t)
+	if st.ByStatus["429"] != 2 || st.ByStatus["200"] != 3 {
+		t.Errorf("emulator answers %v, want three 200 and two 429", st.ByStatus)
+	}
+	t.Logf("8 inputs, daily quota spent after 3: %v", took)
+	if took > 30*time.Second {
+		t.Errorf("the run took %v: the remaining inputs waited", took)
+	}
+}
+
 func TestInputsOutputsAndUsage(t *testing.T) {
 	e := newEmu(t, vtsim.Options{})
 	stdin := "# hashes from the incident\n\n" + eicarMD5 + "\n  8.8.8.8  \n# end\n"

@@ -38,6 +38,26 @@
 // budget, in the store, so every process holds: until Retry-After when the server
 // gave one, else for one minute window, by which time any provider's minute has
 // turned.
+//
+// VirusTotal answers 429 QuotaExceededError, without Retry-After, both when the
+// minute is full and when the day is spent. The two are told apart by the retry: a 429
+// without Retry-After that arrives within one minute window (with its margin) after
+// the end of such a minute hold, that is, for a request sent once the provider's
+// minute had turned, means the day is spent at VirusTotal. Throttled then records the
+// budget as exhausted until the next 00:00 UTC (Ledger.ExhaustBudget) and every Wait,
+// in every process and at every priority, fails at once with an *ExhaustedError
+// carrying that reset, instead of holding a minute per remaining request. Queued
+// work (enrichment) snoozes to the reset on that error. The conclusion can be wrong
+// when something outside the ledger spends the same key's minute (another program,
+// or a budget configured larger than the key's): the budget then stays refused until
+// 00:00 UTC, which `vtsoar quota` shows as held.
+//
+// A hold that ends later than the current minute window with its margin (a long
+// Retry-After) makes an interactive Wait (vt.PriorityInteractive) fail at once with an
+// *ExhaustedError (Window "hold", Reset the hold's end): a person waiting on a
+// synchronous command gets the answer now rather than after minutes. Enrichment and
+// background waits sleep through it, as queued work can (their callers bound the
+// wait).
 package quota
 
 import (
@@ -147,6 +167,9 @@ type Limiter struct {
 	queue waitQueue
 	busy  bool // a waiter holds the turn (consults the ledger)
 	seq   uint64
+
+	holdMu    sync.Mutex
+	holdEnded time.Time // end of the budget's last minute hold, as the ledger reported it
 }
 
 var _ vt.Limiter = (*Limiter)(nil)
@@ -245,10 +268,23 @@ func (l *Limiter) attempt(ctx context.Context, w *waiter) (bool, error) {
 		}
 		return false, fmt.Errorf("quota: %w", err)
 	}
+	if !res.HoldEnded.IsZero() {
+		l.holdMu.Lock()
+		if res.HoldEnded.After(l.holdEnded) {
+			l.holdEnded = res.HoldEnded
+		}
+		l.holdMu.Unlock()
+	}
 	if res.Granted {
 		return true, nil
 	}
 	switch {
+	case !res.HeldUntil.IsZero() && res.Exhausted:
+		l.forget(ctx)
+		return false, l.spentUpstream(res.HeldUntil)
+	case !res.HeldUntil.IsZero() && w.prio <= vt.PriorityInteractive && res.HeldUntil.After(res.Now.Add(l.cfg.span())):
+		l.forget(ctx)
+		return false, l.longHold(res.HeldUntil)
 	case !res.HeldUntil.IsZero():
 		wake = res.HeldUntil
 	case res.Full == winMonth || res.Full == winDay:
@@ -296,21 +332,44 @@ func sleepUntil(ctx context.Context, d time.Duration) error {
 }
 
 // Throttled implements vt.Limiter: VirusTotal answered 429, so the budget holds,
-// for every process, until retryAfter if given, else for one minute window.
+// for every process, until retryAfter if given, else for one minute window; or, when
+// the 429 (without Retry-After) follows the end of such a minute hold by less than a
+// minute window, the budget is recorded as spent until the next 00:00 UTC (see the
+// package doc).
 func (l *Limiter) Throttled(ctx context.Context, r vt.Request, retryAfter time.Duration) {
+	now := l.cfg.now()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if retryAfter <= 0 && l.refusedAfterHold(now) {
+		reset := dayStart(now).AddDate(0, 0, 1)
+		if err := l.ledger.ExhaustBudget(ctx, l.budget, reset); err != nil {
+			l.log.Error("quota: recording a spent daily quota failed", slog.String("error", err.Error()))
+			return
+		}
+		l.log.Warn("quota: VirusTotal answered 429 again after a minute's hold; its daily quota is spent",
+			slog.String("endpoint", r.Endpoint), slog.Time("reset", reset))
+		return
+	}
 	d := retryAfter
 	if d <= 0 {
 		d = l.cfg.span()
 	}
-	until := l.cfg.now().Add(d)
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
+	until := now.Add(d)
 	if err := l.ledger.HoldBudget(ctx, l.budget, until); err != nil {
 		l.log.Error("quota: recording a 429 hold failed", slog.String("error", err.Error()))
 		return
 	}
 	l.log.Warn("quota: VirusTotal answered 429; holding the connection",
 		slog.String("endpoint", r.Endpoint), slog.Time("until", until))
+}
+
+// refusedAfterHold reports whether a 429 at now comes within one minute window after
+// the end of the budget's last minute hold.
+func (l *Limiter) refusedAfterHold(now time.Time) bool {
+	l.holdMu.Lock()
+	ended := l.holdEnded
+	l.holdMu.Unlock()
+	return !ended.IsZero() && !now.Before(ended) && now.Sub(ended) <= l.cfg.span()
 }
 
 // waiter is one Wait call in the in-process queue.

@@ -461,3 +461,112 @@ func TestUsage(t *testing.T) {
 		t.Fatalf("premium usage = %+v", u.Windows)
 	}
 }
+
+// shiftClock is the real clock moved by an offset that a test can change (the limiter
+// sleeps in real time, so a frozen clock would not do).
+type shiftClock struct{ off atomic.Int64 }
+
+func newShiftClock(at time.Time) *shiftClock {
+	c := &shiftClock{}
+	c.off.Store(int64(time.Until(at)))
+	return c
+}
+
+func (c *shiftClock) Now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *shiftClock) Advance(d time.Duration) { c.off.Add(int64(d)) }
+
+// waitFor runs Wait and returns its error and how long it took.
+func waitFor(l *Limiter, p vt.Priority, timeout time.Duration) (error, time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	start := time.Now()
+	err := l.Wait(ctx, vt.Request{Priority: p})
+	return err, time.Since(start)
+}
+
+// VirusTotal refuses the request retried after a minute's hold: its day is spent, and
+// every process fails at once with the reset time until 00:00 UTC, after which a 429
+// is a minute hold again.
+func TestRefusedAfterAHoldIsASpentDay(t *testing.T) {
+	path, s := newDB(t)
+	const win = 200 * time.Millisecond
+	clk := newShiftClock(time.Date(2026, 11, 25, 23, 59, 50, 0, time.UTC))
+	cfg := Config{Minute: win, Margin: -1, Now: clk.Now}
+	l := New(s, "b", Premium, cfg)
+	other := New(openStore(t, path), "b", Premium, cfg) // another process on the key
+	req := vt.Request{Endpoint: "GET /files/{id}"}
+	fill(t, l, 1)
+
+	// The first 429 holds a minute window.
+	l.Throttled(context.Background(), req, 0)
+	if err, d := waitFor(l, vt.PriorityInteractive, 5*time.Second); err != nil || d < win*3/4 {
+		t.Fatalf("after a first 429: Wait = %v after %v, want a unit after about %v", err, d, win)
+	}
+	// The retried request is refused again.
+	l.Throttled(context.Background(), req, 0)
+	reset := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		l *Limiter
+		p vt.Priority
+	}{{l, vt.PriorityInteractive}, {l, vt.PriorityBackground}, {other, vt.PriorityInteractive}, {other, vt.PriorityEnrichment}} {
+		err, d := waitFor(c.l, c.p, 5*time.Second)
+		var ex *ExhaustedError
+		if !errors.As(err, &ex) || d > win/2 {
+			t.Fatalf("%v wait after a refused retry: %v after %v, want an ExhaustedError at once", c.p, err, d)
+		}
+		if ex.Window != "day" || !ex.Upstream || !ex.Reset.Equal(reset) || !vt.IsQuotaExceeded(err) ||
+			!strings.Contains(err.Error(), "resets at 2026-11-26T00:00:00Z") {
+			t.Fatalf("spent day: %v (%+v)", err, ex)
+		}
+	}
+	if u, err := other.Usage(context.Background()); err != nil || !u.HeldUntil.Equal(reset) {
+		t.Fatalf("usage of the spent budget: %+v, %v", u, err)
+	}
+
+	// At 00:00 UTC the budget serves again; a 429 then is a minute hold, not another day.
+	clk.Advance(reset.Sub(clk.Now()))
+	fill(t, l, 1)
+	l.Throttled(context.Background(), req, 0)
+	if err, d := waitFor(other, vt.PriorityInteractive, 5*time.Second); err != nil || d < win*3/4 {
+		t.Fatalf("429 after the reset: Wait = %v after %v, want a unit after about %v", err, d, win)
+	}
+	// A 429 well after a hold ended is a minute hold too.
+	time.Sleep(2 * win)
+	other.Throttled(context.Background(), req, 0)
+	if err, d := waitFor(l, vt.PriorityInteractive, 5*time.Second); err != nil || d < win*3/4 {
+		t.Fatalf("429 long after a hold: Wait = %v after %v, want a unit after about %v", err, d, win)
+	}
+	// A Retry-After right after a hold is taken at its word.
+	l.Throttled(context.Background(), req, win/2)
+	if err, d := waitFor(l, vt.PriorityInteractive, 5*time.Second); err != nil || d < win/4 {
+		t.Fatalf("429 with Retry-After after a hold: Wait = %v after %v", err, d)
+	}
+}
+
+// A hold longer than the minute window fails an interactive request at once; queued
+// work waits it out. A hold within the window makes everyone wait.
+func TestLongHoldFailsInteractiveWaitsFast(t *testing.T) {
+	_, s := newDB(t)
+	const win = 200 * time.Millisecond
+	l := New(s, "b", Premium, Config{Minute: win, Margin: 20 * time.Millisecond})
+	l.Throttled(context.Background(), vt.Request{}, 5*time.Second)
+	err, d := waitFor(l, vt.PriorityInteractive, 5*time.Second)
+	var ex *ExhaustedError
+	if !errors.As(err, &ex) || d > win/2 {
+		t.Fatalf("interactive wait during a 5s hold: %v after %v, want an ExhaustedError at once", err, d)
+	}
+	if ex.Window != "hold" || time.Until(ex.Reset) < 4*time.Second || !vt.IsQuotaExceeded(err) {
+		t.Fatalf("long hold: %v (%+v)", err, ex)
+	}
+	for _, p := range []vt.Priority{vt.PriorityEnrichment, vt.PriorityBackground} {
+		if err, _ := waitFor(l, p, win); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("%v wait during a long hold: %v, want it to wait", p, err)
+		}
+	}
+
+	short := New(s, "c", Premium, Config{Minute: win, Margin: 20 * time.Millisecond})
+	short.Throttled(context.Background(), vt.Request{}, win)
+	if err, d := waitFor(short, vt.PriorityInteractive, 5*time.Second); err != nil || d < win*3/4 {
+		t.Fatalf("interactive wait during a hold of one window: %v after %v, want a unit after it", err, d)
+	}
+}

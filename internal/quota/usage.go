@@ -8,16 +8,23 @@ import (
 	"github.com/vtsoar/vtsoar/vt"
 )
 
-// ExhaustedError reports a spent day or month budget. It wraps a *vt.Error with status
-// 429 and code vt.CodeQuotaExceeded, so callers that branch on VirusTotal's errors
+// ExhaustedError reports a spent day or month budget (the ledger's, or VirusTotal's
+// daily quota found spent by a 429 after a minute's hold), or, for an interactive
+// request, a hold longer than the minute window. It wraps a *vt.Error with status 429
+// and code vt.CodeQuotaExceeded, so callers that branch on VirusTotal's errors
 // (errors.As, vt.IsQuotaExceeded) treat it like VirusTotal's own refusal.
 type ExhaustedError struct {
-	// Window is "day" or "month".
+	// Window is "day" or "month", or "hold" for a long hold.
 	Window string
-	// Limit is the window's budget.
+	// Limit is the window's budget (0 when VirusTotal's quota, not the ledger's, is
+	// spent, and for a hold).
 	Limit int
-	// Reset is when the window resets (00:00 UTC; the 1st of the month).
+	// Reset is when the window resets (00:00 UTC; the 1st of the month), or when the
+	// hold ends.
 	Reset time.Time
+	// Upstream reports that VirusTotal refused (its quota is spent, or it asked to
+	// wait), rather than the local budget.
+	Upstream bool
 	// Err is the equivalent VirusTotal error.
 	Err *vt.Error
 }
@@ -44,6 +51,26 @@ func (l *Limiter) exhausted(win int, now time.Time) *ExhaustedError {
 		Message:    fmt.Sprintf("%s budget of %d requests spent; resets at %s", adj, e.Limit, e.Reset.Format(time.RFC3339)),
 	}
 	return e
+}
+
+// spentUpstream is the error of a budget VirusTotal found spent, until reset.
+func (l *Limiter) spentUpstream(reset time.Time) *ExhaustedError {
+	return &ExhaustedError{Window: "day", Reset: reset.UTC(), Upstream: true, Err: &vt.Error{
+		StatusCode: 429,
+		Code:       vt.CodeQuotaExceeded,
+		Message: fmt.Sprintf("VirusTotal's daily quota is spent (it refused again after a minute's hold); resets at %s",
+			reset.UTC().Format(time.RFC3339)),
+	}}
+}
+
+// longHold is the error of an interactive request during a hold that outlasts the
+// minute window.
+func (l *Limiter) longHold(until time.Time) *ExhaustedError {
+	return &ExhaustedError{Window: "hold", Reset: until.UTC(), Upstream: true, Err: &vt.Error{
+		StatusCode: 429,
+		Code:       vt.CodeQuotaExceeded,
+		Message:    fmt.Sprintf("VirusTotal asked to wait until %s; not waiting that long", until.UTC().Format(time.RFC3339)),
+	}}
 }
 
 // WindowUsage is the use of one window of a budget.

@@ -40,14 +40,16 @@ func takeUnit(ctx context.Context, tx *sql.Tx, r TakeRequest, now time.Time) (Ta
 		return upsertWaiter(ctx, tx, r.Budget, *r.Waiter)
 	}
 
-	var until int64
-	switch err := tx.QueryRowContext(ctx, `SELECT until FROM quota_holds WHERE budget = ?`, r.Budget).Scan(&until); {
+	var until, exhausted int64
+	switch err := tx.QueryRowContext(ctx, `SELECT until, exhausted FROM quota_holds WHERE budget = ?`, r.Budget).Scan(&until, &exhausted); {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
 		return res, err
 	case until > nowUS:
-		res.HeldUntil = fromMicros(until)
+		res.HeldUntil, res.Exhausted = fromMicros(until), exhausted != 0
 		return res, register()
+	case exhausted == 0:
+		res.HoldEnded = fromMicros(until)
 	}
 
 	var windows []Window
@@ -162,16 +164,34 @@ func countWindows(ctx context.Context, q queryer, budget string, windows []Windo
 
 // HoldBudget implements Ledger.
 func (s *sqliteStore) HoldBudget(ctx context.Context, budget string, until time.Time) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO quota_holds (budget, until) VALUES (?, ?)
-ON CONFLICT (budget) DO UPDATE SET until = CASE WHEN excluded.until > quota_holds.until
-THEN excluded.until ELSE quota_holds.until END`, budget, micros(until))
-		return err
-	})
-	if err != nil {
+	if err := s.hold(ctx, budget, until, false); err != nil {
 		return fmt.Errorf("store: quota hold: %w", err)
 	}
 	return nil
+}
+
+// ExhaustBudget implements Ledger.
+func (s *sqliteStore) ExhaustBudget(ctx context.Context, budget string, until time.Time) error {
+	if err := s.hold(ctx, budget, until, true); err != nil {
+		return fmt.Errorf("store: quota exhausted: %w", err)
+	}
+	return nil
+}
+
+// hold records a hold; the later hold wins, with its kind.
+func (s *sqliteStore) hold(ctx context.Context, budget string, until time.Time, exhausted bool) error {
+	kind := 0
+	if exhausted {
+		kind = 1
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO quota_holds (budget, until, exhausted) VALUES (?, ?, ?)
+ON CONFLICT (budget) DO UPDATE SET
+until = CASE WHEN excluded.until > quota_holds.until THEN excluded.until ELSE quota_holds.until END,
+exhausted = CASE WHEN excluded.until > quota_holds.until THEN excluded.exhausted ELSE quota_holds.exhausted END`,
+			budget, micros(until), kind)
+		return err
+	})
 }
 
 // BudgetUsage implements Ledger.
@@ -221,7 +241,9 @@ func (s *sqliteStore) PruneLedger(ctx context.Context, before time.Time) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM quota_ledger WHERE at < ?`, b); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM quota_holds WHERE until < ?`, now); err != nil {
+		// An ended hold is kept a while: a 429 right after it ended tells a spent
+		// budget from a full minute (see TakeResult.HoldEnded).
+		if _, err := tx.ExecContext(ctx, `DELETE FROM quota_holds WHERE until < ?`, now-time.Hour.Microseconds()); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM quota_waiters WHERE expires_at < ?`, now)

@@ -148,6 +148,12 @@ type TakeResult struct {
 	Counts []int
 	// HeldUntil is set when the budget is held (after a 429) until then.
 	HeldUntil time.Time
+	// Exhausted reports that the hold records a budget spent at the provider
+	// (ExhaustBudget), not a wait for its minute to turn.
+	Exhausted bool
+	// HoldEnded is, when the budget's last ordinary hold (HoldBudget) has ended, the
+	// time it ended; zero when there was none or it was an exhausted one.
+	HoldEnded time.Time
 	// Deferred reports that the windows have room but a registered waiter of a lower
 	// priority value goes first.
 	Deferred bool
@@ -175,11 +181,15 @@ type Ledger interface {
 	TakeUnit(ctx context.Context, r TakeRequest) (TakeResult, error)
 	// HoldBudget stops every grant of the budget until until (a later hold wins).
 	HoldBudget(ctx context.Context, budget string, until time.Time) error
+	// ExhaustBudget is HoldBudget for a budget spent at the provider until until:
+	// TakeUnit reports the hold as Exhausted (if it is the later one).
+	ExhaustBudget(ctx context.Context, budget string, until time.Time) error
 	// BudgetUsage returns the use of each window and the hold, if any, at now.
 	BudgetUsage(ctx context.Context, budget string, now time.Time, windows []Window) ([]WindowUsage, time.Time, error)
 	// RemoveWaiter removes a waiter's registration.
 	RemoveWaiter(ctx context.Context, budget, waiterID string) error
-	// PruneLedger forgets units recorded before before, and expired holds and waiters.
+	// PruneLedger forgets units recorded before before, holds that ended more than an
+	// hour ago and expired waiters.
 	PruneLedger(ctx context.Context, before time.Time) error
 }
 

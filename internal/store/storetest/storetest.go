@@ -279,11 +279,44 @@ func testLedgerHold(t *testing.T, open Opener) {
 		t.Fatal("a hold on one budget stopped another")
 	}
 	clk.Advance(30*time.Second + time.Microsecond)
-	if r, _ := s.TakeUnit(ctx, req); !r.Granted {
-		t.Fatalf("after the hold: %+v", r)
+	if r, _ := s.TakeUnit(ctx, req); !r.Granted || r.Exhausted || !r.HoldEnded.Equal(t0.Add(30*time.Second)) {
+		t.Fatalf("after the hold: %+v (want granted, and when the hold ended)", r)
 	}
 	if _, held, _ := s.BudgetUsage(ctx, "b", clk.Now(), nil); !held.IsZero() {
 		t.Fatalf("hold reported after it ended: %v", held)
+	}
+	// A budget spent at the provider: held and marked for every handle; an ordinary
+	// hold ending earlier neither shortens nor unmarks it.
+	reset := t0.Add(10 * time.Minute)
+	if err := s.ExhaustBudget(ctx, "b", reset); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.HoldBudget(ctx, "b", clk.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []store.Store{s, other} {
+		if r, err := h.TakeUnit(ctx, req); err != nil || r.Granted || !r.Exhausted || !r.HeldUntil.Equal(reset) {
+			t.Fatalf("exhausted budget: %+v, %v", r, err)
+		}
+	}
+	if _, held, _ := other.BudgetUsage(ctx, "b", clk.Now(), nil); !held.Equal(reset) {
+		t.Fatalf("BudgetUsage of an exhausted budget: hold %v", held)
+	}
+	// Once the reset passes, the budget serves again, and the ended hold is not an
+	// ordinary one (HoldEnded zero).
+	clk.Advance(reset.Sub(clk.Now()) + time.Microsecond)
+	if r, _ := s.TakeUnit(ctx, req); !r.Granted || r.Exhausted || !r.HoldEnded.IsZero() {
+		t.Fatalf("after the reset: %+v", r)
+	}
+	// A later ordinary hold replaces an exhausted one, mark included.
+	if err := s.ExhaustBudget(ctx, "b", clk.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.HoldBudget(ctx, "b", clk.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := s.TakeUnit(ctx, req); r.Granted || r.Exhausted || !r.HeldUntil.Equal(clk.Now().Add(time.Minute)) {
+		t.Fatalf("ordinary hold after a shorter exhausted one: %+v", r)
 	}
 }
 
