@@ -1,0 +1,368 @@
+// Package scaletest runs `vtsoar serve` replicas as real processes on one PostgreSQL
+// database, against an emulator in the calling process, for the scale-out and fault
+// tests of this package and the figures of bench/scale.
+//
+// It builds the vtsoar binary (Build), starts and kills replicas (StartReplica),
+// records what the emulator was asked (Recorder: time, endpoint, key and status of
+// every request), gives the emulator a clock on which a minute lasts a chosen window
+// (ScaledClock, so that its per-minute quota turns as fast as the replicas' shortened
+// quota minute), and calls the REST API (API).
+package scaletest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Build builds the vtsoar binary into dir and returns its path. It runs the go command
+// of the running toolchain in the module of the working directory.
+func Build(ctx context.Context, dir string) (string, error) {
+	bin := filepath.Join(dir, "vtsoar")
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	cmd := exec.CommandContext(ctx, gobin, "build", "-o", bin, "github.com/vtsoar/vtsoar/cmd/vtsoar")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building vtsoar: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// ReplicaConfig configures one `vtsoar serve` process.
+type ReplicaConfig struct {
+	// Binary is the vtsoar binary.
+	Binary string
+	// DB is the database (VTSOAR_DB): a postgres:// URL.
+	DB string
+	// MasterKey is VTSOAR_MASTER_KEY (64 hex digits), the same for every replica.
+	MasterKey string
+	// DataDir is the directory of uploaded files.
+	DataDir string
+	// Env are more environment variables (NAME=value), such as the test-only
+	// VTSOAR_QUOTA_WINDOW.
+	Env []string
+	// LogPath receives the process's stderr.
+	LogPath string
+	// LogLevel is serve's --log-level (default "warn").
+	LogLevel string
+}
+
+// Replica is a running `vtsoar serve`.
+type Replica struct {
+	// URL is the base URL it serves on.
+	URL string
+	cmd *exec.Cmd
+	// exited is closed once the process has exited; err is then its Wait error.
+	exited chan struct{}
+	err    error
+}
+
+// StartReplica starts `vtsoar serve` on a free loopback port and returns once it
+// serves (or fails after 60s).
+func StartReplica(ctx context.Context, cfg ReplicaConfig) (*Replica, error) {
+	level := cfg.LogLevel
+	if level == "" {
+		level = "warn"
+	}
+	cmd := exec.Command(cfg.Binary, "serve", "--addr", "127.0.0.1:0", "--grace", "3s",
+		"--log-level", level, "--data-dir", cfg.DataDir)
+	cmd.Env = append(os.Environ(), "VTSOAR_DB="+cfg.DB, "VTSOAR_MASTER_KEY="+cfg.MasterKey, "NO_COLOR=1")
+	cmd.Env = append(cmd.Env, cfg.Env...)
+	logf, err := os.OpenFile(cfg.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		logf.Close()
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	r := &Replica{cmd: cmd, exited: make(chan struct{})}
+	urls := make(chan string, 1)
+	go func() {
+		defer logf.Close()
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(logf, line)
+			if rest, ok := strings.CutPrefix(line, "vtsoar serving on "); ok {
+				if u, _, ok := strings.Cut(rest, " "); ok {
+					select {
+					case urls <- u:
+					default:
+					}
+				}
+			}
+		}
+		io.Copy(logf, stderr)
+	}()
+	go func() {
+		r.err = cmd.Wait()
+		close(r.exited)
+	}()
+	select {
+	case r.URL = <-urls:
+		return r, nil
+	case <-r.exited:
+		return nil, fmt.Errorf("vtsoar serve exited before serving: %v (log: %s)", r.err, cfg.LogPath)
+	case <-time.After(60 * time.Second):
+	case <-ctx.Done():
+	}
+	r.Kill()
+	return nil, fmt.Errorf("vtsoar serve did not serve within 60s (log: %s)", cfg.LogPath)
+}
+
+// Pid returns the process id.
+func (r *Replica) Pid() int { return r.cmd.Process.Pid }
+
+// Kill kills the process with SIGKILL (no clean-up at all) and waits for it.
+func (r *Replica) Kill() {
+	r.cmd.Process.Kill()
+	<-r.exited
+}
+
+// Stop asks the process to stop (SIGTERM) and waits for it, killing it after 15s.
+func (r *Replica) Stop() error {
+	select {
+	case <-r.exited:
+		return nil
+	default:
+	}
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-r.exited:
+		return r.err
+	case <-time.After(15 * time.Second):
+		r.Kill()
+		return errors.New("vtsoar serve did not stop within 15s of SIGTERM; killed")
+	}
+}
+
+// Exited reports whether the process has exited.
+func (r *Replica) Exited() bool {
+	select {
+	case <-r.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// ScaledClock returns a clock that runs time.Minute/window times faster than the real
+// one from now on, so that an emulator's calendar minute lasts window.
+func ScaledClock(window time.Duration) func() time.Time {
+	t0 := time.Now()
+	factor := float64(time.Minute) / float64(window)
+	return func() time.Time {
+		return t0.Add(time.Duration(float64(time.Since(t0)) * factor))
+	}
+}
+
+// Request is one request the emulator answered.
+type Request struct {
+	At       time.Time // when it arrived
+	Endpoint string    // "GET /api/v3/files/<id>"
+	Key      string    // x-apikey
+	Status   int
+}
+
+// Recorder wraps a handler (the emulator) and records every request.
+type Recorder struct {
+	h http.Handler
+	// Delay, when set, is called for every request and its answer is delayed by the
+	// duration it returns (latency spikes).
+	Delay func() time.Duration
+
+	mu   sync.Mutex
+	reqs []Request
+}
+
+// NewRecorder returns a Recorder of h.
+func NewRecorder(h http.Handler) *Recorder { return &Recorder{h: h} }
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// ServeHTTP implements http.Handler.
+func (rc *Recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	at := time.Now()
+	if rc.Delay != nil && strings.HasPrefix(r.URL.Path, "/api/") {
+		if d := rc.Delay(); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-r.Context().Done():
+			}
+		}
+	}
+	sw := &statusWriter{ResponseWriter: w}
+	rc.h.ServeHTTP(sw, r)
+	if !strings.HasPrefix(r.URL.Path, "/api/") {
+		return
+	}
+	rc.mu.Lock()
+	rc.reqs = append(rc.reqs, Request{At: at, Endpoint: r.Method + " " + r.URL.Path, Key: r.Header.Get("x-apikey"), Status: sw.status})
+	rc.mu.Unlock()
+}
+
+// Requests returns the requests answered so far, in order of arrival.
+func (rc *Recorder) Requests() []Request {
+	rc.mu.Lock()
+	out := append([]Request(nil), rc.reqs...)
+	rc.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
+	return out
+}
+
+// Reset forgets the requests recorded so far.
+func (rc *Recorder) Reset() {
+	rc.mu.Lock()
+	rc.reqs = nil
+	rc.mu.Unlock()
+}
+
+// ByEndpoint counts requests by endpoint.
+func ByEndpoint(reqs []Request) map[string]int {
+	out := map[string]int{}
+	for _, r := range reqs {
+		out[r.Endpoint]++
+	}
+	return out
+}
+
+// ByStatus counts requests by status.
+func ByStatus(reqs []Request) map[int]int {
+	out := map[int]int{}
+	for _, r := range reqs {
+		out[r.Status]++
+	}
+	return out
+}
+
+// MaxInWindow returns the most requests of key (all keys when empty) that arrived
+// within any span shorter than window, and when that span began.
+func MaxInWindow(reqs []Request, key string, window time.Duration) (int, time.Time) {
+	var ts []time.Time
+	for _, r := range reqs {
+		if key == "" || r.Key == key {
+			ts = append(ts, r.At)
+		}
+	}
+	sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
+	best, at := 0, time.Time{}
+	j := 0
+	for i := range ts {
+		for ts[i].Sub(ts[j]) >= window {
+			j++
+		}
+		if n := i - j + 1; n > best {
+			best, at = n, ts[j]
+		}
+	}
+	return best, at
+}
+
+// API calls a replica's REST API with a bearer token.
+type API struct {
+	Client *http.Client
+	Token  string
+}
+
+// Do sends a request with a JSON body (nil: none) and decodes a JSON answer into out
+// (nil: discard); it returns the status.
+func (a *API) Do(ctx context.Context, method, url string, body, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return 0, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if a.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.Token)
+	}
+	c := a.Client
+	if c == nil {
+		c = http.DefaultClient
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return res.StatusCode, err
+	}
+	if res.StatusCode >= 300 {
+		return res.StatusCode, fmt.Errorf("%s %s: %d %s", method, url, res.StatusCode, bytes.TrimSpace(b))
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return res.StatusCode, fmt.Errorf("%s %s: %w", method, url, err)
+		}
+	}
+	return res.StatusCode, nil
+}
+
+// Artifact is an artifact of an event posted to the REST API.
+type Artifact struct {
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
+// Event is the REST API's view of an event.
+type Event struct {
+	ID        string `json:"id"`
+	Status    string `json:"status"`
+	RiskLevel string `json:"risk_level"`
+	Artifacts []struct {
+		Type      string `json:"type"`
+		Value     string `json:"value"`
+		Status    string `json:"status"`
+		RiskLevel string `json:"risk_level"`
+		Error     string `json:"error"`
+	} `json:"artifacts"`
+}
