@@ -16,7 +16,8 @@
 //
 // Every page is served with a strict Content-Security-Policy (scripts and styles
 // from the console's own origin only, no plugins, no framing of the console),
-// X-Content-Type-Options: nosniff and Referrer-Policy: no-referrer. Every form that
+// X-Content-Type-Options: nosniff and Referrer-Policy: same-origin (nothing of the
+// console's addresses leaves it). Every form that
 // changes something is a POST carrying a CSRF token: an HMAC of the session under a
 // key of the process (a double-submit cookie on the sign-in form). The widget HTML of
 // retrieve-widget-html-content, which comes from VirusTotal, is served from its own
@@ -154,7 +155,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", ContentSecurityPolicy)
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
 	c.mux.ServeHTTP(w, r)
 }
@@ -215,11 +216,16 @@ func (c *Console) page(f pageFunc, post bool) http.HandlerFunc {
 	}
 }
 
-// sameOrigin refuses a POST whose Origin header names another site.
+// sameOrigin refuses a POST that the browser says comes from another site (Origin,
+// Sec-Fetch-Site). An opaque origin ("null", as sandboxed frames have) is left to the
+// CSRF token, which such a frame cannot know.
 func (c *Console) sameOrigin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
+		return false
+	}
 	o := r.Header.Get("Origin")
 	if o == "" || o == "null" {
-		return o == "" // "null": a sandboxed or privacy-sensitive context
+		return true
 	}
 	u, err := url.Parse(o)
 	return err == nil && u.Host == r.Host

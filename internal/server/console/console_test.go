@@ -54,7 +54,7 @@ func TestSignInAndHeaders(t *testing.T) {
 		}
 		h := r.header
 		if h.Get("Content-Security-Policy") != console.ContentSecurityPolicy || h.Get("X-Content-Type-Options") != "nosniff" ||
-			h.Get("Referrer-Policy") != "no-referrer" {
+			h.Get("Referrer-Policy") != "same-origin" {
 			t.Errorf("%s headers: %v", p, h)
 		}
 	}

@@ -30,6 +30,8 @@ const (
 	zeroSHA   = "0000000000000000000000000000000000000000000000000000000000000000"
 	badHash   = "44d88612fea8a8f36de82e1278abb02"
 	simAPIKey = "console-test-key-never-shown-0123456789"
+	// slowIP is answered by the emulator after 1.5s.
+	slowIP = "198.51.100.7"
 )
 
 // hostileWidget is what the emulator's widget page is replaced with: a script that
@@ -46,6 +48,8 @@ type env struct {
 	srv     *httptest.Server
 	simURL  string
 	beacons atomic.Int64
+	// widgetLoads counts the widget pages the console served with 200.
+	widgetLoads atomic.Int64
 	// tokens by user: admin (every site), analyst (site paris).
 	tokens map[string]string
 }
@@ -74,6 +78,11 @@ func newEnv(t testing.TB) *env {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		io.WriteString(w, strings.ReplaceAll(hostileWidget, "%BEACON%", e.simURL+"/_beacon"))
 	})
+	// One IP answers slowly, so that an event holding it is seen while in progress.
+	mux.HandleFunc("/api/v3/ip_addresses/"+slowIP, func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(1500 * time.Millisecond)
+		sim.ServeHTTP(w, r)
+	})
 	mux.Handle("/", sim)
 	simSrv := httptest.NewServer(mux)
 	t.Cleanup(simSrv.Close)
@@ -100,7 +109,13 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv = httptest.NewServer(srv)
+	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusWriter{ResponseWriter: w}
+		srv.ServeHTTP(rec, r)
+		if strings.HasPrefix(r.URL.Path, "/widget/") && rec.status == http.StatusOK {
+			e.widgetLoads.Add(1)
+		}
+	}))
 	t.Cleanup(e.srv.Close)
 	for _, u := range []struct {
 		name, role string
@@ -113,6 +128,26 @@ func newEnv(t testing.TB) *env {
 		e.tokens[u.name] = tok
 	}
 	return e
+}
+
+// statusWriter remembers the status of an answer.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 type testWriter struct{ t testing.TB }

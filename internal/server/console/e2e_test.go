@@ -1,0 +1,338 @@
+package console_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath returns the system Chromium, or skips the test (fails it under CI).
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	msg := "Chromium is not installed (Debian: apt-get install chromium); the browser tests of the console need it"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// chrome drives one headless Chromium.
+type chrome struct {
+	t     *testing.T
+	ctx   context.Context
+	base  string
+	shots string
+	n     int
+}
+
+func newChrome(t *testing.T, base string) *chrome {
+	t.Helper()
+	path := chromiumPath(t)
+	shots := os.Getenv("VTSOAR_SCREENSHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	} else if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(path),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	// The first run starts the browser; it must not carry a timeout.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
+		t.Fatalf("starting Chromium: %v", err)
+	}
+	return &chrome{t: t, ctx: ctx, base: base, shots: shots}
+}
+
+// do runs steps, failing the test after 20 seconds.
+func (c *chrome) do(steps ...chromedp.Action[chromedp.Void]) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(c.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		c.failed(err)
+	}
+}
+
+// failed ends the test with err, the page's address and text, and a screenshot.
+func (c *chrome) failed(err error) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
+	defer cancel()
+	body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+		p := filepath.Join(c.shots, "failure.png")
+		os.WriteFile(p, png, 0o644)
+		c.t.Logf("screenshot %s", p)
+	}
+	c.t.Fatalf("browser: %v\nat %s:\n%.1500s", err, c.location(), body)
+}
+
+func (c *chrome) location() string {
+	ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
+	defer cancel()
+	loc, _ := chromedp.Run(ctx, chromedp.Location())
+	return loc
+}
+
+// run runs one action that returns a value.
+func run[T any](c *chrome, a chromedp.Action[T]) T {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(c.ctx, 20*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		c.failed(err)
+	}
+	return v
+}
+
+func (c *chrome) text(sel string) string {
+	c.t.Helper()
+	return strings.TrimSpace(run(c, chromedp.Text(chromedp.CSS(sel))))
+}
+
+func (c *chrome) js(expr string) string {
+	c.t.Helper()
+	return run(c, chromedp.Evaluate[string](expr))
+}
+
+func (c *chrome) open(path, waitFor string) {
+	c.t.Helper()
+	c.do(chromedp.Navigate(c.base+path), chromedp.WaitVisible(chromedp.CSS(waitFor)))
+}
+
+// shot saves a screenshot of the whole page as PNG.
+func (c *chrome) shot(name string) {
+	c.t.Helper()
+	png := run(c, chromedp.FullScreenshot(100))
+	c.n++
+	p := filepath.Join(c.shots, fmt.Sprintf("%02d-%s.png", c.n, name))
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Logf("screenshot %s", p)
+}
+
+func (c *chrome) signIn(token string) {
+	c.t.Helper()
+	c.open("/", "#token")
+	c.do(chromedp.SetValue(chromedp.ID("token"), token), chromedp.Click(chromedp.CSS(`#login-form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`form.who`)))
+}
+
+func (c *chrome) signOut() {
+	c.t.Helper()
+	c.do(chromedp.Click(chromedp.CSS(`form.who button`)), chromedp.WaitVisible(chromedp.ID("token")))
+}
+
+// TestConsoleInBrowser drives the console in headless Chromium against the real
+// service: sign in, add and test a connection, run a command and read its tabs, post
+// an event and watch its risk appear, the quota chart, a widget in its sandbox, and an
+// analyst kept out of the admin pages.
+func TestConsoleInBrowser(t *testing.T) {
+	e := newEnv(t)
+	c := newChrome(t, e.srv.URL)
+
+	// Sign in.
+	c.open("/", "#token")
+	c.shot("sign-in")
+	c.signIn(e.tokens["admin"])
+	if got := c.text("form.who span"); !strings.Contains(got, "admin") {
+		t.Fatalf("signed in as %q", got)
+	}
+	c.shot("overview")
+
+	// Add a connection.
+	c.open("/connections", "main")
+	if got := c.text("p.empty"); !strings.Contains(got, "Add the first one") {
+		t.Errorf("empty connections page says %q", got)
+	}
+	c.do(chromedp.Click(chromedp.CSS(`a[href="/connections/new"].button`)), chromedp.WaitVisible(chromedp.ID("connection-form")))
+	c.do(chromedp.SetValue(chromedp.ID("name"), "emu"),
+		chromedp.SetValue(chromedp.ID("api_key"), simAPIKey),
+		chromedp.SetValue(chromedp.ID("server_url"), e.simURL),
+		chromedp.SetValue(chromedp.ID("quota"), "premium"),
+		chromedp.SetValue(chromedp.ID("health_check_minutes"), "15"))
+	c.shot("connection-form")
+	c.do(chromedp.Click(chromedp.CSS(`#connection-form button[type=submit]`)), chromedp.WaitVisible(chromedp.ID("test-connection")))
+	if got := c.text("p.notice"); !strings.Contains(got, "Connection created") {
+		t.Errorf("notice after create = %q", got)
+	}
+
+	// Test it: pass, with the quota left.
+	c.do(chromedp.Click(chromedp.ID("test-connection")), chromedp.WaitVisible(chromedp.ID("test-result")))
+	res := c.text("#test-result")
+	if !strings.Contains(res, "Test passed") || !strings.Contains(res, "Quota left") {
+		t.Errorf("test result = %q", res)
+	}
+	c.shot("connection-tested")
+	c.open("/connections", "#connections")
+	if got := c.text("#connections tbody tr td:nth-child(2)"); got != "Healthy" {
+		t.Errorf("health in the list = %q", got)
+	}
+	c.shot("connections")
+
+	// The relationship list follows the command chosen (the picker submits itself).
+	c.open("/run", "#run-form")
+	c.do(chromedp.SetValue(chromedp.ID("pick-command"), "get-ip-relationships"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("pick-command").dispatchEvent(new Event("change"))`),
+		chromedp.WaitVisible(chromedp.ID("relationship")))
+	opts := c.js(`Array.from(document.querySelectorAll("#relationship option")).map(o => o.value).join(",")`)
+	if !strings.Contains(opts, "communicating_files") || !strings.Contains(opts, "resolutions") || strings.Contains(opts, "contacted_ips") {
+		t.Errorf("relationships of an IP = %s", opts)
+	}
+
+	// Run check-file-reputation with a mix of inputs and read every tab.
+	c.open("/run?command=check-file-reputation", "#run-form")
+	c.do(chromedp.SetValue(chromedp.ID("inputs"), eicarMD5+"\n"+badHash+"\n# a comment\n"+zeroSHA+"\n"),
+		chromedp.Click(chromedp.ID("run")), chromedp.WaitVisible(chromedp.ID("result")))
+	if got := c.text("#return-data"); got != "Partially Successful" {
+		t.Errorf("return data = %q", got)
+	}
+	c.shot("run-return-data")
+	visible := func() string {
+		return c.js(`Array.from(document.querySelectorAll(".tab-panel")).filter(p => !p.hidden).map(p => p.id).join(",")`)
+	}
+	c.do(chromedp.Click(chromedp.ID("t-keys")))
+	if v := visible(); v != "tab-keys" {
+		t.Errorf("after clicking Key Fields, visible panels = %q", v)
+	}
+	if got := c.js(`Array.from(document.querySelectorAll("#tab-keys .risk")).map(b => b.textContent + "/" + b.className).join(" ")`); got != "High/risk risk-high N/A/risk risk-na N/A/risk risk-na" {
+		t.Errorf("key fields risk badges = %q", got)
+	}
+	c.shot("run-key-fields")
+	c.do(chromedp.Click(chromedp.ID("t-context")))
+	rows := c.js(`Array.from(document.querySelectorAll("#context-data tbody tr")).map(r => Array.from(r.cells).map(td => td.textContent.trim()).join("|")).join("\n")`)
+	lines := strings.Split(rows, "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], eicarMD5+"|ok|file|High|") || !strings.Contains(lines[0], "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f") ||
+		!strings.Contains(lines[1], badHash+"|error") || !strings.Contains(lines[1], "32 hex") ||
+		!strings.Contains(lines[2], zeroSHA+"|error") || !strings.Contains(lines[2], "Not Found") {
+		t.Errorf("context data rows:\n%s", rows)
+	}
+	c.shot("run-context-data")
+	c.do(chromedp.Click(chromedp.ID("t-raw")))
+	if raw := c.text("#tab-raw pre.json"); !strings.Contains(raw, `"last_analysis_stats"`) || !strings.Contains(raw, "\n  ") {
+		t.Errorf("raw data is not VirusTotal's pretty JSON: %.200s", raw)
+	}
+	c.shot("run-raw-data")
+	c.do(chromedp.Click(chromedp.ID("t-errors")))
+	errs := c.js(`Array.from(document.querySelectorAll("#errors tbody tr")).map(r => Array.from(r.cells).map(td => td.textContent.trim()).join("|")).join("\n")`)
+	if el := strings.Split(errs, "\n"); len(el) != 2 || !strings.Contains(el[0], badHash+"|Check File Reputation failed.|400") ||
+		!strings.Contains(el[1], zeroSHA+"|Check File Reputation failed.|404|NotFoundError|File Not Found.") {
+		t.Errorf("errors tab:\n%s", errs)
+	}
+	c.shot("run-errors")
+
+	// Post an event and watch its risk appear, the page refreshing by itself.
+	c.open("/events", "#event-form")
+	if got := c.text("p.empty"); !strings.Contains(got, "No events") {
+		t.Errorf("empty events page says %q", got)
+	}
+	c.do(chromedp.SetValue(chromedp.ID("artifacts"), eicarMD5+"\n"+slowIP+"\nexample.com"),
+		chromedp.Click(chromedp.ID("post-event")), chromedp.WaitVisible(chromedp.ID("event")))
+	if st := c.js(`document.getElementById("event").dataset.status`); st == "done" {
+		t.Fatalf("the event is done before its slow artifact was answered")
+	}
+	c.shot("event-in-progress")
+	// The page updates itself in place (no reload: the marker survives) until done.
+	c.do(chromedp.Evaluate[chromedp.Void](`window.stillHere = true`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("event").dataset.status === "done"`, chromedp.WithPollingTimeout(15*time.Second)))
+	if c.js(`String(window.stillHere === true)`) != "true" {
+		t.Error("the event page reloaded instead of updating itself")
+	}
+	if got := c.text("#event-risk"); got != "High" {
+		t.Errorf("event risk = %q", got)
+	}
+	arts := c.js(`Array.from(document.querySelectorAll("#artifacts tbody tr")).map(r => r.cells[1].textContent + "=" + r.cells[3].textContent.trim() + ":" + (r.cells[4].textContent.trim() !== "")).join(",")`)
+	if !strings.HasPrefix(arts, eicarMD5+"=High:true,"+slowIP+"=") || strings.Count(arts, ":true") != 3 {
+		t.Errorf("artifacts (value=risk:has reason) = %s", arts)
+	}
+	c.shot("event-done")
+	c.open("/events", "#events")
+	c.shot("events")
+
+	// Quota: windows and the chart of the last 24 hours.
+	c.open("/quota", "svg.chart")
+	if n := c.js(`String(document.querySelectorAll("#quota-emu svg.chart rect.bar").length)`); n != "24" {
+		t.Errorf("chart bars = %s", n)
+	}
+	if last := c.js(`document.querySelector("#quota-emu svg.chart rect.bar:last-of-type title").textContent`); strings.HasSuffix(last, ": 0 requests") {
+		t.Errorf("the current hour shows no request: %q", last)
+	}
+	c.shot("quota")
+
+	// A widget runs in a sandbox: its script neither reaches the console nor runs.
+	c.open("/run?command=retrieve-widget-html-content", "#run-form")
+	title := c.js(`document.title`)
+	c.do(chromedp.SetValue(chromedp.ID("inputs"), eicarMD5), chromedp.Click(chromedp.ID("run")),
+		chromedp.WaitVisible(chromedp.ID("result")), chromedp.Click(chromedp.ID("t-context")),
+		chromedp.WaitVisible(chromedp.CSS("iframe.widget")))
+	deadline := time.Now().Add(10 * time.Second)
+	for e.widgetLoads.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if e.widgetLoads.Load() == 0 {
+		t.Fatal("the browser never loaded the widget")
+	}
+	time.Sleep(300 * time.Millisecond) // time for a script, were it allowed, to run
+	if got := c.js(`(() => { const f = document.querySelector("iframe.widget"); try { return f.contentDocument === null ? "null" : "reachable"; } catch (e) { return "blocked"; } })()`); got == "reachable" {
+		t.Error("the console's script can reach into the widget's document (same origin)")
+	}
+	if got := c.js(`document.querySelector("iframe.widget").getAttribute("sandbox")`); got != "" {
+		t.Errorf("iframe sandbox = %q", got)
+	}
+	if got := c.js(`document.title`); got != title {
+		t.Errorf("the widget's script changed the console's title to %q", got)
+	}
+	if n := e.beacons.Load(); n != 0 {
+		t.Errorf("the widget's script ran: %d beacon requests", n)
+	}
+	c.shot("widget")
+
+	// An analyst cannot reach the admin pages.
+	c.signOut()
+	c.signIn(e.tokens["analyst"])
+	if n := c.js(`String(document.querySelectorAll('nav a[href="/users"]').length)`); n != "0" {
+		t.Error("the analyst's menu offers Users")
+	}
+	for _, p := range []string{"/users", "/connections/new", "/connections/emu/edit"} {
+		c.open(p, "main h1")
+		if h := c.text("main h1"); h != "Not allowed" {
+			t.Errorf("analyst at %s sees %q", p, h)
+		}
+		if msg := c.text("p.error"); !strings.Contains(msg, "may not open this page") {
+			t.Errorf("analyst at %s: %q", p, msg)
+		}
+	}
+	c.shot("analyst-refused")
+	// The connection page offers the analyst no admin buttons.
+	c.open("/connections/emu", "dl.props")
+	if n := c.js(`String(document.querySelectorAll("#test-connection, .danger").length)`); n != "0" {
+		t.Error("the analyst is offered Test or Delete")
+	}
+}
