@@ -126,6 +126,7 @@ func TestDemoEndToEnd(t *testing.T) {
 		ContextData []struct {
 			RiskLevel string `json:"risk_level"`
 		} `json:"context_data"`
+		Errors []map[string]any `json:"errors"`
 	}
 	if st := call(t, "POST", base+"/api/v1/commands/check-file-reputation", token,
 		map[string]any{"inputs": []string{"44d88612fea8a8f36de82e1278abb02f"}}, &env); st != 200 ||
