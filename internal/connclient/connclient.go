@@ -56,6 +56,22 @@ func OpenKey(c *secret.Cipher, conn store.Connection) (string, error) {
 	return string(b), nil
 }
 
+// defaultConcurrency sizes the idle pool of a client whose caller did not say how many
+// requests it has in flight.
+const defaultConcurrency = 16
+
+// NewHTTPClient returns an HTTP client for VirusTotal that keeps up to concurrency
+// idle connections per host. Go's default transport keeps two, so with more requests
+// in flight every further one would open (and handshake) a new TLS connection. It is
+// the one place where vtsoar's HTTP clients for VirusTotal are made; vt.WithProxy
+// still applies to it.
+func NewHTTPClient(concurrency int) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = max(concurrency, 2)
+	tr.MaxIdleConns = max(tr.MaxIdleConns, tr.MaxIdleConnsPerHost)
+	return &http.Client{Transport: tr}
+}
+
 // Options tune Build.
 type Options struct {
 	// Quota configures the limiter (zero value: right for VirusTotal).
@@ -71,8 +87,12 @@ type Options struct {
 	// Timeout bounds each attempt (0: vt.DefaultTimeout).
 	Timeout time.Duration
 	// HTTPClient, when set, is the client's transport (the connection's proxy is then
-	// the caller's business).
+	// the caller's business). When nil, the client gets NewHTTPClient(Concurrency)
+	// with the connection's proxy.
 	HTTPClient *http.Client
+	// Concurrency is how many requests the caller has in flight at once; the HTTP
+	// client keeps that many idle connections to the server (0: 16).
+	Concurrency int
 	// Policy derives risk levels (zero value: risk.DefaultPolicy()).
 	Policy risk.Policy
 	// Logger receives the client's log lines (never the key; nil: discard).
@@ -121,6 +141,9 @@ func BuildWithKey(_ context.Context, st Store, conn store.Connection, apiKey str
 	}
 	spec, err := quota.ParseSpec(specText)
 	if err != nil {
+		if conn.Name == "" {
+			return nil, fmt.Errorf("quota: %w", err)
+		}
 		return nil, fmt.Errorf("connection %s: quota: %w", conn.Name, err)
 	}
 	server := conn.ServerURL
@@ -147,8 +170,17 @@ func BuildWithKey(_ context.Context, st Store, conn store.Connection, apiKey str
 	}
 	if opts.HTTPClient != nil {
 		vopts = append(vopts, vt.WithHTTPClient(opts.HTTPClient))
-	} else if conn.Proxy != "" {
-		vopts = append(vopts, vt.WithProxy(conn.Proxy))
+	} else {
+		n := opts.Concurrency
+		if n <= 0 {
+			n = defaultConcurrency
+		}
+		// vt.New applies the proxy to a clone of this client's transport, whatever
+		// the order of the options, so the idle pool's size survives it.
+		vopts = append(vopts, vt.WithHTTPClient(NewHTTPClient(n)))
+		if conn.Proxy != "" {
+			vopts = append(vopts, vt.WithProxy(conn.Proxy))
+		}
 	}
 	if opts.UserAgent != "" {
 		vopts = append(vopts, vt.WithUserAgent(opts.UserAgent))
@@ -161,6 +193,9 @@ func BuildWithKey(_ context.Context, st Store, conn store.Connection, apiKey str
 	}
 	client, err := vt.New(apiKey, vopts...)
 	if err != nil {
+		if conn.Name == "" {
+			return nil, err
+		}
 		return nil, fmt.Errorf("connection %s: %w", conn.Name, err)
 	}
 	policy := opts.Policy

@@ -3,10 +3,16 @@ package connclient_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/vtsoar/vtsoar/internal/command"
 	"github.com/vtsoar/vtsoar/internal/connclient"
@@ -85,5 +91,149 @@ func TestBuildRunsCommandsThroughCacheAndBudget(t *testing.T) {
 	}
 	if _, err := connclient.Build(ctx, st, c, store.Connection{Name: "bad", SealedAPIKey: sealed, Quota: "3/fortnight"}, connclient.Options{}); err == nil {
 		t.Fatal("Build with a key sealed for another name succeeded")
+	}
+}
+
+// connCounter counts the TCP connections a test server accepts.
+type connCounter struct{ n atomic.Int64 }
+
+func (c *connCounter) hook(_ net.Conn, s http.ConnState) {
+	if s == http.StateNew {
+		c.n.Add(1)
+	}
+}
+
+// barrier holds requests until n of them are in flight, so that a round of n
+// concurrent requests needs n connections however the goroutines are scheduled.
+type barrier struct {
+	n       int
+	mu      sync.Mutex
+	waiting int
+	release chan struct{}
+}
+
+func (b *barrier) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.mu.Lock()
+		if b.release == nil {
+			b.release = make(chan struct{})
+		}
+		ch := b.release
+		if b.waiting++; b.waiting == b.n {
+			close(ch)
+			b.release, b.waiting = nil, 0
+		}
+		b.mu.Unlock()
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// rounds sends two rounds of n concurrent GETs through conn's client and returns the
+// connections the server accepted in each.
+func rounds(t *testing.T, a *connclient.Conn, n int, accepted *connCounter) (first, second int64) {
+	t.Helper()
+	round := func() int64 {
+		before := accepted.n.Load()
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := a.Client.GetIPAddress(context.Background(), fmt.Sprintf("192.0.2.%d", i+1))
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		return accepted.n.Load() - before
+	}
+	first = round()
+	time.Sleep(100 * time.Millisecond) // the last answers' connections back in the pool
+	return first, round()
+}
+
+// The client keeps one idle connection per request in flight, so a second round of
+// concurrent requests opens no new connection; Go's default (two per host) would
+// open one for each request beyond the second.
+func TestClientKeepsIdleConnectionsForItsConcurrency(t *testing.T) {
+	ctx := context.Background()
+	const n = 8
+	var accepted connCounter
+	srv := httptest.NewUnstartedServer((&barrier{n: n}).wrap(vtsim.MustNew(vtsim.Options{})))
+	srv.Config.ConnState = accepted.hook
+	srv.Start()
+	defer srv.Close()
+	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	conn := store.Connection{Name: "sim", ServerURL: srv.URL, Quota: "premium"}
+	for _, tc := range []struct {
+		concurrency int
+		maxSecond   int64
+		minSecond   int64
+	}{{n, 0, 0}, {2, n - 2, n - 2}} {
+		a, err := connclient.BuildWithKey(ctx, st, conn, "k", connclient.Options{Concurrency: tc.concurrency})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, second := rounds(t, a, n, &accepted)
+		t.Logf("concurrency %d: %d then %d new connections for two rounds of %d requests", tc.concurrency, first, second, n)
+		if first != n || second > tc.maxSecond || second < tc.minSecond {
+			t.Errorf("concurrency %d: %d then %d new connections, want %d then %d..%d",
+				tc.concurrency, first, second, n, tc.minSecond, tc.maxSecond)
+		}
+	}
+}
+
+// The connection's proxy applies to the client built with its own HTTP client, and
+// the idle pool survives it.
+func TestProxyWithTheIdlePool(t *testing.T) {
+	ctx := context.Background()
+	sim := vtsim.MustNew(vtsim.Options{})
+	var proxied atomic.Int64
+	var accepted connCounter
+	// A forward proxy for plain HTTP: it gets absolute-form requests for the server.
+	proxy := httptest.NewUnstartedServer((&barrier{n: 6}).wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Host != "vt.example.invalid" {
+			http.Error(w, "not a proxy request: "+r.URL.String(), http.StatusBadGateway)
+			return
+		}
+		proxied.Add(1)
+		sim.ServeHTTP(w, r)
+	})))
+	proxy.Config.ConnState = accepted.hook
+	proxy.Start()
+	defer proxy.Close()
+	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	conn := store.Connection{Name: "via-proxy", ServerURL: "http://vt.example.invalid", Proxy: proxy.URL, Quota: "premium"}
+	a, err := connclient.BuildWithKey(ctx, st, conn, "k", connclient.Options{Concurrency: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := rounds(t, a, 6, &accepted)
+	if proxied.Load() != 12 {
+		t.Fatalf("%d of 12 requests went through the proxy", proxied.Load())
+	}
+	if first != 6 || second != 0 {
+		t.Errorf("through the proxy: %d then %d new connections, want 6 then none", first, second)
+	}
+	if _, err := connclient.BuildWithKey(ctx, st, store.Connection{Proxy: "ftp://proxy"}, "k", connclient.Options{}); err == nil {
+		t.Error("a proxy of an unknown scheme was accepted")
 	}
 }

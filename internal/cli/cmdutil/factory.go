@@ -19,6 +19,7 @@ import (
 	"github.com/vtsoar/vtsoar/internal/cache"
 	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
 	"github.com/vtsoar/vtsoar/internal/command"
+	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/risk"
 	"github.com/vtsoar/vtsoar/vt"
 )
@@ -191,13 +192,17 @@ func (f *Factory) NewClient(key, server string, limiter vt.Limiter) (*vt.Client,
 	return c, nil
 }
 
-// HTTPClient returns the HTTP client for VirusTotal: Go's default transport keeps only
-// two idle connections per host, so with more inputs in flight every further request
-// would open (and handshake) a new connection; this one keeps one per input in flight.
+// HTTPClient returns the HTTP client for VirusTotal (connclient.NewHTTPClient): it
+// keeps one idle connection per input in flight, where Go's default transport keeps
+// two per host and every further request would open (and handshake) a new one.
 func (f *Factory) HTTPClient() *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = max(f.Options.Concurrency, command.DefaultConcurrency) + 2
-	return &http.Client{Transport: tr}
+	return connclient.NewHTTPClient(f.IdleConns())
+}
+
+// IdleConns is how many idle connections to VirusTotal a client keeps: one per input
+// in flight (--concurrency), plus two for the requests an input makes after its first.
+func (f *Factory) IdleConns() int {
+	return max(f.Options.Concurrency, 1) + 2
 }
 
 // ReadInputs returns the inputs of a command: its arguments, where "-" stands for the

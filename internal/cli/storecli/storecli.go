@@ -21,8 +21,8 @@ import (
 
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
 	"github.com/vtsoar/vtsoar/internal/command"
+	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/quota"
-	"github.com/vtsoar/vtsoar/internal/risk"
 	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/vt"
@@ -101,24 +101,14 @@ func (e *Env) Cipher() (*secret.Cipher, error) {
 	return c, nil
 }
 
-// keyAAD binds a sealed key to its connection's name.
-func keyAAD(name string) []byte { return []byte("vtsoar connection\x00" + name) }
-
-// SealKey seals the API key of connection name.
+// SealKey seals the API key of connection name (connclient.SealKey).
 func SealKey(c *secret.Cipher, name, apiKey string) ([]byte, error) {
-	return c.Seal([]byte(apiKey), keyAAD(name))
+	return connclient.SealKey(c, name, apiKey)
 }
 
-// OpenKey opens the sealed API key of a stored connection.
+// OpenKey opens the sealed API key of a stored connection (connclient.OpenKey).
 func OpenKey(c *secret.Cipher, conn store.Connection) (string, error) {
-	b, err := c.Open(conn.SealedAPIKey, keyAAD(conn.Name))
-	if err != nil {
-		if errors.Is(err, secret.ErrWrongKey) {
-			return "", fmt.Errorf("connection %s: its API key was stored under another master key (%s or the key file beside the database): %w", conn.Name, secret.EnvMasterKey, err)
-		}
-		return "", fmt.Errorf("connection %s: %w", conn.Name, err)
-	}
-	return string(b), nil
+	return connclient.OpenKey(c, conn)
 }
 
 // Target is what a command runs against: a key on a server with a budget.
@@ -205,34 +195,26 @@ func (e *Env) QuotaConfig() (quota.Config, error) {
 	return cfg, nil
 }
 
-// Limiter returns the limiter of t's budget.
-func (e *Env) Limiter(st store.Store, t Target) (*quota.Limiter, error) {
+// Conn builds what t needs to run commands: its client (with the global options, the
+// connection's proxy and an HTTP client keeping one idle connection per input in
+// flight), its limiter and the store's cache of its server. It goes through
+// connclient, as the server and the enrichment do.
+func (e *Env) Conn(ctx context.Context, st store.Store, t Target) (*connclient.Conn, error) {
+	f := e.F
 	cfg, err := e.QuotaConfig()
 	if err != nil {
 		return nil, err
 	}
-	return quota.New(st, t.Budget(), t.Spec, cfg), nil
-}
-
-// NewClient builds the VirusTotal client of t with the global options and limiter.
-func (e *Env) NewClient(t Target, limiter vt.Limiter) (*vt.Client, error) {
-	f := e.F
-	opts := []vt.Option{
-		vt.WithAPIVersion(f.APIVersion()),
-		vt.WithUserAgent("vtsoar/" + f.Version),
-		vt.WithLogger(f.Logger()),
-		vt.WithRetry(vt.RetryPolicy{MaxAttempts: f.Options.Retries + 1}),
+	opts := connclient.Options{
+		Quota:       cfg,
+		QuotaSpec:   t.Spec.String(),
+		UserAgent:   "vtsoar/" + f.Version,
+		Retry:       vt.RetryPolicy{MaxAttempts: f.Options.Retries + 1},
+		Concurrency: f.IdleConns(),
+		Logger:      f.Logger(),
 	}
-	if t.ServerURL != "" {
-		opts = append(opts, vt.WithServerURL(t.ServerURL))
-	}
-	if t.Proxy != "" {
-		opts = append(opts, vt.WithProxy(t.Proxy))
-	}
-	if limiter != nil {
-		opts = append(opts, vt.WithLimiter(limiter))
-	}
-	c, err := vt.New(t.APIKey, opts...)
+	conn := store.Connection{Name: t.Connection, ServerURL: t.ServerURL, Proxy: t.Proxy}
+	c, err := connclient.BuildWithKey(ctx, st, conn, t.APIKey, opts)
 	if err != nil {
 		return nil, &cmdutil.UsageError{Err: err}
 	}
@@ -264,21 +246,11 @@ func (e *Env) DepsFor(ctx context.Context, st store.Store) (command.Deps, error)
 	if err != nil {
 		return command.Deps{}, err
 	}
-	lim, err := e.Limiter(st, t)
+	c, err := e.Conn(ctx, st, t)
 	if err != nil {
 		return command.Deps{}, err
 	}
-	client, err := e.NewClient(t, lim)
-	if err != nil {
-		return command.Deps{}, err
-	}
-	return command.Deps{
-		Client: client,
-		APIKey: t.APIKey,
-		Cache:  st.Cache(client.ServerURL()),
-		Policy: risk.DefaultPolicy(),
-		Logger: e.F.Logger(),
-	}, nil
+	return c.Deps(), nil
 }
 
 // RedactURL hides the password of a URL with credentials (a proxy's).

@@ -1,0 +1,66 @@
+package storecli_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
+	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
+	"github.com/vtsoar/vtsoar/internal/cli/storecli"
+	"github.com/vtsoar/vtsoar/internal/quota"
+	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/vtsim"
+)
+
+// A command's client goes through the target's proxy, spends the target's budget and
+// keeps the global options (--retries).
+func TestConnUsesTheProxyAndTheBudget(t *testing.T) {
+	ctx := context.Background()
+	sim := vtsim.MustNew(vtsim.Options{})
+	var proxied atomic.Int64
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Host != "vt.example.invalid" {
+			http.Error(w, "not a proxy request", http.StatusBadGateway)
+			return
+		}
+		proxied.Add(1)
+		sim.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ios, _, _, _ := iostreams.Test()
+	f := cmdutil.New(ios, "test")
+	f.Getenv = func(string) string { return "" }
+	f.Options.Concurrency, f.Options.Retries = 8, 0
+	e := &storecli.Env{F: f}
+	tg := storecli.Target{APIKey: "k", ServerURL: "http://vt.example.invalid", Proxy: proxy.URL, Spec: quota.Spec{PerDay: 1}}
+	c, err := e.Conn(ctx, st, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Client.GetIPAddress(ctx, "192.0.2.1"); err != nil {
+		t.Fatal(err)
+	}
+	if proxied.Load() != 1 {
+		t.Fatalf("%d requests through the proxy, want 1", proxied.Load())
+	}
+	if c.Budget() != tg.Budget() || c.Limiter.Spec() != tg.Spec {
+		t.Fatalf("budget %s %v, want %s %v", c.Budget(), c.Limiter.Spec(), tg.Budget(), tg.Spec)
+	}
+	// The day's one unit is spent: the next request fails before it leaves.
+	if _, err := c.Client.GetIPAddress(ctx, "192.0.2.2"); err == nil || proxied.Load() != 1 {
+		t.Fatalf("second request: %v, %d proxied", err, proxied.Load())
+	}
+	tg.Proxy = "ftp://proxy"
+	if _, err := e.Conn(ctx, st, tg); err == nil {
+		t.Fatal("a proxy of an unknown scheme was accepted")
+	}
+}
