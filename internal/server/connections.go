@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/quota"
@@ -19,22 +18,6 @@ import (
 
 // allChecks are the reputation checks a connection gets when none are given.
 var allChecks = []string{string(ioc.KindFile), string(ioc.KindIP), string(ioc.KindURL), string(ioc.KindDomain)}
-
-// connectionOut is a connection as the API shows it: the key is never returned, only
-// whether one is set, and a proxy's password is masked.
-type connectionOut struct {
-	Name               string    `json:"name"`
-	APIKeySet          bool      `json:"api_key_set"`
-	ServerURL          string    `json:"server_url"`
-	Quota              string    `json:"quota"`
-	Proxy              string    `json:"proxy"`
-	ReputationChecks   []string  `json:"reputation_checks"`
-	HealthCheckMinutes int       `json:"health_check_minutes"`
-	Sites              []string  `json:"sites"`
-	Users              []string  `json:"users"`
-	CreatedAt          time.Time `json:"created_at"`
-	UpdatedAt          time.Time `json:"updated_at"`
-}
 
 // connectionIn is a connection as the API takes it. Absent members keep their value
 // (PATCH, and api_key on PUT) or take their default (POST, PUT).
@@ -50,36 +33,11 @@ type connectionIn struct {
 	Users              *[]string `json:"users"`
 }
 
-func showConnection(c store.Connection) connectionOut {
-	out := connectionOut{
-		Name: c.Name, APIKeySet: len(c.SealedAPIKey) > 0, ServerURL: c.ServerURL, Quota: c.Quota,
-		Proxy: maskProxy(c.Proxy), HealthCheckMinutes: c.HealthCheckMinutes,
-		Sites: nonNil(c.Sites), Users: nonNil(c.Users), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
-		ReputationChecks: []string{},
-	}
-	for _, k := range c.ReputationChecks {
-		out.ReputationChecks = append(out.ReputationChecks, string(k))
-	}
-	return out
-}
-
 func nonNil(s []string) []string {
 	if s == nil {
 		return []string{}
 	}
 	return s
-}
-
-// maskProxy hides the password of a proxy URL.
-func maskProxy(p string) string {
-	u, err := url.Parse(p)
-	if err != nil || u.User == nil {
-		return p
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
 }
 
 // decodeJSON reads a JSON body of at most MaxJSONBody bytes into v, refusing unknown
@@ -215,10 +173,10 @@ func (s *Server) handleListConnections(w http.ResponseWriter, r *http.Request, u
 	if err != nil {
 		return internal(err)
 	}
-	out := []connectionOut{}
+	out := []store.ConnectionView{}
 	for _, c := range list {
 		if mayUse(u, c) == nil {
-			out = append(out, showConnection(c))
+			out = append(out, c.View())
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"connections": out})
@@ -246,7 +204,7 @@ func (s *Server) handleGetConnection(w http.ResponseWriter, r *http.Request, u *
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, showConnection(c))
+	writeJSON(w, http.StatusOK, c.View())
 	return nil
 }
 
@@ -277,7 +235,7 @@ func (s *Server) handleCreateConnection(w http.ResponseWriter, r *http.Request, 
 	}
 	s.log.InfoContext(r.Context(), "connection created", "connection", c.Name, "by", u.Name)
 	w.Header().Set("Location", "/api/v1/connections/"+url.PathEscape(c.Name))
-	writeJSON(w, http.StatusCreated, showConnection(c))
+	writeJSON(w, http.StatusCreated, c.View())
 	return nil
 }
 
@@ -325,7 +283,7 @@ func (s *Server) updateConnection(w http.ResponseWriter, r *http.Request, u *sto
 		return internal(err)
 	}
 	s.log.InfoContext(r.Context(), "connection updated", "connection", name, "by", u.Name, "key_changed", in.APIKey != nil)
-	writeJSON(w, http.StatusOK, showConnection(c))
+	writeJSON(w, http.StatusOK, c.View())
 	return nil
 }
 

@@ -91,14 +91,3 @@ func (cc *Clients) forget(name string) {
 	delete(cc.conns, name)
 	cc.mu.Unlock()
 }
-
-// all returns the clients built so far, for the quota gauges.
-func (cc *Clients) all() map[string]*connclient.Conn {
-	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	out := make(map[string]*connclient.Conn, len(cc.conns))
-	for n, e := range cc.conns {
-		out[n] = e.conn
-	}
-	return out
-}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vtsoar/vtsoar/internal/store"
@@ -51,7 +52,7 @@ func NewMetrics() *Metrics {
 		}, []string{"command"}),
 	}
 	m.Registry.MustRegister(m.vtRequests, m.commandDuration, (*stateCollector)(m),
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

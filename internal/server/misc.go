@@ -36,32 +36,6 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request, _ *store.
 	return nil
 }
 
-// consolePage is the placeholder of the web console.
-const consolePage = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>vtsoar</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:3em auto;padding:0 1em}code{background:#eee;padding:0 .2em}</style>
-</head><body>
-<h1>vtsoar</h1>
-<p>The web console is coming. Meanwhile the REST API is served under <code>/api/v1</code>;
-it is described by its <a href="/api/v1/openapi.json">OpenAPI document</a>.</p>
-<p>Every API call takes <code>Authorization: Bearer TOKEN</code>; an admin makes tokens with
-<code>vtsoar user add NAME --role analyst</code>.</p>
-</body></html>
-`
-
-func (s *Server) handleConsole(w http.ResponseWriter, r *http.Request, _ *store.User) error {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	if r.Method == http.MethodHead {
-		return nil
-	}
-	w.Write([]byte(consolePage))
-	return nil
-}
-
 // userOut is a user as the API shows it (never the token or its hash).
 type userOut struct {
 	Name      string    `json:"name"`

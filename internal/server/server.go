@@ -1,7 +1,7 @@
 // Package server is vtsoar's REST API (`vtsoar serve`): the integration commands,
 // connections, events, files and jobs under /api/v1, an OpenAPI 3.1 document that
-// describes them, Prometheus metrics, a health check and, at /, the console's
-// placeholder.
+// describes them, Prometheus metrics, a health check and, at /, the web console
+// (package console), which goes through the same API and so the same authorisation.
 //
 // # Authentication and authorisation
 //

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -36,33 +35,6 @@ observable types it checks automatically. Use one with --connection NAME on any 
 	}
 	cmd.AddCommand(newAdd(f, e), newList(f, e), newTest(f, e), newRemove(f, e))
 	return cmd
-}
-
-// View is a connection as shown: never its key.
-type View struct {
-	Name               string    `json:"name"`
-	ServerURL          string    `json:"server_url"`
-	Quota              string    `json:"quota"`
-	Proxy              string    `json:"proxy,omitempty"`
-	ReputationChecks   []string  `json:"reputation_checks"`
-	HealthCheckMinutes int       `json:"health_check_minutes"`
-	Sites              []string  `json:"sites"`
-	Users              []string  `json:"users"`
-	CreatedAt          time.Time `json:"created_at"`
-	UpdatedAt          time.Time `json:"updated_at"`
-}
-
-func viewOf(c store.Connection) View {
-	v := View{
-		Name: c.Name, ServerURL: store.NormalizeServerURL(c.ServerURL), Quota: c.Quota, Proxy: storecli.RedactURL(c.Proxy),
-		ReputationChecks: []string{}, HealthCheckMinutes: c.HealthCheckMinutes,
-		Sites: append([]string{}, c.Sites...), Users: append([]string{}, c.Users...),
-		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
-	}
-	for _, k := range c.ReputationChecks {
-		v.ReputationChecks = append(v.ReputationChecks, string(k))
-	}
-	return v
 }
 
 type addOptions struct {
@@ -257,10 +229,10 @@ func newList(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			views := []View{}
+			views := []store.ConnectionView{}
 			var rows [][]string
 			for _, c := range conns {
-				v := viewOf(c)
+				v := c.View()
 				views = append(views, v)
 				rows = append(rows, []string{v.Name, v.ServerURL, v.Quota, storecli.OrDash(v.Proxy),
 					storecli.OrDash(strings.Join(v.ReputationChecks, ",")), strconv.Itoa(v.HealthCheckMinutes),

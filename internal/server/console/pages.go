@@ -19,21 +19,6 @@ import (
 	"github.com/vtsoar/vtsoar/ioc"
 )
 
-// connection is a connection as the API shows it.
-type connection struct {
-	Name               string    `json:"name"`
-	APIKeySet          bool      `json:"api_key_set"`
-	ServerURL          string    `json:"server_url"`
-	Quota              string    `json:"quota"`
-	Proxy              string    `json:"proxy"`
-	ReputationChecks   []string  `json:"reputation_checks"`
-	HealthCheckMinutes int       `json:"health_check_minutes"`
-	Sites              []string  `json:"sites"`
-	Users              []string  `json:"users"`
-	CreatedAt          time.Time `json:"created_at"`
-	UpdatedAt          time.Time `json:"updated_at"`
-}
-
 // user is a user as the API shows it.
 type user struct {
 	Name      string    `json:"name"`
@@ -118,7 +103,7 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *session) err
 // --- home ---
 
 type homeData struct {
-	Connections []connection
+	Connections []store.ConnectionView
 	Events      []enrich.Event
 	EventsError string
 }
@@ -126,7 +111,7 @@ type homeData struct {
 func (c *Console) home(w http.ResponseWriter, r *http.Request, s *session) error {
 	var d homeData
 	var list struct {
-		Connections []connection `json:"connections"`
+		Connections []store.ConnectionView `json:"connections"`
 	}
 	if err := c.call(r, s, "GET", "/api/v1/connections", nil, &list); err != nil {
 		return err
@@ -146,7 +131,7 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, s *session) error
 // --- connections ---
 
 type connRow struct {
-	connection
+	store.ConnectionView
 	Health *enrich.HealthCheck
 }
 
@@ -160,7 +145,7 @@ func (c *Console) lastHealth(r *http.Request, s *session, name string, limit int
 
 func (c *Console) connections(w http.ResponseWriter, r *http.Request, s *session) error {
 	var list struct {
-		Connections []connection `json:"connections"`
+		Connections []store.ConnectionView `json:"connections"`
 	}
 	if err := c.call(r, s, "GET", "/api/v1/connections", nil, &list); err != nil {
 		return err
@@ -168,7 +153,7 @@ func (c *Console) connections(w http.ResponseWriter, r *http.Request, s *session
 	v := &view{Title: "Connections", Session: s}
 	rows := []connRow{}
 	for _, cn := range list.Connections {
-		row := connRow{connection: cn}
+		row := connRow{ConnectionView: cn}
 		hs, err := c.lastHealth(r, s, cn.Name, 1)
 		if err != nil {
 			v.Error = "Health history is unavailable: " + err.Error()
@@ -183,7 +168,7 @@ func (c *Console) connections(w http.ResponseWriter, r *http.Request, s *session
 }
 
 type connDetail struct {
-	Conn    connection
+	Conn    store.ConnectionView
 	History []enrich.HealthCheck
 	Test    *enrich.HealthCheck
 }
@@ -282,7 +267,7 @@ func (c *Console) editConnection(w http.ResponseWriter, r *http.Request, s *sess
 	if _, err := c.usersList(r, s); err != nil {
 		return err // admins only, before anything of the connection is shown
 	}
-	var cn connection
+	var cn store.ConnectionView
 	if err := c.call(r, s, "GET", "/api/v1/connections/"+url.PathEscape(r.PathValue("name")), nil, &cn); err != nil {
 		return err
 	}
@@ -337,7 +322,7 @@ func (c *Console) createConnection(w http.ResponseWriter, r *http.Request, s *se
 	if _, ok := body["api_key"]; !ok {
 		return c.renderConnForm(w, r, s, f, http.StatusBadRequest, "The API key is required: paste the key of your VirusTotal account.")
 	}
-	var out connection
+	var out store.ConnectionView
 	if err := c.call(r, s, "POST", "/api/v1/connections", body, &out); err != nil {
 		var ae *apiError
 		if errors.As(err, &ae) && (ae.Status == http.StatusBadRequest || ae.Status == http.StatusConflict) {
@@ -373,7 +358,7 @@ func (c *Console) updateConnection(w http.ResponseWriter, r *http.Request, s *se
 type runData struct {
 	Commands      []*command.Command
 	Command       *command.Command
-	Connections   []connection
+	Connections   []store.ConnectionView
 	Connection    string
 	Relationships []command.RelationshipInfo
 	Relationship  string
@@ -404,7 +389,7 @@ func (c *Console) runData(r *http.Request, s *session, name, conn string) (*runD
 		d.Relationships = command.Relationships(cmd.Kind)
 	}
 	var list struct {
-		Connections []connection `json:"connections"`
+		Connections []store.ConnectionView `json:"connections"`
 	}
 	if err := c.call(r, s, "GET", "/api/v1/connections", nil, &list); err != nil {
 		return nil, err
@@ -598,7 +583,7 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request, s *session) erro
 		return err
 	}
 	var list struct {
-		Connections []connection `json:"connections"`
+		Connections []store.ConnectionView `json:"connections"`
 	}
 	if err := c.call(r, s, "GET", "/api/v1/connections", nil, &list); err != nil {
 		return err

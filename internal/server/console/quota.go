@@ -26,7 +26,7 @@ type quotaRow struct {
 func (c *Console) quota(w http.ResponseWriter, r *http.Request, s *session) error {
 	// The API says which connections the user may see; only those are read.
 	var list struct {
-		Connections []connection `json:"connections"`
+		Connections []store.ConnectionView `json:"connections"`
 	}
 	if err := c.call(r, s, "GET", "/api/v1/connections", nil, &list); err != nil {
 		return err
