@@ -199,8 +199,10 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// The relationship list follows the command chosen (the picker submits itself).
 	c.open("/run", "#run-form")
-	c.do(chromedp.SetValue(chromedp.ID("pick-command"), "get-ip-relationships"),
-		chromedp.Evaluate[chromedp.Void](`document.getElementById("pick-command").dispatchEvent(new Event("change"))`),
+	// One script both chooses and fires "change", as a person's pick does: the page then
+	// navigates, so nothing may touch the old document afterwards.
+	c.do(chromedp.Evaluate[chromedp.Void](`(() => { const s = document.getElementById("pick-command");
+		s.value = "get-ip-relationships"; s.dispatchEvent(new Event("change")); })()`),
 		chromedp.WaitVisible(chromedp.ID("relationship")))
 	opts := c.js(`Array.from(document.querySelectorAll("#relationship option")).map(o => o.value).join(",")`)
 	if !strings.Contains(opts, "communicating_files") || !strings.Contains(opts, "resolutions") || strings.Contains(opts, "contacted_ips") {
