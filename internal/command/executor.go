@@ -426,8 +426,14 @@ func joinMsg(head, detail string) string {
 	return head + " " + upperFirst(detail) + endDot(detail)
 }
 
+// upperFirst capitalises the first letter of a sentence, but not of a first word that
+// is a name written in lower case with digits ("md5 must be 32 hex characters").
 func upperFirst(s string) string {
 	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	first, _, _ := strings.Cut(s, " ")
+	if strings.ContainsAny(first, "0123456789") {
 		return s
 	}
 	return string(s[0]-'a'+'A') + s[1:]

@@ -283,3 +283,15 @@ func TestRunWrongKindWithoutSibling(t *testing.T) {
 		t.Errorf("IP given to get-file-behavior-summaries: %q", m)
 	}
 }
+
+func TestInvalidMessagesKeepHashNamesAsWritten(t *testing.T) {
+	for in, want := range map[string]string{
+		"md5 must be 32 hex characters, got 31":    "Invalid Hash. md5 must be 32 hex characters, got 31.",
+		"sha256 must be 64 hex characters, got 63": "Invalid Hash. sha256 must be 64 hex characters, got 63.",
+		"hash has a non-hex character":             "Invalid Hash. Hash has a non-hex character.",
+	} {
+		if got := joinMsg("Invalid Hash.", in); got != want {
+			t.Errorf("joinMsg(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
