@@ -29,11 +29,18 @@ import (
 	"time"
 )
 
-// Build builds the vtsoar binary into dir and returns its path. It runs the go command
-// of the running toolchain in the module of the working directory.
+// Build builds the vtsoar binary (CGO_ENABLED=0, as released) into dir and returns its
+// path. It runs the go command found on PATH, or in $GOROOT/bin, in the module of the
+// working directory. Every test that runs the real binary builds it here.
 func Build(ctx context.Context, dir string) (string, error) {
 	bin := filepath.Join(dir, "vtsoar")
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if runtime.GOOS == "windows" {
+		bin += ".exe"
+	}
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		gobin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+	}
 	cmd := exec.CommandContext(ctx, gobin, "build", "-o", bin, "github.com/vtsoar/vtsoar/cmd/vtsoar")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {

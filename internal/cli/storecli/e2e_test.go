@@ -2,6 +2,7 @@ package storecli_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
@@ -11,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -20,18 +20,16 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"github.com/vtsoar/vtsoar/internal/scaletest"
 	"github.com/vtsoar/vtsoar/vtsim"
 )
 
 // buildVtsoar builds the vtsoar binary into dir.
 func buildVtsoar(t *testing.T, dir string) string {
 	t.Helper()
-	bin := filepath.Join(dir, "vtsoar")
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	cmd := exec.Command(gobin, "build", "-o", bin, "github.com/vtsoar/vtsoar/cmd/vtsoar")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin, err := scaletest.Build(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
