@@ -270,7 +270,7 @@ func (s *Server) relatedObject(c *call, it relItem) map[string]any {
 		return objectEnvelope(c, "ip_address", "ip_addresses", it.id, ipAttributes(a, it.d))
 	}
 	_, last := it.d.dates()
-	attrs := map[string]any{}
+	var attrs map[string]any
 	switch it.typ {
 	case "comment":
 		tag := threatFamilies[int(it.d[1])%len(threatFamilies)]

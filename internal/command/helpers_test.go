@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/vtsoar/vtsoar/internal/cache"
 	"github.com/vtsoar/vtsoar/internal/risk"
@@ -96,18 +95,6 @@ func findSHA256(t *testing.T, seed string, pred func(id string) bool) string {
 	return ""
 }
 
-func findMD5(t *testing.T, seed string, pred func(id string) bool) string {
-	t.Helper()
-	for i := range 100000 {
-		id := sha256Hex(fmt.Sprintf("%s-%d", seed, i))[:32]
-		if pred(id) {
-			return id
-		}
-	}
-	t.Fatal("no id found")
-	return ""
-}
-
 // fileHashes asks the emulator (outside any measured run) for a file's three hashes.
 func (e *env) fileHashes(t *testing.T, id string) (md5, sha1, sha256 string) {
 	t.Helper()
@@ -125,10 +112,6 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-func fastWait() (Duration, Duration) {
-	return Duration(20 * time.Millisecond), Duration(5 * time.Second)
 }
 
 // reset clears the emulator's counters once every request has been counted.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -203,7 +204,10 @@ func (s *Service) enrichArtifact(ctx context.Context, ev store.Event, art store.
 		s.log.Info("quota spent: enrichment deferred", "event", ev.ID, "artifact", art.Index, "until", resetAt)
 		return store.Artifact{}, river.JobSnooze(max(d, time.Second))
 	}
-	if lastErr == nil {
+	switch {
+	case len(failures) > 1: // every connection tried says why it failed
+		lastErr = errors.New(strings.Join(failures, "; "))
+	case lastErr == nil:
 		lastErr = errors.New("no connection answered")
 	}
 	s.log.Warn("enrichment failed", "event", ev.ID, "artifact", art.Index, "error", lastErr)

@@ -475,13 +475,13 @@ func newShiftClock(at time.Time) *shiftClock {
 func (c *shiftClock) Now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
 func (c *shiftClock) Advance(d time.Duration) { c.off.Add(int64(d)) }
 
-// waitFor runs Wait and returns its error and how long it took.
-func waitFor(l *Limiter, p vt.Priority, timeout time.Duration) (error, time.Duration) {
+// waitFor runs Wait and returns how long it took and its error.
+func waitFor(l *Limiter, p vt.Priority, timeout time.Duration) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	start := time.Now()
 	err := l.Wait(ctx, vt.Request{Priority: p})
-	return err, time.Since(start)
+	return time.Since(start), err
 }
 
 // VirusTotal refuses the request retried after a minute's hold: its day is spent, and
@@ -499,7 +499,7 @@ func TestRefusedAfterAHoldIsASpentDay(t *testing.T) {
 
 	// The first 429 holds a minute window.
 	l.Throttled(context.Background(), req, 0)
-	if err, d := waitFor(l, vt.PriorityInteractive, 5*time.Second); err != nil || d < win*3/4 {
+	if d, err := waitFor(l, vt.PriorityInteractive, 5*time.Second); err != nil || d < win*3/4 {
 		t.Fatalf("after a first 429: Wait = %v after %v, want a unit after about %v", err, d, win)
 	}
 	// The retried request is refused again.
@@ -509,7 +509,7 @@ func TestRefusedAfterAHoldIsASpentDay(t *testing.T) {
 		l *Limiter
 		p vt.Priority
 	}{{l, vt.PriorityInteractive}, {l, vt.PriorityBackground}, {other, vt.PriorityInteractive}, {other, vt.PriorityEnrichment}} {
-		err, d := waitFor(c.l, c.p, 5*time.Second)
+		d, err := waitFor(c.l, c.p, 5*time.Second)
 		var ex *ExhaustedError
 		if !errors.As(err, &ex) || d > win/2 {
 			t.Fatalf("%v wait after a refused retry: %v after %v, want an ExhaustedError at once", c.p, err, d)
@@ -527,18 +527,18 @@ func TestRefusedAfterAHoldIsASpentDay(t *testing.T) {
 	clk.Advance(reset.Sub(clk.Now()))
 	fill(t, l, 1)
 	l.Throttled(context.Background(), req, 0)
-	if err, d := waitFor(other, vt.PriorityInteractive, 5*time.Second); err != nil || d < win*3/4 {
+	if d, err := waitFor(other, vt.PriorityInteractive, 5*time.Second); err != nil || d < win*3/4 {
 		t.Fatalf("429 after the reset: Wait = %v after %v, want a unit after about %v", err, d, win)
 	}
 	// A 429 well after a hold ended is a minute hold too.
 	time.Sleep(2 * win)
 	other.Throttled(context.Background(), req, 0)
-	if err, d := waitFor(l, vt.PriorityInteractive, 5*time.Second); err != nil || d < win*3/4 {
+	if d, err := waitFor(l, vt.PriorityInteractive, 5*time.Second); err != nil || d < win*3/4 {
 		t.Fatalf("429 long after a hold: Wait = %v after %v, want a unit after about %v", err, d, win)
 	}
 	// A Retry-After right after a hold is taken at its word.
 	l.Throttled(context.Background(), req, win/2)
-	if err, d := waitFor(l, vt.PriorityInteractive, 5*time.Second); err != nil || d < win/4 {
+	if d, err := waitFor(l, vt.PriorityInteractive, 5*time.Second); err != nil || d < win/4 {
 		t.Fatalf("429 with Retry-After after a hold: Wait = %v after %v", err, d)
 	}
 }
@@ -550,7 +550,7 @@ func TestLongHoldFailsInteractiveWaitsFast(t *testing.T) {
 	const win = 200 * time.Millisecond
 	l := New(s, "b", Premium, Config{Minute: win, Margin: 20 * time.Millisecond})
 	l.Throttled(context.Background(), vt.Request{}, 5*time.Second)
-	err, d := waitFor(l, vt.PriorityInteractive, 5*time.Second)
+	d, err := waitFor(l, vt.PriorityInteractive, 5*time.Second)
 	var ex *ExhaustedError
 	if !errors.As(err, &ex) || d > win/2 {
 		t.Fatalf("interactive wait during a 5s hold: %v after %v, want an ExhaustedError at once", err, d)
@@ -559,14 +559,14 @@ func TestLongHoldFailsInteractiveWaitsFast(t *testing.T) {
 		t.Fatalf("long hold: %v (%+v)", err, ex)
 	}
 	for _, p := range []vt.Priority{vt.PriorityEnrichment, vt.PriorityBackground} {
-		if err, _ := waitFor(l, p, win); !errors.Is(err, context.DeadlineExceeded) {
+		if _, err := waitFor(l, p, win); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("%v wait during a long hold: %v, want it to wait", p, err)
 		}
 	}
 
 	short := New(s, "c", Premium, Config{Minute: win, Margin: 20 * time.Millisecond})
 	short.Throttled(context.Background(), vt.Request{}, win)
-	if err, d := waitFor(short, vt.PriorityInteractive, 5*time.Second); err != nil || d < win*3/4 {
+	if d, err := waitFor(short, vt.PriorityInteractive, 5*time.Second); err != nil || d < win*3/4 {
 		t.Fatalf("interactive wait during a hold of one window: %v after %v, want a unit after it", err, d)
 	}
 }

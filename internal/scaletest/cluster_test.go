@@ -214,9 +214,8 @@ func (c *cluster) waitEvents(ids []string, timeout time.Duration) []scaletest.Ev
 	c.t.Helper()
 	out := make([]scaletest.Event, len(ids))
 	deadline := time.Now().Add(timeout)
-	pending := len(ids)
 	for n := 0; ; n++ {
-		pending = 0
+		pending := 0
 		for i, id := range ids {
 			if out[i].Status == "done" {
 				continue
