@@ -47,7 +47,7 @@ type Env struct {
 // with the store's cache and the quota limiter.
 func Wire(f *cmdutil.Factory, fs *pflag.FlagSet) *Env {
 	e := &Env{F: f}
-	fs.StringVar(&e.DB, "db", "", "database: a SQLite file path (env "+EnvDB+"; default $XDG_DATA_HOME/vtsoar/vtsoar.db)")
+	fs.StringVar(&e.DB, "db", "", "database: a SQLite file path or a postgres:// URL (env "+EnvDB+"; default $XDG_DATA_HOME/vtsoar/vtsoar.db)")
 	fs.StringVar(&e.Connection, "connection", "", "use the stored connection `NAME` (see vtsoar connection list)")
 	fs.StringVar(&e.Quota, "quota", "", "request budget: public (4/min,500/day,15500/month), premium, or N/min,N/day,N/month (env "+EnvQuota+"; default: the connection's, else public)")
 	f.BuildDeps = e.BuildDeps
