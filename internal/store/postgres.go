@@ -7,7 +7,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,8 +22,9 @@ import (
 var postgresMigrations embed.FS
 
 // lockSpace is the first key of the two-key advisory locks the PostgreSQL store takes
-// (the second is hashtext(budget) for the ledger, lockMigrations or lockWrites), so that they
-// never meet a single-key advisory lock of another program on the same database.
+// (the second is hashtext(budget) for the ledger, lockMigrations or lockWrites), so that
+// they never meet a single-key advisory lock of another program on the same database.
+// The locks of writeKeyed's keys have a first key of their own, keySpace.
 const lockSpace = 0x76747361 // "vtsa"
 
 // defaultPoolSize bounds the connections of one store unless the DSN sets
@@ -36,11 +39,16 @@ const defaultPoolSize = 10
 //
 // Its write transactions rely on SQLite's BEGIN IMMEDIATE: one writer at a time, so
 // that a read-then-write (finishing an artifact and recounting its event, recording a
-// health check after the previous one, moving a cache alias) is atomic. Here every
-// transaction begun on db takes the same role from a database-wide advisory lock, held
-// until it commits, across replicas; reads take no lock. TakeUnit, the hot path of
-// every request, locks only its budget instead (noWriteLock). Transactions otherwise
-// run at PostgreSQL's default READ COMMITTED isolation.
+// health check after the previous one, moving a cache alias) is atomic. Here a
+// transaction begun on db takes the same role from a database-wide advisory lock
+// (lockWrites), held until it commits, across replicas; reads take no lock. The
+// transactions of the hot paths lock only what they read and write instead: TakeUnit
+// its budget (noWriteLock), and those of writeKeyed (events and their artifacts,
+// cache puts) an advisory lock per key under keySpace (lockKeys), taken in one order
+// so that two of them never wait for each other's. A table written under keys is
+// written under keys only (or by single statements that are atomic by themselves), so
+// that the database-wide lock and the key locks never have to exclude each other.
+// Transactions otherwise run at PostgreSQL's default READ COMMITTED isolation.
 type postgresStore struct {
 	*sqliteStore
 	pool *pgxpool.Pool
@@ -64,6 +72,29 @@ const (
 // noWriteLock marks the context of a transaction that takes a narrower lock of its own
 // instead of the database-wide write lock.
 type noWriteLock struct{}
+
+// keySpace is the first key of the advisory locks of writeKeyed's keys, the second a
+// 32-bit hash of the key: apart from lockSpace, so that a key never takes the lock of
+// a budget, the migrations or the database-wide write lock.
+const keySpace = 0x76747362 // "vtsb"
+
+// lockKeys, in the context of a transaction, holds the keys (a []string) whose
+// advisory locks the transaction takes instead of the database-wide write lock.
+type lockKeys struct{}
+
+// keyLocks returns the second keys of the advisory locks of keys, sorted and without
+// repeats: every transaction takes its locks in this order, so that two transactions
+// never hold one lock each of the other's pair.
+func keyLocks(keys []string) []int32 {
+	out := make([]int32, 0, len(keys))
+	for _, k := range keys {
+		h := fnv.New32a()
+		h.Write([]byte(k))
+		out = append(out, int32(h.Sum32()))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
 
 // OpenPostgres connects to the PostgreSQL database that dsn (a postgres:// URL or a
 // key=value connection string, as pgx reads it, with its pool_* settings) names and
@@ -108,7 +139,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts Options) (Store, error) 
 	db.SetConnMaxIdleTime(cfg.MaxConnIdleTime)
 	db.SetConnMaxLifetime(cfg.MaxConnLifetime)
 	s := &postgresStore{
-		sqliteStore: &sqliteStore{db: db, path: where, opts: opts, caches: map[string]*sqliteCache{}},
+		sqliteStore: &sqliteStore{db: db, path: where, opts: opts, caches: map[string]*sqliteCache{}, keyLocks: true},
 		pool:        pool,
 		plain:       stdlib.OpenDBFromPool(pool),
 	}
@@ -220,15 +251,26 @@ func (c *rebindConnector) Connect(ctx context.Context) (driver.Conn, error) {
 type rebindConn struct{ *stdlib.Conn }
 
 // BeginTx implements driver.ConnBeginTx: a transaction that is not read-only and whose
-// context is not marked noWriteLock waits for the database-wide write lock.
+// context is not marked noWriteLock waits for the advisory locks of the keys in its
+// context (lockKeys), or, without keys, for the database-wide write lock.
 func (c *rebindConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	tx, err := c.Conn.BeginTx(ctx, opts)
 	if err != nil || opts.ReadOnly || ctx.Value(noWriteLock{}) != nil {
 		return tx, pgError(err)
 	}
-	if _, err := c.Conn.ExecContext(ctx, fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, %d)`, lockSpace, lockWrites), nil); err != nil {
-		tx.Rollback()
-		return nil, fmt.Errorf("write lock: %w", pgError(err))
+	keys, _ := ctx.Value(lockKeys{}).([]string)
+	if len(keys) == 0 {
+		if _, err := c.Conn.ExecContext(ctx, fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, %d)`, lockSpace, lockWrites), nil); err != nil {
+			tx.Rollback()
+			return nil, fmt.Errorf("write lock: %w", pgError(err))
+		}
+		return tx, nil
+	}
+	for _, k := range keyLocks(keys) {
+		if _, err := c.Conn.ExecContext(ctx, fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, %d)`, keySpace, k), nil); err != nil {
+			tx.Rollback()
+			return nil, fmt.Errorf("write lock: %w", pgError(err))
+		}
 	}
 	return tx, nil
 }

@@ -1,14 +1,22 @@
 package store
 
 import (
+	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+
+	"github.com/vtsoar/vtsoar/internal/store/pgtest"
+	"github.com/vtsoar/vtsoar/ioc"
 )
 
 func TestRebind(t *testing.T) {
@@ -74,5 +82,104 @@ func TestPostgresMigrationsMatchSQLite(t *testing.T) {
 	}
 	if !reflect.DeepEqual(names(lite), names(pg)) {
 		t.Fatalf("migrations differ:\nsqlite:   %v\npostgres: %v\n(add the PostgreSQL twin in migrations/postgres)", names(lite), names(pg))
+	}
+}
+
+// TestPostgresKeyedWritesLockTheirKeysOnly holds one event's write transaction open on
+// one replica: another replica finishes an artifact of another event, and writes a
+// connection, meanwhile; finishing an artifact of the held event waits for the
+// event's lock until the transaction ends, and then counts it.
+func TestPostgresKeyedWritesLockTheirKeysOnly(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	open := func() *postgresStore {
+		s, err := OpenPostgres(ctx, dsn, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s.(*postgresStore)
+	}
+	a, b := open(), open()
+	for _, id := range []string{"held", "free"} {
+		if _, err := a.CreateEvent(ctx, Event{ID: id, Artifacts: []Artifact{{Type: ioc.KindIP, Value: "192.0.2.1"}}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held, release, heldDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		heldDone <- a.writeKeyed(ctx, eventKeys("held"), func(tx *sql.Tx) error {
+			close(held)
+			<-release
+			return nil
+		})
+	}()
+	<-held
+	released := false
+	defer func() {
+		if !released {
+			close(release)
+		}
+	}()
+
+	tctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	done := Artifact{Index: 0, Status: ArtifactDone, RiskLevelCode: 3}
+	if ev, _, err := b.FinishArtifact(tctx, "free", done, nil); err != nil || ev.Status != EventDone {
+		t.Fatalf("another event, while one is held: %+v, %v", ev, err)
+	}
+	if err := b.CreateConnection(tctx, Connection{Name: "c", SealedAPIKey: []byte{1}}); err != nil {
+		t.Fatalf("a write without keys, while an event is held: %v", err)
+	}
+
+	finished := make(chan error, 1)
+	go func() {
+		_, _, err := b.FinishArtifact(tctx, "held", done, nil)
+		finished <- err
+	}()
+	// Wait until the finishing transaction is seen waiting for an advisory lock.
+	mon, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mon.Close()
+	for {
+		var waiting int
+		if err := mon.QueryRowContext(tctx, `SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+AND classid = $1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, keySpace).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		select {
+		case err := <-finished:
+			t.Fatalf("finished an artifact of the held event while it was held (err %v)", err)
+		case <-tctx.Done():
+			t.Fatal("the finishing transaction never waited for the event's lock")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	close(release)
+	released = true
+	if err := <-heldDone; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-finished; err != nil {
+		t.Fatal(err)
+	}
+	ev, err := a.GetEvent(ctx, "held")
+	if err != nil || ev.FinishedCount != 1 || ev.Status != EventDone {
+		t.Fatalf("held event after release: %+v, %v", ev, err)
+	}
+}
+
+func TestKeyLocksSortedUnique(t *testing.T) {
+	got := keyLocks([]string{"b", "a", "b", "c"})
+	if len(got) != 3 || !slices.IsSorted(got) {
+		t.Fatalf("keyLocks = %v, want 3 sorted locks", got)
+	}
+	if again := keyLocks([]string{"c", "a", "b"}); !slices.Equal(got, again) {
+		t.Fatalf("keyLocks depends on the order of its keys: %v, %v", got, again)
 	}
 }

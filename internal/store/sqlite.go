@@ -51,6 +51,9 @@ type sqliteStore struct {
 	// instead of in SQLite's busy handler, which sleeps in coarse steps; the busy
 	// timeout then only arbitrates between processes.
 	writeMu sync.Mutex
+	// keyLocks is set on PostgreSQL, where the transactions of writeKeyed lock their
+	// keys only (and do not take writeMu).
+	keyLocks bool
 
 	mu      sync.Mutex
 	caches  map[string]*sqliteCache
@@ -120,10 +123,30 @@ func (s *sqliteStore) begin(ctx context.Context) (*sql.Tx, error) {
 	return s.db.BeginTx(ctx, nil)
 }
 
-// write runs fn in a write transaction, committing if it returns nil.
+// write runs fn in a write transaction, committing if it returns nil. The transaction
+// excludes every other write transaction of the database (see writeKeyed).
 func (s *sqliteStore) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
+	return s.writeKeyed(ctx, nil, fn)
+}
+
+// writeKeyed runs fn in a write transaction, committing if it returns nil, that
+// excludes at least every other write transaction naming one of keys: fn's reads and
+// writes of the records the keys stand for (such as "event\x00"+id) are atomic
+// against theirs. Every transaction that reads and then writes those records must
+// name them.
+//
+// On SQLite a write transaction excludes every other (BEGIN IMMEDIATE) and keys are
+// ignored. On PostgreSQL (keyLocks) the transaction takes an advisory lock per key,
+// and no other lock: it runs beside write transactions of other keys and beside
+// those of write, which take the database-wide lock. With no key, writeKeyed is
+// write.
+func (s *sqliteStore) writeKeyed(ctx context.Context, keys []string, fn func(tx *sql.Tx) error) error {
+	if s.keyLocks && len(keys) > 0 {
+		ctx = context.WithValue(ctx, lockKeys{}, keys)
+	} else {
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
+	}
 	tx, err := s.begin(ctx)
 	if err != nil {
 		return err

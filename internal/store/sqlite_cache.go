@@ -88,6 +88,12 @@ func (s *sqliteStore) CacheServers(ctx context.Context) ([]string, error) {
 // sqliteCache is one server's cache. Hits and misses are counted in memory and added
 // to cache_counters by flush (on Stats, Clear and Close), so that a lookup stays a
 // read.
+//
+// On PostgreSQL a put locks only the names it writes (see writeKeyed), so that the
+// puts of different objects run at once. What runs beside a put without waiting for
+// it (Clear, Prune, a put of another object that takes over one of its entry's
+// aliases) can at worst leave an alias without its entry or an entry without
+// aliases: both read as a miss, never as another object's answer.
 type sqliteCache struct {
 	s      *sqliteStore
 	server string
@@ -167,7 +173,14 @@ func (c *sqliteCache) Put(ctx context.Context, e cache.Entry) error {
 		notFound = 1
 	}
 	kind := string(e.Kind)
-	err := c.s.write(ctx, func(tx *sql.Tx) error {
+	// The transaction reads and writes the aliases of names, and the entries they lead
+	// to, under the names' keys: another put of one of these names waits; puts of
+	// other names run beside it.
+	keys := make([]string, len(names))
+	for i, n := range names {
+		keys[i] = "cache\x00" + c.server + "\x00" + kind + "\x00" + n
+	}
+	err := c.s.writeKeyed(ctx, keys, func(tx *sql.Tx) error {
 		// Entries the names pointed to before; dropped below if nothing leads to them.
 		var old []string
 		for _, n := range names {

@@ -18,6 +18,10 @@ const eventColumns = `id, site, status, risk_level_code, artifact_count, finishe
 
 const artifactColumns = `idx, type, value, status, risk_level_code, risk_reason, connection, object_id, error, updated_at`
 
+// eventKeys are the keys (see writeKeyed) of the transactions that write event id and
+// its artifacts: the events and event_artifacts tables are written under them only.
+func eventKeys(id string) []string { return []string{"event\x00" + id} }
+
 // CreateEvent implements Events.
 func (s *sqliteStore) CreateEvent(ctx context.Context, ev Event, inTx func(context.Context, any) error) (Event, error) {
 	if strings.TrimSpace(ev.ID) == "" {
@@ -29,7 +33,7 @@ func (s *sqliteStore) CreateEvent(ctx context.Context, ev Event, inTx func(conte
 		ev.RiskLevelCode = 4
 	}
 	ev.CreatedAt, ev.UpdatedAt = now, now
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeKeyed(ctx, eventKeys(ev.ID), func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE id = ?`, ev.ID).Scan(&n); err != nil {
 			return err
@@ -174,7 +178,7 @@ func (s *sqliteStore) ListEvents(ctx context.Context, sites []string, limit int)
 
 // StartEvent implements Events.
 func (s *sqliteStore) StartEvent(ctx context.Context, id string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.writeKeyed(ctx, eventKeys(id), func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE events SET status = ?, updated_at = ? WHERE id = ? AND status = ?`,
 			EventEnriching, micros(time.Now()), id, EventPending)
 		if err != nil {
@@ -197,7 +201,7 @@ func (s *sqliteStore) FinishArtifact(ctx context.Context, eventID string, a Arti
 		ev      Event
 		changed bool
 	)
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeKeyed(ctx, eventKeys(eventID), func(tx *sql.Tx) error {
 		changed = false
 		now := micros(time.Now())
 		res, err := tx.ExecContext(ctx, `UPDATE event_artifacts SET status = ?, risk_level_code = ?, risk_reason = ?,
