@@ -122,34 +122,10 @@ func (s *sqliteStore) GetConnection(ctx context.Context, name string) (Connectio
 
 // ListConnections implements Connections.
 func (s *sqliteStore) ListConnections(ctx context.Context) ([]Connection, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+connColumns+` FROM connections ORDER BY name`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Connection
-	for rows.Next() {
-		c, err := scanConnection(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.db, scanConnection, `SELECT `+connColumns+` FROM connections ORDER BY name`)
 }
 
 // DeleteConnection implements Connections.
 func (s *sqliteStore) DeleteConnection(ctx context.Context, name string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM connections WHERE name = ?`, name)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return fmt.Errorf("connection %s: %w", name, ErrNotFound)
-		}
-		return nil
-	})
+	return s.deleteNamed(ctx, "connections", "connection", name)
 }

@@ -83,38 +83,20 @@ func (s *sqliteStore) HealthHistory(ctx context.Context, connection string, limi
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+healthColumns+` FROM health_checks WHERE connection = ?
+	return queryAll(ctx, s.db, scanHealth, `SELECT `+healthColumns+` FROM health_checks WHERE connection = ?
 ORDER BY seq DESC LIMIT ?`, connection, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []HealthCheck
-	for rows.Next() {
-		h, err := scanHealth(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, h)
-	}
-	return out, rows.Err()
 }
 
 // LastHealthChecks implements HealthChecks.
 func (s *sqliteStore) LastHealthChecks(ctx context.Context) (map[string]HealthCheck, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+healthColumns+` FROM health_checks
+	last, err := queryAll(ctx, s.db, scanHealth, `SELECT `+healthColumns+` FROM health_checks
 WHERE seq IN (SELECT MAX(seq) FROM health_checks GROUP BY connection)`)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := map[string]HealthCheck{}
-	for rows.Next() {
-		h, err := scanHealth(rows)
-		if err != nil {
-			return nil, err
-		}
+	out := make(map[string]HealthCheck, len(last))
+	for _, h := range last {
 		out[h.Connection] = h
 	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -103,34 +103,10 @@ func (s *sqliteStore) SetUserToken(ctx context.Context, name string, hash []byte
 
 // ListUsers implements Users.
 func (s *sqliteStore) ListUsers(ctx context.Context) ([]User, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY name`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.db, scanUser, `SELECT `+userColumns+` FROM users ORDER BY name`)
 }
 
 // DeleteUser implements Users.
 func (s *sqliteStore) DeleteUser(ctx context.Context, name string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE name = ?`, name)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return fmt.Errorf("user %s: %w", name, ErrNotFound)
-		}
-		return nil
-	})
+	return s.deleteNamed(ctx, "users", "user", name)
 }
