@@ -2,7 +2,6 @@ package command
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -106,59 +105,21 @@ func relationshipHint(k ioc.Kind) string {
 	return "known: " + strings.Join(names, ", ")
 }
 
-// descriptor names a related object.
-type descriptor struct {
-	Type string `json:"type"`
-	ID   string `json:"id"`
-}
-
 func execRelationship(ctx context.Context, r *run, t task) outcome {
 	entry := ContextEntry{Type: string(t.obs.Kind), ID: t.obs.ID}
 	entry.set("relationship", r.rel.Name)
-	var objs []json.RawMessage
-	related := []descriptor{}
-	cursor := ""
-	pages := 0
-	for len(related) < r.limit {
-		page, err := r.d.Client.RelationshipPage(ctx, collection(t.obs.Kind), t.obs.ID, r.rel.Name,
-			vt.ListOptions{Limit: min(vt.MaxPageLimit, r.limit-len(related)), Cursor: cursor, DescriptorsOnly: r.req.DescriptorsOnly})
-		if err != nil {
-			if len(related) > 0 {
-				// Keep what was fetched, and say the rest failed.
-				r.log.Warn("relationship page failed after some pages", "relationship", r.rel.Name, "err", err)
-			}
-			return outcome{entry: entry, fail: r.relationshipFailure(err)}
-		}
-		pages++
-		for _, o := range page.Objects {
-			if len(related) >= r.limit {
-				break
-			}
-			related = append(related, descriptor{Type: o.Type, ID: o.ID})
-			raw := o.Raw
-			if len(raw) == 0 {
-				raw, _ = json.Marshal(o)
-			}
-			objs = append(objs, raw)
-		}
-		cursor = page.Cursor
-		if cursor == "" || len(page.Objects) == 0 {
-			cursor = ""
-			break
-		}
+	c, err := collectPages(r.limit, func(cursor string, n int) (*vt.Page, error) {
+		return r.d.Client.RelationshipPage(ctx, collection(t.obs.Kind), t.obs.ID, r.rel.Name,
+			vt.ListOptions{Limit: n, Cursor: cursor, DescriptorsOnly: r.req.DescriptorsOnly})
+	})
+	if err != nil {
+		return outcome{entry: entry, fail: r.relationshipFailure(err)}
 	}
-	entry.set("related", related)
-	entry.set("count", len(related))
-	entry.set("pages", pages)
-	entry.set("more", cursor != "")
-	if objs == nil {
-		objs = []json.RawMessage{}
-	}
-	meta := map[string]any{"count": len(related)}
-	if cursor != "" {
-		meta["cursor"] = cursor
-	}
-	raw, err := json.Marshal(map[string]any{"data": objs, "meta": meta})
+	entry.set("related", c.descs)
+	entry.set("count", len(c.descs))
+	entry.set("pages", c.pages)
+	entry.set("more", c.cursor != "")
+	raw, err := c.rawPage()
 	if err != nil {
 		return outcome{entry: entry, fail: r.failure(err)}
 	}

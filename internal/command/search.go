@@ -2,7 +2,6 @@ package command
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 
 	"github.com/vtsoar/vtsoar/ioc"
@@ -66,41 +65,18 @@ func searchQuery(input string) string {
 func execSearch(ctx context.Context, r *run, t task) outcome {
 	entry := ContextEntry{}
 	entry.set("query", t.text)
-	var objs []json.RawMessage
-	results := []descriptor{}
-	cursor := ""
-	for len(results) < r.limit {
-		page, err := r.d.Client.Search(ctx, t.text, vt.ListOptions{Limit: min(vt.MaxPageLimit, r.limit-len(results)), Cursor: cursor})
-		if err != nil {
-			return outcome{entry: entry, fail: r.failure(err)}
-		}
-		for _, o := range page.Objects {
-			if len(results) >= r.limit {
-				break
-			}
-			results = append(results, descriptor{Type: o.Type, ID: o.ID})
-			raw := o.Raw
-			if len(raw) == 0 {
-				raw, _ = json.Marshal(o)
-			}
-			objs = append(objs, raw)
-		}
-		cursor = page.Cursor
-		if cursor == "" || len(page.Objects) == 0 {
-			cursor = ""
-			break
-		}
+	c, err := collectPages(r.limit, func(cursor string, n int) (*vt.Page, error) {
+		return r.d.Client.Search(ctx, t.text, vt.ListOptions{Limit: n, Cursor: cursor})
+	})
+	if err != nil {
+		return outcome{entry: entry, fail: r.failure(err)}
 	}
-	entry.set("results", results)
-	entry.set("count", len(results))
-	entry.set("more", cursor != "")
-	if objs == nil {
-		objs = []json.RawMessage{}
+	entry.set("results", c.descs)
+	entry.set("count", len(c.descs))
+	entry.set("more", c.cursor != "")
+	raw, err := c.rawPage()
+	if err != nil {
+		return outcome{entry: entry, fail: r.failure(err)}
 	}
-	meta := map[string]any{"count": len(results)}
-	if cursor != "" {
-		meta["cursor"] = cursor
-	}
-	raw, _ := json.Marshal(map[string]any{"data": objs, "meta": meta})
 	return outcome{entry: entry, raw: raw}
 }
