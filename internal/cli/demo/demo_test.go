@@ -8,30 +8,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/vtsoar/vtsoar/internal/cli"
 	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
 )
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 var (
 	consoleRE = regexp.MustCompile(`(?m)^\s+Console:\s+(http://127\.0\.0\.1:\d+)/$`)
@@ -43,7 +25,7 @@ var (
 func startDemo(t *testing.T) (base, token string, stop func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out, errOut := &syncBuffer{}, &syncBuffer{}
+	out, errOut := &iostreams.SyncBuffer{}, &iostreams.SyncBuffer{}
 	done := make(chan int, 1)
 	go func() {
 		done <- cli.Main(ctx, []string{"demo", "--addr", "127.0.0.1:0", "--analysis-time", "100ms", "--log-level", "warn"},

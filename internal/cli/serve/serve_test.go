@@ -1,13 +1,11 @@
 package serve_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,27 +13,9 @@ import (
 	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
 )
 
-// syncBuffer is an output stream read while the command still writes to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // running is a vtsoar command running in this process.
 type running struct {
-	out, errOut *syncBuffer
+	out, errOut *iostreams.SyncBuffer
 	stop        context.CancelFunc
 	done        chan int
 }
@@ -43,7 +23,7 @@ type running struct {
 func start(t *testing.T, args ...string) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{out: &syncBuffer{}, errOut: &syncBuffer{}, stop: cancel, done: make(chan int, 1)}
+	r := &running{out: &iostreams.SyncBuffer{}, errOut: &iostreams.SyncBuffer{}, stop: cancel, done: make(chan int, 1)}
 	ios := &iostreams.IOStreams{In: strings.NewReader(""), Out: r.out, ErrOut: r.errOut}
 	go func() { r.done <- cli.Main(ctx, args, ios) }()
 	t.Cleanup(func() { r.shutdown(t) })
@@ -102,7 +82,7 @@ func TestFirstStartPrintsHowToMakeTheFirstAdmin(t *testing.T) {
 	}
 	// Running the printed command makes an admin whose token the running server takes.
 	args := strings.Fields(m[1])[1:]
-	out := &syncBuffer{}
+	out := &iostreams.SyncBuffer{}
 	if code := cli.Main(context.Background(), append(args, "-o", "json"), &iostreams.IOStreams{In: strings.NewReader(""), Out: out, ErrOut: out}); code != 0 {
 		t.Fatalf("%s: exit %d: %s", m[1], code, out)
 	}
@@ -146,7 +126,7 @@ func TestNotificationFlagsAreChecked(t *testing.T) {
 		{[]string{"--smtp-to", "soc@example.com"}, "--smtp-host"},
 		{[]string{"--smtp-host", "smtp.example", "--smtp-from", "a@example.com", "--smtp-to", "b@example.com", "--smtp-user", "u", "--smtp-password", "hunter2"}, "reference"},
 	} {
-		var out syncBuffer
+		var out iostreams.SyncBuffer
 		args := append([]string{"--db", db, "serve", "--addr", "127.0.0.1:0"}, tc.args...)
 		code := cli.Main(context.Background(), args, &iostreams.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &out})
 		if code != 2 || !strings.Contains(out.String(), tc.want) {
