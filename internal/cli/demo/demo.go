@@ -94,22 +94,11 @@ func run(ctx context.Context, f *cmdutil.Factory, e *storecli.Env, o serve.Optio
 		}
 		de.DB = p
 	}
-	log, err := o.Logger(f.IOStreams.ErrOut)
-	if err != nil {
-		return err
-	}
-	st, err := de.OpenStore(ctx)
+	log, st, cipher, _, err := serve.Open(ctx, &de, &o, f.IOStreams.ErrOut)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	cipher, err := de.Cipher()
-	if err != nil {
-		return err
-	}
-	if o.DataDir == "" {
-		o.DataDir = serve.DefaultDataDir(de.DB)
-	}
 
 	// The emulator, unless the demo runs on VirusTotal itself.
 	var simURL string

@@ -108,26 +108,11 @@ next start.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			log, err := o.Logger(f.IOStreams.ErrOut)
-			if err != nil {
-				return err
-			}
-			dbPath, err := e.DBPath()
-			if err != nil {
-				return err
-			}
-			st, err := e.OpenStore(ctx)
+			log, st, cipher, dbPath, err := Open(ctx, e, &o, f.IOStreams.ErrOut)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			cipher, err := e.Cipher()
-			if err != nil {
-				return err
-			}
-			if o.DataDir == "" {
-				o.DataDir = DefaultDataDir(dbPath)
-			}
 			if err := FirstAdminHint(ctx, st, f.IOStreams.ErrOut, dbPath, e.DB != ""); err != nil {
 				return err
 			}
@@ -140,6 +125,33 @@ next start.`,
 	}
 	o.AddFlags(cmd)
 	return cmd
+}
+
+// Open prepares what a serving command needs, as `serve` and `demo` share it: the
+// logger on stderr, the store, the cipher of stored keys, the database path, and the
+// directory of uploaded files (o.DataDir, defaulted beside the database).
+func Open(ctx context.Context, e *storecli.Env, o *Options, stderr io.Writer) (*slog.Logger, store.Store, *secret.Cipher, string, error) {
+	log, err := o.Logger(stderr)
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
+	dbPath, err := e.DBPath()
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
+	st, err := e.OpenStore(ctx)
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
+	cipher, err := e.Cipher()
+	if err != nil {
+		st.Close()
+		return nil, nil, nil, "", err
+	}
+	if o.DataDir == "" {
+		o.DataDir = DefaultDataDir(dbPath)
+	}
+	return log, st, cipher, dbPath, nil
 }
 
 // DefaultDataDir is the directory of uploaded files for a database: beside a SQLite
