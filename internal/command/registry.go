@@ -114,46 +114,33 @@ func Lookup(name string) (*Command, bool) {
 	return nil, false
 }
 
-// kindNoun and kindInvalid are the integration's words for each kind.
+// kindWords are the integration's words for each kind: its noun ("File Not Found."),
+// its invalid-input message, and what an input is called in help texts.
+var kindWords = map[ioc.Kind]struct{ noun, invalid, input string }{
+	ioc.KindFile:   {"File", "Invalid Hash.", "HASH"},
+	ioc.KindIP:     {"IP", "Invalid IP.", "IP"},
+	ioc.KindURL:    {"URL", "Invalid URL.", "URL"},
+	ioc.KindDomain: {"Domain", "Invalid Domain.", "DOMAIN"},
+}
+
 func kindNoun(k ioc.Kind) string {
-	switch k {
-	case ioc.KindFile:
-		return "File"
-	case ioc.KindIP:
-		return "IP"
-	case ioc.KindURL:
-		return "URL"
-	case ioc.KindDomain:
-		return "Domain"
+	if w, ok := kindWords[k]; ok {
+		return w.noun
 	}
 	return "Object"
 }
 
 func kindInvalid(k ioc.Kind) string {
-	switch k {
-	case ioc.KindFile:
-		return "Invalid Hash."
-	case ioc.KindIP:
-		return "Invalid IP."
-	case ioc.KindURL:
-		return "Invalid URL."
-	case ioc.KindDomain:
-		return "Invalid Domain."
+	if w, ok := kindWords[k]; ok {
+		return w.invalid
 	}
 	return "Invalid Input."
 }
 
 // inputName is what an input of kind is called in help texts.
 func inputName(k ioc.Kind) string {
-	switch k {
-	case ioc.KindFile:
-		return "HASH"
-	case ioc.KindIP:
-		return "IP"
-	case ioc.KindURL:
-		return "URL"
-	case ioc.KindDomain:
-		return "DOMAIN"
+	if w, ok := kindWords[k]; ok {
+		return w.input
 	}
 	return "INPUT"
 }
