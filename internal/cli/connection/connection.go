@@ -245,28 +245,7 @@ func newList(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
 }
 
 func newRemove(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
-	return &cobra.Command{
-		Use:     "remove NAME",
-		Aliases: []string{"rm"},
-		Short:   "Remove a stored connection",
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := e.OpenStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			err = st.DeleteConnection(cmd.Context(), args[0])
-			if errors.Is(err, store.ErrNotFound) {
-				return cmdutil.Usagef("no connection named %q", args[0])
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(f.IOStreams.ErrOut, "Removed connection %s.\n", args[0])
-			return nil
-		},
-	}
+	return storecli.NewRemoveCmd(f, e, "connection", "Remove a stored connection", store.Store.DeleteConnection)
 }
 
 func newTest(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spf13/cobra"
 	"net/url"
 	"strings"
 	"time"
@@ -263,4 +264,31 @@ func RedactURL(s string) string {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
 	return u.String()
+}
+
+// NewRemoveCmd returns the "remove NAME" command of a group that stores things by name
+// (connections, users): del deletes one; a name that is not stored is a usage error.
+func NewRemoveCmd(f *cmdutil.Factory, e *Env, noun, short string, del func(store.Store, context.Context, string) error) *cobra.Command {
+	return &cobra.Command{
+		Use:     "remove NAME",
+		Aliases: []string{"rm"},
+		Short:   short,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := e.OpenStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			err = del(st, cmd.Context(), args[0])
+			if errors.Is(err, store.ErrNotFound) {
+				return cmdutil.Usagef("no %s named %q", noun, args[0])
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(f.IOStreams.ErrOut, "Removed %s %s.\n", noun, args[0])
+			return nil
+		},
+	}
 }

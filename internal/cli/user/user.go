@@ -127,28 +127,7 @@ func newList(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
 }
 
 func newRemove(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
-	return &cobra.Command{
-		Use:     "remove NAME",
-		Aliases: []string{"rm"},
-		Short:   "Remove a user; its token stops working at once",
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := e.OpenStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			err = st.DeleteUser(cmd.Context(), args[0])
-			if errors.Is(err, store.ErrNotFound) {
-				return cmdutil.Usagef("no user named %q", args[0])
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(f.IOStreams.ErrOut, "Removed user %s.\n", args[0])
-			return nil
-		},
-	}
+	return storecli.NewRemoveCmd(f, e, "user", "Remove a user; its token stops working at once", store.Store.DeleteUser)
 }
 
 func newToken(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
