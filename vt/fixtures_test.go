@@ -12,7 +12,7 @@ import (
 	"testing"
 )
 
-// fixtureTests replays every file of ../../shared/fixtures/vt through an httptest
+// fixtureTests replays every file of ../testdata/vt through an httptest
 // server and the client's public calls. TestFixturesAllCovered keeps the table in step
 // with the directory.
 var fixtureTests = map[string]func(t *testing.T, body []byte){

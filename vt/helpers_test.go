@@ -17,16 +17,13 @@ import (
 // testKey looks like a real key so that scrubbing is tested on a realistic value.
 const testKey = "4e3202fdbe953d628f650229af5b3eb49cd46b2d3bfe5546ae3c5fa48b554e0c"
 
-// fixturesDir is ../../shared/fixtures/vt from this package (the shared checkout sits
-// beside the repository). Missing fixtures fail under CI=true and skip otherwise.
+// fixturesDir is the repository's testdata/vt: real VirusTotal v3 responses, with
+// their sources in its SOURCES.md.
 func fixturesDir(t testing.TB) string {
 	t.Helper()
-	dir := filepath.Join("..", "..", "shared", "fixtures", "vt")
+	dir := filepath.Join("..", "testdata", "vt")
 	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("fixtures directory %s is missing (CI=true): %v", dir, err)
-		}
-		t.Skipf("fixtures directory %s is missing; clone the shared fixtures beside the repository to run this test", dir)
+		t.Fatalf("fixtures directory %s is missing: %v", dir, err)
 	}
 	return dir
 }

@@ -147,15 +147,13 @@ func errCode(m map[string]any) string {
 	return s
 }
 
-// fixturesDir finds the shared VirusTotal fixtures or skips (fails under CI=true).
+// fixturesDir is the repository's testdata/vt: the real VirusTotal v3 responses that
+// the emulator's answers are compared with (sources in its SOURCES.md).
 func fixturesDir(t *testing.T) string {
 	t.Helper()
-	dir := filepath.Join("..", "..", "shared", "fixtures", "vt")
+	dir := filepath.Join("..", "testdata", "vt")
 	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("fixtures missing at %s (CI=true): %v", dir, err)
-		}
-		t.Skipf("VirusTotal fixtures not found at %s; they live in the shared workspace", dir)
+		t.Fatalf("fixtures directory %s is missing: %v", dir, err)
 	}
 	return dir
 }
