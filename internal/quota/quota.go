@@ -216,8 +216,9 @@ func (l *Limiter) Wait(ctx context.Context, r vt.Request) error {
 	}
 	l.pruneOnce.Do(func() {
 		// Units older than the previous month are no longer shown or counted.
-		before := monthStart(monthStart(l.cfg.now()).Add(-time.Hour))
-		if err := l.ledger.PruneLedger(ctx, before); err != nil {
+		now := l.cfg.now()
+		before := monthStart(monthStart(now).Add(-time.Hour))
+		if err := l.ledger.PruneLedger(ctx, now, before); err != nil {
 			l.log.Warn("quota: pruning the ledger failed", slog.String("error", err.Error()))
 		}
 	})

@@ -168,7 +168,7 @@ func (s *postgresStore) migrate(ctx context.Context) error {
 		return fmt.Errorf("migration lock: %w", err)
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(?, ?)`, lockSpace, lockMigrations)
-	return migrate(ctx, s.db, s.begin, ms)
+	return migrate(ctx, s.db, s.begin, ms, s.opts.now)
 }
 
 // TakeUnit implements Ledger: the unit is taken under a transaction-scoped advisory
@@ -179,7 +179,7 @@ func (s *postgresStore) TakeUnit(ctx context.Context, r TakeRequest) (TakeResult
 	}
 	clock := r.Clock
 	if clock == nil {
-		clock = time.Now
+		clock = s.opts.now
 	}
 	res, err := s.takeUnitLocked(ctx, r, clock)
 	if err != nil {

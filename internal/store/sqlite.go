@@ -26,10 +26,19 @@ type Options struct {
 	// NegativeTTL bounds the age of cached not-found answers (0:
 	// cache.DefaultNegativeTTL).
 	NegativeTTL time.Duration
-	// Now is the cache's clock (nil: time.Now).
+	// Now is the store's clock (nil: time.Now): the time it records (created, updated,
+	// fetched, queued) and the time it judges ages by (cache entries, the negative
+	// TTL, a TakeRequest without a Clock of its own).
 	Now func() time.Time
 	// BusyTimeout is how long a write waits for another process's write lock (0: 10s).
 	BusyTimeout time.Duration
+}
+
+func (o Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
 }
 
 // Open opens the store that dsn names: a postgres:// URL selects PostgreSQL
@@ -111,7 +120,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	if err := migrate(ctx, db, s.begin, ms); err != nil {
+	if err := migrate(ctx, db, s.begin, ms, opts.now); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: %s: %w", path, err)
 	}

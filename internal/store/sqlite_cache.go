@@ -101,12 +101,7 @@ type sqliteCache struct {
 	hits, misses atomic.Int64
 }
 
-func (c *sqliteCache) now() time.Time {
-	if c.s.opts.Now != nil {
-		return c.s.opts.Now()
-	}
-	return time.Now()
-}
+func (c *sqliteCache) now() time.Time { return c.s.opts.now() }
 
 func (c *sqliteCache) negativeTTL() time.Duration {
 	if c.s.opts.NegativeTTL > 0 {

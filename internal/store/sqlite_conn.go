@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/vtsoar/vtsoar/ioc"
 )
@@ -38,7 +37,7 @@ func (s *sqliteStore) CreateConnection(ctx context.Context, c Connection) error 
 	if err := validConnection(c); err != nil {
 		return err
 	}
-	now := micros(time.Now())
+	now := micros(s.opts.now())
 	return s.write(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM connections WHERE name = ?`, c.Name).Scan(&n); err != nil {
@@ -63,7 +62,7 @@ func (s *sqliteStore) UpdateConnection(ctx context.Context, c Connection) error 
 		res, err := tx.ExecContext(ctx, `UPDATE connections SET sealed_api_key = ?, server_url = ?, quota = ?,
 proxy = ?, reputation_checks = ?, health_check_minutes = ?, sites = ?, users = ?, updated_at = ? WHERE name = ?`,
 			c.SealedAPIKey, c.ServerURL, c.Quota, c.Proxy, jsonList(c.ReputationChecks), c.HealthCheckMinutes,
-			jsonList(c.Sites), jsonList(c.Users), micros(time.Now()), c.Name)
+			jsonList(c.Sites), jsonList(c.Users), micros(s.opts.now()), c.Name)
 		if err != nil {
 			return err
 		}

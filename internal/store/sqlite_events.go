@@ -27,7 +27,7 @@ func (s *sqliteStore) CreateEvent(ctx context.Context, ev Event, inTx func(conte
 	if strings.TrimSpace(ev.ID) == "" {
 		return Event{}, errors.New("event id is empty")
 	}
-	now := time.Now().UTC().Truncate(time.Microsecond)
+	now := s.opts.now().UTC().Truncate(time.Microsecond)
 	ev.Status, ev.ArtifactCount, ev.FinishedCount = EventPending, len(ev.Artifacts), 0
 	if ev.RiskLevelCode == 0 {
 		ev.RiskLevelCode = 4
@@ -167,7 +167,7 @@ func (s *sqliteStore) ListEvents(ctx context.Context, sites []string, limit int)
 func (s *sqliteStore) StartEvent(ctx context.Context, id string) error {
 	return s.writeKeyed(ctx, eventKeys(id), func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE events SET status = ?, updated_at = ? WHERE id = ? AND status = ?`,
-			EventEnriching, micros(time.Now()), id, EventPending)
+			EventEnriching, micros(s.opts.now()), id, EventPending)
 		if err != nil {
 			return err
 		}
@@ -190,7 +190,7 @@ func (s *sqliteStore) FinishArtifact(ctx context.Context, eventID string, a Arti
 	)
 	err := s.writeKeyed(ctx, eventKeys(eventID), func(tx *sql.Tx) error {
 		changed = false
-		now := micros(time.Now())
+		now := micros(s.opts.now())
 		res, err := tx.ExecContext(ctx, `UPDATE event_artifacts SET status = ?, risk_level_code = ?, risk_reason = ?,
 connection = ?, object_id = ?, error = ?, updated_at = ? WHERE event_id = ? AND idx = ? AND status NOT IN (?, ?)`,
 			a.Status, a.RiskLevelCode, a.RiskReason, a.Connection, a.ObjectID, a.Error, now, eventID, a.Index,

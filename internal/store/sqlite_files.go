@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 )
 
 const fileColumns = `id, sha256, size, name, source, site, uploader, created_at`
@@ -30,7 +29,7 @@ func (s *sqliteStore) CreateFile(ctx context.Context, f StoredFile) error {
 			return fmt.Errorf("file %s: %w", f.ID, ErrExists)
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO files (`+fileColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			f.ID, f.SHA256, f.Size, f.Name, f.Source, f.Site, f.Uploader, micros(time.Now()))
+			f.ID, f.SHA256, f.Size, f.Name, f.Source, f.Site, f.Uploader, micros(s.opts.now()))
 		return err
 	})
 }

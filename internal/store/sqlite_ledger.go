@@ -16,7 +16,7 @@ func (s *sqliteStore) TakeUnit(ctx context.Context, r TakeRequest) (TakeResult, 
 	}
 	clock := r.Clock
 	if clock == nil {
-		clock = time.Now
+		clock = s.opts.now
 	}
 	var res TakeResult
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -234,19 +234,19 @@ func (s *sqliteStore) RemoveWaiter(ctx context.Context, budget, waiterID string)
 }
 
 // PruneLedger implements Ledger.
-func (s *sqliteStore) PruneLedger(ctx context.Context, before time.Time) error {
+func (s *sqliteStore) PruneLedger(ctx context.Context, now, before time.Time) error {
 	b := micros(before)
-	now := micros(time.Now())
+	nowUS := micros(now)
 	return s.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM quota_ledger WHERE at < ?`, b); err != nil {
 			return err
 		}
 		// An ended hold is kept a while: a 429 right after it ended tells a spent
 		// budget from a full minute (see TakeResult.HoldEnded).
-		if _, err := tx.ExecContext(ctx, `DELETE FROM quota_holds WHERE until < ?`, now-time.Hour.Microseconds()); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM quota_holds WHERE until < ?`, nowUS-time.Hour.Microseconds()); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM quota_waiters WHERE expires_at < ?`, now)
+		_, err := tx.ExecContext(ctx, `DELETE FROM quota_waiters WHERE expires_at < ?`, nowUS)
 		return err
 	})
 }

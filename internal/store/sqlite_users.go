@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 )
 
 const userColumns = `name, role, sites, token_hash, created_at`
@@ -40,7 +39,7 @@ func (s *sqliteStore) CreateUser(ctx context.Context, u User) error {
 			return fmt.Errorf("user %s: %w", u.Name, ErrExists)
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?)`,
-			u.Name, u.Role, jsonList(u.Sites), u.TokenHash, micros(time.Now()))
+			u.Name, u.Role, jsonList(u.Sites), u.TokenHash, micros(s.opts.now()))
 		return err
 	})
 }

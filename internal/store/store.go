@@ -188,9 +188,10 @@ type Ledger interface {
 	BudgetUsage(ctx context.Context, budget string, now time.Time, windows []Window) ([]WindowUsage, time.Time, error)
 	// RemoveWaiter removes a waiter's registration.
 	RemoveWaiter(ctx context.Context, budget, waiterID string) error
-	// PruneLedger forgets units recorded before before, holds that ended more than an
-	// hour ago and expired waiters.
-	PruneLedger(ctx context.Context, before time.Time) error
+	// PruneLedger forgets units recorded before before and, judged at now (the
+	// caller's clock, the one its windows are computed with), holds that ended more
+	// than an hour before now and waiter registrations expired by now.
+	PruneLedger(ctx context.Context, now, before time.Time) error
 }
 
 // Caches gives the cache of answers of one VirusTotal server.

@@ -32,6 +32,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("LedgerHold", func(t *testing.T) { testLedgerHold(t, open) })
 	t.Run("LedgerWaiters", func(t *testing.T) { testLedgerWaiters(t, open) })
 	t.Run("LedgerUsageAndPrune", func(t *testing.T) { testLedgerUsage(t, open) })
+	t.Run("LedgerPruneByTheCallersClock", func(t *testing.T) { testLedgerPruneClock(t, open) })
 	t.Run("LedgerConcurrentHandles", func(t *testing.T) { testLedgerConcurrent(t, open) })
 	t.Run("CacheAliases", func(t *testing.T) { testCacheAliases(t, open) })
 	t.Run("CacheMaxAgeAndNegativeTTL", func(t *testing.T) { testCacheTTL(t, open) })
@@ -69,11 +70,14 @@ func (c *Clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-var t0 = time.Date(2026, 11, 25, 13, 14, 15, 0, time.UTC)
+// t0 is the suite's starting time: the moment the run began, so that nothing here
+// depends on a calendar date that will pass.
+var t0 = time.Now().UTC().Truncate(time.Second)
 
 func testConnections(t *testing.T, open Opener) {
 	ctx := context.Background()
-	s := open(t, "conn", store.Options{})
+	clk := NewClock(t0)
+	s := open(t, "conn", store.Options{Now: clk.Now})
 	if _, err := s.GetConnection(ctx, "none"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Get(missing) err = %v, want ErrNotFound", err)
 	}
@@ -91,7 +95,6 @@ func testConnections(t *testing.T, open Opener) {
 		Sites:              []string{"paris", "lyon"},
 		Users:              []string{"alice"},
 	}
-	before := time.Now().Add(-time.Second)
 	if err := s.CreateConnection(ctx, full); err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +111,7 @@ func testConnections(t *testing.T, open Opener) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.CreatedAt.Before(before) || got.UpdatedAt.Before(got.CreatedAt) {
+	if !got.CreatedAt.Equal(t0) || !got.UpdatedAt.Equal(t0) {
 		t.Errorf("timestamps created=%v updated=%v", got.CreatedAt, got.UpdatedAt)
 	}
 	want := full
@@ -126,7 +129,7 @@ func testConnections(t *testing.T, open Opener) {
 
 	upd := full
 	upd.Quota, upd.Sites, upd.ReputationChecks, upd.SealedAPIKey = "premium", nil, []ioc.Kind{ioc.KindIP}, []byte{9, 9}
-	time.Sleep(2 * time.Millisecond)
+	clk.Advance(time.Minute)
 	if err := s.UpdateConnection(ctx, upd); err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +138,7 @@ func testConnections(t *testing.T, open Opener) {
 		!bytes.Equal(got2.SealedAPIKey, []byte{9, 9}) {
 		t.Errorf("after Update: %+v", got2)
 	}
-	if !got2.CreatedAt.Equal(got.CreatedAt) || !got2.UpdatedAt.After(got.UpdatedAt) {
+	if !got2.CreatedAt.Equal(t0) || !got2.UpdatedAt.Equal(t0.Add(time.Minute)) {
 		t.Errorf("Update timestamps: created %v->%v updated %v->%v", got.CreatedAt, got2.CreatedAt, got.UpdatedAt, got2.UpdatedAt)
 	}
 	if err := s.UpdateConnection(ctx, store.Connection{Name: "ghost", SealedAPIKey: []byte{1}}); !errors.Is(err, store.ErrNotFound) {
@@ -230,7 +233,8 @@ func testLedgerWindows(t *testing.T, open Opener) {
 
 func testLedgerUnlimited(t *testing.T, open Opener) {
 	ctx := context.Background()
-	s := open(t, "unlimited", store.Options{})
+	clk := NewClock(t0)
+	s := open(t, "unlimited", store.Options{Now: clk.Now})
 	w := func(now time.Time) []store.Window {
 		return []store.Window{{Since: now.Add(-time.Minute), Span: time.Minute}, {Since: now.Add(-24 * time.Hour)}}
 	}
@@ -244,7 +248,7 @@ func testLedgerUnlimited(t *testing.T, open Opener) {
 	if r, err := s.TakeUnit(ctx, store.TakeRequest{Budget: "p"}); err != nil || !r.Granted {
 		t.Fatalf("no windows: %+v, %v", r, err)
 	}
-	u, _, err := s.BudgetUsage(ctx, "p", time.Now(), w(time.Now()))
+	u, _, err := s.BudgetUsage(ctx, "p", clk.Now(), w(clk.Now()))
 	if err != nil || u[0].Count != 21 || u[1].Count != 21 {
 		t.Fatalf("usage of an unlimited budget = %+v, %v", u, err)
 	}
@@ -406,12 +410,57 @@ func testLedgerUsage(t *testing.T, open Opener) {
 	if !reflect.DeepEqual(u, want) {
 		t.Fatalf("usage = %+v, want %+v", u, want)
 	}
-	if err := s.PruneLedger(ctx, t0.Add(150*time.Minute)); err != nil {
+	if err := s.PruneLedger(ctx, now, t0.Add(150*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	u, _, _ = s.BudgetUsage(ctx, "b", now, []store.Window{{Since: t0.Add(-time.Hour)}})
 	if u[0].Count != 1 {
 		t.Fatalf("after prune: %+v, want 1 unit left", u)
+	}
+}
+
+// testLedgerPruneClock prunes holds and waiters by the time the caller gives, which
+// need not be the wall clock (a limiter's own clock): a hold that ended 30 minutes
+// before the caller's now is kept, whatever the wall clock says, and one that ended
+// two hours before is dropped; so are waiters that expired by then.
+func testLedgerPruneClock(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, "prune-clock", store.Options{})
+	for _, now := range []time.Time{t0.AddDate(1, 0, 0), t0.AddDate(-1, 0, 0)} {
+		budget := func(name string) string { return name + now.Format("2006") }
+		if err := s.HoldBudget(ctx, budget("recent"), now.Add(-30*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.HoldBudget(ctx, budget("old"), now.Add(-2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		hi := store.Waiter{ID: "hi", Priority: 0, Expires: now.Add(-time.Second)}
+		if r, err := s.TakeUnit(ctx, store.TakeRequest{Budget: budget("w"), Clock: func() time.Time { return now.Add(-time.Hour) },
+			Windows: sliding(time.Minute, 1), Waiter: &hi}); err != nil || !r.Granted {
+			t.Fatal(r, err)
+		}
+		// Not granted (the window is full): "hi" stays registered until now-1s.
+		if r, err := s.TakeUnit(ctx, store.TakeRequest{Budget: budget("w"), Clock: func() time.Time { return now.Add(-time.Hour) },
+			Windows: sliding(time.Minute, 1), Waiter: &hi}); err != nil || r.Granted {
+			t.Fatal(r, err)
+		}
+		if err := s.PruneLedger(ctx, now, now.AddDate(0, -2, 0)); err != nil {
+			t.Fatal(err)
+		}
+		at := func() time.Time { return now }
+		if r, err := s.TakeUnit(ctx, store.TakeRequest{Budget: budget("recent"), Clock: at}); err != nil || !r.HoldEnded.Equal(now.Add(-30*time.Minute)) {
+			t.Fatalf("now %v: a hold ended 30 minutes before was pruned: %+v, %v", now, r, err)
+		}
+		if r, err := s.TakeUnit(ctx, store.TakeRequest{Budget: budget("old"), Clock: at}); err != nil || !r.HoldEnded.IsZero() {
+			t.Fatalf("now %v: a hold ended two hours before was kept: %+v, %v", now, r, err)
+		}
+		// The expired registration is gone: a less urgent waiter is not deferred even
+		// when judged at a time before it expired.
+		lo := store.Waiter{ID: "lo", Priority: 2, Expires: now.Add(time.Hour)}
+		if r, err := s.TakeUnit(ctx, store.TakeRequest{Budget: budget("w"), Clock: func() time.Time { return now.Add(-10 * time.Second) },
+			Windows: sliding(time.Minute, 1), Waiter: &lo}); err != nil || r.Deferred || !r.Granted {
+			t.Fatalf("now %v: an expired waiter was not pruned: %+v, %v", now, r, err)
+		}
 	}
 }
 
@@ -591,11 +640,12 @@ func testCacheScope(t *testing.T, open Opener) {
 
 func testCacheReplace(t *testing.T, open Opener) {
 	ctx := context.Background()
-	s := open(t, "replace", store.Options{})
+	clk := NewClock(t0)
+	s := open(t, "replace", store.Options{Now: clk.Now})
 	c := s.Cache(serverVT)
 	// A not-found answer for an md5 is replaced when the file turns up under its sha256.
 	c.Put(ctx, cache.Entry{Kind: ioc.KindFile, ID: eicarMD5, NotFound: true})
-	c.Put(ctx, fileEntry(eicarSHA256, eicarMD5, eicarSHA1, `{"found":1}`, time.Now()))
+	c.Put(ctx, fileEntry(eicarSHA256, eicarMD5, eicarSHA1, `{"found":1}`, clk.Now()))
 	e, ok := mustGet(t, c, ioc.KindFile, eicarMD5, 0)
 	if !ok || e.NotFound || e.ID != eicarSHA256 {
 		t.Fatalf("md5 after the file was found: %+v %v", e, ok)
@@ -608,7 +658,7 @@ func testCacheReplace(t *testing.T, open Opener) {
 		t.Fatalf("stale not-found entry left behind: %+v", st)
 	}
 	// A newer answer replaces the body.
-	c.Put(ctx, fileEntry(eicarSHA256, eicarMD5, eicarSHA1, `{"found":2}`, time.Now()))
+	c.Put(ctx, fileEntry(eicarSHA256, eicarMD5, eicarSHA1, `{"found":2}`, clk.Now()))
 	if e, _ := mustGet(t, c, ioc.KindFile, eicarSHA1, 0); string(e.Body) != `{"found":2}` {
 		t.Fatalf("body not replaced: %s", e.Body)
 	}
