@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/vtsoar/vtsoar/internal/store"
@@ -117,43 +118,44 @@ func TestBudgetID(t *testing.T) {
 	}
 }
 
-// TestConcurrentWaitersNeverExceed has many goroutines share one budget: the ledger
-// never holds more than R units within a minute window, and the budget is used.
+// TestConcurrentWaitersNeverExceed has many goroutines share one budget for four and a
+// half real (fake, in a synctest bubble) minutes: the ledger never holds more than R units
+// within a minute window with its margin, and the budget is used.
 func TestConcurrentWaitersNeverExceed(t *testing.T) {
-	path, s := newDB(t)
-	const R, win = 5, 250 * time.Millisecond
-	l := New(s, "b", Spec{PerMinute: R}, Config{Minute: win})
-	ctx, cancel := context.WithTimeout(context.Background(), 4*win+win/2)
-	defer cancel()
-	var granted atomic.Int64
-	var wg sync.WaitGroup
-	for g := 0; g < 20; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				if err := l.Wait(ctx, vt.Request{}); err != nil {
-					if !errors.Is(err, context.DeadlineExceeded) {
-						t.Error(err)
+	synctest.Test(t, func(t *testing.T) {
+		path, s := newDB(t)
+		const R = 5
+		l := New(s, "b", Spec{PerMinute: R}, Config{})
+		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute+30*time.Second)
+		defer cancel()
+		var granted atomic.Int64
+		var wg sync.WaitGroup
+		for g := 0; g < 20; g++ {
+			wg.Go(func() {
+				for {
+					if err := l.Wait(ctx, vt.Request{}); err != nil {
+						if !errors.Is(err, context.DeadlineExceeded) {
+							t.Error(err)
+						}
+						return
 					}
-					return
+					granted.Add(1)
 				}
-				granted.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	times := ledgerTimes(t, path, "b")
-	if len(times) != int(granted.Load()) {
-		t.Fatalf("%d grants but %d ledger units", granted.Load(), len(times))
-	}
-	if m := maxInWindow(times, win); m > R {
-		t.Fatalf("%d units within one %v window, budget %d", m, win, R)
-	}
-	// 4.5 windows: 5 bursts of R.
-	if g := granted.Load(); g < 5*R {
-		t.Fatalf("only %d units granted in 4.5 windows of %d", g, R)
-	}
+			})
+		}
+		wg.Wait()
+		times := ledgerTimes(t, path, "b")
+		if len(times) != int(granted.Load()) {
+			t.Fatalf("%d grants but %d ledger units", granted.Load(), len(times))
+		}
+		if m := maxInWindow(times, time.Minute+time.Second); m > R {
+			t.Fatalf("%d units within one minute and its margin, budget %d", m, R)
+		}
+		// 4.5 minutes of 61 s: 5 bursts of R.
+		if g := granted.Load(); g != 5*R {
+			t.Fatalf("%d units granted in 4.5 minutes of %d", g, R)
+		}
+	})
 }
 
 func TestMain(m *testing.M) {
@@ -168,7 +170,7 @@ func TestMain(m *testing.M) {
 func helperProcess() {
 	path := os.Getenv("VTSOAR_QUOTA_DB")
 	r, _ := strconv.Atoi(os.Getenv("VTSOAR_QUOTA_R"))
-	win, _ := time.ParseDuration(os.Getenv("VTSOAR_QUOTA_WINDOW"))
+	win, _ := time.ParseDuration(os.Getenv("VTSOAR_QUOTA_HELPER_WINDOW"))
 	dur, _ := time.ParseDuration(os.Getenv("VTSOAR_QUOTA_FOR"))
 	s, err := store.OpenSQLite(context.Background(), path, store.Options{})
 	if err != nil {
@@ -209,7 +211,7 @@ func TestCrossProcessBudget(t *testing.T) {
 	for i := 0; i < procs; i++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), "VTSOAR_QUOTA_HELPER=1", "VTSOAR_QUOTA_DB="+path,
-			"VTSOAR_QUOTA_R="+strconv.Itoa(R), "VTSOAR_QUOTA_WINDOW="+win.String(), "VTSOAR_QUOTA_FOR="+dur.String())
+			"VTSOAR_QUOTA_R="+strconv.Itoa(R), "VTSOAR_QUOTA_HELPER_WINDOW="+win.String(), "VTSOAR_QUOTA_FOR="+dur.String())
 		out := &strings.Builder{}
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
@@ -254,202 +256,275 @@ func fill(t *testing.T, l *Limiter, n int) {
 }
 
 func TestPriorityWithinProcess(t *testing.T) {
-	_, s := newDB(t)
-	const win = 150 * time.Millisecond
-	l := New(s, "b", Spec{PerMinute: 1}, Config{Minute: win})
-	fill(t, l, 1)
-	var mu sync.Mutex
-	var order []vt.Priority
-	var wg sync.WaitGroup
-	start := func(p vt.Priority) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := l.Wait(context.Background(), vt.Request{Priority: p}); err != nil {
-				t.Error(err)
-				return
-			}
-			mu.Lock()
-			order = append(order, p)
-			mu.Unlock()
-		}()
-		time.Sleep(15 * time.Millisecond) // queue in this order
-	}
-	// Least urgent first; the most urgent must still be served first.
-	start(vt.PriorityBackground)
-	start(vt.PriorityBackground)
-	start(vt.PriorityEnrichment)
-	start(vt.PriorityInteractive)
-	wg.Wait()
-	// The first background waiter held the turn while the window was full; on waking
-	// it yields to the more urgent ones.
-	want := []vt.Priority{vt.PriorityInteractive, vt.PriorityEnrichment, vt.PriorityBackground, vt.PriorityBackground}
-	if fmt.Sprint(order) != fmt.Sprint(want) {
-		t.Fatalf("grant order %v, want %v", order, want)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		_, s := newDB(t)
+		l := New(s, "b", Spec{PerMinute: 1}, Config{})
+		fill(t, l, 1)
+		var mu sync.Mutex
+		var order []vt.Priority
+		var wg sync.WaitGroup
+		start := func(p vt.Priority) {
+			wg.Go(func() {
+				if err := l.Wait(context.Background(), vt.Request{Priority: p}); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				order = append(order, p)
+				mu.Unlock()
+			})
+			synctest.Wait() // queued, in this order
+		}
+		// Least urgent first; the most urgent must still be served first.
+		start(vt.PriorityBackground)
+		start(vt.PriorityBackground)
+		start(vt.PriorityEnrichment)
+		start(vt.PriorityInteractive)
+		wg.Wait()
+		// The first background waiter held the turn while the window was full; on
+		// waking it yields to the more urgent ones.
+		want := []vt.Priority{vt.PriorityInteractive, vt.PriorityEnrichment, vt.PriorityBackground, vt.PriorityBackground}
+		if fmt.Sprint(order) != fmt.Sprint(want) {
+			t.Fatalf("grant order %v, want %v", order, want)
+		}
+	})
 }
 
 func TestPriorityAcrossProcesses(t *testing.T) {
-	path, _ := newDB(t)
-	// Two handles and two limiters: two processes on one key.
-	procHi := New(openStore(t, path), "b", Spec{PerMinute: 1}, Config{Minute: 150 * time.Millisecond})
-	procLo := New(openStore(t, path), "b", Spec{PerMinute: 1}, Config{Minute: 150 * time.Millisecond})
-	fill(t, procLo, 1)
-	const rounds = 3
-	var mu sync.Mutex
-	var order []string
-	var wg sync.WaitGroup
-	run := func(l *Limiter, name string, p vt.Priority) {
-		defer wg.Done()
-		for i := 0; i < rounds; i++ {
-			if err := l.Wait(context.Background(), vt.Request{Priority: p}); err != nil {
-				t.Error(err)
-				return
+	synctest.Test(t, func(t *testing.T) {
+		path, _ := newDB(t)
+		// Two handles and two limiters: two processes on one key.
+		procHi := New(openStore(t, path), "b", Spec{PerMinute: 1}, Config{})
+		procLo := New(openStore(t, path), "b", Spec{PerMinute: 1}, Config{})
+		fill(t, procLo, 1)
+		const rounds = 3
+		var mu sync.Mutex
+		var order []string
+		var wg sync.WaitGroup
+		run := func(l *Limiter, name string, p vt.Priority) {
+			for i := 0; i < rounds; i++ {
+				if err := l.Wait(context.Background(), vt.Request{Priority: p}); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				order = append(order, name)
+				mu.Unlock()
 			}
-			mu.Lock()
-			order = append(order, name)
-			mu.Unlock()
 		}
-	}
-	wg.Add(2)
-	go run(procLo, "lo", vt.PriorityBackground)
-	time.Sleep(20 * time.Millisecond) // the background process waits first
-	go run(procHi, "hi", vt.PriorityInteractive)
-	wg.Wait()
-	want := "[hi hi hi lo lo lo]"
-	if fmt.Sprint(order) != want {
-		t.Fatalf("grant order %v, want %s", order, want)
-	}
+		wg.Go(func() { run(procLo, "lo", vt.PriorityBackground) })
+		synctest.Wait() // the background process waits first
+		wg.Go(func() { run(procHi, "hi", vt.PriorityInteractive) })
+		wg.Wait()
+		want := "[hi hi hi lo lo lo]"
+		if fmt.Sprint(order) != want {
+			t.Fatalf("grant order %v, want %s", order, want)
+		}
+	})
 }
 
 func TestThrottledHoldsEveryProcess(t *testing.T) {
-	path, s := newDB(t)
-	a := New(s, "b", Spec{PerMinute: 100}, Config{Minute: time.Second})
-	b := New(openStore(t, path), "b", Spec{PerMinute: 100}, Config{Minute: time.Second})
-	fill(t, b, 1)
-	a.Throttled(context.Background(), vt.Request{Endpoint: "GET /files/{id}"}, 300*time.Millisecond)
-	start := time.Now()
-	if err := b.Wait(context.Background(), vt.Request{}); err != nil {
-		t.Fatal(err)
-	}
-	if d := time.Since(start); d < 280*time.Millisecond {
-		t.Fatalf("the other process waited %v after a 429 with Retry-After 300ms", d)
-	}
-	// Without Retry-After the hold lasts a minute window.
-	c := New(s, "c", Spec{PerMinute: 100}, Config{Minute: 200 * time.Millisecond, Margin: -1})
-	c.Throttled(context.Background(), vt.Request{}, 0)
-	u, err := c.Usage(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if left := time.Until(u.HeldUntil); left < 100*time.Millisecond || left > 200*time.Millisecond {
-		t.Fatalf("hold without Retry-After ends in %v, want about 200ms", left)
-	}
-	start = time.Now()
-	fill(t, c, 1)
-	if d := time.Since(start); d < 150*time.Millisecond {
-		t.Fatalf("waited %v during a hold of ~200ms", d)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		path, s := newDB(t)
+		a := New(s, "b", Spec{PerMinute: 100}, Config{})
+		b := New(openStore(t, path), "b", Spec{PerMinute: 100}, Config{})
+		fill(t, b, 1)
+		a.Throttled(context.Background(), vt.Request{Endpoint: "GET /files/{id}"}, 30*time.Second)
+		if d, err := waitFor(b, vt.PriorityEnrichment, time.Hour); err != nil || d != 30*time.Second {
+			t.Fatalf("the other process: %v after %v, want a unit after the 429's Retry-After of 30s", err, d)
+		}
+		// Without Retry-After the hold lasts a minute window with its margin.
+		c := New(s, "c", Spec{PerMinute: 100}, Config{})
+		c.Throttled(context.Background(), vt.Request{}, 0)
+		u, err := c.Usage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left := time.Until(u.HeldUntil); left != 61*time.Second {
+			t.Fatalf("hold without Retry-After ends in %v, want 61s", left)
+		}
+		if d, err := waitFor(c, vt.PriorityEnrichment, time.Hour); err != nil || d != 61*time.Second {
+			t.Fatalf("waited %v (%v) during a hold of 61s", d, err)
+		}
+	})
 }
+
+// about reports whether d is want, give or take the microsecond the ledger rounds to.
+func about(d, want time.Duration) bool { return d >= want && d <= want+time.Millisecond }
+
+// frozenAt is a clock that reads *at.
+func frozenAt(at *time.Time) func() time.Time { return func() time.Time { return *at } }
 
 func TestExhaustedDayAndMonth(t *testing.T) {
 	_, s := newDB(t)
-	now := time.Date(2026, 11, 25, 13, 14, 15, 0, time.UTC)
-	clock := func() time.Time { return now }
-	day := New(s, "d", Spec{PerMinute: 1000, PerDay: 3}, Config{Now: clock})
-	for i := 0; i < 3; i++ {
-		if err := day.Wait(context.Background(), vt.Request{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	start := time.Now()
+	now := time.Now().UTC() // the limiter's clock, frozen at the moment the test runs
+	tomorrow := dayStart(now).AddDate(0, 0, 1)
+	day := New(s, "d", Spec{PerMinute: 1000, PerDay: 3}, Config{Now: frozenAt(&now)})
+	fill(t, day, 3)
 	err := day.Wait(context.Background(), vt.Request{})
-	if time.Since(start) > time.Second {
-		t.Fatal("a spent day made Wait block")
-	}
 	var ex *ExhaustedError
 	if !errors.As(err, &ex) {
 		t.Fatalf("err = %v, want *ExhaustedError", err)
 	}
-	if ex.Window != "day" || ex.Limit != 3 || !ex.Reset.Equal(time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)) {
-		t.Fatalf("ExhaustedError = %+v", ex)
+	if ex.Window != "day" || ex.Limit != 3 || !ex.Reset.Equal(tomorrow) {
+		t.Fatalf("ExhaustedError = %+v, want the day's reset at %v", ex, tomorrow)
 	}
 	var ve *vt.Error
 	if !errors.As(err, &ve) || ve.StatusCode != 429 || ve.Code != vt.CodeQuotaExceeded || !vt.IsQuotaExceeded(err) {
 		t.Fatalf("not a vt 429 QuotaExceededError: %#v", ve)
 	}
-	if want := "daily budget of 3 requests spent; resets at 2026-11-26T00:00:00Z"; err.Error() != want || ve.Message != want {
-		t.Fatalf("message %q", err.Error())
+	if want := "daily budget of 3 requests spent; resets at " + tomorrow.Format(time.RFC3339); err.Error() != want || ve.Message != want {
+		t.Fatalf("message %q, want %q", err.Error(), want)
 	}
-	// The next day the budget is back.
-	now = now.Add(11 * time.Hour)
+	// At 00:00 UTC the budget is back.
+	now = tomorrow
 	if err := day.Wait(context.Background(), vt.Request{}); err != nil {
 		t.Fatalf("the day after: %v", err)
 	}
 
-	month := New(s, "m", Spec{PerDay: 10, PerMonth: 2}, Config{Now: clock})
+	nextMonth := monthStart(now).AddDate(0, 1, 0)
+	month := New(s, "m", Spec{PerDay: 10, PerMonth: 2}, Config{Now: frozenAt(&now)})
 	fill(t, month, 2)
 	err = month.Wait(context.Background(), vt.Request{})
-	if !errors.As(err, &ex) || ex.Window != "month" || !ex.Reset.Equal(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)) ||
-		!strings.HasPrefix(err.Error(), "monthly budget of 2 requests spent; resets at 2026-12-01T00:00:00Z") {
-		t.Fatalf("month: %v (%+v)", err, ex)
+	if !errors.As(err, &ex) || ex.Window != "month" || !ex.Reset.Equal(nextMonth) ||
+		!strings.HasPrefix(err.Error(), "monthly budget of 2 requests spent; resets at "+nextMonth.Format(time.RFC3339)) {
+		t.Fatalf("month: %v (%+v), want the reset at %v", err, ex, nextMonth)
+	}
+}
+
+// nextDate returns the first time after from, at 00:00 UTC, whose date satisfies ok.
+func nextDate(from time.Time, ok func(time.Time) bool) time.Time {
+	d := dayStart(from).AddDate(0, 0, 1)
+	for !ok(d) {
+		d = d.AddDate(0, 0, 1)
+	}
+	return d
+}
+
+// TestDayAndMonthBoundaries spends a budget in the last seconds before each kind of
+// boundary the next time it comes after the run: any midnight, the end of a month,
+// the end of a year, and the end of a leap day. The day (and, at a month's end, the
+// month) is refused until exactly the boundary, with that reset, and served from it;
+// Usage tells the same resets before and after.
+func TestDayAndMonthBoundaries(t *testing.T) {
+	run := time.Now().UTC()
+	isLeapDay := func(d time.Time) bool { return d.Month() == time.February && d.Day() == 29 }
+	for _, c := range []struct {
+		name     string
+		boundary time.Time // 00:00 UTC that ends the day spent
+		newMonth bool
+	}{
+		{"midnight", dayStart(run).AddDate(0, 0, 1), dayStart(run).AddDate(0, 0, 1).Day() == 1},
+		{"end of a month", monthStart(run).AddDate(0, 1, 0), true},
+		{"31 December", nextDate(run, func(d time.Time) bool { return d.Month() == time.January && d.Day() == 1 }), true},
+		{"29 February", nextDate(run, func(d time.Time) bool { return isLeapDay(d.AddDate(0, 0, -1)) }), true},
+		{"28 February of a leap year", nextDate(run, isLeapDay), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, s := newDB(t)
+			now := c.boundary.Add(-10 * time.Second)
+			if c.name == "29 February" && !isLeapDay(now) || c.name == "31 December" && (now.Month() != 12 || now.Day() != 31) {
+				t.Fatalf("test set-up: the day before %v is %v", c.boundary, now)
+			}
+			monthEnd := monthStart(now).AddDate(0, 1, 0)
+			if c.newMonth != monthEnd.Equal(c.boundary) {
+				t.Fatalf("test set-up: %v ends a month: %v", c.boundary, !c.newMonth)
+			}
+			spec := Spec{PerMinute: 100, PerDay: 2, PerMonth: 4}
+			l := New(s, "b", spec, Config{Now: frozenAt(&now)})
+			// A unit of the day before counts in the month when it is the same month.
+			monthUsed := 2
+			if then := dayStart(now).Add(-12 * time.Hour); !then.Before(monthStart(now)) {
+				fill(t, New(s, "b", spec, Config{Now: frozenAt(&then)}), 1)
+				monthUsed++
+			}
+			fill(t, l, 2)
+			err := l.Wait(context.Background(), vt.Request{})
+			var ex *ExhaustedError
+			if !errors.As(err, &ex) || !ex.Reset.Equal(c.boundary) {
+				t.Fatalf("at %v: %v (%+v), want a spent budget resetting at %v", now, err, ex, c.boundary)
+			}
+			u, err := l.Usage(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := u.Windows[1]; d.Window != "day" || d.Left != 0 || !d.Resets.Equal(c.boundary) {
+				t.Fatalf("day usage before %v: %+v", c.boundary, d)
+			}
+			if m := u.Windows[2]; m.Window != "month" || m.Used != monthUsed || !m.Resets.Equal(monthEnd) {
+				t.Fatalf("month usage before %v: %+v, want the reset at %v", c.boundary, m, monthEnd)
+			}
+
+			now = c.boundary.Add(-time.Microsecond)
+			if err := l.Wait(context.Background(), vt.Request{}); !errors.As(err, &ex) {
+				t.Fatalf("a microsecond before %v: %v, want the budget still spent", c.boundary, err)
+			}
+			now = c.boundary
+			if err := l.Wait(context.Background(), vt.Request{}); err != nil {
+				t.Fatalf("at %v: %v, want a new day's budget", c.boundary, err)
+			}
+			u, _ = l.Usage(context.Background())
+			nextDay, nextMonth := c.boundary.AddDate(0, 0, 1), monthStart(c.boundary).AddDate(0, 1, 0)
+			if c.newMonth {
+				monthUsed = 0
+			}
+			if d, m := u.Windows[1], u.Windows[2]; d.Used != 1 || !d.Resets.Equal(nextDay) || !m.Resets.Equal(nextMonth) || m.Used != monthUsed+1 {
+				t.Fatalf("usage at %v: day %+v, month %+v", c.boundary, d, m)
+			}
+		})
 	}
 }
 
 // A spent day fails at once even while the minute is full too.
 func TestExhaustedBeforeMinuteWait(t *testing.T) {
-	_, s := newDB(t)
-	l := New(s, "b", Spec{PerMinute: 1, PerDay: 1}, Config{})
-	fill(t, l, 1)
-	start := time.Now()
-	err := l.Wait(context.Background(), vt.Request{})
-	var ex *ExhaustedError
-	if !errors.As(err, &ex) || time.Since(start) > time.Second {
-		t.Fatalf("err = %v after %v", err, time.Since(start))
-	}
+	synctest.Test(t, func(t *testing.T) {
+		_, s := newDB(t)
+		l := New(s, "b", Spec{PerMinute: 1, PerDay: 1}, Config{})
+		fill(t, l, 1)
+		d, err := waitFor(l, vt.PriorityBackground, time.Hour)
+		var ex *ExhaustedError
+		if !errors.As(err, &ex) || d != 0 {
+			t.Fatalf("err = %v after %v, want an ExhaustedError at once", err, d)
+		}
+	})
 }
 
 func TestWaitCancelledPassesTheTurnOn(t *testing.T) {
-	_, s := newDB(t)
-	l := New(s, "b", Spec{PerMinute: 1}, Config{Minute: 300 * time.Millisecond})
-	fill(t, l, 1)
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	errs := make(chan error, 3)
-	for i := 0; i < 3; i++ {
-		go func() { errs <- l.Wait(ctx, vt.Request{}) }()
-	}
-	for i := 0; i < 3; i++ {
-		if err := <-errs; !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("err = %v", err)
+	synctest.Test(t, func(t *testing.T) {
+		_, s := newDB(t)
+		l := New(s, "b", Spec{PerMinute: 1}, Config{})
+		fill(t, l, 1)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		errs := make(chan error, 3)
+		for i := 0; i < 3; i++ {
+			go func() { errs <- l.Wait(ctx, vt.Request{}) }()
 		}
-	}
-	// The limiter still serves once the window turns.
-	done := make(chan error, 1)
-	go func() { done <- l.Wait(context.Background(), vt.Request{}) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
+		for i := 0; i < 3; i++ {
+			if err := <-errs; !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("err = %v", err)
+			}
 		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("Wait stuck after cancelled waiters")
-	}
+		// The limiter still serves once the window turns.
+		if d, err := waitFor(l, vt.PriorityInteractive, time.Hour); err != nil || !about(d, 56*time.Second) {
+			t.Fatalf("after cancelled waiters: %v after %v, want a unit when the minute and its margin end (56s)", err, d)
+		}
+	})
 }
 
 func TestUsage(t *testing.T) {
 	_, s := newDB(t)
-	now := time.Date(2026, 11, 25, 13, 14, 15, 0, time.UTC)
-	l := New(s, "b", Public, Config{Now: func() time.Time { return now }})
+	now := time.Now().UTC()
+	l := New(s, "b", Public, Config{Now: frozenAt(&now)})
 	fill(t, l, 3)
 	u, err := l.Usage(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []WindowUsage{
-		{Window: "minute", Limit: 4, Used: 3, Left: 1, Resets: now.Add(61 * time.Second)},
-		{Window: "day", Limit: 500, Used: 3, Left: 497, Resets: time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)},
-		{Window: "month", Limit: 15500, Used: 3, Left: 15497, Resets: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)},
+		{Window: "minute", Limit: 4, Used: 3, Left: 1, Resets: now.Add(61 * time.Second).Truncate(time.Microsecond)},
+		{Window: "day", Limit: 500, Used: 3, Left: 497, Resets: dayStart(now).AddDate(0, 0, 1)},
+		{Window: "month", Limit: 15500, Used: 3, Left: 15497, Resets: monthStart(now).AddDate(0, 1, 0)},
 	}
 	if fmt.Sprint(u.Windows) != fmt.Sprint(want) || u.Spec != Public || u.Budget != "b" || !u.HeldUntil.IsZero() {
 		t.Fatalf("Usage = %+v\nwant %+v", u.Windows, want)
@@ -462,18 +537,12 @@ func TestUsage(t *testing.T) {
 	}
 }
 
-// shiftClock is the real clock moved by an offset that a test can change (the limiter
-// sleeps in real time, so a frozen clock would not do).
-type shiftClock struct{ off atomic.Int64 }
-
-func newShiftClock(at time.Time) *shiftClock {
-	c := &shiftClock{}
-	c.off.Store(int64(time.Until(at)))
-	return c
+// shiftedClock returns the bubble's clock (synctest's fake time) moved so that it reads
+// at now: one clock, which the limiter's sleeps follow.
+func shiftedClock(at time.Time) func() time.Time {
+	off := at.Sub(time.Now())
+	return func() time.Time { return time.Now().Add(off) }
 }
-
-func (c *shiftClock) Now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
-func (c *shiftClock) Advance(d time.Duration) { c.off.Add(int64(d)) }
 
 // waitFor runs Wait and returns how long it took and its error.
 func waitFor(l *Limiter, p vt.Priority, timeout time.Duration) (time.Duration, error) {
@@ -486,87 +555,126 @@ func waitFor(l *Limiter, p vt.Priority, timeout time.Duration) (time.Duration, e
 
 // VirusTotal refuses the request retried after a minute's hold: its day is spent, and
 // every process fails at once with the reset time until 00:00 UTC, after which a 429
-// is a minute hold again.
+// is a minute hold again. It runs in the five minutes before the next 00:00 UTC after
+// the test starts.
 func TestRefusedAfterAHoldIsASpentDay(t *testing.T) {
-	path, s := newDB(t)
-	const win = 200 * time.Millisecond
-	clk := newShiftClock(time.Date(2026, 11, 25, 23, 59, 50, 0, time.UTC))
-	cfg := Config{Minute: win, Margin: -1, Now: clk.Now}
-	l := New(s, "b", Premium, cfg)
-	other := New(openStore(t, path), "b", Premium, cfg) // another process on the key
-	req := vt.Request{Endpoint: "GET /files/{id}"}
-	fill(t, l, 1)
+	reset := dayStart(time.Now()).AddDate(0, 0, 1)
+	synctest.Test(t, func(t *testing.T) {
+		path, s := newDB(t)
+		const span = time.Minute + time.Second // the minute window with its margin
+		cfg := Config{Now: shiftedClock(reset.Add(-5 * time.Minute))}
+		l := New(s, "b", Premium, cfg)
+		other := New(openStore(t, path), "b", Premium, cfg) // another process on the key
+		req := vt.Request{Endpoint: "GET /files/{id}"}
+		fill(t, l, 1)
 
-	// The first 429 holds a minute window.
-	l.Throttled(context.Background(), req, 0)
-	if d, err := waitFor(l, vt.PriorityInteractive, 5*time.Second); err != nil || d < win*3/4 {
-		t.Fatalf("after a first 429: Wait = %v after %v, want a unit after about %v", err, d, win)
-	}
-	// The retried request is refused again.
-	l.Throttled(context.Background(), req, 0)
-	reset := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
-	for _, c := range []struct {
-		l *Limiter
-		p vt.Priority
-	}{{l, vt.PriorityInteractive}, {l, vt.PriorityBackground}, {other, vt.PriorityInteractive}, {other, vt.PriorityEnrichment}} {
-		d, err := waitFor(c.l, c.p, 5*time.Second)
-		var ex *ExhaustedError
-		if !errors.As(err, &ex) || d > win/2 {
-			t.Fatalf("%v wait after a refused retry: %v after %v, want an ExhaustedError at once", c.p, err, d)
+		// The first 429 holds a minute window.
+		l.Throttled(context.Background(), req, 0)
+		if d, err := waitFor(l, vt.PriorityInteractive, time.Hour); err != nil || d != span {
+			t.Fatalf("after a first 429: Wait = %v after %v, want a unit after %v", err, d, span)
 		}
-		if ex.Window != "day" || !ex.Upstream || !ex.Reset.Equal(reset) || !vt.IsQuotaExceeded(err) ||
-			!strings.Contains(err.Error(), "resets at 2026-11-26T00:00:00Z") {
-			t.Fatalf("spent day: %v (%+v)", err, ex)
+		// The retried request is refused again.
+		l.Throttled(context.Background(), req, 0)
+		assertSpentUntil(t, reset, l, other)
+		if u, err := other.Usage(context.Background()); err != nil || !u.HeldUntil.Equal(reset) {
+			t.Fatalf("usage of the spent budget: %+v, %v", u, err)
 		}
-	}
-	if u, err := other.Usage(context.Background()); err != nil || !u.HeldUntil.Equal(reset) {
-		t.Fatalf("usage of the spent budget: %+v, %v", u, err)
-	}
 
-	// At 00:00 UTC the budget serves again; a 429 then is a minute hold, not another day.
-	clk.Advance(reset.Sub(clk.Now()))
-	fill(t, l, 1)
-	l.Throttled(context.Background(), req, 0)
-	if d, err := waitFor(other, vt.PriorityInteractive, 5*time.Second); err != nil || d < win*3/4 {
-		t.Fatalf("429 after the reset: Wait = %v after %v, want a unit after about %v", err, d, win)
-	}
-	// A 429 well after a hold ended is a minute hold too.
-	time.Sleep(2 * win)
-	other.Throttled(context.Background(), req, 0)
-	if d, err := waitFor(l, vt.PriorityInteractive, 5*time.Second); err != nil || d < win*3/4 {
-		t.Fatalf("429 long after a hold: Wait = %v after %v, want a unit after about %v", err, d, win)
-	}
-	// A Retry-After right after a hold is taken at its word.
-	l.Throttled(context.Background(), req, win/2)
-	if d, err := waitFor(l, vt.PriorityInteractive, 5*time.Second); err != nil || d < win/4 {
-		t.Fatalf("429 with Retry-After after a hold: Wait = %v after %v", err, d)
+		// At 00:00 UTC the budget serves again; a 429 then is a minute hold, not
+		// another day.
+		time.Sleep(cfg.Now().Sub(reset) * -1)
+		if now := cfg.Now(); !now.Equal(reset) {
+			t.Fatalf("clock at %v, want %v", now, reset)
+		}
+		fill(t, l, 1)
+		l.Throttled(context.Background(), req, 0)
+		if d, err := waitFor(other, vt.PriorityInteractive, time.Hour); err != nil || d != span {
+			t.Fatalf("429 after the reset: Wait = %v after %v, want a unit after %v", err, d, span)
+		}
+		// A 429 well after a hold ended is a minute hold too.
+		time.Sleep(2 * span)
+		other.Throttled(context.Background(), req, 0)
+		if d, err := waitFor(l, vt.PriorityInteractive, time.Hour); err != nil || d != span {
+			t.Fatalf("429 long after a hold: Wait = %v after %v, want a unit after %v", err, d, span)
+		}
+		// A Retry-After right after a hold is taken at its word.
+		l.Throttled(context.Background(), req, 20*time.Second)
+		if d, err := waitFor(l, vt.PriorityInteractive, time.Hour); err != nil || d != 20*time.Second {
+			t.Fatalf("429 with Retry-After after a hold: Wait = %v after %v, want 20s", err, d)
+		}
+	})
+}
+
+// A minute hold that ends after 00:00 UTC, followed by a refusal: the day VirusTotal
+// found spent is the new one, until the next 00:00 UTC.
+func TestRefusedAfterAHoldAcrossMidnight(t *testing.T) {
+	midnight := dayStart(time.Now()).AddDate(0, 0, 1)
+	synctest.Test(t, func(t *testing.T) {
+		path, s := newDB(t)
+		cfg := Config{Now: shiftedClock(midnight.Add(-10 * time.Second))}
+		l := New(s, "b", Premium, cfg)
+		other := New(openStore(t, path), "b", Premium, cfg)
+		fill(t, l, 1)
+		l.Throttled(context.Background(), vt.Request{}, 0)
+		if _, err := waitFor(l, vt.PriorityInteractive, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if now := cfg.Now(); !now.After(midnight) {
+			t.Fatalf("the hold ended at %v, before %v", now, midnight)
+		}
+		l.Throttled(context.Background(), vt.Request{}, 0)
+		assertSpentUntil(t, midnight.AddDate(0, 0, 1), l, other)
+	})
+}
+
+// assertSpentUntil checks that every priority of every limiter fails at once with
+// VirusTotal's spent day until reset.
+func assertSpentUntil(t *testing.T, reset time.Time, limiters ...*Limiter) {
+	t.Helper()
+	for _, l := range limiters {
+		for _, p := range []vt.Priority{vt.PriorityInteractive, vt.PriorityEnrichment, vt.PriorityBackground} {
+			d, err := waitFor(l, p, time.Hour)
+			var ex *ExhaustedError
+			if !errors.As(err, &ex) || d != 0 {
+				t.Fatalf("%v wait after a refused retry: %v after %v, want an ExhaustedError at once", p, err, d)
+			}
+			if ex.Window != "day" || !ex.Upstream || !ex.Reset.Equal(reset) || !vt.IsQuotaExceeded(err) ||
+				!strings.Contains(err.Error(), "resets at "+reset.Format(time.RFC3339)) {
+				t.Fatalf("spent day: %v (%+v), want the reset at %v", err, ex, reset)
+			}
+		}
 	}
 }
 
 // A hold longer than the minute window fails an interactive request at once; queued
 // work waits it out. A hold within the window makes everyone wait.
 func TestLongHoldFailsInteractiveWaitsFast(t *testing.T) {
-	_, s := newDB(t)
-	const win = 200 * time.Millisecond
-	l := New(s, "b", Premium, Config{Minute: win, Margin: 20 * time.Millisecond})
-	l.Throttled(context.Background(), vt.Request{}, 5*time.Second)
-	d, err := waitFor(l, vt.PriorityInteractive, 5*time.Second)
-	var ex *ExhaustedError
-	if !errors.As(err, &ex) || d > win/2 {
-		t.Fatalf("interactive wait during a 5s hold: %v after %v, want an ExhaustedError at once", err, d)
-	}
-	if ex.Window != "hold" || time.Until(ex.Reset) < 4*time.Second || !vt.IsQuotaExceeded(err) {
-		t.Fatalf("long hold: %v (%+v)", err, ex)
-	}
-	for _, p := range []vt.Priority{vt.PriorityEnrichment, vt.PriorityBackground} {
-		if _, err := waitFor(l, p, win); !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("%v wait during a long hold: %v, want it to wait", p, err)
+	synctest.Test(t, func(t *testing.T) {
+		_, s := newDB(t)
+		l := New(s, "b", Premium, Config{})
+		l.Throttled(context.Background(), vt.Request{}, 5*time.Minute)
+		d, err := waitFor(l, vt.PriorityInteractive, time.Hour)
+		var ex *ExhaustedError
+		if !errors.As(err, &ex) || d != 0 {
+			t.Fatalf("interactive wait during a 5-minute hold: %v after %v, want an ExhaustedError at once", err, d)
 		}
-	}
+		if ex.Window != "hold" || !ex.Reset.Equal(time.Now().Add(5*time.Minute).Truncate(time.Microsecond)) || !vt.IsQuotaExceeded(err) {
+			t.Fatalf("long hold: %v (%+v)", err, ex)
+		}
+		var wg sync.WaitGroup
+		for _, p := range []vt.Priority{vt.PriorityEnrichment, vt.PriorityBackground} {
+			wg.Go(func() {
+				if d, err := waitFor(l, p, time.Hour); err != nil || d != 5*time.Minute {
+					t.Errorf("%v wait during a long hold: %v after %v, want a unit when it ends", p, err, d)
+				}
+			})
+		}
+		wg.Wait()
 
-	short := New(s, "c", Premium, Config{Minute: win, Margin: 20 * time.Millisecond})
-	short.Throttled(context.Background(), vt.Request{}, win)
-	if d, err := waitFor(short, vt.PriorityInteractive, 5*time.Second); err != nil || d < win*3/4 {
-		t.Fatalf("interactive wait during a hold of one window: %v after %v, want a unit after it", err, d)
-	}
+		short := New(s, "c", Premium, Config{})
+		short.Throttled(context.Background(), vt.Request{}, time.Minute)
+		if d, err := waitFor(short, vt.PriorityInteractive, time.Hour); err != nil || d != time.Minute {
+			t.Fatalf("interactive wait during a hold of one minute: %v after %v, want a unit after it", err, d)
+		}
+	})
 }
