@@ -57,6 +57,9 @@ type Email struct {
 	NotifierName string
 	// Now is the clock of the Date header (nil: time.Now).
 	Now func() time.Time
+	// Dial connects to the SMTP server (nil: a net.Dialer), to reach it through a
+	// SOCKS proxy or another network than the host's.
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 // Name implements Notifier.
@@ -124,8 +127,11 @@ func (e *Email) Notify(ctx context.Context, n Notification) error {
 		tcfg.ServerName = e.Host
 	}
 	addr := net.JoinHostPort(e.Host, strconv.Itoa(port))
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	dial := e.Dial
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	conn, err := dial(ctx, "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("email notifier: %w", err)
 	}
@@ -191,7 +197,11 @@ func (e *Email) Notify(ctx context.Context, n Notification) error {
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("email notifier: DATA: %w", err)
 	}
-	return c.Quit()
+	// The server took the message when it answered the end of DATA (RFC 5321,
+	// 4.1.1.4): a failing QUIT or TLS close after that must not make the delivery
+	// fail, or its retry would send the e-mail again.
+	_ = c.Quit()
+	return nil
 }
 
 // oneLine removes line breaks (no header injection through a connection's name or a

@@ -127,8 +127,9 @@ type Options struct {
 	Notifiers []Notifier
 	// Workers is the number of artifacts enriched at once (0: DefaultWorkers).
 	Workers int
-	// Clock returns the current time for health checks and notifications (nil:
-	// time.Now). The queue keeps its own time.
+	// Clock returns the current time for health checks, notifications, the deferral
+	// of work to a quota's reset and, unless Client.Quota has a clock of its own, the
+	// connections' quota limiters (nil: time.Now). The queue keeps its own time.
 	Clock func() time.Time
 	// JobTimeout bounds one job (0: DefaultJobTimeout); it must be shorter than
 	// RescueStuckJobsAfter.
@@ -148,6 +149,10 @@ type Options struct {
 	// HealthMinute is the length of a minute of a connection's HealthCheckMinutes (0:
 	// time.Minute). Tests shorten it.
 	HealthMinute time.Duration
+	// PollOnly makes the queue on PostgreSQL look for jobs every FetchPollInterval
+	// instead of being told by LISTEN/NOTIFY: for a PostgreSQL reached through a
+	// pooler that cannot LISTEN (PgBouncer in transaction mode). SQLite always polls.
+	PollOnly bool
 }
 
 // Artifact is one observable of a new event.
@@ -267,6 +272,9 @@ func New(ctx context.Context, st store.Store, opts Options) (*Service, error) {
 			return nil, errors.New("enrich: no Cipher to open the connections' keys (and no ClientFactory)")
 		}
 		copts := opts.Client
+		if copts.Quota.Now == nil {
+			copts.Quota.Now = opts.Clock
+		}
 		if copts.WrapLimiter == nil {
 			maxWait := opts.JobTimeout / 2
 			copts.WrapLimiter = func(l *quota.Limiter) vt.Limiter { return noteLimiter{Limiter: l, maxWait: maxWait} }
@@ -289,6 +297,9 @@ func New(ctx context.Context, st store.Store, opts Options) (*Service, error) {
 	)
 	if pg, ok := st.(store.PGXPool); ok {
 		driver = riverdatabasesql.NewWithPgxListener(s.db, pg.Pool())
+		if opts.PollOnly {
+			driver = riverdatabasesql.New(s.db)
+		}
 		lock = func(ctx context.Context) (func(), error) { return migrationLock(ctx, pg) }
 	} else {
 		driver = riversqlite.New(s.db)

@@ -3,13 +3,14 @@ package enrich_test
 import (
 	"bytes"
 	"crypto/tls"
-	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/enrich"
+	"github.com/vtsoar/vtsoar/internal/pipenet"
 	"github.com/vtsoar/vtsoar/ioc"
 	"github.com/vtsoar/vtsoar/vtsim"
 )
@@ -24,30 +25,49 @@ func (e *env) setKey(name, key string) {
 	if c.SealedAPIKey, err = connclient.SealKey(e.cipher, name, key); err != nil {
 		e.t.Fatal(err)
 	}
-	time.Sleep(2 * time.Millisecond) // a new UpdatedAt, so the service rebuilds its client
+	time.Sleep(time.Second) // a new UpdatedAt, so the service rebuilds its client (fake time in a bubble)
 	if err := e.st.UpdateConnection(e.ctx, c); err != nil {
 		e.t.Fatal(err)
 	}
 }
 
+// inBubble runs f, for each backend, in a synctest bubble with an env made by
+// newBubbleEnv: the service's minutes, retries and deliveries pass in fake time.
+func inBubble(t *testing.T, f func(t *testing.T, e *env)) {
+	eachBackend(t, func(t *testing.T, b string) {
+		db := dbFor(t, b)
+		synctest.Test(t, func(t *testing.T) { f(t, newBubbleEnv(t, db, vtsim.Options{})) })
+	})
+}
+
+// hookServer serves wr on the bubble's in-memory network and returns the webhook
+// notifier that posts to it.
+func hookServer(t *testing.T, wr *webhookReceiver, secret string) *enrich.Webhook {
+	l, stop := pipenet.Serve("hooks.test", wr)
+	t.Cleanup(stop)
+	return &enrich.Webhook{URL: "http://hooks.test/vtsoar", Secret: []byte(secret), Client: l.HTTPClient()}
+}
+
+// settle lets the service run for ten minutes of the bubble's time: every delivery and
+// every retry of one would have happened by then.
+func settle() { time.Sleep(10 * time.Minute) }
+
 // TestHealthTransitionsNotifyTwice checks healthy, healthy, failing (the emulator
 // refuses "bad-key"), failing, healthy: exactly two notifications by each notifier
 // (e-mail over STARTTLS and webhook), failing then healthy again, none with the key.
-func TestHealthTransitionsNotifyTwice(t *testing.T) { eachBackend(t, testHealthTransitionsNotifyTwice) }
+func TestHealthTransitionsNotifyTwice(t *testing.T) { inBubble(t, testHealthTransitionsNotifyTwice) }
 
-func testHealthTransitionsNotifyTwice(t *testing.T, b string) {
-	e := newEnv(t, b, vtsim.Options{})
+func testHealthTransitionsNotifyTwice(t *testing.T, e *env) {
 	const goodKey = "good-key-abcdef0123456789"
 	e.addConn("vt-prod", goodKey, allKinds, nil, 0)
-	ss, pool := startSMTP(t, true)
+	smtpNet := pipenet.Listen("smtp.test")
+	ss, pool := serveSMTP(t, smtpNet, true)
 	t.Setenv("VTSOAR_TEST_SMTP_PASSWORD", "smtp-password")
 	wr := &webhookReceiver{key: []byte("hook-secret")}
-	hook := httptest.NewServer(wr)
-	defer hook.Close()
 	s := e.service(enrich.Options{Notifiers: []enrich.Notifier{
-		&enrich.Email{Host: "127.0.0.1", Port: ss.port, From: "vtsoar@example.org", To: []string{"soc@example.org"},
+		&enrich.Email{Host: "localhost", Port: 587, Dial: smtpNet.DialContext, From: "vtsoar@example.org", To: []string{"soc@example.org"},
 			Username: "alerts", PasswordRef: "env:VTSOAR_TEST_SMTP_PASSWORD", TLSConfig: &tls.Config{RootCAs: pool}},
-		&enrich.Webhook{URL: hook.URL, Secret: []byte("hook-secret")},
+		hookServer(t, wr, "hook-secret"),
 	}})
 
 	steps := []struct {
@@ -85,16 +105,9 @@ func testHealthTransitionsNotifyTwice(t *testing.T, b string) {
 		}
 	}
 
-	// Deliveries are jobs: wait for them, then a little longer to see that no third
-	// one comes.
-	deadline := time.Now().Add(20 * time.Second)
-	for len(ss.messages()) < 2 || len(wr.payloads()) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 20s: %d e-mails, %d webhooks", len(ss.messages()), len(wr.payloads()))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	time.Sleep(500 * time.Millisecond)
+	// Deliveries are jobs: all of them, and any retry, are done once the service has
+	// run a while.
+	settle()
 	msgs, hooks := ss.messages(), wr.payloads()
 	if len(msgs) != 2 || len(hooks) != 2 {
 		t.Fatalf("%d e-mails and %d webhooks, want 2 each", len(msgs), len(hooks))
@@ -141,27 +154,20 @@ func testHealthTransitionsNotifyTwice(t *testing.T, b string) {
 // TestHealthFirstCheckFailingNotifies: a first check that fails notifies; one that
 // succeeds does not.
 func TestHealthFirstCheckFailingNotifies(t *testing.T) {
-	eachBackend(t, testHealthFirstCheckFailingNotifies)
+	inBubble(t, testHealthFirstCheckFailingNotifies)
 }
 
-func testHealthFirstCheckFailingNotifies(t *testing.T, b string) {
-	e := newEnv(t, b, vtsim.Options{})
+func testHealthFirstCheckFailingNotifies(t *testing.T, e *env) {
 	e.addConn("good", "k-good", nil, nil, 0)
 	e.addConn("bad", "bad-key", nil, nil, 0)
 	wr := &webhookReceiver{key: []byte("s")}
-	hook := httptest.NewServer(wr)
-	defer hook.Close()
-	s := e.service(enrich.Options{Notifiers: []enrich.Notifier{&enrich.Webhook{URL: hook.URL, Secret: []byte("s")}}})
+	s := e.service(enrich.Options{Notifiers: []enrich.Notifier{hookServer(t, wr, "s")}})
 	for _, name := range []string{"good", "bad"} {
 		if _, err := s.CheckConnection(e.ctx, name); err != nil {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(wr.payloads()) < 1 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond)
+	settle()
 	got := wr.payloads()
 	if len(got) != 1 || got[0].Notification.Connection != "bad" || got[0].Notification.Previous != "" {
 		t.Fatalf("notifications: %+v", got)
@@ -171,37 +177,38 @@ func testHealthFirstCheckFailingNotifies(t *testing.T, b string) {
 	}
 }
 
-// TestHealthCheckScheduled: the periodic sweep checks connections that have an
-// interval, once per interval, and leaves the others alone.
-func TestHealthCheckScheduled(t *testing.T) { eachBackend(t, testHealthCheckScheduled) }
+// TestHealthCheckScheduled: the periodic sweep (every 10 s here) checks connections
+// that have an interval, once per interval, and leaves the others alone: over ten
+// minutes and a half, a connection checked every minute is checked eleven times, a
+// minute apart, and one checked every three minutes four times.
+func TestHealthCheckScheduled(t *testing.T) { inBubble(t, testHealthCheckScheduled) }
 
-func testHealthCheckScheduled(t *testing.T, b string) {
-	e := newEnv(t, b, vtsim.Options{})
+func testHealthCheckScheduled(t *testing.T, e *env) {
 	e.addConn("every-minute", "k1", []ioc.Kind{ioc.KindIP}, nil, 1)
+	e.addConn("every-3-minutes", "k3", []ioc.Kind{ioc.KindIP}, nil, 3)
 	e.addConn("never", "k2", nil, nil, 0)
-	s := e.service(enrich.Options{HealthSweepInterval: 200 * time.Millisecond})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		hist, err := s.HealthHistory(e.ctx, "every-minute", 0)
+	e.service(enrich.Options{HealthSweepInterval: 10 * time.Second})
+	time.Sleep(10*time.Minute + 30*time.Second)
+	for _, c := range []struct {
+		name     string
+		interval time.Duration
+		checks   int
+	}{{"every-minute", time.Minute, 11}, {"every-3-minutes", 3 * time.Minute, 4}, {"never", 0, 0}} {
+		hist, err := e.st.HealthHistory(e.ctx, c.name, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(hist) > 0 {
-			if !hist[0].Healthy {
-				t.Fatalf("scheduled check: %+v", hist[0])
+		if len(hist) != c.checks {
+			t.Errorf("%s: %d checks in 10m30s, want %d", c.name, len(hist), c.checks)
+		}
+		for i := 1; i < len(hist); i++ { // newest first
+			// A check is due half a sweep before its interval is over.
+			if gap := hist[i-1].At.Sub(hist[i].At); gap < c.interval-5*time.Second || gap > c.interval+10*time.Second {
+				t.Errorf("%s: checks %v apart, want %v give or take a sweep", c.name, gap, c.interval)
 			}
-			break
+			if !hist[i].Healthy {
+				t.Errorf("%s: scheduled check %+v", c.name, hist[i])
+			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("no scheduled check after 15s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	time.Sleep(time.Second) // several more sweeps: the minute is not over
-	if hist, _ := s.HealthHistory(e.ctx, "every-minute", 0); len(hist) != 1 {
-		t.Errorf("%d checks within a minute, want 1", len(hist))
-	}
-	if hist, _ := s.HealthHistory(e.ctx, "never", 0); len(hist) != 0 {
-		t.Errorf("connection without an interval checked %d times", len(hist))
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/enrich"
+	"github.com/vtsoar/vtsoar/internal/pipenet"
 	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/internal/store/pgtest"
@@ -63,8 +64,13 @@ type env struct {
 	sim    *vtsim.Server
 	count  *counter
 	srv    *httptest.Server
+	// url is the emulator's URL, the connections' server.
+	url string
 	// db is the store's location: a SQLite file or a PostgreSQL DSN.
 	db string
+	// pipe, in a synctest bubble, is the in-memory network the emulator listens on;
+	// the service's clients dial it.
+	pipe *pipenet.Listener
 }
 
 func testCipher(t testing.TB) *secret.Cipher {
@@ -95,27 +101,56 @@ func eachBackend(t *testing.T, f func(t *testing.T, backend string)) {
 // newEnv starts an emulator and opens an empty store on backend.
 func newEnv(t *testing.T, backend string, simOpts vtsim.Options) *env {
 	t.Helper()
-	ctx := context.Background()
-	e := &env{t: t, ctx: ctx, cipher: testCipher(t)}
+	e := &env{t: t, ctx: context.Background(), cipher: testCipher(t)}
 	e.sim = vtsim.MustNew(simOpts)
 	e.count = newCounter(e.sim)
 	e.srv = httptest.NewServer(e.count)
 	t.Cleanup(e.srv.Close)
+	e.url = e.srv.URL
+	e.openStore(dbFor(t, backend))
+	return e
+}
+
+// dbFor returns a new empty store location on backend: a SQLite file or a PostgreSQL
+// database (call it outside a synctest bubble: PostgreSQL databases are made on a
+// pool the tests share).
+func dbFor(t *testing.T, backend string) string {
+	t.Helper()
 	switch backend {
 	case backendSQLite:
-		e.db = filepath.Join(t.TempDir(), "vtsoar.db")
+		return filepath.Join(t.TempDir(), "vtsoar.db")
 	case backendPostgres:
-		e.db = pgtest.DSN(t)
-	default:
-		t.Fatalf("no backend %q", backend)
+		return pgtest.DSN(t)
 	}
-	st, err := store.Open(ctx, e.db, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	e.st = st
+	t.Fatalf("no backend %q", backend)
+	return ""
+}
+
+// newBubbleEnv is newEnv inside a synctest bubble, on the store at db (dbFor): the
+// emulator listens on an in-memory network (a goroutine waiting on a real socket would
+// stop the bubble's clock), and the service's clients and notifiers dial it, so that
+// minutes of the service's time pass in an instant and exactly.
+func newBubbleEnv(t *testing.T, db string, simOpts vtsim.Options) *env {
+	t.Helper()
+	e := &env{t: t, ctx: context.Background(), cipher: testCipher(t)}
+	e.sim = vtsim.MustNew(simOpts)
+	e.count = newCounter(e.sim)
+	var stop func()
+	e.pipe, stop = pipenet.Serve("vtsim.test", e.count)
+	t.Cleanup(stop)
+	e.url = "http://vtsim.test"
+	e.openStore(db)
 	return e
+}
+
+func (e *env) openStore(db string) {
+	e.t.Helper()
+	st, err := store.Open(e.ctx, db, store.Options{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { st.Close() })
+	e.db, e.st = db, st
 }
 
 // addConn stores a connection on the emulator.
@@ -125,7 +160,7 @@ func (e *env) addConn(name, key string, checks []ioc.Kind, sites []string, healt
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if err := e.st.CreateConnection(e.ctx, store.Connection{Name: name, SealedAPIKey: sealed, ServerURL: e.srv.URL,
+	if err := e.st.CreateConnection(e.ctx, store.Connection{Name: name, SealedAPIKey: sealed, ServerURL: e.url,
 		Quota: "premium", ReputationChecks: checks, Sites: sites, HealthCheckMinutes: healthMinutes}); err != nil {
 		e.t.Fatal(err)
 	}
@@ -137,7 +172,16 @@ func (e *env) service(opts enrich.Options) *enrich.Service {
 	if opts.Cipher == nil {
 		opts.Cipher = e.cipher
 	}
-	if opts.FetchPollInterval == 0 {
+	if e.pipe != nil {
+		// In a bubble: clients on the in-memory network, and a queue that polls (a
+		// LISTEN on a real PostgreSQL socket would stop the bubble's clock) at River's
+		// pace, which costs nothing in fake time.
+		if opts.Client.HTTPClient == nil {
+			opts.Client.HTTPClient = e.pipe.HTTPClient()
+		}
+		opts.PollOnly = true
+	}
+	if opts.FetchPollInterval == 0 && e.pipe == nil {
 		opts.FetchPollInterval = 50 * time.Millisecond
 	}
 	s, err := enrich.New(e.ctx, e.st, opts)

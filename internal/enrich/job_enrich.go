@@ -200,7 +200,7 @@ func (s *Service) enrichArtifact(ctx context.Context, ev store.Event, art store.
 	case busy:
 		return store.Artifact{}, river.JobSnooze(time.Second)
 	case !resetAt.IsZero() && lastErr == nil:
-		d := time.Until(resetAt) + time.Second
+		d := resetAt.Sub(s.now()) + time.Second
 		s.log.Info("quota spent: enrichment deferred", "event", ev.ID, "artifact", art.Index, "until", resetAt)
 		return store.Artifact{}, river.JobSnooze(max(d, time.Second))
 	}

@@ -124,6 +124,18 @@ func (s *smtpSession) Logout() error { return nil }
 
 func startSMTP(t *testing.T, withTLS bool) (*smtpServer, *x509.CertPool) {
 	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, pool := serveSMTP(t, l, withTLS)
+	ss.port = l.Addr().(*net.TCPAddr).Port
+	return ss, pool
+}
+
+// serveSMTP serves SMTP on l until the test ends.
+func serveSMTP(t *testing.T, l net.Listener, withTLS bool) (*smtpServer, *x509.CertPool) {
+	t.Helper()
 	ss := &smtpServer{}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &smtpSession{srv: ss, conn: c}, nil
@@ -138,14 +150,16 @@ func startSMTP(t *testing.T, withTLS bool) (*smtpServer, *x509.CertPool) {
 	} else {
 		srv.AllowInsecureAuth = true
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(l)
+	}()
+	t.Cleanup(func() {
+		srv.Close()
+		<-done
+	})
 	ss.addr = l.Addr().String()
-	ss.port = l.Addr().(*net.TCPAddr).Port
 	return ss, pool
 }
 
