@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vtsoar/vtsoar/internal/pipenet"
 )
 
 // testKey looks like a real key so that scrubbing is tested on a realistic value.
@@ -104,6 +106,26 @@ func serve(t testing.TB, h http.HandlerFunc, opts ...Option) (*Client, *recorder
 		t.Fatalf("New: %v", err)
 	}
 	return c, rec, srv
+}
+
+// serveInBubble is serve for a test inside a synctest bubble: the server listens on
+// an in-memory network (a client's idle connection to a real socket would stop the
+// bubble's clock), so that the client's waits pass in fake time, exactly.
+func serveInBubble(t testing.TB, h http.HandlerFunc, opts ...Option) (*Client, *recorder) {
+	t.Helper()
+	rec := &recorder{}
+	l, stop := pipenet.Serve("vt.test", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec.add(r)
+		h(w, r)
+	}))
+	t.Cleanup(stop)
+	all := append([]Option{WithServerURL("http://vt.test"), WithHTTPClient(l.HTTPClient()),
+		WithRetry(RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond})}, opts...)
+	c, err := New(testKey, all...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return c, rec
 }
 
 // answer writes a JSON body with a status.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -58,62 +59,66 @@ func TestRetryBound(t *testing.T) {
 }
 
 func TestRetryAfterHonoured(t *testing.T) {
-	spy := &limiterSpy{}
-	var first time.Time
-	var gap time.Duration
-	var n int
-	c, _, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
-		n++
-		if n == 1 {
-			first = time.Now()
-			w.Header().Set("Retry-After", "1")
-			answer(w, 429, []byte(`{"error":{"code":"TooManyRequestsError","message":"slow down"}}`))
-			return
+	synctest.Test(t, func(t *testing.T) {
+		spy := &limiterSpy{}
+		var first time.Time
+		var gap time.Duration
+		var n int
+		c, _ := serveInBubble(t, func(w http.ResponseWriter, r *http.Request) {
+			n++
+			if n == 1 {
+				first = time.Now()
+				w.Header().Set("Retry-After", "7")
+				answer(w, 429, []byte(`{"error":{"code":"TooManyRequestsError","message":"slow down"}}`))
+				return
+			}
+			gap = time.Since(first)
+			answer(w, 200, []byte(`{"data":{"id":"ok"}}`))
+		}, WithLimiter(spy), WithRetry(RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 10 * time.Second}))
+		if _, err := c.GetFile(context.Background(), "x"); err != nil {
+			t.Fatal(err)
 		}
-		gap = time.Since(first)
-		answer(w, 200, []byte(`{"data":{"id":"ok"}}`))
-	}, WithLimiter(spy), WithRetry(RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Second}))
-	if _, err := c.GetFile(context.Background(), "x"); err != nil {
-		t.Fatal(err)
-	}
-	// The backoff alone would be at most 1ms: only the header explains a 1s wait.
-	if gap < 900*time.Millisecond {
-		t.Errorf("retried after %s, want the Retry-After of 1s", gap)
-	}
-	if len(spy.throttled) != 1 || spy.throttled[0] != time.Second {
-		t.Errorf("Throttled got %v, want [1s]", spy.throttled)
-	}
+		// The backoff alone would be at most 1ms: only the header explains 7s.
+		if gap != 7*time.Second {
+			t.Errorf("retried after %s, want the Retry-After of 7s", gap)
+		}
+		if len(spy.throttled) != 1 || spy.throttled[0] != 7*time.Second {
+			t.Errorf("Throttled got %v, want [7s]", spy.throttled)
+		}
+	})
 }
 
 func TestRetryAfterCappedAndReported(t *testing.T) {
-	var n int
-	start := time.Now()
-	c, _, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
-		n++
-		w.Header().Set("Retry-After", "3600")
-		answer(w, 503, []byte(`{"error":{"code":"TransientError","message":"later"}}`))
-	}, WithRetry(RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond}))
-	_, err := c.GetFile(context.Background(), "x")
-	var e *Error
-	if !errors.As(err, &e) || e.RetryAfter != time.Hour {
-		t.Fatalf("err = %v, RetryAfter should be 1h", err)
-	}
-	if n != 2 || time.Since(start) > 30*time.Second {
-		t.Errorf("%d attempts; a Retry-After above MaxDelay must be capped", n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		var n int
+		start := time.Now()
+		c, _ := serveInBubble(t, func(w http.ResponseWriter, r *http.Request) {
+			n++
+			w.Header().Set("Retry-After", "3600")
+			answer(w, 503, []byte(`{"error":{"code":"TransientError","message":"later"}}`))
+		}, WithRetry(RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 10 * time.Second}))
+		_, err := c.GetFile(context.Background(), "x")
+		var e *Error
+		if !errors.As(err, &e) || e.RetryAfter != time.Hour {
+			t.Fatalf("err = %v, RetryAfter should be 1h", err)
+		}
+		if took := time.Since(start); n != 2 || took != 10*time.Second {
+			t.Errorf("%d attempts in %v; a Retry-After above MaxDelay must be capped to it (10s)", n, took)
+		}
+	})
 }
 
 func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	now := time.Now().UTC().Truncate(time.Second)
 	for in, want := range map[string]time.Duration{
-		"":                              0,
-		"7":                             7 * time.Second,
-		" 0 ":                           0,
-		"-3":                            0,
-		"soon":                          0,
-		"Fri, 02 Jan 2026 03:04:35 GMT": 30 * time.Second,
-		"Fri, 02 Jan 2026 03:00:00 GMT": 0,
-		"999999999":                     24 * time.Hour,
+		"":     0,
+		"7":    7 * time.Second,
+		" 0 ":  0,
+		"-3":   0,
+		"soon": 0,
+		now.Add(30 * time.Second).Format(http.TimeFormat): 30 * time.Second,
+		now.Add(-5 * time.Minute).Format(http.TimeFormat): 0,
+		"999999999": 24 * time.Hour,
 	} {
 		if got := parseRetryAfter(in, now); got != want {
 			t.Errorf("parseRetryAfter(%q) = %s, want %s", in, got, want)
@@ -271,18 +276,20 @@ func TestLimiterErrorReturnedAsIs(t *testing.T) {
 }
 
 func TestContextEndsBackoff(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	c, rec, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Retry-After", "30")
-		answer(w, 503, []byte(`{"error":{"code":"TransientError","message":"x"}}`))
-	}, WithRetry(RetryPolicy{MaxAttempts: 5, BaseDelay: time.Second, MaxDelay: time.Minute}))
-	start := time.Now()
-	_, err := c.GetFile(ctx, "x")
-	if !errors.Is(err, context.DeadlineExceeded) || !IsTransient(err) {
-		t.Errorf("err = %v; want the context's error and the last answer", err)
-	}
-	if rec.count() != 1 || time.Since(start) > 10*time.Second {
-		t.Errorf("%d requests in %s", rec.count(), time.Since(start))
-	}
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, rec := serveInBubble(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "30")
+			answer(w, 503, []byte(`{"error":{"code":"TransientError","message":"x"}}`))
+		}, WithRetry(RetryPolicy{MaxAttempts: 5, BaseDelay: time.Second, MaxDelay: time.Minute}))
+		start := time.Now()
+		_, err := c.GetFile(ctx, "x")
+		if !errors.Is(err, context.DeadlineExceeded) || !IsTransient(err) {
+			t.Errorf("err = %v; want the context's error and the last answer", err)
+		}
+		if took := time.Since(start); rec.count() != 1 || took != 5*time.Second {
+			t.Errorf("%d requests in %s, want 1 and the context's 5s", rec.count(), took)
+		}
+	})
 }
