@@ -29,10 +29,25 @@ import (
 	"time"
 )
 
-// Build builds the vtsoar binary (CGO_ENABLED=0, as released) into dir and returns its
-// path. It runs the go command found on PATH, or in $GOROOT/bin, in the module of the
-// working directory. Every test that runs the real binary builds it here.
+// TestKnobsTag is the build tag that compiles the test knobs (package
+// internal/cli/testknobs) into the binary.
+const TestKnobsTag = "vtsoar_testknobs"
+
+// Build builds the vtsoar binary for the tests that run it as processes into dir and
+// returns its path: as released (CGO_ENABLED=0) plus the test knobs (TestKnobsTag),
+// which stay inert unless their environment variables are set. It runs the go command
+// found on PATH, or in $GOROOT/bin, in the module of the working directory. Every
+// test that runs the real binary builds it here.
 func Build(ctx context.Context, dir string) (string, error) {
+	return build(ctx, dir, "-tags", TestKnobsTag)
+}
+
+// BuildRelease builds the vtsoar binary exactly as released, without the test knobs.
+func BuildRelease(ctx context.Context, dir string) (string, error) {
+	return build(ctx, dir)
+}
+
+func build(ctx context.Context, dir string, flags ...string) (string, error) {
 	bin := filepath.Join(dir, "vtsoar")
 	if runtime.GOOS == "windows" {
 		bin += ".exe"
@@ -41,7 +56,8 @@ func Build(ctx context.Context, dir string) (string, error) {
 	if err != nil {
 		gobin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 	}
-	cmd := exec.CommandContext(ctx, gobin, "build", "-o", bin, "github.com/vtsoar/vtsoar/cmd/vtsoar")
+	args := append(append([]string{"build", "-o", bin}, flags...), "github.com/vtsoar/vtsoar/cmd/vtsoar")
+	cmd := exec.CommandContext(ctx, gobin, args...)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building vtsoar: %w\n%s", err, out)
@@ -59,8 +75,8 @@ type ReplicaConfig struct {
 	MasterKey string
 	// DataDir is the directory of uploaded files.
 	DataDir string
-	// Env are more environment variables (NAME=value), such as the test-only
-	// VTSOAR_QUOTA_WINDOW.
+	// Env are more environment variables (NAME=value), such as the test knobs'
+	// VTSOAR_QUOTA_WINDOW (see Build).
 	Env []string
 	// LogPath receives the process's stderr.
 	LogPath string

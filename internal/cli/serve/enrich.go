@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
+	"github.com/vtsoar/vtsoar/internal/cli/testknobs"
 	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/enrich"
 	"github.com/vtsoar/vtsoar/internal/secret"
@@ -27,9 +28,11 @@ func startEnrich(ctx context.Context, env Env, o Options) (server.Enricher, func
 		Client:    connclient.Options{UserAgent: env.UserAgent, Logger: env.Log, Quota: env.Quota},
 		Notifiers: notifiers,
 	}
-	if err := eopts.ApplyTestEnv(os.Getenv); err != nil { // tests only: shorter times
+	k, err := testknobs.Load(os.Getenv) // none in a binary built without them
+	if err != nil {
 		return nil, nil, cmdutil.Usagef("%v", err)
 	}
+	k.Enrich(&eopts)
 	svc, err := enrich.New(ctx, env.Store, eopts)
 	if err != nil {
 		return nil, nil, err

@@ -3,24 +3,20 @@
 // a stored connection (or of --api-key) into a key, a server and a budget, and the
 // command dependencies (client with the quota limiter, cache of the store) that every
 // integration command runs with.
-//
-// Two environment variables exist for tests only: VTSOAR_QUOTA_WINDOW shortens the
-// quota's minute window (a Go duration such as "2s") and VTSOAR_QUOTA_MARGIN sets its
-// margin, so that an end-to-end test does not take minutes.
 package storecli
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/spf13/cobra"
 	"net/url"
 	"strings"
-	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
+	"github.com/vtsoar/vtsoar/internal/cli/testknobs"
 	"github.com/vtsoar/vtsoar/internal/command"
 	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/quota"
@@ -31,10 +27,8 @@ import (
 
 // Environment variables read by this package.
 const (
-	EnvDB          = "VTSOAR_DB"
-	EnvQuota       = "VTSOAR_QUOTA"
-	EnvQuotaWindow = "VTSOAR_QUOTA_WINDOW" // tests only
-	EnvQuotaMargin = "VTSOAR_QUOTA_MARGIN" // tests only
+	EnvDB    = "VTSOAR_DB"
+	EnvQuota = "VTSOAR_QUOTA"
 )
 
 // Env is the store side of one invocation: its flags and the factory.
@@ -178,21 +172,15 @@ func (e *Env) Resolve(ctx context.Context, st store.Store) (Target, error) {
 	return t, nil
 }
 
-// QuotaConfig returns the limiter configuration (test-only overrides included).
+// QuotaConfig returns the limiter configuration (with the multi-process tests' knobs
+// in a binary built with them, see package testknobs).
 func (e *Env) QuotaConfig() (quota.Config, error) {
 	cfg := quota.Config{Logger: e.F.Logger()}
-	for _, v := range []struct {
-		env string
-		dst *time.Duration
-	}{{EnvQuotaWindow, &cfg.Minute}, {EnvQuotaMargin, &cfg.Margin}} {
-		if s := e.F.Env(v.env); s != "" {
-			d, err := time.ParseDuration(s)
-			if err != nil {
-				return quota.Config{}, cmdutil.Usagef("%s: %v", v.env, err)
-			}
-			*v.dst = d
-		}
+	k, err := testknobs.Load(e.F.Env)
+	if err != nil {
+		return quota.Config{}, cmdutil.Usagef("%v", err)
 	}
+	k.Quota(&cfg)
 	return cfg, nil
 }
 
