@@ -21,7 +21,12 @@ import (
 	"time"
 )
 
-var t0 = time.Date(2025, 6, 30, 23, 58, 10, 0, time.UTC)
+// nextMidnight is the first 00:00 UTC after the test run began: tests that cross a day
+// do so on the coming one, never on a calendar date that will pass.
+var nextMidnight = time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+
+// t0 is 1 minute 50 seconds before nextMidnight.
+var t0 = nextMidnight.Add(-110 * time.Second)
 
 func TestEICARIsHighUnderEveryHash(t *testing.T) {
 	e := newEnv(t, Options{})
@@ -398,7 +403,7 @@ func TestObjectRelationshipsParam(t *testing.T) {
 }
 
 func TestQuotaWindows(t *testing.T) {
-	clock := newClock(time.Date(2025, 6, 30, 23, 58, 0, 0, time.UTC))
+	clock := newClock(nextMidnight.Add(-2 * time.Minute))
 	e := newEnv(t, Options{Now: clock.Now, QuotaMinute: 3, QuotaDay: 5})
 	get := func(key string) int {
 		st, m := e.do("GET", "/api/v3/files/"+eicarMD5, key, nil, "")

@@ -21,7 +21,8 @@ func TestHourlyUnits(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	now := time.Date(2026, 3, 10, 14, 20, 0, 0, time.UTC)
+	hour := time.Now().UTC().Truncate(time.Hour) // the chart's current hour
+	now := hour.Add(20 * time.Minute)
 	take := func(budget string, at time.Time) {
 		t.Helper()
 		res, err := st.TakeUnit(ctx, store.TakeRequest{Budget: budget, Clock: func() time.Time { return at }})
@@ -29,12 +30,12 @@ func TestHourlyUnits(t *testing.T) {
 			t.Fatalf("take at %v: %+v %v", at, res, err)
 		}
 	}
-	take("b", now.Add(-30*time.Hour))                       // before the chart
-	take("b", time.Date(2026, 3, 9, 15, 0, 0, 0, time.UTC)) // the first hour of the chart
+	take("b", now.Add(-30*time.Hour))  // before the chart
+	take("b", hour.Add(-23*time.Hour)) // the first hour of the chart
 	for i := 0; i < 3; i++ {
-		take("b", time.Date(2026, 3, 10, 9, 59, 59, 0, time.UTC)) // 09:00-10:00
+		take("b", hour.Add(-4*time.Hour-time.Second)) // the last second of the hour 5 hours ago
 	}
-	take("b", time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)) // the current hour
+	take("b", hour) // the current hour
 	take("b", now)
 	take("other", now)
 
@@ -43,9 +44,9 @@ func TestHourlyUnits(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := make([]int, chartHours)
-	want[0] = 1  // 15:00 yesterday
-	want[18] = 3 // 09:00
-	want[23] = 2 // 14:00, now
+	want[0] = 1  // 23 hours ago
+	want[18] = 3 // 5 hours ago
+	want[23] = 2 // the current hour
 	if !slices.Equal(got, want) {
 		t.Fatalf("hourly units = %v\nwant %v", got, want)
 	}
@@ -57,10 +58,11 @@ func TestHourlyUnits(t *testing.T) {
 	if ch.Bars[18].H <= ch.Bars[23].H || ch.Bars[23].H <= ch.Bars[0].H || ch.Bars[1].H != 0 {
 		t.Errorf("bar heights do not follow the counts: %d %d %d %d", ch.Bars[18].H, ch.Bars[23].H, ch.Bars[0].H, ch.Bars[1].H)
 	}
-	if b := ch.Bars[18]; b.Y+b.H != ch.Bottom || !strings.HasPrefix(b.Label, "09:00–10:00 UTC: 3 requests") {
+	five := hour.Add(-5 * time.Hour)
+	if b := ch.Bars[18]; b.Y+b.H != ch.Bottom || !strings.HasPrefix(b.Label, five.Format("15:04")+"–"+five.Add(time.Hour).Format("15:04")+" UTC: 3 requests") {
 		t.Errorf("bar 18 = %+v", b)
 	}
-	if ch.Ticks[0].Label != "15h" || ch.Ticks[len(ch.Ticks)-1].Label != "14h" {
+	if ch.Ticks[0].Label != hour.Add(-23*time.Hour).Format("15")+"h" || ch.Ticks[len(ch.Ticks)-1].Label != hour.Format("15")+"h" {
 		t.Errorf("ticks = %+v", ch.Ticks)
 	}
 }
