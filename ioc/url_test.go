@@ -137,11 +137,11 @@ func TestURLID(t *testing.T) {
 }
 
 // TestURLSHA256IDMatchesVirusTotal checks the sha256 id form against a real
-// GET /urls/{id} response (OpenCTI connector test data, copied from
-// ../shared/fixtures/vt/url_report_opencti.json). Finding: data.id is the hex SHA-256 of
-// data.attributes.url exactly as VirusTotal stores it ("http://soclosebutyetqq.com/69.exe"),
-// and that URL is already in our canonical form, so URLSHA256ID(ParseURL(url).Value)
-// reproduces data.id. (Hashing "http://soclosebutyetqq.com/69.exe/" or the URL without
+// GET /urls/{id} response (OpenCTI connector test data, a copy of the repository's
+// testdata/vt/url_report_opencti.json; testdata/vt/SOURCES.md gives its source).
+// Finding: data.id is the hex SHA-256 of data.attributes.url exactly as VirusTotal
+// stores it ("http://soclosebutyetqq.com/69.exe"), and that URL is already in our
+// canonical form, so URLSHA256ID(ParseURL(url).Value) reproduces data.id. (Hashing "http://soclosebutyetqq.com/69.exe/" or the URL without
 // its scheme gives other ids.)
 func TestURLSHA256IDMatchesVirusTotal(t *testing.T) {
 	b, err := os.ReadFile("testdata/url_report_opencti.json")
