@@ -278,6 +278,8 @@ func decodeIPBody(body []byte) (*IPAddress, error) {
 }
 
 // decodePageBody decodes a collection: {"data": [...], "meta": {"cursor"}, "links"}.
+// The answer of a one-to-one relationship, {"data": {...}} or {"data": null}, is a page
+// of one object or none.
 func decodePageBody(body []byte) (*Page, error) {
 	if firstByte(body) != '{' {
 		return nil, errors.New("answer is not a JSON object")
@@ -294,12 +296,22 @@ func decodePageBody(body []byte) (*Page, error) {
 	if !isNull(env.Error) {
 		return nil, fmt.Errorf("answer carries an error: %s", snippet(string(env.Error), 200))
 	}
-	if firstByte(env.Data) != '[' {
-		return nil, errors.New(`answer has no "data" array`)
-	}
 	var items []json.RawMessage
-	if err := json.Unmarshal(env.Data, &items); err != nil {
-		return nil, err
+	switch firstByte(env.Data) {
+	case '[':
+		if err := json.Unmarshal(env.Data, &items); err != nil {
+			return nil, err
+		}
+	case '{':
+		// A one-to-one relationship (a URL's network_location, a domain's parent).
+		items = []json.RawMessage{env.Data}
+	case 'n':
+		// A one-to-one relationship without an object ({"data": null}).
+		if !isNull(env.Data) {
+			return nil, errors.New(`answer has no "data" array`)
+		}
+	default:
+		return nil, errors.New(`answer has no "data" array`)
 	}
 	p := &Page{Links: env.Links, Raw: body, Objects: make([]*Object, 0, len(items))}
 	for i, it := range items {

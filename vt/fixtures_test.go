@@ -455,7 +455,7 @@ func pageOf(cursor string, objects ...[]byte) []byte {
 func testBehaviourReportFixture(t *testing.T, body []byte) {
 	// One element of the "behaviours" relationship of a file: served in a page.
 	c, rec, _ := serve(t, func(w http.ResponseWriter, r *http.Request) { answer(w, 200, pageOf("", body)) })
-	p, err := c.RelationshipPage(context.Background(), "files", "abc", "behaviours", ListOptions{})
+	p, err := c.RelationshipPage(context.Background(), MustRelationship(CollectionFiles, "behaviours"), "abc", ListOptions{})
 	if err != nil {
 		t.Fatalf("RelationshipPage: %v", err)
 	}
@@ -484,7 +484,7 @@ func testYaraFixture(t *testing.T, body []byte) {
 	raw, _ := json.Marshal(data)
 	c, _, _ := serve(t, func(w http.ResponseWriter, r *http.Request) { answer(w, 200, pageOf("", raw)) })
 	var n int
-	for o, err := range c.Relationship(context.Background(), "files", "abc", "crowdsourced_yara_rulesets", ListOptions{}) {
+	for o, err := range c.Relationship(context.Background(), Relationship{Collection: CollectionFiles, Name: "crowdsourced_yara_rulesets"}, "abc", ListOptions{}) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -509,7 +509,7 @@ func testCommunicatingFilesFixture(t *testing.T, body []byte) {
 	// Hand-edited capture: last_analysis_stats, md5... sit beside "attributes". They are
 	// merged into the attributes.
 	c, rec, _ := serve(t, func(w http.ResponseWriter, r *http.Request) { answer(w, 200, body) })
-	p, err := c.RelationshipPage(context.Background(), "ip_addresses", "1.1.1.1", "Communicating_Files", ListOptions{Limit: 20})
+	p, err := c.RelationshipPage(context.Background(), MustRelationship(CollectionIPAddresses, "Communicating_Files"), "1.1.1.1", ListOptions{Limit: 20})
 	if err != nil {
 		t.Fatalf("RelationshipPage: %v", err)
 	}
@@ -544,7 +544,7 @@ func testIPFilesDescriptorsFixture(t *testing.T, body []byte) {
 		t.Run(rel, func(t *testing.T) {
 			g := generic(t, resp)
 			c, rec, _ := serve(t, func(w http.ResponseWriter, r *http.Request) { answer(w, 200, resp) })
-			p, err := c.RelationshipPage(context.Background(), "ip_addresses", "1.1.1.1", rel, ListOptions{Limit: 20, DescriptorsOnly: true})
+			p, err := c.RelationshipPage(context.Background(), MustRelationship(CollectionIPAddresses, rel), "1.1.1.1", ListOptions{Limit: 20, DescriptorsOnly: true})
 			if err != nil {
 				t.Fatalf("RelationshipPage: %v", err)
 			}
@@ -568,7 +568,7 @@ func testIPFilesDescriptorsFixture(t *testing.T, body []byte) {
 func testResolutionsFixture(t *testing.T, body []byte) {
 	c, _, _ := serve(t, func(w http.ResponseWriter, r *http.Request) { answer(w, 200, body) })
 	var ids []string
-	for o, err := range c.Relationship(context.Background(), "ip_addresses", "8.8.8.8", "resolutions", ListOptions{Limit: 40}) {
+	for o, err := range c.Relationship(context.Background(), MustRelationship(CollectionIPAddresses, "resolutions"), "8.8.8.8", ListOptions{Limit: 40}) {
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -40,20 +40,37 @@ func pageQuery(opts ListOptions) (url.Values, error) {
 	return q, nil
 }
 
-// RelationshipPage fetches one page of a relationship. collection is "files", "urls",
-// "domains" or "ip_addresses". Full objects come from /{collection}/{id}/{name},
-// descriptors (opts.DescriptorsOnly) from /{collection}/{id}/relationships/{name}.
-// The limit is checked (1 to MaxPageLimit, 0 meaning DefaultPageLimit) before anything
-// is sent; the relationship name is lower-cased.
-func (c *Client) RelationshipPage(ctx context.Context, collection, id, relationship string, opts ListOptions) (*Page, error) {
-	if !validCollection(collection) {
-		return nil, invalidArgf("collection %q: expected files, urls, domains or ip_addresses", collection)
+// checkRelationship validates a relationship before anything is sent: a known
+// collection and a name of letters, digits and underscores (lower-cased).
+func checkRelationship(rel Relationship) (Relationship, error) {
+	if !rel.Collection.Valid() {
+		return rel, invalidArgf("collection %q: expected files, urls, domains or ip_addresses", rel.Collection)
 	}
-	eid, err := escapeID("id", id)
+	n, err := relationshipName(rel.Name)
+	if err != nil {
+		return rel, err
+	}
+	rel.Name = n
+	return rel, nil
+}
+
+// RelationshipPage fetches one page of the objects related to the object id of
+// rel.Collection through rel: full objects from /{collection}/{id}/{name},
+// descriptors (opts.DescriptorsOnly) from /{collection}/{id}/relationships/{name}.
+// Take rel from LookupRelationship or MustRelationship (or build one for a name this
+// package does not list). The collection, the name (lower-cased) and the limit (1 to
+// MaxPageLimit, 0 meaning DefaultPageLimit) are checked before anything is sent.
+//
+// A one-to-one relationship (rel.ToOne, for example a URL's network_location) gives a
+// page of at most one object. The client does not refuse premium relationships on
+// its own: a public key gets VirusTotal's 403, for which IsForbidden is true; callers
+// that know their key is public check rel.Premium first.
+func (c *Client) RelationshipPage(ctx context.Context, rel Relationship, id string, opts ListOptions) (*Page, error) {
+	rel, err := checkRelationship(rel)
 	if err != nil {
 		return nil, err
 	}
-	rel, err := relationshipName(relationship)
+	eid, err := escapeID("id", id)
 	if err != nil {
 		return nil, err
 	}
@@ -61,13 +78,14 @@ func (c *Client) RelationshipPage(ctx context.Context, collection, id, relations
 	if err != nil {
 		return nil, err
 	}
+	col := string(rel.Collection)
 	r := &request{method: http.MethodGet, query: q}
 	if opts.DescriptorsOnly {
-		r.endpoint = "GET /" + collection + "/{id}/relationships/{relationship}"
-		r.path = "/" + collection + "/" + eid + "/relationships/" + rel
+		r.endpoint = "GET /" + col + "/{id}/relationships/{relationship}"
+		r.path = "/" + col + "/" + eid + "/relationships/" + rel.Name
 	} else {
-		r.endpoint = "GET /" + collection + "/{id}/{relationship}"
-		r.path = "/" + collection + "/" + eid + "/" + rel
+		r.endpoint = "GET /" + col + "/{id}/{relationship}"
+		r.path = "/" + col + "/" + eid + "/" + rel.Name
 	}
 	res, err := c.do(ctx, r)
 	if err != nil {
@@ -76,17 +94,18 @@ func (c *Client) RelationshipPage(ctx context.Context, collection, id, relations
 	return decodeWith(c, r, res, decodePageBody)
 }
 
-// Relationship iterates over every object of a relationship, page after page, following
-// cursors; it stops at the first error, which it yields. It also stops after a page
-// without objects, and with an error if the server hands back a cursor it already gave.
-func (c *Client) Relationship(ctx context.Context, collection, id, relationship string, opts ListOptions) iter.Seq2[*Object, error] {
+// Relationship iterates over every object related to id through rel, page after
+// page, following cursors; it stops at the first error, which it yields. It also
+// stops after a page without objects, and with an error if the server hands back a
+// cursor it already gave.
+func (c *Client) Relationship(ctx context.Context, rel Relationship, id string, opts ListOptions) iter.Seq2[*Object, error] {
 	return func(yield func(*Object, error) bool) {
 		seen := map[string]bool{}
 		if opts.Cursor != "" {
 			seen[opts.Cursor] = true
 		}
 		for {
-			p, err := c.RelationshipPage(ctx, collection, id, relationship, opts)
+			p, err := c.RelationshipPage(ctx, rel, id, opts)
 			if err != nil {
 				yield(nil, err)
 				return
@@ -100,7 +119,7 @@ func (c *Client) Relationship(ctx context.Context, collection, id, relationship 
 				return
 			}
 			if seen[p.Cursor] {
-				yield(nil, fmt.Errorf("virustotal: %s %s: the server repeated cursor %q", collection, relationship, p.Cursor))
+				yield(nil, fmt.Errorf("virustotal: %s: the server repeated cursor %q", rel, p.Cursor))
 				return
 			}
 			seen[p.Cursor] = true

@@ -26,7 +26,7 @@ func TestRelationshipIteratorFollowsCursors(t *testing.T) {
 		answer(w, 200, pages[cur])
 	})
 	var ids []string
-	for o, err := range c.Relationship(context.Background(), "domains", "example.com", "downloaded_files", ListOptions{Limit: 40, DescriptorsOnly: true}) {
+	for o, err := range c.Relationship(context.Background(), MustRelationship(CollectionDomains, "downloaded_files"), "example.com", ListOptions{Limit: 40, DescriptorsOnly: true}) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,7 +39,7 @@ func TestRelationshipIteratorFollowsCursors(t *testing.T) {
 
 	// Stopping early fetches no further page.
 	before := rec.count()
-	for range c.Relationship(context.Background(), "domains", "example.com", "downloaded_files", ListOptions{Limit: 40}) {
+	for range c.Relationship(context.Background(), MustRelationship(CollectionDomains, "downloaded_files"), "example.com", ListOptions{Limit: 40}) {
 		break
 	}
 	if rec.count() != before+1 {
@@ -60,7 +60,7 @@ func TestRelationshipIteratorErrors(t *testing.T) {
 	})
 	var got []string
 	var lastErr error
-	for o, err := range c.Relationship(context.Background(), "urls", "u", "downloaded_files", ListOptions{}) {
+	for o, err := range c.Relationship(context.Background(), MustRelationship(CollectionURLs, "downloaded_files"), "u", ListOptions{}) {
 		if err != nil {
 			lastErr = err
 			continue
@@ -76,7 +76,7 @@ func TestRelationshipIteratorErrors(t *testing.T) {
 		answer(w, 200, pageOf("same", []byte(`{"type":"url","id":"u1"}`)))
 	})
 	var errs int
-	for _, err := range c2.Relationship(context.Background(), "urls", "u", "x", ListOptions{}) {
+	for _, err := range c2.Relationship(context.Background(), Relationship{Collection: CollectionURLs, Name: "x"}, "u", ListOptions{}) {
 		if err != nil {
 			errs++
 		}
@@ -100,7 +100,8 @@ func TestRelationshipValidation(t *testing.T) {
 		{"files", "x", "contacted_ips", 41, "between 1 and 40, got 41"},
 		{"files", "x", "contacted_ips", -1, "got -1"},
 	} {
-		_, err := c.RelationshipPage(context.Background(), tc.collection, tc.id, tc.rel, ListOptions{Limit: tc.limit})
+		rel := Relationship{Collection: Collection(tc.collection), Name: tc.rel}
+		_, err := c.RelationshipPage(context.Background(), rel, tc.id, ListOptions{Limit: tc.limit})
 		if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: err = %v", tc, err)
 		}
@@ -108,7 +109,7 @@ func TestRelationshipValidation(t *testing.T) {
 	if rec.count() != 0 {
 		t.Errorf("%d requests sent for invalid arguments", rec.count())
 	}
-	if _, err := c.RelationshipPage(context.Background(), "ip_addresses", "2001:db8::1", "Resolutions", ListOptions{}); err != nil {
+	if _, err := c.RelationshipPage(context.Background(), MustRelationship(CollectionIPAddresses, "Resolutions"), "2001:db8::1", ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	r := rec.last()
@@ -126,7 +127,9 @@ func TestPageDecoding(t *testing.T) {
 		{`{"data": [], "meta": {"count": 0}}`, "", 0, false},
 		{`{"data": [{"type":"file","id":"a"}], "links": {"next": "https://www.virustotal.com/api/v3/x?cursor=Q1w%3D&limit=10"}}`, "Q1w=", 1, false},
 		{`{"data": [{"type":"file","id":"a"}], "meta": {"cursor": 5}}`, "", 1, false},
-		{`{"data": {"type":"file","id":"a"}}`, "", 0, true},
+		{`{"data": {"type":"file","id":"a"}, "meta": {"count": 1}}`, "", 1, false}, // one-to-one
+		{`{"data": null}`, "", 0, false},
+		{`{"data": "x"}`, "", 0, true},
 		{`{"data": [1, 2]}`, "", 0, true},
 		{`{"meta": {}}`, "", 0, true},
 		{`[]`, "", 0, true},

@@ -17,22 +17,6 @@ func WithRelationships(names ...string) GetOption {
 	return func(o *getOptions) { o.relationships = append(o.relationships, names...) }
 }
 
-// Collections of the objects the client reports on.
-const (
-	CollectionFiles       = "files"
-	CollectionURLs        = "urls"
-	CollectionDomains     = "domains"
-	CollectionIPAddresses = "ip_addresses"
-)
-
-func validCollection(c string) bool {
-	switch c {
-	case CollectionFiles, CollectionURLs, CollectionDomains, CollectionIPAddresses:
-		return true
-	}
-	return false
-}
-
 // escapeID checks that id is usable in a path and escapes it.
 func escapeID(what, id string) (string, error) {
 	if id == "" {
@@ -65,7 +49,7 @@ func relationshipName(name string) (string, error) {
 }
 
 // getReport fetches GET /{collection}/{id}[?relationships=].
-func (c *Client) getReport(ctx context.Context, collection, what, id string, opts []GetOption) (*request, *response, error) {
+func (c *Client) getReport(ctx context.Context, collection Collection, what, id string, opts []GetOption) (*request, *response, error) {
 	eid, err := escapeID(what, id)
 	if err != nil {
 		return nil, nil, err
@@ -88,7 +72,7 @@ func (c *Client) getReport(ctx context.Context, collection, what, id string, opt
 		}
 		q = url.Values{"relationships": {strings.Join(names, ",")}}
 	}
-	r := &request{method: http.MethodGet, endpoint: "GET /" + collection + "/{id}", path: "/" + collection + "/" + eid, query: q}
+	r := &request{method: http.MethodGet, endpoint: "GET /" + string(collection) + "/{id}", path: "/" + string(collection) + "/" + eid, query: q}
 	res, err := c.do(ctx, r)
 	return r, res, err
 }

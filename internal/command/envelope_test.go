@@ -73,31 +73,6 @@ func TestRequestJSON(t *testing.T) {
 	}
 }
 
-// The relationships and their premium marks agree with the emulator's table, which
-// follows VirusTotal's reference.
-func TestRelationshipTableMatchesEmulator(t *testing.T) {
-	cols := map[string]ioc.Kind{"files": ioc.KindFile, "urls": ioc.KindURL, "domains": ioc.KindDomain, "ip_addresses": ioc.KindIP}
-	n := 0
-	for _, r := range vtsim.Relationships() {
-		k, ok := cols[r.Collection]
-		if !ok {
-			continue
-		}
-		n++
-		got, ok := LookupRelationship(k, strings.ToUpper(r.Name))
-		if !ok || got.Premium != r.Premium {
-			t.Errorf("%s/%s: ours %+v (known %v), emulator premium %v", r.Collection, r.Name, got, ok, r.Premium)
-		}
-	}
-	total := 0
-	for _, k := range kinds {
-		total += len(Relationships(k))
-	}
-	if total != n {
-		t.Errorf("we list %d relationships, the emulator %d", total, n)
-	}
-}
-
 func TestWidgetFileNameIsSafe(t *testing.T) {
 	for _, in := range []string{"https://example.com/../../etc/passwd?x=<script>", "2001:db8::1", "example.com", strings.Repeat("a", 64)} {
 		o, err := ioc.Parse(in)

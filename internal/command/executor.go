@@ -61,7 +61,7 @@ type run struct {
 	limit        int
 	pollInterval time.Duration
 	timeout      time.Duration
-	rel          RelationshipInfo
+	rel          vt.Relationship
 
 	mu       sync.Mutex
 	answered map[string]outcome // successful outcomes by key and alias
@@ -109,7 +109,7 @@ func Validate(req Request) error {
 	return err
 }
 
-func checkOptions(cmd *Command, req Request) (RelationshipInfo, error) {
+func checkOptions(cmd *Command, req Request) (vt.Relationship, error) {
 	set := map[string]bool{
 		OptRelationship:    req.Relationship != "",
 		OptLimit:           req.Limit != 0,
@@ -125,35 +125,42 @@ func checkOptions(cmd *Command, req Request) (RelationshipInfo, error) {
 	for _, opt := range []string{OptRelationship, OptLimit, OptDescriptorsOnly, OptNoSubmit, OptRescan, OptWait,
 		OptPollInterval, OptTimeout, OptOutDir, OptWidgetColors} {
 		if set[opt] && !cmd.Takes(opt) {
-			return RelationshipInfo{}, badRequest("%s does not take the option %s", cmd.Name, opt)
+			return vt.Relationship{}, badRequest("%s does not take the option %s", cmd.Name, opt)
 		}
 	}
 	if req.Limit < 0 {
-		return RelationshipInfo{}, badRequest("limit must be positive, got %d", req.Limit)
+		return vt.Relationship{}, badRequest("limit must be positive, got %d", req.Limit)
 	}
 	if req.Concurrency < 0 {
-		return RelationshipInfo{}, badRequest("concurrency must be positive, got %d", req.Concurrency)
+		return vt.Relationship{}, badRequest("concurrency must be positive, got %d", req.Concurrency)
 	}
 	if req.PollInterval < 0 || req.Timeout < 0 || req.MaxAge < 0 {
-		return RelationshipInfo{}, badRequest("durations must not be negative")
+		return vt.Relationship{}, badRequest("durations must not be negative")
 	}
 	if cmd.Takes(OptRelationship) {
 		if req.Relationship == "" {
-			return RelationshipInfo{}, badRequest("%s needs a relationship (--relationship NAME); %s", cmd.Name, relationshipHint(cmd.Kind))
+			return vt.Relationship{}, badRequest("%s needs a relationship (--relationship NAME); %s", cmd.Name, relationshipHint(cmd.Kind))
 		}
 		rel, ok := LookupRelationship(cmd.Kind, req.Relationship)
 		if !ok {
-			return RelationshipInfo{}, badRequest("%q is not a relationship of %s objects; %s", req.Relationship, collection(cmd.Kind), relationshipHint(cmd.Kind))
+			return vt.Relationship{}, badRequest("%q is not a relationship of %s objects; %s", req.Relationship, Collection(cmd.Kind), relationshipHint(cmd.Kind))
 		}
 		return rel, nil
 	}
-	return RelationshipInfo{}, nil
+	return vt.Relationship{}, nil
 }
 
 func newRun(cmd *Command, d Deps, req Request) (*run, error) {
 	rel, err := checkOptions(cmd, req)
 	if err != nil {
 		return nil, err
+	}
+	if rel.Premium() && d.PublicKey {
+		return nil, &RequestError{Err: ErrPremiumOnly, Msg: fmt.Sprintf(
+			"%s is a premium-only relationship of %s (VirusTotal Enterprise keys; a public key is refused with 403 ForbiddenError), "+
+				"and this connection's budget is VirusTotal's public one, so its key is taken as a public key: nothing was sent. "+
+				"If the key is a premium one, run with --quota premium (or store the connection with --quota premium)",
+			rel.Name, rel.Collection)}
 	}
 	if d.Client == nil {
 		return nil, errors.New("command: Deps.Client is nil")

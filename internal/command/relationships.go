@@ -53,25 +53,68 @@ func init() {
 	}
 }
 
+// Collection is VirusTotal's collection of an object kind ("" for none).
+func Collection(kind ioc.Kind) vt.Collection {
+	switch kind {
+	case ioc.KindFile:
+		return vt.CollectionFiles
+	case ioc.KindURL:
+		return vt.CollectionURLs
+	case ioc.KindDomain:
+		return vt.CollectionDomains
+	case ioc.KindIP:
+		return vt.CollectionIPAddresses
+	}
+	return ""
+}
+
+// Relationships returns the relationships of an object kind, sorted by name, from the
+// vt package's table of VirusTotal's documented relationships.
+func Relationships(kind ioc.Kind) []vt.Relationship {
+	return vt.RelationshipsOf(Collection(kind))
+}
+
+// LookupRelationship finds a relationship of kind by name, case-insensitively
+// ("Communicating_Files" is "communicating_files").
+func LookupRelationship(kind ioc.Kind, name string) (vt.Relationship, bool) {
+	return vt.LookupRelationship(Collection(kind), name)
+}
+
+// relationshipsLong is the --help of a relationship command: the relationships of
+// the kind grouped by who may follow them, from vt's table.
 func relationshipsLong(k ioc.Kind) string {
-	var public, premium []string
+	var public, own, premium, old []string
 	for _, r := range Relationships(k) {
-		if r.Premium {
+		switch {
+		case r.Deprecated:
+			old = append(old, r.Name)
+		case r.Premium():
 			premium = append(premium, r.Name)
-		} else {
+		case r.Access == vt.AccessOwnData:
+			own = append(own, r.Name)
+		default:
 			public = append(public, r.Name)
 		}
 	}
-	return fmt.Sprintf(`Lists the objects related to each %s through one relationship (--relationship,
+	text := fmt.Sprintf(`Lists the objects related to each %s through one relationship (--relationship,
 VirusTotal's name, case-insensitive), following VirusTotal's pages up to --limit objects
 (default %d, one page). --descriptors-only lists {type, id} descriptors instead of full
 objects. raw_data holds the related objects as VirusTotal sent them.
 
-Relationships:
-  %s
+Relationships (any key):
+  %s`, lowerNoun(k), DefaultLimit, wrapList(public))
+	if len(own) > 0 {
+		text += "\n\nThe current user's own data (any key; only what this key's user did):\n  " + wrapList(own)
+	}
+	text += `
 
-Premium-only (VirusTotal Enterprise keys; a public key is refused with 403):
-  %s`, lowerNoun(k), DefaultLimit, wrapList(public), wrapList(premium))
+Premium-only (VirusTotal Enterprise keys; a public key is refused with 403, and on a
+public budget vtsoar refuses them before sending anything):
+  ` + wrapList(premium)
+	if len(old) > 0 {
+		text += "\n\nDeprecated (VirusTotal still answers them):\n  " + wrapList(old)
+	}
+	return text
 }
 
 func wrapList(names []string) string {
@@ -97,7 +140,10 @@ func relationshipHint(k ioc.Kind) string {
 	var names []string
 	for _, r := range Relationships(k) {
 		n := r.Name
-		if r.Premium {
+		switch {
+		case r.Deprecated:
+			n += " (deprecated)"
+		case r.Premium():
 			n += " (premium)"
 		}
 		names = append(names, n)
@@ -109,7 +155,7 @@ func execRelationship(ctx context.Context, r *run, t task) outcome {
 	entry := ContextEntry{Type: string(t.obs.Kind), ID: t.obs.ID}
 	entry.set("relationship", r.rel.Name)
 	c, err := collectPages(r.limit, func(cursor string, n int) (*vt.Page, error) {
-		return r.d.Client.RelationshipPage(ctx, collection(t.obs.Kind), t.obs.ID, r.rel.Name,
+		return r.d.Client.RelationshipPage(ctx, r.rel, t.obs.ID,
 			vt.ListOptions{Limit: n, Cursor: cursor, DescriptorsOnly: r.req.DescriptorsOnly})
 	})
 	if err != nil {
@@ -130,7 +176,7 @@ func (r *run) relationshipFailure(err error) *Failure {
 	var ve *vt.Error
 	if errors.As(err, &ve) && (ve.StatusCode == 403 || ve.Code == vt.CodeForbidden) {
 		msg := fmt.Sprintf("The %s relationship", r.rel.Name)
-		if r.rel.Premium {
+		if r.rel.Premium() {
 			msg += " is premium-only: it needs a VirusTotal premium (Enterprise) API key, and this key was refused"
 		} else {
 			msg += " was refused to this API key"

@@ -138,6 +138,10 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now returns the current time (nil: time.Now).
 	Now func() time.Time
+	// PublicKey is true when the key is a public one (its budget is VirusTotal's
+	// public budget): premium-only relationships are then refused before any request
+	// is sent, with a RequestError wrapping ErrPremiumOnly.
+	PublicKey bool
 }
 
 // FileSource opens the files detonate-files takes as inputs.
@@ -184,6 +188,10 @@ func (e *RequestError) Unwrap() error { return e.Err }
 // ErrUnknownCommand is wrapped by the RequestError for a command name that is not in
 // the registry.
 var ErrUnknownCommand = errors.New("unknown command")
+
+// ErrPremiumOnly is wrapped by the RequestError of a premium-only relationship asked
+// on a public key (Deps.PublicKey): nothing was sent.
+var ErrPremiumOnly = errors.New("premium-only relationship on a public key")
 
 func badRequest(format string, args ...any) error {
 	return &RequestError{Msg: fmt.Sprintf(format, args...)}

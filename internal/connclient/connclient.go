@@ -117,6 +117,9 @@ type Conn struct {
 	budget string
 	policy risk.Policy
 	logger *slog.Logger
+	// public is true when the budget is VirusTotal's public one: the key is then
+	// taken as a public key (see PublicKey).
+	public bool
 }
 
 // Build opens the connection's key with cipher and builds its client, limiter and
@@ -211,19 +214,28 @@ func BuildWithKey(_ context.Context, st Store, conn store.Connection, apiKey str
 		budget:     budget,
 		policy:     policy,
 		logger:     logger,
+		public:     spec == quota.Public,
 	}, nil
 }
 
 // Deps returns what command.Run needs to run a command on the connection.
 func (c *Conn) Deps() command.Deps {
 	return command.Deps{
-		Client: c.Client,
-		APIKey: c.apiKey,
-		Cache:  c.Cache,
-		Policy: c.policy,
-		Logger: c.logger,
+		Client:    c.Client,
+		APIKey:    c.apiKey,
+		Cache:     c.Cache,
+		Policy:    c.policy,
+		Logger:    c.logger,
+		PublicKey: c.public,
 	}
 }
+
+// PublicKey reports whether the connection's budget is VirusTotal's public one (4 a
+// minute, 500 a day, 15,500 a month), and so its key is taken as a public key:
+// commands refuse premium-only relationships on it before sending anything. A
+// connection whose key is premium says so with the premium budget (or its own
+// figures).
+func (c *Conn) PublicKey() bool { return c.public }
 
 // Redact replaces the connection's API key in s, as a last guard before s is logged,
 // stored or sent (the vt client already scrubs the messages it returns).

@@ -17,6 +17,7 @@ import (
 	"github.com/vtsoar/vtsoar/internal/enrich"
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/ioc"
+	"github.com/vtsoar/vtsoar/vt"
 )
 
 // user is a user as the API shows it.
@@ -360,7 +361,7 @@ type runData struct {
 	Command       *command.Command
 	Connections   []store.ConnectionView
 	Connection    string
-	Relationships []command.RelationshipInfo
+	Relationships []vt.Relationship
 	Relationship  string
 	Inputs        string
 	Fresh         bool
