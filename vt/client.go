@@ -382,11 +382,19 @@ type request struct {
 
 	// form is a form-urlencoded body, replayable.
 	form url.Values
+	// jsonBody is a JSON body, replayable.
+	jsonBody []byte
+	// sink receives a successful answer's body as it arrives instead of it being
+	// read into memory (file downloads); maxBody bounds it. Once its first byte is
+	// written the request is never sent again.
+	sink io.Writer
+	sunk int64 // bytes written to sink
 	// stream makes a body that can only be sent once; contentLength is its size.
 	stream       func() (io.Reader, string, int64)
 	noTimeout    bool
+	unmetered    bool        // VirusTotal does not count it: the Limiter is not asked
 	extraSecrets []string    // scrubbed from errors besides the API key
-	started      atomic.Bool // a streamed body began to be read
+	started      atomic.Bool // a streamed body began to be read, or sink to be written
 }
 
 // response is a successful answer, read whole.
@@ -408,19 +416,27 @@ func (r *request) idempotent() bool {
 	return r.method == http.MethodGet || r.method == http.MethodHead
 }
 
-// do sends r with the retry policy, consulting the limiter before every attempt.
+// do sends r with the retry policy, consulting the limiter before every attempt
+// (unless r is unmetered).
 //
-// Retry rule: 429, 503 and 504 answers and network errors are retried up to
+// Retry rule: 429, 502, 503 and 504 answers and network errors are retried up to
 // MaxAttempts. A GET is retried on any of them. A POST is retried on a 429 or 503
 // answer (VirusTotal refuses those before acting) and on a network error that
 // happened before the request headers were written (nothing reached the server); it
-// is not retried on a 504 or on a network error once the request was written. A
-// streamed body (an upload from an io.Reader) is never sent twice once its first byte
-// was read.
+// is not retried on a 502 or 504 (the request may have been acted on) nor on a
+// network error once the request was written. A streamed body (an upload from an
+// io.Reader) is never sent twice once its first byte was read, nor a download once
+// its first byte was written.
+//
+// The Limiter is told of a 429 (Throttled) when it is a quota refusal
+// (QuotaExceededError, or a 429 without VirusTotal's JSON error) or comes with a
+// Retry-After. VirusTotal's TooManyRequestsError without Retry-After is a refusal of
+// the request rate, not of the quota: it is retried with backoff without holding the
+// budget (a hold there would, when it recurs, read as a spent daily quota).
 func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 	lr := Request{Method: r.method, Endpoint: r.endpoint, Priority: PriorityFrom(ctx)}
 	for attempt := 1; ; attempt++ {
-		if c.limiter != nil {
+		if c.limiter != nil && !r.unmetered {
 			if err := c.limiter.Wait(ctx, lr); err != nil {
 				return nil, fmt.Errorf("virustotal: %s: %w", r.endpoint, err)
 			}
@@ -450,14 +466,14 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 			retryAfter = e.RetryAfter
 			switch res.status {
 			case http.StatusTooManyRequests:
-				if c.limiter != nil {
+				if c.limiter != nil && !r.unmetered && (e.Code != CodeTooManyRequests || e.derived || e.RetryAfter > 0) {
 					c.limiter.Throttled(ctx, lr, e.RetryAfter)
 				}
 				retry = !r.started.Load()
 			case http.StatusServiceUnavailable:
 				retry = !r.started.Load()
-			case http.StatusGatewayTimeout:
-				retry = r.idempotent()
+			case http.StatusBadGateway, http.StatusGatewayTimeout:
+				retry = r.idempotent() && !r.started.Load()
 			}
 			err = e
 		}
@@ -501,6 +517,17 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// sinkWriter records that a download began to be written to its destination.
+type sinkWriter struct {
+	w       io.Writer
+	started *atomic.Bool
+}
+
+func (s *sinkWriter) Write(p []byte) (int, error) {
+	s.started.Store(true)
+	return s.w.Write(p)
 }
 
 // startedReader records that the transport began reading a streamed body.
@@ -550,6 +577,8 @@ func (c *Client) attempt(ctx context.Context, r *request) (res *response, wrote 
 	case r.form != nil:
 		enc := r.form.Encode()
 		body, contentType, length = strings.NewReader(enc), "application/x-www-form-urlencoded", int64(len(enc))
+	case r.jsonBody != nil:
+		body, contentType, length = bytes.NewReader(r.jsonBody), "application/json", int64(len(r.jsonBody))
 	case r.stream != nil:
 		var sb io.Reader
 		sb, contentType, length = r.stream()
@@ -601,6 +630,19 @@ func (c *Client) attempt(ctx context.Context, r *request) (res *response, wrote 
 			defer zr.Close()
 			rd = zr
 		}
+	}
+	if r.sink != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		n, err := io.Copy(&sinkWriter{w: r.sink, started: &r.started}, io.LimitReader(rd, limit+1))
+		r.sunk += n
+		if err != nil {
+			return nil, true, c.transportError(r, fmt.Errorf("reading the answer: %w", err))
+		}
+		if n > limit {
+			return nil, true, &Error{StatusCode: resp.StatusCode, Code: CodeInvalidResponse,
+				Method: r.method, Path: r.routePath(), Message: fmt.Sprintf("answer larger than %d bytes", limit)}
+		}
+		resp.Header.Del("Content-Encoding")
+		return &response{status: resp.StatusCode, header: resp.Header}, true, nil
 	}
 	var buf bytes.Buffer
 	if !gz && resp.ContentLength > 0 && resp.ContentLength <= limit {

@@ -543,3 +543,15 @@ func decodeUploadURLBody(body []byte) (string, error) {
 	}
 	return strings.TrimSpace(s), nil
 }
+
+// decodeDownloadURLBody decodes {"data": "<signed URL>"}.
+func decodeDownloadURLBody(body []byte) (string, error) {
+	u, err := decodeUploadURLBody(body)
+	if err != nil {
+		return "", errors.New(`answer has no download URL in "data"`)
+	}
+	if p, perr := url.Parse(u); perr != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+		return "", errors.New(`"data" is not an http(s) URL`)
+	}
+	return u, nil
+}

@@ -29,6 +29,10 @@ type Error struct {
 	Path   string
 	// RetryAfter is the server's Retry-After, when it sent one.
 	RetryAfter time.Duration
+
+	// derived is true when Code was derived from the status (the body was not
+	// VirusTotal's JSON error).
+	derived bool
 }
 
 // Error returns "virustotal: GET /files/{id}: 404 NotFoundError: <message>".
@@ -135,6 +139,7 @@ func (c *Client) apiError(r *request, res *response) *Error {
 		return e
 	}
 	e.Code = codeForStatus(res.status)
+	e.derived = true
 	e.Message = c.describeBody(r, res, "")
 	return e
 }

@@ -47,6 +47,16 @@ var fixtureTests = map[string]func(t *testing.T, body []byte){
 	"user_docs.json":                                    testUserFixture,
 	"widget_url_docs.json":                              testWidgetFixture,
 	"yara_ruleset_opencti.json":                         testYaraFixture,
+	"comments_file_docs.json":                           testCommentsFixture,
+	"votes_file_docs.json":                              testVotesFixture,
+	"user_votes_file_docs.json":                         testUserVotesFixture,
+	"network_location_domain_docs.json":                 testNetworkLocationFixture,
+	"url_analyse_docs.json":                             testURLAnalyseFixture,
+	"download_url_docs.json":                            testDownloadURLFixture,
+	"overall_quotas_demisto.json":                       testOverallQuotasFixture,
+	"error_too_many_requests_docs.json":                 testTooManyRequestsFixture,
+	"error_deadline_exceeded_docs.json":                 testErrorFixture(504, CodeDeadlineExceeded, "The operation took too long to complete.", IsTransient),
+	"error_transient_docs.json":                         testErrorFixture(503, CodeTransient, "Transient server error. Retry might work.", IsTransient),
 }
 
 func TestFixturesAllCovered(t *testing.T) {

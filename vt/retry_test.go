@@ -293,3 +293,44 @@ func TestContextEndsBackoff(t *testing.T) {
 		}
 	})
 }
+
+// A proxy's HTML 502 page: a GET is retried and succeeds; the error after the last
+// attempt is typed and says what the body was; a POST is not sent twice (the request
+// may have reached VirusTotal).
+func TestBadGatewayHTML(t *testing.T) {
+	const page = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+	bad := func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusBadGateway)
+		io.WriteString(w, page)
+	}
+	n := 0
+	c, rec, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		n++
+		if n == 1 {
+			bad(w)
+			return
+		}
+		answer(w, 200, []byte(`{"data":{"id":"ok","type":"file"}}`))
+	})
+	if f, err := c.GetFile(context.Background(), "x"); err != nil || f.ID != "ok" || rec.count() != 2 {
+		t.Fatalf("GET after a 502: %v, %v, %d requests", f, err, rec.count())
+	}
+	always, rec2, _ := serve(t, func(w http.ResponseWriter, r *http.Request) { bad(w) })
+	_, err := always.GetFile(context.Background(), "x")
+	var e *Error
+	if !errors.As(err, &e) || e.StatusCode != 502 || e.Code != "HTTP502" || !IsTransient(err) ||
+		!strings.HasPrefix(e.Message, "non-JSON answer (text/html, ") || !strings.Contains(e.Message, "502 Bad Gateway") {
+		t.Fatalf("err = %v", err)
+	}
+	if rec2.count() != 3 {
+		t.Errorf("%d attempts, want the policy's 3", rec2.count())
+	}
+	before := rec2.count()
+	if _, err := always.ScanURL(context.Background(), "https://example.com/"); !IsTransient(err) {
+		t.Errorf("POST: %v", err)
+	}
+	if rec2.count()-before != 1 {
+		t.Errorf("a POST answered 502 was sent %d times", rec2.count()-before)
+	}
+}

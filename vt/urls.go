@@ -28,3 +28,21 @@ func (c *Client) ScanURL(ctx context.Context, u string) (*AnalysisDescriptor, er
 	}
 	return decodeWith(c, r, res, decodeDescriptorBody)
 }
+
+// RescanURL asks VirusTotal to analyse a URL it knows again (POST /urls/{id}/analyse).
+// id is the URL's id in either form: its base64url encoding without padding
+// (ioc.URLID of the canonical URL) or the SHA-256 of the URL. It returns the new
+// analysis' descriptor, for GetAnalysis or WaitAnalysis. Like every POST, it is
+// retried only on answers VirusTotal sends before acting (429, 503).
+func (c *Client) RescanURL(ctx context.Context, id string) (*AnalysisDescriptor, error) {
+	eid, err := escapeID("URL id", id)
+	if err != nil {
+		return nil, err
+	}
+	r := &request{method: http.MethodPost, endpoint: "POST /urls/{id}/analyse", path: "/urls/" + eid + "/analyse"}
+	res, err := c.do(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return decodeWith(c, r, res, decodeDescriptorBody)
+}
