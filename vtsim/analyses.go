@@ -94,7 +94,8 @@ func readUpload(w http.ResponseWriter, r *http.Request, limit int64) (rec *fileR
 			continue
 		}
 		hm, h1, h256 := md5.New(), sha1.New(), sha256.New()
-		n, err := io.Copy(io.MultiWriter(hm, h1, h256), io.LimitReader(part, limit+1))
+		kept := &keepWriter{max: maxKeptContent}
+		n, err := io.Copy(io.MultiWriter(hm, h1, h256, kept), io.LimitReader(part, limit+1))
 		if err != nil {
 			writeError(w, http.StatusBadRequest, codeBadRequest, "Could not read the uploaded file")
 			return nil, false
@@ -105,11 +106,12 @@ func readUpload(w http.ResponseWriter, r *http.Request, limit int64) (rec *fileR
 			return nil, false
 		}
 		return &fileRec{
-			md5:    hex.EncodeToString(hm.Sum(nil)),
-			sha1:   hex.EncodeToString(h1.Sum(nil)),
-			sha256: hex.EncodeToString(h256.Sum(nil)),
-			size:   n,
-			name:   part.FileName(),
+			md5:     hex.EncodeToString(hm.Sum(nil)),
+			sha1:    hex.EncodeToString(h1.Sum(nil)),
+			sha256:  hex.EncodeToString(h256.Sum(nil)),
+			size:    n,
+			name:    part.FileName(),
+			content: kept.bytes(),
 		}, true
 	}
 	writeError(w, http.StatusBadRequest, codeBadRequest, "No file was provided in the \"file\" field")
@@ -118,6 +120,8 @@ func readUpload(w http.ResponseWriter, r *http.Request, limit int64) (rec *fileR
 
 // acceptUpload records an uploaded file and starts its analysis.
 func (s *Server) acceptUpload(w http.ResponseWriter, c *call, up *fileRec) {
+	content := up.content
+	up.content = nil
 	s.mu.Lock()
 	rec := s.files[up.sha256]
 	if rec == nil {
@@ -138,6 +142,7 @@ func (s *Server) acceptUpload(w http.ResponseWriter, c *call, up *fileRec) {
 	}
 	rec.uploaded = true
 	s.remember(rec)
+	s.keepContent(rec.sha256, content)
 	a := s.newAnalysis(rec, nil)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, analysisRef(c, a))
@@ -210,6 +215,22 @@ func (s *Server) analyseFile(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	s.mu.Lock()
 	a := s.newAnalysis(rec, nil)
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, analysisRef(c, a))
+}
+
+// analyseURL serves POST /urls/{id}/analyse: a new analysis of a URL the emulator
+// knows (by either id form), answered with its descriptor.
+func (s *Server) analyseURL(w http.ResponseWriter, r *http.Request, c *call) {
+	id := r.PathValue("id")
+	sid, text, _, exists, raw := s.lookupURL(id)
+	if !exists && raw == nil {
+		writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("URL %q not found", id))
+		return
+	}
+	s.mu.Lock()
+	ur := s.rememberURL(text, sid)
+	a := s.newAnalysis(nil, ur)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, analysisRef(c, a))
 }

@@ -1,6 +1,7 @@
 package vtsim
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/url"
 	"strings"
@@ -90,6 +91,33 @@ func (c shapeCheck) compare(path string, real, emu any) {
 			c.t.Logf("%s: emulator gives an empty array (real has %d items)", path, len(r))
 		}
 	}
+}
+
+// compareExcept is compare without the members named skip at any depth (a public
+// key's overall quotas have no "group" part).
+func (c shapeCheck) compareExcept(path string, real, emu any, skip string) {
+	c.t.Helper()
+	c.compare(path, without(real, skip), emu)
+}
+
+func without(v any, skip string) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, e := range x {
+			if k != skip {
+				out[k] = without(e, skip)
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = without(e, skip)
+		}
+		return out
+	}
+	return v
 }
 
 var objectMapLike = map[string]bool{
@@ -251,7 +279,7 @@ func TestConformanceRelationshipPages(t *testing.T) {
 	ip := findID(t, func(i int) string { return fmt.Sprintf("198.51.%d.%d", i/250, 1+i%250) }, func(ip string) bool {
 		rl, _ := findRelationship("ip_addresses", "communicating_files")
 		rr, _ := findRelationship("ip_addresses", "resolutions")
-		return digestOf(ip).exists() && relCount(ip, rl) > 2 && relCount(ip, rr) > 2
+		return digestOf(ip).exists() && relCount(ip, specOf(rl)) > 2 && relCount(ip, specOf(rr)) > 2
 	})
 	real := loadFixture(t, "relationships_ip_files_demisto.json")["communicating_files"]
 	emu := e.mustGet("/api/v3/ip_addresses/" + ip + "/relationships/communicating_files?limit=2")
@@ -303,5 +331,118 @@ func TestConformanceKeysListed(t *testing.T) {
 	keys := sortedKeys(dig(real, "data", "attributes").(map[string]any))
 	if len(keys) < 30 {
 		t.Fatalf("fixture has only %d attribute keys: %v", len(keys), keys)
+	}
+}
+
+// first wraps the first element of a list fixture as {"data": <element>}: the shape of
+// the answer to a post (VirusTotal returns the comment or vote object).
+func first(t *testing.T, list map[string]any) map[string]any {
+	t.Helper()
+	items, _ := list["data"].([]any)
+	if len(items) == 0 {
+		t.Fatal("fixture list is empty")
+	}
+	return map[string]any{"data": items[0]}
+}
+
+func TestConformanceCommentsAndVotes(t *testing.T) {
+	e := newEnv(t, Options{})
+	// A file with comments and votes of others, so that the lists have a next page.
+	id := findID(t, hashCandidate, func(id string) bool {
+		return digestOf(id).exists() && relCount(id, relSpec{name: "comments", target: "comment"}) >= 2 &&
+			relCount(id, relSpec{name: "votes", target: "vote"}) >= 2
+	})
+	base := "/api/v3/files/" + id
+	st, posted := e.do("POST", base+"/comments", testKey,
+		strings.NewReader(`{"data": {"type": "comment", "attributes": {"text": "EICAR test file #eicar"}}}`), "application/json")
+	if st != 200 {
+		t.Fatalf("POST comment: %d %v", st, posted)
+	}
+	comments := loadFixture(t, "comments_file_docs.json")
+	shapeCheck{t: t}.compare("", first(t, comments), posted)
+	shapeCheck{t: t}.compare("", comments, e.mustGet(base+"/comments?limit=1"))
+
+	st, vote := e.do("POST", base+"/votes", testKey,
+		strings.NewReader(`{"data": {"type": "vote", "attributes": {"verdict": "malicious"}}}`), "application/json")
+	if st != 200 {
+		t.Fatalf("POST vote: %d %v", st, vote)
+	}
+	votes := loadFixture(t, "votes_file_docs.json")
+	shapeCheck{t: t}.compare("", first(t, votes), vote)
+	shapeCheck{t: t}.compare("", votes, e.mustGet(base+"/votes?limit=1"))
+	mine := e.mustGet(base + "/user_votes")
+	shapeCheck{t: t}.compare("", loadFixture(t, "user_votes_file_docs.json"), mine)
+	if num(dig(mine, "meta", "count")) != 1 {
+		t.Errorf("user_votes count %v, want this user's one vote", dig(mine, "meta", "count"))
+	}
+}
+
+func TestConformanceNetworkLocation(t *testing.T) {
+	e := newEnv(t, Options{})
+	u := findID(t, func(i int) string { return fmt.Sprintf("https://netloc%d.example.com/x", i) },
+		func(u string) bool { return digestOf(urlSHA256ID(u)).exists() && domainExists(hostOf(u)) })
+	e.mustGet("/api/v3/urls/" + base64.RawURLEncoding.EncodeToString([]byte(u)))
+	emu := e.mustGet("/api/v3/urls/" + urlSHA256ID(u) + "/network_location")
+	shapeCheck{t: t, mapLike: map[string]bool{
+		".data.attributes.last_analysis_results": true,
+		".data.attributes.categories":            true,
+		".data.attributes.popularity_ranks":      true,
+	}}.compare("", loadFixture(t, "network_location_domain_docs.json"), emu)
+}
+
+func TestConformanceURLRescanAndDownloadURL(t *testing.T) {
+	e := newEnv(t, Options{PremiumKeys: []string{"premium-key"}})
+	u := findID(t, func(i int) string { return fmt.Sprintf("https://again%d.example.com/", i) },
+		func(u string) bool { return digestOf(urlSHA256ID(u)).exists() })
+	st, emu := e.do("POST", "/api/v3/urls/"+urlSHA256ID(u)+"/analyse", testKey, nil, "")
+	if st != 200 {
+		t.Fatalf("POST analyse: %d %v", st, emu)
+	}
+	shapeCheck{t: t}.compare("", loadFixture(t, "url_analyse_docs.json"), emu)
+	st, emu = e.do("GET", "/api/v3/files/"+eicarSHA256+"/download_url", "premium-key", nil, "")
+	if st != 200 {
+		t.Fatalf("download_url: %d %v", st, emu)
+	}
+	shapeCheck{t: t}.compare("", loadFixture(t, "download_url_docs.json"), emu)
+}
+
+func TestConformanceOverallQuotas(t *testing.T) {
+	e := newEnv(t, Options{PremiumKeys: []string{"premium-key"}})
+	st, emu := e.do("GET", "/api/v3/users/premium-key/overall_quotas", "premium-key", nil, "")
+	if st != 200 {
+		t.Fatalf("%d %v", st, emu)
+	}
+	// The fixture's user belongs to a group: a premium key's quotas do too.
+	shapeCheck{t: t}.compare("", loadFixture(t, "overall_quotas_demisto.json"), emu)
+	st, pub := e.do("GET", "/api/v3/users/"+testKey+"/overall_quotas", testKey, nil, "")
+	if st != 200 {
+		t.Fatalf("%d %v", st, pub)
+	}
+	shapeCheck{t: t, allowed: map[string]string{}}.compareExcept("", loadFixture(t, "overall_quotas_demisto.json"), pub, "group")
+}
+
+// The failures FailMix injects have VirusTotal's documented codes and messages.
+func TestConformanceInjectedErrors(t *testing.T) {
+	for _, tc := range []struct {
+		fault   Fault
+		fixture string
+		status  int
+	}{
+		{Fault503, "error_transient_docs.json", 503},
+		{Fault504, "error_deadline_exceeded_docs.json", 504},
+		{Fault429, "error_too_many_requests_docs.json", 429},
+	} {
+		t.Run(string(tc.fault), func(t *testing.T) {
+			e := newEnv(t, Options{FailMix: FailMix{tc.fault: 1}})
+			st, emu := e.get("/api/v3/files/" + eicarMD5)
+			real := loadFixture(t, tc.fixture)
+			if st != tc.status {
+				t.Fatalf("status %d, want %d", st, tc.status)
+			}
+			shapeCheck{t: t}.compare("", real, emu)
+			if dig(emu, "error", "code") != dig(real, "error", "code") || dig(emu, "error", "message") != dig(real, "error", "message") {
+				t.Errorf("error %v, want %v", emu, real)
+			}
+		})
 	}
 }

@@ -54,20 +54,40 @@
 //
 // Under /api/v3: files (GET by md5, sha1 or sha256; POST /files multipart "file", up to
 // 32 MB; GET /files/upload_url, whose single-use URL <base>/_upload/<token> takes up to
-// 650 MB for an hour; POST /files/{id}/analyse; GET /files/{id}/behaviour_summary), urls
-// (POST /urls with a multipart or urlencoded "url"; GET by base64url or sha256 id),
-// domains, ip_addresses (IPv4 and IPv6), relationships for all four (GET
-// /{collection}/{id}/{relationship} for objects, .../relationships/{relationship} for
-// descriptors, and ?relationships=a,b on an object), analyses, /search,
-// /intelligence/search (premium), /widget/url, /users/{id}, /metadata. The widget page
-// is served at /ui/widget/html/{token} (no API key, valid 72 hours).
+// 650 MB for an hour; POST /files/{id}/analyse; GET /files/{id}/behaviour_summary; GET
+// /files/{id}/download_url and /files/{id}/download, premium), urls (POST /urls with a
+// multipart or urlencoded "url"; GET by base64url or sha256 id; POST
+// /urls/{id}/analyse), domains, ip_addresses (IPv4 and IPv6), relationships for all
+// four (GET /{collection}/{id}/{relationship} for objects, .../relationships/{name} for
+// descriptors, and ?relationships=a,b on an object), comments and votes (GET and POST
+// /{collection}/{id}/comments and /votes), analyses, /search, /intelligence/search
+// (premium), /widget/url, /users/{id}, /users/{id}/overall_quotas, /metadata. The
+// widget page is served at /ui/widget/html/{token} (no API key, valid 72 hours; an
+// expired one is 400 BadRequestError, as VirusTotal documents).
 //
-// Relationships are those of VirusTotal's reference; see Relationships for the list.
-// Those VirusTotal reserves to VT Enterprise answer 403 ForbiddenError unless the key is
-// in Options.PremiumKeys; an unknown name answers 400 InvalidArgumentError. limit
-// defaults to 10; over 40 it is 400 BadRequestError. Each (object, relationship) holds a
-// deterministic number of items (0-44 for files, URLs, domains, IPs, resolutions and
-// comments), paged by opaque cursors (meta.cursor, links.next); meta.count gives the total.
+// The relationships are vt's table (vt.Relationships), the one record of VirusTotal's
+// documented relationships, from which the handlers and /metadata are generated.
+// Premium ones answer 403 ForbiddenError unless the key is in Options.PremiumKeys;
+// "own-data" ones (user_votes) list only the caller's own votes; an unknown name
+// answers 400 InvalidArgumentError. limit defaults to 10; over 40 it is 400
+// BadRequestError. Each (object, relationship) holds a deterministic number of items
+// (0-44 for files, URLs, domains, IPs, resolutions and comments), paged by opaque
+// cursors (meta.cursor, links.next); meta.count gives the total. A one-to-one
+// relationship answers {"data": <object or null>, "meta": {"count": 1 or 0}}:
+// network_location is the URL's own host (its IP address object when the URL names
+// one, else its domain), a domain's parent its registered domain (public suffix plus
+// one label) and its immediate_parent the name without its first label (none for a
+// registered domain), sigma_analysis (deprecated) the file's Sigma analysis.
+//
+// Comments and votes posted to the emulator are kept in memory and listed first by
+// comments, votes and user_votes; a user's new vote on an object replaces their
+// previous one; words of a comment starting with '#' are its tags.
+//
+// Downloads are premium and counted in intelligence_downloads_monthly: download_url
+// answers a signed URL of the emulator (<base>/_download/<token>, no key, valid an
+// hour), download redirects to it. The emulator has the bytes of the EICAR test file
+// and of files uploaded to it (up to 4 MB each); any other file's URL answers 404
+// NotFoundError.
 //
 // Analyses are "queued" for the first third of Options.AnalysisTime, "in-progress"
 // (with a growing share of engine results) until it ends, then "completed" with the
@@ -79,9 +99,17 @@
 // API key"); no key is 401 AuthenticationRequiredError "X-Apikey header is missing".
 // Quotas count per key, per calendar minute (UTC) and per UTC day (reset at 00:00 UTC);
 // past them the answer is 429 QuotaExceededError and the refused request is not counted.
-// Latency (+ Jitter) delays each request, abandoning it if the client goes away;
-// FailRate answers that share of requests 503 TransientError. Jitter and FailRate draw
-// from a generator seeded by Options.Seed.
+// GET /users/{id}/overall_quotas is not counted and is served past the quota, as
+// VirusTotal documents. Latency (+ Jitter) delays each request, abandoning it if the
+// client goes away.
+//
+// Options.FailMix answers a share of the requests (after authentication, before the
+// quota: a failure spends none) with each Fault: 503 TransientError, 504
+// DeadlineExceededError, 429 TooManyRequestsError (a rate refusal, distinct from
+// QuotaExceededError) as VirusTotal's JSON errors, and 502html, the HTML "502 Bad
+// Gateway" page a proxy in front of VirusTotal answers. FailRate is the 503 share.
+// ParseFailMix reads "503=0.1,504=0.05,429=0.05,502html=0.05". Jitter and the failures
+// draw from a generator seeded by Options.Seed.
 //
 // GET /users/{id} accepts the caller's own API key or the user id the emulator shows for
 // it ("vtsim-user-" + 10 hex digits of a hash of the key); its quotas show what this key
@@ -92,8 +120,9 @@
 // # Outside the VirusTotal paths
 //
 // GET /_emulator/stats answers {"requests": N, "by_endpoint": {"GET /files/{id}": N},
-// "by_status": {"200": N}, "by_user": {...}}: every /api/v3 request (and upload URL post)
-// is counted, errors included, by route pattern without the /api/v3 prefix. POST
+// "by_status": {"200": N}, "by_user": {...}, "by_fault": {"503": N, "502html": N}}: every
+// /api/v3 request (and upload URL post) is counted, errors included, by route pattern
+// without the /api/v3 prefix, and each injected failure by its Fault. POST
 // /_emulator/reset clears those counters and every key's quota usage; with ?all=true it
 // also forgets uploads, scans, analyses and hash aliases. Neither needs a key nor counts.
 //

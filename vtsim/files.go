@@ -13,6 +13,7 @@ type fileRec struct {
 	seed              digest
 	size              int64
 	name              string // the uploaded file name, if any
+	content           []byte // an upload's bytes, when small enough to keep
 	eicar             bool
 	// uploaded files exist only once their first analysis completes (availableAt),
 	// unless the digest rule already makes them exist.

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vtsoar/vtsoar/vt"
 )
 
 // observable is a search or widget query resolved to an object of the universe.
@@ -140,12 +142,14 @@ func (s *Server) intelligenceSearch(w http.ResponseWriter, r *http.Request, c *c
 	if !ok {
 		return
 	}
-	rl := Relationship{Name: "intelligence:" + q, Target: "file"}
+	s.countPremium(c.keyHash, false)
+	rl := relSpec{name: "intelligence:" + q, target: "file"}
 	n := relCount(q, rl)
 	data := []any{}
 	end := min(offset+limit, n)
 	for i := offset; i < end; i++ {
-		data = append(data, s.relatedObject(c, s.relatedItem("intelligence", q, rl, i)))
+		it, _ := s.relatedItem("intelligence", q, rl, i)
+		data = append(data, s.relatedObject(c, it))
 	}
 	links, meta := pageLinks(c.base, "/api/v3/intelligence/search", r, limit, end, end < n)
 	meta["total_hits"] = n
@@ -192,29 +196,31 @@ func (s *Server) widgetToken(o observable, theme map[string]string, now time.Tim
 	return base64.RawURLEncoding.EncodeToString([]byte(payload + "||" + hex.EncodeToString(mac.Sum(nil))))
 }
 
-func (s *Server) parseWidgetToken(tok string) (id, typ string, theme map[string]string, ok bool) {
+// parseWidgetToken checks a widget token: ok is false when it was not made by this
+// emulator, expired when it was but is older than widgetTTL.
+func (s *Server) parseWidgetToken(tok string) (id, typ string, theme map[string]string, ok, expired bool) {
 	b, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil {
-		return "", "", nil, false
+		return "", "", nil, false, false
 	}
 	parts := strings.Split(string(b), "||")
 	if len(parts) != 5 {
-		return "", "", nil, false
+		return "", "", nil, false, false
 	}
 	mac := hmac.New(sha256.New, s.widgetKey)
 	mac.Write([]byte(strings.Join(parts[:4], "||")))
 	want := hex.EncodeToString(mac.Sum(nil))
 	if !hmac.Equal([]byte(want), []byte(parts[4])) {
-		return "", "", nil, false
+		return "", "", nil, false, false
 	}
 	ts, err := strconv.ParseInt(parts[3], 10, 64)
-	if err != nil || s.now().Sub(time.Unix(ts, 0)) > widgetTTL {
-		return "", "", nil, false
+	if err != nil || json.Unmarshal([]byte(parts[2]), &theme) != nil {
+		return "", "", nil, false, false
 	}
-	if json.Unmarshal([]byte(parts[2]), &theme) != nil {
-		return "", "", nil, false
+	if s.now().Sub(time.Unix(ts, 0)) > widgetTTL {
+		return "", "", nil, true, true
 	}
-	return parts[0], parts[1], theme, true
+	return parts[0], parts[1], theme, true, false
 }
 
 func (s *Server) widgetURL(w http.ResponseWriter, r *http.Request, c *call) {
@@ -263,8 +269,17 @@ body { margin: 0; font-family: Arial, Helvetica, sans-serif; background: {{.Them
 
 // widgetHTML serves the page a widget URL points to; like VirusTotal's, it needs no API
 // key (it is meant for iframes) and expires.
+//
+// A widget URL older than three days is a bad request, as VirusTotal documents it
+// ("Once the URL has expired, it should be refreshed ... otherwise a bad request
+// error will be returned", https://docs.virustotal.com/reference/widgeturl): 400
+// BadRequestError. A token the emulator never made is 404.
 func (s *Server) widgetHTML(w http.ResponseWriter, r *http.Request) {
-	id, typ, theme, ok := s.parseWidgetToken(r.PathValue("token"))
+	id, typ, theme, ok, expired := s.parseWidgetToken(r.PathValue("token"))
+	if expired {
+		writeError(w, http.StatusBadRequest, codeBadRequest, "The widget URL has expired: ask /widget/url for a new one")
+		return
+	}
 	if !ok {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusNotFound)
@@ -303,21 +318,7 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, http.StatusNotFound, codeNotFound, "User not found")
 		return
 	}
-	u := s.usageOf(c.keyHash)
-	allowed := func(limit, unlimited int) int {
-		if limit > 0 {
-			return limit
-		}
-		return unlimited
-	}
-	hourly := 60000000000
-	if s.opts.QuotaMinute > 0 {
-		hourly = s.opts.QuotaMinute * 60
-	}
-	monthly := 1000000000
-	if s.opts.QuotaDay > 0 {
-		monthly = s.opts.QuotaDay * 31
-	}
+	q := s.quotas(c)
 	grant := func(g bool) map[string]any { return map[string]any{"granted": g} }
 	attrs := map[string]any{
 		// VirusTotal shows the key itself here; the emulator never returns a key.
@@ -336,18 +337,85 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, c *call) {
 			"admin": grant(false), "allinfo": grant(c.premium), "intelligence": grant(c.premium),
 			"private": grant(c.premium), "click_to_accept": grant(false),
 		},
-		"quotas": map[string]any{
-			"api_requests_daily":             map[string]any{"allowed": allowed(s.opts.QuotaDay, 1000000000), "used": u.nDay},
-			"api_requests_hourly":            map[string]any{"allowed": hourly, "used": u.nHour},
-			"api_requests_monthly":           map[string]any{"allowed": monthly, "used": u.nMonth},
-			"cases_creation_monthly":         map[string]any{"allowed": 20, "used": 0},
-			"intelligence_downloads_monthly": map[string]any{"allowed": map[bool]int{true: 1000, false: 0}[c.premium], "used": 0},
-			"intelligence_searches_monthly":  map[string]any{"allowed": map[bool]int{true: 10000, false: 0}[c.premium], "used": 0},
-		},
+		"quotas": map[string]any{},
+	}
+	for _, name := range []string{"api_requests_daily", "api_requests_hourly", "api_requests_monthly",
+		"cases_creation_monthly", "intelligence_downloads_monthly", "intelligence_searches_monthly"} {
+		attrs["quotas"].(map[string]any)[name] = map[string]any{"allowed": q[name].allowed, "used": q[name].used}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{
 		"type": "user", "id": uid, "links": map[string]any{"self": c.base + "/api/v3/users/" + uid}, "attributes": attrs,
 	}})
+}
+
+// quota is what one window allows a key and what it used.
+type quota struct{ allowed, used int }
+
+// quotas are the quotas of the caller's key: the API windows reflect QuotaMinute,
+// QuotaDay and what the key used; premium keys get Intelligence allowances.
+func (s *Server) quotas(c *call) map[string]quota {
+	u := s.usageOf(c.keyHash)
+	allowed := func(limit, unlimited int) int {
+		if limit > 0 {
+			return limit
+		}
+		return unlimited
+	}
+	hourly := 60000000000
+	if s.opts.QuotaMinute > 0 {
+		hourly = s.opts.QuotaMinute * 60
+	}
+	monthly := 1000000000
+	if s.opts.QuotaDay > 0 {
+		monthly = s.opts.QuotaDay * 31
+	}
+	premium := func(n int) int {
+		if c.premium {
+			return n
+		}
+		return 0
+	}
+	return map[string]quota{
+		"api_requests_daily":                   {allowed(s.opts.QuotaDay, 1000000000), u.nDay},
+		"api_requests_hourly":                  {hourly, u.nHour},
+		"api_requests_monthly":                 {monthly, u.nMonth},
+		"cases_creation_monthly":               {20, 0},
+		"intelligence_downloads_monthly":       {premium(1000), u.downloads},
+		"intelligence_graphs_private":          {0, 0},
+		"intelligence_hunting_rules":           {premium(25), 0},
+		"intelligence_retrohunt_jobs_monthly":  {premium(5), 0},
+		"intelligence_searches_monthly":        {premium(10000), u.searches},
+		"intelligence_vtdiff_creation_monthly": {premium(100), 0},
+		"monitor_storage_bytes":                {0, 0},
+		"monitor_storage_files":                {0, 0},
+		"monitor_uploaded_bytes":               {0, 0},
+		"monitor_uploaded_files":               {0, 0},
+	}
+}
+
+// premiumGroup is the group premium keys inherit their allowances from.
+const premiumGroup = "vtsim_enterprise"
+
+// overallQuotas serves GET /users/{id}/overall_quotas, which VirusTotal does not count
+// against the quota: {"data": {"api_requests_daily": {"user": {"allowed", "used"},
+// "group": {...}}, ...}}, the "group" part for premium keys only (the group they
+// inherit their allowances from).
+func (s *Server) overallQuotas(w http.ResponseWriter, r *http.Request, c *call) {
+	id := r.PathValue("id")
+	if id != userID(c.keyHash) && keyHash(id) != c.keyHash {
+		writeError(w, http.StatusNotFound, codeNotFound, "User not found")
+		return
+	}
+	data := map[string]any{}
+	for name, q := range s.quotas(c) {
+		entry := map[string]any{"user": map[string]any{"allowed": q.allowed, "used": q.used}}
+		if c.premium && !strings.HasPrefix(name, "monitor_") && name != "cases_creation_monthly" {
+			entry["group"] = map[string]any{"allowed": q.allowed, "used": q.used, "inherited_from": premiumGroup}
+			entry["user"] = map[string]any{"allowed": 0, "used": q.used}
+		}
+		data[name] = entry
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": data})
 }
 
 func (s *Server) metadata(w http.ResponseWriter, r *http.Request, c *call) {
@@ -362,19 +430,18 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		engines[e.name] = map[string]any{"category": "url"}
 	}
+	// The relationships of each object type, from vt's table, as VirusTotal lists
+	// them: {"file": [{"name": ..., "description": ...}], ...}.
 	rels := map[string]any{}
-	for _, rl := range relationshipTable {
-		col := strings.TrimSuffix(strings.TrimSuffix(rl.Collection, "es"), "s")
-		switch rl.Collection {
-		case "ip_addresses":
-			col = "ip_address"
-		case "files":
-			col = "file"
-		}
+	for _, rl := range vt.Relationships() {
+		col := rl.Collection.ObjectType()
 		list, _ := rels[col].([]any)
 		desc := rl.Description
-		if rl.Premium {
+		switch {
+		case rl.Premium():
 			desc += " (VT Enterprise users only)"
+		case rl.Deprecated:
+			desc += " (deprecated)"
 		}
 		rels[col] = append(list, map[string]any{"name": rl.Name, "description": desc})
 	}

@@ -9,153 +9,31 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/net/publicsuffix"
+
+	"github.com/vtsoar/vtsoar/vt"
 )
 
-// Relationship describes one relationship of a collection as VirusTotal documents it.
-type Relationship struct {
-	// Collection is "files", "urls", "domains" or "ip_addresses".
-	Collection string `json:"collection"`
-	// Name is VirusTotal's relationship name, e.g. "contacted_ips".
-	Name string `json:"name"`
-	// Description says what the related objects are.
-	Description string `json:"description"`
-	// Target is the type of the related objects, e.g. "ip_address".
-	Target string `json:"target"`
-	// Premium is true when VirusTotal reserves it to VT Enterprise (premium) keys.
-	Premium bool `json:"premium"`
-	// ToOne is true when the relationship holds a single object.
-	ToOne bool `json:"to_one,omitempty"`
-}
+// The relationships the emulator serves are vt's table (vt.Relationships), the one
+// record of VirusTotal's documented relationships: the handlers below and /metadata
+// are generated from it.
 
-func rel(col, name, target, desc string, premium bool) Relationship {
-	return Relationship{Collection: col, Name: name, Target: target, Description: desc, Premium: premium}
-}
-
-// relationshipTable is the emulated list, after VirusTotal's API reference for the
-// file, URL, domain and IP address objects ("VT Enterprise users only" = Premium).
-var relationshipTable = []Relationship{
-	rel("files", "analyses", "analysis", "Analyses for the file.", true),
-	rel("files", "behaviours", "file_behaviour", "Behaviour reports for the file.", false),
-	rel("files", "bundled_files", "file", "Files bundled within the file.", false),
-	rel("files", "carbonblack_children", "file", "Files derived from the file according to Carbon Black.", true),
-	rel("files", "carbonblack_parents", "file", "Files from where the file was derived according to Carbon Black.", true),
-	rel("files", "ciphered_bundled_files", "file", "Files encrypted inside the file.", true),
-	rel("files", "ciphered_parents", "file", "Files containing the file encrypted.", true),
-	rel("files", "clues", "clue", "Clues for the file.", true),
-	rel("files", "collections", "collection", "IoC collections where the file is.", false),
-	rel("files", "comments", "comment", "Comments for the file.", false),
-	rel("files", "compressed_parents", "file", "Compressed files that contain the file.", false),
-	rel("files", "contacted_domains", "domain", "Domains contacted by the file.", false),
-	rel("files", "contacted_ips", "ip_address", "IP addresses contacted by the file.", false),
-	rel("files", "contacted_urls", "url", "URLs contacted by the file.", false),
-	rel("files", "dropped_files", "file", "Files dropped by the file during its execution.", false),
-	rel("files", "email_attachments", "file", "Files attached to the email.", true),
-	rel("files", "email_parents", "file", "Email files that contained the file.", true),
-	rel("files", "embedded_domains", "domain", "Domain names embedded in the file.", true),
-	rel("files", "embedded_ips", "ip_address", "IP addresses embedded in the file.", true),
-	rel("files", "embedded_urls", "url", "URLs embedded in the file.", true),
-	rel("files", "execution_parents", "file", "Files that executed the file.", false),
-	rel("files", "graphs", "graph", "Graphs that include the file.", false),
-	rel("files", "itw_domains", "domain", "In the wild domain names from where the file has been downloaded.", true),
-	rel("files", "itw_ips", "ip_address", "In the wild IP addresses from where the file has been downloaded.", true),
-	rel("files", "itw_urls", "url", "In the wild URLs from where the file has been downloaded.", true),
-	rel("files", "memory_pattern_domains", "domain", "Domain string patterns found in memory during sandbox execution.", true),
-	rel("files", "memory_pattern_ips", "ip_address", "IP address string patterns found in memory during sandbox execution.", true),
-	rel("files", "memory_pattern_urls", "url", "URL string patterns found in memory during sandbox execution.", true),
-	rel("files", "overlay_children", "file", "Files contained by the file as an overlay.", true),
-	rel("files", "overlay_parents", "file", "File that contain the file as an overlay.", true),
-	rel("files", "pcap_children", "file", "Files contained within the PCAP file.", true),
-	rel("files", "pcap_parents", "file", "PCAP files that contain the file.", true),
-	rel("files", "pe_resource_children", "file", "Files contained by a PE file as a resource.", false),
-	rel("files", "pe_resource_parents", "file", "PE files containing the file as a resource.", false),
-	rel("files", "related_references", "reference", "References related to the file.", false),
-	rel("files", "related_threat_actors", "collection", "Threat actors related to the file.", false),
-	rel("files", "screenshots", "screenshot", "Screenshots related to the sandbox execution of the file.", true),
-	rel("files", "sigma_analysis", "sigma_analysis", "Sigma analysis for the file.", false),
-	rel("files", "similar_files", "file", "Files that are similar to the file.", true),
-	rel("files", "submissions", "submission", "Submissions for the file.", true),
-	rel("files", "urls_for_embedded_js", "url", "URLs where this (JS) file is embedded.", true),
-	rel("files", "user_votes", "vote", "File's votes made by current signed-in user.", false),
-	rel("files", "votes", "vote", "Votes for the file.", false),
-
-	rel("urls", "analyses", "analysis", "Analyses for the URL.", true),
-	rel("urls", "collections", "collection", "IoC collections where the URL is.", false),
-	rel("urls", "comments", "comment", "Community posted comments about the URL.", false),
-	rel("urls", "communicating_files", "file", "Files that communicate with a given URL when they're executed.", false),
-	rel("urls", "contacted_domains", "domain", "Domains from which the URL loads some kind of resource.", false),
-	rel("urls", "contacted_ips", "ip_address", "IPs from which the URL loads some kind of resource.", false),
-	rel("urls", "downloaded_files", "file", "Files downloaded from the URL.", true),
-	rel("urls", "embedded_js_files", "file", "JS files embedded in a URL.", false),
-	rel("urls", "graphs", "graph", "Graphs including the URL.", false),
-	{Collection: "urls", Name: "last_serving_ip_address", Target: "ip_address", Description: "Last IP address that served the URL.", ToOne: true},
-	{Collection: "urls", Name: "network_location", Target: "domain", Description: "Domain or IP for the URL.", ToOne: true},
-	rel("urls", "redirecting_urls", "url", "URLs that redirected to the given URL.", true),
-	rel("urls", "redirects_to", "url", "URLs that this url redirects to.", true),
-	rel("urls", "referrer_files", "file", "Files containing the URL.", false),
-	rel("urls", "referrer_urls", "url", "URLs referring the URL.", false),
-	rel("urls", "related_comments", "comment", "Community posted comments in the URL's related objects.", false),
-	rel("urls", "related_references", "reference", "References related to the URL.", false),
-	rel("urls", "related_threat_actors", "collection", "URL's related threat actors.", false),
-	rel("urls", "submissions", "submission", "URL's submissions.", true),
-	rel("urls", "urls_related_by_tracker_id", "url", "URLs that share tracker ID with the URL.", true),
-	rel("urls", "user_votes", "vote", "URL's votes made by current signed-in user.", false),
-	rel("urls", "votes", "vote", "Votes for the URL.", false),
-
-	rel("domains", "caa_records", "domain", "Records CAA for the domain.", false),
-	rel("domains", "cname_records", "domain", "Records CNAME for the domain.", false),
-	rel("domains", "collections", "collection", "IoC collections where the domain is.", false),
-	rel("domains", "comments", "comment", "Community posted comments about the domain.", false),
-	rel("domains", "communicating_files", "file", "Files that communicate with the domain.", false),
-	rel("domains", "downloaded_files", "file", "Files downloaded from that domain.", true),
-	rel("domains", "graphs", "graph", "All graphs that include the domain.", false),
-	rel("domains", "historical_ssl_certificates", "ssl_cert", "SSL certificates associated with the domain.", false),
-	rel("domains", "historical_whois", "whois", "WHOIS information for the domain.", false),
-	{Collection: "domains", Name: "immediate_parent", Target: "domain", Description: "Domain's immediate parent.", ToOne: true},
-	rel("domains", "mx_records", "domain", "Records MX for the domain.", false),
-	rel("domains", "ns_records", "domain", "Records NS for the domain.", false),
-	{Collection: "domains", Name: "parent", Target: "domain", Description: "Domain's top parent.", ToOne: true},
-	rel("domains", "referrer_files", "file", "Files containing the domain.", false),
-	rel("domains", "related_comments", "comment", "Community posted comments in the domain's related objects.", false),
-	rel("domains", "related_references", "reference", "References related to the domain.", false),
-	rel("domains", "related_threat_actors", "collection", "Threat actors related to the domain.", false),
-	rel("domains", "resolutions", "resolution", "DNS resolutions for the domain.", false),
-	rel("domains", "soa_records", "domain", "Records SOA for the domain.", false),
-	rel("domains", "siblings", "domain", "Domain's sibling domains.", false),
-	rel("domains", "subdomains", "domain", "Domain's subdomains.", false),
-	rel("domains", "urls", "url", "URLs having this domain.", true),
-	rel("domains", "user_votes", "vote", "Current user's votes.", false),
-	rel("domains", "votes", "vote", "Domain's votes.", false),
-
-	rel("ip_addresses", "collections", "collection", "IoC collections where the IP is.", false),
-	rel("ip_addresses", "comments", "comment", "Comments for the IP address.", false),
-	rel("ip_addresses", "communicating_files", "file", "Files that communicate with the IP address.", false),
-	rel("ip_addresses", "downloaded_files", "file", "Files downloaded from the IP address.", true),
-	rel("ip_addresses", "graphs", "graph", "Graphs including the IP address.", false),
-	rel("ip_addresses", "historical_ssl_certificates", "ssl_cert", "SSL certificates associated with the IP.", false),
-	rel("ip_addresses", "historical_whois", "whois", "WHOIS information for the IP address.", false),
-	rel("ip_addresses", "related_comments", "comment", "Community posted comments in the IP's related objects.", false),
-	rel("ip_addresses", "related_references", "reference", "References related to the IP address.", false),
-	rel("ip_addresses", "related_threat_actors", "collection", "Threat actors related to the IP address.", false),
-	rel("ip_addresses", "referrer_files", "file", "Files containing the IP address.", false),
-	rel("ip_addresses", "resolutions", "resolution", "IP address' resolutions.", false),
-	rel("ip_addresses", "urls", "url", "URLs related to the IP address.", true),
-	rel("ip_addresses", "user_votes", "vote", "IP's votes made by current signed-in user.", false),
-	rel("ip_addresses", "votes", "vote", "IP's votes.", false),
-}
-
-// Relationships returns the relationships the emulator serves, per collection, with
-// those VirusTotal reserves to premium keys marked.
-func Relationships() []Relationship {
-	return append([]Relationship(nil), relationshipTable...)
-}
-
-func findRelationship(collection, name string) (Relationship, bool) {
-	for _, r := range relationshipTable {
-		if r.Collection == collection && r.Name == name {
-			return r, true
-		}
+// findRelationship finds a relationship of a collection by VirusTotal's exact name.
+func findRelationship(collection, name string) (vt.Relationship, bool) {
+	r, ok := vt.LookupRelationship(vt.Collection(collection), name)
+	if !ok || r.Name != name {
+		return vt.Relationship{}, false
 	}
-	return Relationship{}, false
+	return r, true
+}
+
+// target is the type of the objects a relationship returns (the first of Returns).
+func target(r vt.Relationship) string {
+	if len(r.Returns) == 0 {
+		return ""
+	}
+	return r.Returns[0]
 }
 
 // collectionOf maps an object type to its collection name.
@@ -165,18 +43,29 @@ var collectionOf = map[string]string{
 	"file_behaviour": "file_behaviours", "collection": "collections", "graph": "graphs",
 	"reference": "references", "vote": "votes", "submission": "submissions",
 	"ssl_cert": "ssl_certificates", "whois": "whois", "sigma_analysis": "sigma_analyses",
-	"screenshot": "screenshots", "clue": "clues",
+	"screenshot": "screenshots", "clue": "clues", "attack_technique": "attack_techniques",
 }
 
-// relCount is how many objects a relationship holds for an object: up to 44 for
-// relationships to files, URLs, domains and IPs (so that paging shows), up to 5 for the
-// others. It is drawn from SHA-256(canonical id + "/" + relationship).
-func relCount(objID string, r Relationship) int {
-	if r.ToOne {
+// relSpec is what the generated side of a relationship depends on: its name, the
+// type of its objects and its cardinality (intelligence searches use it too).
+type relSpec struct {
+	name, target string
+	toOne        bool
+}
+
+func specOf(r vt.Relationship) relSpec {
+	return relSpec{name: r.Name, target: target(r), toOne: r.ToOne}
+}
+
+// relCount is how many generated objects a relationship holds for an object: up to
+// 44 for relationships to files, URLs, domains and IPs (so that paging shows), up to
+// 5 for the others. It is drawn from SHA-256(canonical id + "/" + relationship).
+func relCount(objID string, r relSpec) int {
+	if r.toOne {
 		return 1
 	}
-	d := digestOf(objID + "/" + r.Name)
-	switch r.Target {
+	d := digestOf(objID + "/" + r.name)
+	switch r.target {
 	case "file", "url", "domain", "ip_address", "resolution", "comment":
 		return int(d[0]) % 45
 	case "file_behaviour", "analysis":
@@ -190,38 +79,49 @@ func relCount(objID string, r Relationship) int {
 type relItem struct {
 	typ, id string
 	d       digest
-	text    string // URL text for urls
+	text    string // URL text for urls; sandbox, resolution or collection details
+	comment *commentRec
+	vote    *voteRec
 }
 
-// relatedItem draws the i-th object of a relationship; candidates the universe says do
-// not exist are skipped, so every listed object can be fetched.
-func (s *Server) relatedItem(collection, objID string, r Relationship, i int) relItem {
+// relatedItem draws the i-th generated object of a relationship; candidates the
+// universe says do not exist are skipped, so every listed object can be fetched. ok
+// is false for a one-to-one relationship without an object (a top-level domain's
+// parent).
+func (s *Server) relatedItem(collection, objID string, r relSpec, i int) (it relItem, ok bool) {
+	switch {
+	case collection == "urls" && r.name == "network_location":
+		return s.networkLocation(objID)
+	case collection == "urls" && r.name == "last_serving_ip_address":
+		if a, isIP := canonicalIP(hostOf(s.urlText(objID))); isIP {
+			return relItem{typ: "ip_address", id: a.String(), d: digestOf(a.String())}, ipExists(a)
+		}
+	case collection == "domains" && (r.name == "parent" || r.name == "immediate_parent"):
+		p := parentDomain(objID, r.name == "immediate_parent")
+		return relItem{typ: "domain", id: p, d: digestOf(p)}, p != "" && domainExists(p)
+	case r.name == "sigma_analysis":
+		return relItem{typ: "sigma_analysis", id: objID, d: digestOf("sigma:" + objID)}, true
+	}
 	for k := 0; ; k++ {
-		d := digestOf(fmt.Sprintf("%s/%s/%s/%d/%d", collection, objID, r.Name, i, k))
-		switch r.Target {
+		d := digestOf(fmt.Sprintf("%s/%s/%s/%d/%d", collection, objID, r.name, i, k))
+		switch r.target {
 		case "file":
 			id := d.hexFrom("sha256", 64)
 			if digestOf(id).exists() {
-				return relItem{typ: "file", id: id, d: digestOf(id)}
+				return relItem{typ: "file", id: id, d: digestOf(id)}, true
 			}
 		case "domain":
 			dom := domainFromDigest(d)
-			switch r.Name {
-			case "subdomains":
+			if r.name == "subdomains" {
 				dom = domainWords[int(d[3])%len(domainWords)] + strconv.Itoa(i) + "." + objID
-			case "parent", "immediate_parent":
-				parts := strings.Split(objID, ".")
-				if len(parts) > 2 {
-					dom = strings.Join(parts[1:], ".")
-				}
 			}
-			if domainExists(dom) || r.ToOne {
-				return relItem{typ: "domain", id: dom, d: digestOf(dom)}
+			if domainExists(dom) {
+				return relItem{typ: "domain", id: dom, d: digestOf(dom)}, true
 			}
 		case "ip_address":
 			ip := ipFromDigest(d).String()
 			if digestOf(ip).exists() {
-				return relItem{typ: "ip_address", id: ip, d: digestOf(ip)}
+				return relItem{typ: "ip_address", id: ip, d: digestOf(ip)}, true
 			}
 		case "url":
 			u := urlFromDigest(d)
@@ -231,7 +131,7 @@ func (s *Server) relatedItem(collection, objID string, r Relationship, i int) re
 				s.mu.Lock()
 				s.rememberURL(u, sid)
 				s.mu.Unlock()
-				return relItem{typ: "url", id: sid, d: digestOf(sid), text: u}
+				return relItem{typ: "url", id: sid, d: digestOf(sid), text: u}, true
 			}
 		case "resolution":
 			var ip, host string
@@ -240,17 +140,79 @@ func (s *Server) relatedItem(collection, objID string, r Relationship, i int) re
 			} else {
 				ip, host = ipFromDigest(d).String(), objID
 			}
-			return relItem{typ: "resolution", id: ip + host, d: d, text: ip + "|" + host}
+			return relItem{typ: "resolution", id: ip + host, d: d, text: ip + "|" + host}, true
 		case "comment":
-			prefix := map[string]string{"files": "f", "urls": "u", "domains": "d", "ip_addresses": "i"}[collection]
-			return relItem{typ: "comment", id: prefix + "-" + digestOf(objID).hexFrom("c", 64) + "-" + d.hexFrom("cid", 8), d: d}
+			return relItem{typ: "comment", id: commentID(collection, objID, d.hexFrom("cid", 8)), d: d}, true
 		case "file_behaviour":
 			sandboxes := []string{"VirusTotal Jujubox", "VirusTotal Observer", "Zenbox", "C2AE", "Microsoft Sysinternals", "CAPE Sandbox"}
-			return relItem{typ: "file_behaviour", id: objID + "_" + sandboxes[i%len(sandboxes)], d: d, text: sandboxes[i%len(sandboxes)]}
+			return relItem{typ: "file_behaviour", id: objID + "_" + sandboxes[i%len(sandboxes)], d: d, text: sandboxes[i%len(sandboxes)]}, true
+		case "vote":
+			return relItem{typ: "vote", id: commentID(collection, objID, d.hexFrom("vid", 8)), d: d}, true
+		case "collection":
+			return relItem{typ: "collection", id: d.hexFrom("id", 32), d: d, text: collectionType(r.name)}, true
 		default:
-			return relItem{typ: r.Target, id: d.hexFrom("id", 32), d: d}
+			return relItem{typ: r.target, id: d.hexFrom("id", 32), d: d}, true
 		}
 	}
+}
+
+// commentID is VirusTotal's id of a comment or vote: the item's kind letter (f, u, d,
+// i), the item's id and a random part.
+func commentID(collection, objID, random string) string {
+	prefix := map[string]string{"files": "f", "urls": "u", "domains": "d", "ip_addresses": "i"}[collection]
+	return prefix + "-" + objID + "-" + random
+}
+
+// collectionType is the collection_type of the collections a relationship lists.
+func collectionType(rel string) string {
+	switch rel {
+	case "campaigns":
+		return "campaign"
+	case "malware_families":
+		return "malware-family"
+	case "reports", "related_reports":
+		return "report"
+	case "software_toolkits":
+		return "software-toolkit"
+	case "vulnerabilities":
+		return "vulnerability"
+	case "related_threat_actors":
+		return "threat-actor"
+	}
+	return "collection"
+}
+
+// urlText is the text of the URL with that sha256 id (generated if never seen).
+func (s *Server) urlText(sid string) string {
+	_, text, _, _, _ := s.lookupURL(sid)
+	return text
+}
+
+// networkLocation is a URL's own host: an IP address object when the URL names one,
+// else its domain. There is none when the host does not exist in the universe.
+func (s *Server) networkLocation(sid string) (relItem, bool) {
+	host := hostOf(s.urlText(sid))
+	if a, isIP := canonicalIP(strings.Trim(host, "[]")); isIP {
+		return relItem{typ: "ip_address", id: a.String(), d: digestOf(a.String())}, ipExists(a)
+	}
+	d, valid := canonicalDomain(host)
+	return relItem{typ: "domain", id: d, d: digestOf(d)}, valid && domainExists(d)
+}
+
+// parentDomain follows a domain's name: its top parent is its registered domain
+// (public suffix plus one label: "www.example.co.uk" -> "example.co.uk"), its
+// immediate parent the name without its first label. A registered domain has
+// neither, nor does a name whose immediate parent would be a public suffix.
+func parentDomain(domain string, immediate bool) string {
+	reg, err := publicsuffix.EffectiveTLDPlusOne(domain)
+	if err != nil || reg == domain {
+		return ""
+	}
+	if !immediate {
+		return reg
+	}
+	_, rest, _ := strings.Cut(domain, ".")
+	return rest
 }
 
 // relatedObject renders a related object in full.
@@ -268,6 +230,14 @@ func (s *Server) relatedObject(c *call, it relItem) map[string]any {
 	case "ip_address":
 		a, _ := canonicalIP(it.id)
 		return objectEnvelope(c, "ip_address", "ip_addresses", it.id, ipAttributes(a, it.d))
+	case "comment":
+		if it.comment != nil {
+			return it.comment.object(c)
+		}
+	case "vote":
+		if it.vote != nil {
+			return it.vote.object(c)
+		}
 	}
 	_, last := it.d.dates()
 	var attrs map[string]any
@@ -290,11 +260,17 @@ func (s *Server) relatedObject(c *call, it relItem) map[string]any {
 	case "analysis":
 		attrs = map[string]any{"date": last, "status": "completed", "stats": map[string]any{}, "results": map[string]any{}}
 	case "vote":
-		verdict := "harmless"
+		verdict, value := "harmless", 1
 		if it.d[1]%2 == 0 {
-			verdict = "malicious"
+			verdict, value = "malicious", -1
 		}
-		attrs = map[string]any{"date": last, "verdict": verdict, "value": 1}
+		attrs = map[string]any{"date": last, "verdict": verdict, "value": value}
+	case "sigma_analysis":
+		stats := map[string]any{"critical": 0, "high": int(it.d[1] % 2), "medium": int(it.d[2] % 3), "low": int(it.d[3] % 4)}
+		attrs = map[string]any{"last_modified": last, "stats": stats, "rule_matches": []any{}}
+	case "collection":
+		attrs = map[string]any{"name": it.text + " " + it.id[:8], "collection_type": it.text,
+			"creation_date": last, "last_modification_date": last}
 	default:
 		attrs = map[string]any{"name": it.typ + " " + it.id[:8], "creation_date": last, "last_modification_date": last}
 	}
@@ -408,17 +384,62 @@ func (s *Server) resolveObject(w http.ResponseWriter, collection, id string) (ca
 
 // checkRelationship answers 400 for an unknown relationship and 403 for a premium one
 // asked with a public key.
-func checkRelationship(w http.ResponseWriter, c *call, collection, name string) (Relationship, bool) {
+func checkRelationship(w http.ResponseWriter, c *call, collection, name string) (vt.Relationship, bool) {
 	rl, found := findRelationship(collection, name)
 	if !found {
 		writeError(w, http.StatusBadRequest, codeInvalidArgument, fmt.Sprintf("Invalid relationship: %s", name))
 		return rl, false
 	}
-	if rl.Premium && !c.premium {
+	if rl.Premium() && !c.premium {
 		writeError(w, http.StatusForbidden, codeForbidden, "You are not authorized to perform the requested operation")
 		return rl, false
 	}
 	return rl, true
+}
+
+// relList is what a relationship holds for one object and one caller: n items, the
+// i-th drawn by at.
+type relList struct {
+	n  int
+	at func(i int) (relItem, bool)
+}
+
+// relItems lists a relationship of an object for the caller: the comments and votes
+// posted to the emulator (newest first) before the generated ones, and for user_votes
+// only the caller's own votes.
+func (s *Server) relItems(c *call, collection, oid string, rl vt.Relationship) relList {
+	spec := specOf(rl)
+	gen := func(i int) (relItem, bool) { return s.relatedItem(collection, oid, spec, i) }
+	if rl.ToOne {
+		it, ok := gen(0)
+		if !ok {
+			return relList{}
+		}
+		return relList{n: 1, at: func(int) (relItem, bool) { return it, true }}
+	}
+	var posted []relItem
+	switch rl.Name {
+	case "comments":
+		for _, cm := range s.commentsOf(collection, oid) {
+			posted = append(posted, relItem{typ: "comment", id: cm.id, comment: cm})
+		}
+	case "votes", "user_votes":
+		for _, v := range s.votesOf(collection, oid) {
+			if rl.Name == "votes" || v.user == c.keyHash {
+				posted = append(posted, relItem{typ: "vote", id: v.id, vote: v})
+			}
+		}
+	}
+	generated := relCount(oid, spec)
+	if rl.Access == vt.AccessOwnData {
+		generated = 0 // nobody else's votes are the caller's
+	}
+	return relList{n: len(posted) + generated, at: func(i int) (relItem, bool) {
+		if i < len(posted) {
+			return posted[i], true
+		}
+		return gen(i - len(posted))
+	}}
 }
 
 // related serves GET /{collection}/{id}/{relationship} (full objects) and
@@ -449,20 +470,27 @@ func (s *Server) related(collection string, descriptors bool) api {
 			}
 			return s.relatedObject(c, it)
 		}
+		list := s.relItems(c, collection, oid, rl)
 		if rl.ToOne {
-			body := map[string]any{"data": render(s.relatedItem(collection, oid, rl, 0)),
-				"links": map[string]any{"self": c.base + path}}
-			writeJSON(w, http.StatusOK, body)
+			// {"data": <object or null>, "links": {"self"}, "meta": {"count": 0 or 1}}.
+			var data any
+			if list.n > 0 {
+				it, _ := list.at(0)
+				data = render(it)
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"data": data,
+				"links": map[string]any{"self": c.base + path}, "meta": map[string]any{"count": list.n}})
 			return
 		}
-		n := relCount(oid, rl)
 		data := []any{}
-		end := min(offset+limit, n)
+		end := min(offset+limit, list.n)
 		for i := offset; i < end; i++ {
-			data = append(data, render(s.relatedItem(collection, oid, rl, i)))
+			if it, ok := list.at(i); ok {
+				data = append(data, render(it))
+			}
 		}
-		links, meta := pageLinks(c.base, path, r, limit, end, end < n)
-		meta["count"] = n
+		links, meta := pageLinks(c.base, path, r, limit, end, end < list.n)
+		meta["count"] = list.n
 		if descriptors {
 			links["related"] = c.base + objPath + "/" + name
 		}
@@ -471,8 +499,9 @@ func (s *Server) related(collection string, descriptors bool) api {
 }
 
 // addRelationships fills obj["relationships"] for GET /{collection}/{id}?relationships=a,b
-// with the first 10 descriptors of each; it answers the error and returns false for an
-// unknown or forbidden relationship.
+// with the first 10 descriptors of each (a descriptor or null for a one-to-one
+// relationship); it answers the error and returns false for an unknown or forbidden
+// relationship.
 func (s *Server) addRelationships(w http.ResponseWriter, r *http.Request, c *call, obj map[string]any, collection, oid string, _ digest, names string) bool {
 	out := map[string]any{}
 	objPath := c.base + "/api/v3/" + collection + "/" + url.PathEscape(oid)
@@ -486,19 +515,24 @@ func (s *Server) addRelationships(w http.ResponseWriter, r *http.Request, c *cal
 			return false
 		}
 		links := map[string]any{"self": objPath + "/relationships/" + name, "related": objPath + "/" + name}
+		list := s.relItems(c, collection, oid, rl)
 		if rl.ToOne {
-			it := s.relatedItem(collection, oid, rl, 0)
-			out[name] = map[string]any{"data": map[string]any{"type": it.typ, "id": it.id}, "links": links}
+			var data any
+			if list.n > 0 {
+				it, _ := list.at(0)
+				data = map[string]any{"type": it.typ, "id": it.id}
+			}
+			out[name] = map[string]any{"data": data, "links": links}
 			continue
 		}
-		n := relCount(oid, rl)
 		data := []any{}
-		for i := 0; i < min(n, 10); i++ {
-			it := s.relatedItem(collection, oid, rl, i)
-			data = append(data, map[string]any{"type": it.typ, "id": it.id})
+		for i := 0; i < min(list.n, 10); i++ {
+			if it, ok := list.at(i); ok {
+				data = append(data, map[string]any{"type": it.typ, "id": it.id})
+			}
 		}
-		meta := map[string]any{"count": n}
-		if n > 10 {
+		meta := map[string]any{"count": list.n}
+		if list.n > 10 {
 			cur := encodeCursor(10)
 			meta["cursor"] = cur
 			links["next"] = objPath + "/relationships/" + name + "?" + url.Values{"cursor": {cur}, "limit": {"10"}}.Encode()

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/vtsoar/vtsoar/vt"
 )
 
 // Options configures a Server. The zero value is a usable emulator: no latency, no
@@ -25,8 +27,14 @@ type Options struct {
 	// QuotaMinute and QuotaDay are the requests each API key may make per calendar minute
 	// and per UTC day (reset at 00:00 UTC). Zero means unlimited.
 	QuotaMinute, QuotaDay int
-	// FailRate is the share of /api/v3 requests, in [0, 1], answered 503 TransientError.
+	// FailRate is the share of /api/v3 requests, in [0, 1], answered 503
+	// TransientError: the 503 share of FailMix, which takes precedence when it gives
+	// one.
 	FailRate float64
+	// FailMix is the share of /api/v3 requests answered with each failure, as
+	// VirusTotal or a proxy in front of it sends it (see Fault); the shares add up
+	// to at most 1. ParseFailMix reads it from "503=0.1,504=0.05,429=0.05,502html=0.05".
+	FailMix FailMix
 	// AnalysisTime is how long an analysis takes: queued for its first third, then
 	// in-progress, then completed. Zero completes analyses at once.
 	AnalysisTime time.Duration
@@ -37,8 +45,8 @@ type Options struct {
 	PremiumKeys []string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Seed seeds the random draws of Jitter and FailRate (the universe itself does not
-	// depend on it).
+	// Seed seeds the random draws of Jitter, FailRate and FailMix (the universe itself
+	// does not depend on it).
 	Seed uint64
 	// Logger receives one debug line per request (never the API key); nil discards.
 	Logger *slog.Logger
@@ -62,6 +70,12 @@ type Server struct {
 	urls     map[string]*urlRec  // by sha256 id
 	analyses map[string]*analysis
 	uploads  map[string]time.Time // upload token -> expiry
+	comments map[string][]*commentRec
+	votes    map[string][]*voteRec
+	contents map[string][]byte // sha256 -> content of small uploaded files
+	kept     int64             // bytes in contents
+
+	faults []faultShare // FailMix in the order of Faults
 
 	widgetKey []byte
 	cache     sync.Map // sha256 -> *cachedBody of files that cannot change
@@ -72,6 +86,7 @@ type Server struct {
 	byEndpoint map[string]int
 	byStatus   map[string]int
 	byUser     map[string]int
+	byFault    map[string]int
 	usage      map[string]*usage // by key hash
 }
 
@@ -83,7 +98,8 @@ const maxRecords = 1 << 20
 // maxCached bounds the rendered file bodies kept (about 20 kB each).
 const maxCached = 20000
 
-// New returns an emulator configured by opts. It fails only when DataDir cannot be read.
+// New returns an emulator configured by opts. It fails when DataDir cannot be read
+// or the failure shares (FailRate, FailMix) are out of range.
 func New(opts Options) (*Server, error) {
 	s := &Server{
 		opts:       opts,
@@ -96,11 +112,20 @@ func New(opts Options) (*Server, error) {
 		urls:       map[string]*urlRec{},
 		analyses:   map[string]*analysis{},
 		uploads:    map[string]time.Time{},
+		comments:   map[string][]*commentRec{},
+		votes:      map[string][]*voteRec{},
+		contents:   map[string][]byte{},
 		byEndpoint: map[string]int{},
 		byStatus:   map[string]int{},
 		byUser:     map[string]int{},
+		byFault:    map[string]int{},
 		usage:      map[string]*usage{},
 	}
+	faults, err := opts.failShares()
+	if err != nil {
+		return nil, err
+	}
+	s.faults = faults
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -159,8 +184,10 @@ const (
 	codeForbidden       = "ForbiddenError"
 	codeNotFound        = "NotFoundError"
 	codeQuota           = "QuotaExceededError"
+	codeTooMany         = "TooManyRequestsError"
 	codeTooLarge        = "RequestEntityTooLargeError"
 	codeTransient       = "TransientError"
+	codeDeadline        = "DeadlineExceededError"
 )
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -223,19 +250,27 @@ func (sw *statusWriter) Write(b []byte) (int, error) {
 }
 
 // handle registers an API route. The pattern is "METHOD /path" without the /api/v3
-// prefix unless raw is set; the stats name the endpoint by that pattern.
-func (s *Server) handle(pattern string, h api) {
+// prefix (except the upload URL's); the stats name the endpoint by that pattern.
+func (s *Server) handle(pattern string, h api) { s.route(pattern, h, true) }
+
+// handleFree registers an API route that VirusTotal does not count against the
+// key's quota (GET /users/{id}/overall_quotas): it is served even when the quota is
+// spent, and does not spend it.
+func (s *Server) handleFree(pattern string, h api) { s.route(pattern, h, false) }
+
+func (s *Server) route(pattern string, h api, metered bool) {
 	method, path, _ := strings.Cut(pattern, " ")
 	full := method + " /api/v3" + path
 	if strings.HasPrefix(path, "/_upload/") {
 		full = pattern
 	}
-	s.mux.Handle(full, s.wrap(pattern, h))
+	s.mux.Handle(full, s.wrap(pattern, h, metered))
 }
 
-// wrap applies, in order: latency, authentication, quota, failure injection, and
-// counts the request in the stats whatever happens.
-func (s *Server) wrap(endpoint string, h api) http.Handler {
+// wrap applies, in order: latency, authentication, failure injection, quota (when
+// metered), and counts the request in the stats whatever happens. An injected
+// failure spends no quota.
+func (s *Server) wrap(endpoint string, h api, metered bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user := ""
 		// The request is counted when its status is known, before the answer is
@@ -268,12 +303,13 @@ func (s *Server) wrap(endpoint string, h api) http.Handler {
 		c := &call{base: baseURL(r), keyHash: keyHash(key)}
 		c.premium = s.premium[c.keyHash]
 		user = userID(c.keyHash)
-		if !s.takeQuota(c.keyHash) {
-			writeError(sw, http.StatusTooManyRequests, codeQuota, "Quota exceeded")
+		if f := s.fault(); f != "" {
+			s.countFault(f)
+			writeFault(sw, f)
 			return
 		}
-		if s.fail() {
-			writeError(sw, http.StatusServiceUnavailable, codeTransient, "Transient error, please retry later")
+		if metered && !s.takeQuota(c.keyHash) {
+			writeError(sw, http.StatusTooManyRequests, codeQuota, "Quota exceeded")
 			return
 		}
 		h(sw, r, c)
@@ -298,13 +334,27 @@ func (s *Server) delay() time.Duration {
 	return d
 }
 
-func (s *Server) fail() bool {
-	if s.opts.FailRate <= 0 {
-		return false
+// fault draws the failure this request gets, or "".
+func (s *Server) fault() Fault {
+	if len(s.faults) == 0 {
+		return ""
 	}
 	s.rngMu.Lock()
-	defer s.rngMu.Unlock()
-	return s.rng.Float64() < s.opts.FailRate
+	u := s.rng.Float64()
+	s.rngMu.Unlock()
+	for _, f := range s.faults {
+		if u < f.share {
+			return f.fault
+		}
+		u -= f.share
+	}
+	return ""
+}
+
+func (s *Server) countFault(f Fault) {
+	s.statsMu.Lock()
+	s.byFault[string(f)]++
+	s.statsMu.Unlock()
 }
 
 // usage is what one API key has used, per window.
@@ -312,6 +362,9 @@ type usage struct {
 	minute, hour, day, month time.Time // window starts
 	nMinute, nHour, nDay     int
 	nMonth                   int
+	// downloads and searches count this month's file downloads and Intelligence
+	// searches (the intelligence_*_monthly quotas).
+	downloads, searches int
 }
 
 func (u *usage) roll(now time.Time) {
@@ -326,7 +379,7 @@ func (u *usage) roll(now time.Time) {
 		u.day, u.nDay = d, 0
 	}
 	if m := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC); !m.Equal(u.month) {
-		u.month, u.nMonth = m, 0
+		u.month, u.nMonth, u.downloads, u.searches = m, 0, 0, 0
 	}
 }
 
@@ -352,6 +405,23 @@ func (s *Server) takeQuota(kh string) bool {
 	u.nDay++
 	u.nMonth++
 	return true
+}
+
+// countPremium counts a file download or an Intelligence search for the key.
+func (s *Server) countPremium(kh string, download bool) {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	u := s.usage[kh]
+	if u == nil {
+		u = &usage{}
+		s.usage[kh] = u
+	}
+	u.roll(s.now())
+	if download {
+		u.downloads++
+	} else {
+		u.searches++
+	}
 }
 
 func (s *Server) usageOf(kh string) usage {
@@ -387,6 +457,9 @@ type Stats struct {
 	ByStatus map[string]int `json:"by_status"`
 	// ByUser counts by the emulator's user id of the API key (never the key).
 	ByUser map[string]int `json:"by_user"`
+	// ByFault counts the injected failures by Fault ("503", "504", "429",
+	// "502html"); they are in ByStatus too.
+	ByFault map[string]int `json:"by_fault"`
 }
 
 // Stats returns a copy of the request counters.
@@ -400,17 +473,20 @@ func (s *Server) Stats() Stats {
 		}
 		return out
 	}
-	return Stats{Requests: s.requests, ByEndpoint: cp(s.byEndpoint), ByStatus: cp(s.byStatus), ByUser: cp(s.byUser)}
+	return Stats{Requests: s.requests, ByEndpoint: cp(s.byEndpoint), ByStatus: cp(s.byStatus), ByUser: cp(s.byUser),
+		ByFault: cp(s.byFault)}
 }
 
 // Reset clears the request counters and the quota usage of every key. With all set it
-// also forgets every upload, scan, analysis and alias, as if the emulator restarted.
+// also forgets every upload, scan, analysis, alias, comment and vote, as if the
+// emulator restarted.
 func (s *Server) Reset(all bool) {
 	s.statsMu.Lock()
 	s.requests = 0
 	s.byEndpoint = map[string]int{}
 	s.byStatus = map[string]int{}
 	s.byUser = map[string]int{}
+	s.byFault = map[string]int{}
 	s.usage = map[string]*usage{}
 	s.statsMu.Unlock()
 	if all {
@@ -419,6 +495,10 @@ func (s *Server) Reset(all bool) {
 		s.urls = map[string]*urlRec{}
 		s.analyses = map[string]*analysis{}
 		s.uploads = map[string]time.Time{}
+		s.comments = map[string][]*commentRec{}
+		s.votes = map[string][]*voteRec{}
+		s.contents = map[string][]byte{}
+		s.kept = 0
 		s.addEICAR()
 		s.mu.Unlock()
 	}
@@ -440,34 +520,36 @@ func (s *Server) routes() {
 	s.handle("POST /_upload/{token}", s.uploadToURL)
 	s.handle("POST /files", s.postFile)
 	s.handle("GET /files/{id}", s.getFile)
+	s.mux.HandleFunc("GET /_download/{token}", s.downloadContent)
 	s.handle("POST /files/{id}/analyse", s.analyseFile)
 	s.handle("GET /files/{id}/behaviour_summary", s.behaviourSummary)
-	s.handle("GET /files/{id}/{relationship}", s.related("files", false))
-	s.handle("GET /files/{id}/relationships/{relationship}", s.related("files", true))
-
+	s.handle("GET /files/{id}/download_url", s.downloadURL)
+	s.handle("GET /files/{id}/download", s.download)
 	s.handle("POST /urls", s.postURL)
 	s.handle("GET /urls/{id}", s.getURL)
-	s.handle("GET /urls/{id}/{relationship}", s.related("urls", false))
-	s.handle("GET /urls/{id}/relationships/{relationship}", s.related("urls", true))
-
+	s.handle("POST /urls/{id}/analyse", s.analyseURL)
 	s.handle("GET /domains/{id}", s.getDomain)
-	s.handle("GET /domains/{id}/{relationship}", s.related("domains", false))
-	s.handle("GET /domains/{id}/relationships/{relationship}", s.related("domains", true))
-
 	s.handle("GET /ip_addresses/{id}", s.getIP)
-	s.handle("GET /ip_addresses/{id}/{relationship}", s.related("ip_addresses", false))
-	s.handle("GET /ip_addresses/{id}/relationships/{relationship}", s.related("ip_addresses", true))
+	// Relationships, comments and votes of every collection with relationships.
+	for _, col := range vt.Collections() {
+		c := string(col)
+		s.handle("GET /"+c+"/{id}/{relationship}", s.related(c, false))
+		s.handle("GET /"+c+"/{id}/relationships/{relationship}", s.related(c, true))
+		s.handle("POST /"+c+"/{id}/comments", s.postComment(c))
+		s.handle("POST /"+c+"/{id}/votes", s.postVote(c))
+	}
 
 	s.handle("GET /analyses/{id}", s.getAnalysis)
 	s.handle("GET /search", s.search)
 	s.handle("GET /intelligence/search", s.intelligenceSearch)
 	s.handle("GET /widget/url", s.widgetURL)
 	s.handle("GET /users/{id}", s.getUser)
+	s.handleFree("GET /users/{id}/overall_quotas", s.overallQuotas)
 	s.handle("GET /metadata", s.metadata)
 	// Anything else under /api/v3 is a NotFoundError, counted like the rest.
 	s.mux.Handle("/api/v3/", s.wrap("* (unknown endpoint)", func(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("Resource not found: %s", r.URL.Path))
-	}))
+	}, true))
 }
 
 // sortedKeys is a helper for deterministic iteration.

@@ -308,8 +308,8 @@ func TestRelationshipCursorsPageExactly(t *testing.T) {
 	e := newEnv(t, Options{})
 	rl, _ := findRelationship("domains", "subdomains")
 	dom := findID(t, func(i int) string { return fmt.Sprintf("paging%d.net", i) },
-		func(d string) bool { return domainExists(d) && relCount(d, rl) >= 25 })
-	want := relCount(dom, rl)
+		func(d string) bool { return domainExists(d) && relCount(d, specOf(rl)) >= 25 })
+	want := relCount(dom, specOf(rl))
 	for _, descriptors := range []bool{true, false} {
 		seen := map[string]bool{}
 		next := relPath("domains", dom, "subdomains", descriptors) + "?limit=7"
@@ -391,14 +391,20 @@ func TestRelationshipErrors(t *testing.T) {
 func TestObjectRelationshipsParam(t *testing.T) {
 	e := newEnv(t, Options{})
 	u := findID(t, func(i int) string { return fmt.Sprintf("https://rel%d.example.com/", i) },
-		func(u string) bool { return digestOf(urlSHA256ID(u)).exists() })
-	m := e.mustGet("/api/v3/urls/" + urlSHA256ID(u) + "?relationships=last_serving_ip_address,contacted_domains")
+		func(u string) bool {
+			return digestOf(urlSHA256ID(u)).exists() && domainExists(hostOf(u))
+		})
+	// Asked by its base64url id, so that the emulator knows the URL's text.
+	m := e.mustGet("/api/v3/urls/" + base64.RawURLEncoding.EncodeToString([]byte(u)) + "?relationships=last_serving_ip_address,network_location,comments")
 	rels := dig(m, "data", "relationships").(map[string]any)
 	if dig(rels, "last_serving_ip_address", "data", "type") != "ip_address" {
 		t.Errorf("last_serving_ip_address %v", rels["last_serving_ip_address"])
 	}
-	if _, ok := dig(rels, "contacted_domains", "data").([]any); !ok {
-		t.Errorf("contacted_domains %v", rels["contacted_domains"])
+	if dig(rels, "network_location", "data", "type") != "domain" || dig(rels, "network_location", "data", "id") != hostOf(u) {
+		t.Errorf("network_location %v, want the URL's host %s", rels["network_location"], hostOf(u))
+	}
+	if _, ok := dig(rels, "comments", "data").([]any); !ok {
+		t.Errorf("comments %v", rels["comments"])
 	}
 }
 
