@@ -24,8 +24,9 @@ const shutdownGrace = 5 * time.Second
 // NewCmd returns the emulate command.
 func NewCmd() *cobra.Command {
 	var (
-		addr string
-		opts vtsim.Options
+		addr    string
+		failMix string
+		opts    vtsim.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "emulate",
@@ -39,15 +40,36 @@ is 0, it is an all-zero hash, or it is under .invalid; verdicts are drawn from t
 same digest and the EICAR test file is High. Any API key works except "bad-key";
 keys listed in --premium-keys may use premium-only relationships and searches.
 
-GET /_emulator/stats counts the requests; POST /_emulator/reset clears the counters
-and quotas (?all=true also forgets uploads and scans).`,
+--fail-mix answers a share of the requests with each failure as VirusTotal or a
+proxy in front of it sends it: 503 TransientError, 504 DeadlineExceededError and 429
+TooManyRequestsError as VirusTotal's JSON errors, 502html as a proxy's HTML "502 Bad
+Gateway" page. A failure spends no quota.
+
+GET /_emulator/stats counts the requests (by endpoint, status, user and injected
+failure); POST /_emulator/reset clears the counters and quotas (?all=true also forgets
+uploads, scans, comments and votes).`,
 		Example: `  vtsoar emulate --quota-minute 4 --quota-day 500 --analysis-time 5s
+  vtsoar emulate --fail-mix 503=0.1,504=0.05,429=0.05,502html=0.05
   vtsoar check-file-reputation --server-url http://127.0.0.1:8089 44d88612fea8a8f36de82e1278abb02f`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.FailRate < 0 || opts.FailRate > 1 {
 				return fmt.Errorf("--fail-rate must be between 0 and 1, got %v", opts.FailRate)
 			}
+			mix, err := vtsim.ParseFailMix(failMix)
+			if err != nil {
+				return fmt.Errorf("--fail-mix: %w", err)
+			}
+			if _, ok := mix[vtsim.Fault503]; ok && cmd.Flags().Changed("fail-rate") {
+				return errors.New("--fail-rate is the 503 share of --fail-mix: give it in one of them, not both")
+			}
+			if opts.FailRate > 0 {
+				mix[vtsim.Fault503] = opts.FailRate
+			}
+			if err := mix.Validate(); err != nil {
+				return fmt.Errorf("--fail-rate and --fail-mix: %w", err)
+			}
+			opts.FailMix, opts.FailRate = mix, 0
 			if opts.QuotaMinute < 0 || opts.QuotaDay < 0 || opts.Latency < 0 || opts.Jitter < 0 || opts.AnalysisTime < 0 {
 				return errors.New("quotas and durations must not be negative")
 			}
@@ -61,7 +83,9 @@ and quotas (?all=true also forgets uploads and scans).`,
 	fl.DurationVar(&opts.Jitter, "jitter", 0, "random extra delay, up to this much")
 	fl.IntVar(&opts.QuotaMinute, "quota-minute", 0, "requests per API key per minute (0: unlimited)")
 	fl.IntVar(&opts.QuotaDay, "quota-day", 0, "requests per API key per UTC day (0: unlimited)")
-	fl.Float64Var(&opts.FailRate, "fail-rate", 0, "share of requests answered 503 TransientError, 0 to 1")
+	fl.Float64Var(&opts.FailRate, "fail-rate", 0, "share of requests answered 503 TransientError, 0 to 1 (the 503 share of --fail-mix)")
+	fl.StringVar(&failMix, "fail-mix", "", "shares of requests answered with each failure, e.g. 503=0.1,504=0.05,429=0.05,502html=0.05\n"+
+		"(503 TransientError, 504 DeadlineExceededError, 429 TooManyRequestsError, 502html a proxy's HTML page)")
 	fl.DurationVar(&opts.AnalysisTime, "analysis-time", 3*time.Second, "time an analysis takes from queued to completed")
 	fl.StringVar(&opts.DataDir, "data", "", "directory of JSON files with real VirusTotal objects to serve as they are")
 	fl.StringSliceVar(&opts.PremiumKeys, "premium-keys", nil, "API keys with premium (VT Enterprise) privileges, comma separated")

@@ -75,6 +75,11 @@ func TestEmulateServesAndStops(t *testing.T) {
 func TestEmulateRejectsBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--fail-rate", "1.5"},
+		{"--fail-mix", "503=0.1,500=0.1"},
+		{"--fail-mix", "503=0.7,504=0.5"},
+		{"--fail-mix", "503"},
+		{"--fail-mix", "503=0.1", "--fail-rate", "0.2"},
+		{"--fail-mix", "504=0.6", "--fail-rate", "0.5"},
 		{"--quota-day", "-1"},
 		{"--data", "/no/such/dir", "--addr", "127.0.0.1:0"},
 		{"extra-arg"},
@@ -85,6 +90,66 @@ func TestEmulateRejectsBadFlags(t *testing.T) {
 		cmd.SetErr(io.Discard)
 		if err := cmd.ExecuteContext(context.Background()); err == nil {
 			t.Errorf("%v accepted", args)
+		}
+	}
+}
+
+func TestEmulateFailMix(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	cmd := NewCmd()
+	cmd.SetArgs([]string{"--addr", "127.0.0.1:0", "--fail-mix", "502html=1"})
+	cmd.SetOut(pw)
+	cmd.SetErr(io.Discard)
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx); pw.Close() }()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := strings.Fields(strings.TrimPrefix(line, "vtsim listening on "))[0]
+	req, _ := http.NewRequest("GET", base+"/api/v3/files/44d88612fea8a8f36de82e1278abb02f", nil)
+	req.Header.Set("x-apikey", "k")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 502 || resp.Header.Get("Content-Type") != "text/html" || !strings.Contains(string(body), "502 Bad Gateway") {
+		t.Errorf("--fail-mix 502html=1: %d %s %q", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	resp, err = http.Get(base + "/_emulator/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		ByFault map[string]int `json:"by_fault"`
+	}
+	json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if st.ByFault["502html"] != 1 {
+		t.Errorf("stats by_fault %v", st.ByFault)
+	}
+	cancel()
+	<-done
+}
+
+func TestEmulateFailMixErrorsSayWhy(t *testing.T) {
+	for args, want := range map[string]string{
+		"--fail-mix=503=0.1,500=0.1":              `--fail-mix: failure mix "503=0.1,500=0.1": unknown failure "500"`,
+		"--fail-mix=503=0.1 --fail-rate=0.2":      "give it in one of them",
+		"--fail-mix=504=0.6 --fail-rate=0.5":      "add up to 1.1, more than 1",
+		"--fail-mix=429=2":                        "between 0 and 1",
+		"--fail-mix=503=0.1,503=0.1 --addr=x:bad": "503 is given twice",
+	} {
+		cmd := NewCmd()
+		cmd.SetArgs(strings.Fields(args))
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		if err := cmd.ExecuteContext(context.Background()); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", args, err, want)
 		}
 	}
 }
