@@ -402,7 +402,7 @@ func TestGetRelationships(t *testing.T) {
 	// request, with exit code 2.
 	for _, tc := range []struct{ cmd, rel, in string }{
 		{"get-ip-relationships", "resolutions", "8.8.8.8"},
-		{"get-url-relationships", "contacted_ips", "https://example.com/"},
+		{"get-url-relationships", "network_location", "https://example.com/"},
 		{"get-domain-relationships", "subdomains", "example.com"},
 	} {
 		en, _ := e.run(t, "k", tc.cmd, "-r", tc.rel, tc.in, "not valid at all")
@@ -418,10 +418,48 @@ func TestGetRelationships(t *testing.T) {
 	if e.stats(t).Requests != n {
 		t.Error("a request was sent for a wrong relationship name")
 	}
-	// --help names the premium-only relationships.
-	h := vtsoar(t, nil, "", "get-domain-relationships", "--help")
-	if !strings.Contains(h.stdout, "Premium-only") || !strings.Contains(h.stdout, "downloaded_files") {
-		t.Errorf("--help does not list premium-only relationships:\n%s", h.stdout)
+	// --help names the premium-only relationships, under their heading.
+	for cmd, names := range map[string][]string{
+		"get-domain-relationships": {"downloaded_files", "caa_records", "mx_records", "soa_records", "related_threat_actors"},
+		"get-url-relationships":    {"communicating_files", "contacted_domains", "contacted_ips", "referrer_files", "referrer_urls", "embedded_js_files"},
+		"get-file-relationships":   {"compressed_parents", "related_references", "similar_files"},
+	} {
+		h := vtsoar(t, nil, "", cmd, "--help")
+		_, premium, ok := strings.Cut(h.stdout, "Premium-only")
+		premium, _, _ = strings.Cut(premium, "Deprecated")
+		for _, n := range names {
+			if !ok || !strings.Contains(premium, n) {
+				t.Errorf("%s --help does not list %s as premium-only:\n%s", cmd, n, h.stdout)
+			}
+		}
+	}
+}
+
+// On a public budget a premium-only relationship is refused before anything is sent:
+// exit 2, a message that says why and what to do, and no request in the emulator's
+// stats; a public one still runs.
+func TestPremiumRelationshipRefusedOnAPublicBudget(t *testing.T) {
+	e := newEmu(t, vtsim.Options{})
+	env := []string{"VT_API_KEY=k", "VT_SERVER_URL=" + e.srv.URL, "VTSOAR_QUOTA=public"}
+	for _, tc := range []struct{ cmd, rel, in string }{
+		{"get-url-relationships", "contacted_domains", "https://example.com/"},
+		{"get-domain-relationships", "MX_Records", "example.com"},
+		{"get-file-relationships", "compressed_parents", eicarSHA256},
+		{"get-ip-relationships", "related_threat_actors", "8.8.8.8"},
+	} {
+		before := e.stats(t).Requests
+		r := vtsoar(t, env, "", "-o", "json", tc.cmd, "-r", tc.rel, tc.in)
+		if r.code != 2 || !strings.Contains(r.stderr, "premium-only relationship") || !strings.Contains(r.stderr, "--quota premium") {
+			t.Errorf("%s -r %s on a public budget: exit %d\nstderr: %s", tc.cmd, tc.rel, r.code, r.stderr)
+		}
+		if n := e.stats(t).Requests - before; n != 0 {
+			t.Errorf("%s -r %s: %d requests sent to the emulator", tc.cmd, tc.rel, n)
+		}
+	}
+	before := e.stats(t).Requests
+	r := vtsoar(t, env, "", "-o", "json", "get-url-relationships", "-r", "network_location", "https://example.com/")
+	if r.code != 0 || e.stats(t).Requests == before {
+		t.Errorf("a public relationship on a public budget: exit %d\n%s", r.code, r.stderr)
 	}
 }
 
