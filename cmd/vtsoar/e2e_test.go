@@ -47,18 +47,36 @@ type emu struct {
 	sim      *vtsim.Server
 	srv      *httptest.Server
 	inflight sync.WaitGroup
+
+	mu     sync.Mutex
+	byPath map[string]int // requests by URL path
 }
 
 func newEmu(t *testing.T, opts vtsim.Options) *emu {
 	t.Helper()
-	e := &emu{sim: vtsim.MustNew(opts)}
+	e := &emu{sim: vtsim.MustNew(opts), byPath: map[string]int{}}
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.inflight.Add(1)
 		defer e.inflight.Done()
+		e.mu.Lock()
+		e.byPath[r.URL.Path]++
+		e.mu.Unlock()
 		e.sim.ServeHTTP(w, r)
 	}))
 	t.Cleanup(e.srv.Close)
 	return e
+}
+
+// paths returns a copy of the request counts by URL path.
+func (e *emu) paths() map[string]int {
+	e.inflight.Wait()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make(map[string]int, len(e.byPath))
+	for k, v := range e.byPath {
+		out[k] = v
+	}
+	return out
 }
 
 // stats reads /_emulator/stats once every request has been counted.
@@ -740,4 +758,106 @@ func TestInputsOutputsAndUsage(t *testing.T) {
 	if r := vtsoar(t, nil, "", "version"); r.code != 0 || !strings.HasPrefix(r.stdout, "vtsoar ") {
 		t.Errorf("version: %d %q", r.code, r.stdout)
 	}
+}
+
+// failMix is the whole failure mix of the fault suite: 25% of the requests fail, as
+// VirusTotal (503, 504, 429 TooManyRequestsError) or a proxy (an HTML 502) answers.
+var failMix = vtsim.FailMix{vtsim.Fault503: 0.1, vtsim.Fault504: 0.05, vtsim.Fault429: 0.05, vtsim.Fault502HTML: 0.05}
+
+// The CLI under the whole failure mix: every command ends Successful within its
+// bounded retries, nothing is lost (every input answered, in order), and no failure
+// is cached: inputs that failed with no retries are asked again on the next run,
+// those that succeeded are answered from the cache.
+func TestFailureMixEndToEnd(t *testing.T) {
+	e := newEmu(t, vtsim.Options{FailMix: failMix, Seed: 12, PremiumKeys: []string{"k"}})
+	db := filepath.Join(t.TempDir(), "vtsoar.db")
+	env := []string{"VT_API_KEY=k", "VT_SERVER_URL=" + e.srv.URL, "VTSOAR_DB=" + db}
+	run := func(retries int, args ...string) (envelope, result) {
+		t.Helper()
+		r := vtsoar(t, env, "", append([]string{"-o", "json", "--retries", fmt.Sprint(retries)}, args...)...)
+		var en envelope
+		if err := json.Unmarshal([]byte(r.stdout), &en); err != nil {
+			t.Fatalf("vtsoar %v: exit %d, not an envelope: %v\n%s", args, r.code, err, r.stderr)
+		}
+		checkShape(t, en, r)
+		return en, r
+	}
+	var files, domains, ips []string
+	for i := range 30 {
+		files = append(files, find(t, fmt.Sprint("mix-file-", i), exists))
+	}
+	for i := 0; len(domains) < 10; i++ {
+		if d := fmt.Sprintf("mix%d.example.com", i); exists(d) {
+			domains = append(domains, d)
+		}
+	}
+	for i := 0; len(ips) < 10; i++ {
+		if ip := fmt.Sprintf("203.0.113.%d", 10+i); exists(ip) {
+			ips = append(ips, ip)
+		}
+	}
+	commands := [][]string{
+		append([]string{"check-file-reputation"}, files...),
+		append([]string{"get-domain-reports"}, domains...),
+		append([]string{"check-ip-reputation"}, ips...),
+		{"get-domain-relationships", "-r", "subdomains", "--limit", "5", "example.com", "example.org"},
+		{"get-file-relationships", "-r", "similar_files", "--limit", "5", eicarSHA256},
+		{"search", "ransomware", "phishing kit"},
+		{"test-connection"},
+	}
+	const retries = 8
+	inputs := 0
+	for _, args := range commands {
+		en, r := run(retries, args...)
+		want := max(1, len(args)-1)
+		if args[0] == "get-domain-relationships" || args[0] == "get-file-relationships" {
+			want = len(args) - 5
+		}
+		if en.ReturnData != "Successful" || r.code != 0 || len(en.ContextData) != want {
+			t.Errorf("%s under the failure mix: %s, exit %d, %d of %d inputs\nerrors: %+v", args[0], en.ReturnData, r.code,
+				len(en.ContextData), want, en.Errors)
+		}
+		inputs += want
+	}
+	st := e.stats(t)
+	failed := 0
+	for _, n := range st.ByFault {
+		failed += n
+	}
+	if failed == 0 || st.ByFault["502html"] == 0 || st.ByFault["429"] == 0 || st.ByFault["504"] == 0 || st.ByFault["503"] == 0 {
+		t.Errorf("the mix injected %v: the test proves nothing", st.ByFault)
+	}
+	t.Logf("%d commands, %d inputs, all Successful with --retries %d: %d requests, %d failures injected %v (each retried), by status %v, results lost 0",
+		len(commands), inputs, retries, st.Requests, failed, st.ByFault, st.ByStatus)
+
+	// No failure is cached. With no retries some inputs fail; the next run asks
+	// VirusTotal again for exactly those, and answers the others from the cache.
+	var fresh []string
+	for i := range 40 {
+		fresh = append(fresh, find(t, fmt.Sprint("mix-cache-", i), exists))
+	}
+	en, _ := run(0, append([]string{"check-file-reputation"}, fresh...)...)
+	failedInputs := map[string]bool{}
+	for _, er := range en.Errors {
+		failedInputs[er.Input] = true
+	}
+	if len(failedInputs) == 0 || len(failedInputs) == len(fresh) {
+		t.Fatalf("%d of %d inputs failed with no retries: the check below proves nothing", len(failedInputs), len(fresh))
+	}
+	before := e.paths()
+	en, r := run(retries, append([]string{"check-file-reputation"}, fresh...)...)
+	if en.ReturnData != "Successful" || r.code != 0 {
+		t.Errorf("second run: %s %+v", en.ReturnData, en.Errors)
+	}
+	after := e.paths()
+	for _, h := range fresh {
+		asked := after["/api/v3/files/"+h] - before["/api/v3/files/"+h]
+		switch {
+		case failedInputs[h] && asked == 0:
+			t.Errorf("%s failed on the first run and was answered from the cache on the second", h[:12])
+		case !failedInputs[h] && asked != 0:
+			t.Errorf("%s was answered on the first run and asked again (%d requests)", h[:12], asked)
+		}
+	}
+	t.Logf("no retries: %d of %d inputs failed; the next run asked again for those %d only", len(failedInputs), len(fresh), len(failedInputs))
 }
