@@ -20,18 +20,24 @@ import (
 	"github.com/vtsoar/vtsoar/vtsim"
 )
 
-// TestFailRateAndLatencySpikes runs three replicas against an emulator that answers
-// 30% of requests 503 TransientError and delays one request in ten by 800ms. Every
+// failMix is the whole failure mix: 30% of the requests fail, as VirusTotal (503
+// TransientError, 504 DeadlineExceededError, 429 TooManyRequestsError) or a proxy in
+// front of it (an HTML 502 page) answers.
+var failMix = vtsim.FailMix{vtsim.Fault503: 0.15, vtsim.Fault504: 0.05, vtsim.Fault429: 0.05, vtsim.Fault502HTML: 0.05}
+
+// TestFailRateAndLatencySpikes runs three replicas against an emulator that fails
+// requests with the whole failure mix and delays one request in ten by 800ms. Every
 // check-file-reputation command sent over REST ends Successful within at most three
-// calls by the caller (each call retries a failed request itself, up to 4 attempts),
-// and every event is enriched.
+// calls by the caller (each call retries a failed request itself, up to 4 attempts);
+// asked again, each is answered from the cache without a request (no failure was
+// cached, nothing lost); and every event is enriched.
 func TestFailRateAndLatencySpikes(t *testing.T) {
 	const (
 		nCommands = 24
 		perCmd    = 3
 		maxCalls  = 3
 	)
-	c := newCluster(t, "", vtsim.Options{FailRate: 0.3, Seed: 7}, faultEnv...)
+	c := newCluster(t, "", vtsim.Options{FailMix: failMix, Seed: 7}, faultEnv...)
 	var mu sync.Mutex
 	rng := rand.New(rand.NewPCG(1, 2))
 	c.rec.Delay = func() time.Duration {
@@ -91,10 +97,38 @@ func TestFailRateAndLatencySpikes(t *testing.T) {
 	}
 	reqs := c.rec.Requests()
 	st := scaletest.ByStatus(reqs)
-	t.Logf("%d commands of %d inputs in %s; calls per command %v; emulator statuses %v", nCommands, perCmd,
-		time.Since(started).Round(time.Millisecond), hist, st)
-	if st[503] == 0 {
-		t.Error("the emulator never failed a request: the test proves nothing")
+	faults := c.sim.Stats().ByFault
+	injected := 0
+	for _, n := range faults {
+		injected += n
+	}
+	t.Logf("%d commands of %d inputs in %s; calls per command %v; %d requests, %d failures injected %v (retried), emulator statuses %v",
+		nCommands, perCmd, time.Since(started).Round(time.Millisecond), hist, len(reqs), injected, faults, st)
+	for _, f := range vtsim.Faults() {
+		if faults[string(f)] == 0 {
+			t.Errorf("the emulator never answered %s: the test proves less than it says", f)
+		}
+	}
+
+	// Asked again, every command is answered from the cache: what was stored are the
+	// answers, not the failures met on the way; nothing is lost.
+	before := len(c.rec.Requests())
+	for i := range nCommands {
+		var inputs []string
+		for _, a := range arts[i*perCmd : (i+1)*perCmd] {
+			inputs = append(inputs, a.Value)
+		}
+		var env struct {
+			ReturnData string `json:"return_data"`
+			RawData    []any  `json:"raw_data"`
+		}
+		if _, err := c.api.Do(c.ctx, "POST", c.replicas[i%len(c.replicas)].URL+"/api/v1/commands/check-file-reputation",
+			map[string]any{"connection": "vt", "inputs": inputs}, &env); err != nil || env.ReturnData != "Successful" || len(env.RawData) != perCmd {
+			t.Errorf("command %d asked again: %s, %d answers, %v", i, env.ReturnData, len(env.RawData), err)
+		}
+	}
+	if n := len(c.rec.Requests()) - before; n != 0 {
+		t.Errorf("%d requests to VirusTotal for commands already answered: an answer was lost or a failure cached", n)
 	}
 
 	// Events under the same faults: River retries what the client's retries did not.
