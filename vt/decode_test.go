@@ -175,6 +175,11 @@ func FuzzDecode(f *testing.F) {
 		}
 		_, _ = decodeDescriptorBody(body)
 		_, _ = decodeUploadURLBody(body)
+		_, _ = decodeDownloadURLBody(body)
+		if o, _, err := decodeObjectBody(body); err == nil {
+			_, _ = commentOf(&o)
+			_, _ = voteOf(&o)
+		}
 
 		r := &request{method: "GET", endpoint: "GET /files/{id}"}
 		res := &response{status: status, header: http.Header{"Content-Type": {"text/html"}}, body: body}

@@ -14,8 +14,29 @@
 // The client holds no quota state. A Limiter set with WithLimiter is asked for
 // permission before every request leaves, retries included, with the request's
 // Priority (see WithPriority) and route pattern ("GET /files/{id}"), and is told when
-// VirusTotal answers 429, so that the layer above can own the request budget. An error
-// from Limiter.Wait ends the call and is returned wrapped with %w.
+// VirusTotal answers 429 with a spent quota (QuotaExceededError, a 429 that is not
+// VirusTotal's JSON, or any 429 with a Retry-After), so that the layer above can own
+// the request budget. A TooManyRequestsError without Retry-After refuses the request
+// rate, not the quota: it is only retried. GetOverallQuotas, which VirusTotal does not
+// count, does not ask the Limiter. An error from Limiter.Wait ends the call and is
+// returned wrapped with %w.
+//
+// # Relationships
+//
+// Relationships, RelationshipsOf and LookupRelationship are one table of the
+// relationships VirusTotal documents for files, URLs, domains and IP addresses: for
+// each, the objects it returns, whether it is one-to-one, who may follow it (Access:
+// public, premium, or own-data such as user_votes) and whether it is deprecated, with
+// the reference page it was checked against (Relationship.Source). RelationshipPage
+// and Relationship take a Relationship and an object id, so that a collection, an id
+// and a name cannot be swapped:
+//
+//	rel := vt.MustRelationship(vt.CollectionURLs, "network_location")
+//	p, err := c.RelationshipPage(ctx, rel, urlID, vt.ListOptions{})
+//
+// The client does not refuse a premium relationship itself (it does not know whether
+// its key is premium); rel.Premium() tells the caller, and a public key gets
+// VirusTotal's 403, for which IsForbidden is true.
 //
 // # Results
 //
@@ -49,13 +70,17 @@
 //
 // # Retries
 //
-// 429, 503 and 504 answers and network errors are retried with exponential backoff and
-// full jitter, bounded by the RetryPolicy; a Retry-After header (seconds or HTTP date)
-// replaces the backoff, capped at RetryPolicy.MaxDelay. A GET is retried on all of them.
-// A POST (scan, rescan, upload) is retried on a 429 or 503 answer, which VirusTotal
-// sends before acting, and on a network error that happened before its headers were
-// written; never on a 504 nor on a network error after the request was written. An
-// upload streamed from an io.Reader is never sent twice once its first byte was read.
+// 429, 502, 503 and 504 answers and network errors are retried with exponential
+// backoff and full jitter, bounded by the RetryPolicy; a Retry-After header (seconds or
+// HTTP date) replaces the backoff, capped at RetryPolicy.MaxDelay. A GET is retried on
+// all of them, a proxy's HTML 502 page included. A POST (scan, rescan, upload,
+// comment, vote) is retried on a 429 or 503 answer, which VirusTotal sends before
+// acting, and on a network error that happened before its headers were written; never
+// on a 502 or 504 nor on a network error after the request was written (it may have
+// been acted on). An upload streamed from an io.Reader is never sent twice once its
+// first byte was read, nor a download once its first byte was written. A failed
+// attempt returns nothing to cache: callers get either the answer or the error of
+// the last attempt.
 //
 // # Transport
 //

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -19,6 +20,8 @@ func FuzzLookups(f *testing.F) {
 	} {
 		f.Add(seed, "contacted_ips", seed)
 	}
+	f.Add(eicarMD5, "network_location", `{"data": {"type": "comment", "attributes": {"text": "#x"}}}`)
+	f.Add("example.com", "parent", `{"data": {"type": "vote", "attributes": {"verdict": "harmless"}}}`)
 	s := MustNew(Options{})
 	f.Fuzz(func(t *testing.T, id, rel, cursor string) {
 		for _, col := range []string{"files", "urls", "domains", "ip_addresses"} {
@@ -58,6 +61,55 @@ func FuzzLookups(f *testing.F) {
 					}
 				}
 			}
+			// Comments and votes posted with an arbitrary body (the cursor).
+			for _, what := range []string{"comments", "votes"} {
+				path := "/api/v3/" + col + "/" + url.PathEscape(id) + "/" + what
+				u, err := url.Parse("http://vtsim.test" + path)
+				if err != nil {
+					continue
+				}
+				req := httptest.NewRequest("POST", "http://vtsim.test/", strings.NewReader(cursor))
+				req.URL, req.RequestURI = u, path
+				req.Header.Set("x-apikey", testKey)
+				rec := httptest.NewRecorder()
+				s.ServeHTTP(rec, req)
+				var m map[string]any
+				switch {
+				case rec.Code >= 300 && rec.Code < 400:
+				case rec.Code != 200 && rec.Code != 400 && rec.Code != 404:
+					t.Fatalf("POST %s %q: status %d: %s", path, cursor, rec.Code, rec.Body)
+				case json.Unmarshal(rec.Body.Bytes(), &m) != nil:
+					t.Fatalf("POST %s: not JSON: %s", path, rec.Body)
+				}
+			}
+		}
+	})
+}
+
+// FuzzParseFailMix: any text is either refused with an error or a valid mix that
+// prints back to itself.
+func FuzzParseFailMix(f *testing.F) {
+	for _, seed := range []string{"503=0.1,504=0.05,429=0.05,502html=0.05", "", "503", "503=1", "503=0.5,503=0.5",
+		"429=1e-3", "502HTML= 0.2 ", "503=NaN", "503=Inf", "503=0x1p-2", ",", "=", "504=0.5,429=0.5000001"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := ParseFailMix(s)
+		if err != nil {
+			if m != nil || err.Error() == "" {
+				t.Fatalf("ParseFailMix(%q) = %v, %v", s, m, err)
+			}
+			return
+		}
+		if err := m.Validate(); err != nil {
+			t.Fatalf("ParseFailMix(%q) accepted an invalid mix: %v", s, err)
+		}
+		again, err := ParseFailMix(m.String())
+		if err != nil || again.String() != m.String() {
+			t.Fatalf("%q -> %q -> %v, %v", s, m.String(), again, err)
+		}
+		if _, err := New(Options{FailMix: m}); err != nil {
+			t.Fatalf("New refused the mix %q: %v", s, err)
 		}
 	})
 }
