@@ -172,3 +172,20 @@ func TestDetonateStoredFiles(t *testing.T) {
 		t.Fatalf("server path: %+v", env)
 	}
 }
+
+// On a connection with VirusTotal's public budget, a premium-only relationship is a
+// bad request that says why, and nothing is sent.
+func TestPremiumRelationshipOnAPublicConnection(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	e.do(t, "POST", "/api/v1/connections", "admin", map[string]any{"name": "public-vt", "api_key": apiKey,
+		"server_url": e.simURL, "sites": []string{"paris"}, "quota": "public"})
+	before := e.sim.Stats().Requests
+	p := e.do(t, "POST", "/api/v1/commands/get-url-relationships", "paris", map[string]any{"connection": "public-vt",
+		"inputs": []string{"https://example.com/"}, "relationship": "contacted_domains"}).problem(t, 400)
+	if !strings.Contains(p.Detail, "contacted_domains is a premium-only relationship of urls") {
+		t.Errorf("detail %q", p.Detail)
+	}
+	if n := e.sim.Stats().Requests - before; n != 0 {
+		t.Errorf("%d requests sent to VirusTotal", n)
+	}
+}
