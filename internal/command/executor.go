@@ -158,7 +158,7 @@ func newRun(cmd *Command, d Deps, req Request) (*run, error) {
 	if rel.Premium() && d.PublicKey {
 		return nil, &RequestError{Err: ErrPremiumOnly, Msg: fmt.Sprintf(
 			"%s is a premium-only relationship of %s (VirusTotal Enterprise keys; a public key is refused with 403 ForbiddenError), "+
-				"and this connection's budget is VirusTotal's public one, so its key is taken as a public key: nothing was sent. "+
+				"and the budget in use is VirusTotal's public one, so the key is taken as a public key: nothing was sent. "+
 				"If the key is a premium one, run with --quota premium (or store the connection with --quota premium)",
 			rel.Name, rel.Collection)}
 	}
