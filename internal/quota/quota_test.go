@@ -540,7 +540,7 @@ func TestUsage(t *testing.T) {
 // shiftedClock returns the bubble's clock (synctest's fake time) moved so that it reads
 // at now: one clock, which the limiter's sleeps follow.
 func shiftedClock(at time.Time) func() time.Time {
-	off := at.Sub(time.Now())
+	off := time.Until(at)
 	return func() time.Time { return time.Now().Add(off) }
 }
 
@@ -582,7 +582,7 @@ func TestRefusedAfterAHoldIsASpentDay(t *testing.T) {
 
 		// At 00:00 UTC the budget serves again; a 429 then is a minute hold, not
 		// another day.
-		time.Sleep(cfg.Now().Sub(reset) * -1)
+		time.Sleep(reset.Sub(cfg.Now()))
 		if now := cfg.Now(); !now.Equal(reset) {
 			t.Fatalf("clock at %v, want %v", now, reset)
 		}
