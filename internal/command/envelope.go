@@ -39,6 +39,24 @@ type Envelope struct {
 	RawData []json.RawMessage `json:"raw_data"`
 	// Errors has one entry per input that failed, in input order.
 	Errors []ErrorEntry `json:"errors"`
+	// Skipped lists what lookup found but did not look up, and why (a private
+	// address, a well-known benign domain); absent for other commands.
+	Skipped []SkippedInput `json:"skipped,omitempty"`
+}
+
+// SkippedInput is an input lookup left out.
+type SkippedInput struct {
+	// Input is the observable as given or found in the text.
+	Input string `json:"input"`
+	// Type is its kind ("ip", "domain", ...), empty when it is no observable.
+	Type string `json:"type,omitempty"`
+	// Value is its canonical form.
+	Value string `json:"value,omitempty"`
+	// Reason says why it was not looked up ("private address (RFC 1918)").
+	Reason string `json:"reason"`
+	// Include names the option that looks such inputs up ("include_private"),
+	// when there is one.
+	Include string `json:"include,omitempty"`
 }
 
 // ContextEntry is what a command found out about one input. Input and Status are always

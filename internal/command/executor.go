@@ -47,6 +47,9 @@ type outcome struct {
 	fail  *Failure
 	// aliases are further keys this (successful) answer also answers.
 	aliases []string
+	// title, when set, replaces the command's title in the failure indicator (the
+	// reputation check a lookup input went to).
+	title string
 }
 
 type run struct {
@@ -94,8 +97,19 @@ func Run(ctx context.Context, d Deps, req Request) (*Envelope, error) {
 	} else if len(inputs) == 0 {
 		return nil, badRequest("%s needs at least one input", cmd.Name)
 	}
+	var skipped []SkippedInput
+	if cmd.prepare != nil {
+		inputs, skipped = cmd.prepare(r, inputs)
+	}
 	results := r.execute(ctx, inputs)
-	return r.envelope(results), nil
+	env := r.envelope(results)
+	if cmd.prepare != nil {
+		env.Skipped = skipped
+		if len(results) == 0 {
+			env.ReturnData = Successful // nothing left to look up is no failure
+		}
+	}
+	return env, nil
 }
 
 // Validate checks a request without running it: the command exists and takes the
@@ -121,9 +135,12 @@ func checkOptions(cmd *Command, req Request) (vt.Relationship, error) {
 		OptTimeout:         req.Timeout != 0,
 		OptOutDir:          req.OutDir != "",
 		OptWidgetColors:    req.WidgetColors != (WidgetColors{}),
+		OptExtract:         req.Extract,
+		OptIncludePrivate:  req.IncludePrivate,
+		OptIncludeBenign:   req.IncludeBenign,
 	}
 	for _, opt := range []string{OptRelationship, OptLimit, OptDescriptorsOnly, OptNoSubmit, OptRescan, OptWait,
-		OptPollInterval, OptTimeout, OptOutDir, OptWidgetColors} {
+		OptPollInterval, OptTimeout, OptOutDir, OptWidgetColors, OptExtract, OptIncludePrivate, OptIncludeBenign} {
 		if set[opt] && !cmd.Takes(opt) {
 			return vt.Relationship{}, badRequest("%s does not take the option %s", cmd.Name, opt)
 		}
@@ -339,7 +356,11 @@ func (r *run) result(i int, input string, o outcome) Result {
 		if r.cmd.hasRisk {
 			e.RiskLevel, e.RiskLevelCode, e.RiskReason = risk.NA.String(), risk.NA.Code(), ""
 		}
-		res.Err = &ErrorEntry{Input: input, FailureIndicator: r.cmd.Title + " failed.",
+		title := r.cmd.Title
+		if o.title != "" {
+			title = o.title
+		}
+		res.Err = &ErrorEntry{Input: input, FailureIndicator: title + " failed.",
 			StatusCode: o.fail.StatusCode, Code: o.fail.Code, Message: o.fail.Message}
 	} else {
 		e.Status = StatusOK
@@ -384,22 +405,26 @@ func (r *run) envelope(results []Result) *Envelope {
 }
 
 // failure turns an error into the integration's failure for this command.
-func (r *run) failure(err error) *Failure {
+func (r *run) failure(err error) *Failure { return failureAs(r.cmd.noun, r.cmd.invalid, err) }
+
+// failureAs turns an error into the integration's failure in the words of a command
+// whose object is noun and whose rejected inputs are invalid.
+func failureAs(noun, invalid string, err error) *Failure {
 	var ve *vt.Error
 	switch {
 	case errors.As(err, &ve):
 		f := &Failure{StatusCode: ve.StatusCode, Code: ve.Code, Message: ve.Message}
 		switch {
 		case ve.StatusCode == 404 || ve.Code == vt.CodeNotFound:
-			f.Message = r.cmd.noun + " Not Found."
+			f.Message = noun + " Not Found."
 		case ve.Code == vt.CodeInvalidArgument || ve.Code == vt.CodeBadRequest:
-			f.Message = joinMsg(r.cmd.invalid, ve.Message)
+			f.Message = joinMsg(invalid, ve.Message)
 		case f.Message == "":
 			f.Message = fmt.Sprintf("VirusTotal answered %d %s", ve.StatusCode, ve.Code)
 		}
 		return f
 	case errors.Is(err, vt.ErrInvalidArgument):
-		return &Failure{StatusCode: 400, Code: vt.CodeInvalidArgument, Message: joinMsg(r.cmd.invalid, err.Error())}
+		return &Failure{StatusCode: 400, Code: vt.CodeInvalidArgument, Message: joinMsg(invalid, err.Error())}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &Failure{StatusCode: 0, Code: vt.CodeDeadlineExceeded, Message: "no answer in time: " + err.Error()}
 	case errors.Is(err, context.Canceled):

@@ -34,6 +34,9 @@ const (
 	OptTimeout         = "timeout"
 	OptOutDir          = "out-dir"
 	OptWidgetColors    = "widget-colors"
+	OptExtract         = "extract"
+	OptIncludePrivate  = "include-private"
+	OptIncludeBenign   = "include-benign"
 )
 
 // Command describes one integration command.
@@ -59,6 +62,9 @@ type Command struct {
 	// InputHelp names what an input is ("HASH", "URL", "PATH"...).
 	InputHelp string
 
+	// prepare, when set, turns the request's inputs into those the run answers,
+	// and says which it leaves out and why (lookup: extraction and scope).
+	prepare func(r *run, inputs []string) ([]string, []SkippedInput)
 	// plan parses one input into a task, or rejects it.
 	plan func(r *run, input string) (task, *Failure)
 	// exec does a task.
@@ -84,7 +90,7 @@ func register(c *Command) { registry = append(registry, c) }
 func All() []*Command {
 	order := []string{
 		"check-file-reputation", "check-ip-reputation", "check-url-reputation", "check-domain-reputation",
-		"get-file-reports", "get-ip-reports", "get-url-reports", "get-domain-reports",
+		"lookup", "get-file-reports", "get-ip-reports", "get-url-reports", "get-domain-reports",
 		"get-file-relationships", "get-ip-relationships", "get-url-relationships", "get-domain-relationships",
 		"get-file-behavior-summaries", "detonate-files", "scan-url", "search",
 		"retrieve-widget-html-content", "test-connection",

@@ -50,9 +50,15 @@ in input order.`, lowerNoun(k))
 }
 
 func execReputation(ctx context.Context, r *run, t task) outcome {
+	return reputationOutcome(ctx, r, t, r.cmd)
+}
+
+// reputationOutcome checks the reputation of t's object in the words of check, the
+// reputation command of its kind.
+func reputationOutcome(ctx context.Context, r *run, t task, check *Command) outcome {
 	obj, err := r.fetchObject(ctx, t.obs, false)
 	if err != nil {
-		return outcome{entry: ContextEntry{Type: string(t.obs.Kind)}, fail: r.failure(err)}
+		return outcome{entry: ContextEntry{Type: string(t.obs.Kind)}, fail: failureAs(check.noun, check.invalid, err)}
 	}
 	e := r.baseEntry(obj)
 	addIdentity(&e, obj)

@@ -52,6 +52,16 @@ type Request struct {
 	// WidgetColors are the widget's optional colours (hex without '#').
 	WidgetColors WidgetColors `json:"widget_colors,omitzero"`
 
+	// Extract makes lookup search each input for observables (free text: an e-mail,
+	// a report, a log) instead of taking each input as one observable.
+	Extract bool `json:"extract,omitempty"`
+	// IncludePrivate makes lookup look up private, reserved, loopback and
+	// documentation addresses and names too (skipped by default).
+	IncludePrivate bool `json:"include_private,omitempty"`
+	// IncludeBenign makes lookup look up well-known benign domains too (skipped by
+	// default).
+	IncludeBenign bool `json:"include_benign,omitempty"`
+
 	// Concurrency is the number of inputs in flight at once (0: DefaultConcurrency).
 	Concurrency int `json:"concurrency,omitempty"`
 	// MaxAge is how old a cached answer may be (0: DefaultMaxAge).

@@ -1,0 +1,144 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/vtsoar/vtsoar/ioc"
+	"github.com/vtsoar/vtsoar/vt"
+)
+
+func init() {
+	register(&Command{
+		Name:      "lookup",
+		Title:     "Lookup",
+		Group:     "lookup",
+		Short:     "Reputation of any mix of hashes, IPs, URLs and domains, or of those found in free text",
+		Long:      lookupLong,
+		Options:   []string{OptExtract, OptIncludePrivate, OptIncludeBenign},
+		InputHelp: "OBSERVABLE",
+		prepare:   prepareLookup,
+		plan:      lookupTask,
+		exec:      execLookup,
+		keyFields: func(rs []Result) map[string]any {
+			kinds := make([]string, len(rs))
+			for i, res := range rs {
+				kinds[i] = res.Context.Type
+			}
+			return map[string]any{"RiskLevels": riskLevels(rs), "Kinds": kinds}
+		},
+		hasRisk: true,
+		noun:    "Object",
+		invalid: "Invalid Input.",
+	})
+}
+
+const lookupLong = `Checks the reputation of any mix of file hashes, IP addresses, URLs and domains, each
+sent to the reputation check of its kind (check-file-reputation, check-ip-reputation,
+check-url-reputation, check-domain-reputation) with the same cache, budget and
+de-duplication, and answers one envelope: each input's kind in "type" (and
+key_fields.Kinds), its risk level and reason, in input order. A line that is no
+observable is an error of its own ("Lookup failed."); the others still run.
+
+With --extract, the inputs are free text (an e-mail, a report, a log): the observables
+are found in it, defanged or not (hxxp://, [.], (.), [:], [at]), each once in the order
+it first appears, and looked up. E-mail addresses and file names such as setup.py are
+left out.
+
+Private, reserved, loopback, link-local and documentation addresses, names reserved for
+private or documentation use (.local, .internal, example.com, ...) and well-known benign
+domains (microsoft.com, ...) are not looked up unless --include-private or
+--include-benign says so; the envelope's "skipped" lists them with the reason. URLs on
+well-known domains where anyone publishes (docs.google.com, github.com, dropbox.com,
+...) are always looked up.`
+
+// reputationCheck is the reputation command of kind.
+func reputationCheck(kind ioc.Kind) *Command {
+	c, _ := Lookup("check-" + string(kind) + "-reputation")
+	return c
+}
+
+// prepareLookup finds the observables of the request (with Extract, in the text of
+// its inputs) and leaves out those out of scope.
+func prepareLookup(r *run, inputs []string) ([]string, []SkippedInput) {
+	var out []string
+	var skipped []SkippedInput
+	keep := func(text string, o ioc.Observable) bool {
+		scope, reason := ioc.Classify(o)
+		s := SkippedInput{Input: text, Type: string(o.Kind), Value: o.Value, Reason: reason}
+		switch {
+		case scope == ioc.NonPublic && !r.req.IncludePrivate:
+			s.Include = "include_private"
+		case scope == ioc.WellKnown && !r.req.IncludeBenign:
+			s.Include = "include_benign"
+		default:
+			return true
+		}
+		skipped = append(skipped, s)
+		return false
+	}
+	if !r.req.Extract {
+		for _, in := range inputs {
+			if o, err := ioc.Parse(in); err == nil && !keep(in, o) {
+				continue
+			}
+			out = append(out, in)
+		}
+		return out, skipped
+	}
+	for _, f := range ioc.Extract(strings.Join(inputs, "\n")) {
+		if f.Ignored != "" {
+			skipped = append(skipped, SkippedInput{Input: f.Text, Reason: f.Ignored})
+			continue
+		}
+		if keep(f.Text, f.Observable) {
+			out = append(out, f.Text)
+		}
+	}
+	return out, skipped
+}
+
+// lookupTask parses an input of any kind. An input that is no observable becomes a
+// task of its own, whose execution reports why.
+func lookupTask(_ *run, input string) (task, *Failure) {
+	o, err := ioc.Parse(input)
+	if err != nil {
+		return task{text: input}, nil
+	}
+	return task{key: objectKey(o), tier: hashTier(o), obs: o}, nil
+}
+
+func execLookup(ctx context.Context, r *run, t task) outcome {
+	if t.obs.Kind == "" {
+		return lookupInvalid(t.text)
+	}
+	check := reputationCheck(t.obs.Kind)
+	out := reputationOutcome(ctx, r, t, check)
+	out.title = check.Title
+	if out.fail == nil {
+		out.entry.set("check", check.Name)
+	}
+	return out
+}
+
+// lookupInvalid is the outcome of an input that is no observable: in the words of the
+// reputation check of the kind it looks like, else of lookup.
+func lookupInvalid(input string) outcome {
+	_, err := ioc.Parse(input)
+	if err == nil {
+		err = fmt.Errorf("not a file hash, IP address, URL or domain")
+	}
+	var ie *ioc.Error
+	kind, reason := ioc.Kind(""), err.Error()
+	if errors.As(err, &ie) {
+		kind, reason = ie.Kind, ie.Reason
+	}
+	o := outcome{entry: ContextEntry{Type: string(kind)},
+		fail: &Failure{StatusCode: 400, Code: vt.CodeInvalidArgument, Message: joinMsg(kindInvalid(kind), reason)}}
+	if c := reputationCheck(kind); kind != "" && c != nil {
+		o.title = c.Title
+	}
+	return o
+}
