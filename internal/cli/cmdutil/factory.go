@@ -25,7 +25,7 @@ import (
 )
 
 // Output formats of -o/--output.
-var OutputFormats = []string{"json", "jsonl", "yaml", "table", "csv"}
+var OutputFormats = []string{"json", "jsonl", "yaml", "table", "csv", "stix", "misp"}
 
 // GlobalOptions are the flags every command takes.
 type GlobalOptions struct {
@@ -66,7 +66,7 @@ func (f *Factory) AddGlobalFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.APIKey, "api-key", "", "VirusTotal API key (env VT_API_KEY)")
 	fs.StringVar(&o.ServerURL, "server-url", "", "VirusTotal server (env VT_SERVER_URL; default "+vt.DefaultServerURL+")")
 	fs.StringVar(&o.APIVersion, "api-version", "", "VirusTotal API version, only v3 (env VT_API_VERSION)")
-	fs.StringVarP(&o.Output, "output", "o", "", "output format: json, jsonl, yaml, table or csv (default table on a terminal, json otherwise)")
+	fs.StringVarP(&o.Output, "output", "o", "", "output format: json, jsonl, yaml, table, csv, or stix (a STIX 2.1 bundle) or misp (a MISP event) for reputation results (default table on a terminal, json otherwise)")
 	fs.IntVar(&o.Concurrency, "concurrency", command.DefaultConcurrency, "inputs in flight at once")
 	fs.DurationVar(&o.MaxAge, "max-age", command.DefaultMaxAge, "use cached answers younger than this")
 	fs.BoolVar(&o.Fresh, "fresh", false, "ask VirusTotal even when a cached answer is fresh")
@@ -231,6 +231,37 @@ func ReadInputs(args []string, in io.Reader) ([]string, error) {
 		}
 		if err := sc.Err(); err != nil {
 			return nil, fmt.Errorf("reading inputs from stdin: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// maxText bounds the text read for --extract from stdin.
+const maxText = 64 << 20
+
+// ReadTexts returns the texts of a command that extracts observables from free text:
+// its arguments, where "-" stands for all of in.
+func ReadTexts(args []string, in io.Reader) ([]string, error) {
+	var out []string
+	stdinRead := false
+	for _, a := range args {
+		if a != "-" {
+			out = append(out, a)
+			continue
+		}
+		if stdinRead {
+			continue
+		}
+		stdinRead = true
+		b, err := io.ReadAll(io.LimitReader(in, maxText+1))
+		if err != nil {
+			return nil, fmt.Errorf("reading the text from stdin: %w", err)
+		}
+		if len(b) > maxText {
+			return nil, Usagef("the text on stdin is larger than %d MiB", maxText>>20)
+		}
+		if strings.TrimSpace(string(b)) != "" {
+			out = append(out, string(b))
 		}
 	}
 	return out, nil

@@ -13,6 +13,7 @@ import (
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
 	"github.com/vtsoar/vtsoar/internal/cli/output"
 	"github.com/vtsoar/vtsoar/internal/command"
+	"github.com/vtsoar/vtsoar/internal/export"
 )
 
 // GroupID is the help group of the integration commands.
@@ -41,6 +42,9 @@ type options struct {
 	timeout         time.Duration
 	outDir          string
 	colors          command.WidgetColors
+	extract         bool
+	includePrivate  bool
+	includeBenign   bool
 }
 
 func newCmd(f *cmdutil.Factory, c *command.Command) *cobra.Command {
@@ -95,6 +99,15 @@ func newCmd(f *cmdutil.Factory, c *command.Command) *cobra.Command {
 	if c.Takes(command.OptOutDir) {
 		fl.StringVar(&o.outDir, "out-dir", ".", "directory the widget files are written to")
 	}
+	if c.Takes(command.OptExtract) {
+		fl.BoolVar(&o.extract, "extract", false, "find the observables in free text (arguments, or all of stdin with -) instead of one per line")
+	}
+	if c.Takes(command.OptIncludePrivate) {
+		fl.BoolVar(&o.includePrivate, "include-private", false, "look up private, reserved, loopback and documentation addresses and names too")
+	}
+	if c.Takes(command.OptIncludeBenign) {
+		fl.BoolVar(&o.includeBenign, "include-benign", false, "look up well-known benign domains too")
+	}
 	if c.Takes(command.OptWidgetColors) {
 		fl.StringVar(&o.colors.FG1, "fg1", "", "widget text colour (hex, no '#')")
 		fl.StringVar(&o.colors.BG1, "bg1", "", "widget background colour")
@@ -108,10 +121,14 @@ func inputsHelp(c *command.Command) string {
 	if c.NoInputs {
 		return ""
 	}
+	extract := ""
+	if c.Takes(command.OptExtract) {
+		extract = "\nWith --extract, each argument is a text, and - reads all of stdin as one."
+	}
 	return `
 
 Inputs are arguments; - reads them from stdin, one per line (blank lines and # comments
-skipped). Duplicates are answered once and reported at each position.
+skipped). Duplicates are answered once and reported at each position.` + extract + `
 
 Exit codes: 0 Successful, 3 Partially Successful, 1 Failed, 2 usage or configuration error.`
 }
@@ -120,11 +137,20 @@ func run(ctx context.Context, f *cmdutil.Factory, c *command.Command, o *options
 	if err := f.CheckGlobal(); err != nil {
 		return err
 	}
-	inputs, err := cmdutil.ReadInputs(args, f.IOStreams.In)
+	var inputs []string
+	var err error
+	if o.extract {
+		inputs, err = cmdutil.ReadTexts(args, f.IOStreams.In)
+	} else {
+		inputs, err = cmdutil.ReadInputs(args, f.IOStreams.In)
+	}
 	if err != nil {
 		return err
 	}
 	if !c.NoInputs && len(inputs) == 0 {
+		if o.extract {
+			return cmdutil.Usagef("no text: stdin was empty")
+		}
 		return cmdutil.Usagef("no inputs: stdin had only blank lines and comments")
 	}
 	req := command.Request{
@@ -137,6 +163,9 @@ func run(ctx context.Context, f *cmdutil.Factory, c *command.Command, o *options
 		Wait:            o.wait,
 		OutDir:          o.outDir,
 		WidgetColors:    o.colors,
+		Extract:         o.extract,
+		IncludePrivate:  o.includePrivate,
+		IncludeBenign:   o.includeBenign,
 		Concurrency:     f.Options.Concurrency,
 		MaxAge:          command.Duration(f.Options.MaxAge),
 		Fresh:           f.Options.Fresh,
@@ -156,13 +185,18 @@ func run(ctx context.Context, f *cmdutil.Factory, c *command.Command, o *options
 	if err := command.Validate(req); err != nil {
 		return &cmdutil.UsageError{Err: err}
 	}
+	format := f.OutputFormat()
+	if format == export.FormatSTIX || format == export.FormatMISP {
+		if err := export.Check(c.Name, format); err != nil {
+			return &cmdutil.UsageError{Err: err}
+		}
+	}
 	deps, release, err := f.Executor(ctx)
 	if err != nil {
 		return err
 	}
 	defer release()
 
-	format := f.OutputFormat()
 	io := f.IOStreams
 	var progress *output.Progress
 	if io.IsStderrTTY() && len(inputs) >= progressThreshold && format != "jsonl" {
@@ -191,6 +225,9 @@ func run(ctx context.Context, f *cmdutil.Factory, c *command.Command, o *options
 	switch format {
 	case "jsonl":
 		if writeErr == nil {
+			writeErr = output.SkippedLines(io.Out, env.Skipped)
+		}
+		if writeErr == nil {
 			fmt.Fprintf(io.ErrOut, "%s: %s\n", c.Name, env.ReturnData)
 		}
 	case "yaml":
@@ -199,6 +236,10 @@ func run(ctx context.Context, f *cmdutil.Factory, c *command.Command, o *options
 		writeErr = output.Table(io.Out, env, io.ColorEnabled())
 	case "csv":
 		writeErr = output.CSV(io.Out, env)
+	case export.FormatSTIX:
+		writeErr = output.STIX(io.Out, env, time.Now())
+	case export.FormatMISP:
+		writeErr = output.MISP(io.Out, env, time.Now())
 	default:
 		writeErr = output.JSON(io.Out, env)
 	}

@@ -77,6 +77,9 @@ func CSV(w io.Writer, env *command.Envelope) error {
 			extra[k] = true
 		}
 	}
+	if len(env.Skipped) > 0 {
+		extra[skipReasonColumn] = true
+	}
 	var extraCols []string
 	for k := range extra {
 		extraCols = append(extraCols, k)
@@ -99,6 +102,9 @@ func CSV(w io.Writer, env *command.Envelope) error {
 		if err := cw.Write(row); err != nil {
 			return err
 		}
+	}
+	if err := skippedRows(cw, env.Skipped, extraCols); err != nil {
+		return err
 	}
 	cw.Flush()
 	return cw.Error()
@@ -141,7 +147,12 @@ func Table(w io.Writer, env *command.Envelope, color bool) error {
 			hasRisk = true
 		}
 	}
+	mixed := mixedTypes(env)
 	header := []string{"INPUT", "STATUS"}
+	if mixed {
+		header = append(header, "TYPE")
+	}
+	riskCol := len(header)
 	if hasRisk {
 		header = append(header, "RISK")
 	}
@@ -149,6 +160,9 @@ func Table(w io.Writer, env *command.Envelope, color bool) error {
 	rows := [][]string{header}
 	for _, e := range env.ContextData {
 		row := []string{truncate(e.Input, 72), e.Status}
+		if mixed {
+			row = append(row, orDash(e.Type))
+		}
 		if hasRisk {
 			row = append(row, e.RiskLevel)
 		}
@@ -167,7 +181,7 @@ func Table(w io.Writer, env *command.Envelope, color bool) error {
 			text := c
 			if color && ri == 0 {
 				text = "\x1b[1m" + c + reset
-			} else if color && hasRisk && i == 2 {
+			} else if color && hasRisk && i == riskCol {
 				if col, ok := levelColor[c]; ok {
 					text = col + c + reset
 				}
@@ -187,6 +201,7 @@ func Table(w io.Writer, env *command.Envelope, color bool) error {
 		fmt.Fprintf(&b, "; quota left: %s", q)
 	}
 	b.WriteByte('\n')
+	skippedFooter(&b, env.Skipped)
 	_, err := w.Write(b.Bytes())
 	return err
 }
