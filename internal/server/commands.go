@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vtsoar/vtsoar/internal/command"
+	"github.com/vtsoar/vtsoar/internal/export"
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/vt"
 )
@@ -71,6 +72,15 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, u *store.
 	if len(req.Inputs) > 10000 {
 		return badRequest("at most 10000 inputs per request")
 	}
+	format, err := exportFormat(r)
+	if err != nil {
+		return err
+	}
+	if format != "" {
+		if err := export.Check(cmd.Name, format); err != nil {
+			return badRequest("%v", err)
+		}
+	}
 
 	conn, err := s.pickConnection(r, u, req.Connection)
 	if err != nil {
@@ -113,6 +123,9 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, u *store.
 	}
 	if files != nil {
 		files.rewrite(env)
+	}
+	if format != "" {
+		return writeExport(w, format, env)
 	}
 	writeJSON(w, http.StatusOK, env)
 	return nil
