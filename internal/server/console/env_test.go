@@ -45,6 +45,7 @@ const hostileWidget = `<!doctype html><html><head><title>widget</title></head><b
 // the server with its console, on 127.0.0.1.
 type env struct {
 	st      store.Store
+	cipher  *secret.Cipher
 	srv     *httptest.Server
 	simURL  string
 	beacons atomic.Int64
@@ -69,7 +70,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{st: st, tokens: map[string]string{}}
+	e := &env{st: st, cipher: cipher, tokens: map[string]string{}}
 
 	sim := vtsim.MustNew(vtsim.Options{})
 	mux := http.NewServeMux()

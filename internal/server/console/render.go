@@ -92,7 +92,8 @@ var funcs = template.FuncMap{
 		}
 		return false
 	},
-	"add": func(a, b int) int { return a + b },
+	"add":  func(a, b int) int { return a + b },
+	"list": func(s ...string) []string { return s },
 }
 
 // riskClass returns the CSS class of a risk level's badge.
