@@ -261,7 +261,7 @@ func decodeObject(kind ioc.Kind, raw []byte) (*object, error) {
 
 // verdict applies the policy to the object.
 func (r *run) verdict(obj *object) risk.Verdict {
-	return r.d.Policy.Evaluate(obj.kind, obj.common.LastAnalysisStats, obj.common.Reputation, true)
+	return r.d.Policy.Verdict(obj.kind, r.evidence(obj))
 }
 
 // baseEntry is the context entry of an object with its risk level.

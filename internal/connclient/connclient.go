@@ -93,7 +93,8 @@ type Options struct {
 	// Concurrency is how many requests the caller has in flight at once; the HTTP
 	// client keeps that many idle connections to the server (0: 16).
 	Concurrency int
-	// Policy derives risk levels (zero value: risk.DefaultPolicy()).
+	// Policy derives risk levels (zero value: the connection's RiskPolicy, else
+	// risk.DefaultPolicy()).
 	Policy risk.Policy
 	// Logger receives the client's log lines (never the key; nil: discard).
 	Logger *slog.Logger
@@ -202,7 +203,10 @@ func BuildWithKey(_ context.Context, st Store, conn store.Connection, apiKey str
 		return nil, fmt.Errorf("connection %s: %w", conn.Name, err)
 	}
 	policy := opts.Policy
-	if policy.Default == (risk.Thresholds{}) && policy.ByKind == nil {
+	if policy.IsZero() {
+		policy = conn.RiskPolicy
+	}
+	if policy.IsZero() {
 		policy = risk.DefaultPolicy()
 	}
 	return &Conn{

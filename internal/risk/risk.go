@@ -12,9 +12,15 @@
 //   - Medium: m >= 3, or m + s >= 5
 //   - Low: m + s >= 1, or r < 0
 //   - ZeroRisk: analysed, m = 0, s = 0, r >= 0
+//
+// A policy may add what users of other integrations ask for (policy.go): a suspicious
+// threshold (s >= n is Medium), preferred vendors whose malicious verdict alone makes
+// High, and crowdsourced YARA, Sigma and IDS rule hits as a reason (at least Medium
+// from a number of hits), each stated in the verdict's reason.
 package risk
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -129,6 +135,9 @@ type Thresholds struct {
 	LowFlagged int `json:"low_flagged" yaml:"low_flagged"`
 	// LowReputationBelow: a reputation below this is Low.
 	LowReputationBelow int `json:"low_reputation_below" yaml:"low_reputation_below"`
+	// Suspicious, when not 0: s >= Suspicious is Medium (engines that say
+	// suspicious, whatever the malicious ones say).
+	Suspicious int `json:"suspicious" yaml:"suspicious"`
 }
 
 // DefaultThresholds are the thresholds of the default policy.
@@ -139,6 +148,9 @@ func DefaultThresholds() Thresholds {
 // Validate reports thresholds that cannot order the levels: every count threshold must
 // be at least 1, and High must not be reachable below Medium.
 func (t Thresholds) Validate() error {
+	if t.Suspicious < 0 {
+		return fmt.Errorf("risk threshold suspicious must be 1 or more, or 0 for none (got %d)", t.Suspicious)
+	}
 	if t.HighMalicious < 1 || t.MediumMalicious < 1 || t.MediumFlagged < 1 || t.LowFlagged < 1 {
 		return fmt.Errorf("risk thresholds must be at least 1 (high_malicious %d, medium_malicious %d, medium_flagged %d, low_flagged %d)",
 			t.HighMalicious, t.MediumMalicious, t.MediumFlagged, t.LowFlagged)
@@ -179,6 +191,8 @@ func (t Thresholds) Evaluate(stats *vt.AnalysisStats, reputation int, found bool
 		return Verdict{High, fmt.Sprintf("%d of %d engines flag it malicious; High from %d", m, n, t.HighMalicious)}
 	case m >= t.MediumMalicious:
 		return Verdict{Medium, fmt.Sprintf("%d of %d engines flag it malicious; Medium from %d", m, n, t.MediumMalicious)}
+	case t.Suspicious > 0 && s >= t.Suspicious:
+		return Verdict{Medium, fmt.Sprintf("%d of %d engines flag it suspicious (and %d malicious); Medium from %d suspicious", s, n, m, t.Suspicious)}
 	case m+s >= t.MediumFlagged:
 		return Verdict{Medium, fmt.Sprintf("%d malicious and %d suspicious of %d engines; Medium from %d malicious or suspicious", m, s, n, t.MediumFlagged)}
 	case m+s >= t.LowFlagged:
@@ -189,12 +203,21 @@ func (t Thresholds) Evaluate(stats *vt.AnalysisStats, reputation int, found bool
 	return Verdict{ZeroRisk, fmt.Sprintf("%d malicious and %d suspicious of %d engines, community reputation %d", m, s, n, reputation)}
 }
 
-// Policy maps observable kinds to thresholds.
+// Policy maps observable kinds to thresholds, with the options of policy.go.
 type Policy struct {
 	// Default applies to kinds without their own thresholds.
 	Default Thresholds `json:"default" yaml:"default"`
 	// ByKind overrides Default for some kinds ("file", "ip", "url", "domain").
 	ByKind map[ioc.Kind]Thresholds `json:"by_kind,omitempty" yaml:"by_kind,omitempty"`
+	// PreferredVendors are engines (VirusTotal's names, case and punctuation
+	// ignored) whose malicious verdict makes High on its own.
+	PreferredVendors []string `json:"preferred_vendors,omitempty" yaml:"preferred_vendors,omitempty"`
+	// PreferredVendorsThreshold is how many of PreferredVendors must say malicious
+	// (0: 1).
+	PreferredVendorsThreshold int `json:"preferred_vendors_threshold,omitempty" yaml:"preferred_vendors_threshold,omitempty"`
+	// Crowdsourced, when set, weighs the crowdsourced YARA, Sigma and IDS rules that
+	// matched a file.
+	Crowdsourced *Crowdsourced `json:"crowdsourced,omitempty" yaml:"crowdsourced,omitempty"`
 }
 
 // DefaultPolicy returns the default policy (DESIGN.md), the same for every kind.
@@ -211,9 +234,10 @@ func (p Policy) For(kind ioc.Kind) Thresholds {
 	return p.Default
 }
 
-// Evaluate derives the verdict for an observable of the given kind.
+// Evaluate derives the verdict for an observable of the given kind from its counts
+// alone (see Verdict for the options that need more).
 func (p Policy) Evaluate(kind ioc.Kind, stats *vt.AnalysisStats, reputation int, found bool) Verdict {
-	return p.For(kind).Evaluate(stats, reputation, found)
+	return p.Verdict(kind, Evidence{Found: found, Stats: stats, Reputation: reputation})
 }
 
 // Validate checks the default and every per-kind set of thresholds.
@@ -233,27 +257,42 @@ func (p Policy) Validate() error {
 			return fmt.Errorf("%s: %w", k, err)
 		}
 	}
-	return nil
+	return p.validateOptions()
 }
 
-// ParsePolicy decodes a policy from JSON; missing thresholds take the defaults.
+// ParsePolicy decodes a policy from JSON; missing thresholds take the defaults, and
+// a crowdsourced member its missing numbers from DefaultCrowdsourced. Unknown members
+// are refused.
 func ParsePolicy(b []byte) (Policy, error) {
 	var raw struct {
-		Default *json.RawMessage             `json:"default"`
-		ByKind  map[ioc.Kind]json.RawMessage `json:"by_kind"`
+		Default                   *json.RawMessage             `json:"default"`
+		ByKind                    map[ioc.Kind]json.RawMessage `json:"by_kind"`
+		PreferredVendors          []string                     `json:"preferred_vendors"`
+		PreferredVendorsThreshold int                          `json:"preferred_vendors_threshold"`
+		Crowdsourced              *json.RawMessage             `json:"crowdsourced"`
 	}
-	if err := json.Unmarshal(b, &raw); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
 		return Policy{}, fmt.Errorf("risk policy: %w", err)
 	}
 	p := DefaultPolicy()
+	p.PreferredVendors, p.PreferredVendorsThreshold = cleanVendors(raw.PreferredVendors), raw.PreferredVendorsThreshold
+	if raw.Crowdsourced != nil && string(*raw.Crowdsourced) != "null" {
+		c := DefaultCrowdsourced()
+		if err := strictUnmarshal(*raw.Crowdsourced, &c); err != nil {
+			return Policy{}, fmt.Errorf("risk policy crowdsourced: %w", err)
+		}
+		p.Crowdsourced = &c
+	}
 	if raw.Default != nil {
-		if err := json.Unmarshal(*raw.Default, &p.Default); err != nil {
+		if err := strictUnmarshal(*raw.Default, &p.Default); err != nil {
 			return Policy{}, fmt.Errorf("risk policy default: %w", err)
 		}
 	}
 	for k, m := range raw.ByKind {
 		t := p.Default
-		if err := json.Unmarshal(m, &t); err != nil {
+		if err := strictUnmarshal(m, &t); err != nil {
 			return Policy{}, fmt.Errorf("risk policy %s: %w", k, err)
 		}
 		if p.ByKind == nil {

@@ -7,11 +7,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 
 	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/quota"
+	"github.com/vtsoar/vtsoar/internal/risk"
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/ioc"
 )
@@ -31,6 +33,10 @@ type connectionIn struct {
 	HealthCheckMinutes *int      `json:"health_check_minutes"`
 	Sites              *[]string `json:"sites"`
 	Users              *[]string `json:"users"`
+	// RiskPolicy is the connection's risk policy (risk.ParsePolicy); null is the
+	// default policy, absent keeps it (a json.RawMessage keeps "null" where a
+	// pointer would not tell it from absent).
+	RiskPolicy json.RawMessage `json:"risk_policy"`
 }
 
 func nonNil(s []string) []string {
@@ -144,6 +150,18 @@ func (s *Server) apply(c *store.Connection, in connectionIn, create bool) error 
 			sites = nil // every site
 		}
 		c.Sites = sites
+	}
+	if len(in.RiskPolicy) > 0 { // given, maybe as null
+		c.RiskPolicy = risk.Policy{}
+		if raw := strings.TrimSpace(string(in.RiskPolicy)); raw != "null" {
+			p, err := risk.ParsePolicy(in.RiskPolicy)
+			if err != nil {
+				return badRequest("%v", err)
+			}
+			if !reflect.DeepEqual(p, risk.DefaultPolicy()) {
+				c.RiskPolicy = p
+			}
+		}
 	}
 	if in.Users != nil {
 		var users []string

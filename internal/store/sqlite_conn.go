@@ -8,11 +8,12 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/vtsoar/vtsoar/internal/risk"
 	"github.com/vtsoar/vtsoar/ioc"
 )
 
 const connColumns = `name, sealed_api_key, server_url, quota, proxy, reputation_checks,
-health_check_minutes, sites, users, created_at, updated_at`
+health_check_minutes, sites, users, created_at, updated_at, risk_policy`
 
 func jsonList[T any](v []T) string {
 	if v == nil {
@@ -29,7 +30,19 @@ func validConnection(c Connection) error {
 	if len(c.SealedAPIKey) == 0 {
 		return fmt.Errorf("connection %s: no sealed API key", c.Name)
 	}
+	if err := c.RiskPolicy.Validate(); err != nil {
+		return fmt.Errorf("connection %s: %w", c.Name, err)
+	}
 	return nil
+}
+
+// policyText is the stored form of a risk policy: ” for the default one.
+func policyText(p risk.Policy) (string, error) {
+	if p.IsZero() {
+		return "", nil
+	}
+	b, err := json.Marshal(p.Normalized())
+	return string(b), err
 }
 
 // CreateConnection implements Connections.
@@ -38,6 +51,10 @@ func (s *sqliteStore) CreateConnection(ctx context.Context, c Connection) error 
 		return err
 	}
 	now := micros(s.opts.now())
+	policy, err := policyText(c.RiskPolicy)
+	if err != nil {
+		return err
+	}
 	return s.write(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM connections WHERE name = ?`, c.Name).Scan(&n); err != nil {
@@ -46,9 +63,9 @@ func (s *sqliteStore) CreateConnection(ctx context.Context, c Connection) error 
 		if n > 0 {
 			return fmt.Errorf("connection %s: %w", c.Name, ErrExists)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO connections (`+connColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO connections (`+connColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.Name, c.SealedAPIKey, c.ServerURL, c.Quota, c.Proxy, jsonList(c.ReputationChecks),
-			c.HealthCheckMinutes, jsonList(c.Sites), jsonList(c.Users), now, now)
+			c.HealthCheckMinutes, jsonList(c.Sites), jsonList(c.Users), now, now, policy)
 		return err
 	})
 }
@@ -58,11 +75,15 @@ func (s *sqliteStore) UpdateConnection(ctx context.Context, c Connection) error 
 	if err := validConnection(c); err != nil {
 		return err
 	}
+	policy, err := policyText(c.RiskPolicy)
+	if err != nil {
+		return err
+	}
 	return s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE connections SET sealed_api_key = ?, server_url = ?, quota = ?,
-proxy = ?, reputation_checks = ?, health_check_minutes = ?, sites = ?, users = ?, updated_at = ? WHERE name = ?`,
+proxy = ?, reputation_checks = ?, health_check_minutes = ?, sites = ?, users = ?, updated_at = ?, risk_policy = ? WHERE name = ?`,
 			c.SealedAPIKey, c.ServerURL, c.Quota, c.Proxy, jsonList(c.ReputationChecks), c.HealthCheckMinutes,
-			jsonList(c.Sites), jsonList(c.Users), micros(s.opts.now()), c.Name)
+			jsonList(c.Sites), jsonList(c.Users), micros(s.opts.now()), policy, c.Name)
 		if err != nil {
 			return err
 		}
@@ -79,13 +100,20 @@ type rowScanner interface{ Scan(...any) error }
 
 func scanConnection(r rowScanner) (Connection, error) {
 	var (
-		c                    Connection
-		checks, sites, users string
-		created, updated     int64
+		c                            Connection
+		checks, sites, users, policy string
+		created, updated             int64
 	)
 	if err := r.Scan(&c.Name, &c.SealedAPIKey, &c.ServerURL, &c.Quota, &c.Proxy, &checks,
-		&c.HealthCheckMinutes, &sites, &users, &created, &updated); err != nil {
+		&c.HealthCheckMinutes, &sites, &users, &created, &updated, &policy); err != nil {
 		return Connection{}, err
+	}
+	if policy != "" {
+		p, err := risk.ParsePolicy([]byte(policy))
+		if err != nil {
+			return Connection{}, fmt.Errorf("connection %s: %w", c.Name, err)
+		}
+		c.RiskPolicy = p
 	}
 	var kinds []string
 	if err := json.Unmarshal([]byte(checks), &kinds); err != nil {

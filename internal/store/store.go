@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/vtsoar/vtsoar/internal/cache"
+	"github.com/vtsoar/vtsoar/internal/risk"
 	"github.com/vtsoar/vtsoar/ioc"
 )
 
@@ -72,6 +73,9 @@ type Connection struct {
 	Sites []string
 	// Users are the users allowed to run the connection (empty: all).
 	Users []string
+	// RiskPolicy derives the risk levels of the connection's results (zero value:
+	// risk.DefaultPolicy()).
+	RiskPolicy risk.Policy
 	// CreatedAt and UpdatedAt are set by the store.
 	CreatedAt, UpdatedAt time.Time
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/vtsoar/vtsoar/internal/cli/storecli"
 	"github.com/vtsoar/vtsoar/internal/command"
 	"github.com/vtsoar/vtsoar/internal/quota"
+	"github.com/vtsoar/vtsoar/internal/risk"
 	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/ioc"
@@ -125,9 +126,12 @@ func newAdd(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
 		Long: `Store a connection. The API key is read from stdin (--api-key-stdin), from a file
 (--api-key-file PATH, trailing newline ignored) or from a secret reference
 (--api-key env:NAME or --api-key file:PATH), never from the command line itself.
---server-url and --quota (global flags) are stored with the connection.`,
+--server-url, --quota and the risk policy flags (--suspicious-threshold,
+--preferred-vendors, --preferred-vendors-threshold, --crowdsourced, --risk-policy;
+global flags) are stored with the connection.`,
 		Example: `  printf '%s' "$VT_KEY" | vtsoar connection add prod --api-key-stdin --quota public
-  vtsoar connection add emu --api-key env:EMU_KEY --server-url http://127.0.0.1:8089 --reputation-checks file,url`,
+  vtsoar connection add emu --api-key env:EMU_KEY --server-url http://127.0.0.1:8089 --reputation-checks file,url
+  vtsoar connection add soc --api-key env:VT_KEY --suspicious-threshold 3 --preferred-vendors Kaspersky,ESET-NOD32 --crowdsourced`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runAdd(cmd.Context(), f, e, o, args[0])
@@ -177,6 +181,10 @@ func runAdd(ctx context.Context, f *cmdutil.Factory, e *storecli.Env, o *addOpti
 			return cmdutil.Usagef("--server-url must be an http:// or https:// URL with a host")
 		}
 	}
+	policy, err := e.Policy(risk.Policy{})
+	if err != nil {
+		return err
+	}
 	key, err := readKey(f.IOStreams.In, o)
 	if err != nil {
 		return err
@@ -197,6 +205,7 @@ func runAdd(ctx context.Context, f *cmdutil.Factory, e *storecli.Env, o *addOpti
 	conn := store.Connection{
 		Name: name, SealedAPIKey: sealed, ServerURL: server, Quota: spec.String(), Proxy: o.proxy,
 		ReputationChecks: checks, HealthCheckMinutes: o.healthEvery, Sites: o.sites, Users: o.users,
+		RiskPolicy: policy,
 	}
 	err = st.CreateConnection(ctx, conn)
 	if errors.Is(err, store.ErrExists) && o.replace {
@@ -208,8 +217,8 @@ func runAdd(ctx context.Context, f *cmdutil.Factory, e *storecli.Env, o *addOpti
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(f.IOStreams.ErrOut, "Stored connection %s (%s, quota %s); its key is encrypted.\n",
-		name, store.NormalizeServerURL(server), spec)
+	fmt.Fprintf(f.IOStreams.ErrOut, "Stored connection %s (%s, quota %s, risk policy: %s); its key is encrypted.\n",
+		name, store.NormalizeServerURL(server), spec, policy.Summary())
 	return nil
 }
 
@@ -237,9 +246,9 @@ func newList(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
 				rows = append(rows, []string{v.Name, v.ServerURL, v.Quota, storecli.OrDash(v.Proxy),
 					storecli.OrDash(strings.Join(v.ReputationChecks, ",")), strconv.Itoa(v.HealthCheckMinutes),
 					storecli.OrDash(strings.Join(v.Sites, ",")), storecli.OrDash(strings.Join(v.Users, ",")),
-					storecli.FormatTime(v.UpdatedAt)})
+					c.RiskPolicy.Summary(), storecli.FormatTime(v.UpdatedAt)})
 			}
-			return storecli.Print(f, views, []string{"NAME", "SERVER", "QUOTA", "PROXY", "CHECKS", "HEALTH_MIN", "SITES", "USERS", "UPDATED"}, rows)
+			return storecli.Print(f, views, []string{"NAME", "SERVER", "QUOTA", "PROXY", "CHECKS", "HEALTH_MIN", "SITES", "USERS", "RISK_POLICY", "UPDATED"}, rows)
 		},
 	}
 }

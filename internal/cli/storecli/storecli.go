@@ -20,6 +20,7 @@ import (
 	"github.com/vtsoar/vtsoar/internal/command"
 	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/quota"
+	"github.com/vtsoar/vtsoar/internal/risk"
 	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/vt"
@@ -36,6 +37,10 @@ type Env struct {
 	F *cmdutil.Factory
 	// DB, Connection and Quota are the --db, --connection and --quota flags.
 	DB, Connection, Quota string
+	// Risk are the risk policy flags.
+	Risk RiskFlags
+
+	fs *pflag.FlagSet
 }
 
 // Wire registers the global flags on fs and makes every integration command of f run
@@ -45,6 +50,8 @@ func Wire(f *cmdutil.Factory, fs *pflag.FlagSet) *Env {
 	fs.StringVar(&e.DB, "db", "", "database: a SQLite file path or a postgres:// URL (env "+EnvDB+"; default $XDG_DATA_HOME/vtsoar/vtsoar.db)")
 	fs.StringVar(&e.Connection, "connection", "", "use the stored connection `NAME` (see vtsoar connection list)")
 	fs.StringVar(&e.Quota, "quota", "", "request budget: public (4/min,500/day,15500/month), premium, or N/min,N/day,N/month (env "+EnvQuota+"; default: the connection's, else public)")
+	e.Risk.addFlags(fs)
+	e.fs = fs
 	f.BuildDeps = e.BuildDeps
 	return e
 }
@@ -114,6 +121,8 @@ type Target struct {
 	ServerURL  string // empty: VirusTotal's
 	Proxy      string
 	Spec       quota.Spec
+	// Policy is the stored connection's risk policy (zero for --api-key).
+	Policy risk.Policy
 }
 
 // Budget returns the ledger name of the target's budget.
@@ -144,7 +153,7 @@ func (e *Env) Resolve(ctx context.Context, st store.Store) (Target, error) {
 		if t.APIKey, err = OpenKey(c, conn); err != nil {
 			return Target{}, &cmdutil.UsageError{Err: err}
 		}
-		t.Connection, t.ServerURL, t.Proxy = conn.Name, conn.ServerURL, conn.Proxy
+		t.Connection, t.ServerURL, t.Proxy, t.Policy = conn.Name, conn.ServerURL, conn.Proxy, conn.RiskPolicy
 		if f.Options.ServerURL != "" {
 			t.ServerURL = f.Options.ServerURL
 		}
@@ -194,7 +203,12 @@ func (e *Env) Conn(ctx context.Context, st store.Store, t Target) (*connclient.C
 	if err != nil {
 		return nil, err
 	}
+	policy, err := e.Policy(t.Policy)
+	if err != nil {
+		return nil, err
+	}
 	opts := connclient.Options{
+		Policy:      policy,
 		Quota:       cfg,
 		QuotaSpec:   t.Spec.String(),
 		UserAgent:   "vtsoar/" + f.Version,

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vtsoar/vtsoar/internal/cache"
+	"github.com/vtsoar/vtsoar/internal/risk"
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/ioc"
 )
@@ -94,6 +95,12 @@ func testConnections(t *testing.T, open Opener) {
 		HealthCheckMinutes: 15,
 		Sites:              []string{"paris", "lyon"},
 		Users:              []string{"alice"},
+		RiskPolicy:         testPolicy(),
+	}
+	bad := full
+	bad.Name, bad.RiskPolicy.PreferredVendorsThreshold = "bad-policy", 3
+	if err := s.CreateConnection(ctx, bad); err == nil {
+		t.Fatal("a connection with an invalid risk policy was stored")
 	}
 	if err := s.CreateConnection(ctx, full); err != nil {
 		t.Fatal(err)
@@ -123,19 +130,20 @@ func testConnections(t *testing.T, open Opener) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if min.ReputationChecks != nil || min.Sites != nil || min.Users != nil || min.HealthCheckMinutes != 0 {
+	if min.ReputationChecks != nil || min.Sites != nil || min.Users != nil || min.HealthCheckMinutes != 0 || !min.RiskPolicy.IsZero() {
 		t.Errorf("minimal connection came back as %+v", min)
 	}
 
 	upd := full
 	upd.Quota, upd.Sites, upd.ReputationChecks, upd.SealedAPIKey = "premium", nil, []ioc.Kind{ioc.KindIP}, []byte{9, 9}
+	upd.RiskPolicy = risk.Policy{}
 	clk.Advance(time.Minute)
 	if err := s.UpdateConnection(ctx, upd); err != nil {
 		t.Fatal(err)
 	}
 	got2, _ := s.GetConnection(ctx, "vt-prod")
 	if got2.Quota != "premium" || got2.Sites != nil || !reflect.DeepEqual(got2.ReputationChecks, []ioc.Kind{ioc.KindIP}) ||
-		!bytes.Equal(got2.SealedAPIKey, []byte{9, 9}) {
+		!bytes.Equal(got2.SealedAPIKey, []byte{9, 9}) || !got2.RiskPolicy.IsZero() {
 		t.Errorf("after Update: %+v", got2)
 	}
 	if !got2.CreatedAt.Equal(t0) || !got2.UpdatedAt.Equal(t0.Add(time.Minute)) {
@@ -163,6 +171,18 @@ func testConnections(t *testing.T, open Opener) {
 	if c, err := other.GetConnection(ctx, "vt-prod"); err != nil || c.Quota != "premium" {
 		t.Fatalf("second handle: %+v, %v", c, err)
 	}
+}
+
+// testPolicy uses every option of a risk policy, with its defaults written out (as
+// the store gives policies back).
+func testPolicy() risk.Policy {
+	def := risk.DefaultThresholds()
+	def.Suspicious = 3
+	url := def
+	url.HighMalicious, url.Suspicious = 5, 0
+	return risk.Policy{Default: def, ByKind: map[ioc.Kind]risk.Thresholds{ioc.KindURL: url},
+		PreferredVendors: []string{"Kaspersky", "ESET-NOD32"}, PreferredVendorsThreshold: 1,
+		Crowdsourced: &risk.Crowdsourced{YARA: 1, Sigma: 2, IDS: 0}}
 }
 
 func sliding(span time.Duration, limit int) func(time.Time) []store.Window {
