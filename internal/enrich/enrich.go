@@ -313,7 +313,7 @@ func New(ctx context.Context, st store.Store, opts Options) (*Service, error) {
 	river.AddWorker(workers, &healthWorker{s: s})
 	river.AddWorker(workers, &notifyWorker{s: s})
 	cfg := &river.Config{
-		Logger: s.log.With("component", "river"),
+		Logger: quiet(s.log).With("component", "river"),
 		Queues: map[string]river.QueueConfig{
 			QueueEnrich:      {MaxWorkers: opts.Workers},
 			QueueMaintenance: {MaxWorkers: 2},
@@ -370,7 +370,7 @@ func migrationLock(ctx context.Context, pg store.PGXPool) (func(), error) {
 // processes starting on a new SQLite database may race; the loser tries again once
 // the winner is done.
 func (s *Service) migrate(ctx context.Context, driver riverdriver.Driver[*sql.Tx], lock func(context.Context) (func(), error)) error {
-	m, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: s.log.With("component", "rivermigrate")})
+	m, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: quiet(s.log).With("component", "rivermigrate")})
 	if err != nil {
 		return fmt.Errorf("enrich: queue migrations: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -139,7 +140,9 @@ func (s *Service) CheckConnection(ctx context.Context, name string) (HealthCheck
 		}
 	}
 	h.At = s.now().UTC().Truncate(time.Microsecond)
+	changed := false
 	_, _, err = s.st.RecordHealthCheck(ctx, h, func(ctx context.Context, tx any, prev store.HealthCheck, hadPrev bool) error {
+		changed = hadPrev && prev.Healthy != h.Healthy || !hadPrev && !h.Healthy
 		if hadPrev && prev.Healthy == h.Healthy || !hadPrev && h.Healthy || len(s.opts.Notifiers) == 0 {
 			return nil
 		}
@@ -165,7 +168,13 @@ func (s *Service) CheckConnection(ctx context.Context, name string) (HealthCheck
 	if err != nil {
 		return HealthCheck{}, fmt.Errorf("enrich: record health check of %s: %w", name, err)
 	}
-	s.log.Info("connection checked", "connection", name, "healthy", h.Healthy, "status", h.StatusCode)
+	// A check that changes nothing is routine (one per interval and connection): it
+	// shows at debug level; a change of health, or a failing first check, at info.
+	level := slog.LevelDebug
+	if changed {
+		level = slog.LevelInfo
+	}
+	s.log.Log(ctx, level, "connection checked", "connection", name, "healthy", h.Healthy, "status", h.StatusCode)
 	return HealthCheck(h), nil
 }
 

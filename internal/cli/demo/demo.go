@@ -75,6 +75,12 @@ default one.`,
 		},
 	}
 	o.AddFlags(cmd)
+	// The demo's terminal shows what a newcomer needs; the log only warnings, unless
+	// -v or --log-level asks for more.
+	if fl := cmd.Flags().Lookup("log-level"); fl != nil {
+		fl.DefValue = "warn"
+		fl.Value.Set("warn")
+	}
 	cmd.Flags().StringVar(&emulatorAddr, "emulator-addr", "127.0.0.1:0", "address of the emulator (port 0 picks a free port)")
 	cmd.Flags().DurationVar(&analysisTime, "analysis-time", 3*time.Second, "time an emulated analysis takes")
 	return cmd
@@ -131,32 +137,48 @@ func run(ctx context.Context, f *cmdutil.Factory, e *storecli.Env, o serve.Optio
 			ready(Ready{URL: base + "/", Token: token, EmulatorURL: simURL})
 			return
 		}
-		printBanner(f.IOStreams.Out, base, token, connName, simURL, de.DB)
+		printBanner(f.IOStreams.Out, base, token, connName, simURL, de.DB, o.LogLevel)
 	})
 }
 
-func printBanner(w io.Writer, base, token, conn, simURL, db string) {
+func printBanner(w io.Writer, base, token, conn, simURL, db, logLevel string) {
 	target := "the emulator at " + simURL
+	cli := fmt.Sprintf("VT_SERVER_URL=%s VT_API_KEY=%s VTSOAR_QUOTA=premium vtsoar", simURL, emulatorKey)
 	if simURL == "" {
 		target = "VirusTotal (VT_API_KEY)"
+		cli = "vtsoar"
+	}
+	logs := "warnings only (-v or --log-level info|debug for more)"
+	if logLevel != "warn" {
+		logs = logLevel + " and above"
 	}
 	fmt.Fprintf(w, `vtsoar demo is running.
 
   Console:     %s/
-  API:         %s/api/v1   (OpenAPI: %s/api/v1/openapi.json)
   Admin token: %s
+  API:         %s/api/v1   (OpenAPI: %s/api/v1/openapi.json)
   Connection:  %q -> %s
   Database:    %s
+  Log:         %s, on stderr
 
 Try:
-  export TOKEN=%s
-  curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-    -d '{"inputs":["44d88612fea8a8f36de82e1278abb02f"]}' %s/api/v1/commands/check-file-reputation
-  curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-    -d '{"artifacts":[{"type":"domain","value":"example.com"},{"type":"ip","value":"8.8.8.8"}]}' %s/api/v1/events
+  1. Open the console, sign in with the token, and paste an incident on the Lookup
+     page (an e-mail, a report, a log: defanged indicators are fine); download the
+     verdicts as STIX 2.1 or a MISP event.
+  2. From a shell:
+       export TOKEN=%s
+       curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+         -d '{"extract": true, "inputs": ["beacon to 45.61.136[.]22 from 10.0.0.5, dropped 44d88612fea8a8f36de82e1278abb02f"]}' \
+         %s/api/v1/commands/lookup
+       curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+         -d '{"inputs": ["44d88612fea8a8f36de82e1278abb02f"]}' '%s/api/v1/commands/lookup?format=stix'
+       curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+         -d '{"artifacts": [{"type": "domain", "value": "example.com"}, {"type": "ip", "value": "8.8.8.8"}]}' %s/api/v1/events
+  3. The CLI on the same VirusTotal:
+       %s lookup 8.8.8.8 'hxxps://evil-login[.]net/index.php' -o table
 
 Ctrl-C stops.
-`, base, base, base, token, conn, target, db, token, base, base)
+`, base, token, base, base, conn, target, db, logs, token, base, base, base, cli)
 }
 
 // seedConnection makes (or updates, the emulator's port changing between runs) the

@@ -24,11 +24,18 @@ var (
 // base URL and token it prints, and a function that stops it and returns its exit code.
 func startDemo(t *testing.T) (base, token string, stop func() int) {
 	t.Helper()
+	base, token, stop, _, _ = startDemoWith(t, "--log-level", "warn")
+	return base, token, stop
+}
+
+// startDemoWith is startDemo with other flags, and the demo's stdout and stderr.
+func startDemoWith(t *testing.T, flags ...string) (base, token string, stop func() int, out, errOut *iostreams.SyncBuffer) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out, errOut := &iostreams.SyncBuffer{}, &iostreams.SyncBuffer{}
+	out, errOut = &iostreams.SyncBuffer{}, &iostreams.SyncBuffer{}
 	done := make(chan int, 1)
 	go func() {
-		done <- cli.Main(ctx, []string{"demo", "--addr", "127.0.0.1:0", "--analysis-time", "100ms", "--log-level", "warn"},
+		done <- cli.Main(ctx, append([]string{"demo", "--addr", "127.0.0.1:0", "--analysis-time", "100ms"}, flags...),
 			&iostreams.IOStreams{In: strings.NewReader(""), Out: out, ErrOut: errOut})
 	}()
 	stopped := false
@@ -52,7 +59,7 @@ func startDemo(t *testing.T) (base, token string, stop func() int) {
 		s := out.String()
 		c, tk := consoleRE.FindStringSubmatch(s), tokenRE.FindStringSubmatch(s)
 		if c != nil && tk != nil {
-			return c[1], tk[1], stop
+			return c[1], tk[1], stop, out, errOut
 		}
 		select {
 		case code := <-done:
@@ -163,5 +170,50 @@ func TestDemoEndToEnd(t *testing.T) {
 	if st := call(t, "POST", base2+"/api/v1/commands/check-ip-reputation", token2,
 		map[string]any{"inputs": []string{"8.8.8.8"}}, &env); st != 200 || env.ReturnData != "Successful" {
 		t.Fatalf("command after restart = %d %+v", st, env)
+	}
+}
+
+// TestDemoIsCalm: with no logging flag, the demo's terminal holds what a newcomer
+// needs (the console, the token, what to try) and its log nothing of River's
+// migrations and routine lines; -v shows them.
+func TestDemoIsCalm(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_DATA_HOME", filepath.Join(home, "data"))
+	for _, k := range []string{"VT_API_KEY", "VTSOAR_DB", "VTSOAR_MASTER_KEY", "VT_SERVER_URL", "VTSOAR_QUOTA"} {
+		t.Setenv(k, "")
+	}
+	base, token, stop, out, errOut := startDemoWith(t)
+	banner := out.String()
+	for _, want := range []string{"Lookup", base + "/api/v1/commands/lookup", "?format=stix", "export TOKEN=" + token, "vtsoar lookup", "warnings only"} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("the banner lacks %q:\n%s", want, banner)
+		}
+	}
+	// An event is enriched (River at work) without a line on stderr.
+	var ev struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	}
+	call(t, "POST", base+"/api/v1/events", token, map[string]any{"artifacts": []map[string]string{{"type": "ip", "value": "8.8.8.8"}}}, &ev)
+	for deadline := time.Now().Add(20 * time.Second); ev.Status != "done" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		call(t, "GET", base+"/api/v1/events/"+ev.ID, token, nil, &ev)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("demo exited %d", code)
+	}
+	if s := errOut.String(); s != "" {
+		t.Errorf("the demo logged with no logging flag:\n%s", s)
+	}
+
+	// -v: River's migrations (already applied: the client's start) and the service's own lines.
+	_, _, stop, _, errOut = startDemoWith(t, "-v")
+	if code := stop(); code != 0 {
+		t.Fatalf("demo -v exited %d", code)
+	}
+	for _, want := range []string{"level=DEBUG", "component=river", `msg=serving`} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("-v: the log lacks %q:\n%.2000s", want, errOut.String())
+		}
 	}
 }

@@ -131,6 +131,9 @@ next start.`,
 // logger on stderr, the store, the cipher of stored keys, the database path, and the
 // directory of uploaded files (o.DataDir, defaulted beside the database).
 func Open(ctx context.Context, e *storecli.Env, o *Options, stderr io.Writer) (*slog.Logger, store.Store, *secret.Cipher, string, error) {
+	if e.F != nil && e.F.Options.Verbose {
+		o.LogLevel = "debug" // -v: everything, River's routine lines too
+	}
 	log, err := o.Logger(stderr)
 	if err != nil {
 		return nil, nil, nil, "", err
