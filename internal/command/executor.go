@@ -138,9 +138,13 @@ func checkOptions(cmd *Command, req Request) (vt.Relationship, error) {
 		OptExtract:         req.Extract,
 		OptIncludePrivate:  req.IncludePrivate,
 		OptIncludeBenign:   req.IncludeBenign,
+		OptComment:         req.Comment != "",
+		OptVerdict:         req.Verdict != "",
+		OptMaxSize:         req.MaxSize != 0,
 	}
 	for _, opt := range []string{OptRelationship, OptLimit, OptDescriptorsOnly, OptNoSubmit, OptRescan, OptWait,
-		OptPollInterval, OptTimeout, OptOutDir, OptWidgetColors, OptExtract, OptIncludePrivate, OptIncludeBenign} {
+		OptPollInterval, OptTimeout, OptOutDir, OptWidgetColors, OptExtract, OptIncludePrivate, OptIncludeBenign,
+		OptComment, OptVerdict, OptMaxSize} {
 		if set[opt] && !cmd.Takes(opt) {
 			return vt.Relationship{}, badRequest("%s does not take the option %s", cmd.Name, opt)
 		}
@@ -153,6 +157,14 @@ func checkOptions(cmd *Command, req Request) (vt.Relationship, error) {
 	}
 	if req.PollInterval < 0 || req.Timeout < 0 || req.MaxAge < 0 {
 		return vt.Relationship{}, badRequest("durations must not be negative")
+	}
+	if req.MaxSize < 0 {
+		return vt.Relationship{}, badRequest("max size must not be negative, got %d", req.MaxSize)
+	}
+	if cmd.check != nil {
+		if err := cmd.check(req); err != nil {
+			return vt.Relationship{}, err
+		}
 	}
 	if cmd.Takes(OptRelationship) {
 		if req.Relationship == "" {
@@ -178,6 +190,12 @@ func newRun(cmd *Command, d Deps, req Request) (*run, error) {
 				"and the budget in use is VirusTotal's public one, so the key is taken as a public key: nothing was sent. "+
 				"If the key is a premium one, run with --quota premium (or store the connection with --quota premium)",
 			rel.Name, rel.Collection)}
+	}
+	if cmd.premium && d.PublicKey {
+		return nil, &RequestError{Err: ErrPremiumOnly, Msg: fmt.Sprintf(
+			"%s is premium-only (VirusTotal Enterprise keys; a public key is refused with 403 ForbiddenError), "+
+				"and the budget in use is VirusTotal's public one, so the key is taken as a public key: nothing was sent. "+
+				"If the key is a premium one, run with --quota premium (or store the connection with --quota premium)", cmd.Name)}
 	}
 	if d.Client == nil {
 		return nil, errors.New("command: Deps.Client is nil")

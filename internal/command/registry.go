@@ -37,6 +37,9 @@ const (
 	OptExtract         = "extract"
 	OptIncludePrivate  = "include-private"
 	OptIncludeBenign   = "include-benign"
+	OptComment         = "comment"
+	OptVerdict         = "verdict"
+	OptMaxSize         = "max-size"
 )
 
 // Command describes one integration command.
@@ -77,6 +80,12 @@ type Command struct {
 	noun string
 	// invalid is the message of a rejected input ("Invalid Hash.").
 	invalid string
+	// premium: the command needs a premium key; on a public budget (Deps.PublicKey)
+	// it is refused before anything is sent.
+	premium bool
+	// check, when set, validates the request's options for the command (beyond
+	// which options it takes).
+	check func(req Request) error
 }
 
 // Takes reports whether the command accepts option opt.
@@ -94,6 +103,7 @@ func All() []*Command {
 		"get-file-relationships", "get-ip-relationships", "get-url-relationships", "get-domain-relationships",
 		"get-file-behavior-summaries", "detonate-files", "scan-url", "search",
 		"retrieve-widget-html-content", "test-connection",
+		"get-comments", "add-comment", "get-votes", "add-vote", "rescan-file", "rescan-url", "download-file", "get-quotas",
 	}
 	out := slices.Clone(registry)
 	slices.SortStableFunc(out, func(a, b *Command) int {

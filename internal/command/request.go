@@ -62,6 +62,14 @@ type Request struct {
 	// default).
 	IncludeBenign bool `json:"include_benign,omitempty"`
 
+	// Comment is the text add-comment posts on each input (words starting with '#'
+	// become its tags).
+	Comment string `json:"comment,omitempty"`
+	// Verdict is the vote add-vote casts on each input: "harmless" or "malicious".
+	Verdict string `json:"verdict,omitempty"`
+	// MaxSize bounds each file download-file writes, in bytes (0: DefaultMaxSize).
+	MaxSize int64 `json:"max_size,omitempty"`
+
 	// Concurrency is the number of inputs in flight at once (0: DefaultConcurrency).
 	Concurrency int `json:"concurrency,omitempty"`
 	// MaxAge is how old a cached answer may be (0: DefaultMaxAge).
@@ -89,6 +97,8 @@ const (
 	DefaultPollInterval = 15 * time.Second
 	DefaultTimeout      = 10 * time.Minute
 	DefaultMaxAge       = 24 * time.Hour
+	// DefaultMaxSize bounds a file download-file writes: 64 MiB.
+	DefaultMaxSize int64 = 64 << 20
 )
 
 // Duration is a time.Duration that JSON encodes as text ("15s") and decodes from text
@@ -199,9 +209,9 @@ func (e *RequestError) Unwrap() error { return e.Err }
 // the registry.
 var ErrUnknownCommand = errors.New("unknown command")
 
-// ErrPremiumOnly is wrapped by the RequestError of a premium-only relationship asked
-// on a public key (Deps.PublicKey): nothing was sent.
-var ErrPremiumOnly = errors.New("premium-only relationship on a public key")
+// ErrPremiumOnly is wrapped by the RequestError of a premium-only relationship or
+// command asked on a public key (Deps.PublicKey): nothing was sent.
+var ErrPremiumOnly = errors.New("premium-only on a public key")
 
 func badRequest(format string, args ...any) error {
 	return &RequestError{Msg: fmt.Sprintf(format, args...)}

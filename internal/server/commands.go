@@ -46,6 +46,9 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, u *store.
 		}
 	}
 	req.Command = cmd.Name
+	if cmd.Name == "download-file" {
+		return badRequest("download-file writes live samples to a local directory: run it from the CLI (vtsoar download-file --out-dir DIR HASH...)")
+	}
 	if req.OutDir != "" {
 		return badRequest("out_dir is not available over REST: the widget HTML is returned in context_data")
 	}

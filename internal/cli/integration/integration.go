@@ -45,6 +45,9 @@ type options struct {
 	extract         bool
 	includePrivate  bool
 	includeBenign   bool
+	comment         string
+	verdict         string
+	maxSize         int64
 }
 
 func newCmd(f *cmdutil.Factory, c *command.Command) *cobra.Command {
@@ -97,7 +100,20 @@ func newCmd(f *cmdutil.Factory, c *command.Command) *cobra.Command {
 		fl.DurationVar(&o.timeout, "timeout", command.DefaultTimeout, "how long an analysis is followed")
 	}
 	if c.Takes(command.OptOutDir) {
-		fl.StringVar(&o.outDir, "out-dir", ".", "directory the widget files are written to")
+		if c.Name == "download-file" {
+			fl.StringVar(&o.outDir, "out-dir", "", "directory the downloaded files are written to (required: they are live samples)")
+		} else {
+			fl.StringVar(&o.outDir, "out-dir", ".", "directory the widget files are written to")
+		}
+	}
+	if c.Takes(command.OptMaxSize) {
+		fl.Int64Var(&o.maxSize, "max-size", command.DefaultMaxSize, "largest file kept, in bytes")
+	}
+	if c.Takes(command.OptComment) {
+		fl.StringVar(&o.comment, "comment", "", "the comment's text (words starting with # become its tags)")
+	}
+	if c.Takes(command.OptVerdict) {
+		fl.StringVar(&o.verdict, "verdict", "", "the vote: harmless or malicious")
 	}
 	if c.Takes(command.OptExtract) {
 		fl.BoolVar(&o.extract, "extract", false, "find the observables in free text (arguments, or all of stdin with -) instead of one per line")
@@ -166,6 +182,8 @@ func run(ctx context.Context, f *cmdutil.Factory, c *command.Command, o *options
 		Extract:         o.extract,
 		IncludePrivate:  o.includePrivate,
 		IncludeBenign:   o.includeBenign,
+		Comment:         o.comment,
+		Verdict:         o.verdict,
 		Concurrency:     f.Options.Concurrency,
 		MaxAge:          command.Duration(f.Options.MaxAge),
 		Fresh:           f.Options.Fresh,
@@ -175,6 +193,12 @@ func run(ctx context.Context, f *cmdutil.Factory, c *command.Command, o *options
 			return cmdutil.Usagef("--limit must be at least 1, got %d", o.limit)
 		}
 		req.Limit = o.limit
+	}
+	if c.Takes(command.OptMaxSize) {
+		if o.maxSize < 1 {
+			return cmdutil.Usagef("--max-size must be at least 1, got %d", o.maxSize)
+		}
+		req.MaxSize = o.maxSize
 	}
 	if c.Takes(command.OptPollInterval) {
 		if o.pollInterval <= 0 || o.timeout <= 0 {

@@ -221,6 +221,9 @@ func summary(cmd string, e command.ContextEntry) string {
 	}
 	d := e.Details
 	str := func(k string) string { return cell(d[k], d[k] != nil) }
+	if s, ok := communitySummary(cmd, d, str); ok {
+		return s
+	}
 	switch {
 	case d["relationship"] != nil:
 		s := fmt.Sprintf("%s related via %s", str("count"), str("relationship"))

@@ -1,0 +1,298 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/vtsoar/vtsoar/ioc"
+	"github.com/vtsoar/vtsoar/vt"
+)
+
+func init() {
+	for _, c := range []*Command{
+		{
+			Name:  "get-comments",
+			Title: "Get Comments",
+			Short: "The community's comments on each file, IP address, URL or domain",
+			Long: `Lists VirusTotal's community comments on each observable (a file hash, IP address, URL
+or domain, told apart as lookup does), newest first, up to --limit per input: each
+comment's id, date, text, tags and votes. key_fields.CommentCounts gives how many were
+read per input.`,
+			Options: []string{OptLimit},
+			exec:    execGetComments,
+			keyFields: func(rs []Result) map[string]any {
+				return map[string]any{"CommentCounts": detail(rs, "count")}
+			},
+		},
+		{
+			Name:  "add-comment",
+			Title: "Add Comment",
+			Short: "Post a comment (--comment) on each file, IP address, URL or domain",
+			Long: `Posts the text of --comment as a community comment on each observable (a file hash,
+IP address, URL or domain). Words of the text starting with '#' become its tags. An
+object given twice is commented once. key_fields.CommentIDs gives each new comment's
+id.`,
+			Options: []string{OptComment},
+			check: func(req Request) error {
+				if strings.TrimSpace(req.Comment) == "" {
+					return badRequest("add-comment needs the comment's text (--comment TEXT, or \"comment\" over REST)")
+				}
+				return nil
+			},
+			exec: execAddComment,
+			keyFields: func(rs []Result) map[string]any {
+				return map[string]any{"CommentIDs": detail(rs, "comment_id")}
+			},
+		},
+		{
+			Name:  "get-votes",
+			Title: "Get Votes",
+			Short: "The community's votes (harmless or malicious) on each observable",
+			Long: `Lists VirusTotal's community votes on each observable (a file hash, IP address, URL or
+domain), up to --limit per input: each vote's id, date, verdict and weight, and how many
+of those read say harmless and malicious. key_fields.VoteCounts gives them per input.`,
+			Options: []string{OptLimit},
+			exec:    execGetVotes,
+			keyFields: func(rs []Result) map[string]any {
+				return map[string]any{"VoteCounts": detail(rs, "vote_counts")}
+			},
+		},
+		{
+			Name:  "add-vote",
+			Title: "Add Vote",
+			Short: "Vote harmless or malicious (--verdict) on each observable",
+			Long: `Casts the community vote --verdict (harmless or malicious) on each observable (a file
+hash, IP address, URL or domain). An object given twice is voted on once.
+key_fields.VoteIDs gives each vote's id.`,
+			Options: []string{OptVerdict},
+			check: func(req Request) error {
+				switch vt.Verdict(strings.ToLower(strings.TrimSpace(req.Verdict))) {
+				case vt.VerdictHarmless, vt.VerdictMalicious:
+					return nil
+				case "":
+					return badRequest("add-vote needs a verdict (--verdict harmless|malicious, or \"verdict\" over REST)")
+				}
+				return badRequest("verdict %q: want harmless or malicious", req.Verdict)
+			},
+			exec: execAddVote,
+			keyFields: func(rs []Result) map[string]any {
+				return map[string]any{"VoteIDs": detail(rs, "vote_id")}
+			},
+		},
+	} {
+		c.Group = "community"
+		c.InputHelp = "OBSERVABLE"
+		c.plan = anyObjectTask
+		c.noun, c.invalid = "Object", "Invalid Input."
+		register(c)
+	}
+}
+
+// anyObjectTask parses an input of any kind (told apart as lookup does); a rejection
+// is in the words of the kind it looks like.
+func anyObjectTask(_ *run, input string) (task, *Failure) {
+	o, err := ioc.Parse(input)
+	if err != nil {
+		return task{}, lookupInvalid(input).fail
+	}
+	return task{key: objectKey(o), obs: o}, nil
+}
+
+// kindFailure is the failure of an error about an object of kind.
+func kindFailure(kind ioc.Kind, err error) *Failure {
+	return failureAs(kindNoun(kind), kindInvalid(kind), err)
+}
+
+// objectID is the id VirusTotal takes for o in its collection's paths.
+func objectID(o ioc.Observable) string {
+	if o.Kind == ioc.KindURL && o.Value != "" {
+		return ioc.URLID(o.Value)
+	}
+	return o.ID
+}
+
+// communityEntry is the entry of an input, named by its canonical id.
+func communityEntry(o ioc.Observable) ContextEntry {
+	e := ContextEntry{Type: string(o.Kind), ID: o.ID}
+	if o.Kind == ioc.KindURL && o.Value != "" {
+		e.ID = ioc.URLSHA256ID(o.Value)
+		e.set("url", o.Value)
+	}
+	return e
+}
+
+// commentView is a comment as context_data shows it.
+type commentView struct {
+	ID    string          `json:"id"`
+	Date  string          `json:"date,omitempty"`
+	Text  string          `json:"text"`
+	Tags  []string        `json:"tags"`
+	Votes vt.CommentVotes `json:"votes"`
+}
+
+func viewComment(c *vt.Comment) commentView {
+	v := commentView{ID: c.ID, Text: c.Text, Tags: c.Tags, Votes: c.Votes}
+	if c.Date != 0 {
+		v.Date = c.Date.Time().Format("2006-01-02T15:04:05Z")
+	}
+	if v.Tags == nil {
+		v.Tags = []string{}
+	}
+	return v
+}
+
+func execGetComments(ctx context.Context, r *run, t task) outcome {
+	entry := communityEntry(t.obs)
+	col := Collection(t.obs.Kind)
+	var views []commentView
+	var raws []json.RawMessage
+	cursor, pages := "", 0
+	for len(views) < r.limit {
+		p, err := r.d.Client.GetComments(ctx, col, objectID(t.obs), vt.ListOptions{Limit: min(vt.MaxPageLimit, r.limit-len(views)), Cursor: cursor})
+		if err != nil {
+			return outcome{entry: entry, fail: kindFailure(t.obs.Kind, err)}
+		}
+		pages++
+		for _, c := range p.Comments {
+			if len(views) == r.limit {
+				break
+			}
+			views = append(views, viewComment(c))
+			raws = append(raws, rawObject(&c.Object))
+		}
+		cursor = p.Cursor
+		if cursor == "" || len(p.Comments) == 0 {
+			cursor = ""
+			break
+		}
+	}
+	if views == nil {
+		views = []commentView{}
+	}
+	entry.set("comments", views)
+	entry.set("count", len(views))
+	entry.set("pages", pages)
+	entry.set("more", cursor != "")
+	raw, err := joinedPage(raws, cursor)
+	if err != nil {
+		return outcome{entry: entry, fail: kindFailure(t.obs.Kind, err)}
+	}
+	return outcome{entry: entry, raw: raw}
+}
+
+func execAddComment(ctx context.Context, r *run, t task) outcome {
+	entry := communityEntry(t.obs)
+	c, err := r.d.Client.AddComment(ctx, Collection(t.obs.Kind), objectID(t.obs), r.req.Comment)
+	if err != nil {
+		return outcome{entry: entry, fail: kindFailure(t.obs.Kind, err)}
+	}
+	v := viewComment(c)
+	entry.set("comment_id", v.ID)
+	entry.set("text", v.Text)
+	entry.set("tags", v.Tags)
+	raw, _ := json.Marshal(map[string]json.RawMessage{"data": rawObject(&c.Object)})
+	return outcome{entry: entry, raw: raw}
+}
+
+// voteView is a vote as context_data shows it.
+type voteView struct {
+	ID      string     `json:"id"`
+	Date    string     `json:"date,omitempty"`
+	Verdict vt.Verdict `json:"verdict"`
+	Value   int        `json:"value"`
+}
+
+func viewVote(v *vt.Vote) voteView {
+	out := voteView{ID: v.ID, Verdict: v.Verdict, Value: v.Value}
+	if v.Date != 0 {
+		out.Date = v.Date.Time().Format("2006-01-02T15:04:05Z")
+	}
+	return out
+}
+
+func execGetVotes(ctx context.Context, r *run, t task) outcome {
+	entry := communityEntry(t.obs)
+	col := Collection(t.obs.Kind)
+	var views []voteView
+	var raws []json.RawMessage
+	counts := map[string]int{string(vt.VerdictHarmless): 0, string(vt.VerdictMalicious): 0}
+	cursor, pages := "", 0
+	for len(views) < r.limit {
+		p, err := r.d.Client.GetVotes(ctx, col, objectID(t.obs), vt.ListOptions{Limit: min(vt.MaxPageLimit, r.limit-len(views)), Cursor: cursor})
+		if err != nil {
+			return outcome{entry: entry, fail: kindFailure(t.obs.Kind, err)}
+		}
+		pages++
+		for _, v := range p.Votes {
+			if len(views) == r.limit {
+				break
+			}
+			views = append(views, viewVote(v))
+			raws = append(raws, rawObject(&v.Object))
+			counts[string(v.Verdict)]++
+		}
+		cursor = p.Cursor
+		if cursor == "" || len(p.Votes) == 0 {
+			cursor = ""
+			break
+		}
+	}
+	if views == nil {
+		views = []voteView{}
+	}
+	entry.set("votes", views)
+	entry.set("count", len(views))
+	entry.set("vote_counts", counts)
+	entry.set("pages", pages)
+	entry.set("more", cursor != "")
+	raw, err := joinedPage(raws, cursor)
+	if err != nil {
+		return outcome{entry: entry, fail: kindFailure(t.obs.Kind, err)}
+	}
+	return outcome{entry: entry, raw: raw}
+}
+
+func execAddVote(ctx context.Context, r *run, t task) outcome {
+	entry := communityEntry(t.obs)
+	verdict := vt.Verdict(strings.ToLower(strings.TrimSpace(r.req.Verdict)))
+	v, err := r.d.Client.AddVote(ctx, Collection(t.obs.Kind), objectID(t.obs), verdict)
+	if err != nil {
+		return outcome{entry: entry, fail: kindFailure(t.obs.Kind, err)}
+	}
+	vv := viewVote(v)
+	entry.set("vote_id", vv.ID)
+	entry.set("verdict", vv.Verdict)
+	entry.set("value", vv.Value)
+	raw, _ := json.Marshal(map[string]json.RawMessage{"data": rawObject(&v.Object)})
+	return outcome{entry: entry, raw: raw}
+}
+
+// rawObject is an object as VirusTotal sent it (re-encoded when the client kept no
+// copy).
+func rawObject(o *vt.Object) json.RawMessage {
+	if len(o.Raw) > 0 {
+		var probe struct {
+			Data json.RawMessage `json:"data"`
+		}
+		// A posted object's Raw is the whole body {"data": {...}}.
+		if json.Unmarshal(o.Raw, &probe) == nil && len(probe.Data) > 0 && probe.Data[0] == '{' {
+			return probe.Data
+		}
+		return o.Raw
+	}
+	b, err := json.Marshal(o)
+	if err != nil {
+		return json.RawMessage(fmt.Sprintf(`{"id": %q}`, o.ID))
+	}
+	return b
+}
+
+// joinedPage is the objects read as one VirusTotal-shaped page.
+func joinedPage(objs []json.RawMessage, cursor string) (json.RawMessage, error) {
+	if objs == nil {
+		objs = []json.RawMessage{}
+	}
+	return collected{descs: make([]descriptor, len(objs)), objs: objs, cursor: cursor}.rawPage()
+}

@@ -1,0 +1,120 @@
+package command
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/vtsoar/vtsoar/ioc"
+	"github.com/vtsoar/vtsoar/vt"
+)
+
+func init() {
+	register(&Command{
+		Name:  "download-file",
+		Title: "Download File",
+		Kind:  ioc.KindFile,
+		Group: "download",
+		Short: "Download files from VirusTotal into --out-dir (premium keys)",
+		Long: `Downloads each file (by md5, sha1 or sha256) from VirusTotal into --out-dir, named by its
+sha256, readable by its owner only; the bytes are checked against the hash given. A file
+larger than --max-size is not kept. Premium-only: on a public budget (the default) nothing
+is sent and the command is refused (exit 2); a key VirusTotal refuses is an error per
+input. key_fields.Paths gives where each file went.
+
+The files are samples VirusTotal holds: treat them as live malware.`,
+		Options:   []string{OptOutDir, OptMaxSize},
+		InputHelp: "HASH",
+		plan:      objectTask,
+		exec:      execDownload,
+		check: func(req Request) error {
+			if req.OutDir == "" {
+				return badRequest("download-file needs a directory to write the files to (--out-dir DIR)")
+			}
+			return nil
+		},
+		keyFields: func(rs []Result) map[string]any {
+			return map[string]any{"Paths": detail(rs, "path")}
+		},
+		premium: true,
+		noun:    "File",
+		invalid: "Invalid Hash.",
+	})
+}
+
+// errTooLarge is the error of a download past the size cap.
+var errTooLarge = errors.New("larger than the size cap")
+
+// capWriter writes at most max bytes, then fails.
+type capWriter struct {
+	w   io.Writer
+	max int64
+	n   int64
+}
+
+func (c *capWriter) Write(p []byte) (int, error) {
+	if c.n+int64(len(p)) > c.max {
+		return 0, errTooLarge
+	}
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func execDownload(ctx context.Context, r *run, t task) outcome {
+	entry := ContextEntry{Type: string(ioc.KindFile), ID: t.obs.ID}
+	max := r.req.MaxSize
+	if max == 0 {
+		max = DefaultMaxSize
+	}
+	if err := os.MkdirAll(r.req.OutDir, 0o700); err != nil {
+		return outcome{entry: entry, fail: &Failure{Code: "LocalFileError", Message: fmt.Sprintf("cannot create %s: %v", r.req.OutDir, err)}}
+	}
+	tmp, err := os.CreateTemp(r.req.OutDir, ".download-*")
+	if err != nil {
+		return outcome{entry: entry, fail: &Failure{Code: "LocalFileError", Message: fmt.Sprintf("cannot write in %s: %v", r.req.OutDir, err)}}
+	}
+	defer os.Remove(tmp.Name()) // once renamed, this removes nothing
+	var h hash.Hash = sha256.New()
+	cw := &capWriter{w: io.MultiWriter(tmp, h), max: max}
+	n, err := r.d.Client.DownloadFile(ctx, t.obs.ID, cw)
+	if cerr := tmp.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		if errors.Is(err, errTooLarge) {
+			return outcome{entry: entry, fail: &Failure{StatusCode: 0, Code: "TooLargeError",
+				Message: fmt.Sprintf("The file is larger than %d bytes (--max-size); nothing was kept.", max)}}
+		}
+		var ve *vt.Error
+		if errors.As(err, &ve) && (ve.StatusCode == 403 || ve.Code == vt.CodeForbidden) {
+			return outcome{entry: entry, fail: &Failure{StatusCode: ve.StatusCode, Code: ve.Code,
+				Message: "Download File is premium-only: it needs a VirusTotal premium (Enterprise) API key, and this key was refused."}}
+		}
+		if errors.Is(err, vt.ErrContentMismatch) {
+			return outcome{entry: entry, fail: &Failure{StatusCode: 200, Code: "ContentMismatchError",
+				Message: "The bytes VirusTotal sent do not have the hash asked for; nothing was kept."}}
+		}
+		return outcome{entry: entry, fail: r.failure(err)}
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	path := filepath.Join(r.req.OutDir, sum)
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return outcome{entry: entry, fail: &Failure{Code: "LocalFileError", Message: fmt.Sprintf("cannot keep the file: %v", err)}}
+	}
+	entry.ID = sum
+	entry.set("path", path)
+	entry.set("size", n)
+	entry.set("sha256", sum)
+	raw, _ := json.Marshal(map[string]any{"data": map[string]any{"type": "file", "id": sum,
+		"attributes": map[string]any{"sha256": sum, "size": n, "requested_as": strings.ToLower(t.obs.ID)}}})
+	return outcome{entry: entry, raw: raw}
+}

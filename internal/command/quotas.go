@@ -1,0 +1,79 @@
+package command
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+)
+
+func init() {
+	register(&Command{
+		Name:  "get-quotas",
+		Title: "Get Quotas",
+		Group: "connection",
+		Short: "The key's overall quotas: allowed, used and left, with its group's",
+		Long: `Shows every quota of the key as VirusTotal counts it (GET /users/{key}/overall_quotas):
+API requests per hour, day and month, Intelligence searches and downloads, and so on,
+each with what is allowed, used and left, and the group's figures when the user spends a
+group's quota. VirusTotal does not count this call against the quota. Takes no inputs;
+its single context entry has the server URL as input. key_fields.QuotaLeft gives what is
+left per quota.`,
+		NoInputs: true,
+		plan: func(r *run, input string) (task, *Failure) {
+			return task{key: "quotas", text: input}, nil
+		},
+		exec: execQuotas,
+		keyFields: func(rs []Result) map[string]any {
+			if len(rs) != 1 || rs[0].Err != nil {
+				return map[string]any{"QuotaLeft": nil}
+			}
+			return map[string]any{"QuotaLeft": rs[0].Context.Details["quota_left"]}
+		},
+		noun:    "User",
+		invalid: "Invalid Input.",
+	})
+}
+
+// quotaView is one overall quota as context_data shows it.
+type quotaView struct {
+	Allowed int64 `json:"allowed"`
+	Used    int64 `json:"used"`
+	Left    int64 `json:"left"`
+	// Group is the group's quota the user spends, when there is one.
+	Group *groupView `json:"group,omitempty"`
+}
+
+type groupView struct {
+	Allowed       int64  `json:"allowed"`
+	Used          int64  `json:"used"`
+	InheritedFrom string `json:"inherited_from,omitempty"`
+}
+
+func execQuotas(ctx context.Context, r *run, t task) outcome {
+	entry := ContextEntry{Type: "user"}
+	q, err := r.d.Client.GetOverallQuotas(ctx, r.d.APIKey)
+	if err != nil {
+		return outcome{entry: entry, fail: r.failure(err)}
+	}
+	views := make(map[string]quotaView, len(q.Quotas))
+	left := make(map[string]int64, len(q.Quotas))
+	for name, oq := range q.Quotas {
+		v := quotaView{Allowed: oq.User.Allowed, Used: oq.User.Used, Left: oq.Left()}
+		if g := oq.Group; g != nil {
+			v.Group = &groupView{Allowed: g.Allowed, Used: g.Used, InheritedFrom: g.InheritedFrom}
+		}
+		views[name] = v
+		left[name] = v.Left
+	}
+	entry.set("quotas", views)
+	entry.set("quota_left", left)
+	entry.set("server_url", t.text)
+	raw := q.Raw
+	if r.d.APIKey != "" {
+		raw = bytes.ReplaceAll(raw, []byte(r.d.APIKey), []byte("[redacted]"))
+	}
+	if !json.Valid(raw) {
+		raw = json.RawMessage(`{}`)
+	}
+	return outcome{entry: entry, raw: raw}
+}
