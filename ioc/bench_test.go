@@ -1,6 +1,9 @@
 package ioc
 
-import "testing"
+import (
+	"strconv"
+	"testing"
+)
 
 // BenchmarkParse parses a mix of the inputs a SOAR playbook sends: hashes, IPs, URLs
 // (plain, defanged, internationalised) and domains, valid and not.
@@ -23,4 +26,22 @@ func BenchmarkParse(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		_, _ = Parse(inputs[i%len(inputs)])
 	}
+}
+
+// BenchmarkExtract finds the observables of a 1 MiB proxy log with the notes around
+// it: the incident text of the tests, repeated with varying addresses.
+func BenchmarkExtract(b *testing.B) {
+	var sb []byte
+	for i := 0; len(sb) < 1<<20; i++ {
+		sb = append(sb, incident...)
+		sb = append(sb, []byte("2024-06-11T09:42:13Z src=10.20.30.40 dst=45.61."+strconv.Itoa(i%250)+".22 dport=443 host=c2-"+strconv.Itoa(i)+".example-evil.net action=allowed\n")...)
+	}
+	text := string(sb)
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	var n int
+	for b.Loop() {
+		n = len(Extract(text))
+	}
+	b.ReportMetric(float64(n), "observables")
 }
