@@ -143,6 +143,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts Options) (Store, error) 
 		pool:        pool,
 		plain:       stdlib.OpenDBFromPool(pool),
 	}
+	s.batch.s = s.sqliteStore
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		s.plain.Close()
@@ -180,6 +181,12 @@ func (s *postgresStore) TakeUnit(ctx context.Context, r TakeRequest) (TakeResult
 	clock := r.Clock
 	if clock == nil {
 		clock = s.opts.now
+	}
+	if res, ok, err := s.takeUnlimited(ctx, r, clock); ok || err != nil {
+		return res, err
+	}
+	if err := s.batch.settle(ctx); err != nil {
+		return TakeResult{}, fmt.Errorf("store: quota ledger: %w", err)
 	}
 	res, err := s.takeUnitLocked(ctx, r, clock)
 	if err != nil {
@@ -277,12 +284,33 @@ func (c *rebindConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver
 
 // Prepare implements driver.Conn.
 func (c *rebindConn) Prepare(query string) (driver.Stmt, error) {
-	return c.Conn.Prepare(rebind(query))
+	return c.PrepareContext(context.Background(), query)
 }
 
 // PrepareContext implements driver.ConnPrepareContext.
 func (c *rebindConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	return c.Conn.PrepareContext(ctx, rebind(query))
+	st, err := c.Conn.PrepareContext(ctx, rebind(query))
+	if err != nil {
+		return nil, pgError(err)
+	}
+	return &rebindStmt{st.(*stdlib.Stmt)}, nil
+}
+
+// rebindStmt is a prepared statement of a rebindConn, whose errors are mapped as the
+// connection's are (pgError), so that database/sql prepares it again on another
+// connection when the server dropped this one.
+type rebindStmt struct{ *stdlib.Stmt }
+
+// ExecContext implements driver.StmtExecContext.
+func (s *rebindStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	res, err := s.Stmt.ExecContext(ctx, args)
+	return res, pgError(err)
+}
+
+// QueryContext implements driver.StmtQueryContext.
+func (s *rebindStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	rows, err := s.Stmt.QueryContext(ctx, args)
+	return rows, pgError(err)
 }
 
 // ExecContext implements driver.ExecerContext.

@@ -64,9 +64,13 @@ type sqliteStore struct {
 	// keys only (and do not take writeMu).
 	keyLocks bool
 
-	mu      sync.Mutex
-	caches  map[string]*sqliteCache
-	getStmt *sql.Stmt // the cache lookup, prepared once
+	mu     sync.Mutex
+	caches map[string]*sqliteCache
+	stmts  map[string]*sql.Stmt // prepared once (stmt)
+
+	// batch groups cache puts and the units of unlimited budgets into shared
+	// transactions (batch.go).
+	batch batcher
 
 	closeOnce sync.Once
 	closeErr  error
@@ -104,7 +108,11 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	// Connections are kept (with their prepared statements) for the readers that run
+	// at once, instead of database/sql's two idle ones.
+	db.SetMaxIdleConns(maxIdleConns)
 	s := &sqliteStore{db: db, path: path, opts: opts, caches: map[string]*sqliteCache{}}
+	s.batch.s = s
 	// WAL is a property of the file, set once. Switching to it needs a moment alone
 	// with the file, which SQLite reports as busy (without waiting) while another
 	// process opens the same new database: retry for the busy timeout.
@@ -126,6 +134,9 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (Store, error) {
 	}
 	return s, nil
 }
+
+// maxIdleConns is how many idle connections a SQLite store keeps.
+const maxIdleConns = 16
 
 // begin starts a write transaction (BEGIN IMMEDIATE, through _txlock).
 func (s *sqliteStore) begin(ctx context.Context) (*sql.Tx, error) {
@@ -174,20 +185,25 @@ func (s *sqliteStore) Close() error {
 }
 
 func (s *sqliteStore) close() error {
+	var errs []error
+	if err := s.batch.flush(context.Background()); err != nil {
+		errs = append(errs, err)
+	}
 	s.mu.Lock()
 	caches := make([]*sqliteCache, 0, len(s.caches))
 	for _, c := range s.caches {
 		caches = append(caches, c)
 	}
+	stmts := s.stmts
+	s.stmts = nil
 	s.mu.Unlock()
-	var errs []error
 	for _, c := range caches {
 		if err := c.flush(context.Background()); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if s.getStmt != nil {
-		errs = append(errs, s.getStmt.Close())
+	for _, st := range stmts {
+		errs = append(errs, st.Close())
 	}
 	errs = append(errs, s.db.Close())
 	return errors.Join(errs...)

@@ -40,20 +40,6 @@ const cacheGetSQL = `SELECT e.id, e.aliases, e.body, e.not_found, e.fetched_at
 FROM cache_aliases a JOIN cache_entries e ON e.server = a.server AND e.kind = a.kind AND e.id = a.id
 WHERE a.server = ? AND a.kind = ? AND a.alias = ?`
 
-// cacheGetStmt returns the prepared lookup, preparing it on first use.
-func (s *sqliteStore) cacheGetStmt(ctx context.Context) (*sql.Stmt, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.getStmt == nil {
-		stmt, err := s.db.PrepareContext(ctx, cacheGetSQL)
-		if err != nil {
-			return nil, err
-		}
-		s.getStmt = stmt
-	}
-	return s.getStmt, nil
-}
-
 // Cache implements Caches.
 func (s *sqliteStore) Cache(serverURL string) Cache {
 	server := NormalizeServerURL(serverURL)
@@ -118,7 +104,7 @@ func (c *sqliteCache) Get(ctx context.Context, kind ioc.Kind, id string, maxAge 
 		notFound int
 		fetched  int64
 	)
-	stmt, err := c.s.cacheGetStmt(ctx)
+	stmt, err := c.s.stmt(ctx, cacheGetSQL)
 	if err != nil {
 		return cache.Entry{}, false, fmt.Errorf("store: cache get: %w", err)
 	}
@@ -175,47 +161,80 @@ func (c *sqliteCache) Put(ctx context.Context, e cache.Entry) error {
 	for i, n := range names {
 		keys[i] = "cache\x00" + c.server + "\x00" + kind + "\x00" + n
 	}
-	err := c.s.writeKeyed(ctx, keys, func(tx *sql.Tx) error {
-		// Entries the names pointed to before; dropped below if nothing leads to them.
-		var old []string
-		for _, n := range names {
-			var target string
-			err := tx.QueryRowContext(ctx, `SELECT id FROM cache_aliases WHERE server = ? AND kind = ? AND alias = ?`,
-				c.server, kind, n).Scan(&target)
-			if errors.Is(err, sql.ErrNoRows) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if target != e.ID && !contains(old, target) {
-				old = append(old, target)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO cache_entries (server, kind, id, aliases, body, not_found, fetched_at)
-VALUES (?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (server, kind, id) DO UPDATE SET aliases = excluded.aliases, body = excluded.body,
-not_found = excluded.not_found, fetched_at = excluded.fetched_at`,
-			c.server, kind, e.ID, string(aliasJSON), e.Body, notFound, micros(e.FetchedAt)); err != nil {
-			return err
-		}
-		for _, n := range names {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO cache_aliases (server, kind, alias, id) VALUES (?, ?, ?, ?)
-ON CONFLICT (server, kind, alias) DO UPDATE SET id = excluded.id`, c.server, kind, n, e.ID); err != nil {
-				return err
-			}
-		}
-		for _, id := range old {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM cache_entries WHERE server = ? AND kind = ? AND id = ?
-AND NOT EXISTS (SELECT 1 FROM cache_aliases WHERE server = ? AND kind = ? AND id = ?)`,
-				c.server, kind, id, c.server, kind, id); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	size := len(e.Body)
+	for _, n := range names {
+		size += len(n)
+	}
+	err := c.s.batch.do(ctx, &batchOp{keys: keys, size: size, apply: func(ctx context.Context, tx *sql.Tx) error {
+		return c.put(ctx, tx, e, kind, names, string(aliasJSON), notFound)
+	}})
 	if err != nil {
 		return fmt.Errorf("store: cache put: %w", err)
+	}
+	return nil
+}
+
+// The statements of a put.
+const (
+	cacheAliasTargetSQL = `SELECT id FROM cache_aliases WHERE server = ? AND kind = ? AND alias = ?`
+	cacheEntryPutSQL    = `INSERT INTO cache_entries (server, kind, id, aliases, body, not_found, fetched_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (server, kind, id) DO UPDATE SET aliases = excluded.aliases, body = excluded.body,
+not_found = excluded.not_found, fetched_at = excluded.fetched_at`
+	cacheAliasPutSQL = `INSERT INTO cache_aliases (server, kind, alias, id) VALUES (?, ?, ?, ?)
+ON CONFLICT (server, kind, alias) DO UPDATE SET id = excluded.id`
+	cacheOrphanDeleteSQL = `DELETE FROM cache_entries WHERE server = ? AND kind = ? AND id = ?
+AND NOT EXISTS (SELECT 1 FROM cache_aliases WHERE server = ? AND kind = ? AND id = ?)`
+)
+
+// put writes e under names (its id and aliases) in tx.
+func (c *sqliteCache) put(ctx context.Context, tx *sql.Tx, e cache.Entry, kind string, names []string, aliasJSON string, notFound int) error {
+	target, err := c.s.txStmt(ctx, tx, cacheAliasTargetSQL)
+	if err != nil {
+		return err
+	}
+	// Entries the names pointed to before; dropped below if nothing leads to them.
+	var old []string
+	for _, n := range names {
+		var id string
+		err := target.QueryRowContext(ctx, c.server, kind, n).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if id != e.ID && !contains(old, id) {
+			old = append(old, id)
+		}
+	}
+	entry, err := c.s.txStmt(ctx, tx, cacheEntryPutSQL)
+	if err != nil {
+		return err
+	}
+	if _, err := entry.ExecContext(ctx, c.server, kind, e.ID, aliasJSON, e.Body, notFound, micros(e.FetchedAt)); err != nil {
+		return err
+	}
+	alias, err := c.s.txStmt(ctx, tx, cacheAliasPutSQL)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if _, err := alias.ExecContext(ctx, c.server, kind, n, e.ID); err != nil {
+			return err
+		}
+	}
+	if len(old) == 0 {
+		return nil
+	}
+	orphan, err := c.s.txStmt(ctx, tx, cacheOrphanDeleteSQL)
+	if err != nil {
+		return err
+	}
+	for _, id := range old {
+		if _, err := orphan.ExecContext(ctx, c.server, kind, id, c.server, kind, id); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -18,6 +18,13 @@ func (s *sqliteStore) TakeUnit(ctx context.Context, r TakeRequest) (TakeResult, 
 	if clock == nil {
 		clock = s.opts.now
 	}
+	if res, ok, err := s.takeUnlimited(ctx, r, clock); ok || err != nil {
+		return res, err
+	}
+	// Units of this handle still in the batcher count too.
+	if err := s.batch.settle(ctx); err != nil {
+		return TakeResult{}, fmt.Errorf("store: quota ledger: %w", err)
+	}
 	var res TakeResult
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -28,6 +35,69 @@ func (s *sqliteStore) TakeUnit(ctx context.Context, r TakeRequest) (TakeResult, 
 		return TakeResult{}, fmt.Errorf("store: quota ledger: %w", err)
 	}
 	return res, nil
+}
+
+// The statements of takeUnlimited.
+const (
+	ledgerHoldSQL   = `SELECT until, exhausted FROM quota_holds WHERE budget = ?`
+	ledgerInsertSQL = `INSERT INTO quota_ledger (budget, at) VALUES (?, ?)`
+)
+
+// takeUnlimited grants a unit of a budget none of whose windows has a limit, unless
+// the budget is held: nothing can be refused on its counts, so the unit is granted
+// after one read (the hold), without the write lock, and recorded by the batcher in
+// the next shared transaction, a few milliseconds later at most (BudgetUsage and
+// TakeUnit on this handle wait for it). Registrations are neither consulted nor
+// changed: with no limit nobody waits for room, and a registration left from a hold
+// lapses by itself. ok is false when the budget has a limit or is held: the caller
+// then takes the unit in a write transaction (takeUnit).
+//
+// A process killed at the wrong moment loses the units of its last batch. That is
+// harmless: they are never the reason for a refusal (the windows have no limit), and
+// what they are shown for, the use of the budget, is short of them by at most a few
+// milliseconds' worth.
+func (s *sqliteStore) takeUnlimited(ctx context.Context, r TakeRequest, clock func() time.Time) (TakeResult, bool, error) {
+	now := clock()
+	var windows []Window
+	if r.Windows != nil {
+		windows = r.Windows(now)
+	}
+	for _, w := range windows {
+		if w.Limit > 0 {
+			return TakeResult{}, false, nil
+		}
+	}
+	if err := s.batch.takeAsyncErr(); err != nil {
+		return TakeResult{}, false, fmt.Errorf("store: quota ledger: recording units: %w", err)
+	}
+	hold, err := s.stmt(ctx, ledgerHoldSQL)
+	if err != nil {
+		return TakeResult{}, false, fmt.Errorf("store: quota ledger: %w", err)
+	}
+	res := TakeResult{Now: now, Full: -1, Counts: make([]int, len(windows)), Granted: true}
+	for i := range res.Counts {
+		res.Counts[i] = -1
+	}
+	var until, exhausted int64
+	switch err := hold.QueryRowContext(ctx, r.Budget).Scan(&until, &exhausted); {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return TakeResult{}, false, fmt.Errorf("store: quota ledger: %w", err)
+	case until > micros(now):
+		return TakeResult{}, false, nil
+	case exhausted == 0:
+		res.HoldEnded = fromMicros(until)
+	}
+	budget, at := r.Budget, micros(now)
+	s.batch.submit(&batchOp{budget: budget, size: len(budget) + 8, apply: func(ctx context.Context, tx *sql.Tx) error {
+		ins, err := s.txStmt(ctx, tx, ledgerInsertSQL)
+		if err != nil {
+			return err
+		}
+		_, err = ins.ExecContext(ctx, budget, at)
+		return err
+	}})
+	return res, true, nil
 }
 
 func takeUnit(ctx context.Context, tx *sql.Tx, r TakeRequest, now time.Time) (TakeResult, error) {
@@ -196,6 +266,9 @@ exhausted = CASE WHEN excluded.until > quota_holds.until THEN excluded.exhausted
 
 // BudgetUsage implements Ledger.
 func (s *sqliteStore) BudgetUsage(ctx context.Context, budget string, now time.Time, windows []Window) ([]WindowUsage, time.Time, error) {
+	if err := s.batch.settle(ctx); err != nil {
+		return nil, time.Time{}, fmt.Errorf("store: quota usage: %w", err)
+	}
 	counts, err := countWindows(ctx, s.db, budget, windows, false)
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("store: quota usage: %w", err)

@@ -1,0 +1,259 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+)
+
+// This file groups the store's small, frequent writes (cache puts, the units of
+// unlimited budgets) into shared transactions: a group commit. Every write queued
+// while a transaction runs goes into the next one, so that a process writing many
+// answers at once pays one transaction (one commit, one pass through the write lock)
+// for what arrived meanwhile instead of one each, and a lone write is not delayed at
+// all. A write that the caller waits for (a cache put) returns once its transaction
+// has committed, as before: grouping changes the cost, not the guarantee.
+
+// maxBatch bounds the writes of one transaction (and the memory of their bodies).
+const (
+	maxBatchOps   = 256
+	maxBatchBytes = 16 << 20
+)
+
+// batchOp is one write of a batch.
+type batchOp struct {
+	// keys are the records the write reads and writes (see writeKeyed).
+	keys []string
+	// budget, when set, is a ledger budget whose units the write records: on
+	// PostgreSQL the transaction takes the budget's lock, as TakeUnit does.
+	budget string
+	// size is about the bytes the write carries (for maxBatchBytes).
+	size int
+	// apply does the write in tx; nil marks a flush, which writes nothing.
+	apply func(ctx context.Context, tx *sql.Tx) error
+	// done, when set, receives the write's outcome once committed (or failed).
+	done chan error
+}
+
+// batcher runs the queued writes of one store, one transaction at a time.
+type batcher struct {
+	s *sqliteStore
+
+	mu      sync.Mutex
+	queue   []*batchOp
+	running bool
+	// asyncErr is the last failure of a write nobody waited for, reported by the next
+	// flush.
+	asyncErr error
+}
+
+// submit queues op and starts the writer if it is idle.
+func (b *batcher) submit(op *batchOp) {
+	b.mu.Lock()
+	b.queue = append(b.queue, op)
+	if !b.running {
+		b.running = true
+		go b.loop()
+	}
+	b.mu.Unlock()
+}
+
+// do queues op and waits for its outcome (the write goes on if ctx ends first).
+func (b *batcher) do(ctx context.Context, op *batchOp) error {
+	op.done = make(chan error, 1)
+	b.submit(op)
+	select {
+	case err := <-op.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// flush waits until every write queued before it has committed, and returns the
+// failure of a write nobody waited for since the last flush, if any.
+func (b *batcher) flush(ctx context.Context) error {
+	if err := b.do(ctx, &batchOp{}); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	err := b.asyncErr
+	b.asyncErr = nil
+	return err
+}
+
+// settle is flush when writes are queued or running, and nothing otherwise.
+func (b *batcher) settle(ctx context.Context) error {
+	b.mu.Lock()
+	busy := b.running || b.asyncErr != nil
+	b.mu.Unlock()
+	if !busy {
+		return nil
+	}
+	return b.flush(ctx)
+}
+
+// takeAsyncErr returns and forgets the failure of a write nobody waited for.
+func (b *batcher) takeAsyncErr() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	err := b.asyncErr
+	b.asyncErr = nil
+	return err
+}
+
+// take removes the next batch from the queue; false when the queue is empty (and the
+// writer stops).
+func (b *batcher) take() ([]*batchOp, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.queue) == 0 {
+		b.running = false
+		return nil, false
+	}
+	n, size := 0, 0
+	for n < len(b.queue) && n < maxBatchOps {
+		size += b.queue[n].size
+		n++
+		if size >= maxBatchBytes {
+			break
+		}
+	}
+	batch := slices.Clone(b.queue[:n])
+	rest := copy(b.queue, b.queue[n:])
+	clear(b.queue[rest:])
+	b.queue = b.queue[:rest]
+	return batch, true
+}
+
+func (b *batcher) loop() {
+	ctx := context.Background()
+	for {
+		batch, ok := b.take()
+		if !ok {
+			return
+		}
+		b.run(ctx, batch)
+	}
+}
+
+// run writes a batch in one transaction. When that fails and the batch holds more
+// than one write, each write is tried again in a transaction of its own, so that one
+// write's failure is its own.
+func (b *batcher) run(ctx context.Context, batch []*batchOp) {
+	var writes []*batchOp
+	for _, op := range batch {
+		if op.apply != nil {
+			writes = append(writes, op)
+		}
+	}
+	var err error
+	if len(writes) > 0 {
+		err = b.write(ctx, writes)
+	}
+	if err != nil && len(writes) > 1 {
+		for _, op := range writes {
+			b.finish(op, b.write(ctx, []*batchOp{op}))
+		}
+		err = nil
+		writes = nil
+	}
+	for _, op := range writes {
+		b.finish(op, err)
+	}
+	for _, op := range batch {
+		if op.apply == nil {
+			b.finish(op, nil)
+		}
+	}
+}
+
+// write is writeBatch, tried again on a new connection when the database dropped the
+// one the transaction ran on (a PostgreSQL restart): the transaction did not commit.
+func (b *batcher) write(ctx context.Context, ops []*batchOp) error {
+	var err error
+	for range 3 {
+		if err = b.s.writeBatch(ctx, ops); !errors.Is(err, driver.ErrBadConn) {
+			return err
+		}
+	}
+	return err
+}
+
+func (b *batcher) finish(op *batchOp, err error) {
+	if op.done != nil {
+		op.done <- err
+		return
+	}
+	if err != nil {
+		b.mu.Lock()
+		b.asyncErr = err
+		b.mu.Unlock()
+	}
+}
+
+// writeBatch runs ops in one write transaction that names the keys of all of them,
+// and on PostgreSQL also takes the locks of the budgets they record units of.
+func (s *sqliteStore) writeBatch(ctx context.Context, ops []*batchOp) error {
+	var keys, budgets []string
+	for _, op := range ops {
+		keys = append(keys, op.keys...)
+		if op.budget != "" && !slices.Contains(budgets, op.budget) {
+			budgets = append(budgets, op.budget)
+		}
+	}
+	if s.keyLocks && len(keys) == 0 {
+		// Units only: the budgets' locks alone (below), not the database-wide one.
+		ctx = context.WithValue(ctx, noWriteLock{}, true)
+		keys = nil
+	}
+	return s.writeKeyed(ctx, keys, func(tx *sql.Tx) error {
+		if s.keyLocks {
+			slices.Sort(budgets)
+			for _, bud := range budgets {
+				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?, hashtext(?))`, lockSpace, bud); err != nil {
+					return err
+				}
+			}
+		}
+		for _, op := range ops {
+			if err := op.apply(ctx, tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// stmt returns the statement query prepared on the store's database, preparing it on
+// first use; tx.StmtContext then reuses it on the transaction's connection.
+func (s *sqliteStore) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("preparing a statement: %w", err)
+	}
+	if s.stmts == nil {
+		s.stmts = make(map[string]*sql.Stmt)
+	}
+	s.stmts[query] = st
+	return st, nil
+}
+
+// txStmt is stmt bound to tx.
+func (s *sqliteStore) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return tx.StmtContext(ctx, st), nil
+}
