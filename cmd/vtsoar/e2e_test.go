@@ -861,3 +861,35 @@ func TestFailureMixEndToEnd(t *testing.T) {
 	}
 	t.Logf("no retries: %d of %d inputs failed; the next run asked again for those %d only", len(failedInputs), len(fresh), len(failedInputs))
 }
+
+// raw_data is VirusTotal's answer byte for byte, from VirusTotal and from the cache,
+// with -o json and over jsonl's envelope-less stream alike: a real report (indented,
+// with characters encoding/json would escape) comes out as the emulator served it.
+func TestRawDataIsVirusTotalsAnswerByteForByte(t *testing.T) {
+	const file = "file_report_pdf.json"
+	want, err := os.ReadFile(filepath.Join("..", "..", "testdata", "vt", file))
+	if err != nil {
+		t.Fatalf("the real report %s: %v", file, err)
+	}
+	want = bytes.TrimSpace(want)
+	var doc struct {
+		Data struct{ ID string } `json:"data"`
+	}
+	if err := json.Unmarshal(want, &doc); err != nil || doc.Data.ID == "" {
+		t.Fatalf("%s: %v", file, err)
+	}
+	e := newEmu(t, vtsim.Options{DataDir: filepath.Join("..", "..", "testdata", "vt")})
+	db := filepath.Join(t.TempDir(), "vtsoar.db")
+	for _, run := range []string{"from VirusTotal", "from the cache"} {
+		en, r := e.run(t, "k", "--db", db, "check-file-reputation", doc.Data.ID)
+		if r.code != 0 || len(en.RawData) != 1 {
+			t.Fatalf("%s: exit %d, %d raw answers\n%s", run, r.code, len(en.RawData), r.stderr)
+		}
+		if !bytes.Equal(en.RawData[0], want) {
+			t.Errorf("%s: raw_data differs from the emulator's answer (%d bytes, want %d)", run, len(en.RawData[0]), len(want))
+		}
+		if cached := en.ContextData[0]["cached"] == true; cached != (run == "from the cache") {
+			t.Errorf("%s: context cached = %v", run, en.ContextData[0]["cached"])
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -101,5 +102,54 @@ func TestDetonateRefusesFilesOverTheLimit(t *testing.T) {
 	}
 	if n := e.requests(""); n != 0 {
 		t.Errorf("%d requests sent for a file over the limit", n)
+	}
+}
+
+// WriteJSON is encoding/json's document of the envelope, indented or compact, except
+// that raw_data keeps VirusTotal's bytes.
+func TestEnvelopeWriteJSON(t *testing.T) {
+	raw := json.RawMessage("\n{ \"data\": {\"id\": \"x\",\n   \"attributes\": {\"html\": \"<b>&amp;</b>\", \"e\": \"\\u00e9\"}} }\n")
+	env := &Envelope{Command: "c", ReturnData: PartiallySuccessful,
+		KeyFields:   map[string]any{"RiskLevels": []string{"High", "N/A"}},
+		ContextData: []ContextEntry{{Input: "a", Status: StatusOK, RiskLevel: "High", Details: map[string]any{"n": 1}}, {Input: "b<", Status: StatusError, Error: "e"}},
+		RawData:     []json.RawMessage{raw},
+		Errors:      []ErrorEntry{{Input: "b<", FailureIndicator: "C failed.", StatusCode: 404, Code: "NotFoundError", Message: "m"}}}
+	for _, indent := range []bool{true, false} {
+		var b strings.Builder
+		if err := env.WriteJSON(&b, JSONFormat{Indent: indent, EscapeHTML: indent}); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		var got struct {
+			RawData []json.RawMessage `json:"raw_data"`
+		}
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatalf("indent %v: not JSON: %v\n%s", indent, err, out)
+		}
+		if len(got.RawData) != 1 || string(got.RawData[0]) != strings.TrimSpace(string(raw)) {
+			t.Errorf("indent %v: raw_data %q, want VirusTotal's bytes", indent, got.RawData)
+		}
+		// Everything else is what encoding/json makes of the envelope.
+		var a, w any
+		json.Unmarshal([]byte(out), &a)
+		std, _ := json.Marshal(env)
+		json.Unmarshal(std, &w)
+		if strings.Contains(out, "b<") == indent {
+			t.Errorf("indent %v: HTML escaping not as asked: %s", indent, out)
+		}
+		if !reflect.DeepEqual(a, w) {
+			t.Errorf("indent %v: document differs from encoding/json's:\n%s\n%s", indent, out, std)
+		}
+		if indent {
+			std, _ = json.MarshalIndent(&Envelope{Command: env.Command, ReturnData: env.ReturnData, KeyFields: env.KeyFields,
+				ContextData: env.ContextData, RawData: []json.RawMessage{}, Errors: env.Errors}, "", "  ")
+			cut := strings.Index(out, `  "raw_data"`)
+			if cut < 0 || !strings.HasPrefix(string(std), out[:cut]) {
+				t.Errorf("indented output differs from encoding/json's before raw_data:\n%s", out)
+			}
+		}
+		if !strings.HasSuffix(out, "}\n") || strings.Count(strings.Replace(out, strings.TrimSpace(string(raw)), "", 1), "\n") > 1 != indent {
+			t.Errorf("indent %v: layout %q", indent, out)
+		}
 	}
 }

@@ -130,7 +130,12 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, u *store.
 	if format != "" {
 		return writeExport(w, format, env)
 	}
-	writeJSON(w, http.StatusOK, env)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	if err := env.WriteJSON(w, command.JSONFormat{}); err != nil {
+		s.log.Warn("writing a command's answer failed", "command", cmd.Name, "err", err)
+	}
 	return nil
 }
 

@@ -1,7 +1,11 @@
 package server_test
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"encoding/hex"
 	"strings"
 	"testing"
@@ -45,6 +49,34 @@ func TestCommandCheckFileReputation(t *testing.T) {
 	r.json(t, &env)
 	if env.ReturnData != command.Successful || e.sim.Stats().Requests != before {
 		t.Fatalf("cached lookup: %s, emulator requests %d -> %d", env.ReturnData, before, e.sim.Stats().Requests)
+	}
+}
+
+// raw_data is VirusTotal's answer byte for byte over REST too, live and cached.
+func TestCommandRawDataIsVirusTotalsAnswer(t *testing.T) {
+	data := filepath.Join("..", "..", "testdata", "vt")
+	want, err := os.ReadFile(filepath.Join(data, "file_report_pdf.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = bytes.TrimSpace(want)
+	var doc struct {
+		Data struct{ ID string } `json:"data"`
+	}
+	if err := json.Unmarshal(want, &doc); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, envOpts{simData: data})
+	for _, run := range []string{"live", "cached"} {
+		r := e.do(t, "POST", "/api/v1/commands/check-file-reputation", "paris", map[string]any{
+			"connection": "emu", "inputs": []string{doc.Data.ID}})
+		var env struct {
+			RawData []json.RawMessage `json:"raw_data"`
+		}
+		r.json(t, &env)
+		if r.status != 200 || len(env.RawData) != 1 || !bytes.Equal(env.RawData[0], want) {
+			t.Fatalf("%s: status %d, raw_data is not the emulator's answer: %.300s", run, r.status, r.body)
+		}
 	}
 }
 

@@ -58,6 +58,8 @@ type envOpts struct {
 	// enrich runs the background service (package enrich) on the store.
 	enrich  bool
 	metrics *server.Metrics
+	// simData is the emulator's directory of real VirusTotal objects (vtsim.Options.DataDir).
+	simData string
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -75,7 +77,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim := vtsim.MustNew(vtsim.Options{})
+	sim := vtsim.MustNew(vtsim.Options{DataDir: o.simData})
 	simSrv := httptest.NewServer(sim)
 	t.Cleanup(simSrv.Close)
 

@@ -17,15 +17,10 @@ import (
 	"github.com/vtsoar/vtsoar/internal/command"
 )
 
-// JSON writes the envelope as indented JSON.
+// JSON writes the envelope as indented JSON, raw_data as VirusTotal sent it
+// (command.Envelope.WriteJSON).
 func JSON(w io.Writer, env *command.Envelope) error {
-	b, err := json.MarshalIndent(env, "", "  ")
-	if err != nil {
-		return err
-	}
-	b = append(b, '\n')
-	_, err = w.Write(b)
-	return err
+	return env.WriteJSON(w, command.JSONFormat{Indent: true, EscapeHTML: true})
 }
 
 // JSONLine writes one context entry as a line of JSON.
