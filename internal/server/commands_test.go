@@ -3,10 +3,10 @@ package server_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"encoding/hex"
 	"strings"
 	"testing"
 
