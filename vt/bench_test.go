@@ -46,3 +46,18 @@ func BenchmarkGetFile(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeFileReportWithoutEngineResults is BenchmarkDecodeFileReport with
+// WithoutEngineResults, as the reputation commands ask.
+func BenchmarkDecodeFileReportWithoutEngineResults(b *testing.B) {
+	body := fixture(b, "file_report_crowdsourced.json")
+	extra := decodeOptions([]GetOption{WithoutEngineResults()})
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		f, err := decodeFileBody(body, extra...)
+		if err != nil || f.Attrs.LastAnalysisStats.Malicious != 54 {
+			b.Fatal(err)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // This file decodes VirusTotal's envelopes. The decoders are pure functions of the
@@ -95,7 +96,7 @@ type fastEnvelope struct {
 // strictFast are the options of the fast pass: members are matched without regard to
 // case, as encoding/json does, and an unknown member is an error (so that the tolerant
 // path sees it).
-var strictFast = []jsonv2.Options{jsonv2.RejectUnknownMembers(true), jsonv2.MatchCaseInsensitiveNames(true)}
+var strictFast = []jsonv2.Options{jsonv2.RejectUnknownMembers(true), jsonv2.MatchCaseInsensitiveNames(true), jsontext.AllowDuplicateNames(true)}
 
 func decodeObjectFast(body []byte) (Object, json.RawMessage, bool) {
 	var env fastEnvelope
@@ -211,12 +212,20 @@ func reflectZero(v any) {
 	}
 }
 
+// skipEngineResults is the decoding option of WithoutEngineResults: the engine
+// results (a map[string]EngineResult) are skipped, not decoded.
+var skipEngineResults = jsonv2.WithUnmarshalers(jsonv2.UnmarshalFromFunc(func(dec *jsontext.Decoder, _ *map[string]EngineResult) error {
+	return dec.SkipValue()
+}))
+
 // decodeAttrs decodes attributes into v, leaving fields of unexpected JSON types zero.
-func decodeAttrs(attrs json.RawMessage, v any) error {
+// extra are more options of the fast pass (skipEngineResults).
+func decodeAttrs(attrs json.RawMessage, v any, extra ...jsonv2.Options) error {
 	if isNull(attrs) {
 		return nil
 	}
-	if jsonv2.Unmarshal(attrs, v, jsonv2.MatchCaseInsensitiveNames(true)) == nil {
+	opts := append([]jsonv2.Options{jsonv2.MatchCaseInsensitiveNames(true), jsontext.AllowDuplicateNames(true)}, extra...)
+	if jsonv2.Unmarshal(attrs, v, opts...) == nil {
 		return nil
 	}
 	// Start again with encoding/json, which leaves a mistyped member zero and goes on.
@@ -229,8 +238,9 @@ func decodeAttrs(attrs json.RawMessage, v any) error {
 	return err
 }
 
-// decodeReport decodes a report whose data.type must be want (when present).
-func decodeReport[A any](body []byte, want string) (Object, A, error) {
+// decodeReport decodes a report whose data.type must be want (when present); extra
+// are more options of the attributes' fast pass.
+func decodeReport[A any](body []byte, want string, extra ...jsonv2.Options) (Object, A, error) {
 	var attrs A
 	o, _, err := decodeObjectBody(body)
 	if err != nil {
@@ -239,38 +249,38 @@ func decodeReport[A any](body []byte, want string) (Object, A, error) {
 	if o.Type != "" && o.Type != want {
 		return o, attrs, fmt.Errorf("expected a %s object, got a %q object", want, o.Type)
 	}
-	if err := decodeAttrs(o.Attributes, &attrs); err != nil {
+	if err := decodeAttrs(o.Attributes, &attrs, extra...); err != nil {
 		return o, attrs, err
 	}
 	return o, attrs, nil
 }
 
-func decodeFileBody(body []byte) (*File, error) {
-	o, a, err := decodeReport[FileAttributes](body, "file")
+func decodeFileBody(body []byte, extra ...jsonv2.Options) (*File, error) {
+	o, a, err := decodeReport[FileAttributes](body, "file", extra...)
 	if err != nil {
 		return nil, err
 	}
 	return &File{Object: o, Attrs: a}, nil
 }
 
-func decodeURLBody(body []byte) (*URL, error) {
-	o, a, err := decodeReport[URLAttributes](body, "url")
+func decodeURLBody(body []byte, extra ...jsonv2.Options) (*URL, error) {
+	o, a, err := decodeReport[URLAttributes](body, "url", extra...)
 	if err != nil {
 		return nil, err
 	}
 	return &URL{Object: o, Attrs: a}, nil
 }
 
-func decodeDomainBody(body []byte) (*Domain, error) {
-	o, a, err := decodeReport[DomainAttributes](body, "domain")
+func decodeDomainBody(body []byte, extra ...jsonv2.Options) (*Domain, error) {
+	o, a, err := decodeReport[DomainAttributes](body, "domain", extra...)
 	if err != nil {
 		return nil, err
 	}
 	return &Domain{Object: o, Attrs: a}, nil
 }
 
-func decodeIPBody(body []byte) (*IPAddress, error) {
-	o, a, err := decodeReport[IPAttributes](body, "ip_address")
+func decodeIPBody(body []byte, extra ...jsonv2.Options) (*IPAddress, error) {
+	o, a, err := decodeReport[IPAttributes](body, "ip_address", extra...)
 	if err != nil {
 		return nil, err
 	}

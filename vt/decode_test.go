@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -198,3 +199,39 @@ var errTest = jsonErr("test")
 type jsonErr string
 
 func (e jsonErr) Error() string { return string(e) }
+
+// A member named twice takes its last value, as encoding/json gives it, whichever
+// path decodes the report.
+func TestDecodeDuplicateNamesLastWins(t *testing.T) {
+	body := []byte(`{"data": {"type": "file", "id": "x", "id": "y", "attributes": {"md5": "a", "sha1": "s", "md5": "b",
+"last_analysis_stats": {"malicious": 1}, "last_analysis_stats": {"malicious": 2}}}}`)
+	f, err := decodeFileBody(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.ID != "y" || f.Attrs.MD5 != "b" || f.Attrs.SHA1 != "s" || f.Attrs.LastAnalysisStats == nil || f.Attrs.LastAnalysisStats.Malicious != 2 {
+		t.Fatalf("decoded %+v %+v", f.Object, f.Attrs)
+	}
+}
+
+// WithoutEngineResults decodes everything but the engine results, which stay in the
+// raw answer.
+func TestGetFileWithoutEngineResults(t *testing.T) {
+	body := fixture(t, "file_report_crowdsourced.json")
+	c, _, _ := serve(t, func(w http.ResponseWriter, r *http.Request) { answer(w, 200, body) })
+	full, err := c.GetFile(context.Background(), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	light, err := c.GetFile(context.Background(), "x", WithoutEngineResults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(full.Attrs.LastAnalysisResults) == 0 || light.Attrs.LastAnalysisResults != nil {
+		t.Fatalf("engine results: %d decoded without the option, %d with it", len(full.Attrs.LastAnalysisResults), len(light.Attrs.LastAnalysisResults))
+	}
+	full.Attrs.LastAnalysisResults = nil
+	if !reflect.DeepEqual(full.Attrs, light.Attrs) || !bytes.Equal(light.Raw, body) || !bytes.Equal(light.Attributes, full.Attributes) {
+		t.Fatalf("the rest of the report differs:\n%+v\n%+v", full.Attrs, light.Attrs)
+	}
+}

@@ -8,5 +8,6 @@ func (c *Client) GetDomain(ctx context.Context, domain string, opts ...GetOption
 	if err != nil {
 		return nil, err
 	}
-	return decodeWith(c, r, res, decodeDomainBody)
+	extra := decodeOptions(opts)
+	return decodeWith(c, r, res, func(b []byte) (*Domain, error) { return decodeDomainBody(b, extra...) })
 }

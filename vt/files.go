@@ -20,7 +20,8 @@ func (c *Client) GetFile(ctx context.Context, id string, opts ...GetOption) (*Fi
 	if err != nil {
 		return nil, err
 	}
-	return decodeWith(c, r, res, decodeFileBody)
+	extra := decodeOptions(opts)
+	return decodeWith(c, r, res, func(b []byte) (*File, error) { return decodeFileBody(b, extra...) })
 }
 
 // GetBehaviourSummary returns a file's behaviour summary.

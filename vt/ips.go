@@ -8,5 +8,6 @@ func (c *Client) GetIPAddress(ctx context.Context, ip string, opts ...GetOption)
 	if err != nil {
 		return nil, err
 	}
-	return decodeWith(c, r, res, decodeIPBody)
+	extra := decodeOptions(opts)
+	return decodeWith(c, r, res, func(b []byte) (*IPAddress, error) { return decodeIPBody(b, extra...) })
 }

@@ -5,16 +5,42 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // GetOption modifies a report request.
 type GetOption func(*getOptions)
 
-type getOptions struct{ relationships []string }
+type getOptions struct {
+	relationships []string
+	skipResults   bool
+}
 
 // WithRelationships asks for relationships in the report (?relationships=a,b).
 func WithRelationships(names ...string) GetOption {
 	return func(o *getOptions) { o.relationships = append(o.relationships, names...) }
+}
+
+// WithoutEngineResults leaves the report's LastAnalysisResults undecoded (nil; they
+// stay in Raw and Attributes), for a caller that reads the stats and not each
+// engine's verdict: decoding the 70-odd engine results is most of a report's cost.
+func WithoutEngineResults() GetOption {
+	return func(o *getOptions) { o.skipResults = true }
+}
+
+// decodeOptions are the decoding options a report's GetOptions ask for.
+func decodeOptions(opts []GetOption) []jsonv2.Options {
+	var o getOptions
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
+	if o.skipResults {
+		return []jsonv2.Options{skipEngineResults}
+	}
+	return nil
 }
 
 // escapeID checks that id is usable in a path and escapes it.

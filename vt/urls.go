@@ -13,7 +13,8 @@ func (c *Client) GetURL(ctx context.Context, id string, opts ...GetOption) (*URL
 	if err != nil {
 		return nil, err
 	}
-	return decodeWith(c, r, res, decodeURLBody)
+	extra := decodeOptions(opts)
+	return decodeWith(c, r, res, func(b []byte) (*URL, error) { return decodeURLBody(b, extra...) })
 }
 
 // ScanURL submits a URL for scanning (POST /urls, form field "url").

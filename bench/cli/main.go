@@ -76,6 +76,7 @@ func main() {
 	formats := flag.String("formats", "json,jsonl", "comma-separated output formats")
 	runs := flag.Int("runs", 2, "runs of each case (alternating with vt-cli when present); the best wall is reported")
 	bin := flag.String("bin", "", "the vtsoar binary to measure (default: build ./cmd/vtsoar)")
+	base := flag.String("base", "", "another vtsoar binary (say, main's) run alternately with the measured one and printed beside it, without goals")
 	vtcli := flag.String("vt", "", "VirusTotal's vt-cli binary (default: vt on PATH, if any)")
 	profile := flag.String("profile", "", "also run each case in-process under pprof and write the profiles to this directory")
 	keep := flag.Bool("keep", false, "keep the work directory (databases, outputs, emulator log)")
@@ -85,7 +86,7 @@ func main() {
 	if err != nil || len(cs) == 0 {
 		fail("-concurrency: want a comma-separated list of positive numbers")
 	}
-	b := &bench{n: *n, latency: *latency, runs: max(*runs, 1), profileDir: *profile}
+	b := &bench{n: *n, latency: *latency, runs: max(*runs, 1), profileDir: *profile, base: *base}
 	ok, err := b.run(cs, strings.Split(*formats, ","), *bin, *vtcli, *keep)
 	if err != nil {
 		fail(err.Error())
@@ -122,6 +123,7 @@ type bench struct {
 
 	dir     string
 	bin     string
+	base    string
 	vt      string
 	emu     *exec.Cmd
 	emuURL  string
@@ -179,23 +181,26 @@ func (b *bench) run(concs []int, formats []string, bin, vtcli string, keep bool)
 		bound := time.Duration(b.n) * b.latency / time.Duration(c)
 		var vtBest *measurement
 		for _, f := range formats {
-			var best *measurement
+			var best, baseBest *measurement
 			for r := 0; r < b.runs; r++ {
-				m, err := b.vtsoar(ctx, c, f, b.inputs(), "")
+				m, err := b.vtsoar(ctx, b.bin, c, f, b.inputs(), "")
 				if err != nil {
 					return false, err
 				}
-				if best == nil || m.wall < best.wall {
-					best = m
+				best = better(best, m)
+				if b.base != "" {
+					m, err := b.vtsoar(ctx, b.base, c, f, b.inputs(), "")
+					if err != nil {
+						return false, err
+					}
+					baseBest = better(baseBest, m)
 				}
 				if b.vt != "" && f == formats[0] {
 					vm, err := b.vtCLI(ctx, c, b.inputs())
 					if err != nil {
 						return false, err
 					}
-					if vtBest == nil || vm.wall < vtBest.wall {
-						vtBest = vm
-					}
+					vtBest = better(vtBest, vm)
 				}
 			}
 			var goals []string
@@ -215,6 +220,9 @@ func (b *bench) run(concs []int, formats []string, bin, vtcli string, keep bool)
 				}
 			}
 			b.row(fmt.Sprintf("vtsoar c=%d -o %s", c, f), best, bound, goals)
+			if baseBest != nil {
+				b.row(fmt.Sprintf("  base c=%d -o %s", c, f), baseBest, bound, nil)
+			}
 			if b.profileDir != "" {
 				if err := b.profileCase(ctx, fmt.Sprintf("c%d-%s", c, f), c, f, b.inputs(), ""); err != nil {
 					return false, err
@@ -227,31 +235,51 @@ func (b *bench) run(concs []int, formats []string, bin, vtcli string, keep bool)
 	}
 
 	// All N answers in the cache: fill a database once, then measure a second run.
-	db := filepath.Join(b.dir, "cached.db")
 	in := b.inputs()
-	if _, err := b.vtsoar(ctx, concs[0], formats[0], in, db); err != nil {
-		return false, err
+	cached := func(bin, name string) (*measurement, error) {
+		db := filepath.Join(b.dir, name)
+		if _, err := b.vtsoar(ctx, bin, concs[0], formats[0], in, db); err != nil {
+			return nil, err
+		}
+		var best *measurement
+		for r := 0; r < b.runs; r++ {
+			m, err := b.vtsoar(ctx, bin, concs[0], formats[0], in, db)
+			if err != nil {
+				return nil, err
+			}
+			best = better(best, m)
+		}
+		return best, nil
 	}
-	var best *measurement
-	for r := 0; r < b.runs; r++ {
-		m, err := b.vtsoar(ctx, concs[0], formats[0], in, db)
-		if err != nil {
-			return false, err
-		}
-		if best == nil || m.wall < best.wall {
-			best = m
-		}
+	best, err := cached(b.bin, "cached.db")
+	if err != nil {
+		return false, err
 	}
 	goals := []string{b.check(best.wall <= goalCachedWall, "wall %s (<= %s)", round(best.wall), goalCachedWall)}
 	b.row(fmt.Sprintf("vtsoar all cached -o %s", formats[0]), best, 0, goals)
+	if b.base != "" {
+		m, err := cached(b.base, "cached-base.db")
+		if err != nil {
+			return false, err
+		}
+		b.row(fmt.Sprintf("  base all cached -o %s", formats[0]), m, 0, nil)
+	}
 	if b.profileDir != "" {
-		if err := b.profileCase(ctx, "cached-"+formats[0], concs[0], formats[0], in, db); err != nil {
+		if err := b.profileCase(ctx, "cached-"+formats[0], concs[0], formats[0], in, filepath.Join(b.dir, "cached.db")); err != nil {
 			return false, err
 		}
 		fmt.Println("\nprofiles in", b.profileDir)
 	}
 	fmt.Printf("\nload after the runs: %s\n", loadavg())
 	return !b.missed, nil
+}
+
+// better returns the measurement with the shorter wall time.
+func better(best, m *measurement) *measurement {
+	if best == nil || m.wall < best.wall {
+		return m
+	}
+	return best
 }
 
 func (b *bench) check(ok bool, format string, args ...any) string {
@@ -307,7 +335,7 @@ func (b *bench) env() []string {
 }
 
 // vtsoar runs the binary once; db "" is a fresh database.
-func (b *bench) vtsoar(ctx context.Context, conc int, format string, in []byte, db string) (*measurement, error) {
+func (b *bench) vtsoar(ctx context.Context, bin string, conc int, format string, in []byte, db string) (*measurement, error) {
 	if db == "" {
 		d, err := os.MkdirTemp(b.dir, "db-")
 		if err != nil {
@@ -316,7 +344,7 @@ func (b *bench) vtsoar(ctx context.Context, conc int, format string, in []byte, 
 		db = filepath.Join(d, "vtsoar.db")
 	}
 	args := []string{"check-file-reputation", "-", "--db", db, "--concurrency", strconv.Itoa(conc), "-o", format}
-	out, m, err := b.child(ctx, b.bin, args, b.env(), in)
+	out, m, err := b.child(ctx, bin, args, b.env(), in)
 	if err != nil {
 		return nil, err
 	}

@@ -83,10 +83,11 @@ func (r *run) fetchObject(ctx context.Context, o ioc.Observable, fresh bool) (*o
 	}
 	obj := &object{kind: o.Kind}
 	var err error
+	// The commands read the stats, never each engine's verdict (which stays in raw).
 	switch o.Kind {
 	case ioc.KindFile:
 		var f *vt.File
-		if f, err = r.d.Client.GetFile(ctx, o.ID); err == nil {
+		if f, err = r.d.Client.GetFile(ctx, o.ID, vt.WithoutEngineResults()); err == nil {
 			obj.id, obj.typ, obj.raw, obj.attrs, obj.file, obj.common = f.ID, f.Type, f.Raw, f.Attributes, f.Attrs, f.Attrs.CommonAttributes
 			if obj.id == "" {
 				obj.id = f.Attrs.SHA256
@@ -94,17 +95,17 @@ func (r *run) fetchObject(ctx context.Context, o ioc.Observable, fresh bool) (*o
 		}
 	case ioc.KindURL:
 		var u *vt.URL
-		if u, err = r.d.Client.GetURL(ctx, o.ID); err == nil {
+		if u, err = r.d.Client.GetURL(ctx, o.ID, vt.WithoutEngineResults()); err == nil {
 			obj.id, obj.typ, obj.raw, obj.attrs, obj.url, obj.common = u.ID, u.Type, u.Raw, u.Attributes, u.Attrs, u.Attrs.CommonAttributes
 		}
 	case ioc.KindDomain:
 		var d *vt.Domain
-		if d, err = r.d.Client.GetDomain(ctx, o.ID); err == nil {
+		if d, err = r.d.Client.GetDomain(ctx, o.ID, vt.WithoutEngineResults()); err == nil {
 			obj.id, obj.typ, obj.raw, obj.attrs, obj.domain, obj.common = d.ID, d.Type, d.Raw, d.Attributes, d.Attrs, d.Attrs.CommonAttributes
 		}
 	case ioc.KindIP:
 		var ip *vt.IPAddress
-		if ip, err = r.d.Client.GetIPAddress(ctx, o.ID); err == nil {
+		if ip, err = r.d.Client.GetIPAddress(ctx, o.ID, vt.WithoutEngineResults()); err == nil {
 			obj.id, obj.typ, obj.raw, obj.attrs, obj.ip, obj.common = ip.ID, ip.Type, ip.Raw, ip.Attributes, ip.Attrs, ip.Attrs.CommonAttributes
 		}
 	default:

@@ -176,37 +176,60 @@ func (c *sqliteCache) Put(ctx context.Context, e cache.Entry) error {
 
 // The statements of a put.
 const (
-	cacheAliasTargetSQL = `SELECT id FROM cache_aliases WHERE server = ? AND kind = ? AND alias = ?`
-	cacheEntryPutSQL    = `INSERT INTO cache_entries (server, kind, id, aliases, body, not_found, fetched_at)
+	cacheEntryPutSQL = `INSERT INTO cache_entries (server, kind, id, aliases, body, not_found, fetched_at)
 VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (server, kind, id) DO UPDATE SET aliases = excluded.aliases, body = excluded.body,
 not_found = excluded.not_found, fetched_at = excluded.fetched_at`
-	cacheAliasPutSQL = `INSERT INTO cache_aliases (server, kind, alias, id) VALUES (?, ?, ?, ?)
-ON CONFLICT (server, kind, alias) DO UPDATE SET id = excluded.id`
 	cacheOrphanDeleteSQL = `DELETE FROM cache_entries WHERE server = ? AND kind = ? AND id = ?
 AND NOT EXISTS (SELECT 1 FROM cache_aliases WHERE server = ? AND kind = ? AND id = ?)`
 )
 
-// put writes e under names (its id and aliases) in tx.
+// cacheTargetsSQL selects the entries n names lead to.
+func cacheTargetsSQL(n int) string {
+	// Not DISTINCT: SQLite would then walk the (server, kind, id) index, every alias
+	// of the server, instead of looking the names up.
+	return `SELECT id FROM cache_aliases WHERE server = ? AND kind = ? AND alias IN (?` +
+		strings.Repeat(", ?", n-1) + `)`
+}
+
+// cacheAliasesPutSQL points n names at an entry.
+func cacheAliasesPutSQL(n int) string {
+	return `INSERT INTO cache_aliases (server, kind, alias, id) VALUES (?, ?, ?, ?)` +
+		strings.Repeat(", (?, ?, ?, ?)", n-1) + `
+ON CONFLICT (server, kind, alias) DO UPDATE SET id = excluded.id`
+}
+
+// put writes e under names (its id and aliases, without repeats) in tx.
 func (c *sqliteCache) put(ctx context.Context, tx *sql.Tx, e cache.Entry, kind string, names []string, aliasJSON string, notFound int) error {
-	target, err := c.s.txStmt(ctx, tx, cacheAliasTargetSQL)
+	targets, err := c.s.txStmt(ctx, tx, cacheTargetsSQL(len(names)))
+	if err != nil {
+		return err
+	}
+	args := []any{c.server, kind}
+	for _, n := range names {
+		args = append(args, n)
+	}
+	rows, err := targets.QueryContext(ctx, args...)
 	if err != nil {
 		return err
 	}
 	// Entries the names pointed to before; dropped below if nothing leads to them.
 	var old []string
-	for _, n := range names {
+	for rows.Next() {
 		var id string
-		err := target.QueryRowContext(ctx, c.server, kind, n).Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
-		if err != nil {
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
 			return err
 		}
 		if id != e.ID && !contains(old, id) {
 			old = append(old, id)
 		}
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if err := rows.Err(); err != nil {
+		return err
 	}
 	entry, err := c.s.txStmt(ctx, tx, cacheEntryPutSQL)
 	if err != nil {
@@ -215,14 +238,16 @@ func (c *sqliteCache) put(ctx context.Context, tx *sql.Tx, e cache.Entry, kind s
 	if _, err := entry.ExecContext(ctx, c.server, kind, e.ID, aliasJSON, e.Body, notFound, micros(e.FetchedAt)); err != nil {
 		return err
 	}
-	alias, err := c.s.txStmt(ctx, tx, cacheAliasPutSQL)
+	alias, err := c.s.txStmt(ctx, tx, cacheAliasesPutSQL(len(names)))
 	if err != nil {
 		return err
 	}
+	args = args[:0]
 	for _, n := range names {
-		if _, err := alias.ExecContext(ctx, c.server, kind, n, e.ID); err != nil {
-			return err
-		}
+		args = append(args, c.server, kind, n, e.ID)
+	}
+	if _, err := alias.ExecContext(ctx, args...); err != nil {
+		return err
 	}
 	if len(old) == 0 {
 		return nil
