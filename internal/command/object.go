@@ -19,7 +19,7 @@ type object struct {
 	id        string
 	typ       string
 	raw       json.RawMessage // the whole answer, {"data": {...}}
-	attrs     json.RawMessage
+	attrs     json.RawMessage // its attributes, a part of raw ("{}" when there are none)
 	common    vt.CommonAttributes
 	file      vt.FileAttributes
 	url       vt.URLAttributes
@@ -81,32 +81,31 @@ func (r *run) fetchObject(ctx context.Context, o ioc.Observable, fresh bool) (*o
 			r.log.Warn("cached answer unreadable; asking VirusTotal", "kind", o.Kind, "err", err)
 		}
 	}
-	obj := &object{kind: o.Kind}
-	var err error
 	// The commands read the stats, never each engine's verdict (which stays in raw).
+	var (
+		obj *object
+		err error
+	)
 	switch o.Kind {
 	case ioc.KindFile:
 		var f *vt.File
 		if f, err = r.d.Client.GetFile(ctx, o.ID, vt.WithoutEngineResults()); err == nil {
-			obj.id, obj.typ, obj.raw, obj.attrs, obj.file, obj.common = f.ID, f.Type, f.Raw, f.Attributes, f.Attrs, f.Attrs.CommonAttributes
-			if obj.id == "" {
-				obj.id = f.Attrs.SHA256
-			}
+			obj = fileObject(f)
 		}
 	case ioc.KindURL:
 		var u *vt.URL
 		if u, err = r.d.Client.GetURL(ctx, o.ID, vt.WithoutEngineResults()); err == nil {
-			obj.id, obj.typ, obj.raw, obj.attrs, obj.url, obj.common = u.ID, u.Type, u.Raw, u.Attributes, u.Attrs, u.Attrs.CommonAttributes
+			obj = urlObject(u)
 		}
 	case ioc.KindDomain:
 		var d *vt.Domain
 		if d, err = r.d.Client.GetDomain(ctx, o.ID, vt.WithoutEngineResults()); err == nil {
-			obj.id, obj.typ, obj.raw, obj.attrs, obj.domain, obj.common = d.ID, d.Type, d.Raw, d.Attributes, d.Attrs, d.Attrs.CommonAttributes
+			obj = domainObject(d)
 		}
 	case ioc.KindIP:
 		var ip *vt.IPAddress
 		if ip, err = r.d.Client.GetIPAddress(ctx, o.ID, vt.WithoutEngineResults()); err == nil {
-			obj.id, obj.typ, obj.raw, obj.attrs, obj.ip, obj.common = ip.ID, ip.Type, ip.Raw, ip.Attributes, ip.Attrs, ip.Attrs.CommonAttributes
+			obj = ipObject(ip)
 		}
 	default:
 		return nil, fmt.Errorf("unknown kind %q", o.Kind)
@@ -189,70 +188,64 @@ func (obj *object) runAliases() []string {
 	return []string{string(obj.kind) + ":" + obj.id}
 }
 
-// skipped is a JSON value that is scanned but not decoded.
-type skipped struct{}
+func fileObject(f *vt.File) *object {
+	obj := &object{kind: ioc.KindFile, id: f.ID, typ: f.Type, raw: f.Raw, attrs: attrsOf(f.Attributes), file: f.Attrs, common: f.Attrs.CommonAttributes}
+	if obj.id == "" {
+		obj.id = f.Attrs.SHA256
+	}
+	return obj
+}
 
-// UnmarshalJSON implements json.Unmarshaler.
-func (*skipped) UnmarshalJSON([]byte) error { return nil }
+func urlObject(u *vt.URL) *object {
+	return &object{kind: ioc.KindURL, id: u.ID, typ: u.Type, raw: u.Raw, attrs: attrsOf(u.Attributes), url: u.Attrs, common: u.Attrs.CommonAttributes}
+}
 
-// light attribute types leave out the per-engine results, which the commands do not
-// read from a cached report (the raw report keeps them).
-type (
-	lightFile struct {
-		vt.FileAttributes
-		LastAnalysisResults skipped `json:"last_analysis_results"`
-	}
-	lightURL struct {
-		vt.URLAttributes
-		LastAnalysisResults skipped `json:"last_analysis_results"`
-	}
-	lightDomain struct {
-		vt.DomainAttributes
-		LastAnalysisResults skipped `json:"last_analysis_results"`
-	}
-	lightIP struct {
-		vt.IPAttributes
-		LastAnalysisResults skipped `json:"last_analysis_results"`
-	}
-)
+func domainObject(d *vt.Domain) *object {
+	return &object{kind: ioc.KindDomain, id: d.ID, typ: d.Type, raw: d.Raw, attrs: attrsOf(d.Attributes), domain: d.Attrs, common: d.Attrs.CommonAttributes}
+}
 
-// decodeObject reads a report ({"data": {...}}) from the cache.
+func ipObject(ip *vt.IPAddress) *object {
+	return &object{kind: ioc.KindIP, id: ip.ID, typ: ip.Type, raw: ip.Raw, attrs: attrsOf(ip.Attributes), ip: ip.Attrs, common: ip.Attrs.CommonAttributes}
+}
+
+// attrsOf is a report's attributes, "{}" when it has none.
+func attrsOf(a json.RawMessage) json.RawMessage {
+	if len(a) == 0 {
+		return json.RawMessage("{}")
+	}
+	return a
+}
+
+// decodeObject reads a report ({"data": {...}}) from the cache, as the client reads
+// VirusTotal's answer (without the engine results, which the commands do not read).
 func decodeObject(kind ioc.Kind, raw []byte) (*object, error) {
-	var doc struct {
-		Data struct {
-			ID         string          `json:"id"`
-			Type       string          `json:"type"`
-			Attributes json.RawMessage `json:"attributes"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return nil, fmt.Errorf("VirusTotal's answer is not a report: %w", err)
-	}
-	obj := &object{kind: kind, id: doc.Data.ID, typ: doc.Data.Type, raw: raw, attrs: doc.Data.Attributes}
-	if len(obj.attrs) == 0 {
-		obj.attrs = json.RawMessage("{}")
-	}
-	var err error
+	var (
+		obj *object
+		err error
+	)
 	switch kind {
 	case ioc.KindFile:
-		var a lightFile
-		err = json.Unmarshal(obj.attrs, &a)
-		obj.file, obj.common = a.FileAttributes, a.CommonAttributes
-		if obj.id == "" {
-			obj.id = obj.file.SHA256
+		var f *vt.File
+		if f, err = vt.ParseFile(raw, vt.WithoutEngineResults()); err == nil {
+			obj = fileObject(f)
 		}
 	case ioc.KindURL:
-		var a lightURL
-		err = json.Unmarshal(obj.attrs, &a)
-		obj.url, obj.common = a.URLAttributes, a.CommonAttributes
+		var u *vt.URL
+		if u, err = vt.ParseURL(raw, vt.WithoutEngineResults()); err == nil {
+			obj = urlObject(u)
+		}
 	case ioc.KindDomain:
-		var a lightDomain
-		err = json.Unmarshal(obj.attrs, &a)
-		obj.domain, obj.common = a.DomainAttributes, a.CommonAttributes
+		var d *vt.Domain
+		if d, err = vt.ParseDomain(raw, vt.WithoutEngineResults()); err == nil {
+			obj = domainObject(d)
+		}
 	case ioc.KindIP:
-		var a lightIP
-		err = json.Unmarshal(obj.attrs, &a)
-		obj.ip, obj.common = a.IPAttributes, a.CommonAttributes
+		var ip *vt.IPAddress
+		if ip, err = vt.ParseIPAddress(raw, vt.WithoutEngineResults()); err == nil {
+			obj = ipObject(ip)
+		}
+	default:
+		return nil, fmt.Errorf("unknown kind %q", kind)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("VirusTotal's %s report: %w", kind, err)
