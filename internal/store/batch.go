@@ -257,3 +257,12 @@ func (s *sqliteStore) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sq
 	}
 	return tx.StmtContext(ctx, st), nil
 }
+
+// queryRow is db.QueryRowContext through the statement prepared once (stmt).
+func (s *sqliteStore) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return s.db.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}

@@ -300,7 +300,7 @@ func (c *sqliteCache) Stats(ctx context.Context) (CacheStats, error) {
 	}
 	st := CacheStats{Server: c.server}
 	var oldest, newest sql.NullInt64
-	if err := c.s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(not_found), 0),
+	if err := c.s.queryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(not_found), 0),
 COALESCE(SUM(LENGTH(body)), 0), MIN(fetched_at), MAX(fetched_at) FROM cache_entries WHERE server = ?`, c.server).
 		Scan(&st.Entries, &st.NotFound, &st.Bytes, &oldest, &newest); err != nil {
 		return CacheStats{}, fmt.Errorf("store: cache stats: %w", err)
@@ -308,11 +308,11 @@ COALESCE(SUM(LENGTH(body)), 0), MIN(fetched_at), MAX(fetched_at) FROM cache_entr
 	if oldest.Valid {
 		st.Oldest, st.Newest = fromMicros(oldest.Int64), fromMicros(newest.Int64)
 	}
-	if err := c.s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM cache_aliases WHERE server = ?`, c.server).
+	if err := c.s.queryRow(ctx, `SELECT COUNT(*) FROM cache_aliases WHERE server = ?`, c.server).
 		Scan(&st.Aliases); err != nil {
 		return CacheStats{}, fmt.Errorf("store: cache stats: %w", err)
 	}
-	err := c.s.db.QueryRowContext(ctx, `SELECT hits, misses FROM cache_counters WHERE server = ?`, c.server).
+	err := c.s.queryRow(ctx, `SELECT hits, misses FROM cache_counters WHERE server = ?`, c.server).
 		Scan(&st.Hits, &st.Misses)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return CacheStats{}, fmt.Errorf("store: cache stats: %w", err)

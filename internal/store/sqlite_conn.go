@@ -140,7 +140,7 @@ func scanConnection(r rowScanner) (Connection, error) {
 
 // GetConnection implements Connections.
 func (s *sqliteStore) GetConnection(ctx context.Context, name string) (Connection, error) {
-	c, err := scanConnection(s.db.QueryRowContext(ctx, `SELECT `+connColumns+` FROM connections WHERE name = ?`, name))
+	c, err := scanConnection(s.queryRow(ctx, `SELECT `+connColumns+` FROM connections WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Connection{}, fmt.Errorf("connection %s: %w", name, ErrNotFound)
 	}

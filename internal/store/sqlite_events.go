@@ -134,7 +134,7 @@ func (s *sqliteStore) GetArtifact(ctx context.Context, eventID string, index int
 	if err != nil {
 		return Event{}, Artifact{}, err
 	}
-	a, err := scanArtifact(s.db.QueryRowContext(ctx, `SELECT `+artifactColumns+` FROM event_artifacts WHERE event_id = ? AND idx = ?`,
+	a, err := scanArtifact(s.queryRow(ctx, `SELECT `+artifactColumns+` FROM event_artifacts WHERE event_id = ? AND idx = ?`,
 		eventID, index))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Event{}, Artifact{}, fmt.Errorf("event %s artifact %d: %w", eventID, index, ErrNotFound)

@@ -40,7 +40,7 @@ func (s *sqliteStore) GetFile(ctx context.Context, id string) (StoredFile, error
 		f       StoredFile
 		created int64
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT `+fileColumns+` FROM files WHERE id = ?`, id).
+	err := s.queryRow(ctx, `SELECT `+fileColumns+` FROM files WHERE id = ?`, id).
 		Scan(&f.ID, &f.SHA256, &f.Size, &f.Name, &f.Source, &f.Site, &f.Uploader, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return StoredFile{}, fmt.Errorf("file %s: %w", id, ErrNotFound)

@@ -280,7 +280,7 @@ func (s *sqliteStore) BudgetUsage(ctx context.Context, budget string, now time.T
 			continue
 		}
 		var at int64
-		if err := s.db.QueryRowContext(ctx, `SELECT MIN(at) FROM quota_ledger WHERE budget = ? AND at >= ?`,
+		if err := s.queryRow(ctx, `SELECT MIN(at) FROM quota_ledger WHERE budget = ? AND at >= ?`,
 			budget, micros(w.Since)).Scan(&at); err != nil {
 			return nil, time.Time{}, fmt.Errorf("store: quota usage: %w", err)
 		}
@@ -288,7 +288,7 @@ func (s *sqliteStore) BudgetUsage(ctx context.Context, budget string, now time.T
 	}
 	var held time.Time
 	var until int64
-	switch err := s.db.QueryRowContext(ctx, `SELECT until FROM quota_holds WHERE budget = ?`, budget).Scan(&until); {
+	switch err := s.queryRow(ctx, `SELECT until FROM quota_holds WHERE budget = ?`, budget).Scan(&until); {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
 		return nil, time.Time{}, fmt.Errorf("store: quota usage: %w", err)

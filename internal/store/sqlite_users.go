@@ -65,7 +65,7 @@ func scanUser(r rowScanner) (User, error) {
 
 // GetUser implements Users.
 func (s *sqliteStore) GetUser(ctx context.Context, name string) (User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE name = ?`, name))
+	u, err := scanUser(s.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("user %s: %w", name, ErrNotFound)
 	}
@@ -74,7 +74,7 @@ func (s *sqliteStore) GetUser(ctx context.Context, name string) (User, error) {
 
 // UserByTokenHash implements Users.
 func (s *sqliteStore) UserByTokenHash(ctx context.Context, hash []byte) (User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE token_hash = ?`, hash))
+	u, err := scanUser(s.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE token_hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("token: %w", ErrNotFound)
 	}
