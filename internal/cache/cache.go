@@ -110,3 +110,12 @@ func (m *Memory) Put(_ context.Context, e Entry) error {
 	}
 	return nil
 }
+
+// Validator is implemented by caches shared with other processes whose entries a
+// process may keep decoded in memory (command.Recent): Current reports whether id
+// still leads to the entry fetched at fetchedAt, that is, whether no process has
+// replaced, pruned or cleared it since. It reads only that, not the answer, and counts
+// as a hit of the cache when the entry is current.
+type Validator interface {
+	Current(ctx context.Context, kind ioc.Kind, id string, fetchedAt time.Time) (bool, error)
+}

@@ -65,7 +65,19 @@ func notFoundErr(kind ioc.Kind) error {
 // fetchObject returns the report of o from the cache (unless fresh or Request.Fresh)
 // or from VirusTotal, storing VirusTotal's answer in the cache.
 func (r *run) fetchObject(ctx context.Context, o ioc.Observable, fresh bool) (*object, error) {
+	recent, _ := r.cache.(cache.Validator)
+	if r.d.Recent == nil {
+		recent = nil
+	}
+	server := r.d.Client.ServerURL()
 	if !fresh && !r.req.Fresh {
+		if recent != nil {
+			if obj, ok := r.d.Recent.get(ctx, recent, server, o.Kind, o.ID, r.maxAge, r.now()); ok {
+				cp := *obj
+				cp.fromCache = true
+				return &cp, nil
+			}
+		}
 		e, ok, err := r.cache.Get(ctx, o.Kind, o.ID, r.maxAge)
 		if err != nil {
 			r.log.Warn("cache read failed; asking VirusTotal", "kind", o.Kind, "err", err)
@@ -75,8 +87,12 @@ func (r *run) fetchObject(ctx context.Context, o ioc.Observable, fresh bool) (*o
 			}
 			obj, err := decodeObject(o.Kind, e.Body)
 			if err == nil {
-				obj.fromCache = true
-				return obj, nil
+				if recent != nil {
+					r.d.Recent.add(server, obj, e.FetchedAt, append([]string{e.ID}, e.Aliases...))
+				}
+				cp := *obj
+				cp.fromCache = true
+				return &cp, nil
 			}
 			r.log.Warn("cached answer unreadable; asking VirusTotal", "kind", o.Kind, "err", err)
 		}
@@ -123,18 +139,23 @@ func (r *run) fetchObject(ctx context.Context, o ioc.Observable, fresh bool) (*o
 	if obj.id == "" {
 		obj.id = o.ID
 	}
-	raw := obj.raw
-	r.cachePut(ctx, cache.Entry{Kind: o.Kind, ID: obj.id, Aliases: obj.cacheAliases(o), Body: raw, FetchedAt: r.now()})
+	e := cache.Entry{Kind: o.Kind, ID: obj.id, Aliases: obj.cacheAliases(o), Body: obj.raw, FetchedAt: r.now()}
+	if r.cachePut(ctx, e) && recent != nil {
+		r.d.Recent.add(server, obj, e.FetchedAt, append([]string{e.ID}, e.Aliases...))
+	}
 	return obj, nil
 }
 
-func (r *run) cachePut(ctx context.Context, e cache.Entry) {
+// cachePut stores e in the cache; false when it could not.
+func (r *run) cachePut(ctx context.Context, e cache.Entry) bool {
 	if e.ID == "" {
-		return
+		return false
 	}
 	if err := r.cache.Put(ctx, e); err != nil {
 		r.log.Warn("cache write failed", "kind", e.Kind, "err", err)
+		return false
 	}
+	return true
 }
 
 func isNotFound(err error) bool {

@@ -150,6 +150,9 @@ type Deps struct {
 	APIKey string
 	// Cache is consulted before every object fetch (nil: a cache for this run only).
 	Cache cache.Cache
+	// Recent, when set and Cache is a cache.Validator, keeps decoded reports in front
+	// of Cache for the process (see Recent).
+	Recent *Recent
 	// Policy derives risk levels (zero value: risk.DefaultPolicy()).
 	Policy risk.Policy
 	// Files opens the files detonate-files uploads (nil: the local file system).

@@ -101,6 +101,9 @@ type Options struct {
 	// WrapLimiter, when set, wraps the connection's limiter before the client uses it
 	// (to observe waits and spent budgets, or bound how long a request waits).
 	WrapLimiter func(*quota.Limiter) vt.Limiter
+	// Recent, when set, keeps the decoded answers of the process in front of the
+	// store's cache (command.Recent); share one between the connections of a process.
+	Recent *command.Recent
 }
 
 // Conn is a stored connection ready to use.
@@ -121,6 +124,8 @@ type Conn struct {
 	// public is true when the budget is VirusTotal's public one: the key is then
 	// taken as a public key (see PublicKey).
 	public bool
+	// recent keeps decoded answers in front of Cache (Options.Recent).
+	recent *command.Recent
 }
 
 // Build opens the connection's key with cipher and builds its client, limiter and
@@ -219,6 +224,7 @@ func BuildWithKey(_ context.Context, st Store, conn store.Connection, apiKey str
 		policy:     policy,
 		logger:     logger,
 		public:     spec == quota.Public,
+		recent:     opts.Recent,
 	}, nil
 }
 
@@ -228,6 +234,7 @@ func (c *Conn) Deps() command.Deps {
 		Client:    c.Client,
 		APIKey:    c.apiKey,
 		Cache:     c.Cache,
+		Recent:    c.recent,
 		Policy:    c.policy,
 		Logger:    c.logger,
 		PublicKey: c.public,

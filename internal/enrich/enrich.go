@@ -113,6 +113,28 @@ var ErrInvalidEvent = errors.New("invalid event")
 // ClientFactory builds the client of a stored connection.
 type ClientFactory func(ctx context.Context, conn store.Connection) (*connclient.Conn, error)
 
+// ClientOptions are the options of the clients the service needs: Client, whose
+// limiter reads Clock unless Client.Quota.Now is set and, unless Client.WrapLimiter
+// is set, bounds a job's wait for a quota unit to half of JobTimeout and notes spent
+// budgets in the job (a request outside a job waits as the limiter says). A process
+// that shares its clients between the service and the REST server (ClientFactory)
+// builds them with these.
+func (o Options) ClientOptions() connclient.Options {
+	copts := o.Client
+	if copts.Quota.Now == nil {
+		copts.Quota.Now = o.Clock
+	}
+	if copts.WrapLimiter == nil {
+		jt := o.JobTimeout
+		if jt <= 0 {
+			jt = DefaultJobTimeout
+		}
+		maxWait := jt / 2
+		copts.WrapLimiter = func(l *quota.Limiter) vt.Limiter { return noteLimiter{Limiter: l, maxWait: maxWait} }
+	}
+	return copts
+}
+
 // Options configure a Service.
 type Options struct {
 	// Logger receives what the service does (nil: discard). Never an API key.
@@ -271,14 +293,7 @@ func New(ctx context.Context, st store.Store, opts Options) (*Service, error) {
 		if opts.Cipher == nil {
 			return nil, errors.New("enrich: no Cipher to open the connections' keys (and no ClientFactory)")
 		}
-		copts := opts.Client
-		if copts.Quota.Now == nil {
-			copts.Quota.Now = opts.Clock
-		}
-		if copts.WrapLimiter == nil {
-			maxWait := opts.JobTimeout / 2
-			copts.WrapLimiter = func(l *quota.Limiter) vt.Limiter { return noteLimiter{Limiter: l, maxWait: maxWait} }
-		}
+		copts := opts.ClientOptions()
 		s.factory = func(ctx context.Context, c store.Connection) (*connclient.Conn, error) {
 			return connclient.Build(ctx, st, opts.Cipher, c, copts)
 		}

@@ -9,17 +9,19 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vtsoar/vtsoar/internal/command"
 	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/store"
 )
 
-// Clients keeps the clients built for stored connections, so that the requests on one
-// connection share its limiter (one in-process priority queue per budget) and its
-// HTTP keep-alive connections, and so that every request to VirusTotal is counted in
-// the metrics. A client is rebuilt when its stored connection changes. Give one
-// Clients to both the server and the enrichment service (its Get is an
-// enrich.ClientFactory).
+// Clients keeps the clients built for stored connections (by connclient), so that the
+// requests on one connection share its limiter (one in-process priority queue per
+// budget) and its HTTP keep-alive connections, and so that every request to
+// VirusTotal is counted in the metrics. A client is rebuilt when its stored
+// connection changes. A process has one Clients, given to both the server and the
+// enrichment service (its Get is an enrich.ClientFactory): `vtsoar serve` builds it
+// with enrich.Options.ClientOptions.
 type Clients struct {
 	st      store.Store
 	cipher  *secret.Cipher
@@ -37,9 +39,17 @@ type cachedConn struct {
 	conn    *connclient.Conn
 }
 
+// RecentBytes bounds the decoded answers a Clients keeps in front of the store's
+// cache for its connections (command.Recent), unless its options bring their own.
+const RecentBytes = 32 << 20
+
 // NewClients returns the clients of the connections stored in st, built with
-// connclient.Build, keys opened with c, and requests counted in m.
+// connclient.Build, keys opened with c, and requests counted in m. Their answers are
+// kept decoded in one command.Recent of RecentBytes unless opts.Recent is set.
 func NewClients(st store.Store, c *secret.Cipher, opts connclient.Options, m *Metrics) *Clients {
+	if opts.Recent == nil {
+		opts.Recent = command.NewRecent(RecentBytes)
+	}
 	return &Clients{st: st, cipher: c, opts: opts, metrics: m,
 		conns: map[string]cachedConn{}, clients: map[string]*http.Client{}}
 }
@@ -65,14 +75,18 @@ func (cc *Clients) Get(ctx context.Context, c store.Connection) (*connclient.Con
 	return conn, nil
 }
 
+// clientsConcurrency sizes the idle pool of the HTTP clients of Clients: the requests
+// one process has in flight to one server at once.
+const clientsConcurrency = 16
+
 // httpClient returns the HTTP client for a proxy ("" for none), whose transport counts
 // the requests to VirusTotal. Call with mu held.
 func (cc *Clients) httpClient(proxy string) (*http.Client, error) {
 	if hc, ok := cc.clients[proxy]; ok {
 		return hc, nil
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 16
+	hc := connclient.NewHTTPClient(clientsConcurrency)
+	tr := hc.Transport.(*http.Transport)
 	if proxy != "" {
 		u, err := url.Parse(proxy)
 		if err != nil {
@@ -80,7 +94,7 @@ func (cc *Clients) httpClient(proxy string) (*http.Client, error) {
 		}
 		tr.Proxy = http.ProxyURL(u)
 	}
-	hc := &http.Client{Transport: cc.metrics.Transport(tr)}
+	hc.Transport = cc.metrics.Transport(tr)
 	cc.clients[proxy] = hc
 	return hc, nil
 }

@@ -132,6 +132,29 @@ func (c *sqliteCache) Get(ctx context.Context, kind ioc.Kind, id string, maxAge 
 	return e, true, nil
 }
 
+const cacheCurrentSQL = `SELECT e.fetched_at FROM cache_aliases a JOIN cache_entries e
+ON e.server = a.server AND e.kind = a.kind AND e.id = a.id
+WHERE a.server = ? AND a.kind = ? AND a.alias = ?`
+
+var _ cache.Validator = (*sqliteCache)(nil)
+
+// Current implements cache.Validator.
+func (c *sqliteCache) Current(ctx context.Context, kind ioc.Kind, id string, fetchedAt time.Time) (bool, error) {
+	var fetched int64
+	err := c.s.queryRow(ctx, cacheCurrentSQL, c.server, string(kind), id).Scan(&fetched)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: cache: %w", err)
+	}
+	if fetched != micros(fetchedAt) {
+		return false, nil
+	}
+	c.hits.Add(1)
+	return true, nil
+}
+
 // Put implements cache.Cache.
 func (c *sqliteCache) Put(ctx context.Context, e cache.Entry) error {
 	if e.ID == "" || e.Kind == "" {

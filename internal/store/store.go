@@ -211,6 +211,8 @@ type Caches interface {
 // Cache is the cache of one server's answers.
 type Cache interface {
 	cache.Cache
+	// A process may keep answers decoded in memory and check them with Current.
+	cache.Validator
 	// Stats returns the cache's size and its hits and misses (recorded by every
 	// process).
 	Stats(ctx context.Context) (CacheStats, error)

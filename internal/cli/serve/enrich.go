@@ -15,12 +15,15 @@ import (
 )
 
 // startEnrich starts the background service (event enrichment, health checks and
-// their notifications); stop stops it, letting running jobs finish for a while (those
-// cut short run again on the next start).
-func startEnrich(ctx context.Context, env Env, o Options) (server.Enricher, func(), error) {
+// their notifications) and returns it with the clients of the stored connections,
+// which the REST server shares (one set of clients per process: one limiter per
+// budget, and every request to VirusTotal counted in m); stop stops the service,
+// letting running jobs finish for a while (those cut short run again on the next
+// start).
+func startEnrich(ctx context.Context, env Env, o Options, m *server.Metrics) (server.Enricher, *server.Clients, func(), error) {
 	notifiers, err := o.Notify.notifiers()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	eopts := enrich.Options{
 		Logger:    env.Log.With("component", "enrich"),
@@ -30,16 +33,18 @@ func startEnrich(ctx context.Context, env Env, o Options) (server.Enricher, func
 	}
 	k, err := testknobs.Load(os.Getenv) // none in a binary built without them
 	if err != nil {
-		return nil, nil, cmdutil.Usagef("%v", err)
+		return nil, nil, nil, cmdutil.Usagef("%v", err)
 	}
 	k.Enrich(&eopts)
+	clients := server.NewClients(env.Store, env.Cipher, eopts.ClientOptions(), m)
+	eopts.ClientFactory = clients.Get
 	svc, err := enrich.New(ctx, env.Store, eopts)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	// The service works until stop, not until ctx ends: Stop lets running jobs end.
 	if err := svc.Start(context.WithoutCancel(ctx)); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	stop := func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -48,7 +53,7 @@ func startEnrich(ctx context.Context, env Env, o Options) (server.Enricher, func
 			env.Log.Warn("stopping the background service", "err", err)
 		}
 	}
-	return svc, stop, nil
+	return svc, clients, stop, nil
 }
 
 // notifiers returns the configured notifiers: e-mail when an SMTP host is given, a

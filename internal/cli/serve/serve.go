@@ -19,7 +19,6 @@ import (
 
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
 	"github.com/vtsoar/vtsoar/internal/cli/storecli"
-	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/quota"
 	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/server"
@@ -206,7 +205,8 @@ func Run(ctx context.Context, env Env, o Options, ready func(baseURL string)) er
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	enr, stopEnrich, err := startEnrich(ctx, env, o)
+	metrics := server.NewMetrics()
+	enr, clients, stopEnrich, err := startEnrich(ctx, env, o, metrics)
 	if err != nil {
 		ln.Close()
 		return err
@@ -214,8 +214,7 @@ func Run(ctx context.Context, env Env, o Options, ready func(baseURL string)) er
 	defer stopEnrich()
 	srv, err := server.New(server.Config{
 		Store: env.Store, Cipher: env.Cipher, DataDir: o.DataDir, MaxFileSize: o.MaxFileSize,
-		Enrich: enr, Logger: env.Log,
-		Conn: connclient.Options{UserAgent: env.UserAgent, Logger: env.Log, Quota: env.Quota},
+		Enrich: enr, Logger: env.Log, Clients: clients, Metrics: metrics,
 	})
 	if err != nil {
 		ln.Close()

@@ -1,16 +1,24 @@
 package serve_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vtsoar/vtsoar/internal/cli"
 	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
+	"github.com/vtsoar/vtsoar/vtsim"
 )
 
 // running is a vtsoar command running in this process.
@@ -135,5 +143,85 @@ func TestNotificationFlagsAreChecked(t *testing.T) {
 		if strings.Contains(out.String(), "hunter2") || strings.Contains(out.String(), "s3cret") {
 			t.Errorf("%v: a secret was printed:\n%s", tc.args, out.String())
 		}
+	}
+}
+
+// Every request `vtsoar serve` sends to VirusTotal is counted in
+// vtsoar_vt_requests_total, those of the background enrichment included: the REST
+// server and the enrichment share one set of clients.
+func TestMetricCountsTheEnrichmentsRequests(t *testing.T) {
+	key := make([]byte, 32)
+	rand.Read(key)
+	t.Setenv("VTSOAR_MASTER_KEY", hex.EncodeToString(key))
+	t.Setenv("VTSOAR_DB", "")
+	sim := vtsim.MustNew(vtsim.Options{})
+	emu := httptest.NewServer(sim)
+	defer emu.Close()
+	db := filepath.Join(t.TempDir(), "vtsoar.db")
+	cmd := func(stdin string, args ...string) string {
+		t.Helper()
+		out := &iostreams.SyncBuffer{}
+		if code := cli.Main(context.Background(), append([]string{"--db", db}, args...), &iostreams.IOStreams{In: strings.NewReader(stdin), Out: out, ErrOut: out}); code != 0 {
+			t.Fatalf("vtsoar %v: exit %d: %s", args, code, out)
+		}
+		return out.String()
+	}
+	cmd("k", "connection", "add", "emu", "--api-key-stdin", "--server-url", emu.URL, "--quota", "premium", "--reputation-checks", "file,ip")
+	tok := regexp.MustCompile(`"token":\s*"([^"]+)"`).FindStringSubmatch(cmd("", "user", "add", "alice", "--role", "admin", "-o", "json"))
+	if tok == nil {
+		t.Fatal("no token")
+	}
+	srv := start(t, "--db", db, "serve", "--addr", "127.0.0.1:0", "--log-level", "warn")
+	base := srv.wait(t, servingRE)[1]
+	call := func(method, path string, body any) []byte {
+		t.Helper()
+		var rd io.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			rd = bytes.NewReader(b)
+		}
+		req, _ := http.NewRequest(method, base+path, rd)
+		req.Header.Set("Authorization", "Bearer "+tok[1])
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode >= 300 {
+			t.Fatalf("%s %s = %d %s", method, path, res.StatusCode, b)
+		}
+		return b
+	}
+
+	var ev struct{ ID, Status string }
+	json.Unmarshal(call("POST", "/api/v1/events", map[string]any{"site": "paris", "artifacts": []map[string]string{
+		{"type": "file", "value": "44d88612fea8a8f36de82e1278abb02f"}, {"type": "ip", "value": "8.8.8.8"},
+		{"type": "file", "value": "0000000000000000000000000000000000000000000000000000000000000000"}}}), &ev)
+	deadline := time.Now().Add(20 * time.Second)
+	for ev.Status != "done" {
+		if time.Now().After(deadline) {
+			t.Fatalf("event %s still %s", ev.ID, ev.Status)
+		}
+		time.Sleep(20 * time.Millisecond)
+		json.Unmarshal(call("GET", "/api/v1/events/"+ev.ID, nil), &ev)
+	}
+	// And one request of the REST server's own.
+	call("POST", "/api/v1/commands/check-ip-reputation", map[string]any{"connection": "emu", "inputs": []string{"1.1.1.1"}})
+
+	counted := 0.0
+	for _, line := range strings.Split(string(call("GET", "/metrics", nil)), "\n") {
+		if strings.HasPrefix(line, "vtsoar_vt_requests_total{") {
+			v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			if err != nil {
+				t.Fatalf("metric line %q: %v", line, err)
+			}
+			counted += v
+		}
+	}
+	sent := sim.Stats().Requests
+	if sent < 4 || counted != float64(sent) {
+		t.Fatalf("vtsoar_vt_requests_total = %v, the emulator answered %d requests", counted, sent)
 	}
 }

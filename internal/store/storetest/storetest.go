@@ -39,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("CacheMaxAgeAndNegativeTTL", func(t *testing.T) { testCacheTTL(t, open) })
 	t.Run("CacheServerScope", func(t *testing.T) { testCacheScope(t, open) })
 	t.Run("CacheReplace", func(t *testing.T) { testCacheReplace(t, open) })
+	t.Run("CacheCurrent", func(t *testing.T) { testCacheCurrent(t, open) })
 	t.Run("CacheStatsClearPrune", func(t *testing.T) { testCacheStats(t, open) })
 	t.Run("CacheConcurrent", func(t *testing.T) { testCacheConcurrent(t, open) })
 	t.Run("Users", func(t *testing.T) { testUsers(t, open) })
@@ -685,6 +686,37 @@ func testCacheReplace(t *testing.T, open Opener) {
 	if err := c.Put(ctx, cache.Entry{Kind: ioc.KindFile}); err == nil {
 		t.Fatal("entry without id accepted")
 	}
+}
+
+// Current tells whether an entry kept in memory is still the stored one, through any
+// of its names and from any handle.
+func testCacheCurrent(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s, other := open(t, "current", store.Options{}), open(t, "current", store.Options{})
+	c, oc := s.Cache(serverVT), other.Cache(serverVT)
+	at := time.Now().Add(-time.Minute).Truncate(time.Microsecond)
+	current := func(what, id string, fetched time.Time, want bool) {
+		t.Helper()
+		if got, err := c.Current(ctx, ioc.KindFile, id, fetched); err != nil || got != want {
+			t.Fatalf("%s: Current = %v, %v; want %v", what, got, err, want)
+		}
+	}
+	current("nothing stored", eicarSHA256, at, false)
+	if err := c.Put(ctx, fileEntry(eicarSHA256, eicarMD5, eicarSHA1, `{"v":1}`, at)); err != nil {
+		t.Fatal(err)
+	}
+	current("by sha256", eicarSHA256, at, true)
+	current("by md5", eicarMD5, at, true)
+	current("another fetch time", eicarSHA1, at.Add(time.Second), false)
+	if err := oc.Put(ctx, fileEntry(eicarSHA256, eicarMD5, eicarSHA1, `{"v":2}`, at.Add(time.Second))); err != nil {
+		t.Fatal(err)
+	}
+	current("replaced by another handle", eicarMD5, at, false)
+	current("the replacement", eicarMD5, at.Add(time.Second), true)
+	if _, err := oc.Clear(ctx); err != nil {
+		t.Fatal(err)
+	}
+	current("cleared by another handle", eicarSHA256, at.Add(time.Second), false)
 }
 
 func testCacheStats(t *testing.T, open Opener) {
