@@ -214,6 +214,13 @@ func (s *sqliteStore) writeBatch(ctx context.Context, ops []*batchOp) error {
 	}
 	return s.writeKeyed(ctx, keys, func(tx *sql.Tx) error {
 		if s.keyLocks {
+			// The batch's commit does not wait for PostgreSQL's journal to reach the
+			// disk, as SQLite's synchronous=NORMAL: a crash of the database server may
+			// lose its last cached answers (asked again) and units of unlimited
+			// budgets (see takeUnlimited), never anything else.
+			if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit TO OFF`); err != nil {
+				return err
+			}
 			slices.Sort(budgets)
 			for _, bud := range budgets {
 				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?, hashtext(?))`, lockSpace, bud); err != nil {

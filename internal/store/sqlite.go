@@ -52,9 +52,12 @@ func Open(ctx context.Context, dsn string, opts Options) (Store, error) {
 
 // sqliteStore is the SQLite implementation of Store.
 type sqliteStore struct {
-	db   *sql.DB
-	path string
-	opts Options
+	db *sql.DB
+	// ledger, on SQLite, is db with synchronous=FULL, for the ledger's writes
+	// (writeLedger); nil on PostgreSQL.
+	ledger *sql.DB
+	path   string
+	opts   Options
 
 	// writeMu serialises this process's write transactions, so that they queue in Go
 	// instead of in SQLite's busy handler, which sleeps in coarse steps; the busy
@@ -111,7 +114,20 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (Store, error) {
 	// Connections are kept (with their prepared statements) for the readers that run
 	// at once, instead of database/sql's two idle ones.
 	db.SetMaxIdleConns(maxIdleConns)
-	s := &sqliteStore{db: db, path: path, opts: opts, caches: map[string]*sqliteCache{}}
+	// The ledger's units are written through connections of their own that sync the
+	// journal at every commit (synchronous=FULL): a unit granted is never lost, even
+	// to a power cut, so that a budget shared by several processes is never exceeded.
+	// Everything else (the cache above all) is synced at checkpoints (NORMAL): a
+	// power cut may lose the last commits, never the database; a killed process loses
+	// nothing.
+	q.Set("_synchronous", "FULL")
+	ledger, err := sql.Open("sqlite", path+"?"+q.Encode())
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	ledger.SetMaxIdleConns(2)
+	s := &sqliteStore{db: db, ledger: ledger, path: path, opts: opts, caches: map[string]*sqliteCache{}}
 	s.batch.s = s
 	// WAL is a property of the file, set once. Switching to it needs a moment alone
 	// with the file, which SQLite reports as busy (without waiting) while another
@@ -121,15 +137,18 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (Store, error) {
 		return db.QueryRowContext(ctx, `PRAGMA journal_mode = WAL`).Scan(&mode)
 	}); err != nil {
 		db.Close()
+		ledger.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	ms, err := loadMigrations(sqliteMigrations, "migrations/sqlite")
 	if err != nil {
 		db.Close()
+		ledger.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	if err := migrate(ctx, db, s.begin, ms, opts.now); err != nil {
 		db.Close()
+		ledger.Close()
 		return nil, fmt.Errorf("store: %s: %w", path, err)
 	}
 	return s, nil
@@ -141,6 +160,25 @@ const maxIdleConns = 16
 // begin starts a write transaction (BEGIN IMMEDIATE, through _txlock).
 func (s *sqliteStore) begin(ctx context.Context) (*sql.Tx, error) {
 	return s.db.BeginTx(ctx, nil)
+}
+
+// writeLedger is write for the quota ledger's units and holds: on SQLite through the
+// connections that sync every commit (ledger).
+func (s *sqliteStore) writeLedger(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if s.ledger == nil {
+		return s.write(ctx, fn)
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	tx, err := s.ledger.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }
 
 // write runs fn in a write transaction, committing if it returns nil. The transaction
@@ -206,6 +244,9 @@ func (s *sqliteStore) close() error {
 		errs = append(errs, st.Close())
 	}
 	errs = append(errs, s.db.Close())
+	if s.ledger != nil {
+		errs = append(errs, s.ledger.Close())
+	}
 	return errors.Join(errs...)
 }
 

@@ -36,6 +36,13 @@ func TestSQLiteFileModeWALAndMigrations(t *testing.T) {
 	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
 		t.Fatalf("journal_mode = %q, %v", mode, err)
 	}
+	// The ledger's commits are synced (FULL = 2), the others at checkpoints (NORMAL = 1).
+	var syncMain, syncLedger int
+	db.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&syncMain)
+	s.(*sqliteStore).ledger.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&syncLedger)
+	if syncMain != 1 || syncLedger != 2 {
+		t.Fatalf("synchronous = %d for the store, %d for the ledger; want NORMAL (1) and FULL (2)", syncMain, syncLedger)
+	}
 	var fk, busy int
 	db.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&fk)
 	db.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&busy)

@@ -26,7 +26,7 @@ func (s *sqliteStore) TakeUnit(ctx context.Context, r TakeRequest) (TakeResult, 
 		return TakeResult{}, fmt.Errorf("store: quota ledger: %w", err)
 	}
 	var res TakeResult
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeLedger(ctx, func(tx *sql.Tx) error {
 		var err error
 		res, err = takeUnit(ctx, tx, r, clock())
 		return err
@@ -254,7 +254,7 @@ func (s *sqliteStore) hold(ctx context.Context, budget string, until time.Time, 
 	if exhausted {
 		kind = 1
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.writeLedger(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO quota_holds (budget, until, exhausted) VALUES (?, ?, ?)
 ON CONFLICT (budget) DO UPDATE SET
 until = CASE WHEN excluded.until > quota_holds.until THEN excluded.until ELSE quota_holds.until END,
