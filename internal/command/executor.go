@@ -291,6 +291,9 @@ func (r *run) execute(ctx context.Context, inputs []string) []Result {
 				for _, i := range j.idx {
 					results[i] = r.result(i, inputs[i], out)
 					r.emit(results[i])
+					if r.req.NoRawData {
+						results[i].Raw = nil
+					}
 				}
 				tiers[j.tier].Done()
 			}
@@ -312,6 +315,9 @@ func (r *run) lookup(key string) (outcome, bool) {
 }
 
 func (r *run) remember(key string, o outcome) {
+	if r.req.NoRawData {
+		o.raw = nil // an input answered by this outcome later does without
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.answered[key] = o

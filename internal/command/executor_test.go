@@ -295,3 +295,18 @@ func TestInvalidMessagesKeepHashNamesAsWritten(t *testing.T) {
 		}
 	}
 }
+
+// NoRawData streams the answers and keeps none of them for the envelope.
+func TestNoRawDataKeepsNoAnswer(t *testing.T) {
+	e := newEnv(t, vtsim.Options{})
+	id := findSHA256(t, "noraw", exists)
+	var streamed []Result
+	env := e.run(t, Request{Command: "check-file-reputation", Inputs: []string{id, id}, NoRawData: true,
+		OnResult: func(r Result) { streamed = append(streamed, r) }})
+	if env.ReturnData != Successful || len(env.RawData) != 2 || string(env.RawData[0]) != "null" || string(env.RawData[1]) != "null" {
+		t.Fatalf("envelope: %s, raw_data %q", env.ReturnData, env.RawData)
+	}
+	if len(streamed) != 2 || len(streamed[0].Raw) == 0 || streamed[0].Context.RiskLevel == "" {
+		t.Fatalf("streamed %+v", streamed)
+	}
+}

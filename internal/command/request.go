@@ -80,6 +80,12 @@ type Request struct {
 	// OnResult, when set, is called once per input as soon as it finishes (in
 	// completion order, one call at a time), for streaming output and progress.
 	OnResult func(Result) `json:"-"`
+	// NoRawData leaves raw_data out of the envelope (every answer is null there) and
+	// VirusTotal's answers out of memory once each input is done, for a caller that
+	// streams the context entries (OnResult; Result.Raw is then set only for an input
+	// whose answer was fetched for it) and keeps only the envelope's summary: its
+	// memory then does not grow with the inputs.
+	NoRawData bool `json:"-"`
 }
 
 // WidgetColors are a widget's colours.

@@ -227,6 +227,9 @@ func run(ctx context.Context, f *cmdutil.Factory, c *command.Command, o *options
 		progress = output.NewProgress(io.ErrOut, len(inputs), io.TerminalWidth())
 	}
 	var writeErr error
+	// jsonl streams the context entries and prints no envelope: nothing keeps the
+	// raw answers.
+	req.NoRawData = format == "jsonl"
 	req.OnResult = func(res command.Result) {
 		if progress != nil {
 			progress.Add(1)
