@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/vtsoar/vtsoar/internal/cache"
@@ -57,5 +58,40 @@ func BenchmarkTakeUnit(b *testing.B) {
 		if _, err := s.TakeUnit(ctx, store.TakeRequest{Budget: "b"}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkCachePut measures puts of VirusTotal-sized answers by 50 writers at once
+// (as a CLI run at --concurrency 50 makes them), grouped by the store's batches.
+func BenchmarkCachePut(b *testing.B) {
+	for _, size := range []int{4 << 10, 25 << 10} {
+		b.Run(fmt.Sprintf("%dKB", size>>10), func(b *testing.B) {
+			ctx := context.Background()
+			s, err := store.OpenSQLite(ctx, filepath.Join(b.TempDir(), "bench.db"), store.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			c := s.Cache("https://www.virustotal.com")
+			body := make([]byte, size)
+			for i := range body {
+				body[i] = byte('a' + i%26)
+			}
+			var n atomic.Int64
+			b.SetParallelism(25)
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := n.Add(1)
+					e := cache.Entry{Kind: ioc.KindFile, ID: fmt.Sprintf("%064x", i), Aliases: []string{fmt.Sprintf("%032x", i), fmt.Sprintf("%040x", i)}, Body: body}
+					if err := c.Put(ctx, e); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "puts/s")
+		})
 	}
 }
