@@ -230,7 +230,8 @@ type CacheStats struct {
 	// Entries is the number of cached answers, NotFound the number of them that
 	// record a not-found answer, Aliases the number of ids that lead to them.
 	Entries, NotFound, Aliases int
-	// Bytes is the size of the cached bodies.
+	// Bytes is the size of the cached bodies as stored (compressed, see
+	// migrations/*/0210_cache_body_encoding.sql).
 	Bytes int64
 	// Hits and Misses count Get calls that found a usable entry or did not.
 	Hits, Misses int64

@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("CacheServerScope", func(t *testing.T) { testCacheScope(t, open) })
 	t.Run("CacheReplace", func(t *testing.T) { testCacheReplace(t, open) })
 	t.Run("CacheCurrent", func(t *testing.T) { testCacheCurrent(t, open) })
+	t.Run("CacheLargeBodies", func(t *testing.T) { testCacheLargeBodies(t, open) })
 	t.Run("CacheStatsClearPrune", func(t *testing.T) { testCacheStats(t, open) })
 	t.Run("CacheConcurrent", func(t *testing.T) { testCacheConcurrent(t, open) })
 	t.Run("Users", func(t *testing.T) { testUsers(t, open) })
@@ -685,6 +686,43 @@ func testCacheReplace(t *testing.T, open Opener) {
 	}
 	if err := c.Put(ctx, cache.Entry{Kind: ioc.KindFile}); err == nil {
 		t.Fatal("entry without id accepted")
+	}
+}
+
+// Answers of VirusTotal's size come back byte for byte, from another handle too,
+// however they are stored; Stats counts the bytes as stored.
+func testCacheLargeBodies(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s, other := open(t, "large", store.Options{}), open(t, "large", store.Options{})
+	var big bytes.Buffer
+	big.WriteString(`{"data": {"id": "x", "attributes": {"last_analysis_results": {`)
+	for i := range 400 {
+		fmt.Fprintf(&big, "%s\n    \"engine%d\": {\"category\": \"undetected\", \"result\": null, \"engine_version\": \"%d.%d\"}",
+			map[bool]string{true: "", false: ","}[i == 0], i, i%7, i*31%1000)
+	}
+	big.WriteString("}}}}\n")
+	noise := make([]byte, 3000) // incompressible
+	for i := range noise {
+		noise[i] = byte(i*7919 + i*i*31)
+	}
+	bodies := map[string][]byte{"compressible": big.Bytes(), "incompressible": noise, "small": []byte(`{"a": 1}`)}
+	c := s.Cache(serverVT)
+	total := 0
+	for name, body := range bodies {
+		if err := c.Put(ctx, cache.Entry{Kind: ioc.KindFile, ID: name, Body: body}); err != nil {
+			t.Fatal(err)
+		}
+		total += len(body)
+	}
+	for name, body := range bodies {
+		e, ok, err := other.Cache(serverVT).Get(ctx, ioc.KindFile, name, 0)
+		if err != nil || !ok || !bytes.Equal(e.Body, body) {
+			t.Fatalf("%s answer (%d bytes): got %d bytes back, %v %v", name, len(body), len(e.Body), ok, err)
+		}
+	}
+	st, err := c.Stats(ctx)
+	if err != nil || st.Bytes <= 0 || st.Bytes >= int64(total) {
+		t.Fatalf("stats %+v, %v: want the stored size, under the %d bytes of the answers", st, err, total)
 	}
 }
 
