@@ -74,7 +74,7 @@ func main() {
 	latency := flag.Duration("latency", 20*time.Millisecond, "emulator latency per request")
 	concs := flag.String("concurrency", "20,50", "comma-separated --concurrency values")
 	formats := flag.String("formats", "json,jsonl", "comma-separated output formats")
-	runs := flag.Int("runs", 2, "runs of each case (alternating with vt-cli when present); the best wall is reported")
+	runs := flag.Int("runs", 2, "runs of each case (alternating with vt-cli and -base when present): the least wall and CPU and the highest RSS are reported")
 	bin := flag.String("bin", "", "the vtsoar binary to measure (default: build ./cmd/vtsoar)")
 	base := flag.String("base", "", "another vtsoar binary (say, main's) run alternately with the measured one and printed beside it, without goals")
 	vtcli := flag.String("vt", "", "VirusTotal's vt-cli binary (default: vt on PATH, if any)")
@@ -274,11 +274,21 @@ func (b *bench) run(concs []int, formats []string, bin, vtcli string, keep bool)
 	return !b.missed, nil
 }
 
-// better returns the measurement with the shorter wall time.
+// better merges the measurements of two runs of one case: the shorter wall time and
+// the lesser CPU time (on shared cores both only grow with the other work), and the
+// higher peak RSS.
 func better(best, m *measurement) *measurement {
-	if best == nil || m.wall < best.wall {
-		return m
+	if best == nil {
+		cp := *m
+		return &cp
 	}
+	if m.wall < best.wall {
+		best.wall = m.wall
+	}
+	if m.cpu < best.cpu {
+		best.cpu, best.emuCPU = m.cpu, m.emuCPU
+	}
+	best.rss = max(best.rss, m.rss)
 	return best
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 )
 
 // This file groups the store's small, frequent writes (cache puts, the units of
@@ -17,11 +18,20 @@ import (
 // for what arrived meanwhile instead of one each, and a lone write is not delayed at
 // all. A write that the caller waits for (a cache put) returns once its transaction
 // has committed, as before: grouping changes the cost, not the guarantee.
+//
+// A write nobody waits for and that may wait (lazy: the units of unlimited budgets)
+// is held for up to lazyDelay, and then written with what is queued or alone: a
+// transaction that also writes the ledger's pages costs more than one that does
+// not, and a process taking a thousand units a second then writes them in a few
+// transactions instead of riding every cache put. A flush writes them at once.
 
 // maxBatch bounds the writes of one transaction (and the memory of their bodies).
 const (
 	maxBatchOps   = 256
 	maxBatchBytes = 16 << 20
+	// lazyDelay is how long a lazy write may be held; maxLazy how many.
+	lazyDelay = 50 * time.Millisecond
+	maxLazy   = 1024
 )
 
 // batchOp is one write of a batch.
@@ -37,6 +47,8 @@ type batchOp struct {
 	apply func(ctx context.Context, tx *sql.Tx) error
 	// done, when set, receives the write's outcome once committed (or failed).
 	done chan error
+	// lazy marks a write nobody waits for that may be held (see lazyDelay).
+	lazy bool
 }
 
 // batcher runs the queued writes of one store, one transaction at a time.
@@ -45,7 +57,10 @@ type batcher struct {
 
 	mu      sync.Mutex
 	queue   []*batchOp
+	lazy    []*batchOp // held lazy writes, oldest first
+	since   time.Time  // when the oldest of lazy was queued
 	running bool
+	wake    chan struct{} // a write was queued while the writer waited for lazy ones
 	// asyncErr is the last failure of a write nobody waited for, reported by the next
 	// flush.
 	asyncErr error
@@ -54,10 +69,25 @@ type batcher struct {
 // submit queues op and starts the writer if it is idle.
 func (b *batcher) submit(op *batchOp) {
 	b.mu.Lock()
-	b.queue = append(b.queue, op)
+	if op.lazy {
+		if len(b.lazy) == 0 {
+			b.since = time.Now()
+		}
+		b.lazy = append(b.lazy, op)
+	} else {
+		b.queue = append(b.queue, op)
+	}
+	if b.wake == nil {
+		b.wake = make(chan struct{}, 1)
+	}
 	if !b.running {
 		b.running = true
 		go b.loop()
+	} else if !op.lazy || len(b.lazy) >= maxLazy {
+		select {
+		case b.wake <- struct{}{}:
+		default:
+		}
 	}
 	b.mu.Unlock()
 }
@@ -90,7 +120,7 @@ func (b *batcher) flush(ctx context.Context) error {
 // settle is flush when writes are queued or running, and nothing otherwise.
 func (b *batcher) settle(ctx context.Context) error {
 	b.mu.Lock()
-	busy := b.running || b.asyncErr != nil
+	busy := b.running || b.asyncErr != nil || len(b.lazy) > 0
 	b.mu.Unlock()
 	if !busy {
 		return nil
@@ -107,36 +137,57 @@ func (b *batcher) takeAsyncErr() error {
 	return err
 }
 
-// take removes the next batch from the queue; false when the queue is empty (and the
-// writer stops).
-func (b *batcher) take() ([]*batchOp, bool) {
+// take removes the next batch from the queue, with the held lazy writes when it
+// holds a flush, when they have waited lazyDelay or when there are maxLazy of them.
+// With only younger lazy writes held it returns no batch and how long to wait; ok is
+// false when nothing is queued or held (and the writer stops).
+func (b *batcher) take() (batch []*batchOp, wait time.Duration, ok bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.queue) == 0 {
-		b.running = false
-		return nil, false
-	}
-	n, size := 0, 0
+	n, size, flush := 0, 0, false
 	for n < len(b.queue) && n < maxBatchOps {
 		size += b.queue[n].size
+		flush = flush || b.queue[n].apply == nil
 		n++
 		if size >= maxBatchBytes {
 			break
 		}
 	}
-	batch := slices.Clone(b.queue[:n])
+	if len(b.lazy) > 0 {
+		if age := time.Since(b.since); flush || age >= lazyDelay || len(b.lazy) >= maxLazy {
+			batch = append(batch, b.lazy...)
+			clear(b.lazy)
+			b.lazy = b.lazy[:0]
+		} else if n == 0 {
+			return nil, lazyDelay - age, true
+		}
+	}
+	if n == 0 && len(batch) == 0 {
+		b.running = false
+		return nil, 0, false
+	}
+	batch = append(batch, b.queue[:n]...)
 	rest := copy(b.queue, b.queue[n:])
 	clear(b.queue[rest:])
 	b.queue = b.queue[:rest]
-	return batch, true
+	return batch, 0, true
 }
 
 func (b *batcher) loop() {
 	ctx := context.Background()
 	for {
-		batch, ok := b.take()
+		batch, wait, ok := b.take()
 		if !ok {
 			return
+		}
+		if batch == nil {
+			t := time.NewTimer(wait)
+			select {
+			case <-b.wake:
+			case <-t.C:
+			}
+			t.Stop()
+			continue
 		}
 		b.run(ctx, batch)
 	}

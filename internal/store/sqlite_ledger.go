@@ -45,17 +45,17 @@ const (
 
 // takeUnlimited grants a unit of a budget none of whose windows has a limit, unless
 // the budget is held: nothing can be refused on its counts, so the unit is granted
-// after one read (the hold), without the write lock, and recorded by the batcher in
-// the next shared transaction, a few milliseconds later at most (BudgetUsage and
-// TakeUnit on this handle wait for it). Registrations are neither consulted nor
+// after one read (the hold), without the write lock, and recorded by the batcher
+// with others, within lazyDelay (50 ms; BudgetUsage and TakeUnit on this handle wait
+// for it). Registrations are neither consulted nor
 // changed: with no limit nobody waits for room, and a registration left from a hold
 // lapses by itself. ok is false when the budget has a limit or is held: the caller
 // then takes the unit in a write transaction (takeUnit).
 //
 // A process killed at the wrong moment loses the units of its last batch. That is
 // harmless: they are never the reason for a refusal (the windows have no limit), and
-// what they are shown for, the use of the budget, is short of them by at most a few
-// milliseconds' worth.
+// what they are shown for, the use of the budget, is short of them by at most
+// lazyDelay's worth.
 func (s *sqliteStore) takeUnlimited(ctx context.Context, r TakeRequest, clock func() time.Time) (TakeResult, bool, error) {
 	now := clock()
 	var windows []Window
@@ -89,7 +89,7 @@ func (s *sqliteStore) takeUnlimited(ctx context.Context, r TakeRequest, clock fu
 		res.HoldEnded = fromMicros(until)
 	}
 	budget, at := r.Budget, micros(now)
-	s.batch.submit(&batchOp{budget: budget, size: len(budget) + 8, apply: func(ctx context.Context, tx *sql.Tx) error {
+	s.batch.submit(&batchOp{budget: budget, size: len(budget) + 8, lazy: true, apply: func(ctx context.Context, tx *sql.Tx) error {
 		ins, err := s.txStmt(ctx, tx, ledgerInsertSQL)
 		if err != nil {
 			return err

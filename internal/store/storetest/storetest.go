@@ -274,6 +274,21 @@ func testLedgerUnlimited(t *testing.T, open Opener) {
 	if err != nil || u[0].Count != 21 || u[1].Count != 21 {
 		t.Fatalf("usage of an unlimited budget = %+v, %v", u, err)
 	}
+	// Units are recorded with others, a little later: a handle that closes has
+	// written them all, for every other handle to count.
+	other := open(t, "unlimited", store.Options{})
+	for i := 0; i < 5; i++ {
+		if r, err := s.TakeUnit(ctx, store.TakeRequest{Budget: "p", Windows: w}); err != nil || !r.Granted {
+			t.Fatalf("unlimited take: %+v, %v", r, err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	u, _, err = other.BudgetUsage(ctx, "p", time.Now(), w(time.Now()))
+	if err != nil || u[0].Count != 26 {
+		t.Fatalf("usage seen by another handle after a close = %+v, %v; want 26 units", u, err)
+	}
 }
 
 func testLedgerHold(t *testing.T, open Opener) {
