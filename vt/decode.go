@@ -86,11 +86,36 @@ type fastEnvelope struct {
 		ID                string                     `json:"id"`
 		Type              string                     `json:"type"`
 		Links             Links                      `json:"links"`
-		Attributes        json.RawMessage            `json:"attributes"`
+		Attributes        span                       `json:"attributes"`
 		ContextAttributes json.RawMessage            `json:"context_attributes"`
 		Relationships     map[string]json.RawMessage `json:"relationships"`
 	} `json:"data"`
 	Meta json.RawMessage `json:"meta"`
+}
+
+// span is where a value lies in the input of the fast pass: the attributes, the
+// bulk of a report, are checked there and taken as a slice of the body instead of a
+// copy.
+type span struct{ start, end int64 }
+
+// UnmarshalJSONFrom implements jsonv2.UnmarshalerFrom.
+func (s *span) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	start := dec.InputOffset() // just after the member's name
+	if err := dec.SkipValue(); err != nil {
+		return err
+	}
+	*s = span{start: start, end: dec.InputOffset()}
+	return nil
+}
+
+// in returns the span's value in body ("" when there is none), without the colon and
+// white space that come before it.
+func (s span) in(body []byte) json.RawMessage {
+	if s.end <= s.start || s.end > int64(len(body)) {
+		return nil
+	}
+	v := bytes.TrimLeft(body[s.start:s.end], " \t\r\n:")
+	return v[:len(v):len(v)]
 }
 
 // strictFast are the options of the fast pass: members are matched without regard to
@@ -105,8 +130,8 @@ func decodeObjectFast(body []byte) (Object, json.RawMessage, bool) {
 	}
 	d := env.Data
 	o := Object{ID: d.ID, Type: d.Type, Links: d.Links, Relationships: d.Relationships, Raw: body}
-	if !isNull(d.Attributes) {
-		o.Attributes = d.Attributes
+	if attrs := d.Attributes.in(body); !isNull(attrs) {
+		o.Attributes = attrs
 	}
 	if !isNull(d.ContextAttributes) {
 		o.ContextAttributes = d.ContextAttributes

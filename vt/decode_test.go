@@ -235,3 +235,20 @@ func TestGetFileWithoutEngineResults(t *testing.T) {
 		t.Fatalf("the rest of the report differs:\n%+v\n%+v", full.Attrs, light.Attrs)
 	}
 }
+
+// Attributes holds the attributes' own text, white space around it left out.
+func TestDecodeAttributesAreTheAnswersText(t *testing.T) {
+	attrs := `{"md5": "a",
+   "size": 3}`
+	body := []byte(`{"data": {"type": "file", "id": "x", "attributes" :` + "\n\t " + attrs + "\n , \"links\": {}}}")
+	f, err := decodeFileBody(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(f.Attributes) != attrs || f.Attrs.MD5 != "a" || f.Attrs.Size != 3 {
+		t.Fatalf("attributes %q (%+v), want %q", f.Attributes, f.Attrs, attrs)
+	}
+	if cap(f.Attributes) != len(f.Attributes) {
+		t.Fatal("appending to Attributes would write over the body")
+	}
+}

@@ -92,22 +92,23 @@ func (b *batcher) submit(op *batchOp) {
 	b.mu.Unlock()
 }
 
-// do queues op and waits for its outcome (the write goes on if ctx ends first).
-func (b *batcher) do(ctx context.Context, op *batchOp) error {
+// do queues op and waits for its outcome; done is false when ctx ended first (the
+// write goes on, and op is still in use).
+func (b *batcher) do(ctx context.Context, op *batchOp) (done bool, err error) {
 	op.done = make(chan error, 1)
 	b.submit(op)
 	select {
 	case err := <-op.done:
-		return err
+		return true, err
 	case <-ctx.Done():
-		return ctx.Err()
+		return false, ctx.Err()
 	}
 }
 
 // flush waits until every write queued before it has committed, and returns the
 // failure of a write nobody waited for since the last flush, if any.
 func (b *batcher) flush(ctx context.Context) error {
-	if err := b.do(ctx, &batchOp{}); err != nil {
+	if _, err := b.do(ctx, &batchOp{}); err != nil {
 		return err
 	}
 	b.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -149,12 +150,16 @@ const (
 	compressMin = 1024
 )
 
-// encodeBody returns the stored form of body and its encoding.
-func encodeBody(body []byte) ([]byte, string) {
+// encodeBody returns the stored form of body and its encoding; a compressed form is
+// written into dst when it has room.
+func encodeBody(dst, body []byte) ([]byte, string) {
 	if len(body) < compressMin {
 		return body, ""
 	}
-	enc := s2.Encode(nil, body)
+	if n := s2.MaxEncodedLen(len(body)); cap(dst) < n {
+		dst = make([]byte, n)
+	}
+	enc := s2.Encode(dst[:cap(dst)], body)
 	if len(enc) > len(body)-len(body)/10 {
 		return body, ""
 	}
@@ -228,20 +233,29 @@ func (c *sqliteCache) Put(ctx context.Context, e cache.Entry) error {
 	for i, n := range names {
 		keys[i] = "cache\x00" + c.server + "\x00" + kind + "\x00" + n
 	}
-	// Compressed here, in the caller's goroutine, not in the batch's transaction.
-	body, encoding := encodeBody(e.Body)
+	// Compressed here, in the caller's goroutine, not in the batch's transaction, into
+	// a buffer used again once the put is written.
+	buf := encodeBuffers.Get().(*[]byte)
+	body, encoding := encodeBody(*buf, e.Body)
 	size := len(body)
 	for _, n := range names {
 		size += len(n)
 	}
-	err := c.s.batch.do(ctx, &batchOp{keys: keys, size: size, apply: func(ctx context.Context, tx *sql.Tx) error {
+	written, err := c.s.batch.do(ctx, &batchOp{keys: keys, size: size, apply: func(ctx context.Context, tx *sql.Tx) error {
 		return c.put(ctx, tx, e, kind, names, string(aliasJSON), body, encoding, notFound)
 	}})
+	if written && encoding != "" {
+		*buf = body[:0]
+		encodeBuffers.Put(buf)
+	}
 	if err != nil {
 		return fmt.Errorf("store: cache put: %w", err)
 	}
 	return nil
 }
+
+// encodeBuffers holds the buffers answers are compressed into.
+var encodeBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // The statements of a put.
 const (
