@@ -273,29 +273,40 @@ func (r *run) execute(ctx context.Context, inputs []string) []Result {
 		workers = DefaultConcurrency
 	}
 	workers = min(workers, len(order))
+	do := func(j *job) {
+		for t := 0; t < j.tier; t++ {
+			tiers[t].Wait()
+		}
+		out, ok := r.lookup(j.key)
+		if !ok {
+			out = r.safeExec(ctx, j.task)
+		}
+		if out.fail == nil {
+			r.remember(j.key, out)
+		}
+		for _, i := range j.idx {
+			results[i] = r.result(i, inputs[i], out)
+			r.emit(results[i])
+			if r.req.NoRawData {
+				results[i].Raw = nil
+			}
+		}
+		tiers[j.tier].Done()
+	}
+	if workers <= 1 {
+		// One at a time (a single input, most often): on the caller's goroutine,
+		// whose stack has already grown to what the store and the client need.
+		for _, j := range order {
+			do(j)
+		}
+		return results
+	}
 	ch := make(chan *job)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for j := range ch {
-				for t := 0; t < j.tier; t++ {
-					tiers[t].Wait()
-				}
-				out, ok := r.lookup(j.key)
-				if !ok {
-					out = r.safeExec(ctx, j.task)
-				}
-				if out.fail == nil {
-					r.remember(j.key, out)
-				}
-				for _, i := range j.idx {
-					results[i] = r.result(i, inputs[i], out)
-					r.emit(results[i])
-					if r.req.NoRawData {
-						results[i].Raw = nil
-					}
-				}
-				tiers[j.tier].Done()
+				do(j)
 			}
 		})
 	}

@@ -181,16 +181,29 @@ func decodeBody(stored []byte, encoding string) ([]byte, error) {
 	return nil, fmt.Errorf("answer stored in an unknown encoding %q (written by a newer vtsoar?)", encoding)
 }
 
-const cacheCurrentSQL = `SELECT e.fetched_at FROM cache_aliases a JOIN cache_entries e
+// cacheCurrentSQL reads an entry's fetch time from the index cache_entries_stamp
+// alone: the row's fetch time comes after its body, in its last overflow page.
+// SQLite's planner prefers the primary key's index, which does not hold it, and is
+// told; PostgreSQL keeps large bodies out of the row and chooses for itself.
+const (
+	cacheCurrentSQL = `SELECT e.fetched_at FROM cache_aliases a JOIN cache_entries e
 ON e.server = a.server AND e.kind = a.kind AND e.id = a.id
 WHERE a.server = ? AND a.kind = ? AND a.alias = ?`
+	cacheCurrentSQLite = `SELECT e.fetched_at FROM cache_aliases a JOIN cache_entries e INDEXED BY cache_entries_stamp
+ON e.server = a.server AND e.kind = a.kind AND e.id = a.id
+WHERE a.server = ? AND a.kind = ? AND a.alias = ?`
+)
 
 var _ cache.Validator = (*sqliteCache)(nil)
 
 // Current implements cache.Validator.
 func (c *sqliteCache) Current(ctx context.Context, kind ioc.Kind, id string, fetchedAt time.Time) (bool, error) {
 	var fetched int64
-	err := c.s.queryRow(ctx, cacheCurrentSQL, c.server, string(kind), id).Scan(&fetched)
+	q := cacheCurrentSQLite
+	if c.s.keyLocks {
+		q = cacheCurrentSQL
+	}
+	err := c.s.queryRow(ctx, q, c.server, string(kind), id).Scan(&fetched)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
