@@ -15,8 +15,10 @@ import (
 // unlimited budgets) into shared transactions: a group commit. Every write queued
 // while a transaction runs goes into the next one, so that a process writing many
 // answers at once pays one transaction (one commit, one pass through the write lock)
-// for what arrived meanwhile instead of one each, and a lone write is not delayed at
-// all. A write that the caller waits for (a cache put) returns once its transaction
+// for what arrived meanwhile instead of one each. A lone write is not delayed; while
+// writes keep coming, a batch of fewer than lingerBefore waits up to linger (0.5 ms)
+// for more, since a transaction's begin and commit (locks, journal frames, system
+// calls) cost as much as a few writes. A write that the caller waits for (a cache put) returns once its transaction
 // has committed, as before: grouping changes the cost, not the guarantee.
 //
 // A write nobody waits for and that may wait (lazy: the units of unlimited budgets)
@@ -83,7 +85,7 @@ func (b *batcher) submit(op *batchOp) {
 	if !b.running {
 		b.running = true
 		go b.loop()
-	} else if !op.lazy || len(b.lazy) >= maxLazy {
+	} else if wakeFor(op, len(b.queue), len(b.lazy)) {
 		select {
 		case b.wake <- struct{}{}:
 		default:
@@ -176,7 +178,16 @@ func (b *batcher) take() (batch []*batchOp, wait time.Duration, ok bool) {
 
 func (b *batcher) loop() {
 	ctx := context.Background()
+	var last time.Time // when the last transaction ended
 	for {
+		if b.lingering(last) {
+			t := time.NewTimer(linger)
+			select {
+			case <-b.wake:
+			case <-t.C:
+			}
+			t.Stop()
+		}
 		batch, wait, ok := b.take()
 		if !ok {
 			return
@@ -191,7 +202,43 @@ func (b *batcher) loop() {
 			continue
 		}
 		b.run(ctx, batch)
+		last = time.Now()
 	}
+}
+
+// linger is how long the writer waits for more writes to join a small batch while
+// writes keep coming (the last transaction ended less than busyGap ago): every
+// transaction costs its begin and commit (locks, journal frames), whatever it holds.
+const (
+	linger       = 500 * time.Microsecond
+	busyGap      = 3 * time.Millisecond
+	lingerBefore = 4 // writes queued from which the writer does not wait
+)
+
+// wakeFor reports whether op, just queued (queued and lazy writes now held), wakes
+// a waiting writer: a first write (the writer may wait for lazy ones), a flush,
+// enough writes to end a linger, or too many lazy ones.
+func wakeFor(op *batchOp, queued, lazy int) bool {
+	if op.lazy {
+		return lazy >= maxLazy
+	}
+	return queued == 1 || queued >= lingerBefore || op.apply == nil
+}
+
+// lingering reports whether the writer should wait a little before its next batch.
+func (b *batcher) lingering(last time.Time) bool {
+	if last.IsZero() || time.Since(last) > busyGap {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := len(b.queue)
+	for _, op := range b.queue {
+		if op.apply == nil {
+			return false // a flush is waiting
+		}
+	}
+	return n > 0 && n < lingerBefore
 }
 
 // run writes a batch in one transaction. When that fails and the batch holds more
