@@ -266,6 +266,12 @@ func decodeAttrs(attrs json.RawMessage, v any, extra ...jsonv2.Options) error {
 // decodeReport decodes a report whose data.type must be want (when present); extra
 // are more options of the attributes' fast pass.
 func decodeReport[A any](body []byte, want string, extra ...jsonv2.Options) (Object, A, error) {
+	if o, attrs, ok := decodeReportFast[A](body, extra); ok {
+		if o.Type != "" && o.Type != want {
+			return o, attrs, fmt.Errorf("expected a %s object, got a %q object", want, o.Type)
+		}
+		return o, attrs, nil
+	}
 	var attrs A
 	o, _, err := decodeObjectBody(body)
 	if err != nil {
@@ -278,6 +284,61 @@ func decodeReport[A any](body []byte, want string, extra ...jsonv2.Options) (Obj
 		return o, attrs, err
 	}
 	return o, attrs, nil
+}
+
+// attrsOf is the attributes member of a report in decodeReportFast: decoded into v
+// in the envelope's pass, and where they lie kept (see span).
+type attrsOf[A any] struct {
+	v    A
+	at   span
+	opts []jsonv2.Options
+}
+
+// UnmarshalJSONFrom implements jsonv2.UnmarshalerFrom.
+func (a *attrsOf[A]) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	start := dec.InputOffset()
+	if err := jsonv2.UnmarshalDecode(dec, &a.v, a.opts...); err != nil {
+		return err
+	}
+	a.at = span{start: start, end: dec.InputOffset()}
+	return nil
+}
+
+// attrsOptions are the options of the attributes in the fast pass: decodeAttrs's
+// (unknown members are the norm there), in the envelope's strict pass.
+var attrsOptions = []jsonv2.Options{jsonv2.RejectUnknownMembers(false), jsonv2.MatchCaseInsensitiveNames(true)}
+
+// decodeReportFast is decodeReport's usual case in one strict pass over the answer:
+// the envelope and the attributes at once. ok is false on any surprise (an unknown
+// member of the envelope, a mistyped attribute, a bare object), which the two-pass
+// path then decodes as it always did.
+func decodeReportFast[A any](body []byte, extra []jsonv2.Options) (Object, A, bool) {
+	type data struct {
+		ID                string                     `json:"id"`
+		Type              string                     `json:"type"`
+		Links             Links                      `json:"links"`
+		Attributes        attrsOf[A]                 `json:"attributes"`
+		ContextAttributes json.RawMessage            `json:"context_attributes"`
+		Relationships     map[string]json.RawMessage `json:"relationships"`
+	}
+	var env struct {
+		Data *data          `json:"data"`
+		Meta json.RawMessage `json:"meta"`
+	}
+	env.Data = &data{Attributes: attrsOf[A]{opts: append(attrsOptions[:len(attrsOptions):len(attrsOptions)], extra...)}}
+	var zero A
+	if jsonv2.Unmarshal(body, &env, strictFast...) != nil || env.Data == nil || (env.Data.ID == "" && env.Data.Type == "") {
+		return Object{}, zero, false
+	}
+	d := env.Data
+	o := Object{ID: d.ID, Type: d.Type, Links: d.Links, Relationships: d.Relationships, Raw: body}
+	if attrs := d.Attributes.at.in(body); !isNull(attrs) {
+		o.Attributes = attrs
+	}
+	if !isNull(d.ContextAttributes) {
+		o.ContextAttributes = d.ContextAttributes
+	}
+	return o, d.Attributes.v, true
 }
 
 func decodeFileBody(body []byte, extra ...jsonv2.Options) (*File, error) {

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 func TestDecodeToleratesOddAttributeTypes(t *testing.T) {
@@ -251,4 +253,37 @@ func TestDecodeAttributesAreTheAnswersText(t *testing.T) {
 	if cap(f.Attributes) != len(f.Attributes) {
 		t.Fatal("appending to Attributes would write over the body")
 	}
+}
+
+// The one-pass decoding of a report gives what the two passes give, whenever it
+// takes the report.
+func FuzzReportFastPass(f *testing.F) {
+	for _, s := range []string{
+		`{"data": {"type": "file", "id": "a", "attributes": {"md5": "x", "last_analysis_stats": {"malicious": 1}, "last_analysis_results": {"E": {"category": "malicious", "result": "r"}}}}}`,
+		`{"data": {"type": "file", "id": "a", "attributes": {"MD5": "x", "md5": "y", "size": 3, "names": ["n"], "other": {"k": [1, 2]}}, "links": {"self": "s"}}}`,
+		`{"data": {"type": "url", "id": "u", "attributes": {"url": "http://x", "reputation": -3}}, "meta": {}}`,
+		`{"data": {"type": "file", "id": "a", "attributes": {"size": "big"}}}`,
+		`{"data": {"type": "file", "id": "a", "attributes": null, "context_attributes": {"x": 1}}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, extra := range [][]jsonv2.Options{nil, {skipEngineResults}} {
+			fo, fa, ok := decodeReportFast[FileAttributes](body, extra)
+			if !ok {
+				continue
+			}
+			so, _, err := decodeObjectBody(body)
+			if err != nil {
+				t.Fatalf("the one pass took a report the two passes refuse: %v", err)
+			}
+			var sa FileAttributes
+			if err := decodeAttrs(so.Attributes, &sa, extra...); err != nil {
+				t.Fatalf("the one pass took attributes the two passes refuse: %v", err)
+			}
+			if !reflect.DeepEqual(fo, so) || !reflect.DeepEqual(fa, sa) {
+				t.Fatalf("one pass:\n%+v\n%+v\ntwo passes:\n%+v\n%+v", fo, fa, so, sa)
+			}
+		}
+	})
 }
