@@ -322,7 +322,7 @@ func decodeReportFast[A any](body []byte, extra []jsonv2.Options) (Object, A, bo
 		Relationships     map[string]json.RawMessage `json:"relationships"`
 	}
 	var env struct {
-		Data *data          `json:"data"`
+		Data *data           `json:"data"`
 		Meta json.RawMessage `json:"meta"`
 	}
 	env.Data = &data{Attributes: attrsOf[A]{opts: append(attrsOptions[:len(attrsOptions):len(attrsOptions)], extra...)}}
