@@ -128,7 +128,6 @@ type bench struct {
 	emu     *exec.Cmd
 	emuURL  string
 	missed  bool
-	results []string
 }
 
 // measurement is what one child process cost.
