@@ -121,13 +121,13 @@ type bench struct {
 	runs       int
 	profileDir string
 
-	dir     string
-	bin     string
-	base    string
-	vt      string
-	emu     *exec.Cmd
-	emuURL  string
-	missed  bool
+	dir    string
+	bin    string
+	base   string
+	vt     string
+	emu    *exec.Cmd
+	emuURL string
+	missed bool
 }
 
 // measurement is what one child process cost.
