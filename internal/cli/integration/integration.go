@@ -22,6 +22,9 @@ const GroupID = "integration"
 // progressThreshold is the number of inputs from which a progress bar is drawn.
 const progressThreshold = 10
 
+// streamDelay is how long a line of -o jsonl may wait before it is written out.
+const streamDelay = 20 * time.Millisecond
+
 // NewCmds returns a command for each integration command.
 func NewCmds(f *cmdutil.Factory) []*cobra.Command {
 	var out []*cobra.Command
@@ -228,19 +231,29 @@ func run(ctx context.Context, f *cmdutil.Factory, c *command.Command, o *options
 	}
 	var writeErr error
 	// jsonl streams the context entries and prints no envelope: nothing keeps the
-	// raw answers.
+	// raw answers. The lines reach stdout within streamDelay of being written, in a
+	// few writes rather than one each.
 	req.NoRawData = format == "jsonl"
+	var stream *output.Stream
+	if format == "jsonl" {
+		stream = output.NewStream(io.Out, streamDelay)
+	}
 	req.OnResult = func(res command.Result) {
 		if progress != nil {
 			progress.Add(1)
 		}
-		if format == "jsonl" && writeErr == nil {
-			writeErr = output.JSONLine(io.Out, res.Context)
+		if stream != nil && writeErr == nil {
+			writeErr = output.JSONLine(stream, res.Context)
 		}
 	}
 	env, err := command.Run(ctx, deps, req)
 	if progress != nil {
 		progress.Done()
+	}
+	if stream != nil {
+		if cerr := stream.Close(); writeErr == nil {
+			writeErr = cerr
+		}
 	}
 	if err != nil {
 		var re *command.RequestError
