@@ -51,6 +51,9 @@ type batchOp struct {
 	done chan error
 	// lazy marks a write nobody waits for that may be held (see lazyDelay).
 	lazy bool
+	// after, when set, is called with the outcome of a write nobody waits for, in
+	// place of recording a failure for the next flush.
+	after func(error)
 }
 
 // batcher runs the queued writes of one store, one transaction at a time.
@@ -66,6 +69,10 @@ type batcher struct {
 	// asyncErr is the last failure of a write nobody waited for, reported by the next
 	// flush.
 	asyncErr error
+	// putErr is the last failure of an asynchronous cache put (Options.AsyncCachePuts),
+	// reported by Close; asyncBytes are the bytes of those queued.
+	putErr     error
+	asyncBytes int
 }
 
 // submit queues op and starts the writer if it is idle.
@@ -129,6 +136,46 @@ func (b *batcher) settle(ctx context.Context) error {
 		return nil
 	}
 	return b.flush(ctx)
+}
+
+// maxAsyncBytes bounds the asynchronous cache puts queued at once: past it, a put
+// waits for its write, so that a writer that falls behind holds back its callers
+// instead of their answers piling up in memory.
+const maxAsyncBytes = 8 << 20
+
+// async queues op, a cache put nobody waits for, unless maxAsyncBytes are queued
+// already; false when the caller must wait for it instead (do).
+func (b *batcher) async(op *batchOp) bool {
+	b.mu.Lock()
+	if b.asyncBytes+op.size > maxAsyncBytes {
+		b.mu.Unlock()
+		return false
+	}
+	b.asyncBytes += op.size
+	b.mu.Unlock()
+	after := op.after
+	op.after = func(err error) {
+		b.mu.Lock()
+		b.asyncBytes -= op.size
+		if err != nil {
+			b.putErr = err
+		}
+		b.mu.Unlock()
+		if after != nil {
+			after(err)
+		}
+	}
+	b.submit(op)
+	return true
+}
+
+// takePutErr returns and forgets the failure of an asynchronous cache put.
+func (b *batcher) takePutErr() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	err := b.putErr
+	b.putErr = nil
+	return err
 }
 
 // takeAsyncErr returns and forgets the failure of a write nobody waited for.
@@ -287,6 +334,10 @@ func (b *batcher) write(ctx context.Context, ops []*batchOp) error {
 func (b *batcher) finish(op *batchOp, err error) {
 	if op.done != nil {
 		op.done <- err
+		return
+	}
+	if op.after != nil {
+		op.after(err)
 		return
 	}
 	if err != nil {

@@ -32,6 +32,13 @@ type Options struct {
 	Now func() time.Time
 	// BusyTimeout is how long a write waits for another process's write lock (0: 10s).
 	BusyTimeout time.Duration
+	// AsyncCachePuts makes a cache put return before its answer is written: the next
+	// shared transaction writes it, and Close writes what is left (and reports a put
+	// that failed). For a process to which its cache is a saving across runs and
+	// nothing more (a CLI run): killed, it loses the answers of its last few
+	// milliseconds, which a later run asks again. Not for the enrichment, whose
+	// resumption after a kill counts on an answer it received being stored.
+	AsyncCachePuts bool
 }
 
 func (o Options) now() time.Time {
@@ -226,6 +233,9 @@ func (s *sqliteStore) close() error {
 	var errs []error
 	if err := s.batch.flush(context.Background()); err != nil {
 		errs = append(errs, err)
+	}
+	if err := s.batch.takePutErr(); err != nil {
+		errs = append(errs, fmt.Errorf("store: cache put: %w", err))
 	}
 	s.mu.Lock()
 	caches := make([]*sqliteCache, 0, len(s.caches))

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -254,12 +255,28 @@ func (c *sqliteCache) Put(ctx context.Context, e cache.Entry) error {
 	for _, n := range names {
 		size += len(n)
 	}
-	written, err := c.s.batch.do(ctx, &batchOp{keys: keys, size: size, apply: func(ctx context.Context, tx *sql.Tx) error {
+	release := func() {
+		if encoding != "" {
+			*buf = body[:0]
+			encodeBuffers.Put(buf)
+		}
+	}
+	op := &batchOp{keys: keys, size: size, apply: func(ctx context.Context, tx *sql.Tx) error {
 		return c.put(ctx, tx, e, kind, names, string(aliasJSON), body, encoding, notFound)
-	}})
-	if written && encoding != "" {
-		*buf = body[:0]
-		encodeBuffers.Put(buf)
+	}}
+	if c.s.opts.AsyncCachePuts {
+		if encoding == "" {
+			body = bytes.Clone(body) // the caller's, which the put outlives
+		}
+		op.after = func(error) { release() }
+		if c.s.batch.async(op) {
+			return nil
+		}
+		op.after = nil
+	}
+	written, err := c.s.batch.do(ctx, op)
+	if written {
+		release()
 	}
 	if err != nil {
 		return fmt.Errorf("store: cache put: %w", err)

@@ -70,11 +70,15 @@ func (e *Env) DBPath() (string, error) {
 
 // OpenStore opens the database.
 func (e *Env) OpenStore(ctx context.Context) (store.Store, error) {
+	return e.openStore(ctx, store.Options{})
+}
+
+func (e *Env) openStore(ctx context.Context, opts store.Options) (store.Store, error) {
 	path, err := e.DBPath()
 	if err != nil {
 		return nil, err
 	}
-	s, err := store.Open(ctx, path, store.Options{})
+	s, err := store.Open(ctx, path, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%w (choose another database with --db or %s)", err, EnvDB)
 	}
@@ -231,7 +235,9 @@ func (e *Env) BuildDeps(ctx context.Context, f *cmdutil.Factory) (command.Deps, 
 	if err := f.CheckGlobal(); err != nil {
 		return command.Deps{}, nil, err
 	}
-	st, err := e.OpenStore(ctx)
+	// A command's cache puts do not wait for their write: the cache saves requests
+	// across runs, and Close (the release function) writes what is left.
+	st, err := e.openStore(ctx, store.Options{AsyncCachePuts: true})
 	if err != nil {
 		return command.Deps{}, nil, err
 	}
@@ -240,7 +246,12 @@ func (e *Env) BuildDeps(ctx context.Context, f *cmdutil.Factory) (command.Deps, 
 		st.Close()
 		return command.Deps{}, nil, err
 	}
-	return deps, func() { st.Close() }, nil
+	log := f.Logger()
+	return deps, func() {
+		if err := st.Close(); err != nil {
+			log.Warn("closing the database", "err", err)
+		}
+	}, nil
 }
 
 // DepsFor returns the command dependencies of the invocation's target on st.

@@ -41,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("CacheReplace", func(t *testing.T) { testCacheReplace(t, open) })
 	t.Run("CacheCurrent", func(t *testing.T) { testCacheCurrent(t, open) })
 	t.Run("CacheLargeBodies", func(t *testing.T) { testCacheLargeBodies(t, open) })
+	t.Run("CacheAsyncPuts", func(t *testing.T) { testCacheAsyncPuts(t, open) })
 	t.Run("CacheStatsClearPrune", func(t *testing.T) { testCacheStats(t, open) })
 	t.Run("CacheConcurrent", func(t *testing.T) { testCacheConcurrent(t, open) })
 	t.Run("Users", func(t *testing.T) { testUsers(t, open) })
@@ -738,6 +739,31 @@ func testCacheLargeBodies(t *testing.T, open Opener) {
 	st, err := c.Stats(ctx)
 	if err != nil || st.Bytes <= 0 || st.Bytes >= int64(total) {
 		t.Fatalf("stats %+v, %v: want the stored size, under the %d bytes of the answers", st, err, total)
+	}
+}
+
+// With AsyncCachePuts a put returns before it is written; the handle's Close writes
+// every one of them, for any other handle to read.
+func testCacheAsyncPuts(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, "async", store.Options{AsyncCachePuts: true})
+	body := bytes.Repeat([]byte(`{"k": "v"}, `), 500)
+	for i := range 300 {
+		id := fmt.Sprintf("%064x", i)
+		if err := s.Cache(serverVT).Put(ctx, cache.Entry{Kind: ioc.KindFile, ID: id, Aliases: []string{id[:32]}, Body: body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	other := open(t, "async", store.Options{})
+	for i := range 300 {
+		id := fmt.Sprintf("%064x", i)
+		e, ok, err := other.Cache(serverVT).Get(ctx, ioc.KindFile, id[:32], 0)
+		if err != nil || !ok || !bytes.Equal(e.Body, body) {
+			t.Fatalf("answer %d after the close: %v %v (%d bytes)", i, ok, err, len(e.Body))
+		}
 	}
 }
 
