@@ -22,8 +22,9 @@
 // The exit status is 1 when a goal is missed (or a run fails), 0 otherwise.
 //
 // With -profile DIR, every case is also run once inside this process (the same
-// command tree as the binary, cli.Main) under pprof, and DIR receives a CPU profile
-// and a heap profile (allocations) per case, to read with `go tool pprof`.
+// command tree as the binary, cli.Main) under pprof, and DIR receives a CPU profile,
+// a heap profile (allocations) and an execution trace per case, to read with
+// `go tool pprof` and `go tool trace`.
 package main
 
 import (
@@ -42,6 +43,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"syscall"
@@ -633,11 +635,20 @@ func (b *bench) profileCase(ctx context.Context, name string, conc int, format s
 		return err
 	}
 	defer cpuf.Close()
+	tracef, err := os.Create(filepath.Join(b.profileDir, "trace-"+name+".out"))
+	if err != nil {
+		return err
+	}
+	defer tracef.Close()
 	runtime.GC()
 	if err := pprof.StartCPUProfile(cpuf); err != nil {
 		return err
 	}
+	if err := trace.Start(tracef); err != nil {
+		return err
+	}
 	code := cli.Main(ctx, []string{"check-file-reputation", "-", "--db", db, "--concurrency", strconv.Itoa(conc), "-o", format}, ios)
+	trace.Stop()
 	pprof.StopCPUProfile()
 	if code != 0 && code != 3 {
 		return fmt.Errorf("in-process run %s exited %d: %s", name, code, tail(errOut.String(), 2000))

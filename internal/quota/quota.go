@@ -23,7 +23,9 @@
 //
 // Within a process, waiters queue by vt.Priority (interactive before enrichment
 // before background, first come first served within one priority) and only the head
-// of the queue consults the ledger. Across processes, a limiter that waits registers
+// of the queue consults the ledger. A budget without limits (premium) has nothing to
+// queue for while it is not held: each Wait asks the ledger at once, and joins the
+// queue only when the budget is held. Across processes, a limiter that waits registers
 // its best waiting priority in the store; while a registration of a more urgent
 // priority from another process is alive, a unit that comes free is left to it. A
 // registration lapses shortly after its owner's next planned look at the ledger, so a
@@ -222,6 +224,16 @@ func (l *Limiter) Wait(ctx context.Context, r vt.Request) error {
 			l.log.Warn("quota: pruning the ledger failed", slog.String("error", err.Error()))
 		}
 	})
+	if l.spec.Unlimited() {
+		// Nothing to queue for while the budget is not held: the store grants a unit
+		// of an unlimited budget after one read, side by side with other Waits. A
+		// refusal (a hold) sends the request through the queue as any other.
+		res, err := l.ledger.TakeUnit(ctx, store.TakeRequest{Budget: l.budget, Clock: l.cfg.now, Windows: l.windows})
+		if err == nil && res.Granted {
+			l.noteHoldEnded(res.HoldEnded)
+			return nil
+		}
+	}
 	w, ready := l.enqueue(r.Priority)
 	for {
 		select {
@@ -269,13 +281,7 @@ func (l *Limiter) attempt(ctx context.Context, w *waiter) (bool, error) {
 		}
 		return false, fmt.Errorf("quota: %w", err)
 	}
-	if !res.HoldEnded.IsZero() {
-		l.holdMu.Lock()
-		if res.HoldEnded.After(l.holdEnded) {
-			l.holdEnded = res.HoldEnded
-		}
-		l.holdMu.Unlock()
-	}
+	l.noteHoldEnded(res.HoldEnded)
 	if res.Granted {
 		return true, nil
 	}
@@ -304,6 +310,19 @@ func (l *Limiter) attempt(ctx context.Context, w *waiter) (bool, error) {
 		return false, err
 	}
 	return false, nil
+}
+
+// noteHoldEnded records when the budget's last minute hold ended, as the ledger
+// reported it (zero: none).
+func (l *Limiter) noteHoldEnded(ended time.Time) {
+	if ended.IsZero() {
+		return
+	}
+	l.holdMu.Lock()
+	if ended.After(l.holdEnded) {
+		l.holdEnded = ended
+	}
+	l.holdMu.Unlock()
 }
 
 // forget removes this limiter's registration when nobody else in the process waits.
