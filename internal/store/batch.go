@@ -141,7 +141,7 @@ func (b *batcher) settle(ctx context.Context) error {
 // maxAsyncBytes bounds the asynchronous cache puts queued at once: past it, a put
 // waits for its write, so that a writer that falls behind holds back its callers
 // instead of their answers piling up in memory.
-const maxAsyncBytes = 8 << 20
+const maxAsyncBytes = 2 << 20
 
 // async queues op, a cache put nobody waits for, unless maxAsyncBytes are queued
 // already; false when the caller must wait for it instead (do).
