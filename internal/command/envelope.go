@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"sync"
 )
 
 // The values of Envelope.ReturnData.
@@ -241,6 +242,9 @@ func (e *Envelope) ExitCode() int {
 	}
 }
 
+// writers are WriteJSON's buffers, used again: a service answers many envelopes.
+var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32<<10) }}
+
 // JSONFormat is how WriteJSON lays the envelope out.
 type JSONFormat struct {
 	// Indent indents by two spaces (the CLI's -o json); otherwise the document is
@@ -259,7 +263,12 @@ type JSONFormat struct {
 // everything else, and changing them. The raw answers were decoded when they were
 // fetched, so they are valid JSON.
 func (e *Envelope) WriteJSON(w io.Writer, f JSONFormat) error {
-	bw := bufio.NewWriterSize(w, 64<<10)
+	bw := writers.Get().(*bufio.Writer)
+	bw.Reset(w)
+	defer func() {
+		bw.Reset(nil)
+		writers.Put(bw)
+	}()
 	nl, in1, in2, sep := "", "", "", ":"
 	if f.Indent {
 		nl, in1, in2, sep = "\n", "  ", "    ", ": "

@@ -60,6 +60,9 @@ type envOpts struct {
 	metrics *server.Metrics
 	// simData is the emulator's directory of real VirusTotal objects (vtsim.Options.DataDir).
 	simData string
+	// discardLogs logs at the service's default level (info) to nowhere, as a
+	// benchmark needs: the tests' log buffer grows with every request.
+	discardLogs bool
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -83,6 +86,9 @@ func newEnv(t testing.TB, o envOpts) *env {
 
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if o.discardLogs {
+		log = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
 	var enr server.Enricher
 	if o.enrich {
 		svc, err := enrich.New(ctx, st, enrich.Options{Cipher: cipher, Logger: log, FetchPollInterval: 20 * time.Millisecond,
