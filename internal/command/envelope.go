@@ -346,7 +346,10 @@ func (e *Envelope) WriteJSON(w io.Writer, f JSONFormat) error {
 		}
 		return raw, nil
 	}, false)
-	list("errors", len(e.Errors), func(i int) ([]byte, error) { return enc(e.Errors[i], in2) }, true)
+	list("errors", len(e.Errors), func(i int) ([]byte, error) { return enc(e.Errors[i], in2) }, len(e.Skipped) == 0)
+	if len(e.Skipped) > 0 {
+		list("skipped", len(e.Skipped), func(i int) ([]byte, error) { return enc(e.Skipped[i], in2) }, true)
+	}
 	if err != nil {
 		return err
 	}

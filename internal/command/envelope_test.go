@@ -114,6 +114,20 @@ func TestEnvelopeWriteJSON(t *testing.T) {
 		ContextData: []ContextEntry{{Input: "a", Status: StatusOK, RiskLevel: "High", Details: map[string]any{"n": 1}}, {Input: "b<", Status: StatusError, Error: "e"}},
 		RawData:     []json.RawMessage{raw},
 		Errors:      []ErrorEntry{{Input: "b<", FailureIndicator: "C failed.", StatusCode: 404, Code: "NotFoundError", Message: "m"}}}
+	withSkipped := *env
+	withSkipped.Skipped = []SkippedInput{{Input: "10.0.0.1", Type: "ip", Value: "10.0.0.1", Reason: "private address (RFC 1918)"}}
+	// Every member of the envelope is written: a field added to Envelope must be
+	// added to WriteJSON too.
+	if n := reflect.TypeOf(Envelope{}).NumField(); n != 7 {
+		t.Fatalf("Envelope has %d fields; WriteJSON writes 7: teach it the new one, and this test", n)
+	}
+	for _, env := range []*Envelope{env, &withSkipped} {
+		testWriteJSON(t, env, raw)
+	}
+}
+
+func testWriteJSON(t *testing.T, env *Envelope, raw json.RawMessage) {
+	t.Helper()
 	for _, indent := range []bool{true, false} {
 		var b strings.Builder
 		if err := env.WriteJSON(&b, JSONFormat{Indent: indent, EscapeHTML: indent}); err != nil {
@@ -142,7 +156,7 @@ func TestEnvelopeWriteJSON(t *testing.T) {
 		}
 		if indent {
 			std, _ = json.MarshalIndent(&Envelope{Command: env.Command, ReturnData: env.ReturnData, KeyFields: env.KeyFields,
-				ContextData: env.ContextData, RawData: []json.RawMessage{}, Errors: env.Errors}, "", "  ")
+				ContextData: env.ContextData, RawData: []json.RawMessage{}, Errors: env.Errors, Skipped: env.Skipped}, "", "  ")
 			cut := strings.Index(out, `  "raw_data"`)
 			if cut < 0 || !strings.HasPrefix(string(std), out[:cut]) {
 				t.Errorf("indented output differs from encoding/json's before raw_data:\n%s", out)
