@@ -21,11 +21,12 @@ import (
 // calls) cost as much as a few writes. A write that the caller waits for (a cache put) returns once its transaction
 // has committed, as before: grouping changes the cost, not the guarantee.
 //
-// A write nobody waits for and that may wait (lazy: the units of unlimited budgets)
-// is held for up to lazyDelay, and then written with what is queued or alone: a
-// transaction that also writes the ledger's pages costs more than one that does
-// not, and a process taking a thousand units a second then writes them in a few
-// transactions instead of riding every cache put. A flush writes them at once.
+// A write nobody waits for and that may wait (lazy: the units of unlimited budgets,
+// asynchronous cache puts) is held for up to its hold (lazyDelay, asyncPutDelay),
+// and then written with what is queued or alone: a transaction's begin and commit
+// cost as much as several writes, and a process taking a thousand units a second,
+// or storing as many answers, then writes them in a few transactions instead of
+// hundreds. A flush writes them at once.
 
 // maxBatch bounds the writes of one transaction (and the memory of their bodies).
 const (
@@ -33,7 +34,10 @@ const (
 	maxBatchBytes = 16 << 20
 	// lazyDelay is how long a lazy write may be held; maxLazy how many.
 	lazyDelay = 50 * time.Millisecond
-	maxLazy   = 1024
+	// asyncPutDelay is how long an asynchronous cache put may be held: a run killed
+	// loses the answers of that long at most (see Options.AsyncCachePuts).
+	asyncPutDelay = 10 * time.Millisecond
+	maxLazy       = 1024
 )
 
 // batchOp is one write of a batch.
@@ -49,8 +53,10 @@ type batchOp struct {
 	apply func(ctx context.Context, tx *sql.Tx) error
 	// done, when set, receives the write's outcome once committed (or failed).
 	done chan error
-	// lazy marks a write nobody waits for that may be held (see lazyDelay).
+	// lazy marks a write nobody waits for that may be held, up to hold (0:
+	// lazyDelay).
 	lazy bool
+	hold time.Duration
 	// after, when set, is called with the outcome of a write nobody waits for, in
 	// place of recording a failure for the next flush.
 	after func(error)
@@ -63,7 +69,7 @@ type batcher struct {
 	mu      sync.Mutex
 	queue   []*batchOp
 	lazy    []*batchOp // held lazy writes, oldest first
-	since   time.Time  // when the oldest of lazy was queued
+	due     time.Time  // when the first of lazy must be written
 	running bool
 	wake    chan struct{} // a write was queued while the writer waited for lazy ones
 	// asyncErr is the last failure of a write nobody waited for, reported by the next
@@ -79,8 +85,12 @@ type batcher struct {
 func (b *batcher) submit(op *batchOp) {
 	b.mu.Lock()
 	if op.lazy {
-		if len(b.lazy) == 0 {
-			b.since = time.Now()
+		hold := op.hold
+		if hold <= 0 {
+			hold = lazyDelay
+		}
+		if due := time.Now().Add(hold); len(b.lazy) == 0 || due.Before(b.due) {
+			b.due = due
 		}
 		b.lazy = append(b.lazy, op)
 	} else {
@@ -188,7 +198,7 @@ func (b *batcher) takeAsyncErr() error {
 }
 
 // take removes the next batch from the queue, with the held lazy writes when it
-// holds a flush, when they have waited lazyDelay or when there are maxLazy of them.
+// holds a flush, when the first of them is due or when there are maxLazy of them.
 // With only younger lazy writes held it returns no batch and how long to wait; ok is
 // false when nothing is queued or held (and the writer stops).
 func (b *batcher) take() (batch []*batchOp, wait time.Duration, ok bool) {
@@ -204,12 +214,12 @@ func (b *batcher) take() (batch []*batchOp, wait time.Duration, ok bool) {
 		}
 	}
 	if len(b.lazy) > 0 {
-		if age := time.Since(b.since); flush || age >= lazyDelay || len(b.lazy) >= maxLazy {
+		if left := time.Until(b.due); flush || left <= 0 || len(b.lazy) >= maxLazy {
 			batch = append(batch, b.lazy...)
 			clear(b.lazy)
 			b.lazy = b.lazy[:0]
 		} else if n == 0 {
-			return nil, lazyDelay - age, true
+			return nil, left, true
 		}
 	}
 	if n == 0 && len(batch) == 0 {

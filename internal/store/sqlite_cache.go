@@ -269,6 +269,7 @@ func (c *sqliteCache) Put(ctx context.Context, e cache.Entry) error {
 			body = bytes.Clone(body) // the caller's, which the put outlives
 		}
 		op.after = func(error) { release() }
+		op.lazy, op.hold = true, asyncPutDelay
 		if c.s.batch.async(op) {
 			return nil
 		}
