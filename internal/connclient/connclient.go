@@ -101,9 +101,23 @@ type Options struct {
 	// WrapLimiter, when set, wraps the connection's limiter before the client uses it
 	// (to observe waits and spent budgets, or bound how long a request waits).
 	WrapLimiter func(*quota.Limiter) vt.Limiter
+	// CachePutsNoWait makes the cache puts of an unlimited budget return before their
+	// write (store.Caches.CacheNoWait), for a CLI run, where such a key's throughput is
+	// what counts. A limited budget's answers are always written before the put
+	// returns: a run killed then must not lose an answer that a scarce key paid for.
+	CachePutsNoWait bool
 	// Recent, when set, keeps the decoded answers of the process in front of the
 	// store's cache (command.Recent); share one between the connections of a process.
 	Recent *command.Recent
+}
+
+// cacheFor returns the store's cache of server; its puts wait for their write unless
+// noWait is asked for on an unlimited budget (see Options.CachePutsNoWait).
+func cacheFor(st Store, server string, spec quota.Spec, noWait bool) store.Cache {
+	if noWait && spec.Unlimited() {
+		return st.CacheNoWait(server)
+	}
+	return st.Cache(server)
 }
 
 // Conn is a stored connection ready to use.
@@ -218,7 +232,7 @@ func BuildWithKey(_ context.Context, st Store, conn store.Connection, apiKey str
 		Connection: conn,
 		Client:     client,
 		Limiter:    lim,
-		Cache:      st.Cache(client.ServerURL()),
+		Cache:      cacheFor(st, client.ServerURL(), spec, opts.CachePutsNoWait),
 		apiKey:     apiKey,
 		budget:     budget,
 		policy:     policy,

@@ -14,10 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vtsoar/vtsoar/internal/cache"
 	"github.com/vtsoar/vtsoar/internal/command"
 	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/ioc"
 	"github.com/vtsoar/vtsoar/vtsim"
 )
 
@@ -235,5 +237,37 @@ func TestProxyWithTheIdlePool(t *testing.T) {
 	}
 	if _, err := connclient.BuildWithKey(ctx, st, store.Connection{Proxy: "ftp://proxy"}, "k", connclient.Options{}); err == nil {
 		t.Error("a proxy of an unknown scheme was accepted")
+	}
+}
+
+// With CachePutsNoWait, a limited budget's answers are still written before the put
+// returns: another process reads them at once. (A premium budget's may lag by the
+// batch's 10 ms, which the store's suite covers.)
+func TestLimitedBudgetCachePutsWait(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "db")
+	st, err := store.OpenSQLite(ctx, path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	other, err := store.OpenSQLite(ctx, path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn := store.Connection{Name: "pub", ServerURL: "http://127.0.0.1:1", Quota: "public"}
+	c, err := connclient.BuildWithKey(ctx, st, conn, "k1", connclient.Options{CachePutsNoWait: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		id := fmt.Sprintf("%064x", i)
+		if err := c.Cache.Put(ctx, cache.Entry{Kind: ioc.KindFile, ID: id, Body: []byte(`{"data":{}}`)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := other.Cache(conn.ServerURL).Get(ctx, ioc.KindFile, id, 0); err != nil || !ok {
+			t.Fatalf("answer %d of a public key not stored when its put returned: %v %v", i, ok, err)
+		}
 	}
 }

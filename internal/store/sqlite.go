@@ -32,13 +32,6 @@ type Options struct {
 	Now func() time.Time
 	// BusyTimeout is how long a write waits for another process's write lock (0: 10s).
 	BusyTimeout time.Duration
-	// AsyncCachePuts makes a cache put return before its answer is written: a shared
-	// transaction writes it within 10 ms with the others, and Close writes what is
-	// left (and reports a put that failed). For a process to which its cache is a
-	// saving across runs and nothing more (a CLI run): killed, it loses the answers of
-	// its last 10 ms or so, which a later run asks again. Not for the enrichment,
-	// whose resumption after a kill counts on an answer it received being stored.
-	AsyncCachePuts bool
 }
 
 func (o Options) now() time.Time {

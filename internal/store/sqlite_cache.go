@@ -57,6 +57,17 @@ func (s *sqliteStore) Cache(serverURL string) Cache {
 	return c
 }
 
+// CacheNoWait implements Caches.
+func (s *sqliteStore) CacheNoWait(serverURL string) Cache {
+	return noWaitCache{s.Cache(serverURL).(*sqliteCache)}
+}
+
+// noWaitCache is a server's cache whose puts do not wait for their write.
+type noWaitCache struct{ *sqliteCache }
+
+// Put implements cache.Cache without waiting for the write.
+func (c noWaitCache) Put(ctx context.Context, e cache.Entry) error { return c.putEntry(ctx, e, true) }
+
 // CacheServers implements Caches.
 func (s *sqliteStore) CacheServers(ctx context.Context) ([]string, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT server FROM cache_entries ORDER BY server`)
@@ -219,7 +230,10 @@ func (c *sqliteCache) Current(ctx context.Context, kind ioc.Kind, id string, fet
 }
 
 // Put implements cache.Cache.
-func (c *sqliteCache) Put(ctx context.Context, e cache.Entry) error {
+func (c *sqliteCache) Put(ctx context.Context, e cache.Entry) error { return c.putEntry(ctx, e, false) }
+
+// putEntry stores e; with noWait it returns once the write is queued (CacheNoWait).
+func (c *sqliteCache) putEntry(ctx context.Context, e cache.Entry, noWait bool) error {
 	if e.ID == "" || e.Kind == "" {
 		return errors.New("store: cache put: entry without kind or id")
 	}
@@ -264,7 +278,7 @@ func (c *sqliteCache) Put(ctx context.Context, e cache.Entry) error {
 	op := &batchOp{keys: keys, size: size, apply: func(ctx context.Context, tx *sql.Tx) error {
 		return c.put(ctx, tx, e, kind, names, string(aliasJSON), body, encoding, notFound)
 	}}
-	if c.s.opts.AsyncCachePuts {
+	if noWait {
 		if encoding == "" {
 			body = bytes.Clone(body) // the caller's, which the put outlives
 		}

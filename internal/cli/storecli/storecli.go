@@ -218,7 +218,10 @@ func (e *Env) Conn(ctx context.Context, st store.Store, t Target) (*connclient.C
 		UserAgent:   "vtsoar/" + f.Version,
 		Retry:       vt.RetryPolicy{MaxAttempts: f.Options.Retries + 1},
 		Concurrency: f.IdleConns(),
-		Logger:      f.Logger(),
+		// A premium key's answers are saved without waiting for the write (a kill
+		// loses its last 10 ms of them); a public key's, which cost its day, are not.
+		CachePutsNoWait: true,
+		Logger:          f.Logger(),
 	}
 	conn := store.Connection{Name: t.Connection, ServerURL: t.ServerURL, Proxy: t.Proxy}
 	c, err := connclient.BuildWithKey(ctx, st, conn, t.APIKey, opts)
@@ -235,9 +238,7 @@ func (e *Env) BuildDeps(ctx context.Context, f *cmdutil.Factory) (command.Deps, 
 	if err := f.CheckGlobal(); err != nil {
 		return command.Deps{}, nil, err
 	}
-	// A command's cache puts do not wait for their write: the cache saves requests
-	// across runs, and Close (the release function) writes what is left.
-	st, err := e.openStore(ctx, store.Options{AsyncCachePuts: true})
+	st, err := e.openStore(ctx, store.Options{})
 	if err != nil {
 		return command.Deps{}, nil, err
 	}

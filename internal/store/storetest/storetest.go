@@ -742,15 +742,15 @@ func testCacheLargeBodies(t *testing.T, open Opener) {
 	}
 }
 
-// With AsyncCachePuts a put returns before it is written; the handle's Close writes
-// every one of them, for any other handle to read.
+// A CacheNoWait put returns before it is written; the handle's Close writes every one
+// of them, for any other handle to read.
 func testCacheAsyncPuts(t *testing.T, open Opener) {
 	ctx := context.Background()
-	s := open(t, "async", store.Options{AsyncCachePuts: true})
+	s := open(t, "async", store.Options{})
 	body := bytes.Repeat([]byte(`{"k": "v"}, `), 500)
 	for i := range 300 {
 		id := fmt.Sprintf("%064x", i)
-		if err := s.Cache(serverVT).Put(ctx, cache.Entry{Kind: ioc.KindFile, ID: id, Aliases: []string{id[:32]}, Body: body}); err != nil {
+		if err := s.CacheNoWait(serverVT).Put(ctx, cache.Entry{Kind: ioc.KindFile, ID: id, Aliases: []string{id[:32]}, Body: body}); err != nil {
 			t.Fatal(err)
 		}
 	}
