@@ -6,17 +6,6 @@
 // understands, for example "sha256 must be 64 hex characters, got 63".
 package ioc
 
-// Kind is the type of an observable.
-type Kind string
-
-// The observable kinds vtsoar knows.
-const (
-	KindFile   Kind = "file"
-	KindIP     Kind = "ip"
-	KindURL    Kind = "url"
-	KindDomain Kind = "domain"
-)
-
 // HashType names a file hash algorithm.
 type HashType string
 

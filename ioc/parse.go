@@ -1,9 +1,6 @@
 package ioc
 
-import (
-	"fmt"
-	"strings"
-)
+import "strings"
 
 // Parse detects the kind of s (file hash, IP, URL or domain) and parses it.
 //
@@ -67,7 +64,7 @@ func ParseAs(kind Kind, s string) (Observable, error) {
 	case KindDomain:
 		return ParseDomain(s)
 	}
-	return Observable{}, newError(kind, s, fmt.Sprintf("unknown observable kind %q (file, ip, url or domain)", shorten(string(kind))))
+	return Observable{}, newError(kind, s, unknownKind(string(kind)).Error())
 }
 
 // withInput returns a function that records s as the input of a parse result.

@@ -473,19 +473,6 @@ func (r *run) invalidInput(msg string) *Failure {
 	return &Failure{StatusCode: 400, Code: vt.CodeInvalidArgument, Message: joinMsg(r.cmd.invalid, msg)}
 }
 
-// kindArticle names a kind with its article ("a file hash", "an IP address").
-func kindArticle(k ioc.Kind) string {
-	switch k {
-	case ioc.KindIP:
-		return "an IP address"
-	case ioc.KindURL:
-		return "a URL"
-	case ioc.KindDomain:
-		return "a domain"
-	}
-	return "a file hash"
-}
-
 func joinMsg(head, detail string) string {
 	if detail == "" {
 		return head

@@ -130,13 +130,14 @@ func Lookup(name string) (*Command, bool) {
 	return nil, false
 }
 
-// kindWords are the integration's words for each kind: its noun ("File Not Found."),
-// its invalid-input message, and what an input is called in help texts.
-var kindWords = map[ioc.Kind]struct{ noun, invalid, input string }{
-	ioc.KindFile:   {"File", "Invalid Hash.", "HASH"},
-	ioc.KindIP:     {"IP", "Invalid IP.", "IP"},
-	ioc.KindURL:    {"URL", "Invalid URL.", "URL"},
-	ioc.KindDomain: {"Domain", "Invalid Domain.", "DOMAIN"},
+// kindWords are the integration's words for each kind (ioc.Kinds): its noun ("File
+// Not Found.", "Check File Reputation"), its invalid-input message, and what an input
+// is called in help texts. What a kind is called in prose is ioc's (Kind.Noun).
+var kindWords = map[ioc.Kind]struct{ noun, invalid, input, article string }{
+	ioc.KindFile:   {"File", "Invalid Hash.", "HASH", "a"},
+	ioc.KindIP:     {"IP", "Invalid IP.", "IP", "an"},
+	ioc.KindURL:    {"URL", "Invalid URL.", "URL", "a"},
+	ioc.KindDomain: {"Domain", "Invalid Domain.", "DOMAIN", "a"},
 }
 
 func kindNoun(k ioc.Kind) string {
@@ -153,6 +154,14 @@ func kindInvalid(k ioc.Kind) string {
 	return "Invalid Input."
 }
 
+// kindArticle names a kind in prose with its article ("a file hash", "an IP address").
+func kindArticle(k ioc.Kind) string {
+	if w, ok := kindWords[k]; ok {
+		return w.article + " " + k.Noun()
+	}
+	return "an " + k.Noun()
+}
+
 // inputName is what an input of kind is called in help texts.
 func inputName(k ioc.Kind) string {
 	if w, ok := kindWords[k]; ok {
@@ -160,5 +169,3 @@ func inputName(k ioc.Kind) string {
 	}
 	return "INPUT"
 }
-
-var kinds = []ioc.Kind{ioc.KindFile, ioc.KindIP, ioc.KindURL, ioc.KindDomain}

@@ -11,14 +11,14 @@ import (
 )
 
 func init() {
-	for _, k := range kinds {
+	for _, k := range ioc.Kinds() {
 		noun := kindNoun(k)
 		register(&Command{
 			Name:      fmt.Sprintf("get-%s-relationships", k),
 			Title:     fmt.Sprintf("Get %s Relationships", noun),
 			Kind:      k,
 			Group:     "relationships",
-			Short:     fmt.Sprintf("Objects related to each %s (--relationship NAME)", lowerNoun(k)),
+			Short:     fmt.Sprintf("Objects related to each %s (--relationship NAME)", k.Noun()),
 			Long:      relationshipsLong(k),
 			Options:   []string{OptRelationship, OptLimit, OptDescriptorsOnly},
 			InputHelp: inputName(k),
@@ -102,7 +102,7 @@ VirusTotal's name, case-insensitive), following VirusTotal's pages up to --limit
 objects. raw_data holds the related objects as VirusTotal sent them.
 
 Relationships (any key):
-  %s`, lowerNoun(k), DefaultLimit, wrapList(public))
+  %s`, k.Noun(), DefaultLimit, wrapList(public))
 	if len(own) > 0 {
 		text += "\n\nThe current user's own data (any key; only what this key's user did):\n  " + wrapList(own)
 	}

@@ -18,7 +18,7 @@ func TestPremiumRelationshipsRefusedOnAPublicKey(t *testing.T) {
 	inputs := map[ioc.Kind]string{ioc.KindFile: "44d88612fea8a8f36de82e1278abb02f", ioc.KindURL: "https://example.com/",
 		ioc.KindDomain: "example.com", ioc.KindIP: "8.8.8.8"}
 	refused := 0
-	for _, k := range kinds {
+	for _, k := range ioc.Kinds() {
 		for _, rel := range Relationships(k) {
 			if !rel.Premium() {
 				continue
@@ -55,7 +55,7 @@ func TestPremiumRelationshipsRefusedOnAPublicKey(t *testing.T) {
 }
 
 func TestRelationshipHelpGroupsTheTable(t *testing.T) {
-	for _, k := range kinds {
+	for _, k := range ioc.Kinds() {
 		long := relationshipsLong(k)
 		premiumAt := strings.Index(long, "Premium-only")
 		if premiumAt < 0 {
@@ -91,5 +91,17 @@ func TestRelationshipHelpGroupsTheTable(t *testing.T) {
 	if !strings.Contains(relationshipHint(ioc.KindFile), "sigma_analysis (deprecated)") ||
 		!strings.Contains(relationshipHint(ioc.KindURL), "contacted_domains (premium)") {
 		t.Error("hints do not mark premium and deprecated relationships")
+	}
+}
+
+// Every observable kind has the integration's words (titles, messages, help).
+func TestKindWordsCoverEveryKind(t *testing.T) {
+	for _, k := range ioc.Kinds() {
+		if _, ok := kindWords[k]; !ok {
+			t.Errorf("no words for %s", k)
+		}
+		if Collection(k) == "" {
+			t.Errorf("no VirusTotal collection for %s", k)
+		}
 	}
 }

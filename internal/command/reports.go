@@ -9,14 +9,14 @@ import (
 )
 
 func init() {
-	for _, k := range kinds {
+	for _, k := range ioc.Kinds() {
 		noun := kindNoun(k)
 		c := &Command{
 			Name:      fmt.Sprintf("get-%s-reports", k),
 			Title:     fmt.Sprintf("Get %s Reports", noun),
 			Kind:      k,
 			Group:     "reports",
-			Short:     fmt.Sprintf("VirusTotal's report of each %s", lowerNoun(k)),
+			Short:     fmt.Sprintf("VirusTotal's report of each %s", k.Noun()),
 			InputHelp: inputName(k),
 			plan:      objectTask,
 			exec:      execReport,
@@ -33,7 +33,7 @@ func init() {
 		}
 		c.Long = fmt.Sprintf(`Fetches VirusTotal's report of each %s. raw_data holds the reports as VirusTotal
 sent them; context_data the main attributes and the risk level; key_fields the ids
-(IDs), the engines' counts (LastAnalysisStats) and the risk levels, in input order.`, lowerNoun(k))
+(IDs), the engines' counts (LastAnalysisStats) and the risk levels, in input order.`, k.Noun())
 		if k == ioc.KindURL {
 			c.Options = []string{OptNoSubmit, OptPollInterval, OptTimeout}
 			c.Long += `

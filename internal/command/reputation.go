@@ -8,14 +8,14 @@ import (
 )
 
 func init() {
-	for _, k := range kinds {
+	for _, k := range ioc.Kinds() {
 		noun := kindNoun(k)
 		register(&Command{
 			Name:      fmt.Sprintf("check-%s-reputation", k),
 			Title:     fmt.Sprintf("Check %s Reputation", noun),
 			Kind:      k,
 			Group:     "reputation",
-			Short:     fmt.Sprintf("Risk level of each %s from VirusTotal's verdicts", lowerNoun(k)),
+			Short:     fmt.Sprintf("Risk level of each %s from VirusTotal's verdicts", k.Noun()),
 			Long:      reputationLong(k),
 			InputHelp: inputName(k),
 			plan:      objectTask,
@@ -30,23 +30,11 @@ func init() {
 	}
 }
 
-func lowerNoun(k ioc.Kind) string {
-	switch k {
-	case ioc.KindFile:
-		return "file hash"
-	case ioc.KindIP:
-		return "IP address"
-	case ioc.KindURL:
-		return "URL"
-	}
-	return "domain"
-}
-
 func reputationLong(k ioc.Kind) string {
 	return fmt.Sprintf(`Checks the reputation of each %s on VirusTotal and derives its risk level
 (High, Medium, Low, N/A, ZeroRisk) from the engines' verdicts (last_analysis_stats) and the
 community reputation, with the reason in risk_reason. key_fields.RiskLevels lists the levels
-in input order.`, lowerNoun(k))
+in input order.`, k.Noun())
 }
 
 func execReputation(ctx context.Context, r *run, t task) outcome {

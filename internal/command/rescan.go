@@ -18,11 +18,11 @@ func init() {
 			Title: fmt.Sprintf("Rescan %s", noun),
 			Kind:  k,
 			Group: "scan",
-			Short: fmt.Sprintf("Ask VirusTotal to analyse known %ss again", lowerNoun(k)),
+			Short: fmt.Sprintf("Ask VirusTotal to analyse known %ss again", k.Noun()),
 			Long: fmt.Sprintf(`Asks VirusTotal to analyse each %s it already knows again (POST
 /%s/{id}/analyse) and returns the analysis id (analysis_id). With --wait the analysis is
 followed (--poll-interval, --timeout) to its verdict, and the risk level is derived from
-the engines' counts. An object given twice is rescanned once.`, lowerNoun(k), Collection(k)),
+the engines' counts. An object given twice is rescanned once.`, k.Noun(), Collection(k)),
 			Options:   []string{OptWait, OptPollInterval, OptTimeout},
 			InputHelp: inputName(k),
 			plan:      objectTask,

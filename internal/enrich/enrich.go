@@ -444,14 +444,6 @@ func newEventID() string {
 	return "ev_" + hex.EncodeToString(b[:])
 }
 
-func validKind(k ioc.Kind) bool {
-	switch k {
-	case ioc.KindFile, ioc.KindIP, ioc.KindURL, ioc.KindDomain:
-		return true
-	}
-	return false
-}
-
 // SubmitEvent stores the event and queues one enrichment job per artifact, in one
 // transaction; it returns at once. A malformed event (no artifacts, an unknown type,
 // an empty value) is an error wrapping ErrInvalidEvent; a value that is not a valid
@@ -465,9 +457,9 @@ func (s *Service) SubmitEvent(ctx context.Context, ev NewEvent) (Event, error) {
 	}
 	rec := store.Event{ID: newEventID(), Site: ev.Site, RiskLevelCode: risk.NA.Code()}
 	for i, a := range ev.Artifacts {
-		kind := ioc.Kind(strings.ToLower(strings.TrimSpace(string(a.Type))))
-		if !validKind(kind) {
-			return Event{}, fmt.Errorf("%w: artifact %d: type %q is not file, ip, url or domain", ErrInvalidEvent, i, a.Type)
+		kind, err := ioc.ParseKind(string(a.Type))
+		if err != nil {
+			return Event{}, fmt.Errorf("%w: artifact %d: type: %w", ErrInvalidEvent, i, err)
 		}
 		v := strings.TrimSpace(a.Value)
 		if v == "" {

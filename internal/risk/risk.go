@@ -248,10 +248,8 @@ func (p Policy) Validate() error {
 		}
 	}
 	for k, t := range p.ByKind {
-		switch k {
-		case ioc.KindFile, ioc.KindIP, ioc.KindURL, ioc.KindDomain:
-		default:
-			return fmt.Errorf("risk policy: unknown observable kind %q", k)
+		if !k.Valid() {
+			return fmt.Errorf("risk policy: %w %q", ioc.ErrUnknownKind, k)
 		}
 		if err := t.Validate(); err != nil {
 			return fmt.Errorf("%s: %w", k, err)

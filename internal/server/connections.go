@@ -18,9 +18,6 @@ import (
 	"github.com/vtsoar/vtsoar/ioc"
 )
 
-// allChecks are the reputation checks a connection gets when none are given.
-var allChecks = []string{string(ioc.KindFile), string(ioc.KindIP), string(ioc.KindURL), string(ioc.KindDomain)}
-
 // connectionIn is a connection as the API takes it. Absent members keep their value
 // (PATCH, and api_key on PUT) or take their default (POST, PUT).
 type connectionIn struct {
@@ -119,21 +116,19 @@ func (s *Server) apply(c *store.Connection, in connectionIn, create bool) error 
 		}
 		c.Proxy = v
 	}
-	if in.ReputationChecks != nil || create {
-		checks := allChecks
-		if in.ReputationChecks != nil {
-			checks = *in.ReputationChecks
-		}
+	if in.ReputationChecks != nil {
 		c.ReputationChecks = nil
-		for _, k := range checks {
-			k = strings.ToLower(strings.TrimSpace(k))
-			if !slices.Contains(allChecks, k) {
-				return badRequest("reputation_checks: %q is not one of file, ip, url, domain", k)
+		for _, name := range *in.ReputationChecks {
+			k, err := ioc.ParseKind(name)
+			if err != nil {
+				return badRequest("reputation_checks: %v", err)
 			}
-			if !slices.Contains(c.ReputationChecks, ioc.Kind(k)) {
-				c.ReputationChecks = append(c.ReputationChecks, ioc.Kind(k))
+			if !slices.Contains(c.ReputationChecks, k) {
+				c.ReputationChecks = append(c.ReputationChecks, k)
 			}
 		}
+	} else if create {
+		c.ReputationChecks = ioc.Kinds() // every kind when none are given
 	}
 	if in.HealthCheckMinutes != nil {
 		if *in.HealthCheckMinutes < 0 || *in.HealthCheckMinutes > 7*24*60 {
@@ -275,12 +270,9 @@ func (s *Server) updateConnection(w http.ResponseWriter, r *http.Request, u *sto
 	if put {
 		// PUT replaces the connection: what is not given takes its default, except the
 		// key, which is kept when not given (it cannot be read back to send it again).
-		c = store.Connection{Name: c.Name, SealedAPIKey: c.SealedAPIKey, CreatedAt: c.CreatedAt}
+		c = store.Connection{Name: c.Name, SealedAPIKey: c.SealedAPIKey, CreatedAt: c.CreatedAt, ReputationChecks: ioc.Kinds()}
 		if in.Quota == nil {
 			in.Quota = new(string)
-		}
-		if in.ReputationChecks == nil {
-			in.ReputationChecks = &allChecks
 		}
 	}
 	if err := s.apply(&c, in, false); err != nil {

@@ -50,7 +50,14 @@ type addOptions struct {
 	replace     bool
 }
 
-var allKinds = []ioc.Kind{ioc.KindFile, ioc.KindIP, ioc.KindURL, ioc.KindDomain}
+// kindNames are the observable kinds, comma-separated: "file,ip,url,domain".
+func kindNames() string {
+	var names []string
+	for _, k := range ioc.Kinds() {
+		names = append(names, string(k))
+	}
+	return strings.Join(names, ",")
+}
 
 func parseChecks(s string) ([]ioc.Kind, error) {
 	s = strings.TrimSpace(strings.ToLower(s))
@@ -58,15 +65,13 @@ func parseChecks(s string) ([]ioc.Kind, error) {
 		return nil, nil
 	}
 	if s == "all" {
-		return allKinds, nil
+		return ioc.Kinds(), nil
 	}
 	var out []ioc.Kind
 	for _, p := range strings.Split(s, ",") {
-		k := ioc.Kind(strings.TrimSpace(p))
-		switch k {
-		case ioc.KindFile, ioc.KindIP, ioc.KindURL, ioc.KindDomain:
-		default:
-			return nil, fmt.Errorf("--reputation-checks: unknown type %q (want file, ip, url, domain, all or none)", p)
+		k, err := ioc.ParseKind(p)
+		if err != nil {
+			return nil, fmt.Errorf("--reputation-checks: %w; or all, or none", err)
 		}
 		for _, have := range out {
 			if have == k {
@@ -142,7 +147,8 @@ global flags) are stored with the connection.`,
 	fl.StringVar(&o.keyFile, "api-key-file", "", "read the API key from the file at PATH")
 	fl.StringVar(&o.keyRef, "api-key", "", "the API key as a secret reference: env:NAME or file:PATH")
 	fl.StringVar(&o.proxy, "proxy", "", "HTTP proxy URL for this connection")
-	fl.StringVar(&o.checks, "reputation-checks", "file,ip,url,domain", "observable types enriched automatically: any of file,ip,url,domain, or all, or none")
+	kinds := kindNames()
+	fl.StringVar(&o.checks, "reputation-checks", kinds, "observable types enriched automatically: any of "+kinds+", or all, or none")
 	fl.IntVar(&o.healthEvery, "health-check-minutes", 0, "minutes between scheduled connection tests (0: none)")
 	fl.StringSliceVar(&o.sites, "site", nil, "sites whose events the connection enriches (repeatable; default all)")
 	fl.StringSliceVar(&o.users, "user", nil, "users allowed to run the connection (repeatable; default all)")

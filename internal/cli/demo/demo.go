@@ -185,7 +185,7 @@ Ctrl-C stops.
 // demo's connection and returns its name.
 func seedConnection(ctx context.Context, st store.Store, cipher *secret.Cipher, simURL, realKey string) (string, error) {
 	c := store.Connection{Name: EmulatorConn, ServerURL: simURL, Quota: quota.Premium.String(),
-		ReputationChecks: []ioc.Kind{ioc.KindFile, ioc.KindIP, ioc.KindURL, ioc.KindDomain}, HealthCheckMinutes: 5}
+		ReputationChecks: ioc.Kinds(), HealthCheckMinutes: 5}
 	key := emulatorKey
 	if simURL == "" {
 		c.Name, c.Quota, key = VirusTotalConn, quota.Public.String(), realKey

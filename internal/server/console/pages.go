@@ -28,8 +28,15 @@ type user struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// allChecks are the reputation checks a connection may have switched on.
-var allChecks = []string{string(ioc.KindFile), string(ioc.KindIP), string(ioc.KindURL), string(ioc.KindDomain)}
+// allChecks are the reputation checks a connection may have switched on: one per
+// observable kind.
+func allChecks() []string {
+	var out []string
+	for _, k := range ioc.Kinds() {
+		out = append(out, string(k))
+	}
+	return out
+}
 
 // --- sign in and out ---
 
@@ -251,7 +258,7 @@ func (c *Console) renderConnForm(w http.ResponseWriter, r *http.Request, s *sess
 	if err != nil {
 		return err
 	}
-	f.AllUsers, f.AllChecks, f.NotificationsNotice = us, allChecks, notificationsNotice
+	f.AllUsers, f.AllChecks, f.NotificationsNotice = us, allChecks(), notificationsNotice
 	title := "Add a connection"
 	if !f.New {
 		title = "Edit connection " + f.Name
@@ -261,7 +268,7 @@ func (c *Console) renderConnForm(w http.ResponseWriter, r *http.Request, s *sess
 }
 
 func (c *Console) newConnection(w http.ResponseWriter, r *http.Request, s *session) error {
-	return c.renderConnForm(w, r, s, connForm{New: true, Quota: "public", Checks: allChecks, HealthMinutes: "60"}, http.StatusOK, "")
+	return c.renderConnForm(w, r, s, connForm{New: true, Quota: "public", Checks: allChecks(), HealthMinutes: "60"}, http.StatusOK, "")
 }
 
 func (c *Console) editConnection(w http.ResponseWriter, r *http.Request, s *session) error {
@@ -506,13 +513,7 @@ func parseArtifacts(text string) ([]enrich.Artifact, []string) {
 	var arts []enrich.Artifact
 	var bad []string
 	for _, l := range splitInputs(text) {
-		var o ioc.Observable
-		var err error
-		if k, v, ok := strings.Cut(l, ":"); ok && slices.Contains(allChecks, strings.ToLower(strings.TrimSpace(k))) && !strings.HasPrefix(v, "//") {
-			o, err = ioc.ParseAs(ioc.Kind(strings.ToLower(strings.TrimSpace(k))), strings.TrimSpace(v))
-		} else {
-			o, err = ioc.Parse(l)
-		}
+		o, err := parseArtifact(l)
 		if err != nil {
 			bad = append(bad, fmt.Sprintf("%q: %v", l, err))
 			continue
@@ -520,6 +521,17 @@ func parseArtifacts(text string) ([]enrich.Artifact, []string) {
 		arts = append(arts, enrich.Artifact{Type: o.Kind, Value: o.Input})
 	}
 	return arts, bad
+}
+
+// parseArtifact reads one artifact: "kind: value" ("ip: 1.2.3.4"), else a value whose
+// kind is recognised.
+func parseArtifact(l string) (ioc.Observable, error) {
+	if k, v, ok := strings.Cut(l, ":"); ok && !strings.HasPrefix(v, "//") {
+		if kind, err := ioc.ParseKind(k); err == nil {
+			return ioc.ParseAs(kind, strings.TrimSpace(v))
+		}
+	}
+	return ioc.Parse(l)
 }
 
 func (c *Console) submitEvent(w http.ResponseWriter, r *http.Request, s *session) error {
