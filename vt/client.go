@@ -110,44 +110,49 @@ var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 4, BaseDelay: time.Second, Max
 // Option configures a Client.
 type Option func(*Client) error
 
-// WithServerURL sets the server (default DefaultServerURL). It must be an http or
-// https URL with a host and nothing after it (no path other than "/", no query, no
-// user information): the client adds "/api/v3" itself.
+// WithServerURL sets the server (default DefaultServerURL), as ParseServerURL reads
+// it: the client adds "/api/v3" itself.
 func WithServerURL(u string) Option {
 	return func(c *Client) error {
-		su, err := parseServerURL(u)
+		su, err := ParseServerURL(u)
 		if err != nil {
-			return err
+			return fmt.Errorf("virustotal: %w", err)
 		}
 		c.server = su
 		return nil
 	}
 }
 
-func parseServerURL(s string) (*url.URL, error) {
+// ParseServerURL checks a VirusTotal server URL (VirusTotal's, or an emulator's) as
+// WithServerURL takes it, and returns it as scheme://host in lower case. It must be
+// an http or https URL with a host and nothing after it: no path other than "/", no
+// query or fragment, no user information. Its errors read
+// `invalid server URL "ftp://x": the scheme must be http or https`, never with a
+// password.
+func ParseServerURL(s string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimSpace(s))
 	if err != nil {
-		return nil, errors.New("vt: invalid server URL: cannot parse it as a URL")
+		return nil, errors.New("invalid server URL: cannot parse it as a URL")
 	}
 	scheme := strings.ToLower(u.Scheme)
 	if scheme != "http" && scheme != "https" {
-		return nil, fmt.Errorf("vt: invalid server URL %q: the scheme must be http or https", u.Redacted())
+		return nil, fmt.Errorf("invalid server URL %q: the scheme must be http or https", u.Redacted())
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("vt: invalid server URL %q: it has no host", u.Redacted())
+		return nil, fmt.Errorf("invalid server URL %q: it has no host", u.Redacted())
 	}
 	if u.User != nil {
-		return nil, fmt.Errorf("vt: invalid server URL %q: it must not carry user information", u.Redacted())
+		return nil, fmt.Errorf("invalid server URL %q: it must not carry user information", u.Redacted())
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
-		return nil, fmt.Errorf("vt: invalid server URL %q: it must not have a query or fragment", u.Redacted())
+		return nil, fmt.Errorf("invalid server URL %q: it must not have a query or fragment", u.Redacted())
 	}
 	if u.Path != "" && u.Path != "/" {
 		hint := ""
 		if strings.Contains(u.Path, "/api/") {
 			hint = " (leave out /api/v3: the client adds it)"
 		}
-		return nil, fmt.Errorf("vt: invalid server URL %q: it must not have a path%s", u.Redacted(), hint)
+		return nil, fmt.Errorf("invalid server URL %q: it must not have a path%s", u.Redacted(), hint)
 	}
 	return &url.URL{Scheme: scheme, Host: strings.ToLower(u.Host)}, nil
 }
@@ -187,26 +192,38 @@ func WithUserAgent(ua string) Option {
 	}
 }
 
-// WithProxy sends requests (HTTP and HTTPS) through the proxy at proxyURL (http,
-// https, socks5 or socks5h). It sets the Proxy of a clone of the client's transport,
+// WithProxy sends requests (HTTP and HTTPS) through the proxy at proxyURL, as
+// ParseProxyURL reads it. It sets the Proxy of a clone of the client's transport,
 // which must be an *http.Transport (or nil, meaning http.DefaultTransport).
 func WithProxy(proxyURL string) Option {
 	return func(c *Client) error {
-		u, err := url.Parse(strings.TrimSpace(proxyURL))
+		u, err := ParseProxyURL(proxyURL)
 		if err != nil {
-			return errors.New("vt: invalid proxy URL: cannot parse it as a URL")
-		}
-		switch strings.ToLower(u.Scheme) {
-		case "http", "https", "socks5", "socks5h":
-		default:
-			return fmt.Errorf("vt: invalid proxy URL %q: the scheme must be http, https, socks5 or socks5h", u.Redacted())
-		}
-		if u.Host == "" {
-			return fmt.Errorf("vt: invalid proxy URL %q: it has no host", u.Redacted())
+			return fmt.Errorf("virustotal: %w", err)
 		}
 		c.proxy = u
 		return nil
 	}
+}
+
+// ParseProxyURL checks a proxy URL as WithProxy takes it: an http, https, socks5 or
+// socks5h URL with a host, and maybe the proxy's user and password. Its errors read
+// `invalid proxy URL "ftp://p:21": the scheme must be http, https, socks5 or
+// socks5h`, the password masked.
+func ParseProxyURL(s string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil {
+		return nil, errors.New("invalid proxy URL: cannot parse it as a URL")
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "http", "https", "socks5", "socks5h":
+	default:
+		return nil, fmt.Errorf("invalid proxy URL %q: the scheme must be http, https, socks5 or socks5h", u.Redacted())
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("invalid proxy URL %q: it has no host", u.Redacted())
+	}
+	return u, nil
 }
 
 // WithTimeout sets the timeout of one HTTP attempt (default 60s; uploads excepted,
@@ -283,7 +300,7 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 			return nil, errors.New("vt: the API key contains spaces or control characters")
 		}
 	}
-	server, _ := parseServerURL(DefaultServerURL)
+	server, _ := ParseServerURL(DefaultServerURL)
 	c := &Client{
 		apiKey:     apiKey,
 		server:     server,

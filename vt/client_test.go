@@ -35,6 +35,7 @@ func TestNewValidation(t *testing.T) {
 		{"empty user agent", testKey, []Option{WithUserAgent("")}, "user agent"},
 		{"bad proxy scheme", testKey, []Option{WithProxy("ftp://proxy:21")}, "scheme must be"},
 		{"proxy without host", testKey, []Option{WithProxy("http://")}, "no host"},
+		{"bad proxy with password", testKey, []Option{WithProxy("ftp://u:secretpw@proxy:21")}, "scheme must be"},
 		{"negative timeout", testKey, []Option{WithTimeout(-time.Second)}, "negative"},
 		{"negative retry", testKey, []Option{WithRetry(RetryPolicy{MaxAttempts: -1})}, "negative"},
 		{"proxy on custom transport", testKey, []Option{WithHTTPClient(&http.Client{Transport: roundTripFunc(nil)}), WithProxy("http://p:3128")}, "needs an *http.Transport"},
@@ -49,6 +50,25 @@ func TestNewValidation(t *testing.T) {
 				t.Errorf("error shows the URL's password: %v", err)
 			}
 		})
+	}
+}
+
+// ParseServerURL and ParseProxyURL are what the options check, for callers that
+// store a URL before any client is made.
+func TestParseServerAndProxyURL(t *testing.T) {
+	u, err := ParseServerURL(" HTTPS://VT.Example:8443/ ")
+	if err != nil || u.String() != "https://vt.example:8443" {
+		t.Fatalf("ParseServerURL = %v, %v", u, err)
+	}
+	if _, err := ParseServerURL("http://vt.example/api/v3"); err == nil || strings.HasPrefix(err.Error(), "virustotal:") {
+		t.Errorf("a path: %v (want an error without the package's prefix, for callers to wrap)", err)
+	}
+	p, err := ParseProxyURL("socks5h://ops:pw@proxy:1080")
+	if err != nil || p.Host != "proxy:1080" || p.User.Username() != "ops" {
+		t.Fatalf("ParseProxyURL = %v, %v", p, err)
+	}
+	if _, err := ParseProxyURL("gopher://ops:secretpw@proxy"); err == nil || strings.Contains(err.Error(), "secretpw") {
+		t.Errorf("a proxy of another scheme: %v", err)
 	}
 }
 

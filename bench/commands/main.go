@@ -32,6 +32,7 @@ import (
 
 	"github.com/vtsoar/vtsoar/internal/cache"
 	"github.com/vtsoar/vtsoar/internal/command"
+	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/risk"
 	"github.com/vtsoar/vtsoar/vt"
 	"github.com/vtsoar/vtsoar/vtsim"
@@ -108,7 +109,10 @@ func run(n, conc int, latency time.Duration, runs int) error {
 	}))
 	defer e.srv.Close()
 
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * conc, MaxConnsPerHost: 0}}
+	hc, err := connclient.NewHTTPClient(2*conc, "")
+	if err != nil {
+		return err
+	}
 	client, err := vt.New("bench-key", vt.WithServerURL(e.srv.URL), vt.WithHTTPClient(hc), vt.WithRetry(vt.RetryPolicy{MaxAttempts: 1}))
 	if err != nil {
 		return err

@@ -61,15 +61,24 @@ func OpenKey(c *secret.Cipher, conn store.Connection) (string, error) {
 const defaultConcurrency = 16
 
 // NewHTTPClient returns an HTTP client for VirusTotal that keeps up to concurrency
-// idle connections per host. Go's default transport keeps two, so with more requests
-// in flight every further one would open (and handshake) a new TLS connection. It is
-// the one place where vtsoar's HTTP clients for VirusTotal are made; vt.WithProxy
-// still applies to it.
-func NewHTTPClient(concurrency int) *http.Client {
+// idle connections per host and goes through proxy ("" for none; checked as
+// vt.ParseProxyURL does). Go's default transport keeps two idle connections, so with
+// more requests in flight every further one would open (and handshake) a new TLS
+// connection. It is the one place where vtsoar's HTTP clients for VirusTotal are made
+// (the CLI, the REST server and the enrichment all come here); its Transport is an
+// *http.Transport, which a caller may wrap (to count requests).
+func NewHTTPClient(concurrency int, proxy string) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = max(concurrency, 2)
 	tr.MaxIdleConns = max(tr.MaxIdleConns, tr.MaxIdleConnsPerHost)
-	return &http.Client{Transport: tr}
+	if proxy != "" {
+		u, err := vt.ParseProxyURL(proxy)
+		if err != nil {
+			return nil, err
+		}
+		tr.Proxy = http.ProxyURL(u)
+	}
+	return &http.Client{Transport: tr}, nil
 }
 
 // Options tune Build.
@@ -86,9 +95,9 @@ type Options struct {
 	Retry vt.RetryPolicy
 	// Timeout bounds each attempt (0: vt.DefaultTimeout).
 	Timeout time.Duration
-	// HTTPClient, when set, is the client's transport (the connection's proxy is then
-	// the caller's business). When nil, the client gets NewHTTPClient(Concurrency)
-	// with the connection's proxy.
+	// HTTPClient, when set, is the client's transport (made by NewHTTPClient with the
+	// connection's proxy, shared by the connections of one process that go through
+	// one proxy). When nil, the client gets NewHTTPClient(Concurrency, its proxy).
 	HTTPClient *http.Client
 	// Concurrency is how many requests the caller has in flight at once; the HTTP
 	// client keeps that many idle connections to the server (0: 16).
@@ -164,10 +173,7 @@ func BuildWithKey(_ context.Context, st Store, conn store.Connection, apiKey str
 	}
 	spec, err := quota.ParseSpec(specText)
 	if err != nil {
-		if conn.Name == "" {
-			return nil, fmt.Errorf("quota: %w", err)
-		}
-		return nil, fmt.Errorf("connection %s: quota: %w", conn.Name, err)
+		return nil, named(conn, fmt.Errorf("quota: %w", err))
 	}
 	server := conn.ServerURL
 	if opts.ServerURL != "" {
@@ -191,20 +197,17 @@ func BuildWithKey(_ context.Context, st Store, conn store.Connection, apiKey str
 	if server != "" {
 		vopts = append(vopts, vt.WithServerURL(server))
 	}
-	if opts.HTTPClient != nil {
-		vopts = append(vopts, vt.WithHTTPClient(opts.HTTPClient))
-	} else {
+	hc := opts.HTTPClient
+	if hc == nil {
 		n := opts.Concurrency
 		if n <= 0 {
 			n = defaultConcurrency
 		}
-		// vt.New applies the proxy to a clone of this client's transport, whatever
-		// the order of the options, so the idle pool's size survives it.
-		vopts = append(vopts, vt.WithHTTPClient(NewHTTPClient(n)))
-		if conn.Proxy != "" {
-			vopts = append(vopts, vt.WithProxy(conn.Proxy))
+		if hc, err = NewHTTPClient(n, conn.Proxy); err != nil {
+			return nil, named(conn, err)
 		}
 	}
+	vopts = append(vopts, vt.WithHTTPClient(hc))
 	if opts.UserAgent != "" {
 		vopts = append(vopts, vt.WithUserAgent(opts.UserAgent))
 	}
@@ -216,10 +219,7 @@ func BuildWithKey(_ context.Context, st Store, conn store.Connection, apiKey str
 	}
 	client, err := vt.New(apiKey, vopts...)
 	if err != nil {
-		if conn.Name == "" {
-			return nil, err
-		}
-		return nil, fmt.Errorf("connection %s: %w", conn.Name, err)
+		return nil, named(conn, err)
 	}
 	policy := opts.Policy
 	if policy.IsZero() {
@@ -240,6 +240,14 @@ func BuildWithKey(_ context.Context, st Store, conn store.Connection, apiKey str
 		public:     spec == quota.Public,
 		recent:     opts.Recent,
 	}, nil
+}
+
+// named says which stored connection err is about (none for a key given as such).
+func named(conn store.Connection, err error) error {
+	if conn.Name == "" {
+		return err
+	}
+	return fmt.Errorf("connection %s: %w", conn.Name, err)
 }
 
 // Deps returns what command.Run needs to run a command on the connection.

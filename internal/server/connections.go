@@ -16,6 +16,7 @@ import (
 	"github.com/vtsoar/vtsoar/internal/risk"
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/ioc"
+	"github.com/vtsoar/vtsoar/vt"
 )
 
 // connectionIn is a connection as the API takes it. Absent members keep their value
@@ -86,9 +87,8 @@ func (s *Server) apply(c *store.Connection, in connectionIn, create bool) error 
 	if in.ServerURL != nil {
 		v := strings.TrimSpace(*in.ServerURL)
 		if v != "" {
-			u, err := url.Parse(v)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-				return badRequest("server_url %q is not an http(s) URL without credentials", v)
+			if _, err := vt.ParseServerURL(v); err != nil {
+				return badRequest("server_url: %v", err)
 			}
 		}
 		c.ServerURL = v
@@ -109,9 +109,8 @@ func (s *Server) apply(c *store.Connection, in connectionIn, create bool) error 
 	if in.Proxy != nil {
 		v := strings.TrimSpace(*in.Proxy)
 		if v != "" {
-			u, err := url.Parse(v)
-			if err != nil || u.Host == "" || !slices.Contains([]string{"http", "https", "socks5", "socks5h"}, u.Scheme) {
-				return badRequest("proxy must be an http, https, socks5 or socks5h URL")
+			if _, err := vt.ParseProxyURL(v); err != nil {
+				return badRequest("proxy: %v", err)
 			}
 		}
 		c.Proxy = v

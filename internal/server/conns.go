@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
@@ -85,16 +84,11 @@ func (cc *Clients) httpClient(proxy string) (*http.Client, error) {
 	if hc, ok := cc.clients[proxy]; ok {
 		return hc, nil
 	}
-	hc := connclient.NewHTTPClient(clientsConcurrency)
-	tr := hc.Transport.(*http.Transport)
-	if proxy != "" {
-		u, err := url.Parse(proxy)
-		if err != nil {
-			return nil, fmt.Errorf("proxy: %w", err)
-		}
-		tr.Proxy = http.ProxyURL(u)
+	hc, err := connclient.NewHTTPClient(clientsConcurrency, proxy)
+	if err != nil {
+		return nil, err
 	}
-	hc.Transport = cc.metrics.Transport(tr)
+	hc.Transport = cc.metrics.Transport(hc.Transport)
 	cc.clients[proxy] = hc
 	return hc, nil
 }

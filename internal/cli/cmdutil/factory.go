@@ -1,26 +1,23 @@
 // Package cmdutil holds what every vtsoar CLI command shares: the Factory (streams,
-// global options, and the one place where the VirusTotal client and cache are built),
+// global options, and the hook through which a command gets its client and cache),
 // exit codes and input reading.
 package cmdutil
 
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
-	"github.com/vtsoar/vtsoar/internal/cache"
 	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
 	"github.com/vtsoar/vtsoar/internal/command"
-	"github.com/vtsoar/vtsoar/internal/connclient"
-	"github.com/vtsoar/vtsoar/internal/risk"
 	"github.com/vtsoar/vtsoar/vt"
 )
 
@@ -50,8 +47,9 @@ type Factory struct {
 	// Version is the binary's version.
 	Version string
 
-	// BuildDeps, when set, replaces DefaultDeps: it is the hook through which stored
-	// connections, the persistent store (cache) and the quota ledger are wired in.
+	// BuildDeps builds what Executor returns: the hook through which stored
+	// connections, the persistent store (cache) and the quota ledger are wired in
+	// (storecli.Wire sets it).
 	BuildDeps func(ctx context.Context, f *Factory) (command.Deps, func(), error)
 }
 
@@ -138,65 +136,22 @@ func (f *Factory) Logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// Executor returns what a command run needs (client, cache, policy), and a function
-// that releases it. This is the one place where they are built.
+// Executor returns what a command run needs (client, cache, policy) and a function
+// that releases it, through BuildDeps.
 func (f *Factory) Executor(ctx context.Context) (command.Deps, func(), error) {
-	if f.BuildDeps != nil {
-		return f.BuildDeps(ctx, f)
+	if f.BuildDeps == nil {
+		return command.Deps{}, nil, errors.New("cmdutil: no BuildDeps: the command tree was not wired to the store")
 	}
-	return DefaultDeps(ctx, f)
+	return f.BuildDeps(ctx, f)
 }
 
-// DefaultDeps builds a client from --api-key/--server-url/--api-version (or their
-// environment variables), an in-memory cache for this run and the default policy.
-func DefaultDeps(ctx context.Context, f *Factory) (command.Deps, func(), error) {
-	if err := f.CheckGlobal(); err != nil {
-		return command.Deps{}, nil, err
+// NoAPIKey is the error of an invocation with no API key: it says where a key comes
+// from, and how to try vtsoar offline when no server is given either.
+func NoAPIKey(server string) error {
+	if server == "" {
+		return Usagef("no VirusTotal API key: give --connection NAME, --api-key or set VT_API_KEY (to try vtsoar offline, run `vtsoar emulate` and pass --server-url http://127.0.0.1:8089 with any key)")
 	}
-	key := f.Resolved(f.Options.APIKey, "VT_API_KEY", "")
-	server := f.Resolved(f.Options.ServerURL, "VT_SERVER_URL", "")
-	if strings.TrimSpace(key) == "" {
-		if server == "" {
-			return command.Deps{}, nil, Usagef("no VirusTotal API key: give --api-key or set VT_API_KEY (to try vtsoar offline, run `vtsoar emulate` and pass --server-url http://127.0.0.1:8089 with any key)")
-		}
-		return command.Deps{}, nil, Usagef("no API key for %s: give --api-key or set VT_API_KEY (the emulator takes any non-empty key)", server)
-	}
-	client, err := f.NewClient(key, server, nil)
-	if err != nil {
-		return command.Deps{}, nil, err
-	}
-	return command.Deps{Client: client, APIKey: key, Cache: cache.NewMemory(), Policy: risk.DefaultPolicy(), Logger: f.Logger()},
-		func() {}, nil
-}
-
-// NewClient builds a VirusTotal client for key on server ("" for VirusTotal's) with the
-// global options, and the limiter if one is given.
-func (f *Factory) NewClient(key, server string, limiter vt.Limiter) (*vt.Client, error) {
-	opts := []vt.Option{
-		vt.WithHTTPClient(f.HTTPClient()),
-		vt.WithAPIVersion(f.APIVersion()),
-		vt.WithUserAgent("vtsoar/" + f.Version),
-		vt.WithLogger(f.Logger()),
-		vt.WithRetry(vt.RetryPolicy{MaxAttempts: f.Options.Retries + 1}),
-	}
-	if server != "" {
-		opts = append(opts, vt.WithServerURL(server))
-	}
-	if limiter != nil {
-		opts = append(opts, vt.WithLimiter(limiter))
-	}
-	c, err := vt.New(key, opts...)
-	if err != nil {
-		return nil, &UsageError{Err: err}
-	}
-	return c, nil
-}
-
-// HTTPClient returns the HTTP client for VirusTotal (connclient.NewHTTPClient): it
-// keeps one idle connection per input in flight, where Go's default transport keeps
-// two per host and every further request would open (and handshake) a new one.
-func (f *Factory) HTTPClient() *http.Client {
-	return connclient.NewHTTPClient(f.IdleConns())
+	return Usagef("no API key for %s: give --connection NAME, --api-key or set VT_API_KEY (the emulator takes any non-empty key)", server)
 }
 
 // IdleConns is how many idle connections to VirusTotal a client keeps: one per input

@@ -1,7 +1,6 @@
 package cmdutil
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -45,29 +44,5 @@ func TestOutputDefaultAndChecks(t *testing.T) {
 	}
 	if err := f.CheckGlobal(); !IsUsage(err) || !strings.Contains(err.Error(), "v3") {
 		t.Errorf("VT_API_VERSION=v2: %v", err)
-	}
-}
-
-func TestDefaultDepsNeedsAKey(t *testing.T) {
-	ios, _, _, _ := iostreams.Test()
-	f := New(ios, "test")
-	f.Options.Concurrency = 4
-	env := map[string]string{}
-	f.Getenv = func(k string) string { return env[k] }
-	_, _, err := DefaultDeps(context.Background(), f)
-	if !IsUsage(err) || !strings.Contains(err.Error(), "VT_API_KEY") || !strings.Contains(err.Error(), "vtsoar emulate") {
-		t.Errorf("no key, no server: %v", err)
-	}
-	env["VT_API_KEY"] = "k"
-	env["VT_SERVER_URL"] = "http://127.0.0.1:8089"
-	d, release, err := DefaultDeps(context.Background(), f)
-	if err != nil || d.Client == nil || d.Client.ServerURL() != "http://127.0.0.1:8089" || d.Cache == nil {
-		t.Fatalf("key and server from the environment: %v", err)
-	}
-	release()
-	f.Options.APIKey = "flag-key"
-	d, _, _ = DefaultDeps(context.Background(), f)
-	if d.APIKey != "flag-key" {
-		t.Error("--api-key does not override VT_API_KEY")
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/ioc"
+	"github.com/vtsoar/vtsoar/vt"
 )
 
 // NewCmd returns the connection command group.
@@ -177,14 +177,14 @@ func runAdd(ctx context.Context, f *cmdutil.Factory, e *storecli.Env, o *addOpti
 		return cmdutil.Usagef("--health-check-minutes must not be negative")
 	}
 	if o.proxy != "" {
-		if u, err := url.Parse(o.proxy); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "socks5" && u.Scheme != "socks5h") {
-			return cmdutil.Usagef("--proxy must be an http://, https://, socks5:// or socks5h:// URL with a host")
+		if _, err := vt.ParseProxyURL(o.proxy); err != nil {
+			return cmdutil.Usagef("--proxy: %v", err)
 		}
 	}
 	server := f.Options.ServerURL
 	if server != "" {
-		if u, err := url.Parse(server); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			return cmdutil.Usagef("--server-url must be an http:// or https:// URL with a host")
+		if _, err := vt.ParseServerURL(server); err != nil {
+			return cmdutil.Usagef("--server-url: %v", err)
 		}
 	}
 	policy, err := e.Policy(risk.Policy{})

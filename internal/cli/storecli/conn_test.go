@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -62,5 +63,39 @@ func TestConnUsesTheProxyAndTheBudget(t *testing.T) {
 	tg.Proxy = "ftp://proxy"
 	if _, err := e.Conn(ctx, st, tg); err == nil {
 		t.Fatal("a proxy of an unknown scheme was accepted")
+	}
+}
+
+// Without --connection the key comes from --api-key, else VT_API_KEY, and the server
+// from --server-url, else VT_SERVER_URL; no key at all is a usage error that says where
+// one comes from and how to try vtsoar offline.
+func TestResolveNeedsAKey(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ios, _, _, _ := iostreams.Test()
+	f := cmdutil.New(ios, "test")
+	env := map[string]string{}
+	f.Getenv = func(k string) string { return env[k] }
+	e := &storecli.Env{F: f}
+	_, err = e.Resolve(ctx, st)
+	if !cmdutil.IsUsage(err) || !strings.Contains(err.Error(), "VT_API_KEY") || !strings.Contains(err.Error(), "vtsoar emulate") {
+		t.Errorf("no key, no server: %v", err)
+	}
+	env["VT_SERVER_URL"] = "http://127.0.0.1:8089"
+	if _, err = e.Resolve(ctx, st); !cmdutil.IsUsage(err) || !strings.Contains(err.Error(), "no API key for http://127.0.0.1:8089") {
+		t.Errorf("no key for a server: %v", err)
+	}
+	env["VT_API_KEY"] = "k"
+	tg, err := e.Resolve(ctx, st)
+	if err != nil || tg.APIKey != "k" || tg.ServerURL != "http://127.0.0.1:8089" {
+		t.Fatalf("key and server from the environment: %+v, %v", tg, err)
+	}
+	f.Options.APIKey = "flag-key"
+	if tg, _ = e.Resolve(ctx, st); tg.APIKey != "flag-key" {
+		t.Error("--api-key does not override VT_API_KEY")
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -168,10 +167,7 @@ func (e *Env) Resolve(ctx context.Context, st store.Store) (Target, error) {
 		t.APIKey = f.Resolved(f.Options.APIKey, "VT_API_KEY", "")
 		t.ServerURL = f.Resolved(f.Options.ServerURL, "VT_SERVER_URL", "")
 		if strings.TrimSpace(t.APIKey) == "" {
-			if t.ServerURL == "" {
-				return Target{}, cmdutil.Usagef("no VirusTotal API key: give --connection NAME, --api-key or set VT_API_KEY (to try vtsoar offline, run `vtsoar emulate` and pass --server-url http://127.0.0.1:8089 with any key)")
-			}
-			return Target{}, cmdutil.Usagef("no API key for %s: give --connection NAME, --api-key or set VT_API_KEY (the emulator takes any non-empty key)", t.ServerURL)
+			return Target{}, cmdutil.NoAPIKey(t.ServerURL)
 		}
 	}
 	if specText == "" {
@@ -266,18 +262,6 @@ func (e *Env) DepsFor(ctx context.Context, st store.Store) (command.Deps, error)
 		return command.Deps{}, err
 	}
 	return c.Deps(), nil
-}
-
-// RedactURL hides the password of a URL with credentials (a proxy's).
-func RedactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
 }
 
 // NewRemoveCmd returns the "remove NAME" command of a group that stores things by name
