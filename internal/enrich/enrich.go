@@ -422,7 +422,8 @@ func (s *Service) Start(ctx context.Context) error {
 }
 
 // Stop stops fetching jobs and waits for the running ones until ctx ends; jobs still
-// running then are cancelled and run again later.
+// running then are cancelled and run again later. A service that was never started
+// stops at once (River's client tolerates it).
 func (s *Service) Stop(ctx context.Context) error {
 	err := s.river.Stop(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
@@ -430,7 +431,7 @@ func (s *Service) Stop(ctx context.Context) error {
 		defer cancel()
 		err = s.river.StopAndCancel(hard)
 	}
-	if err != nil && !strings.Contains(err.Error(), "not started") {
+	if err != nil {
 		return fmt.Errorf("enrich: %w", err)
 	}
 	return nil

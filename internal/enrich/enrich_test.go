@@ -19,7 +19,7 @@ import (
 	"github.com/vtsoar/vtsoar/vtsim"
 )
 
-var allKinds = []ioc.Kind{ioc.KindFile, ioc.KindIP, ioc.KindURL, ioc.KindDomain}
+var allKinds = ioc.Kinds()
 
 const eicarMD5 = "44d88612fea8a8f36de82e1278abb02f"
 
@@ -263,5 +263,20 @@ func testSpentBudgetDefersToReset(t *testing.T, b string) {
 	}
 	if n := e.count.key("k-small"); n != 3 {
 		t.Errorf("%d requests on a budget of 3", n)
+	}
+}
+
+// A service that was never started stops at once, without an error (a serve that
+// fails before it starts the work still stops it).
+func TestStopWithoutStart(t *testing.T) {
+	e := newEnv(t, backendSQLite, vtsim.Options{})
+	s, err := enrich.New(e.ctx, e.st, enrich.Options{Cipher: e.cipher})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
+	defer cancel()
+	if err := s.Stop(ctx); err != nil {
+		t.Fatalf("Stop before Start: %v", err)
 	}
 }

@@ -154,9 +154,6 @@ func StartReplica(ctx context.Context, cfg ReplicaConfig) (*Replica, error) {
 	return nil, fmt.Errorf("vtsoar serve did not serve within 60s (log: %s)", cfg.LogPath)
 }
 
-// Pid returns the process id.
-func (r *Replica) Pid() int { return r.cmd.Process.Pid }
-
 // Kill kills the process with SIGKILL (no clean-up at all) and waits for it.
 func (r *Replica) Kill() {
 	r.cmd.Process.Kill()

@@ -71,7 +71,7 @@ default one.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return run(ctx, f, e, o, emulatorAddr, analysisTime, nil)
+			return run(ctx, f, e, o, emulatorAddr, analysisTime)
 		},
 	}
 	o.AddFlags(cmd)
@@ -86,12 +86,7 @@ default one.`,
 	return cmd
 }
 
-// Ready is what a started demo tells: the console URL and the admin's token.
-type Ready struct {
-	URL, Token, EmulatorURL string
-}
-
-func run(ctx context.Context, f *cmdutil.Factory, e *storecli.Env, o serve.Options, emulatorAddr string, analysisTime time.Duration, ready func(Ready)) error {
+func run(ctx context.Context, f *cmdutil.Factory, e *storecli.Env, o serve.Options, emulatorAddr string, analysisTime time.Duration) error {
 	de := *e
 	if de.DB == "" {
 		p, err := DefaultDBPath()
@@ -133,10 +128,6 @@ func run(ctx context.Context, f *cmdutil.Factory, e *storecli.Env, o serve.Optio
 	}
 	env := serve.Env{Store: st, Cipher: cipher, Log: log, Out: f.IOStreams.ErrOut, UserAgent: "vtsoar-demo/" + f.Version}
 	return serve.Run(ctx, env, o, func(base string) {
-		if ready != nil {
-			ready(Ready{URL: base + "/", Token: token, EmulatorURL: simURL})
-			return
-		}
 		printBanner(f.IOStreams.Out, base, token, connName, simURL, de.DB, o.LogLevel)
 	})
 }

@@ -16,16 +16,15 @@ type IOStreams struct {
 	Out    io.Writer
 	ErrOut io.Writer
 
-	stdinTTY, stdoutTTY, stderrTTY bool
-	noColor                        bool
-	termWidth                      int
+	stdoutTTY, stderrTTY bool
+	noColor              bool
+	termWidth            int
 }
 
 // System returns the process' streams; terminals are detected, and colour is off when
 // NO_COLOR is set (to anything) or TERM is "dumb".
 func System() *IOStreams {
 	s := &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
-		stdinTTY:  term.IsTerminal(int(os.Stdin.Fd())),
 		stdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),
 		stderrTTY: term.IsTerminal(int(os.Stderr.Fd())),
 	}
@@ -46,26 +45,14 @@ func Test() (s *IOStreams, in *bytes.Buffer, out *bytes.Buffer, errOut *bytes.Bu
 	return &IOStreams{In: in, Out: out, ErrOut: errOut}, in, out, errOut
 }
 
-// IsStdinTTY reports whether standard input is a terminal.
-func (s *IOStreams) IsStdinTTY() bool { return s.stdinTTY }
-
 // IsStdoutTTY reports whether standard output is a terminal.
 func (s *IOStreams) IsStdoutTTY() bool { return s.stdoutTTY }
 
 // IsStderrTTY reports whether standard error is a terminal.
 func (s *IOStreams) IsStderrTTY() bool { return s.stderrTTY }
 
-// SetStdinTTY, SetStdoutTTY and SetStderrTTY override terminal detection (tests).
-func (s *IOStreams) SetStdinTTY(v bool) { s.stdinTTY = v }
-
-// SetStdoutTTY overrides terminal detection of standard output.
+// SetStdoutTTY overrides terminal detection of standard output (tests).
 func (s *IOStreams) SetStdoutTTY(v bool) { s.stdoutTTY = v }
-
-// SetStderrTTY overrides terminal detection of standard error.
-func (s *IOStreams) SetStderrTTY(v bool) { s.stderrTTY = v }
-
-// SetNoColor turns colour off (or back on for a terminal).
-func (s *IOStreams) SetNoColor(v bool) { s.noColor = v }
 
 // ColorEnabled reports whether standard output may carry colour: it is a terminal and
 // colour was not turned off.

@@ -180,22 +180,3 @@ func Validate(data []byte) error {
 	}
 	return errors.Join(errs...)
 }
-
-// ValidateObject checks one object against the OASIS schema of its type.
-func ValidateObject(data []byte) error {
-	once.Do(compile)
-	if setupErr != nil {
-		return fmt.Errorf("stixtest: the schemas: %w", setupErr)
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		return err
-	}
-	obj, _ := inst.(map[string]any)
-	t, _ := obj["type"].(string)
-	s, ok := schemas[t]
-	if !ok {
-		return fmt.Errorf("no schema for type %q", t)
-	}
-	return s.Validate(inst)
-}
