@@ -39,3 +39,48 @@ func ExampleParseHash_error() {
 	// file | sha256 must be 64 hex characters, got 63
 	// invalid file: sha256 must be 64 hex characters, got 63
 }
+
+func ExampleKinds() {
+	for _, k := range ioc.Kinds() {
+		fmt.Printf("%s: %s\n", k, k.Noun())
+	}
+	// Output:
+	// file: file hash
+	// ip: IP address
+	// url: URL
+	// domain: domain
+}
+
+func ExampleParseKind() {
+	k, err := ioc.ParseKind(" IP ")
+	fmt.Println(k, err, k.Valid())
+	_, err = ioc.ParseKind("email")
+	fmt.Println(errors.Is(err, ioc.ErrUnknownKind), err)
+	// Output:
+	// ip <nil> true
+	// true unknown observable kind "email" (file, ip, url or domain)
+}
+
+func ExampleExtract() {
+	text := `Beacon to 45.61.136[.]22:443 from 10.0.0.5; the dropper (44D88612FEA8A8F36DE82E1278ABB02F)
+came from hxxps://evil-login[.]net/x and wrote setup.py. Reported by soc@example.com;
+see 45.61.136.22 again.`
+	for _, f := range ioc.Extract(text) {
+		if f.Ignored != "" {
+			fmt.Printf("ignored %s: %s\n", f.Text, f.Ignored)
+			continue
+		}
+		scope, reason := ioc.Classify(f.Observable)
+		if scope != ioc.Public {
+			fmt.Printf("%s %s x%d (not looked up: %s)\n", f.Kind, f.Value, f.Count, reason)
+			continue
+		}
+		fmt.Printf("%s %s x%d\n", f.Kind, f.Value, f.Count)
+	}
+	// Output:
+	// ip 45.61.136.22 x2
+	// ip 10.0.0.5 x1 (not looked up: private address (RFC 1918))
+	// file 44d88612fea8a8f36de82e1278abb02f x1
+	// url https://evil-login.net/x x1
+	// ignored soc@example.com: e-mail address (not an observable VirusTotal checks)
+}

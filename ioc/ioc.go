@@ -2,6 +2,12 @@
 // canonical forms that VirusTotal uses as object ids: file hashes, IP addresses, URLs and
 // domains. Defanged input ("hxxp://", "[.]", "(.)", "[:]", "[at]") is accepted.
 //
+// The four kinds of observable are this package's: Kinds lists them, Kind.Valid and
+// ParseKind check a kind's name, Kind.Noun names it in prose. Parse detects the kind
+// of a string and ParseAs parses it as a given kind; Extract finds the observables of
+// free text, and Classify tells those not worth looking up (private addresses,
+// reserved names, well-known benign domains) from the rest.
+//
 // Every rejection is an *Error whose message says what is wrong in words a user
 // understands, for example "sha256 must be 64 hex characters, got 63".
 package ioc

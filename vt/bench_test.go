@@ -13,7 +13,7 @@ func BenchmarkDecodeFileReport(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
 		f, err := decodeFileBody(body)
-		if err != nil || f.Attrs.LastAnalysisStats.Malicious != 54 {
+		if err != nil || f.Attributes.LastAnalysisStats.Malicious != 54 {
 			b.Fatal(err)
 		}
 	}
@@ -56,7 +56,7 @@ func BenchmarkDecodeFileReportWithoutEngineResults(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
 		f, err := decodeFileBody(body, extra...)
-		if err != nil || f.Attrs.LastAnalysisStats.Malicious != 54 {
+		if err != nil || f.Attributes.LastAnalysisStats.Malicious != 54 {
 			b.Fatal(err)
 		}
 	}

@@ -24,7 +24,9 @@ import (
 // DefaultServerURL is VirusTotal's server.
 const DefaultServerURL = "https://www.virustotal.com"
 
-// APIVersion is the only API version the client speaks.
+// APIVersion is the API version the client speaks: every request goes to
+// /api/v3 under the server URL. There is no option to choose another (a caller that
+// reads a version from its configuration compares it with APIVersion).
 const APIVersion = "v3"
 
 // DefaultTimeout is the default timeout of one HTTP attempt (uploads excepted: they
@@ -157,24 +159,13 @@ func ParseServerURL(s string) (*url.URL, error) {
 	return &url.URL{Scheme: scheme, Host: strings.ToLower(u.Host)}, nil
 }
 
-// WithAPIVersion sets the API version; only "v3" is accepted.
-func WithAPIVersion(v string) Option {
-	return func(c *Client) error {
-		if v != APIVersion {
-			return fmt.Errorf("vt: API version %q is not supported; the only supported version is %q", v, APIVersion)
-		}
-		c.apiVersion = v
-		return nil
-	}
-}
-
 // WithHTTPClient sets the *http.Client. The client is copied, not modified: the copy
 // gets a redirect policy that never forwards the API key to another host. Its Timeout,
 // if set, bounds every request, uploads included; prefer WithTimeout.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) error {
 		if hc == nil {
-			return errors.New("vt: WithHTTPClient: nil *http.Client")
+			return errors.New("virustotal: WithHTTPClient: nil *http.Client")
 		}
 		c.httpClient = hc
 		return nil
@@ -185,7 +176,7 @@ func WithHTTPClient(hc *http.Client) Option {
 func WithUserAgent(ua string) Option {
 	return func(c *Client) error {
 		if strings.TrimSpace(ua) == "" || strings.ContainsAny(ua, "\r\n") {
-			return errors.New("vt: WithUserAgent: the user agent must be a non-empty single line")
+			return errors.New("virustotal: WithUserAgent: the user agent must be a non-empty single line")
 		}
 		c.userAgent = ua
 		return nil
@@ -231,7 +222,7 @@ func ParseProxyURL(s string) (*url.URL, error) {
 func WithTimeout(d time.Duration) Option {
 	return func(c *Client) error {
 		if d < 0 {
-			return fmt.Errorf("vt: WithTimeout: negative timeout %s", d)
+			return fmt.Errorf("virustotal: WithTimeout: negative timeout %s", d)
 		}
 		c.timeout = d
 		return nil
@@ -250,7 +241,7 @@ func WithLimiter(l Limiter) Option {
 func WithRetry(p RetryPolicy) Option {
 	return func(c *Client) error {
 		if p.MaxAttempts < 0 || p.BaseDelay < 0 || p.MaxDelay < 0 {
-			return errors.New("vt: WithRetry: negative attempts or delays")
+			return errors.New("virustotal: WithRetry: negative attempts or delays")
 		}
 		if p.MaxAttempts == 0 {
 			p.MaxAttempts = DefaultRetryPolicy.MaxAttempts
@@ -280,7 +271,6 @@ func WithLogger(l *slog.Logger) Option {
 type Client struct {
 	apiKey     string
 	server     *url.URL // scheme://host, nothing else
-	apiVersion string
 	httpClient *http.Client
 	userAgent  string
 	proxy      *url.URL
@@ -293,21 +283,20 @@ type Client struct {
 // New returns a client for apiKey.
 func New(apiKey string, opts ...Option) (*Client, error) {
 	if strings.TrimSpace(apiKey) == "" {
-		return nil, errors.New("vt: empty API key")
+		return nil, errors.New("virustotal: empty API key")
 	}
 	for _, r := range apiKey {
 		if r < 0x21 || r == 0x7f {
-			return nil, errors.New("vt: the API key contains spaces or control characters")
+			return nil, errors.New("virustotal: the API key contains spaces or control characters")
 		}
 	}
 	server, _ := ParseServerURL(DefaultServerURL)
 	c := &Client{
-		apiKey:     apiKey,
-		server:     server,
-		apiVersion: APIVersion,
-		userAgent:  defaultUserAgent(),
-		timeout:    DefaultTimeout,
-		retry:      DefaultRetryPolicy,
+		apiKey:    apiKey,
+		server:    server,
+		userAgent: defaultUserAgent(),
+		timeout:   DefaultTimeout,
+		retry:     DefaultRetryPolicy,
 	}
 	for _, o := range opts {
 		if o == nil {
@@ -330,13 +319,13 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 		case nil:
 			dt, ok := http.DefaultTransport.(*http.Transport)
 			if !ok {
-				return nil, errors.New("vt: WithProxy: http.DefaultTransport is not an *http.Transport")
+				return nil, errors.New("virustotal: WithProxy: http.DefaultTransport is not an *http.Transport")
 			}
 			tr = dt.Clone()
 		case *http.Transport:
 			tr = t.Clone()
 		default:
-			return nil, fmt.Errorf("vt: WithProxy needs an *http.Transport, the HTTP client has a %T", hc.Transport)
+			return nil, fmt.Errorf("virustotal: WithProxy needs an *http.Transport, the HTTP client has a %T", hc.Transport)
 		}
 		tr.Proxy = http.ProxyURL(c.proxy)
 		hc.Transport = tr
@@ -575,7 +564,7 @@ func (c *Client) attempt(ctx context.Context, r *request) (res *response, wrote 
 	target := r.absURL
 	if target == nil {
 		target = &url.URL{Scheme: c.server.Scheme, Host: c.server.Host}
-		raw := "/api/" + c.apiVersion + r.path
+		raw := "/api/" + APIVersion + r.path
 		target.RawPath = raw
 		p, uerr := url.PathUnescape(raw)
 		if uerr != nil {

@@ -30,7 +30,6 @@ func TestNewValidation(t *testing.T) {
 		{"server with path", testKey, []Option{WithServerURL("https://vt.example/x")}, "must not have a path"},
 		{"server with query", testKey, []Option{WithServerURL("https://vt.example/?a=b")}, "query"},
 		{"server with user", testKey, []Option{WithServerURL("https://u:secretpw@vt.example")}, "user information"},
-		{"api v2", testKey, []Option{WithAPIVersion("v2")}, `API version "v2" is not supported; the only supported version is "v3"`},
 		{"nil http client", testKey, []Option{WithHTTPClient(nil)}, "nil *http.Client"},
 		{"empty user agent", testKey, []Option{WithUserAgent("")}, "user agent"},
 		{"bad proxy scheme", testKey, []Option{WithProxy("ftp://proxy:21")}, "scheme must be"},
@@ -81,7 +80,7 @@ func TestNewDefaultsAndServerPerClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := New(testKey, WithServerURL("HTTP://LocalHost:8089/"), WithAPIVersion("v3"))
+	b, err := New(testKey, WithServerURL("HTTP://LocalHost:8089/"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,8 +168,8 @@ func TestGzipAnswers(t *testing.T) {
 	if rec.last().Header.Get("Accept-Encoding") != "gzip" {
 		t.Fatal("gzip not asked for")
 	}
-	if !bytes.Equal(f.Raw, body) || f.Attrs.LastAnalysisStats.Malicious != 54 {
-		t.Errorf("gzip body not decoded: %d bytes raw, stats %+v", len(f.Raw), f.Attrs.LastAnalysisStats)
+	if !bytes.Equal(f.Raw, body) || f.Attributes.LastAnalysisStats.Malicious != 54 {
+		t.Errorf("gzip body not decoded: %d bytes raw, stats %+v", len(f.Raw), f.Attributes.LastAnalysisStats)
 	}
 
 	// A gzip error answer decodes too.

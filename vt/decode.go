@@ -346,7 +346,7 @@ func decodeFileBody(body []byte, extra ...jsonv2.Options) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &File{Object: o, Attrs: a}, nil
+	return &File{Object: o, Attributes: a}, nil
 }
 
 func decodeURLBody(body []byte, extra ...jsonv2.Options) (*URL, error) {
@@ -354,7 +354,7 @@ func decodeURLBody(body []byte, extra ...jsonv2.Options) (*URL, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &URL{Object: o, Attrs: a}, nil
+	return &URL{Object: o, Attributes: a}, nil
 }
 
 func decodeDomainBody(body []byte, extra ...jsonv2.Options) (*Domain, error) {
@@ -362,7 +362,7 @@ func decodeDomainBody(body []byte, extra ...jsonv2.Options) (*Domain, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Domain{Object: o, Attrs: a}, nil
+	return &Domain{Object: o, Attributes: a}, nil
 }
 
 func decodeIPBody(body []byte, extra ...jsonv2.Options) (*IPAddress, error) {
@@ -370,7 +370,7 @@ func decodeIPBody(body []byte, extra ...jsonv2.Options) (*IPAddress, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &IPAddress{Object: o, Attrs: a}, nil
+	return &IPAddress{Object: o, Attributes: a}, nil
 }
 
 // decodePageBody decodes a collection: {"data": [...], "meta": {"cursor"}, "links"}.

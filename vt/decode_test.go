@@ -19,8 +19,8 @@ func TestDecodeToleratesOddAttributeTypes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("one odd field failed the report: %v", err)
 	}
-	if f.Attrs.MD5 != "44d88612fea8a8f36de82e1278abb02f" || f.Attrs.Size != 68 || f.Attrs.LastAnalysisStats.Malicious != 3 || f.Attrs.Reputation != 0 {
-		t.Errorf("attrs %+v", f.Attrs)
+	if f.Attributes.MD5 != "44d88612fea8a8f36de82e1278abb02f" || f.Attributes.Size != 68 || f.Attributes.LastAnalysisStats.Malicious != 3 || f.Attributes.Reputation != 0 {
+		t.Errorf("attrs %+v", f.Attributes)
 	}
 }
 
@@ -211,8 +211,8 @@ func TestDecodeDuplicateNamesLastWins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.ID != "y" || f.Attrs.MD5 != "b" || f.Attrs.SHA1 != "s" || f.Attrs.LastAnalysisStats == nil || f.Attrs.LastAnalysisStats.Malicious != 2 {
-		t.Fatalf("decoded %+v %+v", f.Object, f.Attrs)
+	if f.ID != "y" || f.Attributes.MD5 != "b" || f.Attributes.SHA1 != "s" || f.Attributes.LastAnalysisStats == nil || f.Attributes.LastAnalysisStats.Malicious != 2 {
+		t.Fatalf("decoded %+v %+v", f.Object, f.Attributes)
 	}
 }
 
@@ -229,12 +229,12 @@ func TestGetFileWithoutEngineResults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(full.Attrs.LastAnalysisResults) == 0 || light.Attrs.LastAnalysisResults != nil {
-		t.Fatalf("engine results: %d decoded without the option, %d with it", len(full.Attrs.LastAnalysisResults), len(light.Attrs.LastAnalysisResults))
+	if len(full.Attributes.LastAnalysisResults) == 0 || light.Attributes.LastAnalysisResults != nil {
+		t.Fatalf("engine results: %d decoded without the option, %d with it", len(full.Attributes.LastAnalysisResults), len(light.Attributes.LastAnalysisResults))
 	}
-	full.Attrs.LastAnalysisResults = nil
-	if !reflect.DeepEqual(full.Attrs, light.Attrs) || !bytes.Equal(light.Raw, body) || !bytes.Equal(light.Attributes, full.Attributes) {
-		t.Fatalf("the rest of the report differs:\n%+v\n%+v", full.Attrs, light.Attrs)
+	full.Attributes.LastAnalysisResults = nil
+	if !reflect.DeepEqual(full.Attributes, light.Attributes) || !bytes.Equal(light.Raw, body) || !bytes.Equal(light.Object.Attributes, full.Object.Attributes) {
+		t.Fatalf("the rest of the report differs:\n%+v\n%+v", full.Attributes, light.Attributes)
 	}
 }
 
@@ -247,10 +247,10 @@ func TestDecodeAttributesAreTheAnswersText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(f.Attributes) != attrs || f.Attrs.MD5 != "a" || f.Attrs.Size != 3 {
-		t.Fatalf("attributes %q (%+v), want %q", f.Attributes, f.Attrs, attrs)
+	if string(f.Object.Attributes) != attrs || f.Attributes.MD5 != "a" || f.Attributes.Size != 3 {
+		t.Fatalf("attributes %q (%+v), want %q", f.Object.Attributes, f.Attributes, attrs)
 	}
-	if cap(f.Attributes) != len(f.Attributes) {
+	if cap(f.Object.Attributes) != len(f.Object.Attributes) {
 		t.Fatal("appending to Attributes would write over the body")
 	}
 }

@@ -1,13 +1,33 @@
 // Package vt is a client for the VirusTotal API v3.
 //
-// A Client is made with New and holds its own server URL, API version (only "v3"),
-// *http.Client, user agent, proxy and retry policy: there is no package-level state.
-// Every call that does I/O takes a context.Context first.
+// A Client is made with New and holds its own server URL, *http.Client, user agent,
+// proxy and retry policy: there is no package-level state. It speaks API v3
+// (APIVersion) under the server URL. Every call that does I/O takes a
+// context.Context first.
 //
 //	c, err := vt.New(apiKey, vt.WithServerURL("http://127.0.0.1:8089"))
 //	f, err := c.GetFile(ctx, "44d88612fea8a8f36de82e1278abb02f")
 //	if vt.IsNotFound(err) { ... }
-//	fmt.Println(f.Attrs.LastAnalysisStats.Malicious, string(f.Raw))
+//	fmt.Println(f.Attributes.LastAnalysisStats.Malicious, string(f.Raw))
+//
+// The examples run against the emulator of package vtsim, in-process and offline.
+//
+// # Reports and the current user
+//
+// GetFile, GetURL, GetDomain and GetIPAddress return reports whose Attributes are
+// decoded (the commonly used subset); the attributes as VirusTotal sent them are the
+// embedded Object's (f.Object.Attributes), and Raw is the whole answer. CurrentUser
+// and CurrentOverallQuotas are the API key's own user and quotas, with the key
+// nowhere in what they return; GetUser and GetOverallQuotas take any user id.
+//
+// Names changed in this version: a report's typed attributes were Attrs and are
+// Attributes (the raw ones are no longer promoted as Attributes: use
+// r.Object.Attributes); WithAPIVersion, which accepted only "v3", is gone; the key's
+// own user and quotas are CurrentUser(ctx) and CurrentOverallQuotas(ctx) instead of
+// GetUser(ctx, apiKey) and GetOverallQuotas(ctx, apiKey); ParseServerURL and
+// ParseProxyURL are new (what WithServerURL and WithProxy check); IsNotFound is true
+// for any HTTP 404, as IsForbidden is for any 403; every error of the package starts
+// with "virustotal:" (some started with "vt:").
 //
 // # Quota
 //

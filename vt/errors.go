@@ -89,7 +89,7 @@ const CodeInvalidResponse = "InvalidResponseError"
 var ErrInvalidArgument = errors.New("invalid argument")
 
 func invalidArgf(format string, args ...any) error {
-	return fmt.Errorf("vt: %w: %s", ErrInvalidArgument, fmt.Sprintf(format, args...))
+	return fmt.Errorf("virustotal: %w: %s", ErrInvalidArgument, fmt.Sprintf(format, args...))
 }
 
 // codeForStatus derives a code for an error answer without VirusTotal's JSON error
@@ -293,10 +293,10 @@ func asError(err error) (*Error, bool) {
 	return e, ok
 }
 
-// IsNotFound reports whether err is VirusTotal's NotFoundError (HTTP 404).
+// IsNotFound reports whether err is VirusTotal's NotFoundError, or any HTTP 404.
 func IsNotFound(err error) bool {
 	e, ok := asError(err)
-	return ok && (e.Code == CodeNotFound || (e.StatusCode == http.StatusNotFound && e.Code == codeForStatus(404)))
+	return ok && (e.Code == CodeNotFound || e.StatusCode == http.StatusNotFound)
 }
 
 // IsQuotaExceeded reports whether err is a quota or rate refusal: QuotaExceededError,

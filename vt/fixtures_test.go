@@ -154,26 +154,26 @@ func testFileFixture(md5 string, malicious, engines int) func(*testing.T, []byte
 		}
 		wantRequest(t, rec.last(), "GET", "/api/v3/files/"+sha)
 		a := jget(g, "data", "attributes")
-		if f.ID != sha || f.Type != "file" || f.Attrs.SHA256 != sha || f.Attrs.MD5 != md5 ||
-			f.Attrs.SHA1 != jget(a, "sha1") || f.Attrs.Size != int64(jint(jget(a, "size"))) {
-			t.Errorf("ids: id %s type %s sha256 %s md5 %s sha1 %s size %d", f.ID, f.Type, f.Attrs.SHA256, f.Attrs.MD5, f.Attrs.SHA1, f.Attrs.Size)
+		if f.ID != sha || f.Type != "file" || f.Attributes.SHA256 != sha || f.Attributes.MD5 != md5 ||
+			f.Attributes.SHA1 != jget(a, "sha1") || f.Attributes.Size != int64(jint(jget(a, "size"))) {
+			t.Errorf("ids: id %s type %s sha256 %s md5 %s sha1 %s size %d", f.ID, f.Type, f.Attributes.SHA256, f.Attributes.MD5, f.Attributes.SHA1, f.Attributes.Size)
 		}
-		if f.Attrs.LastAnalysisStats == nil || f.Attrs.LastAnalysisStats.Malicious != malicious {
-			t.Errorf("malicious = %+v, want %d", f.Attrs.LastAnalysisStats, malicious)
+		if f.Attributes.LastAnalysisStats == nil || f.Attributes.LastAnalysisStats.Malicious != malicious {
+			t.Errorf("malicious = %+v, want %d", f.Attributes.LastAnalysisStats, malicious)
 		}
-		checkStats(t, f.Attrs.LastAnalysisStats, jget(a, "last_analysis_stats"))
-		if len(f.Attrs.LastAnalysisResults) != engines {
-			t.Errorf("%d engine results, want %d", len(f.Attrs.LastAnalysisResults), engines)
+		checkStats(t, f.Attributes.LastAnalysisStats, jget(a, "last_analysis_stats"))
+		if len(f.Attributes.LastAnalysisResults) != engines {
+			t.Errorf("%d engine results, want %d", len(f.Attributes.LastAnalysisResults), engines)
 		}
-		checkResults(t, f.Attrs.LastAnalysisResults, jget(a, "last_analysis_results"))
-		if f.Attrs.Reputation != jint(jget(a, "reputation")) || int64(f.Attrs.LastAnalysisDate) != int64(jint(jget(a, "last_analysis_date"))) {
-			t.Errorf("reputation %d, last_analysis_date %d", f.Attrs.Reputation, f.Attrs.LastAnalysisDate)
+		checkResults(t, f.Attributes.LastAnalysisResults, jget(a, "last_analysis_results"))
+		if f.Attributes.Reputation != jint(jget(a, "reputation")) || int64(f.Attributes.LastAnalysisDate) != int64(jint(jget(a, "last_analysis_date"))) {
+			t.Errorf("reputation %d, last_analysis_date %d", f.Attributes.Reputation, f.Attributes.LastAnalysisDate)
 		}
-		if f.Attrs.TypeTag != jget(a, "type_tag") || f.Attrs.MeaningfulName != orEmpty(jget(a, "meaningful_name")) {
-			t.Errorf("type_tag %q meaningful_name %q", f.Attrs.TypeTag, f.Attrs.MeaningfulName)
+		if f.Attributes.TypeTag != jget(a, "type_tag") || f.Attributes.MeaningfulName != orEmpty(jget(a, "meaningful_name")) {
+			t.Errorf("type_tag %q meaningful_name %q", f.Attributes.TypeTag, f.Attributes.MeaningfulName)
 		}
 		checkRaw(t, f.Raw, body)
-		if !json.Valid(f.Attributes) || jget(generic(t, f.Attributes), "sha256") != sha {
+		if !json.Valid(f.Object.Attributes) || jget(generic(t, f.Object.Attributes), "sha256") != sha {
 			t.Error("Attributes is not the object's attributes")
 		}
 	}
@@ -192,15 +192,15 @@ func testFileMinimalFixture(t *testing.T, body []byte) {
 	if f.ID != id || f.Type != "file" || f.Links.Self != "https://www.virustotal.com/api/v3/files/"+id {
 		t.Errorf("top-level id/type/links not used: %q %q %+v", f.ID, f.Type, f.Links)
 	}
-	if f.Attrs.MD5 != "76cdb2bad9582d23c1f6f4d868218d6c" || f.Attrs.Reputation != -889 {
-		t.Errorf("md5 %q reputation %d", f.Attrs.MD5, f.Attrs.Reputation)
+	if f.Attributes.MD5 != "76cdb2bad9582d23c1f6f4d868218d6c" || f.Attributes.Reputation != -889 {
+		t.Errorf("md5 %q reputation %d", f.Attributes.MD5, f.Attributes.Reputation)
 	}
-	s := f.Attrs.LastAnalysisStats
+	s := f.Attributes.LastAnalysisStats
 	if s == nil || s.TypeUnsupported != 8 || s.Undetected != 59 || s.Total() != 67 {
 		t.Errorf("stats %+v", s)
 	}
-	if r := f.Attrs.LastAnalysisResults["AVG"]; r.Category != "undetected" || r.Result != nil || len(f.Attrs.LastAnalysisResults) != 1 {
-		t.Errorf("results %+v", f.Attrs.LastAnalysisResults)
+	if r := f.Attributes.LastAnalysisResults["AVG"]; r.Category != "undetected" || r.Result != nil || len(f.Attributes.LastAnalysisResults) != 1 {
+		t.Errorf("results %+v", f.Attributes.LastAnalysisResults)
 	}
 	checkRaw(t, f.Raw, body)
 }
@@ -230,16 +230,16 @@ func testURLFixture(id string, malicious, reputation int) func(*testing.T, []byt
 		if got := rec.last().URL.Query().Get("relationships"); got != strings.Join(relNames, ",") {
 			t.Errorf("?relationships=%q, want %q", got, strings.Join(relNames, ","))
 		}
-		if u.ID != id || u.Type != "url" || u.Attrs.URL != jget(a, "url") || u.Attrs.Reputation != reputation {
-			t.Errorf("id %q type %q url %q reputation %d", u.ID, u.Type, u.Attrs.URL, u.Attrs.Reputation)
+		if u.ID != id || u.Type != "url" || u.Attributes.URL != jget(a, "url") || u.Attributes.Reputation != reputation {
+			t.Errorf("id %q type %q url %q reputation %d", u.ID, u.Type, u.Attributes.URL, u.Attributes.Reputation)
 		}
-		if u.Attrs.LastAnalysisStats.Malicious != malicious {
-			t.Errorf("malicious %d, want %d", u.Attrs.LastAnalysisStats.Malicious, malicious)
+		if u.Attributes.LastAnalysisStats.Malicious != malicious {
+			t.Errorf("malicious %d, want %d", u.Attributes.LastAnalysisStats.Malicious, malicious)
 		}
-		checkStats(t, u.Attrs.LastAnalysisStats, jget(a, "last_analysis_stats"))
-		checkResults(t, u.Attrs.LastAnalysisResults, jget(a, "last_analysis_results"))
-		if len(u.Attrs.Categories) != len(jget(a, "categories").(map[string]any)) || u.Attrs.LastFinalURL != jget(a, "last_final_url") {
-			t.Errorf("categories %v last_final_url %q", u.Attrs.Categories, u.Attrs.LastFinalURL)
+		checkStats(t, u.Attributes.LastAnalysisStats, jget(a, "last_analysis_stats"))
+		checkResults(t, u.Attributes.LastAnalysisResults, jget(a, "last_analysis_results"))
+		if len(u.Attributes.Categories) != len(jget(a, "categories").(map[string]any)) || u.Attributes.LastFinalURL != jget(a, "last_final_url") {
+			t.Errorf("categories %v last_final_url %q", u.Attributes.Categories, u.Attributes.LastFinalURL)
 		}
 		for _, n := range relNames {
 			if _, ok := u.Relationships[n]; !ok {
@@ -263,14 +263,14 @@ func testDomainFixture(id string, malicious, reputation int) func(*testing.T, []
 			t.Fatalf("GetDomain: %v", err)
 		}
 		wantRequest(t, rec.last(), "GET", "/api/v3/domains/"+id)
-		if d.ID != id || d.Type != "domain" || d.Attrs.Reputation != reputation || d.Attrs.LastAnalysisStats.Malicious != malicious {
-			t.Errorf("id %q type %q reputation %d stats %+v", d.ID, d.Type, d.Attrs.Reputation, d.Attrs.LastAnalysisStats)
+		if d.ID != id || d.Type != "domain" || d.Attributes.Reputation != reputation || d.Attributes.LastAnalysisStats.Malicious != malicious {
+			t.Errorf("id %q type %q reputation %d stats %+v", d.ID, d.Type, d.Attributes.Reputation, d.Attributes.LastAnalysisStats)
 		}
-		checkStats(t, d.Attrs.LastAnalysisStats, jget(a, "last_analysis_stats"))
-		checkResults(t, d.Attrs.LastAnalysisResults, jget(a, "last_analysis_results"))
-		if d.Attrs.Registrar != orEmpty(jget(a, "registrar")) || d.Attrs.Whois != orEmpty(jget(a, "whois")) ||
-			int64(d.Attrs.CreationDate) != int64(jint(jget(a, "creation_date"))) {
-			t.Errorf("registrar %q creation %d whois %d bytes", d.Attrs.Registrar, d.Attrs.CreationDate, len(d.Attrs.Whois))
+		checkStats(t, d.Attributes.LastAnalysisStats, jget(a, "last_analysis_stats"))
+		checkResults(t, d.Attributes.LastAnalysisResults, jget(a, "last_analysis_results"))
+		if d.Attributes.Registrar != orEmpty(jget(a, "registrar")) || d.Attributes.Whois != orEmpty(jget(a, "whois")) ||
+			int64(d.Attributes.CreationDate) != int64(jint(jget(a, "creation_date"))) {
+			t.Errorf("registrar %q creation %d whois %d bytes", d.Attributes.Registrar, d.Attributes.CreationDate, len(d.Attributes.Whois))
 		}
 		checkRaw(t, d.Raw, body)
 	}
@@ -294,8 +294,8 @@ func testDomainRelationshipsFixture(t *testing.T, body []byte) {
 	if _, ok := d.Relationships["siblings"]; !ok {
 		t.Error("siblings relationship missing")
 	}
-	if d.Attrs.LastAnalysisStats.Malicious != 8 || d.Attrs.LastAnalysisStats.Harmless != 83 {
-		t.Errorf("stats %+v", d.Attrs.LastAnalysisStats)
+	if d.Attributes.LastAnalysisStats.Malicious != 8 || d.Attributes.LastAnalysisStats.Harmless != 83 {
+		t.Errorf("stats %+v", d.Attributes.LastAnalysisStats)
 	}
 }
 
@@ -308,13 +308,13 @@ func testIPFixture(ip string, malicious, reputation int) func(*testing.T, []byte
 			t.Fatalf("GetIPAddress: %v", err)
 		}
 		wantRequest(t, rec.last(), "GET", "/api/v3/ip_addresses/"+ip)
-		if o.ID != ip || o.Type != "ip_address" || o.Attrs.Reputation != reputation || o.Attrs.LastAnalysisStats.Malicious != malicious {
-			t.Errorf("id %q type %q reputation %d stats %+v", o.ID, o.Type, o.Attrs.Reputation, o.Attrs.LastAnalysisStats)
+		if o.ID != ip || o.Type != "ip_address" || o.Attributes.Reputation != reputation || o.Attributes.LastAnalysisStats.Malicious != malicious {
+			t.Errorf("id %q type %q reputation %d stats %+v", o.ID, o.Type, o.Attributes.Reputation, o.Attributes.LastAnalysisStats)
 		}
-		checkStats(t, o.Attrs.LastAnalysisStats, jget(a, "last_analysis_stats"))
-		checkResults(t, o.Attrs.LastAnalysisResults, jget(a, "last_analysis_results"))
-		if o.Attrs.ASN != jint(jget(a, "asn")) || o.Attrs.ASOwner != jget(a, "as_owner") || o.Attrs.Country != orEmpty(jget(a, "country")) || o.Attrs.Network != orEmpty(jget(a, "network")) {
-			t.Errorf("asn %d owner %q country %q network %q", o.Attrs.ASN, o.Attrs.ASOwner, o.Attrs.Country, o.Attrs.Network)
+		checkStats(t, o.Attributes.LastAnalysisStats, jget(a, "last_analysis_stats"))
+		checkResults(t, o.Attributes.LastAnalysisResults, jget(a, "last_analysis_results"))
+		if o.Attributes.ASN != jint(jget(a, "asn")) || o.Attributes.ASOwner != jget(a, "as_owner") || o.Attributes.Country != orEmpty(jget(a, "country")) || o.Attributes.Network != orEmpty(jget(a, "network")) {
+			t.Errorf("asn %d owner %q country %q network %q", o.Attributes.ASN, o.Attributes.ASOwner, o.Attributes.Country, o.Attributes.Network)
 		}
 		checkRaw(t, o.Raw, body)
 	}

@@ -88,7 +88,7 @@ type CommonAttributes struct {
 }
 
 // FileAttributes are a file object's attributes (the commonly used subset; the rest
-// stays in Object.Attributes).
+// stays in the report's Object.Attributes).
 type FileAttributes struct {
 	CommonAttributes
 	MD5                 string    `json:"md5"`
@@ -148,28 +148,34 @@ type IPAttributes struct {
 	WhoisDate                Timestamp `json:"whois_date,omitempty"`
 }
 
+// The reports (File, URL, Domain, IPAddress) are an Object with its attributes
+// decoded: Attributes is the typed form (the commonly used subset), and it shadows
+// Object.Attributes, the "attributes" member as VirusTotal sent it, which holds the
+// rest (r.Object.Attributes); Raw is the whole answer. Encoding a report with
+// encoding/json writes the Object, VirusTotal's own attributes included.
+
 // File is a file report.
 type File struct {
 	Object
-	Attrs FileAttributes
+	Attributes FileAttributes `json:"-"`
 }
 
 // URL is a URL report.
 type URL struct {
 	Object
-	Attrs URLAttributes
+	Attributes URLAttributes `json:"-"`
 }
 
 // Domain is a domain report.
 type Domain struct {
 	Object
-	Attrs DomainAttributes
+	Attributes DomainAttributes `json:"-"`
 }
 
 // IPAddress is an IP address report.
 type IPAddress struct {
 	Object
-	Attrs IPAttributes
+	Attributes IPAttributes `json:"-"`
 }
 
 // AnalysisStatus is the state of an analysis.

@@ -2,6 +2,7 @@ package vt
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -264,5 +265,54 @@ func TestGetUserAndMetadata(t *testing.T) {
 	m, err := c.GetMetadata(context.Background())
 	if err != nil || !strings.Contains(string(m.Attributes), "Avast") || !strings.HasPrefix(string(m.Raw), `{"data"`) {
 		t.Errorf("GetMetadata = %+v, %v", m, err)
+	}
+}
+
+// CurrentUser asks for the key's own user and keeps the key out of everything it
+// returns, even when VirusTotal names the user by the key.
+func TestCurrentUserKeepsTheKeyOut(t *testing.T) {
+	c, rec, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		answer(w, 200, []byte(`{"data": {"type": "user", "id": "`+testKey+`", "links": {"self": "https://vt.test/api/v3/users/`+testKey+`"},
+ "attributes": {"apikey": "`+testKey+`", "first_name": "Bob <b>", "note": "key `+strings.ToUpper(testKey)+` here",
+ "privileges": {"intelligence": true}, "quotas": {"api_requests_daily": {"allowed": 500, "used": 12}}, "reputation": 1234567890123}}}`))
+	})
+	u, err := c.CurrentUser(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRequest(t, rec.last(), "GET", "/api/v3/users/"+testKey)
+	if u.ID != "" || u.Links.Self != "" || !u.Privileges["intelligence"] || u.Quotas["api_requests_daily"].Used != 12 {
+		t.Errorf("user %+v", u)
+	}
+	mustNotContainKey(t, "Raw", strings.ToLower(string(u.Raw)))
+	var doc struct {
+		Data struct {
+			Type       string         `json:"type"`
+			Attributes map[string]any `json:"attributes"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(u.Raw, &doc); err != nil || doc.Data.Type != "user" || doc.Data.Attributes["first_name"] != "Bob <b>" ||
+		doc.Data.Attributes["note"] != "key [REDACTED] here" || !strings.Contains(string(u.Raw), "1234567890123") {
+		t.Errorf("Raw lost what is not the key: %s (%v)", u.Raw, err)
+	}
+}
+
+// CurrentOverallQuotas asks for the key's own quotas, unmetered, the key out of Raw.
+func TestCurrentOverallQuotas(t *testing.T) {
+	lim := &limiterSpy{}
+	c, rec, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		answer(w, 200, []byte(`{"data": {"api_requests_daily": {"user": {"allowed": 500, "used": 3}}}, "links": {"self": "https://vt.test/api/v3/users/`+testKey+`/overall_quotas"}}`))
+	}, WithLimiter(lim))
+	q, err := c.CurrentOverallQuotas(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRequest(t, rec.last(), "GET", "/api/v3/users/"+testKey+"/overall_quotas")
+	if q.Quotas["api_requests_daily"].Left() != 497 || len(lim.waits) != 0 {
+		t.Errorf("quotas %+v, %d limiter waits", q.Quotas, len(lim.waits))
+	}
+	mustNotContainKey(t, "Raw", string(q.Raw))
+	if !json.Valid(q.Raw) || !strings.Contains(string(q.Raw), "/users/[REDACTED]/overall_quotas") {
+		t.Errorf("Raw %s", q.Raw)
 	}
 }

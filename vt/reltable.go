@@ -334,7 +334,7 @@ var relationshipTable = func() []Relationship {
 	})
 	for i := 1; i < len(t); i++ {
 		if t[i].Collection == t[i-1].Collection && t[i].Name == t[i-1].Name {
-			panic(fmt.Sprintf("vt: relationship %s listed twice", t[i]))
+			panic(fmt.Sprintf("virustotal: relationship %s listed twice", t[i]))
 		}
 	}
 	return t
@@ -380,7 +380,7 @@ func LookupRelationship(c Collection, name string) (Relationship, bool) {
 func MustRelationship(c Collection, name string) Relationship {
 	r, ok := LookupRelationship(c, name)
 	if !ok {
-		panic(fmt.Sprintf("vt: %s has no relationship %q", c, name))
+		panic(fmt.Sprintf("virustotal: %s has no relationship %q", c, name))
 	}
 	return r
 }

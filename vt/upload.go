@@ -134,7 +134,7 @@ func (e *exactReader) Read(p []byte) (int, error) {
 			e.checked = true
 			var one [1]byte
 			if k, _ := e.r.Read(one[:]); k > 0 {
-				return 0, fmt.Errorf("vt: upload: the reader holds more than the %d bytes announced", e.n)
+				return 0, fmt.Errorf("virustotal: upload: the reader holds more than the %d bytes announced", e.n)
 			}
 		}
 		return 0, io.EOF
@@ -146,7 +146,7 @@ func (e *exactReader) Read(p []byte) (int, error) {
 	e.read += int64(k)
 	if err == io.EOF {
 		if e.read < e.n {
-			return k, fmt.Errorf("vt: upload: the reader ended after %d of the %d bytes announced: %w", e.read, e.n, io.ErrUnexpectedEOF)
+			return k, fmt.Errorf("virustotal: upload: the reader ended after %d of the %d bytes announced: %w", e.read, e.n, io.ErrUnexpectedEOF)
 		}
 		err = nil
 	}

@@ -1,6 +1,7 @@
 package vt
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,7 +9,8 @@ import (
 )
 
 // GetUser returns a user (by id or API key) with quotas and privileges
-// (GET /users/{id}). Privileges are VirusTotal's {"granted": bool} objects reduced to
+// (GET /users/{id}); CurrentUser is the key's own user, with the key kept out of the
+// answer. Privileges are VirusTotal's {"granted": bool} objects reduced to
 // their "granted" value. The user's "apikey" attribute is removed from everything the
 // User keeps (Raw and Attributes included); when id is long enough to be a key it is
 // also scrubbed from error messages.
@@ -80,7 +82,8 @@ type OverallQuotas struct {
 
 // GetOverallQuotas returns a user's quotas and what was used of them, with the
 // group's figures the user inherits (GET /users/{id}/overall_quotas; id is the user
-// id or the API key, scrubbed from errors like GetUser's). VirusTotal does not count
+// id or the API key, scrubbed from errors like GetUser's; CurrentOverallQuotas asks
+// for the key's own user). VirusTotal does not count
 // this call against the quota, so the Limiter is not asked for it.
 func (c *Client) GetOverallQuotas(ctx context.Context, id string) (*OverallQuotas, error) {
 	eid, err := escapeID("user id", id)
@@ -107,4 +110,99 @@ func (c *Client) GetOverallQuotas(ctx context.Context, id string) (*OverallQuota
 		}
 		return q, nil
 	})
+}
+
+// CurrentUser returns the user the client's API key belongs to (GET /users/{key}),
+// with its quotas and privileges, as GetUser does. The key appears nowhere in what it
+// returns: besides the "apikey" attribute, the user's id when VirusTotal names the
+// user by the key and its self link (which may be written with the key) are left out
+// of the User (ID, Links.Self) and of its Raw, and any other mention of the key in
+// Raw reads "[REDACTED]". Raw is then VirusTotal's answer re-encoded without them.
+func (c *Client) CurrentUser(ctx context.Context) (*User, error) {
+	u, err := c.GetUser(ctx, c.apiKey)
+	if err != nil {
+		return nil, err
+	}
+	if u.ID == c.apiKey {
+		u.ID = ""
+	}
+	u.Links.Self = ""
+	raw, err := withoutKey(u.Raw, c.apiKey, func(data map[string]any) {
+		if id, ok := data["id"].(string); ok && id == c.apiKey {
+			delete(data, "id")
+		}
+		if links, ok := data["links"].(map[string]any); ok {
+			delete(links, "self")
+		}
+	})
+	if err != nil {
+		return nil, &Error{StatusCode: http.StatusOK, Code: CodeInvalidResponse, Method: http.MethodGet,
+			Path: "/users/{id}", Message: err.Error()}
+	}
+	u.Raw = raw
+	return u, nil
+}
+
+// CurrentOverallQuotas returns the overall quotas of the client's own user
+// (GET /users/{key}/overall_quotas), as GetOverallQuotas does, unmetered. Any mention
+// of the key in Raw reads "[REDACTED]".
+func (c *Client) CurrentOverallQuotas(ctx context.Context) (*OverallQuotas, error) {
+	q, err := c.GetOverallQuotas(ctx, c.apiKey)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := withoutKey(q.Raw, c.apiKey, nil)
+	if err != nil {
+		return nil, &Error{StatusCode: http.StatusOK, Code: CodeInvalidResponse, Method: http.MethodGet,
+			Path: "/users/{id}/overall_quotas", Message: err.Error()}
+	}
+	q.Raw = raw
+	return q, nil
+}
+
+// withoutKey returns a JSON answer with the key out of it: edit, when set, changes
+// the answer's "data" object first, and every string that still holds the key has it
+// replaced by "[REDACTED]". The answer is re-encoded only when something changed.
+func withoutKey(body []byte, key string, edit func(data map[string]any)) ([]byte, error) {
+	if edit == nil && !bytes.Contains(bytes.ToLower(body), bytes.ToLower([]byte(key))) {
+		return body, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, err
+	}
+	if m, ok := doc.(map[string]any); ok && edit != nil {
+		if data, ok := m["data"].(map[string]any); ok {
+			edit(data)
+		}
+	}
+	doc = redactStrings(doc, key)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// redactStrings replaces secret in every string of v, member names included.
+func redactStrings(v any, secret string) any {
+	switch x := v.(type) {
+	case string:
+		return redact(x, secret)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, child := range x {
+			out[redact(k, secret)] = redactStrings(child, secret)
+		}
+		return out
+	case []any:
+		for i, child := range x {
+			x[i] = redactStrings(child, secret)
+		}
+	}
+	return v
 }

@@ -6,6 +6,9 @@
 //	srv := httptest.NewServer(vtsim.MustNew(vtsim.Options{AnalysisTime: time.Second}))
 //	// GET srv.URL + "/api/v3/files/44d88612fea8a8f36de82e1278abb02f" with an x-apikey header
 //
+// The examples serve it in-process and ask it as VirusTotal is asked; package vt's
+// examples point a client at it.
+//
 // # The deterministic universe
 //
 // Every well-formed id exists, unless

@@ -189,7 +189,7 @@ func run(n, conc int, latency time.Duration, runs int) error {
 		if err != nil {
 			return fmt.Errorf("md5 of %s: %w", files[i], err)
 		}
-		md5s[i] = f.Attrs.MD5
+		md5s[i] = f.Attributes.MD5
 	}
 	inputs = inputs[:0]
 	for i, f := range files {

@@ -2,7 +2,6 @@ package command
 
 import (
 	"context"
-	"encoding/json"
 	"sort"
 )
 
@@ -42,13 +41,12 @@ type QuotaState struct {
 
 func execConnection(ctx context.Context, r *run, t task) outcome {
 	entry := ContextEntry{Type: "user"}
-	u, err := r.d.Client.GetUser(ctx, r.d.APIKey)
+	// The key's own user, with the key nowhere in it (vt.Client.CurrentUser).
+	u, err := r.d.Client.CurrentUser(ctx)
 	if err != nil {
 		return outcome{entry: entry, fail: r.failure(err)}
 	}
-	if u.ID != "" && u.ID != r.d.APIKey {
-		entry.ID = u.ID
-	}
+	entry.ID = u.ID
 	quotas := make(map[string]QuotaState, len(u.Quotas))
 	left := make(map[string]int64)
 	for name, q := range u.Quotas {
@@ -73,30 +71,5 @@ func execConnection(ctx context.Context, r *run, t task) outcome {
 		privs = []string{}
 	}
 	entry.set("privileges", privs)
-	return outcome{entry: entry, raw: withoutAPIKey(u.Raw, r.d.APIKey)}
-}
-
-// withoutAPIKey removes the user's apikey attribute (and the key as the object id)
-// from VirusTotal's answer: a key is never returned.
-func withoutAPIKey(raw json.RawMessage, key string) json.RawMessage {
-	var doc map[string]any
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return json.RawMessage(`{}`)
-	}
-	if data, ok := doc["data"].(map[string]any); ok {
-		if attrs, ok := data["attributes"].(map[string]any); ok {
-			delete(attrs, "apikey")
-		}
-		if id, ok := data["id"].(string); ok && key != "" && id == key {
-			delete(data, "id")
-		}
-		if links, ok := data["links"].(map[string]any); ok {
-			delete(links, "self")
-		}
-	}
-	b, err := json.Marshal(doc)
-	if err != nil {
-		return json.RawMessage(`{}`)
-	}
-	return b
+	return outcome{entry: entry, raw: u.Raw}
 }

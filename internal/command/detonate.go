@@ -116,7 +116,7 @@ func (r *run) detonate(ctx context.Context, ref, name string, size int64, sum st
 		switch {
 		case err == nil:
 			analysis, rescanned = d, true
-		case !isNotFound(err):
+		case !vt.IsNotFound(err):
 			return outcome{entry: entry, fail: r.failure(err)}
 		}
 	} else {
@@ -128,7 +128,7 @@ func (r *run) detonate(ctx context.Context, ref, name string, size int64, sum st
 			e.set("known", true)
 			return outcome{entry: e, raw: obj.raw, aliases: obj.runAliases()}
 		}
-		if !isNotFound(err) {
+		if !vt.IsNotFound(err) {
 			return outcome{entry: entry, fail: r.failure(err)}
 		}
 	}

@@ -47,7 +47,7 @@ func depsFor(t *testing.T, server, key string) Deps {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Deps{Client: c, APIKey: key, Cache: cache.NewMemory(), Policy: risk.DefaultPolicy()}
+	return Deps{Client: c, Cache: cache.NewMemory(), Policy: risk.DefaultPolicy()}
 }
 
 func (e *env) run(t *testing.T, req Request) *Envelope {
@@ -102,7 +102,7 @@ func (e *env) fileHashes(t *testing.T, id string) (md5, sha1, sha256 string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return f.Attrs.MD5, f.Attrs.SHA1, f.Attrs.SHA256
+	return f.Attributes.MD5, f.Attributes.SHA1, f.Attributes.SHA256
 }
 
 func mustJSON(t *testing.T, v any) string {

@@ -3,7 +3,6 @@ package command
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -127,7 +126,7 @@ func (r *run) fetchObject(ctx context.Context, o ioc.Observable, fresh bool) (*o
 		return nil, fmt.Errorf("unknown kind %q", o.Kind)
 	}
 	if err != nil {
-		if isNotFound(err) {
+		if vt.IsNotFound(err) {
 			e := cache.Entry{Kind: o.Kind, ID: o.ID, NotFound: true, FetchedAt: r.now()}
 			if o.Kind == ioc.KindURL && o.Value != "" {
 				e.Aliases = otherIDs(o.ID, ioc.URLID(o.Value), ioc.URLSHA256ID(o.Value))
@@ -156,11 +155,6 @@ func (r *run) cachePut(ctx context.Context, e cache.Entry) bool {
 		return false
 	}
 	return true
-}
-
-func isNotFound(err error) bool {
-	var ve *vt.Error
-	return errors.As(err, &ve) && (ve.StatusCode == 404 || ve.Code == vt.CodeNotFound)
 }
 
 func otherIDs(id string, more ...string) []string {
@@ -210,23 +204,23 @@ func (obj *object) runAliases() []string {
 }
 
 func fileObject(f *vt.File) *object {
-	obj := &object{kind: ioc.KindFile, id: f.ID, typ: f.Type, raw: f.Raw, attrs: attrsOf(f.Attributes), file: f.Attrs, common: f.Attrs.CommonAttributes}
+	obj := &object{kind: ioc.KindFile, id: f.ID, typ: f.Type, raw: f.Raw, attrs: attrsOf(f.Object.Attributes), file: f.Attributes, common: f.Attributes.CommonAttributes}
 	if obj.id == "" {
-		obj.id = f.Attrs.SHA256
+		obj.id = f.Attributes.SHA256
 	}
 	return obj
 }
 
 func urlObject(u *vt.URL) *object {
-	return &object{kind: ioc.KindURL, id: u.ID, typ: u.Type, raw: u.Raw, attrs: attrsOf(u.Attributes), url: u.Attrs, common: u.Attrs.CommonAttributes}
+	return &object{kind: ioc.KindURL, id: u.ID, typ: u.Type, raw: u.Raw, attrs: attrsOf(u.Object.Attributes), url: u.Attributes, common: u.Attributes.CommonAttributes}
 }
 
 func domainObject(d *vt.Domain) *object {
-	return &object{kind: ioc.KindDomain, id: d.ID, typ: d.Type, raw: d.Raw, attrs: attrsOf(d.Attributes), domain: d.Attrs, common: d.Attrs.CommonAttributes}
+	return &object{kind: ioc.KindDomain, id: d.ID, typ: d.Type, raw: d.Raw, attrs: attrsOf(d.Object.Attributes), domain: d.Attributes, common: d.Attributes.CommonAttributes}
 }
 
 func ipObject(ip *vt.IPAddress) *object {
-	return &object{kind: ioc.KindIP, id: ip.ID, typ: ip.Type, raw: ip.Raw, attrs: attrsOf(ip.Attributes), ip: ip.Attrs, common: ip.Attrs.CommonAttributes}
+	return &object{kind: ioc.KindIP, id: ip.ID, typ: ip.Type, raw: ip.Raw, attrs: attrsOf(ip.Object.Attributes), ip: ip.Attributes, common: ip.Attributes.CommonAttributes}
 }
 
 // attrsOf is a report's attributes, "{}" when it has none.

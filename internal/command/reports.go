@@ -48,7 +48,7 @@ A URL VirusTotal has never seen is submitted for scanning, its analysis followed
 
 func execReport(ctx context.Context, r *run, t task) outcome {
 	obj, err := r.fetchObject(ctx, t.obs, false)
-	if err != nil && isNotFound(err) && t.obs.Kind == ioc.KindURL && !r.req.NoSubmit && t.obs.Value != "" {
+	if err != nil && vt.IsNotFound(err) && t.obs.Kind == ioc.KindURL && !r.req.NoSubmit && t.obs.Value != "" {
 		return r.submitAndReport(ctx, t)
 	}
 	if err != nil {

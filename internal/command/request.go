@@ -151,9 +151,6 @@ type Deps struct {
 	// Client talks to VirusTotal, already set up with the connection's limiter, proxy
 	// and retry policy.
 	Client *vt.Client
-	// APIKey is the connection's key, needed by test-connection (GET /users/{key}).
-	// It is never logged nor returned.
-	APIKey string
 	// Cache is consulted before every object fetch (nil: a cache for this run only).
 	Cache cache.Cache
 	// Recent, when set and Cache is a cache.Validator, keeps decoded reports in front

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/vtsoar/vtsoar/internal/command"
@@ -254,7 +253,6 @@ func named(conn store.Connection, err error) error {
 func (c *Conn) Deps() command.Deps {
 	return command.Deps{
 		Client:    c.Client,
-		APIKey:    c.apiKey,
 		Cache:     c.Cache,
 		Recent:    c.recent,
 		Policy:    c.policy,
@@ -273,10 +271,7 @@ func (c *Conn) PublicKey() bool { return c.public }
 // Redact replaces the connection's API key in s, as a last guard before s is logged,
 // stored or sent (the vt client already scrubs the messages it returns).
 func (c *Conn) Redact(s string) string {
-	if c.apiKey == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, c.apiKey, "[redacted]")
+	return secret.Redact(s, c.apiKey)
 }
 
 // Budget returns the ledger name of the connection's budget.

@@ -174,7 +174,7 @@ func (e *Email) Notify(ctx context.Context, n Notification) error {
 			return fmt.Errorf("email notifier: %s does not offer AUTH", addr)
 		}
 		if err := c.Auth(smtp.PlainAuth("", e.Username, password, e.Host)); err != nil {
-			return fmt.Errorf("email notifier: AUTH: %s", strings.ReplaceAll(err.Error(), password, "[redacted]"))
+			return fmt.Errorf("email notifier: AUTH: %s", secret.Redact(err.Error(), password))
 		}
 	}
 	from, _ := mail.ParseAddress(e.From)

@@ -31,7 +31,7 @@ func cliVerdict(t *testing.T, serverURL string, kind ioc.Kind, value string) com
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := command.Run(context.Background(), command.Deps{Client: c, APIKey: "cli-key", Cache: cache.NewMemory()},
+	env, err := command.Run(context.Background(), command.Deps{Client: c, Cache: cache.NewMemory()},
 		command.Request{Command: "check-" + string(kind) + "-reputation", Inputs: []string{value}})
 	if err != nil {
 		t.Fatal(err)

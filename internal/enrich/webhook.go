@@ -12,7 +12,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/vtsoar/vtsoar/internal/secret"
@@ -179,7 +178,7 @@ func (w *Webhook) post(ctx context.Context, client *http.Client, key []byte, at 
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return true, fmt.Errorf("webhook notifier: %s", strings.ReplaceAll(err.Error(), string(key), "[redacted]"))
+		return true, fmt.Errorf("webhook notifier: %s", secret.Redact(err.Error(), string(key)))
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()

@@ -16,3 +16,12 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 }
+
+func TestRedact(t *testing.T) {
+	if got := Redact("dial: key k3y-123 refused (k3y-123)", "k3y-123"); got != "dial: key [redacted] refused ([redacted])" {
+		t.Errorf("Redact = %q", got)
+	}
+	if got := Redact("AUTH failed", ""); got != "AUTH failed" {
+		t.Errorf("an empty secret changed the text: %q", got)
+	}
+}
