@@ -280,7 +280,7 @@ func (s *Server) wrap(endpoint string, h api, metered bool) http.Handler {
 			if sw.status == 0 {
 				sw.setStatus(499) // the client went away before an answer
 			}
-			s.log.Debug("vtsim request", "endpoint", endpoint, "status", sw.status, "user", user)
+			s.log.DebugContext(r.Context(), "vtsim request", "endpoint", endpoint, "status", sw.status, "user", user)
 		}()
 		if d := s.delay(); d > 0 {
 			t := time.NewTimer(d)

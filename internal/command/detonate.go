@@ -160,7 +160,7 @@ func (r *run) detonate(ctx context.Context, ref, name string, size int64, sum st
 	if err != nil {
 		// The analysis is done but the report is not there yet: the analysis' counts
 		// still give a verdict.
-		r.log.Info("report not available after the analysis; using the analysis", "err", err)
+		r.log.InfoContext(ctx, "report not available after the analysis; using the analysis", "error", err)
 		return analysisOutcome(r, entry, a, ioc.KindFile)
 	}
 	e := r.baseEntry(obj)

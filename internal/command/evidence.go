@@ -21,7 +21,7 @@ func (r *run) evidence(obj *object) risk.Evidence {
 				LastAnalysisResults map[string]vt.EngineResult `json:"last_analysis_results"`
 			}
 			if err := json.Unmarshal(obj.attrs, &a); err != nil {
-				r.log.Warn("the engines' verdicts of a report are unreadable; preferred vendors not weighed", "kind", obj.kind, "err", err)
+				r.log.Warn("the engines' verdicts of a report are unreadable; preferred vendors not weighed", "kind", obj.kind, "error", err)
 			}
 			e.Engines = a.LastAnalysisResults
 		}
@@ -44,7 +44,7 @@ func (r *run) evidence(obj *object) risk.Evidence {
 			} `json:"crowdsourced_ids_results"`
 		}
 		if err := json.Unmarshal(obj.attrs, &a); err != nil {
-			r.log.Warn("the crowdsourced rules of a report are unreadable; not weighed", "err", err)
+			r.log.Warn("the crowdsourced rules of a report are unreadable; not weighed", "error", err)
 		}
 		for _, y := range a.YARA {
 			e.Rules = append(e.Rules, risk.RuleHit{Kind: risk.RuleYARA, Name: y.RuleName, Source: y.RulesetName})

@@ -371,7 +371,7 @@ func (r *run) once(ctx context.Context, key string, fn func() outcome) outcome {
 func (r *run) safeExec(ctx context.Context, t task) (out outcome) {
 	defer func() {
 		if p := recover(); p != nil {
-			r.log.Error("command panicked", "command", r.cmd.Name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			r.log.ErrorContext(ctx, "command panicked", "command", r.cmd.Name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			out = outcome{fail: &Failure{StatusCode: 0, Code: "InternalError", Message: fmt.Sprintf("internal error: %v", p)}}
 		}
 	}()

@@ -79,7 +79,7 @@ func (r *run) fetchObject(ctx context.Context, o ioc.Observable, fresh bool) (*o
 		}
 		e, ok, err := r.cache.Get(ctx, o.Kind, o.ID, r.maxAge)
 		if err != nil {
-			r.log.Warn("cache read failed; asking VirusTotal", "kind", o.Kind, "err", err)
+			r.log.WarnContext(ctx, "cache read failed; asking VirusTotal", "kind", o.Kind, "error", err)
 		} else if ok {
 			if e.NotFound {
 				return nil, notFoundErr(o.Kind)
@@ -93,7 +93,7 @@ func (r *run) fetchObject(ctx context.Context, o ioc.Observable, fresh bool) (*o
 				cp.fromCache = true
 				return &cp, nil
 			}
-			r.log.Warn("cached answer unreadable; asking VirusTotal", "kind", o.Kind, "err", err)
+			r.log.WarnContext(ctx, "cached answer unreadable; asking VirusTotal", "kind", o.Kind, "error", err)
 		}
 	}
 	// The commands read the stats, never each engine's verdict (which stays in raw).
@@ -151,7 +151,7 @@ func (r *run) cachePut(ctx context.Context, e cache.Entry) bool {
 		return false
 	}
 	if err := r.cache.Put(ctx, e); err != nil {
-		r.log.Warn("cache write failed", "kind", e.Kind, "err", err)
+		r.log.WarnContext(ctx, "cache write failed", "kind", e.Kind, "error", err)
 		return false
 	}
 	return true

@@ -82,7 +82,7 @@ func (r *run) submitAndReport(ctx context.Context, t task) outcome {
 	}
 	obj, err := r.fetchObject(ctx, t.obs, true)
 	if err != nil {
-		r.log.Info("URL report not available after its analysis; using the analysis", "err", err)
+		r.log.InfoContext(ctx, "URL report not available after its analysis; using the analysis", "error", err)
 		entry.set("url", t.obs.Value)
 		return analysisOutcome(r, entry, a, ioc.KindURL)
 	}

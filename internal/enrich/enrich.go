@@ -486,7 +486,7 @@ func (s *Service) SubmitEvent(ctx context.Context, ev NewEvent) (Event, error) {
 	if err != nil {
 		return Event{}, fmt.Errorf("enrich: submit event: %w", err)
 	}
-	s.log.Info("event submitted", "event", created.ID, "site", created.Site, "artifacts", len(created.Artifacts))
+	s.log.InfoContext(ctx, "event submitted", "event", created.ID, "site", created.Site, "artifacts", len(created.Artifacts))
 	return toEvent(created), nil
 }
 

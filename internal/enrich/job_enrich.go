@@ -90,7 +90,7 @@ func (w *enrichWorker) Work(ctx context.Context, job *river.Job[enrichArgs]) err
 	s := w.s
 	ev, art, err := s.st.GetArtifact(ctx, job.Args.Event, job.Args.Artifact)
 	if errors.Is(err, store.ErrNotFound) {
-		s.log.Warn("enrichment job for a missing artifact", "event", job.Args.Event, "artifact", job.Args.Artifact)
+		s.log.WarnContext(ctx, "enrichment job for a missing artifact", "event", job.Args.Event, "artifact", job.Args.Artifact)
 		return nil
 	}
 	if err != nil {
@@ -201,7 +201,7 @@ func (s *Service) enrichArtifact(ctx context.Context, ev store.Event, art store.
 		return store.Artifact{}, river.JobSnooze(time.Second)
 	case !resetAt.IsZero() && lastErr == nil:
 		d := resetAt.Sub(s.now()) + time.Second
-		s.log.Info("quota spent: enrichment deferred", "event", ev.ID, "artifact", art.Index, "until", resetAt)
+		s.log.InfoContext(ctx, "quota spent: enrichment deferred", "event", ev.ID, "artifact", art.Index, "until", resetAt)
 		return store.Artifact{}, river.JobSnooze(max(d, time.Second))
 	}
 	switch {
@@ -210,7 +210,7 @@ func (s *Service) enrichArtifact(ctx context.Context, ev store.Event, art store.
 	case lastErr == nil:
 		lastErr = errors.New("no connection answered")
 	}
-	s.log.Warn("enrichment failed", "event", ev.ID, "artifact", art.Index, "error", lastErr)
+	s.log.WarnContext(ctx, "enrichment failed", "event", ev.ID, "artifact", art.Index, "error", lastErr)
 	return store.Artifact{}, fmt.Errorf("enrich %s %d: %w", ev.ID, art.Index, lastErr)
 }
 

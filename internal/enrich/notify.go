@@ -89,14 +89,14 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[notifyArgs]) err
 		n := job.Args.Notification
 		n.ID = "ntf-" + strconv.FormatInt(job.ID, 10)
 		if err := nt.Notify(ctx, n); err != nil {
-			w.s.log.Warn("notification not delivered", "notifier", nt.Name(), "connection", n.Connection,
+			w.s.log.WarnContext(ctx, "notification not delivered", "notifier", nt.Name(), "connection", n.Connection,
 				"attempt", job.Attempt, "error", err)
 			return err
 		}
-		w.s.log.Info("notification delivered", "notifier", nt.Name(), "connection", n.Connection, "state", n.State())
+		w.s.log.InfoContext(ctx, "notification delivered", "notifier", nt.Name(), "connection", n.Connection, "state", n.State())
 		return nil
 	}
-	w.s.log.Warn("notification for a notifier no longer configured", "notifier", job.Args.Notifier)
+	w.s.log.WarnContext(ctx, "notification for a notifier no longer configured", "notifier", job.Args.Notifier)
 	return nil
 }
 

@@ -221,7 +221,7 @@ func (l *Limiter) Wait(ctx context.Context, r vt.Request) error {
 		now := l.cfg.now()
 		before := monthStart(monthStart(now).Add(-time.Hour))
 		if err := l.ledger.PruneLedger(ctx, now, before); err != nil {
-			l.log.Warn("quota: pruning the ledger failed", slog.String("error", err.Error()))
+			l.log.WarnContext(ctx, "quota: pruning the ledger failed", slog.String("error", err.Error()))
 		}
 	})
 	if l.spec.Unlimited() {
@@ -333,7 +333,7 @@ func (l *Limiter) forget(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := l.ledger.RemoveWaiter(ctx, l.budget, l.id); err != nil {
-		l.log.Warn("quota: removing a waiter failed", slog.String("error", err.Error()))
+		l.log.WarnContext(ctx, "quota: removing a waiter failed", slog.String("error", err.Error()))
 	}
 }
 
@@ -363,10 +363,10 @@ func (l *Limiter) Throttled(ctx context.Context, r vt.Request, retryAfter time.D
 	if retryAfter <= 0 && l.refusedAfterHold(now) {
 		reset := dayStart(now).AddDate(0, 0, 1)
 		if err := l.ledger.ExhaustBudget(ctx, l.budget, reset); err != nil {
-			l.log.Error("quota: recording a spent daily quota failed", slog.String("error", err.Error()))
+			l.log.ErrorContext(ctx, "quota: recording a spent daily quota failed", slog.String("error", err.Error()))
 			return
 		}
-		l.log.Warn("quota: VirusTotal answered 429 again after a minute's hold; its daily quota is spent",
+		l.log.WarnContext(ctx, "quota: VirusTotal answered 429 again after a minute's hold; its daily quota is spent",
 			slog.String("endpoint", r.Endpoint), slog.Time("reset", reset))
 		return
 	}
@@ -376,10 +376,10 @@ func (l *Limiter) Throttled(ctx context.Context, r vt.Request, retryAfter time.D
 	}
 	until := now.Add(d)
 	if err := l.ledger.HoldBudget(ctx, l.budget, until); err != nil {
-		l.log.Error("quota: recording a 429 hold failed", slog.String("error", err.Error()))
+		l.log.ErrorContext(ctx, "quota: recording a 429 hold failed", slog.String("error", err.Error()))
 		return
 	}
-	l.log.Warn("quota: VirusTotal answered 429; holding the connection",
+	l.log.WarnContext(ctx, "quota: VirusTotal answered 429; holding the connection",
 		slog.String("endpoint", r.Endpoint), slog.Time("until", until))
 }
 

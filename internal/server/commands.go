@@ -134,7 +134,7 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, u *store.
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
 	if err := env.WriteJSON(w, command.JSONFormat{}); err != nil {
-		s.log.Warn("writing a command's answer failed", "command", cmd.Name, "err", err)
+		s.log.WarnContext(r.Context(), "writing a command's answer failed", "command", cmd.Name, "error", err)
 	}
 	return nil
 }

@@ -28,7 +28,7 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request, _ *store.
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if _, err := s.cfg.Store.ListConnections(ctx); err != nil {
-		s.log.WarnContext(r.Context(), "health check: store", "err", err)
+		s.log.WarnContext(r.Context(), "health check: store", "error", err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "detail": "the store does not answer"})
 		return nil
 	}

@@ -342,7 +342,7 @@ func allowed(u *store.User, a access) bool {
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	p, cause := problemFor(err)
 	if p.Status >= 500 && cause != nil {
-		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", cause)
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", cause)
 	}
 	if p.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="vtsoar"`)

@@ -50,7 +50,7 @@ func startEnrich(ctx context.Context, env Env, o Options, m *server.Metrics) (se
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := svc.Stop(sctx); err != nil {
-			env.Log.Warn("stopping the background service", "err", err)
+			env.Log.WarnContext(sctx, "stopping the background service", "error", err)
 		}
 	}
 	return svc, clients, stop, nil

@@ -221,7 +221,7 @@ func Run(ctx context.Context, env Env, o Options, ready func(baseURL string)) er
 		return err
 	}
 	base := "http://" + ln.Addr().String()
-	env.Log.Info("serving", "url", base, "api", base+"/api/v1", "openapi", base+"/api/v1/openapi.json", "data_dir", o.DataDir)
+	env.Log.InfoContext(ctx, "serving", "url", base, "api", base+"/api/v1", "openapi", base+"/api/v1/openapi.json", "data_dir", o.DataDir)
 	if ready != nil {
 		ready(base)
 	} else {
@@ -231,6 +231,6 @@ func Run(ctx context.Context, env Env, o Options, ready func(baseURL string)) er
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("serve: %w", err)
 	}
-	env.Log.Info("stopped")
+	env.Log.InfoContext(ctx, "stopped")
 	return nil
 }

@@ -246,7 +246,7 @@ func (e *Env) BuildDeps(ctx context.Context, f *cmdutil.Factory) (command.Deps, 
 	log := f.Logger()
 	return deps, func() {
 		if err := st.Close(); err != nil {
-			log.Warn("closing the database", "err", err)
+			log.Warn("closing the database", "error", err)
 		}
 	}, nil
 }

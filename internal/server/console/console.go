@@ -353,7 +353,7 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, err e
 	default:
 		v.Title = "Something went wrong"
 		v.Error = "The console failed to build this page; the details are in the service's log."
-		c.log.ErrorContext(r.Context(), "console page failed", "path", r.URL.Path, "err", err)
+		c.log.ErrorContext(r.Context(), "console page failed", "path", r.URL.Path, "error", err)
 	}
 	c.render(w, r, status, "error", v)
 }

@@ -92,7 +92,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	ar.Header = http.Header{"Authorization": {"Bearer " + token}}
 	u, err := c.cfg.Authenticate(ar)
 	if err != nil {
-		c.log.InfoContext(r.Context(), "console: sign-in refused", "remote", r.RemoteAddr, "err", err)
+		c.log.InfoContext(r.Context(), "console: sign-in refused", "remote", r.RemoteAddr, "error", err)
 		c.renderLogin(w, r, http.StatusUnauthorized, "That token was not accepted: it may be mistyped, or revoked. Tokens start with vtsoar_.")
 		return
 	}

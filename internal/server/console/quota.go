@@ -36,7 +36,7 @@ func (c *Console) quota(w http.ResponseWriter, r *http.Request, s *session) erro
 	for _, cn := range list.Connections {
 		row := quotaRow{Name: cn.Name, Spec: cn.Quota}
 		if err := c.quotaOf(r.Context(), cn.Name, now, &row); err != nil {
-			c.log.WarnContext(r.Context(), "console: quota", "connection", cn.Name, "err", err)
+			c.log.WarnContext(r.Context(), "console: quota", "connection", cn.Name, "error", err)
 			row.Error = "The quota of this connection could not be read; the error is in the service's log."
 		}
 		rows = append(rows, row)

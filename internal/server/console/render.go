@@ -148,7 +148,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 	}
 	var b bytes.Buffer
 	if err := t.ExecuteTemplate(&b, "layout.html", v); err != nil {
-		c.log.ErrorContext(r.Context(), "console: rendering failed", "page", page, "err", err)
+		c.log.ErrorContext(r.Context(), "console: rendering failed", "page", page, "error", err)
 		http.Error(w, "the page could not be drawn; the error is in the service's log", http.StatusInternalServerError)
 		return
 	}
