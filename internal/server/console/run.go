@@ -1,0 +1,122 @@
+package console
+
+// The command runner page: any integration command on a connection, its envelope in
+// the Return Data, Key Fields, Context Data, Raw Data and Errors tabs.
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/vtsoar/vtsoar/internal/command"
+	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/vt"
+)
+
+type runData struct {
+	Commands      []*command.Command
+	Command       *command.Command
+	Connections   []store.ConnectionView
+	Connection    string
+	Relationships []vt.Relationship
+	Relationship  string
+	Inputs        string
+	Fresh         bool
+	Result        *runResult
+}
+
+type runResult struct {
+	Env *command.Envelope
+	// Widgets are the widget pages of context entries that carry HTML, by position.
+	Widgets map[int]string
+	// OK and Failed count the inputs.
+	OK, Failed int
+}
+
+func (c *Console) runData(r *http.Request, s *session, name, conn string) (*runData, error) {
+	d := &runData{Commands: command.All(), Connection: conn}
+	if name == "" {
+		name = "check-file-reputation"
+	}
+	cmd, ok := command.Lookup(name)
+	if !ok {
+		return nil, &apiError{Status: http.StatusNotFound, Detail: fmt.Sprintf("there is no command %q", name)}
+	}
+	d.Command = cmd
+	if cmd.Takes(command.OptRelationship) && cmd.Kind != "" {
+		d.Relationships = command.Relationships(cmd.Kind)
+	}
+	var list struct {
+		Connections []store.ConnectionView `json:"connections"`
+	}
+	if err := c.call(r, s, "GET", "/api/v1/connections", nil, &list); err != nil {
+		return nil, err
+	}
+	d.Connections = list.Connections
+	return d, nil
+}
+
+func (c *Console) runForm(w http.ResponseWriter, r *http.Request, s *session) error {
+	q := r.URL.Query()
+	d, err := c.runData(r, s, q.Get("command"), q.Get("connection"))
+	if err != nil {
+		return err
+	}
+	c.render(w, r, http.StatusOK, "run", &view{Title: "Run a command", Session: s, Data: d})
+	return nil
+}
+
+// splitInputs reads one input per line, skipping blank lines and # comments.
+func splitInputs(text string) []string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+func (c *Console) run(w http.ResponseWriter, r *http.Request, s *session) error {
+	pf := r.PostForm
+	d, err := c.runData(r, s, pf.Get("command"), pf.Get("connection"))
+	if err != nil {
+		return err
+	}
+	d.Inputs, d.Relationship, d.Fresh = pf.Get("inputs"), pf.Get("relationship"), pf.Get("fresh") != ""
+	v := &view{Title: "Run a command", Session: s, Data: d}
+	body := map[string]any{"connection": d.Connection, "inputs": splitInputs(d.Inputs), "fresh": d.Fresh}
+	if d.Command.NoInputs {
+		body["inputs"] = []string{}
+	}
+	if d.Relationships != nil {
+		body["relationship"] = d.Relationship
+	}
+	var env command.Envelope
+	if err := c.call(r, s, "POST", "/api/v1/commands/"+d.Command.Name, body, &env); err != nil {
+		var ae *apiError
+		if !errors.As(err, &ae) || ae.Status == http.StatusUnauthorized {
+			return err
+		}
+		v.Error = "The command did not run: " + ae.Detail
+		c.render(w, r, http.StatusOK, "run", v)
+		return nil
+	}
+	res := &runResult{Env: &env, Widgets: map[int]string{}}
+	for i, ce := range env.ContextData {
+		if ce.Status == command.StatusOK {
+			res.OK++
+		} else {
+			res.Failed++
+		}
+		if h, ok := ce.Details["html"].(string); ok && h != "" {
+			res.Widgets[i] = c.widgets.put(h)
+		}
+	}
+	d.Result = res
+	c.render(w, r, http.StatusOK, "run", v)
+	return nil
+}
