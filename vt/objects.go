@@ -243,6 +243,9 @@ type Quota struct {
 	Used    int64 `json:"used"`
 }
 
+// Left is what remains of the quota (never below 0).
+func (q Quota) Left() int64 { return max(0, q.Allowed-q.Used) }
+
 // User is a user object (GET /users/{id}); its apikey attribute is never decoded.
 type User struct {
 	Object

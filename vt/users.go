@@ -66,9 +66,9 @@ type GroupQuota struct {
 // group's (group members often have 0 of their own and spend the group's).
 func (q OverallQuota) Left() int64 {
 	if q.User.Allowed == 0 && q.Group != nil {
-		return max(0, q.Group.Allowed-q.Group.Used)
+		return Quota{Allowed: q.Group.Allowed, Used: q.Group.Used}.Left()
 	}
-	return max(0, q.User.Allowed-q.User.Used)
+	return q.User.Left()
 }
 
 // OverallQuotas is the answer of GET /users/{id}/overall_quotas, by quota name

@@ -148,25 +148,18 @@ func execGetComments(ctx context.Context, r *run, t task) outcome {
 	col := Collection(t.obs.Kind)
 	var views []commentView
 	var raws []json.RawMessage
-	cursor, pages := "", 0
-	for len(views) < r.limit {
-		p, err := r.d.Client.GetComments(ctx, col, objectID(t.obs), vt.ListOptions{Limit: min(vt.MaxPageLimit, r.limit-len(views)), Cursor: cursor})
+	pages, cursor, err := followPages(r.limit, func(cursor string, n int) ([]*vt.Comment, string, error) {
+		p, err := r.d.Client.GetComments(ctx, col, objectID(t.obs), vt.ListOptions{Limit: n, Cursor: cursor})
 		if err != nil {
-			return outcome{entry: entry, fail: kindFailure(t.obs.Kind, err)}
+			return nil, "", err
 		}
-		pages++
-		for _, c := range p.Comments {
-			if len(views) == r.limit {
-				break
-			}
-			views = append(views, viewComment(c))
-			raws = append(raws, rawObject(&c.Object))
-		}
-		cursor = p.Cursor
-		if cursor == "" || len(p.Comments) == 0 {
-			cursor = ""
-			break
-		}
+		return p.Comments, p.Cursor, nil
+	}, func(c *vt.Comment) {
+		views = append(views, viewComment(c))
+		raws = append(raws, rawObject(&c.Object))
+	})
+	if err != nil {
+		return outcome{entry: entry, fail: kindFailure(t.obs.Kind, err)}
 	}
 	if views == nil {
 		views = []commentView{}
@@ -218,26 +211,19 @@ func execGetVotes(ctx context.Context, r *run, t task) outcome {
 	var views []voteView
 	var raws []json.RawMessage
 	counts := map[string]int{string(vt.VerdictHarmless): 0, string(vt.VerdictMalicious): 0}
-	cursor, pages := "", 0
-	for len(views) < r.limit {
-		p, err := r.d.Client.GetVotes(ctx, col, objectID(t.obs), vt.ListOptions{Limit: min(vt.MaxPageLimit, r.limit-len(views)), Cursor: cursor})
+	pages, cursor, err := followPages(r.limit, func(cursor string, n int) ([]*vt.Vote, string, error) {
+		p, err := r.d.Client.GetVotes(ctx, col, objectID(t.obs), vt.ListOptions{Limit: n, Cursor: cursor})
 		if err != nil {
-			return outcome{entry: entry, fail: kindFailure(t.obs.Kind, err)}
+			return nil, "", err
 		}
-		pages++
-		for _, v := range p.Votes {
-			if len(views) == r.limit {
-				break
-			}
-			views = append(views, viewVote(v))
-			raws = append(raws, rawObject(&v.Object))
-			counts[string(v.Verdict)]++
-		}
-		cursor = p.Cursor
-		if cursor == "" || len(p.Votes) == 0 {
-			cursor = ""
-			break
-		}
+		return p.Votes, p.Cursor, nil
+	}, func(v *vt.Vote) {
+		views = append(views, viewVote(v))
+		raws = append(raws, rawObject(&v.Object))
+		counts[string(v.Verdict)]++
+	})
+	if err != nil {
+		return outcome{entry: entry, fail: kindFailure(t.obs.Kind, err)}
 	}
 	if views == nil {
 		views = []voteView{}

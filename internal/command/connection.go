@@ -50,7 +50,7 @@ func execConnection(ctx context.Context, r *run, t task) outcome {
 	quotas := make(map[string]QuotaState, len(u.Quotas))
 	left := make(map[string]int64)
 	for name, q := range u.Quotas {
-		s := QuotaState{Allowed: q.Allowed, Used: q.Used, Left: max(0, q.Allowed-q.Used)}
+		s := QuotaState{Allowed: q.Allowed, Used: q.Used, Left: q.Left()}
 		quotas[name] = s
 		switch name {
 		case "api_requests_hourly", "api_requests_daily", "api_requests_monthly":

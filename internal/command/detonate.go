@@ -147,13 +147,8 @@ func (r *run) detonate(ctx context.Context, ref, name string, size int64, sum st
 	entry.set("analysis_id", analysis.ID)
 	entry.set("uploaded", !rescanned)
 	entry.set("rescanned", rescanned)
-	a, err := r.d.Client.WaitAnalysis(ctx, analysis.ID, vt.WaitOptions{Interval: r.pollInterval, Timeout: r.timeout})
-	if err != nil {
-		f := r.failure(err)
-		if a != nil {
-			entry.set("analysis_status", string(a.Status))
-			f.Message = fmt.Sprintf("analysis %s not completed (%s): %s", analysis.ID, a.Status, f.Message)
-		}
+	a, f := r.waitAnalysis(ctx, &entry, analysis.ID, "")
+	if f != nil {
 		return outcome{entry: entry, fail: f}
 	}
 	obj, err := r.fetchObject(ctx, obs, true)

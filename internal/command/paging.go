@@ -20,34 +20,53 @@ type collected struct {
 	cursor string // where the next page starts; empty once every page was read
 }
 
+// followPages reads items page after page until limit were read or VirusTotal has no
+// more: fetch(cursor, n) returns at most n items from cursor on and the next page's
+// cursor, and keep takes each item read. It returns how many pages it read and where
+// the next page starts (empty once every page was read).
+func followPages[T any](limit int, fetch func(cursor string, n int) ([]T, string, error), keep func(T)) (pages int, cursor string, err error) {
+	read := 0
+	for read < limit {
+		items, next, err := fetch(cursor, min(vt.MaxPageLimit, limit-read))
+		if err != nil {
+			return pages, cursor, err
+		}
+		pages++
+		for _, it := range items {
+			if read >= limit {
+				break
+			}
+			keep(it)
+			read++
+		}
+		cursor = next
+		if cursor == "" || len(items) == 0 {
+			return pages, "", nil
+		}
+	}
+	return pages, cursor, nil
+}
+
 // collectPages asks fetch for pages (fetch(cursor, n) returns at most n objects from
 // cursor on) until limit objects are read or VirusTotal has no more.
 func collectPages(limit int, fetch func(cursor string, n int) (*vt.Page, error)) (collected, error) {
 	c := collected{descs: []descriptor{}, objs: []json.RawMessage{}}
-	for len(c.descs) < limit {
-		page, err := fetch(c.cursor, min(vt.MaxPageLimit, limit-len(c.descs)))
+	var err error
+	c.pages, c.cursor, err = followPages(limit, func(cursor string, n int) ([]*vt.Object, string, error) {
+		page, err := fetch(cursor, n)
 		if err != nil {
-			return c, err
+			return nil, "", err
 		}
-		c.pages++
-		for _, o := range page.Objects {
-			if len(c.descs) >= limit {
-				break
-			}
-			c.descs = append(c.descs, descriptor{Type: o.Type, ID: o.ID})
-			raw := o.Raw
-			if len(raw) == 0 {
-				raw, _ = json.Marshal(o)
-			}
-			c.objs = append(c.objs, raw)
+		return page.Objects, page.Cursor, nil
+	}, func(o *vt.Object) {
+		c.descs = append(c.descs, descriptor{Type: o.Type, ID: o.ID})
+		raw := o.Raw
+		if len(raw) == 0 {
+			raw, _ = json.Marshal(o)
 		}
-		c.cursor = page.Cursor
-		if c.cursor == "" || len(page.Objects) == 0 {
-			c.cursor = ""
-			break
-		}
-	}
-	return c, nil
+		c.objs = append(c.objs, raw)
+	})
+	return c, err
 }
 
 // rawPage returns the objects read as one VirusTotal-shaped page:

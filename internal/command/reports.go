@@ -71,13 +71,8 @@ func (r *run) submitAndReport(ctx context.Context, t task) outcome {
 		return outcome{entry: entry, fail: r.failure(err)}
 	}
 	entry.set("analysis_id", d.ID)
-	a, err := r.d.Client.WaitAnalysis(ctx, d.ID, vt.WaitOptions{Interval: r.pollInterval, Timeout: r.timeout})
-	if err != nil {
-		f := r.failure(err)
-		if a != nil {
-			entry.set("analysis_status", string(a.Status))
-			f.Message = fmt.Sprintf("analysis %s of the submitted URL not completed (%s): %s", d.ID, a.Status, f.Message)
-		}
+	a, f := r.waitAnalysis(ctx, &entry, d.ID, " of the submitted URL")
+	if f != nil {
 		return outcome{entry: entry, fail: f}
 	}
 	obj, err := r.fetchObject(ctx, t.obs, true)

@@ -2,10 +2,8 @@ package command
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
-	"github.com/vtsoar/vtsoar/internal/risk"
 	"github.com/vtsoar/vtsoar/ioc"
 	"github.com/vtsoar/vtsoar/vt"
 )
@@ -51,20 +49,10 @@ func execRescan(ctx context.Context, r *run, t task) outcome {
 	}
 	entry.set("analysis_id", d.ID)
 	if !r.req.Wait {
-		na := risk.NA
-		entry.RiskLevel, entry.RiskLevelCode = na.String(), na.Code()
-		entry.RiskReason = "rescan requested; not analysed yet (--wait follows the analysis)"
-		entry.set("analysis_status", string(vt.AnalysisQueued))
-		raw, _ := json.Marshal(map[string]any{"data": d})
-		return outcome{entry: entry, raw: raw}
+		return queuedOutcome(entry, d, "rescan requested")
 	}
-	a, err := r.d.Client.WaitAnalysis(ctx, d.ID, vt.WaitOptions{Interval: r.pollInterval, Timeout: r.timeout})
-	if err != nil {
-		f := r.failure(err)
-		if a != nil {
-			entry.set("analysis_status", string(a.Status))
-			f.Message = fmt.Sprintf("analysis %s not completed (%s): %s", d.ID, a.Status, f.Message)
-		}
+	a, f := r.waitAnalysis(ctx, &entry, d.ID, "")
+	if f != nil {
 		return outcome{entry: entry, fail: f}
 	}
 	return analysisOutcome(r, entry, a, t.obs.Kind)

@@ -51,23 +51,41 @@ func execScanURL(ctx context.Context, r *run, t task) outcome {
 	}
 	entry.set("analysis_id", d.ID)
 	if !r.req.Wait {
-		na := risk.NA
-		entry.RiskLevel, entry.RiskLevelCode = na.String(), na.Code()
-		entry.RiskReason = "submitted; not analysed yet (--wait follows the analysis)"
-		entry.set("analysis_status", string(vt.AnalysisQueued))
-		raw, _ := json.Marshal(map[string]any{"data": d})
-		return outcome{entry: entry, raw: raw}
+		return queuedOutcome(entry, d, "submitted")
 	}
-	a, err := r.d.Client.WaitAnalysis(ctx, d.ID, vt.WaitOptions{Interval: r.pollInterval, Timeout: r.timeout})
+	a, f := r.waitAnalysis(ctx, &entry, d.ID, "")
+	if f != nil {
+		return outcome{entry: entry, fail: f}
+	}
+	return analysisOutcome(r, entry, a, ioc.KindURL)
+}
+
+// queuedOutcome is the entry of an analysis asked for and not followed (no --wait):
+// N/A, with what was done ("submitted") and how to follow it, and the descriptor
+// VirusTotal answered as raw_data.
+func queuedOutcome(entry ContextEntry, d *vt.AnalysisDescriptor, done string) outcome {
+	na := risk.NA
+	entry.RiskLevel, entry.RiskLevelCode = na.String(), na.Code()
+	entry.RiskReason = done + "; not analysed yet (--wait follows the analysis)"
+	entry.set("analysis_status", string(vt.AnalysisQueued))
+	raw, _ := json.Marshal(map[string]any{"data": d})
+	return outcome{entry: entry, raw: raw}
+}
+
+// waitAnalysis follows the analysis id until it completes (--poll-interval,
+// --timeout). A failure says how far it got, in the entry's analysis_status and in
+// its message: "analysis ID<of> not completed (queued): ...".
+func (r *run) waitAnalysis(ctx context.Context, entry *ContextEntry, id, of string) (*vt.Analysis, *Failure) {
+	a, err := r.d.Client.WaitAnalysis(ctx, id, vt.WaitOptions{Interval: r.pollInterval, Timeout: r.timeout})
 	if err != nil {
 		f := r.failure(err)
 		if a != nil {
 			entry.set("analysis_status", string(a.Status))
-			f.Message = fmt.Sprintf("analysis %s not completed (%s): %s", d.ID, a.Status, f.Message)
+			f.Message = fmt.Sprintf("analysis %s%s not completed (%s): %s", id, of, a.Status, f.Message)
 		}
-		return outcome{entry: entry, fail: f}
+		return nil, f
 	}
-	return analysisOutcome(r, entry, a, ioc.KindURL)
+	return a, nil
 }
 
 // analysisOutcome is the entry of a completed analysis, with the risk level of its

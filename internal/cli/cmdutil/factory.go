@@ -164,17 +164,8 @@ func (f *Factory) IdleConns() int {
 // lines of in. Blank lines and lines starting with '#' are skipped; spaces around an
 // input are trimmed.
 func ReadInputs(args []string, in io.Reader) ([]string, error) {
-	var out []string
-	stdinRead := false
-	for _, a := range args {
-		if a != "-" {
-			out = append(out, a)
-			continue
-		}
-		if stdinRead {
-			continue
-		}
-		stdinRead = true
+	return readArgs(args, in, func(in io.Reader) ([]string, error) {
+		var out []string
 		sc := bufio.NewScanner(in)
 		sc.Buffer(make([]byte, 64<<10), 16<<20)
 		for sc.Scan() {
@@ -187,8 +178,8 @@ func ReadInputs(args []string, in io.Reader) ([]string, error) {
 		if err := sc.Err(); err != nil {
 			return nil, fmt.Errorf("reading inputs from stdin: %w", err)
 		}
-	}
-	return out, nil
+		return out, nil
+	})
 }
 
 // maxText bounds the text read for --extract from stdin.
@@ -197,6 +188,24 @@ const maxText = 64 << 20
 // ReadTexts returns the texts of a command that extracts observables from free text:
 // its arguments, where "-" stands for all of in.
 func ReadTexts(args []string, in io.Reader) ([]string, error) {
+	return readArgs(args, in, func(in io.Reader) ([]string, error) {
+		b, err := io.ReadAll(io.LimitReader(in, maxText+1))
+		if err != nil {
+			return nil, fmt.Errorf("reading the text from stdin: %w", err)
+		}
+		if len(b) > maxText {
+			return nil, Usagef("the text on stdin is larger than %d MiB", maxText>>20)
+		}
+		if strings.TrimSpace(string(b)) == "" {
+			return nil, nil
+		}
+		return []string{string(b)}, nil
+	})
+}
+
+// readArgs returns the arguments in order, the first "-" replaced by what stdin reads
+// from in (a later "-" names the same stdin, already read, and adds nothing).
+func readArgs(args []string, in io.Reader, stdin func(io.Reader) ([]string, error)) ([]string, error) {
 	var out []string
 	stdinRead := false
 	for _, a := range args {
@@ -208,16 +217,11 @@ func ReadTexts(args []string, in io.Reader) ([]string, error) {
 			continue
 		}
 		stdinRead = true
-		b, err := io.ReadAll(io.LimitReader(in, maxText+1))
+		more, err := stdin(in)
 		if err != nil {
-			return nil, fmt.Errorf("reading the text from stdin: %w", err)
+			return nil, err
 		}
-		if len(b) > maxText {
-			return nil, Usagef("the text on stdin is larger than %d MiB", maxText>>20)
-		}
-		if strings.TrimSpace(string(b)) != "" {
-			out = append(out, string(b))
-		}
+		out = append(out, more...)
 	}
 	return out, nil
 }
