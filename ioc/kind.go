@@ -82,10 +82,19 @@ func unknownKind(name string) error {
 
 // kindList is the kinds for a message: "file, ip, url or domain".
 func kindList() string {
-	ks := Kinds()
-	names := make([]string, len(ks))
-	for i, k := range ks {
-		names[i] = string(k)
+	return orList(func(k Kind) string { return string(k) })
+}
+
+// nounList is the kinds' nouns for a message: "file hash, IP address, URL or domain".
+func nounList() string {
+	return orList(Kind.Noun)
+}
+
+// orList names every kind with name: "a, b, c or d".
+func orList(name func(Kind) string) string {
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = name(k.kind)
 	}
 	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }

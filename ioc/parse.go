@@ -41,12 +41,12 @@ func Parse(s string) (Observable, error) {
 		return parseURL(s, t)
 	}
 	if strings.Contains(t, "@") {
-		return Observable{}, newError("", s, "an email address is not an observable (file hash, IP address, URL or domain)")
+		return Observable{}, newError("", s, "an email address is not an observable ("+nounList()+")")
 	}
 	if strings.Contains(t, ".") || !isASCII(t) {
 		return withInput(s)(ParseDomain(t))
 	}
-	return Observable{}, newError("", s, "not a file hash, IP address, URL or domain")
+	return Observable{}, newError("", s, "not a "+nounList())
 }
 
 // ParseAs parses s as an observable of the given kind. An empty kind detects it with
