@@ -580,15 +580,28 @@ func stripAPIKeyAttr(body []byte) ([]byte, error) {
 	if !json.Valid(body) {
 		return nil, errors.New("answer is not valid JSON")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	v, err := decodeAny(body)
+	if err != nil {
 		return nil, err
 	}
 	if !dropKeyFold(v, "apikey") {
 		return body, nil
 	}
+	return encodeAny(v)
+}
+
+// decodeAny decodes a JSON answer to be edited and encoded again by encodeAny, its
+// numbers kept as they were written.
+func decodeAny(body []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	err := dec.Decode(&v)
+	return v, err
+}
+
+// encodeAny encodes what decodeAny decoded (and was edited), without HTML escapes.
+func encodeAny(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

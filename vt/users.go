@@ -167,10 +167,8 @@ func withoutKey(body []byte, key string, edit func(data map[string]any)) ([]byte
 	if edit == nil && !bytes.Contains(bytes.ToLower(body), bytes.ToLower([]byte(key))) {
 		return body, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
+	doc, err := decodeAny(body)
+	if err != nil {
 		return nil, err
 	}
 	if m, ok := doc.(map[string]any); ok && edit != nil {
@@ -178,14 +176,7 @@ func withoutKey(body []byte, key string, edit func(data map[string]any)) ([]byte
 			edit(data)
 		}
 	}
-	doc = redactStrings(doc, key)
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(doc); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+	return encodeAny(redactStrings(doc, key))
 }
 
 // redactStrings replaces secret in every string of v, member names included.

@@ -85,11 +85,9 @@ func (s *Server) apply(c *store.Connection, in connectionIn, create bool) error 
 		return badRequest("api_key is required")
 	}
 	if in.ServerURL != nil {
-		v := strings.TrimSpace(*in.ServerURL)
-		if v != "" {
-			if _, err := vt.ParseServerURL(v); err != nil {
-				return badRequest("server_url: %v", err)
-			}
+		v, err := optionalURL("server_url", *in.ServerURL, vt.ParseServerURL)
+		if err != nil {
+			return err
 		}
 		c.ServerURL = v
 	}
@@ -107,11 +105,9 @@ func (s *Server) apply(c *store.Connection, in connectionIn, create bool) error 
 		c.Quota = quota.Public.String()
 	}
 	if in.Proxy != nil {
-		v := strings.TrimSpace(*in.Proxy)
-		if v != "" {
-			if _, err := vt.ParseProxyURL(v); err != nil {
-				return badRequest("proxy: %v", err)
-			}
+		v, err := optionalURL("proxy", *in.Proxy, vt.ParseProxyURL)
+		if err != nil {
+			return err
 		}
 		c.Proxy = v
 	}
@@ -171,6 +167,19 @@ func (s *Server) apply(c *store.Connection, in connectionIn, create bool) error 
 		c.Users = users
 	}
 	return nil
+}
+
+// optionalURL is the URL member name of a connection, trimmed, checked with parse
+// unless it is empty (none).
+func optionalURL(name, v string, parse func(string) (*url.URL, error)) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", nil
+	}
+	if _, err := parse(v); err != nil {
+		return "", badRequest("%s: %v", name, err)
+	}
+	return v, nil
 }
 
 func validName(name string) error {

@@ -32,14 +32,7 @@ func TestConnUsesTheProxyAndTheBudget(t *testing.T) {
 		sim.ServeHTTP(w, r)
 	}))
 	defer proxy.Close()
-	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	ios, _, _, _ := iostreams.Test()
-	f := cmdutil.New(ios, "test")
-	f.Getenv = func(string) string { return "" }
+	st, f := newEnv(t, nil)
 	f.Options.Concurrency, f.Options.Retries = 8, 0
 	e := &storecli.Env{F: f}
 	tg := storecli.Target{APIKey: "k", ServerURL: "http://vt.example.invalid", Proxy: proxy.URL, Spec: quota.Spec{PerDay: 1}}
@@ -71,17 +64,10 @@ func TestConnUsesTheProxyAndTheBudget(t *testing.T) {
 // one comes from and how to try vtsoar offline.
 func TestResolveNeedsAKey(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	ios, _, _, _ := iostreams.Test()
-	f := cmdutil.New(ios, "test")
 	env := map[string]string{}
-	f.Getenv = func(k string) string { return env[k] }
+	st, f := newEnv(t, env)
 	e := &storecli.Env{F: f}
-	_, err = e.Resolve(ctx, st)
+	_, err := e.Resolve(ctx, st)
 	if !cmdutil.IsUsage(err) || !strings.Contains(err.Error(), "VT_API_KEY") || !strings.Contains(err.Error(), "vtsoar emulate") {
 		t.Errorf("no key, no server: %v", err)
 	}
@@ -98,4 +84,18 @@ func TestResolveNeedsAKey(t *testing.T) {
 	if tg, _ = e.Resolve(ctx, st); tg.APIKey != "flag-key" {
 		t.Error("--api-key does not override VT_API_KEY")
 	}
+}
+
+// newEnv opens an empty store and a factory whose environment is env.
+func newEnv(t *testing.T, env map[string]string) (store.Store, *cmdutil.Factory) {
+	t.Helper()
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ios, _, _, _ := iostreams.Test()
+	f := cmdutil.New(ios, "test")
+	f.Getenv = func(k string) string { return env[k] }
+	return st, f
 }

@@ -3,7 +3,6 @@ package console
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -81,17 +80,16 @@ func (c *Console) lookup(w http.ResponseWriter, r *http.Request, s *session) err
 		c.render(w, r, http.StatusOK, "lookup", v)
 		return nil
 	}
-	var env command.Envelope
-	if err := c.call(r, s, "POST", "/api/v1/commands/lookup", body, &env); err != nil {
-		var ae *apiError
-		if !errors.As(err, &ae) || ae.Status == http.StatusUnauthorized {
-			return err
-		}
-		v.Error = "The lookup did not run: " + ae.Detail
+	env, refused, err := c.runCommand(r, s, "lookup", body)
+	if err != nil {
+		return err
+	}
+	if refused != "" {
+		v.Error = "The lookup did not run: " + refused
 		c.render(w, r, http.StatusOK, "lookup", v)
 		return nil
 	}
-	res := &lookupResult{Env: &env}
+	res := &lookupResult{Env: env}
 	count := map[string]int{}
 	for _, e := range env.ContextData {
 		if e.Status == command.StatusOK {

@@ -95,17 +95,16 @@ func (c *Console) run(w http.ResponseWriter, r *http.Request, s *session) error 
 	if d.Relationships != nil {
 		body["relationship"] = d.Relationship
 	}
-	var env command.Envelope
-	if err := c.call(r, s, "POST", "/api/v1/commands/"+d.Command.Name, body, &env); err != nil {
-		var ae *apiError
-		if !errors.As(err, &ae) || ae.Status == http.StatusUnauthorized {
-			return err
-		}
-		v.Error = "The command did not run: " + ae.Detail
+	env, refused, err := c.runCommand(r, s, d.Command.Name, body)
+	if err != nil {
+		return err
+	}
+	if refused != "" {
+		v.Error = "The command did not run: " + refused
 		c.render(w, r, http.StatusOK, "run", v)
 		return nil
 	}
-	res := &runResult{Env: &env, Widgets: map[int]string{}}
+	res := &runResult{Env: env, Widgets: map[int]string{}}
 	for i, ce := range env.ContextData {
 		if ce.Status == command.StatusOK {
 			res.OK++
@@ -119,4 +118,22 @@ func (c *Console) run(w http.ResponseWriter, r *http.Request, s *session) error 
 	d.Result = res
 	c.render(w, r, http.StatusOK, "run", v)
 	return nil
+}
+
+// runCommand runs a command through the API. The API's refusal of the request (not
+// of the sign-in, which ends the session) is no error of the page: its detail is
+// returned, for the page to show.
+func (c *Console) runCommand(r *http.Request, s *session, name string, body map[string]any) (env *command.Envelope, refused string, err error) {
+	env = &command.Envelope{}
+	if err := c.call(r, s, "POST", "/api/v1/commands/"+name, body, env); err != nil {
+		var ae *apiError
+		if !errors.As(err, &ae) || ae.Status == http.StatusUnauthorized {
+			return nil, "", err
+		}
+		if ae.Detail == "" {
+			return nil, http.StatusText(ae.Status), nil
+		}
+		return nil, ae.Detail, nil
+	}
+	return env, "", nil
 }
