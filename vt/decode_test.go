@@ -287,3 +287,18 @@ func FuzzReportFastPass(f *testing.F) {
 		}
 	})
 }
+
+// A report encodes as its Object: VirusTotal's attributes, not the typed subset.
+func TestReportEncodesAsItsObject(t *testing.T) {
+	f, err := decodeFileBody([]byte(`{"data": {"type": "file", "id": "x", "attributes": {"md5": "a", "magic": "PE32", "extra": 1}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Attributes.MD5 != "a" || string(b) != `{"id":"x","type":"file","links":{},"attributes":{"md5":"a","magic":"PE32","extra":1}}` {
+		t.Errorf("encoded %s (typed md5 %q)", b, f.Attributes.MD5)
+	}
+}

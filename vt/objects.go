@@ -148,13 +148,12 @@ type IPAttributes struct {
 	WhoisDate                Timestamp `json:"whois_date,omitempty"`
 }
 
-// The reports (File, URL, Domain, IPAddress) are an Object with its attributes
-// decoded: Attributes is the typed form (the commonly used subset), and it shadows
-// Object.Attributes, the "attributes" member as VirusTotal sent it, which holds the
-// rest (r.Object.Attributes); Raw is the whole answer. Encoding a report with
-// encoding/json writes the Object, VirusTotal's own attributes included.
-
-// File is a file report.
+// File is a file report: an Object with its attributes decoded. Attributes is the
+// typed form (the commonly used subset); it shadows the embedded Object.Attributes,
+// the "attributes" member as VirusTotal sent it, which holds the rest
+// (f.Object.Attributes), and Raw is the whole answer. Encoding a report with
+// encoding/json writes the Object, VirusTotal's attributes included. URL, Domain and
+// IPAddress are built the same way.
 type File struct {
 	Object
 	Attributes FileAttributes `json:"-"`
