@@ -3,6 +3,7 @@ package ioc_test
 import (
 	"errors"
 	"fmt"
+	"log"
 
 	"github.com/vtsoar/vtsoar/ioc"
 )
@@ -83,4 +84,17 @@ see 45.61.136.22 again.`
 	// file 44d88612fea8a8f36de82e1278abb02f x1
 	// url https://evil-login.net/x x1
 	// ignored soc@example.com: e-mail address (not an observable VirusTotal checks)
+}
+
+func ExampleURLHost() {
+	o, err := ioc.Parse("hxxps://[2001:db8::1]:8443/a")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ioc.URLHost(o.Value))
+	o, _ = ioc.Parse("HTTP://Login.Example.NET/x?y=1")
+	fmt.Println(ioc.URLHost(o.Value))
+	// Output:
+	// 2001:db8::1
+	// login.example.net
 }
