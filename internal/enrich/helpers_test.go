@@ -169,22 +169,31 @@ func (e *env) addConn(name, key string, checks []ioc.Kind, sites []string, healt
 // service starts a service on the env's store, stopped when the test ends.
 func (e *env) service(opts enrich.Options) *enrich.Service {
 	e.t.Helper()
+	return e.serviceOn(e.st, opts)
+}
+
+// serviceOn starts a service on st, stopped when the test ends.
+func (e *env) serviceOn(st store.Store, opts enrich.Options) *enrich.Service {
+	e.t.Helper()
 	if opts.Cipher == nil {
 		opts.Cipher = e.cipher
 	}
 	if e.pipe != nil {
 		// In a bubble: clients on the in-memory network, and a queue that polls (a
-		// LISTEN on a real PostgreSQL socket would stop the bubble's clock) at River's
-		// pace, which costs nothing in fake time.
+		// LISTEN on a real PostgreSQL socket would stop the bubble's clock) every 5s
+		// of fake time, which costs nothing but the polls' own work.
 		if opts.Client.HTTPClient == nil {
 			opts.Client.HTTPClient = e.pipe.HTTPClient()
 		}
 		opts.PollOnly = true
+		if opts.FetchPollInterval == 0 {
+			opts.FetchPollInterval = 5 * time.Second
+		}
 	}
-	if opts.FetchPollInterval == 0 && e.pipe == nil {
+	if opts.FetchPollInterval == 0 {
 		opts.FetchPollInterval = 50 * time.Millisecond
 	}
-	s, err := enrich.New(e.ctx, e.st, opts)
+	s, err := enrich.New(e.ctx, st, opts)
 	if err != nil {
 		e.t.Fatal(err)
 	}
