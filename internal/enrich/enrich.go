@@ -471,16 +471,12 @@ func (s *Service) SubmitEvent(ctx context.Context, ev NewEvent) (Event, error) {
 		}
 		rec.Artifacts = append(rec.Artifacts, store.Artifact{Type: kind, Value: v})
 	}
-	created, err := s.st.CreateEvent(ctx, rec, func(ctx context.Context, tx any) error {
-		sqlTx, ok := tx.(*sql.Tx)
-		if !ok {
-			return fmt.Errorf("enrich: store transaction is %T, not *sql.Tx", tx)
-		}
+	created, err := s.st.CreateEvent(ctx, rec, func(ctx context.Context, tx *sql.Tx) error {
 		params := make([]river.InsertManyParams, len(rec.Artifacts))
 		for i := range rec.Artifacts {
 			params[i] = river.InsertManyParams{Args: enrichArgs{Event: rec.ID, Artifact: i}}
 		}
-		_, err := s.river.InsertManyFastTx(ctx, sqlTx, params)
+		_, err := s.river.InsertManyFastTx(ctx, tx, params)
 		return err
 	})
 	if err != nil {

@@ -141,14 +141,10 @@ func (s *Service) CheckConnection(ctx context.Context, name string) (HealthCheck
 	}
 	h.At = s.now().UTC().Truncate(time.Microsecond)
 	changed := false
-	_, _, err = s.st.RecordHealthCheck(ctx, h, func(ctx context.Context, tx any, prev store.HealthCheck, hadPrev bool) error {
+	_, _, err = s.st.RecordHealthCheck(ctx, h, func(ctx context.Context, tx *sql.Tx, prev store.HealthCheck, hadPrev bool) error {
 		changed = hadPrev && prev.Healthy != h.Healthy || !hadPrev && !h.Healthy
 		if hadPrev && prev.Healthy == h.Healthy || !hadPrev && h.Healthy || len(s.opts.Notifiers) == 0 {
 			return nil
-		}
-		sqlTx, ok := tx.(*sql.Tx)
-		if !ok {
-			return fmt.Errorf("enrich: store transaction is %T, not *sql.Tx", tx)
 		}
 		n := Notification{
 			Connection: name, Healthy: h.Healthy, At: h.At, StatusCode: h.StatusCode, Message: h.Message,
@@ -159,7 +155,7 @@ func (s *Service) CheckConnection(ctx context.Context, name string) (HealthCheck
 			n.Since = prev.At
 		}
 		for _, nt := range s.opts.Notifiers {
-			if _, err := s.river.InsertTx(ctx, sqlTx, notifyArgs{Notifier: nt.Name(), Notification: n}, nil); err != nil {
+			if _, err := s.river.InsertTx(ctx, tx, notifyArgs{Notifier: nt.Name(), Notification: n}, nil); err != nil {
 				return err
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -35,7 +34,7 @@ const (
 	// lazyDelay is how long a lazy write may be held; maxLazy how many.
 	lazyDelay = 50 * time.Millisecond
 	// asyncPutDelay is how long an asynchronous cache put may be held: a run killed
-	// loses the answers of that long at most (see Options.AsyncCachePuts).
+	// loses the answers of that long at most (see Caches.CacheNoWait).
 	asyncPutDelay = 10 * time.Millisecond
 	maxLazy       = 1024
 )
@@ -64,7 +63,7 @@ type batchOp struct {
 
 // batcher runs the queued writes of one store, one transaction at a time.
 type batcher struct {
-	s *sqliteStore
+	s *sqlStore
 
 	mu      sync.Mutex
 	queue   []*batchOp
@@ -75,7 +74,7 @@ type batcher struct {
 	// asyncErr is the last failure of a write nobody waited for, reported by the next
 	// flush.
 	asyncErr error
-	// putErr is the last failure of an asynchronous cache put (Options.AsyncCachePuts),
+	// putErr is the last failure of an asynchronous cache put (Caches.CacheNoWait),
 	// reported by Close; asyncBytes are the bytes of those queued.
 	putErr     error
 	asyncBytes int
@@ -357,9 +356,9 @@ func (b *batcher) finish(op *batchOp, err error) {
 	}
 }
 
-// writeBatch runs ops in one write transaction that names the keys of all of them,
-// and on PostgreSQL also takes the locks of the budgets they record units of.
-func (s *sqliteStore) writeBatch(ctx context.Context, ops []*batchOp) error {
+// writeBatch runs ops in one write transaction that names the keys of all of them and
+// records the units of their budgets (dialect.batchTx).
+func (s *sqlStore) writeBatch(ctx context.Context, ops []*batchOp) error {
 	var keys, budgets []string
 	for _, op := range ops {
 		keys = append(keys, op.keys...)
@@ -367,27 +366,7 @@ func (s *sqliteStore) writeBatch(ctx context.Context, ops []*batchOp) error {
 			budgets = append(budgets, op.budget)
 		}
 	}
-	if s.keyLocks && len(keys) == 0 {
-		// Units only: the budgets' locks alone (below), not the database-wide one.
-		ctx = context.WithValue(ctx, noWriteLock{}, true)
-		keys = nil
-	}
-	return s.writeKeyed(ctx, keys, func(tx *sql.Tx) error {
-		if s.keyLocks {
-			// The batch's commit does not wait for PostgreSQL's journal to reach the
-			// disk, as SQLite's synchronous=NORMAL: a crash of the database server may
-			// lose its last cached answers (asked again) and units of unlimited
-			// budgets (see takeUnlimited), never anything else.
-			if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit TO OFF`); err != nil {
-				return err
-			}
-			slices.Sort(budgets)
-			for _, bud := range budgets {
-				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?, hashtext(?))`, lockSpace, bud); err != nil {
-					return err
-				}
-			}
-		}
+	return s.dialect.batchTx(ctx, keys, budgets, func(tx *sql.Tx) error {
 		for _, op := range ops {
 			if err := op.apply(ctx, tx); err != nil {
 				return err
@@ -395,41 +374,4 @@ func (s *sqliteStore) writeBatch(ctx context.Context, ops []*batchOp) error {
 		}
 		return nil
 	})
-}
-
-// stmt returns the statement query prepared on the store's database, preparing it on
-// first use; tx.StmtContext then reuses it on the transaction's connection.
-func (s *sqliteStore) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if st, ok := s.stmts[query]; ok {
-		return st, nil
-	}
-	st, err := s.db.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, fmt.Errorf("preparing a statement: %w", err)
-	}
-	if s.stmts == nil {
-		s.stmts = make(map[string]*sql.Stmt)
-	}
-	s.stmts[query] = st
-	return st, nil
-}
-
-// txStmt is stmt bound to tx.
-func (s *sqliteStore) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
-	st, err := s.stmt(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	return tx.StmtContext(ctx, st), nil
-}
-
-// queryRow is db.QueryRowContext through the statement prepared once (stmt).
-func (s *sqliteStore) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	st, err := s.stmt(ctx, query)
-	if err != nil {
-		return s.db.QueryRowContext(ctx, query, args...)
-	}
-	return st.QueryRowContext(ctx, args...)
 }

@@ -52,9 +52,9 @@ func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
 }
 
 // migrate applies the migrations not yet recorded in schema_migrations, each in its own
-// write transaction begun by begin (which must take the write lock at once, so that two
-// processes opening a new database do not both apply a migration).
-func migrate(ctx context.Context, db *sql.DB, begin func(context.Context) (*sql.Tx, error), ms []migration, now func() time.Time) error {
+// write transaction begun on db (whose transactions must take the write lock at once,
+// so that two processes opening a new database do not both apply a migration).
+func migrate(ctx context.Context, db *sql.DB, ms []migration, now func() time.Time) error {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER NOT NULL PRIMARY KEY,
     name       TEXT    NOT NULL,
@@ -82,7 +82,7 @@ func migrate(ctx context.Context, db *sql.DB, begin func(context.Context) (*sql.
 		if applied[m.version] {
 			continue
 		}
-		if err := applyMigration(ctx, begin, m, now); err != nil {
+		if err := applyMigration(ctx, db, m, now); err != nil {
 			return err
 		}
 	}
@@ -110,8 +110,8 @@ func appliedVersions(ctx context.Context, db *sql.DB) (map[int]bool, error) {
 	return applied, nil
 }
 
-func applyMigration(ctx context.Context, begin func(context.Context) (*sql.Tx, error), m migration, now func() time.Time) error {
-	tx, err := begin(ctx)
+func applyMigration(ctx context.Context, db *sql.DB, m migration, now func() time.Time) error {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migration %s: %w", m.name, err)
 	}

@@ -19,19 +19,18 @@ func TestMigrateAppliesLowerNumberedMigrationAddedLater(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	begin := func(ctx context.Context) (*sql.Tx, error) { return db.BeginTx(ctx, nil) }
 
 	first := []migration{
 		{version: 1, name: "0001_a.sql", sql: `CREATE TABLE a (x INTEGER)`},
 		{version: 200, name: "0200_c.sql", sql: `CREATE TABLE c (x INTEGER)`},
 	}
-	if err := migrate(ctx, db, begin, first, time.Now); err != nil {
+	if err := migrate(ctx, db, first, time.Now); err != nil {
 		t.Fatal(err)
 	}
 	later := []migration{first[0],
 		{version: 100, name: "0100_b.sql", sql: `CREATE TABLE b (x INTEGER)`},
 		first[1]}
-	if err := migrate(ctx, db, begin, later, time.Now); err != nil {
+	if err := migrate(ctx, db, later, time.Now); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.ExecContext(ctx, `INSERT INTO b (x) VALUES (1)`); err != nil {
@@ -43,7 +42,7 @@ func TestMigrateAppliesLowerNumberedMigrationAddedLater(t *testing.T) {
 		t.Fatalf("schema_migrations has %d rows, want 3", n)
 	}
 
-	err = migrate(ctx, db, begin, first, time.Now) // an older binary: does not know 0100
+	err = migrate(ctx, db, first, time.Now) // an older binary: does not know 0100
 	if err == nil || !strings.Contains(err.Error(), "upgrade vtsoar") {
 		t.Fatalf("older binary on a newer database: err = %v, want a refusal asking to upgrade", err)
 	}

@@ -31,26 +31,26 @@ const lockSpace = 0x76747361 // "vtsa"
 // pool_max_conns.
 const defaultPoolSize = 10
 
-// postgresStore is the PostgreSQL implementation of Store.
+// postgresStore is the store on PostgreSQL: the SQL core (sqlStore) on a database
+// that several replicas share, and its dialect.
 //
-// The SQLite implementation is written in portable SQL over database/sql, so its
-// methods run unchanged on PostgreSQL: the connections of db rewrite its ? placeholders
-// to PostgreSQL's $n (rebindConnector) and report unique violations as ErrExists.
+// The core's connections (db) rewrite its ? placeholders to PostgreSQL's $n
+// (rebindConnector) and report unique violations as ErrExists.
 //
-// Its write transactions rely on SQLite's BEGIN IMMEDIATE: one writer at a time, so
-// that a read-then-write (finishing an artifact and recounting its event, recording a
-// health check after the previous one, moving a cache alias) is atomic. Here a
-// transaction begun on db takes the same role from a database-wide advisory lock
-// (lockWrites), held until it commits, across replicas; reads take no lock. The
-// transactions of the hot paths lock only what they read and write instead: TakeUnit
-// its budget (noWriteLock), and those of writeKeyed (events and their artifacts,
-// cache puts) an advisory lock per key under keySpace (lockKeys), taken in one order
-// so that two of them never wait for each other's. A table written under keys is
-// written under keys only (or by single statements that are atomic by themselves), so
-// that the database-wide lock and the key locks never have to exclude each other.
+// On SQLite every write transaction excludes every other (BEGIN IMMEDIATE), so that a
+// read-then-write (finishing an artifact and recounting its event, recording a health
+// check after the previous one, moving a cache alias) is atomic. Here a transaction
+// begun on db takes the same role from a database-wide advisory lock (lockWrites),
+// held until it commits, across replicas; reads take no lock. The transactions of the
+// hot paths lock only what they read and write instead: takeLimited its budget
+// (noWriteLock), and those of keyedTx (events and their artifacts, cache puts) an
+// advisory lock per key under keySpace (lockKeys), taken in one order so that two of
+// them never wait for each other's. A table written under keys is written under keys
+// only (or by single statements that are atomic by themselves), so that the
+// database-wide lock and the key locks never have to exclude each other.
 // Transactions otherwise run at PostgreSQL's default READ COMMITTED isolation.
 type postgresStore struct {
-	*sqliteStore
+	*sqlStore
 	pool *pgxpool.Pool
 	// plain is a database/sql handle on pool without rebinding or write lock, for a
 	// job queue that keeps its tables in the same database (DB).
@@ -61,6 +61,7 @@ var (
 	_ Store   = (*postgresStore)(nil)
 	_ SQLDB   = (*postgresStore)(nil)
 	_ PGXPool = (*postgresStore)(nil)
+	_ dialect = (*postgresStore)(nil)
 )
 
 // Advisory lock keys (second key under lockSpace).
@@ -138,12 +139,8 @@ func OpenPostgres(ctx context.Context, dsn string, opts Options) (Store, error) 
 	db.SetMaxIdleConns(int(cfg.MaxConns))
 	db.SetConnMaxIdleTime(cfg.MaxConnIdleTime)
 	db.SetConnMaxLifetime(cfg.MaxConnLifetime)
-	s := &postgresStore{
-		sqliteStore: &sqliteStore{db: db, path: where, opts: opts, caches: map[string]*sqliteCache{}, keyLocks: true},
-		pool:        pool,
-		plain:       stdlib.OpenDBFromPool(pool),
-	}
-	s.batch.s = s.sqliteStore
+	s := &postgresStore{pool: pool, plain: stdlib.OpenDBFromPool(pool)}
+	s.sqlStore = newSQLStore(db, s, where, opts)
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		s.plain.Close()
@@ -169,33 +166,27 @@ func (s *postgresStore) migrate(ctx context.Context) error {
 		return fmt.Errorf("migration lock: %w", err)
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(?, ?)`, lockSpace, lockMigrations)
-	return migrate(ctx, s.db, s.begin, ms, s.opts.now)
+	return migrate(ctx, s.db, ms, s.opts.now)
 }
 
-// TakeUnit implements Ledger: the unit is taken under a transaction-scoped advisory
-// lock on the budget, which every replica's TakeUnit of that budget waits for.
-func (s *postgresStore) TakeUnit(ctx context.Context, r TakeRequest) (TakeResult, error) {
-	if r.Budget == "" {
-		return TakeResult{}, errors.New("store: TakeUnit: empty budget")
+// keyedTx implements dialect: with keys, the transaction takes their advisory locks
+// (lockKeys) and no other; without, the database-wide write lock.
+func (s *postgresStore) keyedTx(ctx context.Context, keys []string, fn func(tx *sql.Tx) error) error {
+	if len(keys) == 0 {
+		return s.writeExclusive(ctx, s.db, fn)
 	}
-	clock := r.Clock
-	if clock == nil {
-		clock = s.opts.now
-	}
-	if res, ok, err := s.takeUnlimited(ctx, r, clock); ok || err != nil {
-		return res, err
-	}
-	if err := s.batch.settle(ctx); err != nil {
-		return TakeResult{}, fmt.Errorf("store: quota ledger: %w", err)
-	}
-	res, err := s.takeUnitLocked(ctx, r, clock)
-	if err != nil {
-		return TakeResult{}, fmt.Errorf("store: quota ledger: %w", err)
-	}
-	return res, nil
+	return runTx(context.WithValue(ctx, lockKeys{}, keys), s.db, fn)
 }
 
-func (s *postgresStore) takeUnitLocked(ctx context.Context, r TakeRequest, clock func() time.Time) (TakeResult, error) {
+// ledgerTx implements dialect: a hold is written under the database-wide write lock.
+func (s *postgresStore) ledgerTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.keyedTx(ctx, nil, fn)
+}
+
+// takeLimited implements dialect: the unit is taken under a transaction-scoped
+// advisory lock on the budget, which every replica's takeLimited of that budget waits
+// for.
+func (s *postgresStore) takeLimited(ctx context.Context, r TakeRequest, clock func() time.Time) (TakeResult, error) {
 	tx, err := s.db.BeginTx(context.WithValue(ctx, noWriteLock{}, true), nil)
 	if err != nil {
 		return TakeResult{}, err
@@ -213,6 +204,46 @@ func (s *postgresStore) takeUnitLocked(ctx context.Context, r TakeRequest, clock
 	return res, tx.Commit()
 }
 
+// batchTx implements dialect: the transaction takes the locks of the keys and of the
+// budgets (as takeLimited does); units only take the budgets' locks, not the
+// database-wide one.
+func (s *postgresStore) batchTx(ctx context.Context, keys, budgets []string, fn func(tx *sql.Tx) error) error {
+	if len(keys) == 0 {
+		ctx = context.WithValue(ctx, noWriteLock{}, true)
+	}
+	budgets = slices.Sorted(slices.Values(budgets))
+	run := func(tx *sql.Tx) error {
+		// The batch's commit does not wait for PostgreSQL's journal to reach the disk,
+		// as SQLite's synchronous=NORMAL: a crash of the database server may lose its
+		// last cached answers (asked again) and units of unlimited budgets (see
+		// takeUnlimited), never anything else.
+		if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit TO OFF`); err != nil {
+			return err
+		}
+		for _, b := range budgets {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?, hashtext(?))`, lockSpace, b); err != nil {
+				return err
+			}
+		}
+		return fn(tx)
+	}
+	if len(keys) == 0 {
+		return s.writeExclusive(ctx, s.db, run)
+	}
+	return runTx(context.WithValue(ctx, lockKeys{}, keys), s.db, run)
+}
+
+// cacheCurrentSQL implements dialect: PostgreSQL keeps large bodies out of the row
+// and chooses the index for itself.
+func (s *postgresStore) cacheCurrentSQL() string { return cacheCurrentSQL }
+
+// release implements dialect.
+func (s *postgresStore) release() error {
+	err := s.plain.Close()
+	s.pool.Close()
+	return err
+}
+
 // DB implements SQLDB: a database/sql handle on the store's pool that passes queries
 // as they are (PostgreSQL's $n placeholders), for River's database/sql driver.
 func (s *postgresStore) DB() *sql.DB { return s.plain }
@@ -220,21 +251,8 @@ func (s *postgresStore) DB() *sql.DB { return s.plain }
 // Pool returns the store's pgx pool, for River's pgx driver.
 func (s *postgresStore) Pool() *pgxpool.Pool { return s.pool }
 
-// PGXPool is implemented by the PostgreSQL store: Pool returns its pgx connection
-// pool. Callers type-assert a Store to it.
-type PGXPool interface {
-	Pool() *pgxpool.Pool
-}
-
-// Close implements Store.
-func (s *postgresStore) Close() error {
-	err := errors.Join(s.sqliteStore.Close(), s.plain.Close())
-	s.pool.Close()
-	return err
-}
-
-// rebindConnector gives database/sql connections that take the SQLite implementation's
-// ? placeholders.
+// rebindConnector gives database/sql connections that take the SQL core's ?
+// placeholders.
 type rebindConnector struct{ driver.Connector }
 
 // Connect implements driver.Connector.
@@ -243,7 +261,12 @@ func (c *rebindConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &rebindConn{conn.(*stdlib.Conn)}, nil
+	pc, ok := conn.(*stdlib.Conn)
+	if !ok {
+		conn.Close()
+		return nil, fmt.Errorf("store: pgx's connector made a %T, not a *stdlib.Conn", conn)
+	}
+	return &rebindConn{pc}, nil
 }
 
 // rebindConn is a pgx connection whose queries are rebound by rebind, whose unique
@@ -293,7 +316,12 @@ func (c *rebindConn) PrepareContext(ctx context.Context, query string) (driver.S
 	if err != nil {
 		return nil, pgError(err)
 	}
-	return &rebindStmt{st.(*stdlib.Stmt)}, nil
+	ps, ok := st.(*stdlib.Stmt)
+	if !ok {
+		st.Close()
+		return nil, fmt.Errorf("store: pgx prepared a %T, not a *stdlib.Stmt", st)
+	}
+	return &rebindStmt{ps}, nil
 }
 
 // rebindStmt is a prepared statement of a rebindConn, whose errors are mapped as the

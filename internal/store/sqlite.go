@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -21,63 +20,24 @@ import (
 //go:embed migrations/sqlite/*.sql
 var sqliteMigrations embed.FS
 
-// Options tune a store.
-type Options struct {
-	// NegativeTTL bounds the age of cached not-found answers (0:
-	// cache.DefaultNegativeTTL).
-	NegativeTTL time.Duration
-	// Now is the store's clock (nil: time.Now): the time it records (created, updated,
-	// fetched, queued) and the time it judges ages by (cache entries, the negative
-	// TTL, a TakeRequest without a Clock of its own).
-	Now func() time.Time
-	// BusyTimeout is how long a write waits for another process's write lock (0: 10s).
-	BusyTimeout time.Duration
-}
-
-func (o Options) now() time.Time {
-	if o.Now != nil {
-		return o.Now()
-	}
-	return time.Now()
-}
-
-// Open opens the store that dsn names: a postgres:// URL selects PostgreSQL
-// (OpenPostgres), anything else is the path of a SQLite database file.
-func Open(ctx context.Context, dsn string, opts Options) (Store, error) {
-	if IsPostgres(dsn) {
-		return OpenPostgres(ctx, dsn, opts)
-	}
-	return OpenSQLite(ctx, dsn, opts)
-}
-
-// sqliteStore is the SQLite implementation of Store.
+// sqliteStore is the store on SQLite: the SQL core (sqlStore) on a database file, and
+// its dialect.
+//
+// A write transaction takes SQLite's write lock when it begins (BEGIN IMMEDIATE,
+// through _txlock), so that it excludes every other, across processes: a
+// read-then-write, such as taking a quota unit, is atomic. Keys are not needed.
 type sqliteStore struct {
-	db *sql.DB
-	// ledger, on SQLite, is db with synchronous=FULL, for the ledger's writes
-	// (writeLedger); nil on PostgreSQL.
+	*sqlStore
+	// ledger is the database with synchronous=FULL, for the ledger's writes
+	// (ledgerTx, takeLimited).
 	ledger *sql.DB
-	path   string
-	opts   Options
-
-	// writeMu serialises this process's write transactions, so that they queue in Go
-	// instead of in SQLite's busy handler, which sleeps in coarse steps; the busy
-	// timeout then only arbitrates between processes.
-	writeMu sync.Mutex
-	// keyLocks is set on PostgreSQL, where the transactions of writeKeyed lock their
-	// keys only (and do not take writeMu).
-	keyLocks bool
-
-	mu     sync.Mutex
-	caches map[string]*sqliteCache
-	stmts  map[string]*sql.Stmt // prepared once (stmt)
-
-	// batch groups cache puts and the units of unlimited budgets into shared
-	// transactions (batch.go).
-	batch batcher
-
-	closeOnce sync.Once
-	closeErr  error
 }
+
+var (
+	_ Store   = (*sqliteStore)(nil)
+	_ SQLDB   = (*sqliteStore)(nil)
+	_ dialect = (*sqliteStore)(nil)
+)
 
 // OpenSQLite opens (creating it with mode 0600, in a directory created with mode 0700,
 // if needed) the SQLite database at path and applies pending migrations.
@@ -127,8 +87,8 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (Store, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	ledger.SetMaxIdleConns(2)
-	s := &sqliteStore{db: db, ledger: ledger, path: path, opts: opts, caches: map[string]*sqliteCache{}}
-	s.batch.s = s
+	s := &sqliteStore{ledger: ledger}
+	s.sqlStore = newSQLStore(db, s, path, opts)
 	// WAL is a property of the file, set once. Switching to it needs a moment alone
 	// with the file, which SQLite reports as busy (without waiting) while another
 	// process opens the same new database: retry for the busy timeout.
@@ -146,7 +106,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (Store, error) {
 		ledger.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	if err := migrate(ctx, db, s.begin, ms, opts.now); err != nil {
+	if err := migrate(ctx, db, ms, opts.now); err != nil {
 		db.Close()
 		ledger.Close()
 		return nil, fmt.Errorf("store: %s: %w", path, err)
@@ -157,101 +117,52 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (Store, error) {
 // maxIdleConns is how many idle connections a SQLite store keeps.
 const maxIdleConns = 16
 
-// begin starts a write transaction (BEGIN IMMEDIATE, through _txlock).
-func (s *sqliteStore) begin(ctx context.Context) (*sql.Tx, error) {
-	return s.db.BeginTx(ctx, nil)
+// DB implements SQLDB: the store's pool, for River's riversqlite driver.
+func (s *sqliteStore) DB() *sql.DB { return s.db }
+
+// keyedTx implements dialect: every write transaction excludes every other (BEGIN
+// IMMEDIATE), so keys are not needed.
+func (s *sqliteStore) keyedTx(ctx context.Context, _ []string, fn func(tx *sql.Tx) error) error {
+	return s.writeExclusive(ctx, s.db, fn)
 }
 
-// writeLedger is write for the quota ledger's units and holds: on SQLite through the
-// connections that sync every commit (ledger).
-func (s *sqliteStore) writeLedger(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	if s.ledger == nil {
-		return s.write(ctx, fn)
-	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	tx, err := s.ledger.BeginTx(ctx, nil)
-	if err != nil {
+// ledgerTx implements dialect: through the connections that sync every commit
+// (ledger).
+func (s *sqliteStore) ledgerTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.writeExclusive(ctx, s.ledger, fn)
+}
+
+// takeLimited implements dialect: the ledger's write transaction excludes every
+// other.
+func (s *sqliteStore) takeLimited(ctx context.Context, r TakeRequest, clock func() time.Time) (TakeResult, error) {
+	var res TakeResult
+	err := s.ledgerTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		res, err = takeUnit(ctx, tx, r, clock())
 		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	})
+	return res, err
 }
 
-// write runs fn in a write transaction, committing if it returns nil. The transaction
-// excludes every other write transaction of the database (see writeKeyed).
-func (s *sqliteStore) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return s.writeKeyed(ctx, nil, fn)
+// batchTx implements dialect: a write transaction as any other, synced at
+// checkpoints (synchronous=NORMAL).
+func (s *sqliteStore) batchTx(ctx context.Context, keys, _ []string, fn func(tx *sql.Tx) error) error {
+	return s.keyedTx(ctx, keys, fn)
 }
 
-// writeKeyed runs fn in a write transaction, committing if it returns nil, that
-// excludes at least every other write transaction naming one of keys: fn's reads and
-// writes of the records the keys stand for (such as "event\x00"+id) are atomic
-// against theirs. Every transaction that reads and then writes those records must
-// name them.
-//
-// On SQLite a write transaction excludes every other (BEGIN IMMEDIATE) and keys are
-// ignored. On PostgreSQL (keyLocks) the transaction takes an advisory lock per key,
-// and no other lock: it runs beside write transactions of other keys and beside
-// those of write, which take the database-wide lock. With no key, writeKeyed is
-// write.
-func (s *sqliteStore) writeKeyed(ctx context.Context, keys []string, fn func(tx *sql.Tx) error) error {
-	if s.keyLocks && len(keys) > 0 {
-		ctx = context.WithValue(ctx, lockKeys{}, keys)
-	} else {
-		s.writeMu.Lock()
-		defer s.writeMu.Unlock()
-	}
-	tx, err := s.begin(ctx)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
-}
+// cacheCurrentSQLite is cacheCurrentSQL reading the fetch time from the index
+// cache_entries_stamp alone: the row's fetch time comes after its body, in its last
+// overflow page. SQLite's planner prefers the primary key's index, which does not hold
+// it, and is told.
+const cacheCurrentSQLite = `SELECT e.fetched_at FROM cache_aliases a JOIN cache_entries e INDEXED BY cache_entries_stamp
+ON e.server = a.server AND e.kind = a.kind AND e.id = a.id
+WHERE a.server = ? AND a.kind = ? AND a.alias = ?`
 
-// Close implements Store. Closing twice is harmless.
-func (s *sqliteStore) Close() error {
-	s.closeOnce.Do(func() { s.closeErr = s.close() })
-	return s.closeErr
-}
+// cacheCurrentSQL implements dialect.
+func (s *sqliteStore) cacheCurrentSQL() string { return cacheCurrentSQLite }
 
-func (s *sqliteStore) close() error {
-	var errs []error
-	if err := s.batch.flush(context.Background()); err != nil {
-		errs = append(errs, err)
-	}
-	if err := s.batch.takePutErr(); err != nil {
-		errs = append(errs, fmt.Errorf("store: cache put: %w", err))
-	}
-	s.mu.Lock()
-	caches := make([]*sqliteCache, 0, len(s.caches))
-	for _, c := range s.caches {
-		caches = append(caches, c)
-	}
-	stmts := s.stmts
-	s.stmts = nil
-	s.mu.Unlock()
-	for _, c := range caches {
-		if err := c.flush(context.Background()); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	for _, st := range stmts {
-		errs = append(errs, st.Close())
-	}
-	errs = append(errs, s.db.Close())
-	if s.ledger != nil {
-		errs = append(errs, s.ledger.Close())
-	}
-	return errors.Join(errs...)
-}
+// release implements dialect.
+func (s *sqliteStore) release() error { return s.ledger.Close() }
 
 // isBusy reports whether err is SQLite's SQLITE_BUSY or SQLITE_LOCKED.
 func isBusy(err error) bool {
@@ -280,7 +191,3 @@ func retryBusy(ctx context.Context, d time.Duration, fn func() error) error {
 		wait = min(2*wait, 100*time.Millisecond)
 	}
 }
-
-func micros(t time.Time) int64 { return t.UnixMicro() }
-
-func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }

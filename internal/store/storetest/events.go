@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"sync"
 	"testing"
@@ -35,8 +36,13 @@ func testEvents(t *testing.T, open Opener) {
 		{Type: ioc.KindFile, Value: "44d88612fea8a8f36de82e1278abb02f"},
 		{Type: ioc.KindIP, Value: "8.8.8.8"},
 		{Type: ioc.KindDomain, Value: "example.com"},
-	}}, func(ctx context.Context, tx any) error {
-		hookCalled = tx != nil
+	}}, func(ctx context.Context, tx *sql.Tx) error {
+		// The hook runs in the transaction that writes the event: it sees the event.
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE id = ?`, "e1").Scan(&n); err != nil {
+			return err
+		}
+		hookCalled = n == 1
 		return nil
 	})
 	if err != nil {
@@ -54,7 +60,7 @@ func testEvents(t *testing.T, open Opener) {
 	// A failing hook rolls the event back.
 	boom := errors.New("queue refused")
 	if _, err := s.CreateEvent(ctx, store.Event{ID: "e-rollback", Artifacts: []store.Artifact{{Type: ioc.KindIP, Value: "1.1.1.1"}}},
-		func(context.Context, any) error { return boom }); !errors.Is(err, boom) {
+		func(context.Context, *sql.Tx) error { return boom }); !errors.Is(err, boom) {
 		t.Fatalf("CreateEvent with failing hook err = %v", err)
 	}
 	if _, err := s.GetEvent(ctx, "e-rollback"); !errors.Is(err, store.ErrNotFound) {
@@ -196,7 +202,7 @@ func testHealthChecks(t *testing.T, open Opener) {
 	}
 	for i, h := range checks {
 		var hookPrev *bool
-		prev, ok, err := s.RecordHealthCheck(ctx, h, func(_ context.Context, tx any, p store.HealthCheck, ok bool) error {
+		prev, ok, err := s.RecordHealthCheck(ctx, h, func(_ context.Context, tx *sql.Tx, p store.HealthCheck, ok bool) error {
 			if tx == nil {
 				t.Error("RecordHealthCheck's hook got no transaction")
 			}
@@ -220,7 +226,7 @@ func testHealthChecks(t *testing.T, open Opener) {
 	// A failing hook rolls the check back.
 	boom := errors.New("queue refused")
 	if _, _, err := s.RecordHealthCheck(ctx, store.HealthCheck{Connection: "a", At: t0.Add(time.Hour)},
-		func(context.Context, any, store.HealthCheck, bool) error { return boom }); !errors.Is(err, boom) {
+		func(context.Context, *sql.Tx, store.HealthCheck, bool) error { return boom }); !errors.Is(err, boom) {
 		t.Fatalf("RecordHealthCheck with failing hook err = %v", err)
 	}
 	hist, err := s.HealthHistory(ctx, "a", 0)

@@ -7,10 +7,91 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/vtsoar/vtsoar/internal/risk"
+	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/ioc"
 )
+
+// Connection is a stored VirusTotal connection: an API key and how to use it.
+type Connection struct {
+	// Name identifies the connection (--connection NAME).
+	Name string
+	// SealedAPIKey is the API key sealed by secret.Cipher.Seal; the store never holds
+	// the key in clear.
+	SealedAPIKey []byte
+	// ServerURL is the VirusTotal server (empty: the default).
+	ServerURL string
+	// Quota is the budget spec ("public", "premium" or "N/min,N/day,N/month").
+	Quota string
+	// Proxy is the URL of an HTTP proxy, if any.
+	Proxy string
+	// ReputationChecks are the observable kinds this connection enriches events with
+	// (the System Reputation Check).
+	ReputationChecks []ioc.Kind
+	// HealthCheckMinutes is the interval of scheduled connection tests (0: none).
+	HealthCheckMinutes int
+	// Sites are the sites whose events the connection enriches (empty: all).
+	Sites []string
+	// Users are the users allowed to run the connection (empty: all).
+	Users []string
+	// RiskPolicy derives the risk levels of the connection's results (zero value:
+	// risk.DefaultPolicy()).
+	RiskPolicy risk.Policy
+	// CreatedAt and UpdatedAt are set by the store.
+	CreatedAt, UpdatedAt time.Time
+}
+
+// Connections stores connections.
+type Connections interface {
+	// CreateConnection stores a new connection; ErrExists if the name is taken.
+	CreateConnection(ctx context.Context, c Connection) error
+	// UpdateConnection replaces a connection (all fields but Name and CreatedAt);
+	// ErrNotFound if there is none by that name.
+	UpdateConnection(ctx context.Context, c Connection) error
+	// GetConnection returns a connection; ErrNotFound if there is none.
+	GetConnection(ctx context.Context, name string) (Connection, error)
+	// ListConnections returns every connection, by name.
+	ListConnections(ctx context.Context) ([]Connection, error)
+	// DeleteConnection removes a connection; ErrNotFound if there is none.
+	DeleteConnection(ctx context.Context, name string) error
+}
+
+// ConnectionView is a connection as people and API clients see it: never its key (only
+// whether one is set) and a proxy's password masked. The REST API, the console and
+// `vtsoar connection list` all show this.
+type ConnectionView struct {
+	Name               string   `json:"name"`
+	APIKeySet          bool     `json:"api_key_set"`
+	ServerURL          string   `json:"server_url"`
+	Quota              string   `json:"quota"`
+	Proxy              string   `json:"proxy"`
+	ReputationChecks   []string `json:"reputation_checks"`
+	HealthCheckMinutes int      `json:"health_check_minutes"`
+	Sites              []string `json:"sites"`
+	Users              []string `json:"users"`
+	// RiskPolicy is the connection's risk policy with its defaults written out.
+	RiskPolicy risk.Policy `json:"risk_policy"`
+	CreatedAt  time.Time   `json:"created_at"`
+	UpdatedAt  time.Time   `json:"updated_at"`
+}
+
+// View returns the connection as shown: the server URL as used (the default when none
+// was given), lists never nil so that JSON shows [].
+func (c Connection) View() ConnectionView {
+	v := ConnectionView{
+		Name: c.Name, APIKeySet: len(c.SealedAPIKey) > 0, ServerURL: NormalizeServerURL(c.ServerURL), Quota: c.Quota,
+		Proxy: secret.RedactURL(c.Proxy), HealthCheckMinutes: c.HealthCheckMinutes,
+		ReputationChecks: make([]string, 0, len(c.ReputationChecks)),
+		Sites:            append([]string{}, c.Sites...), Users: append([]string{}, c.Users...),
+		RiskPolicy: c.RiskPolicy.Normalized(), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+	}
+	for _, k := range c.ReputationChecks {
+		v.ReputationChecks = append(v.ReputationChecks, string(k))
+	}
+	return v
+}
 
 const connColumns = `name, sealed_api_key, server_url, quota, proxy, reputation_checks,
 health_check_minutes, sites, users, created_at, updated_at, risk_policy`
@@ -46,7 +127,7 @@ func policyText(p risk.Policy) (string, error) {
 }
 
 // CreateConnection implements Connections.
-func (s *sqliteStore) CreateConnection(ctx context.Context, c Connection) error {
+func (s *sqlStore) CreateConnection(ctx context.Context, c Connection) error {
 	if err := validConnection(c); err != nil {
 		return err
 	}
@@ -71,7 +152,7 @@ func (s *sqliteStore) CreateConnection(ctx context.Context, c Connection) error 
 }
 
 // UpdateConnection implements Connections.
-func (s *sqliteStore) UpdateConnection(ctx context.Context, c Connection) error {
+func (s *sqlStore) UpdateConnection(ctx context.Context, c Connection) error {
 	if err := validConnection(c); err != nil {
 		return err
 	}
@@ -87,16 +168,9 @@ proxy = ?, reputation_checks = ?, health_check_minutes = ?, sites = ?, users = ?
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return fmt.Errorf("connection %s: %w", c.Name, ErrNotFound)
-		}
-		return nil
+		return oneRow(res, "connection", c.Name)
 	})
 }
-
-type rowScanner interface{ Scan(...any) error }
 
 func scanConnection(r rowScanner) (Connection, error) {
 	var (
@@ -139,7 +213,7 @@ func scanConnection(r rowScanner) (Connection, error) {
 }
 
 // GetConnection implements Connections.
-func (s *sqliteStore) GetConnection(ctx context.Context, name string) (Connection, error) {
+func (s *sqlStore) GetConnection(ctx context.Context, name string) (Connection, error) {
 	c, err := scanConnection(s.queryRow(ctx, `SELECT `+connColumns+` FROM connections WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Connection{}, fmt.Errorf("connection %s: %w", name, ErrNotFound)
@@ -148,11 +222,11 @@ func (s *sqliteStore) GetConnection(ctx context.Context, name string) (Connectio
 }
 
 // ListConnections implements Connections.
-func (s *sqliteStore) ListConnections(ctx context.Context) ([]Connection, error) {
+func (s *sqlStore) ListConnections(ctx context.Context) ([]Connection, error) {
 	return queryAll(ctx, s.db, scanConnection, `SELECT `+connColumns+` FROM connections ORDER BY name`)
 }
 
 // DeleteConnection implements Connections.
-func (s *sqliteStore) DeleteConnection(ctx context.Context, name string) error {
+func (s *sqlStore) DeleteConnection(ctx context.Context, name string) error {
 	return s.deleteNamed(ctx, "connections", "connection", name)
 }

@@ -9,8 +9,111 @@ import (
 	"time"
 )
 
+// Window is one budget window of a TakeUnit or LedgerUsage call: the units recorded at
+// or after Since count against Limit.
+type Window struct {
+	// Since is the start of the window (inclusive).
+	Since time.Time
+	// Limit is the number of units the window allows; 0 or less means no limit (the
+	// window is counted but never full).
+	Limit int
+	// Span is the length of a sliding window (Since = now - Span); when the window is
+	// full the store reports when its oldest counted unit ages out. Zero for a
+	// calendar window, whose reset the caller knows.
+	Span time.Duration
+}
+
+// Waiter registers, across processes, that a process waits for a unit of a budget at
+// some priority, so that other processes with less urgent work let it go first.
+type Waiter struct {
+	// ID identifies the waiting process (or limiter) and is unique to it.
+	ID string
+	// Priority orders waiters: lower values go first.
+	Priority int
+	// Expires is when the registration lapses unless renewed; a process that dies
+	// stops holding others back at this time.
+	Expires time.Time
+}
+
+// TakeRequest asks for one unit of a budget.
+type TakeRequest struct {
+	// Budget identifies the budget (one per API key and server).
+	Budget string
+	// Clock returns the current time (nil: time.Now). The store reads it once it holds
+	// the write lock, so that a granted unit is recorded at the moment it is granted
+	// and not when the request began to wait for the lock.
+	Clock func() time.Time
+	// Windows returns the windows at now; all of them are checked before the unit is
+	// granted.
+	Windows func(now time.Time) []Window
+	// Waiter, if set, is the requester: the unit is not granted while another
+	// registered waiter of a lower Priority has not expired, and when the unit is not
+	// granted Waiter is registered (or renewed).
+	Waiter *Waiter
+	// Then replaces the requester's registration after a grant (the requester has
+	// more work waiting); nil removes it.
+	Then *Waiter
+}
+
+// TakeResult is the answer of TakeUnit.
+type TakeResult struct {
+	// Granted reports that one unit was recorded at Now.
+	Granted bool
+	// Now is the time the store read from the clock (the unit's time if granted).
+	Now time.Time
+	// Counts are the units in each window, the granted one included; -1 for a window
+	// without a limit (not counted, to keep unlimited budgets cheap).
+	Counts []int
+	// HeldUntil is set when the budget is held (after a 429) until then.
+	HeldUntil time.Time
+	// Exhausted reports that the hold records a budget spent at the provider
+	// (ExhaustBudget), not a wait for its minute to turn.
+	Exhausted bool
+	// HoldEnded is, when the budget's last ordinary hold (HoldBudget) has ended, the
+	// time it ended; zero when there was none or it was an exhausted one.
+	HoldEnded time.Time
+	// Deferred reports that the windows have room but a registered waiter of a lower
+	// priority value goes first.
+	Deferred bool
+	// Full is the index of the first full window, or -1.
+	Full int
+	// FreeAt is, for a full sliding window, when enough of its units age out for one
+	// more to fit.
+	FreeAt time.Time
+}
+
+// WindowUsage is the use of one window.
+type WindowUsage struct {
+	// Count is the number of units recorded in the window.
+	Count int
+	// Oldest is the time of the oldest of them (zero when Count is 0).
+	Oldest time.Time
+}
+
+// Ledger records the units of request budgets. Every unit is taken in one atomic step
+// that checks the windows and records the unit, so that several processes sharing a
+// budget never exceed it.
+type Ledger interface {
+	// TakeUnit checks, in one atomic step, the budget's hold, its windows and the
+	// registered waiters, and records one unit if all allow.
+	TakeUnit(ctx context.Context, r TakeRequest) (TakeResult, error)
+	// HoldBudget stops every grant of the budget until until (a later hold wins).
+	HoldBudget(ctx context.Context, budget string, until time.Time) error
+	// ExhaustBudget is HoldBudget for a budget spent at the provider until until:
+	// TakeUnit reports the hold as Exhausted (if it is the later one).
+	ExhaustBudget(ctx context.Context, budget string, until time.Time) error
+	// BudgetUsage returns the use of each window and the hold, if any, at now.
+	BudgetUsage(ctx context.Context, budget string, now time.Time, windows []Window) ([]WindowUsage, time.Time, error)
+	// RemoveWaiter removes a waiter's registration.
+	RemoveWaiter(ctx context.Context, budget, waiterID string) error
+	// PruneLedger forgets units recorded before before and, judged at now (the
+	// caller's clock, the one its windows are computed with), holds that ended more
+	// than an hour before now and waiter registrations expired by now.
+	PruneLedger(ctx context.Context, now, before time.Time) error
+}
+
 // TakeUnit implements Ledger.
-func (s *sqliteStore) TakeUnit(ctx context.Context, r TakeRequest) (TakeResult, error) {
+func (s *sqlStore) TakeUnit(ctx context.Context, r TakeRequest) (TakeResult, error) {
 	if r.Budget == "" {
 		return TakeResult{}, errors.New("store: TakeUnit: empty budget")
 	}
@@ -25,12 +128,7 @@ func (s *sqliteStore) TakeUnit(ctx context.Context, r TakeRequest) (TakeResult, 
 	if err := s.batch.settle(ctx); err != nil {
 		return TakeResult{}, fmt.Errorf("store: quota ledger: %w", err)
 	}
-	var res TakeResult
-	err := s.writeLedger(ctx, func(tx *sql.Tx) error {
-		var err error
-		res, err = takeUnit(ctx, tx, r, clock())
-		return err
-	})
+	res, err := s.dialect.takeLimited(ctx, r, clock)
 	if err != nil {
 		return TakeResult{}, fmt.Errorf("store: quota ledger: %w", err)
 	}
@@ -56,7 +154,7 @@ const (
 // harmless: they are never the reason for a refusal (the windows have no limit), and
 // what they are shown for, the use of the budget, is short of them by at most
 // lazyDelay's worth.
-func (s *sqliteStore) takeUnlimited(ctx context.Context, r TakeRequest, clock func() time.Time) (TakeResult, bool, error) {
+func (s *sqlStore) takeUnlimited(ctx context.Context, r TakeRequest, clock func() time.Time) (TakeResult, bool, error) {
 	now := clock()
 	var windows []Window
 	if r.Windows != nil {
@@ -186,10 +284,6 @@ ON CONFLICT (budget, waiter) DO UPDATE SET priority = excluded.priority, expires
 	return err
 }
 
-type queryer interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 // countWindows counts the units of each window in one scan. With limitedOnly, windows
 // without a limit are not counted (-1).
 func countWindows(ctx context.Context, q queryer, budget string, windows []Window, limitedOnly bool) ([]int, error) {
@@ -233,7 +327,7 @@ func countWindows(ctx context.Context, q queryer, budget string, windows []Windo
 }
 
 // HoldBudget implements Ledger.
-func (s *sqliteStore) HoldBudget(ctx context.Context, budget string, until time.Time) error {
+func (s *sqlStore) HoldBudget(ctx context.Context, budget string, until time.Time) error {
 	if err := s.hold(ctx, budget, until, false); err != nil {
 		return fmt.Errorf("store: quota hold: %w", err)
 	}
@@ -241,7 +335,7 @@ func (s *sqliteStore) HoldBudget(ctx context.Context, budget string, until time.
 }
 
 // ExhaustBudget implements Ledger.
-func (s *sqliteStore) ExhaustBudget(ctx context.Context, budget string, until time.Time) error {
+func (s *sqlStore) ExhaustBudget(ctx context.Context, budget string, until time.Time) error {
 	if err := s.hold(ctx, budget, until, true); err != nil {
 		return fmt.Errorf("store: quota exhausted: %w", err)
 	}
@@ -249,12 +343,12 @@ func (s *sqliteStore) ExhaustBudget(ctx context.Context, budget string, until ti
 }
 
 // hold records a hold; the later hold wins, with its kind.
-func (s *sqliteStore) hold(ctx context.Context, budget string, until time.Time, exhausted bool) error {
+func (s *sqlStore) hold(ctx context.Context, budget string, until time.Time, exhausted bool) error {
 	kind := 0
 	if exhausted {
 		kind = 1
 	}
-	return s.writeLedger(ctx, func(tx *sql.Tx) error {
+	return s.dialect.ledgerTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO quota_holds (budget, until, exhausted) VALUES (?, ?, ?)
 ON CONFLICT (budget) DO UPDATE SET
 until = CASE WHEN excluded.until > quota_holds.until THEN excluded.until ELSE quota_holds.until END,
@@ -265,7 +359,7 @@ exhausted = CASE WHEN excluded.until > quota_holds.until THEN excluded.exhausted
 }
 
 // BudgetUsage implements Ledger.
-func (s *sqliteStore) BudgetUsage(ctx context.Context, budget string, now time.Time, windows []Window) ([]WindowUsage, time.Time, error) {
+func (s *sqlStore) BudgetUsage(ctx context.Context, budget string, now time.Time, windows []Window) ([]WindowUsage, time.Time, error) {
 	if err := s.batch.settle(ctx); err != nil {
 		return nil, time.Time{}, fmt.Errorf("store: quota usage: %w", err)
 	}
@@ -299,7 +393,7 @@ func (s *sqliteStore) BudgetUsage(ctx context.Context, budget string, now time.T
 }
 
 // RemoveWaiter implements Ledger.
-func (s *sqliteStore) RemoveWaiter(ctx context.Context, budget, waiterID string) error {
+func (s *sqlStore) RemoveWaiter(ctx context.Context, budget, waiterID string) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM quota_waiters WHERE budget = ? AND waiter = ?`, budget, waiterID)
 		return err
@@ -307,7 +401,7 @@ func (s *sqliteStore) RemoveWaiter(ctx context.Context, budget, waiterID string)
 }
 
 // PruneLedger implements Ledger.
-func (s *sqliteStore) PruneLedger(ctx context.Context, now, before time.Time) error {
+func (s *sqlStore) PruneLedger(ctx context.Context, now, before time.Time) error {
 	b := micros(before)
 	nowUS := micros(now)
 	return s.write(ctx, func(tx *sql.Tx) error {

@@ -14,11 +14,59 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/s2"
-
 	"github.com/vtsoar/vtsoar/internal/cache"
 	"github.com/vtsoar/vtsoar/ioc"
 	"github.com/vtsoar/vtsoar/vt"
 )
+
+// Caches gives the cache of answers of one VirusTotal server.
+type Caches interface {
+	// Cache returns the cache of answers from the server at serverURL. Answers from
+	// different servers (VirusTotal and an emulator, say) never mix. The URL is
+	// normalised (case of scheme and host, trailing slash).
+	Cache(serverURL string) Cache
+	// CacheNoWait is Cache(serverURL) with puts that return before their answer is
+	// written: a shared transaction writes it within 10 ms with the others, and the
+	// store's Close writes what is left (and reports a put that failed). For a
+	// process to which its cache is a saving across runs and nothing more, on a key
+	// whose requests are not scarce: killed, it loses the answers of its last 10 ms
+	// or so, which a later run asks again. Not for the enrichment, whose resumption
+	// after a kill counts on an answer it received being stored.
+	CacheNoWait(serverURL string) Cache
+	// CacheServers lists the servers that have cached answers.
+	CacheServers(ctx context.Context) ([]string, error)
+}
+
+// Cache is the cache of one server's answers.
+type Cache interface {
+	cache.Cache
+	// A process may keep answers decoded in memory and check them with Current.
+	cache.Validator
+	// Stats returns the cache's size and its hits and misses (recorded by every
+	// process).
+	Stats(ctx context.Context) (CacheStats, error)
+	// Clear removes every entry and resets the statistics; it returns the number of
+	// entries removed.
+	Clear(ctx context.Context) (int, error)
+	// Prune removes entries fetched before before; it returns their number.
+	Prune(ctx context.Context, before time.Time) (int, error)
+}
+
+// CacheStats describes a server's cache.
+type CacheStats struct {
+	// Server is the normalised server URL.
+	Server string
+	// Entries is the number of cached answers, NotFound the number of them that
+	// record a not-found answer, Aliases the number of ids that lead to them.
+	Entries, NotFound, Aliases int
+	// Bytes is the size of the cached bodies as stored (compressed, see
+	// migrations/*/0210_cache_body_encoding.sql).
+	Bytes int64
+	// Hits and Misses count Get calls that found a usable entry or did not.
+	Hits, Misses int64
+	// Oldest and Newest are the fetch times of the oldest and newest entries.
+	Oldest, Newest time.Time
+}
 
 // NormalizeServerURL returns the form of a server URL that scopes a cache: scheme and
 // host in lower case, no trailing slash; empty is VirusTotal's server.
@@ -45,48 +93,45 @@ FROM cache_aliases a JOIN cache_entries e ON e.server = a.server AND e.kind = a.
 WHERE a.server = ? AND a.kind = ? AND a.alias = ?`
 
 // Cache implements Caches.
-func (s *sqliteStore) Cache(serverURL string) Cache {
+func (s *sqlStore) Cache(serverURL string) Cache { return s.cache(serverURL) }
+
+// cache returns the cache of serverURL's answers, made on first use.
+func (s *sqlStore) cache(serverURL string) *sqlCache {
 	server := NormalizeServerURL(serverURL)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.caches[server]
 	if !ok {
-		c = &sqliteCache{s: s, server: server}
+		c = &sqlCache{s: s, server: server}
 		s.caches[server] = c
 	}
 	return c
 }
 
 // CacheNoWait implements Caches.
-func (s *sqliteStore) CacheNoWait(serverURL string) Cache {
-	return noWaitCache{s.Cache(serverURL).(*sqliteCache)}
+func (s *sqlStore) CacheNoWait(serverURL string) Cache {
+	return noWaitCache{s.cache(serverURL)}
 }
 
 // noWaitCache is a server's cache whose puts do not wait for their write.
-type noWaitCache struct{ *sqliteCache }
+type noWaitCache struct{ *sqlCache }
 
 // Put implements cache.Cache without waiting for the write.
 func (c noWaitCache) Put(ctx context.Context, e cache.Entry) error { return c.putEntry(ctx, e, true) }
 
 // CacheServers implements Caches.
-func (s *sqliteStore) CacheServers(ctx context.Context) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT server FROM cache_entries ORDER BY server`)
+func (s *sqlStore) CacheServers(ctx context.Context) ([]string, error) {
+	out, err := queryAll(ctx, s.db, func(r rowScanner) (string, error) {
+		var v string
+		return v, r.Scan(&v)
+	}, `SELECT DISTINCT server FROM cache_entries ORDER BY server`)
 	if err != nil {
 		return nil, fmt.Errorf("store: cache: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
-// sqliteCache is one server's cache. Hits and misses are counted in memory and added
+// sqlCache is one server's cache. Hits and misses are counted in memory and added
 // to cache_counters by flush (on Stats, Clear and Close), so that a lookup stays a
 // read.
 //
@@ -95,16 +140,16 @@ func (s *sqliteStore) CacheServers(ctx context.Context) ([]string, error) {
 // it (Clear, Prune, a put of another object that takes over one of its entry's
 // aliases) can at worst leave an alias without its entry or an entry without
 // aliases: both read as a miss, never as another object's answer.
-type sqliteCache struct {
-	s      *sqliteStore
+type sqlCache struct {
+	s      *sqlStore
 	server string
 
 	hits, misses atomic.Int64
 }
 
-func (c *sqliteCache) now() time.Time { return c.s.opts.now() }
+func (c *sqlCache) now() time.Time { return c.s.opts.now() }
 
-func (c *sqliteCache) negativeTTL() time.Duration {
+func (c *sqlCache) negativeTTL() time.Duration {
 	if c.s.opts.NegativeTTL > 0 {
 		return c.s.opts.NegativeTTL
 	}
@@ -112,7 +157,7 @@ func (c *sqliteCache) negativeTTL() time.Duration {
 }
 
 // Get implements cache.Cache.
-func (c *sqliteCache) Get(ctx context.Context, kind ioc.Kind, id string, maxAge time.Duration) (cache.Entry, bool, error) {
+func (c *sqlCache) Get(ctx context.Context, kind ioc.Kind, id string, maxAge time.Duration) (cache.Entry, bool, error) {
 	var (
 		e        cache.Entry
 		aliases  string
@@ -193,29 +238,18 @@ func decodeBody(stored []byte, encoding string) ([]byte, error) {
 	return nil, fmt.Errorf("answer stored in an unknown encoding %q (written by a newer vtsoar?)", encoding)
 }
 
-// cacheCurrentSQL reads an entry's fetch time from the index cache_entries_stamp
-// alone: the row's fetch time comes after its body, in its last overflow page.
-// SQLite's planner prefers the primary key's index, which does not hold it, and is
-// told; PostgreSQL keeps large bodies out of the row and chooses for itself.
-const (
-	cacheCurrentSQL = `SELECT e.fetched_at FROM cache_aliases a JOIN cache_entries e
+// cacheCurrentSQL reads an entry's fetch time, for Current. A dialect may say which
+// index to read it from (sqlite.go's cacheCurrentSQLite).
+const cacheCurrentSQL = `SELECT e.fetched_at FROM cache_aliases a JOIN cache_entries e
 ON e.server = a.server AND e.kind = a.kind AND e.id = a.id
 WHERE a.server = ? AND a.kind = ? AND a.alias = ?`
-	cacheCurrentSQLite = `SELECT e.fetched_at FROM cache_aliases a JOIN cache_entries e INDEXED BY cache_entries_stamp
-ON e.server = a.server AND e.kind = a.kind AND e.id = a.id
-WHERE a.server = ? AND a.kind = ? AND a.alias = ?`
-)
 
-var _ cache.Validator = (*sqliteCache)(nil)
+var _ cache.Validator = (*sqlCache)(nil)
 
 // Current implements cache.Validator.
-func (c *sqliteCache) Current(ctx context.Context, kind ioc.Kind, id string, fetchedAt time.Time) (bool, error) {
+func (c *sqlCache) Current(ctx context.Context, kind ioc.Kind, id string, fetchedAt time.Time) (bool, error) {
 	var fetched int64
-	q := cacheCurrentSQLite
-	if c.s.keyLocks {
-		q = cacheCurrentSQL
-	}
-	err := c.s.queryRow(ctx, q, c.server, string(kind), id).Scan(&fetched)
+	err := c.s.queryRow(ctx, c.s.dialect.cacheCurrentSQL(), c.server, string(kind), id).Scan(&fetched)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -230,10 +264,10 @@ func (c *sqliteCache) Current(ctx context.Context, kind ioc.Kind, id string, fet
 }
 
 // Put implements cache.Cache.
-func (c *sqliteCache) Put(ctx context.Context, e cache.Entry) error { return c.putEntry(ctx, e, false) }
+func (c *sqlCache) Put(ctx context.Context, e cache.Entry) error { return c.putEntry(ctx, e, false) }
 
 // putEntry stores e; with noWait it returns once the write is queued (CacheNoWait).
-func (c *sqliteCache) putEntry(ctx context.Context, e cache.Entry, noWait bool) error {
+func (c *sqlCache) putEntry(ctx context.Context, e cache.Entry, noWait bool) error {
 	if e.ID == "" || e.Kind == "" {
 		return errors.New("store: cache put: entry without kind or id")
 	}
@@ -328,7 +362,7 @@ ON CONFLICT (server, kind, alias) DO UPDATE SET id = excluded.id`
 }
 
 // put writes e under names (its id and aliases, without repeats) in tx.
-func (c *sqliteCache) put(ctx context.Context, tx *sql.Tx, e cache.Entry, kind string, names []string, aliasJSON string, body []byte, encoding string, notFound int) error {
+func (c *sqlCache) put(ctx context.Context, tx *sql.Tx, e cache.Entry, kind string, names []string, aliasJSON string, body []byte, encoding string, notFound int) error {
 	targets, err := c.s.txStmt(ctx, tx, cacheTargetsSQL(len(names)))
 	if err != nil {
 		return err
@@ -402,7 +436,7 @@ func contains(list []string, s string) bool {
 }
 
 // flush adds the counted hits and misses to cache_counters.
-func (c *sqliteCache) flush(ctx context.Context) error {
+func (c *sqlCache) flush(ctx context.Context) error {
 	h, m := c.hits.Swap(0), c.misses.Swap(0)
 	if h == 0 && m == 0 {
 		return nil
@@ -422,7 +456,7 @@ misses = cache_counters.misses + excluded.misses`, c.server, h, m)
 }
 
 // Stats implements Cache.
-func (c *sqliteCache) Stats(ctx context.Context) (CacheStats, error) {
+func (c *sqlCache) Stats(ctx context.Context) (CacheStats, error) {
 	if err := c.flush(ctx); err != nil {
 		return CacheStats{}, err
 	}
@@ -449,7 +483,7 @@ COALESCE(SUM(LENGTH(body)), 0), MIN(fetched_at), MAX(fetched_at) FROM cache_entr
 }
 
 // Clear implements Cache.
-func (c *sqliteCache) Clear(ctx context.Context) (int, error) {
+func (c *sqlCache) Clear(ctx context.Context) (int, error) {
 	var n int64
 	err := c.s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM cache_entries WHERE server = ?`, c.server)
@@ -474,7 +508,7 @@ func (c *sqliteCache) Clear(ctx context.Context) (int, error) {
 }
 
 // Prune implements Cache.
-func (c *sqliteCache) Prune(ctx context.Context, before time.Time) (int, error) {
+func (c *sqlCache) Prune(ctx context.Context, before time.Time) (int, error) {
 	var n int64
 	err := c.s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM cache_entries WHERE server = ? AND fetched_at < ?`, c.server, micros(before))

@@ -7,7 +7,50 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
+
+// Roles of the service's users.
+const (
+	// RoleAdmin manages connections and users (and may do what an analyst does).
+	RoleAdmin = "admin"
+	// RoleAnalyst runs commands, posts events and reads the events of its sites.
+	RoleAnalyst = "analyst"
+)
+
+// AllSites in User.Sites gives a user every site.
+const AllSites = "*"
+
+// User is a user of the REST API, who authenticates with a bearer token.
+type User struct {
+	// Name identifies the user (connections list the users who may run them).
+	Name string
+	// Role is RoleAdmin or RoleAnalyst.
+	Role string
+	// Sites are the sites (tenants) whose events the user sees; AllSites for all.
+	Sites []string
+	// TokenHash is the SHA-256 of the user's bearer token; the token itself is never
+	// stored.
+	TokenHash []byte
+	// CreatedAt is set by the store.
+	CreatedAt time.Time
+}
+
+// Users stores the users of the REST API.
+type Users interface {
+	// CreateUser stores a new user; ErrExists if the name or the token hash is taken.
+	CreateUser(ctx context.Context, u User) error
+	// GetUser returns a user; ErrNotFound if there is none.
+	GetUser(ctx context.Context, name string) (User, error)
+	// UserByTokenHash returns the user whose token hashes to hash; ErrNotFound if none.
+	UserByTokenHash(ctx context.Context, hash []byte) (User, error)
+	// SetUserToken replaces a user's token hash; ErrNotFound if there is no such user.
+	SetUserToken(ctx context.Context, name string, hash []byte) error
+	// ListUsers returns every user, by name.
+	ListUsers(ctx context.Context) ([]User, error)
+	// DeleteUser removes a user; ErrNotFound if there is none.
+	DeleteUser(ctx context.Context, name string) error
+}
 
 const userColumns = `name, role, sites, token_hash, created_at`
 
@@ -25,7 +68,7 @@ func validUser(u User) error {
 }
 
 // CreateUser implements Users.
-func (s *sqliteStore) CreateUser(ctx context.Context, u User) error {
+func (s *sqlStore) CreateUser(ctx context.Context, u User) error {
 	if err := validUser(u); err != nil {
 		return err
 	}
@@ -64,7 +107,7 @@ func scanUser(r rowScanner) (User, error) {
 }
 
 // GetUser implements Users.
-func (s *sqliteStore) GetUser(ctx context.Context, name string) (User, error) {
+func (s *sqlStore) GetUser(ctx context.Context, name string) (User, error) {
 	u, err := scanUser(s.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("user %s: %w", name, ErrNotFound)
@@ -73,7 +116,7 @@ func (s *sqliteStore) GetUser(ctx context.Context, name string) (User, error) {
 }
 
 // UserByTokenHash implements Users.
-func (s *sqliteStore) UserByTokenHash(ctx context.Context, hash []byte) (User, error) {
+func (s *sqlStore) UserByTokenHash(ctx context.Context, hash []byte) (User, error) {
 	u, err := scanUser(s.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE token_hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("token: %w", ErrNotFound)
@@ -82,7 +125,7 @@ func (s *sqliteStore) UserByTokenHash(ctx context.Context, hash []byte) (User, e
 }
 
 // SetUserToken implements Users.
-func (s *sqliteStore) SetUserToken(ctx context.Context, name string, hash []byte) error {
+func (s *sqlStore) SetUserToken(ctx context.Context, name string, hash []byte) error {
 	if len(hash) == 0 {
 		return fmt.Errorf("user %s: no token hash", name)
 	}
@@ -91,21 +134,16 @@ func (s *sqliteStore) SetUserToken(ctx context.Context, name string, hash []byte
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return fmt.Errorf("user %s: %w", name, ErrNotFound)
-		}
-		return nil
+		return oneRow(res, "user", name)
 	})
 }
 
 // ListUsers implements Users.
-func (s *sqliteStore) ListUsers(ctx context.Context) ([]User, error) {
+func (s *sqlStore) ListUsers(ctx context.Context) ([]User, error) {
 	return queryAll(ctx, s.db, scanUser, `SELECT `+userColumns+` FROM users ORDER BY name`)
 }
 
 // DeleteUser implements Users.
-func (s *sqliteStore) DeleteUser(ctx context.Context, name string) error {
+func (s *sqlStore) DeleteUser(ctx context.Context, name string) error {
 	return s.deleteNamed(ctx, "users", "user", name)
 }

@@ -7,7 +7,36 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
+
+// HealthCheck is the result of one test of a connection.
+type HealthCheck struct {
+	Connection string
+	At         time.Time
+	Healthy    bool
+	// StatusCode is the server's HTTP status (0 when no answer came).
+	StatusCode int
+	// Message says what went wrong (or "ok").
+	Message string
+	// QuotaLeft is the requests left per quota window as the server reported them.
+	QuotaLeft map[string]int64
+}
+
+// HealthChecks stores the history of connection health checks.
+type HealthChecks interface {
+	// RecordHealthCheck stores h and returns the connection's previous check, read in
+	// the same transaction (ok false when h is the first), so that of several
+	// processes checking one connection each sees one transition at most once. inTx,
+	// when not nil, is called within that transaction (tx, as in CreateEvent) with
+	// the previous check, to queue notifications that commit together with the check.
+	RecordHealthCheck(ctx context.Context, h HealthCheck, inTx func(ctx context.Context, tx *sql.Tx, prev HealthCheck, ok bool) error) (prev HealthCheck, ok bool, err error)
+	// HealthHistory returns a connection's checks, newest first, at most limit (<= 0:
+	// 100).
+	HealthHistory(ctx context.Context, connection string, limit int) ([]HealthCheck, error)
+	// LastHealthChecks returns the newest check of every connection that has one.
+	LastHealthChecks(ctx context.Context) (map[string]HealthCheck, error)
+}
 
 const healthColumns = `connection, at, healthy, status_code, message, quota_left`
 
@@ -32,7 +61,7 @@ func scanHealth(r rowScanner) (HealthCheck, error) {
 }
 
 // RecordHealthCheck implements HealthChecks.
-func (s *sqliteStore) RecordHealthCheck(ctx context.Context, h HealthCheck, inTx func(context.Context, any, HealthCheck, bool) error) (HealthCheck, bool, error) {
+func (s *sqlStore) RecordHealthCheck(ctx context.Context, h HealthCheck, inTx func(context.Context, *sql.Tx, HealthCheck, bool) error) (HealthCheck, bool, error) {
 	if strings.TrimSpace(h.Connection) == "" {
 		return HealthCheck{}, false, errors.New("health check: connection name is empty")
 	}
@@ -79,7 +108,7 @@ WHERE connection = ? ORDER BY seq DESC LIMIT 1`, h.Connection))
 }
 
 // HealthHistory implements HealthChecks.
-func (s *sqliteStore) HealthHistory(ctx context.Context, connection string, limit int) ([]HealthCheck, error) {
+func (s *sqlStore) HealthHistory(ctx context.Context, connection string, limit int) ([]HealthCheck, error) {
 	if limit <= 0 {
 		limit = 100
 	}
@@ -88,7 +117,7 @@ ORDER BY seq DESC LIMIT ?`, connection, limit)
 }
 
 // LastHealthChecks implements HealthChecks.
-func (s *sqliteStore) LastHealthChecks(ctx context.Context) (map[string]HealthCheck, error) {
+func (s *sqlStore) LastHealthChecks(ctx context.Context) (map[string]HealthCheck, error) {
 	last, err := queryAll(ctx, s.db, scanHealth, `SELECT `+healthColumns+` FROM health_checks
 WHERE seq IN (SELECT MAX(seq) FROM health_checks GROUP BY connection)`)
 	if err != nil {

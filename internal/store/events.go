@@ -11,8 +11,94 @@ import (
 	"github.com/vtsoar/vtsoar/ioc"
 )
 
-// DB implements SQLDB: the store's pool, for River's riversqlite driver.
-func (s *sqliteStore) DB() *sql.DB { return s.db }
+// Statuses of an event.
+const (
+	EventPending   = "pending"
+	EventEnriching = "enriching"
+	EventDone      = "done"
+)
+
+// Statuses of an artifact; ArtifactDone and ArtifactError are final.
+const (
+	ArtifactPending = "pending"
+	ArtifactDone    = "done"
+	ArtifactError   = "error"
+)
+
+// Event is an event of the System Reputation Check: artifacts of a site, each
+// enriched in the background, the event taking the highest risk of its artifacts.
+type Event struct {
+	// ID identifies the event (chosen by the caller of CreateEvent).
+	ID string
+	// Site is the site (tenant) the event belongs to.
+	Site string
+	// Status is EventPending, EventEnriching or EventDone (every artifact final).
+	Status string
+	// RiskLevelCode is the risk code (1 High ... 5 ZeroRisk) of the event, as computed
+	// over its final artifacts.
+	RiskLevelCode int
+	// ArtifactCount and FinishedCount count the artifacts and the final ones.
+	ArtifactCount, FinishedCount int
+	// CreatedAt and UpdatedAt are set by the store.
+	CreatedAt, UpdatedAt time.Time
+	// Artifacts are the event's artifacts in their order (set by GetEvent only).
+	Artifacts []Artifact
+}
+
+// Artifact is one observable of an event and what its enrichment found.
+type Artifact struct {
+	// Index is the artifact's position in its event.
+	Index int
+	// Type and Value are the observable as posted.
+	Type  ioc.Kind
+	Value string
+	// Status is ArtifactPending, ArtifactDone or ArtifactError.
+	Status string
+	// RiskLevelCode and RiskReason are the verdict (4, N/A, until known).
+	RiskLevelCode int
+	RiskReason    string
+	// Connection is the connection that answered.
+	Connection string
+	// ObjectID is VirusTotal's id of the object that answered (a file's sha256...).
+	ObjectID string
+	// Error says why the artifact could not be enriched (Status ArtifactError).
+	Error string
+	// UpdatedAt is set by the store.
+	UpdatedAt time.Time
+}
+
+// Final reports whether the artifact's enrichment is over.
+func (a Artifact) Final() bool { return a.Status == ArtifactDone || a.Status == ArtifactError }
+
+// ArtifactState is the part of an artifact that decides its event's risk.
+type ArtifactState struct {
+	Status        string
+	RiskLevelCode int
+}
+
+// Events stores events and their artifacts.
+type Events interface {
+	// CreateEvent stores ev with its artifacts, all pending, and calls inTx (when not
+	// nil) within the same transaction, so that work queued in tx (jobs of a queue in
+	// the same database, see SQLDB) is committed or rolled back together with the
+	// event. ErrExists if the id is taken.
+	CreateEvent(ctx context.Context, ev Event, inTx func(ctx context.Context, tx *sql.Tx) error) (Event, error)
+	// GetEvent returns an event with its artifacts; ErrNotFound if there is none.
+	GetEvent(ctx context.Context, id string) (Event, error)
+	// GetArtifact returns an event (without its artifacts) and one of its artifacts;
+	// ErrNotFound if either does not exist.
+	GetArtifact(ctx context.Context, eventID string, index int) (Event, Artifact, error)
+	// ListEvents returns the newest events (without artifacts) of the given sites (nil:
+	// every site), at most limit (<= 0: 100).
+	ListEvents(ctx context.Context, sites []string, limit int) ([]Event, error)
+	// StartEvent moves a pending event to EventEnriching (no change otherwise).
+	StartEvent(ctx context.Context, id string) error
+	// FinishArtifact records the final result of artifact a.Index of event eventID,
+	// unless it is already final (then it returns the event unchanged and false). In
+	// the same transaction it recomputes the event: its risk is risk(states of its
+	// final artifacts) and its status EventDone once every artifact is final.
+	FinishArtifact(ctx context.Context, eventID string, a Artifact, risk func([]ArtifactState) int) (Event, bool, error)
+}
 
 const eventColumns = `id, site, status, risk_level_code, artifact_count, finished_count, created_at, updated_at`
 
@@ -23,7 +109,7 @@ const artifactColumns = `idx, type, value, status, risk_level_code, risk_reason,
 func eventKeys(id string) []string { return []string{"event\x00" + id} }
 
 // CreateEvent implements Events.
-func (s *sqliteStore) CreateEvent(ctx context.Context, ev Event, inTx func(context.Context, any) error) (Event, error) {
+func (s *sqlStore) CreateEvent(ctx context.Context, ev Event, inTx func(context.Context, *sql.Tx) error) (Event, error) {
 	if strings.TrimSpace(ev.ID) == "" {
 		return Event{}, errors.New("event id is empty")
 	}
@@ -105,7 +191,7 @@ func getEvent(ctx context.Context, q queryer, id string) (Event, error) {
 }
 
 // GetEvent implements Events.
-func (s *sqliteStore) GetEvent(ctx context.Context, id string) (Event, error) {
+func (s *sqlStore) GetEvent(ctx context.Context, id string) (Event, error) {
 	// The event is read before its artifacts, so that an event read as done has every
 	// artifact read final.
 	ev, err := getEvent(ctx, s.db, id)
@@ -129,7 +215,7 @@ func (s *sqliteStore) GetEvent(ctx context.Context, id string) (Event, error) {
 }
 
 // GetArtifact implements Events.
-func (s *sqliteStore) GetArtifact(ctx context.Context, eventID string, index int) (Event, Artifact, error) {
+func (s *sqlStore) GetArtifact(ctx context.Context, eventID string, index int) (Event, Artifact, error) {
 	ev, err := getEvent(ctx, s.db, eventID)
 	if err != nil {
 		return Event{}, Artifact{}, err
@@ -143,7 +229,7 @@ func (s *sqliteStore) GetArtifact(ctx context.Context, eventID string, index int
 }
 
 // ListEvents implements Events.
-func (s *sqliteStore) ListEvents(ctx context.Context, sites []string, limit int) ([]Event, error) {
+func (s *sqlStore) ListEvents(ctx context.Context, sites []string, limit int) ([]Event, error) {
 	if limit <= 0 {
 		limit = 100
 	}
@@ -164,7 +250,7 @@ func (s *sqliteStore) ListEvents(ctx context.Context, sites []string, limit int)
 }
 
 // StartEvent implements Events.
-func (s *sqliteStore) StartEvent(ctx context.Context, id string) error {
+func (s *sqlStore) StartEvent(ctx context.Context, id string) error {
 	return s.writeKeyed(ctx, eventKeys(id), func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE events SET status = ?, updated_at = ? WHERE id = ? AND status = ?`,
 			EventEnriching, micros(s.opts.now()), id, EventPending)
@@ -180,7 +266,7 @@ func (s *sqliteStore) StartEvent(ctx context.Context, id string) error {
 }
 
 // FinishArtifact implements Events.
-func (s *sqliteStore) FinishArtifact(ctx context.Context, eventID string, a Artifact, risk func([]ArtifactState) int) (Event, bool, error) {
+func (s *sqlStore) FinishArtifact(ctx context.Context, eventID string, a Artifact, risk func([]ArtifactState) int) (Event, bool, error) {
 	if a.Status != ArtifactDone && a.Status != ArtifactError {
 		return Event{}, false, fmt.Errorf("event %s artifact %d: status %q is not final", eventID, a.Index, a.Status)
 	}
