@@ -1,0 +1,124 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/vtsoar/vtsoar/internal/risk"
+	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/ioc"
+)
+
+func testConnections(t *testing.T, open Opener) {
+	ctx := context.Background()
+	clk := NewClock(t0)
+	s := open(t, "conn", store.Options{Now: clk.Now})
+	if _, err := s.GetConnection(ctx, "none"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get(missing) err = %v, want ErrNotFound", err)
+	}
+	if list, err := s.ListConnections(ctx); err != nil || len(list) != 0 {
+		t.Fatalf("List on empty store = %v, %v", list, err)
+	}
+	full := store.Connection{
+		Name:               "vt-prod",
+		SealedAPIKey:       []byte{1, 0xde, 0xad, 0, 0xbe, 0xef},
+		ServerURL:          "https://vt.example",
+		Quota:              "4/min,500/day",
+		Proxy:              "http://proxy:3128",
+		ReputationChecks:   []ioc.Kind{ioc.KindFile, ioc.KindURL},
+		HealthCheckMinutes: 15,
+		Sites:              []string{"paris", "lyon"},
+		Users:              []string{"alice"},
+		RiskPolicy:         testPolicy(),
+	}
+	bad := full
+	bad.Name, bad.RiskPolicy.PreferredVendorsThreshold = "bad-policy", 3
+	if err := s.CreateConnection(ctx, bad); err == nil {
+		t.Fatal("a connection with an invalid risk policy was stored")
+	}
+	if err := s.CreateConnection(ctx, full); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateConnection(ctx, store.Connection{Name: "vt-prod", SealedAPIKey: []byte{1}}); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("duplicate Create err = %v, want ErrExists", err)
+	}
+	if err := s.CreateConnection(ctx, store.Connection{Name: "a-min", SealedAPIKey: []byte{2}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateConnection(ctx, store.Connection{Name: "nokey"}); err == nil {
+		t.Fatal("a connection without a sealed key was stored")
+	}
+	got, err := s.GetConnection(ctx, "vt-prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.CreatedAt.Equal(t0) || !got.UpdatedAt.Equal(t0) {
+		t.Errorf("timestamps created=%v updated=%v", got.CreatedAt, got.UpdatedAt)
+	}
+	want := full
+	want.CreatedAt, want.UpdatedAt = got.CreatedAt, got.UpdatedAt
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Get = %+v\nwant %+v", got, want)
+	}
+	min, err := s.GetConnection(ctx, "a-min")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if min.ReputationChecks != nil || min.Sites != nil || min.Users != nil || min.HealthCheckMinutes != 0 || !min.RiskPolicy.IsZero() {
+		t.Errorf("minimal connection came back as %+v", min)
+	}
+
+	upd := full
+	upd.Quota, upd.Sites, upd.ReputationChecks, upd.SealedAPIKey = "premium", nil, []ioc.Kind{ioc.KindIP}, []byte{9, 9}
+	upd.RiskPolicy = risk.Policy{}
+	clk.Advance(time.Minute)
+	if err := s.UpdateConnection(ctx, upd); err != nil {
+		t.Fatal(err)
+	}
+	got2, _ := s.GetConnection(ctx, "vt-prod")
+	if got2.Quota != "premium" || got2.Sites != nil || !reflect.DeepEqual(got2.ReputationChecks, []ioc.Kind{ioc.KindIP}) ||
+		!bytes.Equal(got2.SealedAPIKey, []byte{9, 9}) || !got2.RiskPolicy.IsZero() {
+		t.Errorf("after Update: %+v", got2)
+	}
+	if !got2.CreatedAt.Equal(t0) || !got2.UpdatedAt.Equal(t0.Add(time.Minute)) {
+		t.Errorf("Update timestamps: created %v->%v updated %v->%v", got.CreatedAt, got2.CreatedAt, got.UpdatedAt, got2.UpdatedAt)
+	}
+	if err := s.UpdateConnection(ctx, store.Connection{Name: "ghost", SealedAPIKey: []byte{1}}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Update(missing) err = %v", err)
+	}
+
+	list, err := s.ListConnections(ctx)
+	if err != nil || len(list) != 2 || list[0].Name != "a-min" || list[1].Name != "vt-prod" {
+		t.Fatalf("List = %+v, %v", list, err)
+	}
+	if err := s.DeleteConnection(ctx, "a-min"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteConnection(ctx, "a-min"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second Delete err = %v", err)
+	}
+	if list, _ := s.ListConnections(ctx); len(list) != 1 {
+		t.Fatalf("after Delete, List = %+v", list)
+	}
+	// Another handle sees the same data.
+	other := open(t, "conn", store.Options{})
+	if c, err := other.GetConnection(ctx, "vt-prod"); err != nil || c.Quota != "premium" {
+		t.Fatalf("second handle: %+v, %v", c, err)
+	}
+}
+
+// testPolicy uses every option of a risk policy, with its defaults written out (as
+// the store gives policies back).
+func testPolicy() risk.Policy {
+	def := risk.DefaultThresholds()
+	def.Suspicious = 3
+	url := def
+	url.HighMalicious, url.Suspicious = 5, 0
+	return risk.Policy{Default: def, ByKind: map[ioc.Kind]risk.Thresholds{ioc.KindURL: url},
+		PreferredVendors: []string{"Kaspersky", "ESET-NOD32"}, PreferredVendorsThreshold: 1,
+		Crowdsourced: &risk.Crowdsourced{YARA: 1, Sigma: 2, IDS: 0}}
+}
