@@ -25,7 +25,7 @@ func BenchmarkUtilisation(b *testing.B) {
 	)
 	var util, over float64
 	for i := 0; i < b.N; i++ {
-		path, s := newDB(b)
+		path, s := sqliteBackend.newStore(b)
 		l := New(s, "bench", Spec{PerMinute: R}, Config{Minute: win})
 		ctx, cancel := context.WithTimeout(context.Background(), windows*win)
 		var granted atomic.Int64

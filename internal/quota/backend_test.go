@@ -1,0 +1,110 @@
+package quota
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/internal/store/pgtest"
+)
+
+// backend is a database the limiter's tests run on: every test that needs a store
+// runs on each (onEachBackend), so that a budget behaves the same on SQLite, shared by
+// the processes of one machine, and on PostgreSQL, shared by replicas.
+type backend struct {
+	name string
+	// newDB makes an empty database of t's own and returns what opens it (store.Open):
+	// a SQLite file's path or a PostgreSQL URL. On PostgreSQL without
+	// VTSOAR_TEST_POSTGRES it skips t (under CI=true it fails it: see pgtest).
+	newDB func(t testing.TB) string
+}
+
+var (
+	sqliteBackend = backend{"SQLite", func(t testing.TB) string {
+		return filepath.Join(t.TempDir(), "vtsoar.db")
+	}}
+	postgresBackend = backend{"PostgreSQL", func(t testing.TB) string { return pgtest.DSN(t) }}
+	backends        = []backend{sqliteBackend, postgresBackend}
+)
+
+// onEachBackend runs test as a subtest on each backend.
+func onEachBackend(t *testing.T, test func(t *testing.T, b backend)) {
+	t.Helper()
+	onBackends(t, backends, test)
+}
+
+// onBackends runs test as a subtest on each of bs.
+func onBackends(t *testing.T, bs []backend, test func(t *testing.T, b backend)) {
+	t.Helper()
+	for _, b := range bs {
+		t.Run(b.name, func(t *testing.T) { test(t, b) })
+	}
+}
+
+// openStore opens a handle on the database of dsn (a process, or a replica, of its
+// own), closed when the test ends.
+func openStore(t testing.TB, dsn string) store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// newStore makes an empty database on b (outside any synctest bubble: PostgreSQL's is
+// made and dropped by a connection of the test's own) and opens one handle on it.
+func (b backend) newStore(t testing.TB) (string, store.Store) {
+	t.Helper()
+	dsn := b.newDB(t)
+	return dsn, openStore(t, dsn)
+}
+
+// ledgerTimes reads the units of budget straight from the database of dsn.
+func ledgerTimes(t testing.TB, dsn, budget string) []time.Time {
+	t.Helper()
+	driver, query := "sqlite", `SELECT at FROM quota_ledger WHERE budget = ? ORDER BY at`
+	if store.IsPostgres(dsn) {
+		driver, query = "pgx", `SELECT at FROM quota_ledger WHERE budget = $1 ORDER BY at`
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(query, budget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []time.Time
+	for rows.Next() {
+		var us int64
+		if err := rows.Scan(&us); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, time.UnixMicro(us))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// maxInWindow returns the largest number of units within any interval shorter than w.
+func maxInWindow(times []time.Time, w time.Duration) int {
+	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
+	best, j := 0, 0
+	for i := range times {
+		for times[i].Sub(times[j]) >= w {
+			j++
+		}
+		best = max(best, i-j+1)
+	}
+	return best
+}
