@@ -36,8 +36,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/vtsoar/vtsoar/internal/auth"
 	"github.com/vtsoar/vtsoar/internal/scaletest"
-	"github.com/vtsoar/vtsoar/internal/server"
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/vtsim"
 )
@@ -104,7 +104,7 @@ func measure(ctx context.Context, bin, base, dir string, n int, duration time.Du
 		return 0, 0, err
 	}
 	defer st.Close()
-	token, err := server.CreateUser(ctx, st, "bench", store.RoleAdmin, nil)
+	token, err := auth.CreateUser(ctx, st, "bench", store.RoleAdmin, nil)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vtsoar/vtsoar/internal/auth"
 	"github.com/vtsoar/vtsoar/internal/scaletest"
-	"github.com/vtsoar/vtsoar/internal/server"
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/internal/store/pgtest"
 	"github.com/vtsoar/vtsoar/vtsim"
@@ -101,7 +101,7 @@ func newCluster(t *testing.T, dsn string, simOpts vtsim.Options, env ...string) 
 	}
 	t.Cleanup(func() { st.Close() })
 	c.st = st
-	token, err := server.CreateUser(c.ctx, st, "admin", store.RoleAdmin, nil)
+	token, err := auth.CreateUser(c.ctx, st, "admin", store.RoleAdmin, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vtsoar/vtsoar/internal/auth"
 	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/server"
 	"github.com/vtsoar/vtsoar/vtsim"
@@ -114,7 +115,7 @@ func TestSecurityEveryEndpointEveryReplica(t *testing.T) {
 			if !public[method+" "+strings.TrimSuffix(path, "{$}")] && !public[rt] {
 				for name, hdr := range map[string]map[string]string{
 					"no token":          {"Content-Type": "application/json"},
-					"unknown token":     {"Authorization": "Bearer " + server.TokenPrefix + "AAAAnotissued", "Content-Type": "application/json"},
+					"unknown token":     {"Authorization": "Bearer " + auth.TokenPrefix + "AAAAnotissued", "Content-Type": "application/json"},
 					"cross-site cookie": {"Cookie": "vtsoar_session=" + c.api.Token, "Origin": evil, "Sec-Fetch-Site": "cross-site", "Content-Type": "application/json"},
 				} {
 					if res := send(method, u, hdr, body); res.StatusCode != http.StatusUnauthorized {

@@ -1,82 +1,18 @@
 package server
 
 import (
-	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 
+	"github.com/vtsoar/vtsoar/internal/auth"
 	"github.com/vtsoar/vtsoar/internal/store"
 )
-
-// TokenPrefix starts every bearer token, so that secret scanners recognise a leaked one.
-const TokenPrefix = "vtsoar_"
 
 // DefaultSite is the site of an event or file posted without one by a user of every
 // site.
 const DefaultSite = "default"
-
-// NewToken returns a new bearer token (TokenPrefix and 32 random bytes in base64url)
-// and the hash the store keeps.
-func NewToken() (token string, hash []byte) {
-	var b [32]byte
-	rand.Read(b[:])
-	token = TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
-	return token, HashToken(token)
-}
-
-// HashToken returns the SHA-256 of a token, the form users are looked up by.
-func HashToken(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
-}
-
-// CreateUser stores a new user with a fresh token and returns the token, which is
-// shown once and cannot be recovered. Sites empty means every site.
-func CreateUser(ctx context.Context, st store.Users, name, role string, sites []string) (string, error) {
-	name = strings.TrimSpace(name)
-	if name == "" || strings.ContainsAny(name, " \t\r\n/") {
-		return "", fmt.Errorf("user name %q must be non-empty and without spaces or '/'", name)
-	}
-	if role != store.RoleAdmin && role != store.RoleAnalyst {
-		return "", fmt.Errorf("role %q: want %s or %s", role, store.RoleAdmin, store.RoleAnalyst)
-	}
-	sites, err := cleanSites(sites)
-	if err != nil {
-		return "", err
-	}
-	if len(sites) == 0 {
-		sites = []string{store.AllSites}
-	}
-	token, hash := NewToken()
-	if err := st.CreateUser(ctx, store.User{Name: name, Role: role, Sites: sites, TokenHash: hash}); err != nil {
-		return "", err
-	}
-	return token, nil
-}
-
-// cleanSites trims and de-duplicates site names; "*" stands alone.
-func cleanSites(sites []string) ([]string, error) {
-	var out []string
-	for _, s := range sites {
-		s = strings.TrimSpace(s)
-		if s == "" {
-			return nil, errors.New("empty site name")
-		}
-		if !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	if slices.Contains(out, store.AllSites) && len(out) > 1 {
-		return nil, errors.New(`"*" (every site) cannot be combined with other sites`)
-	}
-	return out, nil
-}
 
 var errUnauthenticated = &apiError{status: http.StatusUnauthorized, typ: ProblemUnauthenticated,
 	detail: "a bearer token is required: Authorization: Bearer TOKEN (make one with `vtsoar user add`)"}
@@ -87,7 +23,7 @@ func (s *Server) authenticate(r *http.Request) (*store.User, error) {
 	if !ok {
 		return nil, errUnauthenticated
 	}
-	u, err := s.cfg.Store.UserByTokenHash(r.Context(), HashToken(tok))
+	u, err := s.cfg.Store.UserByTokenHash(r.Context(), auth.HashToken(tok))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, &apiError{status: http.StatusUnauthorized, typ: ProblemUnauthenticated,
 			detail: "the bearer token is not valid (revoked, or never issued)"}

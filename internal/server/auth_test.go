@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vtsoar/vtsoar/internal/auth"
 	"github.com/vtsoar/vtsoar/internal/server"
 	"github.com/vtsoar/vtsoar/internal/store"
 )
@@ -64,18 +65,18 @@ func TestAnalystsMayNotAdminister(t *testing.T) {
 func TestTokensAreStoredHashed(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, envOpts{})
-	tok, err := server.CreateUser(ctx, e.st, "newbie", store.RoleAnalyst, []string{"paris"})
+	tok, err := auth.CreateUser(ctx, e.st, "newbie", store.RoleAnalyst, []string{"paris"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(tok, server.TokenPrefix) || len(tok) < len(server.TokenPrefix)+43 {
+	if !strings.HasPrefix(tok, auth.TokenPrefix) || len(tok) < len(auth.TokenPrefix)+43 {
 		t.Fatalf("token %q: want the prefix and 32 random bytes", tok)
 	}
 	u, err := e.st.GetUser(ctx, "newbie")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(u.TokenHash), tok) || string(u.TokenHash) != string(server.HashToken(tok)) {
+	if strings.Contains(string(u.TokenHash), tok) || string(u.TokenHash) != string(auth.HashToken(tok)) {
 		t.Fatal("the store holds something else than the token's SHA-256")
 	}
 	e.tokens["newbie"] = tok
@@ -87,13 +88,13 @@ func TestTokensAreStoredHashed(t *testing.T) {
 	}
 	e.do(t, "GET", "/api/v1/connections", "newbie", nil).problem(t, 401)
 
-	if _, err := server.CreateUser(ctx, e.st, "x", "root", nil); err == nil {
+	if _, err := auth.CreateUser(ctx, e.st, "x", "root", nil); err == nil {
 		t.Fatal("a user with role root was made")
 	}
-	if _, err := server.CreateUser(ctx, e.st, "y", store.RoleAnalyst, []string{"*", "paris"}); err == nil {
+	if _, err := auth.CreateUser(ctx, e.st, "y", store.RoleAnalyst, []string{"*", "paris"}); err == nil {
 		t.Fatal(`sites "*" and paris together were accepted`)
 	}
-	if _, err := server.CreateUser(ctx, e.st, "admin", store.RoleAnalyst, nil); err == nil {
+	if _, err := auth.CreateUser(ctx, e.st, "admin", store.RoleAnalyst, nil); err == nil {
 		t.Fatal("a second user named admin was made")
 	}
 }

@@ -132,7 +132,7 @@ func (s *Server) apply(c *store.Connection, in connectionIn, create bool) error 
 		c.HealthCheckMinutes = *in.HealthCheckMinutes
 	}
 	if in.Sites != nil {
-		sites, err := cleanSites(*in.Sites)
+		sites, err := store.CleanSites(*in.Sites)
 		if err != nil {
 			return badRequest("sites: %v", err)
 		}

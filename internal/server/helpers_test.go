@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vtsoar/vtsoar/internal/auth"
 	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/enrich"
 	"github.com/vtsoar/vtsoar/internal/secret"
@@ -127,7 +128,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 		{"both", store.RoleAnalyst, []string{"paris", "lyon"}},
 		{"outsider", store.RoleAnalyst, []string{"paris"}},
 	} {
-		tok, err := server.CreateUser(ctx, st, u.name, u.role, u.sites)
+		tok, err := auth.CreateUser(ctx, st, u.name, u.role, u.sites)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,7 +8,9 @@
 // Every endpoint but GET /healthz, GET / and GET /api/v1/openapi.json takes a bearer
 // token (Authorization: Bearer TOKEN); a missing or unknown token is 401 with
 // WWW-Authenticate: Bearer. Tokens are 32 random bytes, shown once when the user is
-// made (`vtsoar user add`) and stored as their SHA-256 only. GET /metrics takes a token
+// made (`vtsoar user add`) and stored as their SHA-256 only; package auth makes them
+// (and the users who hold them: auth.CreateUser, which was this package's CreateUser,
+// as its TokenPrefix, NewToken and HashToken were). GET /metrics takes a token
 // too (any role), so that what the service spends is not public.
 //
 // Users have a role: analyst (run commands, post and read events, upload files, read

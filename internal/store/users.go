@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -20,6 +21,25 @@ const (
 
 // AllSites in User.Sites gives a user every site.
 const AllSites = "*"
+
+// CleanSites returns a list of sites (of a user or a connection) trimmed and without
+// repeats; an empty name, or AllSites beside other sites, is an error.
+func CleanSites(sites []string) ([]string, error) {
+	var out []string
+	for _, s := range sites {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return nil, errors.New("empty site name")
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	if slices.Contains(out, AllSites) && len(out) > 1 {
+		return nil, errors.New(`"*" (every site) cannot be combined with other sites`)
+	}
+	return out, nil
+}
 
 // User is a user of the REST API, who authenticates with a bearer token.
 type User struct {

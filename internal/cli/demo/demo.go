@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vtsoar/vtsoar/internal/auth"
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
 	"github.com/vtsoar/vtsoar/internal/cli/serve"
 	"github.com/vtsoar/vtsoar/internal/cli/storecli"
@@ -195,11 +196,9 @@ func seedConnection(ctx context.Context, st store.Store, cipher *secret.Cipher, 
 
 // seedAdmin makes the demo's admin, or gives it a new token, and returns the token.
 func seedAdmin(ctx context.Context, st store.Store) (string, error) {
-	tok, err := server.CreateUser(ctx, st, AdminName, store.RoleAdmin, nil)
+	tok, err := auth.CreateUser(ctx, st, AdminName, store.RoleAdmin, nil)
 	if errors.Is(err, store.ErrExists) {
-		var hash []byte
-		tok, hash = server.NewToken()
-		err = st.SetUserToken(ctx, AdminName, hash)
+		return auth.ReissueToken(ctx, st, AdminName)
 	}
 	return tok, err
 }

@@ -1,5 +1,5 @@
 // Package user implements `vtsoar user add|list|remove|token`: the users of the REST
-// API (`vtsoar serve`) and their bearer tokens.
+// API (`vtsoar serve`) and their bearer tokens, which package auth makes.
 package user
 
 import (
@@ -11,9 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vtsoar/vtsoar/internal/auth"
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
 	"github.com/vtsoar/vtsoar/internal/cli/storecli"
-	"github.com/vtsoar/vtsoar/internal/server"
 	"github.com/vtsoar/vtsoar/internal/store"
 )
 
@@ -73,7 +73,7 @@ func newAdd(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			tok, err := server.CreateUser(cmd.Context(), st, args[0], role, sites)
+			tok, err := auth.CreateUser(cmd.Context(), st, args[0], role, sites)
 			if errors.Is(err, store.ErrExists) {
 				return cmdutil.Usagef("a user named %q exists already (new token: vtsoar user token %s)", args[0], args[0])
 			}
@@ -148,8 +148,8 @@ func newToken(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tok, hash := server.NewToken()
-			if err := st.SetUserToken(cmd.Context(), u.Name, hash); err != nil {
+			tok, err := auth.ReissueToken(cmd.Context(), st, u.Name)
+			if err != nil {
 				return err
 			}
 			return printToken(f, Created{Name: u.Name, Role: u.Role, Token: tok}, u.Sites)
