@@ -7,8 +7,9 @@ import (
 	"github.com/vtsoar/vtsoar/ioc"
 )
 
-func init() {
-	register(&Command{
+// behaviorCommands returns get-file-behavior-summaries (see registry.go).
+func behaviorCommands() []*Command {
+	return []*Command{{
 		Name:  "get-file-behavior-summaries",
 		Title: "Get File Behavior Summaries",
 		Kind:  ioc.KindFile,
@@ -32,7 +33,7 @@ verdicts, tags and how many of each kind of activity was seen.`,
 		},
 		noun:    "File",
 		invalid: "Invalid Hash.",
-	})
+	}}
 }
 
 func execBehavior(ctx context.Context, r *run, t task) outcome {

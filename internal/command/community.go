@@ -10,8 +10,10 @@ import (
 	"github.com/vtsoar/vtsoar/vt"
 )
 
-func init() {
-	for _, c := range []*Command{
+// communityCommands returns get-comments, add-comment, get-votes and add-vote (see
+// registry.go).
+func communityCommands() []*Command {
+	cmds := []*Command{
 		{
 			Name:  "get-comments",
 			Title: "Get Comments",
@@ -81,13 +83,14 @@ key_fields.VoteIDs gives each vote's id.`,
 				return map[string]any{"VoteIDs": detail(rs, "vote_id")}
 			},
 		},
-	} {
+	}
+	for _, c := range cmds {
 		c.Group = "community"
 		c.InputHelp = "OBSERVABLE"
 		c.plan = anyObjectTask
 		c.noun, c.invalid = "Object", "Invalid Input."
-		register(c)
 	}
+	return cmds
 }
 
 // anyObjectTask parses an input of any kind (told apart as lookup does); a rejection

@@ -5,8 +5,9 @@ import (
 	"sort"
 )
 
-func init() {
-	register(&Command{
+// connectionCommands returns test-connection (see registry.go).
+func connectionCommands() []*Command {
+	return []*Command{{
 		Name:  "test-connection",
 		Title: "Test Connection",
 		Group: "connection",
@@ -29,7 +30,7 @@ Takes no inputs; its single context entry has the server URL as input.`,
 		},
 		noun:    "User",
 		invalid: "Invalid Input.",
-	})
+	}}
 }
 
 // QuotaState is one quota window of a key as VirusTotal counts it.

@@ -15,8 +15,9 @@ import (
 	"github.com/vtsoar/vtsoar/vt"
 )
 
-func init() {
-	register(&Command{
+// detonateCommands returns detonate-files (see registry.go).
+func detonateCommands() []*Command {
+	return []*Command{{
 		Name:  "detonate-files",
 		Title: "Detonate Files",
 		Group: "detonate",
@@ -49,7 +50,7 @@ unreadable are per-input errors; nothing is sent for them.`, vt.MaxUpload>>20),
 		hasRisk: true,
 		noun:    "File",
 		invalid: "Invalid File.",
-	})
+	}}
 }
 
 func (r *run) files() FileSource {

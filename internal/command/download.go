@@ -17,8 +17,9 @@ import (
 	"github.com/vtsoar/vtsoar/vt"
 )
 
-func init() {
-	register(&Command{
+// downloadCommands returns download-file (see registry.go).
+func downloadCommands() []*Command {
+	return []*Command{{
 		Name:  "download-file",
 		Title: "Download File",
 		Kind:  ioc.KindFile,
@@ -47,7 +48,7 @@ The files are samples VirusTotal holds: treat them as live malware.`,
 		premium: true,
 		noun:    "File",
 		invalid: "Invalid Hash.",
-	})
+	}}
 }
 
 // errTooLarge is the error of a download past the size cap.

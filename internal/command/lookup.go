@@ -10,8 +10,9 @@ import (
 	"github.com/vtsoar/vtsoar/vt"
 )
 
-func init() {
-	register(&Command{
+// lookupCommands returns lookup (see registry.go).
+func lookupCommands() []*Command {
+	return []*Command{{
 		Name:      "lookup",
 		Title:     "Lookup",
 		Group:     "lookup",
@@ -32,7 +33,7 @@ func init() {
 		hasRisk: true,
 		noun:    "Object",
 		invalid: "Invalid Input.",
-	})
+	}}
 }
 
 const lookupLong = `Checks the reputation of any mix of file hashes, IP addresses, URLs and domains, each

@@ -2,8 +2,9 @@ package command
 
 import "context"
 
-func init() {
-	register(&Command{
+// quotasCommands returns get-quotas (see registry.go).
+func quotasCommands() []*Command {
+	return []*Command{{
 		Name:  "get-quotas",
 		Title: "Get Quotas",
 		Group: "connection",
@@ -27,7 +28,7 @@ left per quota.`,
 		},
 		noun:    "User",
 		invalid: "Invalid Input.",
-	})
+	}}
 }
 
 // quotaView is one overall quota as context_data shows it.

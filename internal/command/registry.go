@@ -18,6 +18,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/vtsoar/vtsoar/ioc"
 )
@@ -91,38 +92,47 @@ type Command struct {
 // Takes reports whether the command accepts option opt.
 func (c *Command) Takes(opt string) bool { return slices.Contains(c.Options, opt) }
 
-var registry []*Command
+// newRegistry returns every command, in the order of DESIGN.md (the order of `vtsoar
+// --help` and of the OpenAPI document): the one list of the commands, each family's
+// made in its own file.
+func newRegistry() []*Command {
+	return slices.Concat(
+		reputationCommands(),
+		lookupCommands(),
+		reportCommands(),
+		relationshipCommands(),
+		behaviorCommands(),
+		detonateCommands(),
+		scanURLCommands(),
+		searchCommands(),
+		widgetCommands(),
+		connectionCommands(),
+		communityCommands(),
+		rescanCommands(),
+		downloadCommands(),
+		quotasCommands(),
+	)
+}
 
-func register(c *Command) { registry = append(registry, c) }
+// registry is newRegistry's list, made on first use: the commands' run functions look
+// commands up (Lookup), so the list cannot be a package variable's initial value.
+var (
+	registryOnce sync.Once
+	registry     []*Command
+)
+
+func commands() []*Command {
+	registryOnce.Do(func() { registry = newRegistry() })
+	return registry
+}
 
 // All returns every command, in the order of DESIGN.md.
-func All() []*Command {
-	order := []string{
-		"check-file-reputation", "check-ip-reputation", "check-url-reputation", "check-domain-reputation",
-		"lookup", "get-file-reports", "get-ip-reports", "get-url-reports", "get-domain-reports",
-		"get-file-relationships", "get-ip-relationships", "get-url-relationships", "get-domain-relationships",
-		"get-file-behavior-summaries", "detonate-files", "scan-url", "search",
-		"retrieve-widget-html-content", "test-connection",
-		"get-comments", "add-comment", "get-votes", "add-vote", "rescan-file", "rescan-url", "download-file", "get-quotas",
-	}
-	out := slices.Clone(registry)
-	slices.SortStableFunc(out, func(a, b *Command) int {
-		ia, ib := slices.Index(order, a.Name), slices.Index(order, b.Name)
-		if ia < 0 {
-			ia = len(order)
-		}
-		if ib < 0 {
-			ib = len(order)
-		}
-		return ia - ib
-	})
-	return out
-}
+func All() []*Command { return slices.Clone(commands()) }
 
 // Lookup finds a command by name (case-insensitive; "_" taken for "-").
 func Lookup(name string) (*Command, bool) {
 	n := strings.ReplaceAll(strings.ToLower(strings.TrimSpace(name)), "_", "-")
-	for _, c := range registry {
+	for _, c := range commands() {
 		if c.Name == n {
 			return c, true
 		}

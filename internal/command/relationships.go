@@ -10,10 +10,12 @@ import (
 	"github.com/vtsoar/vtsoar/vt"
 )
 
-func init() {
+// relationshipCommands returns get-{file,ip,url,domain}-relationships (see registry.go).
+func relationshipCommands() []*Command {
+	var cmds []*Command
 	for _, k := range ioc.Kinds() {
 		noun := kindNoun(k)
-		register(&Command{
+		cmds = append(cmds, &Command{
 			Name:      fmt.Sprintf("get-%s-relationships", k),
 			Title:     fmt.Sprintf("Get %s Relationships", noun),
 			Kind:      k,
@@ -51,6 +53,7 @@ func init() {
 			invalid: kindInvalid(k),
 		})
 	}
+	return cmds
 }
 
 // Collection is VirusTotal's collection of an object kind ("" for none).

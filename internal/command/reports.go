@@ -8,7 +8,9 @@ import (
 	"github.com/vtsoar/vtsoar/vt"
 )
 
-func init() {
+// reportCommands returns get-{file,ip,url,domain}-reports (see registry.go).
+func reportCommands() []*Command {
+	var cmds []*Command
 	for _, k := range ioc.Kinds() {
 		noun := kindNoun(k)
 		c := &Command{
@@ -42,8 +44,9 @@ A URL VirusTotal has never seen is submitted for scanning, its analysis followed
 (--poll-interval, --timeout) and the fresh report returned ("submitted": true);
 --no-submit reports it as not found instead.`
 		}
-		register(c)
+		cmds = append(cmds, c)
 	}
+	return cmds
 }
 
 func execReport(ctx context.Context, r *run, t task) outcome {

@@ -7,10 +7,12 @@ import (
 	"github.com/vtsoar/vtsoar/ioc"
 )
 
-func init() {
+// reputationCommands returns check-{file,ip,url,domain}-reputation (see registry.go).
+func reputationCommands() []*Command {
+	var cmds []*Command
 	for _, k := range ioc.Kinds() {
 		noun := kindNoun(k)
-		register(&Command{
+		cmds = append(cmds, &Command{
 			Name:      fmt.Sprintf("check-%s-reputation", k),
 			Title:     fmt.Sprintf("Check %s Reputation", noun),
 			Kind:      k,
@@ -28,6 +30,7 @@ func init() {
 			invalid: kindInvalid(k),
 		})
 	}
+	return cmds
 }
 
 func reputationLong(k ioc.Kind) string {

@@ -8,10 +8,12 @@ import (
 	"github.com/vtsoar/vtsoar/vt"
 )
 
-func init() {
+// rescanCommands returns rescan-file and rescan-url (see registry.go).
+func rescanCommands() []*Command {
+	var cmds []*Command
 	for _, k := range []ioc.Kind{ioc.KindFile, ioc.KindURL} {
 		noun := kindNoun(k)
-		register(&Command{
+		cmds = append(cmds, &Command{
 			Name:  fmt.Sprintf("rescan-%s", k),
 			Title: fmt.Sprintf("Rescan %s", noun),
 			Kind:  k,
@@ -33,6 +35,7 @@ the engines' counts. An object given twice is rescanned once.`, k.Noun(), Collec
 			invalid: kindInvalid(k),
 		})
 	}
+	return cmds
 }
 
 func execRescan(ctx context.Context, r *run, t task) outcome {

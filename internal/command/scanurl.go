@@ -10,8 +10,9 @@ import (
 	"github.com/vtsoar/vtsoar/vt"
 )
 
-func init() {
-	register(&Command{
+// scanURLCommands returns scan-url (see registry.go).
+func scanURLCommands() []*Command {
+	return []*Command{{
 		Name:  "scan-url",
 		Title: "Scan URL",
 		Kind:  ioc.KindURL,
@@ -39,7 +40,7 @@ verdict, and the risk level is derived from the engines' counts.`,
 		hasRisk: true,
 		noun:    "URL",
 		invalid: "Invalid URL.",
-	})
+	}}
 }
 
 func execScanURL(ctx context.Context, r *run, t task) outcome {

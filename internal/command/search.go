@@ -8,8 +8,9 @@ import (
 	"github.com/vtsoar/vtsoar/vt"
 )
 
-func init() {
-	register(&Command{
+// searchCommands returns search (see registry.go).
+func searchCommands() []*Command {
+	return []*Command{{
 		Name:  "search",
 		Title: "Search",
 		Group: "search",
@@ -41,7 +42,7 @@ accepted). Results are paged up to --limit per query (default 40).`,
 		},
 		noun:    "Object",
 		invalid: "Invalid Query.",
-	})
+	}}
 }
 
 // searchQuery normalises a query: an observable to its canonical form, anything else

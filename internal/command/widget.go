@@ -14,8 +14,9 @@ import (
 	"github.com/vtsoar/vtsoar/vt"
 )
 
-func init() {
-	register(&Command{
+// widgetCommands returns retrieve-widget-html-content (see registry.go).
+func widgetCommands() []*Command {
+	return []*Command{{
 		Name:  "retrieve-widget-html-content",
 		Title: "Retrieve Widget HTML Content",
 		Group: "widget",
@@ -39,7 +40,7 @@ ratio. The widget colours can be set with --fg1, --bg1, --bg2 and --bd1 (hex, no
 		},
 		noun:    "Object",
 		invalid: "Invalid Input.",
-	})
+	}}
 }
 
 func widgetQuery(o ioc.Observable) string {
