@@ -1,5 +1,6 @@
-// Package cli is the vtsoar command line: the root command, its global flags and the
-// mapping of results to exit codes. Each command group lives in its own package.
+// Package cli is the vtsoar command line: the root command, its global flags, the list
+// of its commands and the mapping of results to exit codes. Each command group lives
+// in its own package, whose NewCmdX(f, runF) makes it (see package cmdutil).
 package cli
 
 import (
@@ -13,6 +14,7 @@ import (
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
 	"github.com/vtsoar/vtsoar/internal/cli/connection"
 	"github.com/vtsoar/vtsoar/internal/cli/demo"
+	"github.com/vtsoar/vtsoar/internal/cli/emulate"
 	"github.com/vtsoar/vtsoar/internal/cli/integration"
 	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
 	quotacmd "github.com/vtsoar/vtsoar/internal/cli/quota"
@@ -25,10 +27,6 @@ import (
 // Version is the version of the binary, set at build time with
 // -ldflags "-X github.com/vtsoar/vtsoar/internal/cli.Version=1.2.3".
 var Version = "dev"
-
-// extraCommands are added to the root by other files of this package (commands
-// that live in packages built separately, such as emulate).
-var extraCommands []func(f *cmdutil.Factory) *cobra.Command
 
 // NewCmdRoot returns the vtsoar root command.
 func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
@@ -52,28 +50,35 @@ The API key comes from --api-key or VT_API_KEY. To try vtsoar offline, run
 	root.SetErr(f.IOStreams.ErrOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &cmdutil.UsageError{Err: err} })
 	f.AddGlobalFlags(root.PersistentFlags())
-	st := storecli.Wire(f, root.PersistentFlags()) // --db, --connection, --quota; store cache and quota for every command
+	// The risk policy's flags, and the factory's functions: the database, the
+	// connections' resolution, the store's cache and the quota for every command.
+	storecli.Wire(f, root.PersistentFlags())
 
 	root.AddGroup(&cobra.Group{ID: integration.GroupID, Title: "Integration commands:"},
-		&cobra.Group{ID: "other", Title: "Other commands:"})
-	root.SetHelpCommandGroupID("other")
-	root.SetCompletionCommandGroupID("other")
-	for _, c := range integration.NewCmds(f) {
-		root.AddCommand(c)
-	}
-	others := []*cobra.Command{version.NewCmd(f), connection.NewCmd(f, st), quotacmd.NewCmd(f, st), cachecmd.NewCmd(f, st),
-		serve.NewCmd(f, st), demo.NewCmd(f, st), user.NewCmd(f, st)}
-	for _, mk := range extraCommands {
-		others = append(others, mk(f))
-	}
-	for _, c := range others {
-		if c.GroupID == "" {
-			c.GroupID = "other"
-		}
+		&cobra.Group{ID: otherGroup, Title: "Other commands:"})
+	root.SetHelpCommandGroupID(otherGroup)
+	root.SetCompletionCommandGroupID(otherGroup)
+	// Every command, in the order of --help: the integration commands in the
+	// registry's order (command.All), then these.
+	root.AddCommand(integration.NewCmds(f)...)
+	for _, c := range []*cobra.Command{
+		version.NewCmdVersion(f, nil),
+		connection.NewCmdConnection(f),
+		quotacmd.NewCmdQuota(f, nil),
+		cachecmd.NewCmdCache(f),
+		serve.NewCmdServe(f, nil),
+		demo.NewCmdDemo(f, nil),
+		user.NewCmdUser(f),
+		emulate.NewCmdEmulate(f, nil),
+	} {
+		c.GroupID = otherGroup
 		root.AddCommand(c)
 	}
 	return root
 }
+
+// otherGroup is the help group of the commands that are not the integration's.
+const otherGroup = "other"
 
 // Main runs vtsoar with args (without the program name) and returns the exit code.
 func Main(ctx context.Context, args []string, ios *iostreams.IOStreams) int {

@@ -11,12 +11,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
+	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
 	"github.com/vtsoar/vtsoar/internal/cli/storecli"
 	"github.com/vtsoar/vtsoar/internal/store"
 )
 
-// NewCmd returns the cache command group.
-func NewCmd(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
+// NewCmdCache returns the cache command group.
+func NewCmdCache(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cache <command>",
 		Short: "Show or clear the cache of VirusTotal answers",
@@ -25,8 +26,20 @@ and every alias (md5, sha1 and sha256 of a file; a URL's ids), and reuse them wh
 they are younger than --max-age (--fresh asks again). Not-found answers are kept for
 a short while; errors never.`,
 	}
-	cmd.AddCommand(newStats(f, e), newClear(f, e))
+	cmd.AddCommand(NewCmdStats(f, nil), NewCmdClear(f, nil))
 	return cmd
+}
+
+// Scope is which server's cache a cache command is about: that of --server-url, else
+// of --connection, else of VT_SERVER_URL, else VirusTotal's.
+type Scope struct {
+	// Connection is --connection; ServerURL is --server-url; EnvServerURL is
+	// VT_SERVER_URL.
+	Connection, ServerURL, EnvServerURL string
+}
+
+func scopeOf(f *cmdutil.Factory) Scope {
+	return Scope{Connection: f.Options.Connection, ServerURL: f.Options.ServerURL, EnvServerURL: f.Env("VT_SERVER_URL")}
 }
 
 // StatsView is one server's cache as shown.
@@ -42,22 +55,37 @@ type StatsView struct {
 	Newest   *time.Time `json:"newest,omitempty"`
 }
 
-// server is the server of the invocation: --server-url, the connection's, VT_SERVER_URL
-// or VirusTotal's.
-func server(ctx context.Context, f *cmdutil.Factory, e *storecli.Env, st store.Store) (string, error) {
-	if e.Connection != "" {
-		c, err := st.GetConnection(ctx, e.Connection)
+// server is the server of the scope: --server-url, the connection's, VT_SERVER_URL or
+// VirusTotal's (empty).
+func (sc Scope) server(ctx context.Context, st store.Store) (string, error) {
+	if sc.Connection != "" {
+		c, err := st.GetConnection(ctx, sc.Connection)
 		if err != nil {
-			return "", cmdutil.Usagef("connection %q: %v", e.Connection, err)
+			return "", cmdutil.Usagef("connection %q: %v", sc.Connection, err)
 		}
-		if f.Options.ServerURL == "" {
+		if sc.ServerURL == "" {
 			return c.ServerURL, nil
 		}
 	}
-	return f.Resolved(f.Options.ServerURL, "VT_SERVER_URL", ""), nil
+	if sc.ServerURL != "" {
+		return sc.ServerURL, nil
+	}
+	return sc.EnvServerURL, nil
 }
 
-func newStats(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
+// StatsOptions are what `cache stats` runs with.
+type StatsOptions struct {
+	IO        *iostreams.IOStreams
+	OpenStore func(context.Context) (store.Store, error)
+	// Output is the output format (-o, or its default).
+	Output string
+	Scope  Scope
+}
+
+// NewCmdStats returns `cache stats`; runF, when not nil, runs in place of showing the
+// statistics (tests).
+func NewCmdStats(f *cmdutil.Factory, runF func(context.Context, *StatsOptions) error) *cobra.Command {
+	opts := &StatsOptions{IO: f.IOStreams, OpenStore: f.OpenStore}
 	return &cobra.Command{
 		Use:   "stats",
 		Short: "Show entries, size, hits and misses per server",
@@ -65,46 +93,65 @@ func newStats(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
 --server-url or --connection is given. Hits and misses are counted by every process.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			st, err := e.OpenStore(ctx)
-			if err != nil {
-				return err
+			opts.Output, opts.Scope = f.OutputFormat(), scopeOf(f)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			defer st.Close()
-			var servers []string
-			if e.Connection != "" || f.Options.ServerURL != "" {
-				s, err := server(ctx, f, e, st)
-				if err != nil {
-					return err
-				}
-				servers = []string{s}
-			} else if servers, err = st.CacheServers(ctx); err != nil {
-				return err
-			}
-			views := []StatsView{}
-			var rows [][]string
-			for _, s := range servers {
-				cs, err := st.Cache(s).Stats(ctx)
-				if err != nil {
-					return err
-				}
-				v := StatsView{Server: cs.Server, Entries: cs.Entries, NotFound: cs.NotFound, Aliases: cs.Aliases,
-					Bytes: cs.Bytes, Hits: cs.Hits, Misses: cs.Misses}
-				if !cs.Oldest.IsZero() {
-					v.Oldest, v.Newest = &cs.Oldest, &cs.Newest
-				}
-				views = append(views, v)
-				rows = append(rows, []string{v.Server, strconv.Itoa(v.Entries), strconv.Itoa(v.NotFound),
-					strconv.Itoa(v.Aliases), strconv.FormatInt(v.Bytes, 10), strconv.FormatInt(v.Hits, 10),
-					strconv.FormatInt(v.Misses, 10), storecli.FormatTime(cs.Oldest), storecli.FormatTime(cs.Newest)})
-			}
-			return storecli.Print(f, views, []string{"SERVER", "ENTRIES", "NOT_FOUND", "ALIASES", "BYTES", "HITS", "MISSES", "OLDEST", "NEWEST"}, rows)
+			return statsRun(cmd.Context(), opts)
 		},
 	}
 }
 
-func newClear(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
-	var all bool
+func statsRun(ctx context.Context, opts *StatsOptions) error {
+	st, err := opts.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var servers []string
+	if opts.Scope.Connection != "" || opts.Scope.ServerURL != "" {
+		s, err := opts.Scope.server(ctx, st)
+		if err != nil {
+			return err
+		}
+		servers = []string{s}
+	} else if servers, err = st.CacheServers(ctx); err != nil {
+		return err
+	}
+	views := []StatsView{}
+	var rows [][]string
+	for _, s := range servers {
+		cs, err := st.Cache(s).Stats(ctx)
+		if err != nil {
+			return err
+		}
+		v := StatsView{Server: cs.Server, Entries: cs.Entries, NotFound: cs.NotFound, Aliases: cs.Aliases,
+			Bytes: cs.Bytes, Hits: cs.Hits, Misses: cs.Misses}
+		if !cs.Oldest.IsZero() {
+			v.Oldest, v.Newest = &cs.Oldest, &cs.Newest
+		}
+		views = append(views, v)
+		rows = append(rows, []string{v.Server, strconv.Itoa(v.Entries), strconv.Itoa(v.NotFound),
+			strconv.Itoa(v.Aliases), strconv.FormatInt(v.Bytes, 10), strconv.FormatInt(v.Hits, 10),
+			strconv.FormatInt(v.Misses, 10), storecli.FormatTime(cs.Oldest), storecli.FormatTime(cs.Newest)})
+	}
+	return storecli.Print(opts.IO, opts.Output, views, []string{"SERVER", "ENTRIES", "NOT_FOUND", "ALIASES", "BYTES", "HITS", "MISSES", "OLDEST", "NEWEST"}, rows)
+}
+
+// ClearOptions are what `cache clear` runs with.
+type ClearOptions struct {
+	IO        *iostreams.IOStreams
+	OpenStore func(context.Context) (store.Store, error)
+	Scope     Scope
+
+	// All is --all: every server's cache.
+	All bool
+}
+
+// NewCmdClear returns `cache clear`; runF, when not nil, runs in place of clearing
+// (tests).
+func NewCmdClear(f *cmdutil.Factory, runF func(context.Context, *ClearOptions) error) *cobra.Command {
+	opts := &ClearOptions{IO: f.IOStreams, OpenStore: f.OpenStore}
 	cmd := &cobra.Command{
 		Use:   "clear",
 		Short: "Remove the cached answers of a server (or of all with --all)",
@@ -112,35 +159,41 @@ func newClear(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
 by default), or of every server with --all, and reset their hit and miss counts.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			st, err := e.OpenStore(ctx)
-			if err != nil {
-				return err
+			opts.Scope = scopeOf(f)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			defer st.Close()
-			var servers []string
-			if all {
-				if servers, err = st.CacheServers(ctx); err != nil {
-					return err
-				}
-			} else {
-				s, err := server(ctx, f, e, st)
-				if err != nil {
-					return err
-				}
-				servers = []string{s}
-			}
-			for _, s := range servers {
-				c := st.Cache(s)
-				n, err := c.Clear(ctx)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(f.IOStreams.ErrOut, "Removed %d cached answers of %s.\n", n, store.NormalizeServerURL(s))
-			}
-			return nil
+			return clearRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().BoolVar(&all, "all", false, "clear the caches of every server")
+	cmd.Flags().BoolVar(&opts.All, "all", false, "clear the caches of every server")
 	return cmd
+}
+
+func clearRun(ctx context.Context, opts *ClearOptions) error {
+	st, err := opts.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var servers []string
+	if opts.All {
+		if servers, err = st.CacheServers(ctx); err != nil {
+			return err
+		}
+	} else {
+		s, err := opts.Scope.server(ctx, st)
+		if err != nil {
+			return err
+		}
+		servers = []string{s}
+	}
+	for _, s := range servers {
+		n, err := st.Cache(s).Clear(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "Removed %d cached answers of %s.\n", n, store.NormalizeServerURL(s))
+	}
+	return nil
 }

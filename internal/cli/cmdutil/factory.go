@@ -1,12 +1,18 @@
 // Package cmdutil holds what every vtsoar CLI command shares: the Factory (streams,
-// global options, and the hook through which a command gets its client and cache),
-// exit codes and input reading.
+// global options, and the functions through which a command opens the database,
+// resolves a connection and gets its client and cache), exit codes and input reading.
+//
+// A command is made as in cli/cli: NewCmdX(f, runF) returns the cobra command, whose
+// XOptions struct carries what the run needs, taken from the factory (streams, the
+// store opener, the resolution of connections...) and from the flags; RunE fills the
+// options and calls runF when it is not nil (tests), else the command's own run
+// function. The factory's functions are set in one place, storecli.Wire, which the
+// root command calls.
 package cmdutil
 
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,13 +24,25 @@ import (
 
 	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
 	"github.com/vtsoar/vtsoar/internal/command"
+	"github.com/vtsoar/vtsoar/internal/connclient"
+	"github.com/vtsoar/vtsoar/internal/quota"
+	"github.com/vtsoar/vtsoar/internal/risk"
+	"github.com/vtsoar/vtsoar/internal/secret"
+	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/vt"
 )
 
 // Output formats of -o/--output.
 var OutputFormats = []string{"json", "jsonl", "yaml", "table", "csv", "stix", "misp"}
 
-// GlobalOptions are the flags every command takes.
+// Environment variables of the store's global flags.
+const (
+	EnvDB    = "VTSOAR_DB"
+	EnvQuota = "VTSOAR_QUOTA"
+)
+
+// GlobalOptions are the flags every command takes (but the risk policy's, which
+// storecli registers and reads: Factory.Policy).
 type GlobalOptions struct {
 	APIKey      string
 	ServerURL   string
@@ -35,9 +53,13 @@ type GlobalOptions struct {
 	Fresh       bool
 	Retries     int
 	Verbose     bool
+	// DB, Connection and Quota are --db, --connection and --quota.
+	DB, Connection, Quota string
 }
 
-// Factory is shared by the commands of one invocation.
+// Factory is shared by the commands of one invocation: its streams, its global flags
+// and the functions through which a command reaches the database and VirusTotal. The
+// functions are set by storecli.Wire; a test may replace any of them.
 type Factory struct {
 	IOStreams *iostreams.IOStreams
 	// Getenv reads the environment (os.Getenv by default; tests replace it).
@@ -47,13 +69,37 @@ type Factory struct {
 	// Version is the binary's version.
 	Version string
 
-	// BuildDeps builds what Executor returns: the hook through which stored
-	// connections, the persistent store (cache) and the quota ledger are wired in
-	// (storecli.Wire sets it).
-	BuildDeps func(ctx context.Context, f *Factory) (command.Deps, func(), error)
+	// DBPath returns the invocation's database: --db, else VTSOAR_DB, else
+	// store.DefaultPath.
+	DBPath func() (string, error)
+	// OpenDB opens the database dsn names (a SQLite file's path or a postgres:// URL),
+	// applying its pending migrations.
+	OpenDB func(ctx context.Context, dsn string) (store.Store, error)
+	// Cipher returns the cipher of the API keys stored in the database dsn names:
+	// VTSOAR_MASTER_KEY, else the key file beside it (created on first use).
+	Cipher func(dsn string) (*secret.Cipher, error)
+	// Resolve returns what a command runs against: the stored connection named
+	// connection, else (connection empty) --api-key or VT_API_KEY. Flags win over the
+	// connection, which wins over environment variables (--server-url, --quota).
+	Resolve func(ctx context.Context, st store.Store, connection string) (Target, error)
+	// Conn builds what t needs to run commands on st: its client (with the global
+	// options and the connection's proxy), its limiter and the store's cache of its
+	// server, through connclient.
+	Conn func(ctx context.Context, st store.Store, t Target) (*connclient.Conn, error)
+	// Executor opens the database and returns what an integration command runs with
+	// on the invocation's target (client, cache, risk policy), and a function that
+	// releases it (closing the database).
+	Executor func(ctx context.Context) (command.Deps, func(), error)
+	// QuotaConfig returns the limiters' configuration (with the multi-process tests'
+	// knobs in a binary built with them, see package testknobs).
+	QuotaConfig func() (quota.Config, error)
+	// Policy returns the risk policy of the run: base (a stored connection's, zero
+	// for the default one) with the risk flags that were given applied on top.
+	Policy func(base risk.Policy) (risk.Policy, error)
 }
 
-// New returns a factory on the given streams and the process environment.
+// New returns a factory on the given streams and the process environment. Its
+// functions are nil until storecli.Wire sets them (the root command does).
 func New(io *iostreams.IOStreams, version string) *Factory {
 	return &Factory{IOStreams: io, Getenv: os.Getenv, Version: version}
 }
@@ -61,6 +107,9 @@ func New(io *iostreams.IOStreams, version string) *Factory {
 // AddGlobalFlags registers the global flags on fs (the root's persistent flags).
 func (f *Factory) AddGlobalFlags(fs *pflag.FlagSet) {
 	o := &f.Options
+	fs.StringVar(&o.DB, "db", "", "database: a SQLite file path or a postgres:// URL (env "+EnvDB+"; default $XDG_DATA_HOME/vtsoar/vtsoar.db)")
+	fs.StringVar(&o.Connection, "connection", "", "use the stored connection `NAME` (see vtsoar connection list)")
+	fs.StringVar(&o.Quota, "quota", "", "request budget: public (4/min,500/day,15500/month), premium, or N/min,N/day,N/month (env "+EnvQuota+"; default: the connection's, else public)")
 	fs.StringVar(&o.APIKey, "api-key", "", "VirusTotal API key (env VT_API_KEY)")
 	fs.StringVar(&o.ServerURL, "server-url", "", "VirusTotal server (env VT_SERVER_URL; default "+vt.DefaultServerURL+")")
 	fs.StringVar(&o.APIVersion, "api-version", "", "VirusTotal API version, only v3 (env VT_API_VERSION)")
@@ -136,13 +185,13 @@ func (f *Factory) Logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// Executor returns what a command run needs (client, cache, policy) and a function
-// that releases it, through BuildDeps.
-func (f *Factory) Executor(ctx context.Context) (command.Deps, func(), error) {
-	if f.BuildDeps == nil {
-		return command.Deps{}, nil, errors.New("cmdutil: no BuildDeps: the command tree was not wired to the store")
+// OpenStore opens the invocation's database (DBPath, OpenDB).
+func (f *Factory) OpenStore(ctx context.Context) (store.Store, error) {
+	path, err := f.DBPath()
+	if err != nil {
+		return nil, err
 	}
-	return f.BuildDeps(ctx, f)
+	return f.OpenDB(ctx, path)
 }
 
 // NoAPIKey is the error of an invocation with no API key: it says where a key comes

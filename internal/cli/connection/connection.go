@@ -13,9 +13,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
+	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
 	"github.com/vtsoar/vtsoar/internal/cli/output"
 	"github.com/vtsoar/vtsoar/internal/cli/storecli"
 	"github.com/vtsoar/vtsoar/internal/command"
+	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/quota"
 	"github.com/vtsoar/vtsoar/internal/risk"
 	"github.com/vtsoar/vtsoar/internal/secret"
@@ -24,8 +26,8 @@ import (
 	"github.com/vtsoar/vtsoar/vt"
 )
 
-// NewCmd returns the connection command group.
-func NewCmd(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
+// NewCmdConnection returns the connection command group.
+func NewCmdConnection(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "connection <command>",
 		Short: "Manage stored VirusTotal connections (API keys encrypted at rest)",
@@ -34,20 +36,41 @@ under the master key (VTSOAR_MASTER_KEY, else the key file master.key beside the
 database, created with mode 0600 on first use), with its server, quota, proxy and the
 observable types it checks automatically. Use one with --connection NAME on any command.`,
 	}
-	cmd.AddCommand(newAdd(f, e), newList(f, e), newTest(f, e), newRemove(f, e))
+	cmd.AddCommand(
+		NewCmdAdd(f, nil),
+		NewCmdList(f, nil),
+		NewCmdTest(f, nil),
+		storecli.NewCmdRemove(f, "connection", "Remove a stored connection", deleteConnection, nil),
+	)
 	return cmd
 }
 
-type addOptions struct {
-	keyStdin    bool
-	keyFile     string
-	keyRef      string
-	proxy       string
-	checks      string
-	healthEvery int
-	sites       []string
-	users       []string
-	replace     bool
+func deleteConnection(ctx context.Context, st store.Store, name string) error {
+	return st.DeleteConnection(ctx, name)
+}
+
+// AddOptions are what `connection add` runs with.
+type AddOptions struct {
+	IO     *iostreams.IOStreams
+	DBPath func() (string, error)
+	OpenDB func(ctx context.Context, dsn string) (store.Store, error)
+	Cipher func(dsn string) (*secret.Cipher, error)
+	Policy func(base risk.Policy) (risk.Policy, error)
+	// Quota is the budget (--quota, else VTSOAR_QUOTA, else public); ServerURL is
+	// --server-url.
+	Quota, ServerURL string
+
+	// Name is the argument; the others are the command's flags.
+	Name        string
+	KeyStdin    bool
+	KeyFile     string
+	KeyRef      string
+	Proxy       string
+	Checks      string
+	HealthEvery int
+	Sites       []string
+	Users       []string
+	Replace     bool
 }
 
 // kindNames are the observable kinds, comma-separated: "file,ip,url,domain".
@@ -85,9 +108,9 @@ func parseChecks(s string) ([]ioc.Kind, error) {
 
 // readKey returns the API key from exactly one of --api-key-stdin, --api-key-file and
 // --api-key (a secret reference).
-func readKey(in io.Reader, o *addOptions) (string, error) {
+func readKey(in io.Reader, o *AddOptions) (string, error) {
 	n := 0
-	for _, set := range []bool{o.keyStdin, o.keyFile != "", o.keyRef != ""} {
+	for _, set := range []bool{o.KeyStdin, o.KeyFile != "", o.KeyRef != ""} {
 		if set {
 			n++
 		}
@@ -98,20 +121,20 @@ func readKey(in io.Reader, o *addOptions) (string, error) {
 	var key string
 	var err error
 	switch {
-	case o.keyStdin:
+	case o.KeyStdin:
 		var b []byte
 		b, err = io.ReadAll(io.LimitReader(in, 64<<10))
 		key = strings.TrimSpace(string(b))
 		if err == nil && key == "" {
 			err = errors.New("--api-key-stdin: stdin held no key")
 		}
-	case o.keyFile != "":
-		key, err = secret.ReadSecretFile(o.keyFile)
+	case o.KeyFile != "":
+		key, err = secret.ReadSecretFile(o.KeyFile)
 	default:
-		if !secret.IsReference(o.keyRef) {
+		if !secret.IsReference(o.KeyRef) {
 			return "", cmdutil.Usagef("--api-key of `connection add` takes a reference, env:NAME or file:PATH; a key written on the command line would stay in the shell history and show in ps (use --api-key-stdin)")
 		}
-		key, err = secret.Resolve(o.keyRef)
+		key, err = secret.Resolve(o.KeyRef)
 	}
 	if err != nil {
 		return "", &cmdutil.UsageError{Err: err}
@@ -123,8 +146,10 @@ func readKey(in io.Reader, o *addOptions) (string, error) {
 	return key, nil
 }
 
-func newAdd(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
-	o := &addOptions{}
+// NewCmdAdd returns `connection add`; runF, when not nil, runs in place of storing
+// the connection (tests).
+func NewCmdAdd(f *cmdutil.Factory, runF func(context.Context, *AddOptions) error) *cobra.Command {
+	o := &AddOptions{IO: f.IOStreams, DBPath: f.DBPath, OpenDB: f.OpenDB, Cipher: f.Cipher, Policy: f.Policy}
 	cmd := &cobra.Command{
 		Use:   "add NAME",
 		Short: "Store a connection",
@@ -139,82 +164,88 @@ global flags) are stored with the connection.`,
   vtsoar connection add soc --api-key env:VT_KEY --suspicious-threshold 3 --preferred-vendors Kaspersky,ESET-NOD32 --crowdsourced`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runAdd(cmd.Context(), f, e, o, args[0])
+			o.Name = args[0]
+			o.Quota = f.Resolved(f.Options.Quota, cmdutil.EnvQuota, "public")
+			o.ServerURL = f.Options.ServerURL
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return addRun(cmd.Context(), o)
 		},
 	}
 	fl := cmd.Flags()
-	fl.BoolVar(&o.keyStdin, "api-key-stdin", false, "read the API key from stdin")
-	fl.StringVar(&o.keyFile, "api-key-file", "", "read the API key from the file at PATH")
-	fl.StringVar(&o.keyRef, "api-key", "", "the API key as a secret reference: env:NAME or file:PATH")
-	fl.StringVar(&o.proxy, "proxy", "", "HTTP proxy URL for this connection")
+	fl.BoolVar(&o.KeyStdin, "api-key-stdin", false, "read the API key from stdin")
+	fl.StringVar(&o.KeyFile, "api-key-file", "", "read the API key from the file at PATH")
+	fl.StringVar(&o.KeyRef, "api-key", "", "the API key as a secret reference: env:NAME or file:PATH")
+	fl.StringVar(&o.Proxy, "proxy", "", "HTTP proxy URL for this connection")
 	kinds := kindNames()
-	fl.StringVar(&o.checks, "reputation-checks", kinds, "observable types enriched automatically: any of "+kinds+", or all, or none")
-	fl.IntVar(&o.healthEvery, "health-check-minutes", 0, "minutes between scheduled connection tests (0: none)")
-	fl.StringSliceVar(&o.sites, "site", nil, "sites whose events the connection enriches (repeatable; default all)")
-	fl.StringSliceVar(&o.users, "user", nil, "users allowed to run the connection (repeatable; default all)")
-	fl.BoolVar(&o.replace, "replace", false, "replace an existing connection of that name")
+	fl.StringVar(&o.Checks, "reputation-checks", kinds, "observable types enriched automatically: any of "+kinds+", or all, or none")
+	fl.IntVar(&o.HealthEvery, "health-check-minutes", 0, "minutes between scheduled connection tests (0: none)")
+	fl.StringSliceVar(&o.Sites, "site", nil, "sites whose events the connection enriches (repeatable; default all)")
+	fl.StringSliceVar(&o.Users, "user", nil, "users allowed to run the connection (repeatable; default all)")
+	fl.BoolVar(&o.Replace, "replace", false, "replace an existing connection of that name")
 	return cmd
 }
 
-func runAdd(ctx context.Context, f *cmdutil.Factory, e *storecli.Env, o *addOptions, name string) error {
-	name = strings.TrimSpace(name)
+func addRun(ctx context.Context, o *AddOptions) error {
+	name := strings.TrimSpace(o.Name)
 	if name == "" || strings.ContainsAny(name, " \t\r\n/") {
 		return cmdutil.Usagef("connection name %q: use letters, digits, '-', '_' or '.'", name)
 	}
-	specText := e.Quota
-	if specText == "" {
-		specText = f.Resolved("", storecli.EnvQuota, "public")
-	}
-	spec, err := quota.ParseSpec(specText)
+	spec, err := quota.ParseSpec(o.Quota)
 	if err != nil {
 		return &cmdutil.UsageError{Err: fmt.Errorf("--quota: %w", err)}
 	}
-	checks, err := parseChecks(o.checks)
+	checks, err := parseChecks(o.Checks)
 	if err != nil {
 		return &cmdutil.UsageError{Err: err}
 	}
-	if o.healthEvery < 0 {
+	if o.HealthEvery < 0 {
 		return cmdutil.Usagef("--health-check-minutes must not be negative")
 	}
-	if o.proxy != "" {
-		if _, err := vt.ParseProxyURL(o.proxy); err != nil {
+	if o.Proxy != "" {
+		if _, err := vt.ParseProxyURL(o.Proxy); err != nil {
 			return cmdutil.Usagef("--proxy: %v", err)
 		}
 	}
-	server := f.Options.ServerURL
+	server := o.ServerURL
 	if server != "" {
 		if _, err := vt.ParseServerURL(server); err != nil {
 			return cmdutil.Usagef("--server-url: %v", err)
 		}
 	}
-	policy, err := e.Policy(risk.Policy{})
+	policy, err := o.Policy(risk.Policy{})
 	if err != nil {
 		return err
 	}
-	key, err := readKey(f.IOStreams.In, o)
+	key, err := readKey(o.IO.In, o)
 	if err != nil {
 		return err
 	}
-	c, err := e.Cipher()
+	path, err := o.DBPath()
 	if err != nil {
 		return err
 	}
-	sealed, err := storecli.SealKey(c, name, key)
+	c, err := o.Cipher(path)
 	if err != nil {
 		return err
 	}
-	st, err := e.OpenStore(ctx)
+	sealed, err := connclient.SealKey(c, name, key)
+	if err != nil {
+		return err
+	}
+	st, err := o.OpenDB(ctx, path)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	conn := store.Connection{
-		Name: name, SealedAPIKey: sealed, ServerURL: server, Quota: spec.String(), Proxy: o.proxy,
-		ReputationChecks: checks, HealthCheckMinutes: o.healthEvery, Sites: o.sites, Users: o.users,
+		Name: name, SealedAPIKey: sealed, ServerURL: server, Quota: spec.String(), Proxy: o.Proxy,
+		ReputationChecks: checks, HealthCheckMinutes: o.HealthEvery, Sites: o.Sites, Users: o.Users,
 		RiskPolicy: policy,
 	}
 	err = st.CreateConnection(ctx, conn)
-	if errors.Is(err, store.ErrExists) && o.replace {
+	if errors.Is(err, store.ErrExists) && o.Replace {
 		err = st.UpdateConnection(ctx, conn)
 	}
 	if errors.Is(err, store.ErrExists) {
@@ -223,88 +254,128 @@ func runAdd(ctx context.Context, f *cmdutil.Factory, e *storecli.Env, o *addOpti
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(f.IOStreams.ErrOut, "Stored connection %s (%s, quota %s, risk policy: %s); its key is encrypted.\n",
+	fmt.Fprintf(o.IO.ErrOut, "Stored connection %s (%s, quota %s, risk policy: %s); its key is encrypted.\n",
 		name, store.NormalizeServerURL(server), spec, policy.Summary())
 	return nil
 }
 
-func newList(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
+// ListOptions are what `connection list` runs with.
+type ListOptions struct {
+	IO        *iostreams.IOStreams
+	OpenStore func(context.Context) (store.Store, error)
+	// Output is the output format (-o, or its default).
+	Output string
+}
+
+// NewCmdList returns `connection list`; runF, when not nil, runs in place of listing
+// the connections (tests).
+func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
+	opts := &ListOptions{IO: f.IOStreams, OpenStore: f.OpenStore}
 	return &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List stored connections (never their keys)",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := e.OpenStore(cmd.Context())
-			if err != nil {
-				return err
+			opts.Output = f.OutputFormat()
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			defer st.Close()
-			conns, err := st.ListConnections(cmd.Context())
-			if err != nil {
-				return err
-			}
-			views := []store.ConnectionView{}
-			var rows [][]string
-			for _, c := range conns {
-				v := c.View()
-				views = append(views, v)
-				rows = append(rows, []string{v.Name, v.ServerURL, v.Quota, storecli.OrDash(v.Proxy),
-					storecli.OrDash(strings.Join(v.ReputationChecks, ",")), strconv.Itoa(v.HealthCheckMinutes),
-					storecli.OrDash(strings.Join(v.Sites, ",")), storecli.OrDash(strings.Join(v.Users, ",")),
-					c.RiskPolicy.Summary(), storecli.FormatTime(v.UpdatedAt)})
-			}
-			return storecli.Print(f, views, []string{"NAME", "SERVER", "QUOTA", "PROXY", "CHECKS", "HEALTH_MIN", "SITES", "USERS", "RISK_POLICY", "UPDATED"}, rows)
+			return listRun(cmd.Context(), opts)
 		},
 	}
 }
 
-func newRemove(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
-	return storecli.NewRemoveCmd(f, e, "connection", "Remove a stored connection", store.Store.DeleteConnection)
+func listRun(ctx context.Context, opts *ListOptions) error {
+	st, err := opts.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	conns, err := st.ListConnections(ctx)
+	if err != nil {
+		return err
+	}
+	views := []store.ConnectionView{}
+	var rows [][]string
+	for _, c := range conns {
+		v := c.View()
+		views = append(views, v)
+		rows = append(rows, []string{v.Name, v.ServerURL, v.Quota, storecli.OrDash(v.Proxy),
+			storecli.OrDash(strings.Join(v.ReputationChecks, ",")), strconv.Itoa(v.HealthCheckMinutes),
+			storecli.OrDash(strings.Join(v.Sites, ",")), storecli.OrDash(strings.Join(v.Users, ",")),
+			c.RiskPolicy.Summary(), storecli.FormatTime(v.UpdatedAt)})
+	}
+	return storecli.Print(opts.IO, opts.Output, views, []string{"NAME", "SERVER", "QUOTA", "PROXY", "CHECKS", "HEALTH_MIN", "SITES", "USERS", "RISK_POLICY", "UPDATED"}, rows)
 }
 
-func newTest(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
+// TestOptions are what `connection test` runs with.
+type TestOptions struct {
+	IO          *iostreams.IOStreams
+	CheckGlobal func() error
+	OpenStore   func(context.Context) (store.Store, error)
+	Resolve     func(ctx context.Context, st store.Store, connection string) (cmdutil.Target, error)
+	Conn        func(ctx context.Context, st store.Store, t cmdutil.Target) (*connclient.Conn, error)
+
+	// Name is the argument; Output the output format (-o, or its default).
+	Name, Output string
+}
+
+// NewCmdTest returns `connection test`; runF, when not nil, runs in place of the test
+// (tests).
+func NewCmdTest(f *cmdutil.Factory, runF func(context.Context, *TestOptions) error) *cobra.Command {
+	opts := &TestOptions{IO: f.IOStreams, CheckGlobal: f.CheckGlobal, OpenStore: f.OpenStore, Resolve: f.Resolve, Conn: f.Conn}
 	return &cobra.Command{
 		Use:   "test NAME",
 		Short: "Test a stored connection (the test-connection command on it)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			if err := f.CheckGlobal(); err != nil {
-				return err
+			opts.Name, opts.Output = args[0], f.OutputFormat()
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			st, err := e.OpenStore(ctx)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			named := *e
-			named.Connection = args[0]
-			deps, err := named.DepsFor(ctx, st)
-			if err != nil {
-				return err
-			}
-			env, err := command.Run(ctx, deps, command.Request{Command: "test-connection"})
-			if err != nil {
-				return err
-			}
-			switch f.OutputFormat() {
-			case "yaml":
-				err = output.YAML(f.IOStreams.Out, env)
-			case "table":
-				err = output.Table(f.IOStreams.Out, env, f.IOStreams.ColorEnabled())
-			case "csv":
-				err = output.CSV(f.IOStreams.Out, env)
-			default:
-				err = output.JSON(f.IOStreams.Out, env)
-			}
-			if err != nil {
-				return err
-			}
-			if code := env.ExitCode(); code != 0 {
-				return &cmdutil.ExitError{Code: code}
-			}
-			return nil
+			return testRun(cmd.Context(), opts)
 		},
 	}
+}
+
+func testRun(ctx context.Context, opts *TestOptions) error {
+	if err := opts.CheckGlobal(); err != nil {
+		return err
+	}
+	st, err := opts.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	t, err := opts.Resolve(ctx, st, opts.Name)
+	if err != nil {
+		return err
+	}
+	c, err := opts.Conn(ctx, st, t)
+	if err != nil {
+		return err
+	}
+	env, err := command.Run(ctx, c.Deps(), command.Request{Command: "test-connection"})
+	if err != nil {
+		return err
+	}
+	out := opts.IO.Out
+	switch opts.Output {
+	case "yaml":
+		err = output.YAML(out, env)
+	case "table":
+		err = output.Table(out, env, opts.IO.ColorEnabled())
+	case "csv":
+		err = output.CSV(out, env)
+	default:
+		err = output.JSON(out, env)
+	}
+	if err != nil {
+		return err
+	}
+	if code := env.ExitCode(); code != 0 {
+		return &cmdutil.ExitError{Code: code}
+	}
+	return nil
 }

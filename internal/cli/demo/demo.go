@@ -20,7 +20,6 @@ import (
 	"github.com/vtsoar/vtsoar/internal/auth"
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
 	"github.com/vtsoar/vtsoar/internal/cli/serve"
-	"github.com/vtsoar/vtsoar/internal/cli/storecli"
 	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/quota"
 	"github.com/vtsoar/vtsoar/internal/secret"
@@ -49,13 +48,23 @@ func DefaultDBPath() (string, error) {
 	return filepath.Join(filepath.Dir(p), "demo", "demo.db"), nil
 }
 
-// NewCmd returns the demo command.
-func NewCmd(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
-	var (
-		o            serve.Options
-		emulatorAddr string
-		analysisTime time.Duration
-	)
+// Options are what demo runs with.
+type Options struct {
+	serve.Deps
+	// DB is --db: the database, when not the demo's own (DefaultDBPath).
+	DB string
+	// APIKey is VT_API_KEY: with it the demo runs on VirusTotal itself.
+	APIKey string
+	// Flags are the service's flags; EmulatorAddr and AnalysisTime the emulator's.
+	Flags        serve.Flags
+	EmulatorAddr string
+	AnalysisTime time.Duration
+}
+
+// NewCmdDemo returns the demo command; runF, when not nil, runs in place of the demo
+// (tests).
+func NewCmdDemo(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{Deps: serve.NewDeps(f)}
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the emulator, the service and the console in one process",
@@ -70,66 +79,73 @@ default one.`,
       -d '{"inputs":["44d88612fea8a8f36de82e1278abb02f"]}' http://127.0.0.1:8080/api/v1/commands/check-file-reputation`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return run(ctx, f, e, o, emulatorAddr, analysisTime)
+			opts.FillGlobal(f)
+			opts.DB, opts.APIKey = f.Options.DB, f.Env("VT_API_KEY")
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return run(cmd.Context(), opts)
 		},
 	}
-	o.AddFlags(cmd)
+	opts.Flags.AddFlags(cmd)
 	// The demo's terminal shows what a newcomer needs; the log only warnings, unless
 	// -v or --log-level asks for more.
 	if fl := cmd.Flags().Lookup("log-level"); fl != nil {
 		fl.DefValue = "warn"
 		fl.Value.Set("warn")
 	}
-	cmd.Flags().StringVar(&emulatorAddr, "emulator-addr", "127.0.0.1:0", "address of the emulator (port 0 picks a free port)")
-	cmd.Flags().DurationVar(&analysisTime, "analysis-time", 3*time.Second, "time an emulated analysis takes")
+	cmd.Flags().StringVar(&opts.EmulatorAddr, "emulator-addr", "127.0.0.1:0", "address of the emulator (port 0 picks a free port)")
+	cmd.Flags().DurationVar(&opts.AnalysisTime, "analysis-time", 3*time.Second, "time an emulated analysis takes")
 	return cmd
 }
 
-func run(ctx context.Context, f *cmdutil.Factory, e *storecli.Env, o serve.Options, emulatorAddr string, analysisTime time.Duration) error {
-	de := *e
-	if de.DB == "" {
+func run(ctx context.Context, opts *Options) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	db := opts.DB
+	if db == "" {
 		p, err := DefaultDBPath()
 		if err != nil {
 			return &cmdutil.UsageError{Err: err}
 		}
-		de.DB = p
+		db = p
 	}
-	log, st, cipher, _, err := serve.Open(ctx, &de, &o, f.IOStreams.ErrOut)
+	deps := opts.Deps
+	deps.DBPath = func() (string, error) { return db, nil }
+	flags := opts.Flags
+	op, err := deps.Open(ctx, &flags)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer op.Store.Close()
 
 	// The emulator, unless the demo runs on VirusTotal itself.
 	var simURL string
-	realKey := f.Env("VT_API_KEY")
-	if realKey == "" {
-		sim, err := vtsim.New(vtsim.Options{AnalysisTime: analysisTime, Seed: uint64(time.Now().UnixNano())})
+	if opts.APIKey == "" {
+		sim, err := vtsim.New(vtsim.Options{AnalysisTime: opts.AnalysisTime, Seed: uint64(time.Now().UnixNano())})
 		if err != nil {
 			return err
 		}
-		ln, err := net.Listen("tcp", emulatorAddr)
+		ln, err := net.Listen("tcp", opts.EmulatorAddr)
 		if err != nil {
 			return fmt.Errorf("demo: emulator: %w", err)
 		}
-		hs := server.HTTPServer(emulatorAddr, sim, log)
+		hs := server.HTTPServer(opts.EmulatorAddr, sim, op.Log)
 		go hs.Serve(ln)
 		defer hs.Close()
 		simURL = "http://" + ln.Addr().String()
 	}
-	connName, err := seedConnection(ctx, st, cipher, simURL, realKey)
+	connName, err := seedConnection(ctx, op.Store, op.Cipher, simURL, opts.APIKey)
 	if err != nil {
 		return err
 	}
-	token, err := seedAdmin(ctx, st)
+	token, err := seedAdmin(ctx, op.Store)
 	if err != nil {
 		return err
 	}
-	env := serve.Env{Store: st, Cipher: cipher, Log: log, Out: f.IOStreams.ErrOut, UserAgent: "vtsoar-demo/" + f.Version}
-	return serve.Run(ctx, env, o, func(base string) {
-		printBanner(f.IOStreams.Out, base, token, connName, simURL, de.DB, o.LogLevel)
+	env := serve.Env{Store: op.Store, Cipher: op.Cipher, Log: op.Log, Out: opts.IO.ErrOut, UserAgent: "vtsoar-demo/" + opts.Version}
+	return serve.Run(ctx, env, flags, func(base string) {
+		printBanner(opts.IO.Out, base, token, connName, simURL, db, flags.LogLevel)
 	})
 }
 

@@ -15,19 +15,30 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
+	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
 	"github.com/vtsoar/vtsoar/vtsim"
 )
 
 // shutdownGrace is how long in-flight requests get to finish on SIGINT/SIGTERM.
 const shutdownGrace = 5 * time.Second
 
-// NewCmd returns the emulate command.
-func NewCmd() *cobra.Command {
-	var (
-		addr    string
-		failMix string
-		opts    vtsim.Options
-	)
+// Options are what emulate runs with.
+type Options struct {
+	IO *iostreams.IOStreams
+
+	// Addr is --addr; FailMix is --fail-mix as given; Sim are the emulator's options
+	// from the other flags (FailMix and FailRate folded into Sim.FailMix by RunE).
+	Addr    string
+	FailMix string
+	Sim     vtsim.Options
+}
+
+// NewCmdEmulate returns the emulate command; runF, when not nil, runs in place of
+// serving the emulator (tests).
+func NewCmdEmulate(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams}
+	sim := &opts.Sim
 	cmd := &cobra.Command{
 		Use:   "emulate",
 		Short: "Serve an offline VirusTotal v3 emulator",
@@ -53,58 +64,61 @@ uploads, scans, comments and votes).`,
   vtsoar check-file-reputation --server-url http://127.0.0.1:8089 44d88612fea8a8f36de82e1278abb02f`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.FailRate < 0 || opts.FailRate > 1 {
-				return fmt.Errorf("--fail-rate must be between 0 and 1, got %v", opts.FailRate)
+			if sim.FailRate < 0 || sim.FailRate > 1 {
+				return fmt.Errorf("--fail-rate must be between 0 and 1, got %v", sim.FailRate)
 			}
-			mix, err := vtsim.ParseFailMix(failMix)
+			mix, err := vtsim.ParseFailMix(opts.FailMix)
 			if err != nil {
 				return fmt.Errorf("--fail-mix: %w", err)
 			}
 			if _, ok := mix[vtsim.Fault503]; ok && cmd.Flags().Changed("fail-rate") {
 				return errors.New("--fail-rate is the 503 share of --fail-mix: give it in one of them, not both")
 			}
-			if opts.FailRate > 0 {
-				mix[vtsim.Fault503] = opts.FailRate
+			if sim.FailRate > 0 {
+				mix[vtsim.Fault503] = sim.FailRate
 			}
 			if err := mix.Validate(); err != nil {
 				return fmt.Errorf("--fail-rate and --fail-mix: %w", err)
 			}
-			opts.FailMix, opts.FailRate = mix, 0
-			if opts.QuotaMinute < 0 || opts.QuotaDay < 0 || opts.Latency < 0 || opts.Jitter < 0 || opts.AnalysisTime < 0 {
+			sim.FailMix, sim.FailRate = mix, 0
+			if sim.QuotaMinute < 0 || sim.QuotaDay < 0 || sim.Latency < 0 || sim.Jitter < 0 || sim.AnalysisTime < 0 {
 				return errors.New("quotas and durations must not be negative")
 			}
-			opts.Seed = uint64(time.Now().UnixNano())
-			return run(cmd, addr, opts)
+			sim.Seed = uint64(time.Now().UnixNano())
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return run(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&addr, "addr", "127.0.0.1:8089", "address to listen on (port 0 picks a free port)")
-	fl.DurationVar(&opts.Latency, "latency", 0, "delay added to every API request")
-	fl.DurationVar(&opts.Jitter, "jitter", 0, "random extra delay, up to this much")
-	fl.IntVar(&opts.QuotaMinute, "quota-minute", 0, "requests per API key per minute (0: unlimited)")
-	fl.IntVar(&opts.QuotaDay, "quota-day", 0, "requests per API key per UTC day (0: unlimited)")
-	fl.Float64Var(&opts.FailRate, "fail-rate", 0, "share of requests answered 503 TransientError, 0 to 1 (the 503 share of --fail-mix)")
-	fl.StringVar(&failMix, "fail-mix", "", "shares of requests answered with each failure, e.g. 503=0.1,504=0.05,429=0.05,502html=0.05\n"+
+	fl.StringVar(&opts.Addr, "addr", "127.0.0.1:8089", "address to listen on (port 0 picks a free port)")
+	fl.DurationVar(&sim.Latency, "latency", 0, "delay added to every API request")
+	fl.DurationVar(&sim.Jitter, "jitter", 0, "random extra delay, up to this much")
+	fl.IntVar(&sim.QuotaMinute, "quota-minute", 0, "requests per API key per minute (0: unlimited)")
+	fl.IntVar(&sim.QuotaDay, "quota-day", 0, "requests per API key per UTC day (0: unlimited)")
+	fl.Float64Var(&sim.FailRate, "fail-rate", 0, "share of requests answered 503 TransientError, 0 to 1 (the 503 share of --fail-mix)")
+	fl.StringVar(&opts.FailMix, "fail-mix", "", "shares of requests answered with each failure, e.g. 503=0.1,504=0.05,429=0.05,502html=0.05\n"+
 		"(503 TransientError, 504 DeadlineExceededError, 429 TooManyRequestsError, 502html a proxy's HTML page)")
-	fl.DurationVar(&opts.AnalysisTime, "analysis-time", 3*time.Second, "time an analysis takes from queued to completed")
-	fl.StringVar(&opts.DataDir, "data", "", "directory of JSON files with real VirusTotal objects to serve as they are")
-	fl.StringSliceVar(&opts.PremiumKeys, "premium-keys", nil, "API keys with premium (VT Enterprise) privileges, comma separated")
+	fl.DurationVar(&sim.AnalysisTime, "analysis-time", 3*time.Second, "time an analysis takes from queued to completed")
+	fl.StringVar(&sim.DataDir, "data", "", "directory of JSON files with real VirusTotal objects to serve as they are")
+	fl.StringSliceVar(&sim.PremiumKeys, "premium-keys", nil, "API keys with premium (VT Enterprise) privileges, comma separated")
 	return cmd
 }
 
-func run(cmd *cobra.Command, addr string, opts vtsim.Options) error {
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+func run(ctx context.Context, opts *Options) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	sim, err := vtsim.New(opts)
+	sim, err := vtsim.New(opts.Sim)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return fmt.Errorf("emulate: %w", err)
 	}
 	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(cmd.OutOrStdout(), "vtsim listening on http://%s (API at /api/v3)\n", ln.Addr())
+	fmt.Fprintf(opts.IO.Out, "vtsim listening on http://%s (API at /api/v3)\n", ln.Addr())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {

@@ -9,16 +9,50 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
+	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
+	"github.com/vtsoar/vtsoar/vtsim"
 )
+
+// newCmd returns the emulate command writing its banner to out; runF as
+// NewCmdEmulate's.
+func newCmd(out io.Writer, runF func(context.Context, *Options) error) *cobra.Command {
+	f := cmdutil.New(&iostreams.IOStreams{In: strings.NewReader(""), Out: out, ErrOut: io.Discard}, "test")
+	cmd := NewCmdEmulate(f, runF)
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	return cmd
+}
+
+// The flags make the emulator's options: --fail-rate is folded into --fail-mix as its
+// 503 share, the other flags land in their fields.
+func TestEmulateFlagsMakeOptions(t *testing.T) {
+	var got *Options
+	cmd := newCmd(io.Discard, func(_ context.Context, o *Options) error { got = o; return nil })
+	cmd.SetArgs([]string{"--addr", "127.0.0.1:0", "--fail-rate", "0.1", "--fail-mix", "504=0.2",
+		"--premium-keys", "p1,p2", "--quota-day", "7", "--latency", "5ms"})
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got == nil {
+		t.Fatal("the run function was not called")
+	}
+	sim := got.Sim
+	if got.Addr != "127.0.0.1:0" || sim.FailRate != 0 || sim.FailMix[vtsim.Fault503] != 0.1 || sim.FailMix[vtsim.Fault504] != 0.2 ||
+		len(sim.FailMix) != 2 || strings.Join(sim.PremiumKeys, ",") != "p1,p2" || sim.QuotaDay != 7 ||
+		sim.Latency != 5*time.Millisecond || sim.AnalysisTime != 3*time.Second || sim.Seed == 0 {
+		t.Fatalf("options %+v, sim %+v", got, sim)
+	}
+}
 
 func TestEmulateServesAndStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pr, pw := io.Pipe()
-	cmd := NewCmd()
+	cmd := newCmd(pw, nil)
 	cmd.SetArgs([]string{"--addr", "127.0.0.1:0", "--quota-minute", "2", "--premium-keys", "p1,p2", "--analysis-time", "0s"})
-	cmd.SetOut(pw)
-	cmd.SetErr(io.Discard)
 	done := make(chan error, 1)
 	go func() { done <- cmd.ExecuteContext(ctx); pw.Close() }()
 
@@ -84,10 +118,8 @@ func TestEmulateRejectsBadFlags(t *testing.T) {
 		{"--data", "/no/such/dir", "--addr", "127.0.0.1:0"},
 		{"extra-arg"},
 	} {
-		cmd := NewCmd()
+		cmd := newCmd(io.Discard, nil)
 		cmd.SetArgs(args)
-		cmd.SetOut(io.Discard)
-		cmd.SetErr(io.Discard)
 		if err := cmd.ExecuteContext(context.Background()); err == nil {
 			t.Errorf("%v accepted", args)
 		}
@@ -98,10 +130,8 @@ func TestEmulateFailMix(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pr, pw := io.Pipe()
-	cmd := NewCmd()
+	cmd := newCmd(pw, nil)
 	cmd.SetArgs([]string{"--addr", "127.0.0.1:0", "--fail-mix", "502html=1"})
-	cmd.SetOut(pw)
-	cmd.SetErr(io.Discard)
 	done := make(chan error, 1)
 	go func() { done <- cmd.ExecuteContext(ctx); pw.Close() }()
 	line, err := bufio.NewReader(pr).ReadString('\n')
@@ -144,10 +174,8 @@ func TestEmulateFailMixErrorsSayWhy(t *testing.T) {
 		"--fail-mix=429=2":                        "between 0 and 1",
 		"--fail-mix=503=0.1,503=0.1 --addr=x:bad": "503 is given twice",
 	} {
-		cmd := NewCmd()
+		cmd := newCmd(io.Discard, nil)
 		cmd.SetArgs(strings.Fields(args))
-		cmd.SetOut(io.Discard)
-		cmd.SetErr(io.Discard)
 		if err := cmd.ExecuteContext(context.Background()); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", args, err, want)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
+	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
 	"github.com/vtsoar/vtsoar/internal/cli/output"
 	"github.com/vtsoar/vtsoar/internal/command"
 	"github.com/vtsoar/vtsoar/internal/export"
@@ -25,36 +26,56 @@ const progressThreshold = 10
 // streamDelay is how long a line of -o jsonl may wait before it is written out.
 const streamDelay = 20 * time.Millisecond
 
-// NewCmds returns a command for each integration command.
+// NewCmds returns a command for each integration command, in the registry's order.
 func NewCmds(f *cmdutil.Factory) []*cobra.Command {
 	var out []*cobra.Command
 	for _, c := range command.All() {
-		out = append(out, newCmd(f, c))
+		out = append(out, NewCmd(f, c, nil))
 	}
 	return out
 }
 
-type options struct {
-	relationship    string
-	limit           int
-	descriptorsOnly bool
-	noSubmit        bool
-	rescan          bool
-	wait            bool
-	pollInterval    time.Duration
-	timeout         time.Duration
-	outDir          string
-	colors          command.WidgetColors
-	extract         bool
-	includePrivate  bool
-	includeBenign   bool
-	comment         string
-	verdict         string
-	maxSize         int64
+// Options are what an integration command runs with.
+type Options struct {
+	IO *iostreams.IOStreams
+	// Executor returns the run's dependencies (client, cache, risk policy) and a
+	// function that releases them (cmdutil.Factory.Executor).
+	Executor func(ctx context.Context) (command.Deps, func(), error)
+	// Command is the integration command.
+	Command *command.Command
+
+	// Args are the arguments: inputs, "-" for stdin's.
+	Args []string
+	// Output is the output format (-o, or its default); Concurrency, MaxAge and
+	// Fresh are the global flags.
+	Output      string
+	Concurrency int
+	MaxAge      time.Duration
+	Fresh       bool
+
+	// The command's own flags (those it takes).
+	Relationship    string
+	Limit           int
+	DescriptorsOnly bool
+	NoSubmit        bool
+	Rescan          bool
+	Wait            bool
+	PollInterval    time.Duration
+	Timeout         time.Duration
+	OutDir          string
+	Colors          command.WidgetColors
+	Extract         bool
+	IncludePrivate  bool
+	IncludeBenign   bool
+	Comment         string
+	Verdict         string
+	MaxSize         int64
 }
 
-func newCmd(f *cmdutil.Factory, c *command.Command) *cobra.Command {
-	o := &options{}
+// NewCmd returns the CLI command of the integration command c; runF, when not nil,
+// runs in place of c (tests).
+func NewCmd(f *cmdutil.Factory, c *command.Command, runF func(context.Context, *Options) error) *cobra.Command {
+	o := &Options{IO: f.IOStreams, Executor: f.Executor, Command: c}
 	use := c.Name
 	if !c.NoInputs {
 		use += fmt.Sprintf(" %s... | -", c.InputHelp)
@@ -74,64 +95,72 @@ func newCmd(f *cmdutil.Factory, c *command.Command) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return run(cmd.Context(), f, c, o, args)
+			if err := f.CheckGlobal(); err != nil {
+				return err
+			}
+			o.Args, o.Output = args, f.OutputFormat()
+			o.Concurrency, o.MaxAge, o.Fresh = f.Options.Concurrency, f.Options.MaxAge, f.Options.Fresh
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return run(cmd.Context(), o)
 		},
 	}
 	fl := cmd.Flags()
 	if c.Takes(command.OptRelationship) {
-		fl.StringVarP(&o.relationship, "relationship", "r", "", "relationship name, VirusTotal's (case-insensitive); see the list above")
+		fl.StringVarP(&o.Relationship, "relationship", "r", "", "relationship name, VirusTotal's (case-insensitive); see the list above")
 	}
 	if c.Takes(command.OptLimit) {
-		fl.IntVar(&o.limit, "limit", command.DefaultLimit, "most objects per input, pages followed up to it")
+		fl.IntVar(&o.Limit, "limit", command.DefaultLimit, "most objects per input, pages followed up to it")
 	}
 	if c.Takes(command.OptDescriptorsOnly) {
-		fl.BoolVar(&o.descriptorsOnly, "descriptors-only", false, "list {type, id} descriptors instead of full objects")
+		fl.BoolVar(&o.DescriptorsOnly, "descriptors-only", false, "list {type, id} descriptors instead of full objects")
 	}
 	if c.Takes(command.OptNoSubmit) {
-		fl.BoolVar(&o.noSubmit, "no-submit", false, "do not submit URLs VirusTotal has never seen")
+		fl.BoolVar(&o.NoSubmit, "no-submit", false, "do not submit URLs VirusTotal has never seen")
 	}
 	if c.Takes(command.OptRescan) {
-		fl.BoolVar(&o.rescan, "rescan", false, "analyse files VirusTotal already knows again")
+		fl.BoolVar(&o.Rescan, "rescan", false, "analyse files VirusTotal already knows again")
 	}
 	if c.Takes(command.OptWait) {
-		fl.BoolVar(&o.wait, "wait", false, "follow each analysis to its verdict")
+		fl.BoolVar(&o.Wait, "wait", false, "follow each analysis to its verdict")
 	}
 	if c.Takes(command.OptPollInterval) {
-		fl.DurationVar(&o.pollInterval, "poll-interval", command.DefaultPollInterval, "time between polls of an analysis")
+		fl.DurationVar(&o.PollInterval, "poll-interval", command.DefaultPollInterval, "time between polls of an analysis")
 	}
 	if c.Takes(command.OptTimeout) {
-		fl.DurationVar(&o.timeout, "timeout", command.DefaultTimeout, "how long an analysis is followed")
+		fl.DurationVar(&o.Timeout, "timeout", command.DefaultTimeout, "how long an analysis is followed")
 	}
 	if c.Takes(command.OptOutDir) {
 		if c.Name == "download-file" {
-			fl.StringVar(&o.outDir, "out-dir", "", "directory the downloaded files are written to (required: they are live samples)")
+			fl.StringVar(&o.OutDir, "out-dir", "", "directory the downloaded files are written to (required: they are live samples)")
 		} else {
-			fl.StringVar(&o.outDir, "out-dir", ".", "directory the widget files are written to")
+			fl.StringVar(&o.OutDir, "out-dir", ".", "directory the widget files are written to")
 		}
 	}
 	if c.Takes(command.OptMaxSize) {
-		fl.Int64Var(&o.maxSize, "max-size", command.DefaultMaxSize, "largest file kept, in bytes")
+		fl.Int64Var(&o.MaxSize, "max-size", command.DefaultMaxSize, "largest file kept, in bytes")
 	}
 	if c.Takes(command.OptComment) {
-		fl.StringVar(&o.comment, "comment", "", "the comment's text (words starting with # become its tags)")
+		fl.StringVar(&o.Comment, "comment", "", "the comment's text (words starting with # become its tags)")
 	}
 	if c.Takes(command.OptVerdict) {
-		fl.StringVar(&o.verdict, "verdict", "", "the vote: harmless or malicious")
+		fl.StringVar(&o.Verdict, "verdict", "", "the vote: harmless or malicious")
 	}
 	if c.Takes(command.OptExtract) {
-		fl.BoolVar(&o.extract, "extract", false, "find the observables in free text (arguments, or all of stdin with -) instead of one per line")
+		fl.BoolVar(&o.Extract, "extract", false, "find the observables in free text (arguments, or all of stdin with -) instead of one per line")
 	}
 	if c.Takes(command.OptIncludePrivate) {
-		fl.BoolVar(&o.includePrivate, "include-private", false, "look up private, reserved, loopback and documentation addresses and names too")
+		fl.BoolVar(&o.IncludePrivate, "include-private", false, "look up private, reserved, loopback and documentation addresses and names too")
 	}
 	if c.Takes(command.OptIncludeBenign) {
-		fl.BoolVar(&o.includeBenign, "include-benign", false, "look up well-known benign domains too")
+		fl.BoolVar(&o.IncludeBenign, "include-benign", false, "look up well-known benign domains too")
 	}
 	if c.Takes(command.OptWidgetColors) {
-		fl.StringVar(&o.colors.FG1, "fg1", "", "widget text colour (hex, no '#')")
-		fl.StringVar(&o.colors.BG1, "bg1", "", "widget background colour")
-		fl.StringVar(&o.colors.BG2, "bg2", "", "widget secondary background colour")
-		fl.StringVar(&o.colors.BD1, "bd1", "", "widget border colour")
+		fl.StringVar(&o.Colors.FG1, "fg1", "", "widget text colour (hex, no '#')")
+		fl.StringVar(&o.Colors.BG1, "bg1", "", "widget background colour")
+		fl.StringVar(&o.Colors.BG2, "bg2", "", "widget secondary background colour")
+		fl.StringVar(&o.Colors.BD1, "bd1", "", "widget border colour")
 	}
 	return cmd
 }
@@ -152,22 +181,20 @@ skipped). Duplicates are answered once and reported at each position.` + extract
 Exit codes: 0 Successful, 3 Partially Successful, 1 Failed, 2 usage or configuration error.`
 }
 
-func run(ctx context.Context, f *cmdutil.Factory, c *command.Command, o *options, args []string) error {
-	if err := f.CheckGlobal(); err != nil {
-		return err
-	}
+func run(ctx context.Context, o *Options) error {
+	c, io := o.Command, o.IO
 	var inputs []string
 	var err error
-	if o.extract {
-		inputs, err = cmdutil.ReadTexts(args, f.IOStreams.In)
+	if o.Extract {
+		inputs, err = cmdutil.ReadTexts(o.Args, io.In)
 	} else {
-		inputs, err = cmdutil.ReadInputs(args, f.IOStreams.In)
+		inputs, err = cmdutil.ReadInputs(o.Args, io.In)
 	}
 	if err != nil {
 		return err
 	}
 	if !c.NoInputs && len(inputs) == 0 {
-		if o.extract {
+		if o.Extract {
 			return cmdutil.Usagef("no text: stdin was empty")
 		}
 		return cmdutil.Usagef("no inputs: stdin had only blank lines and comments")
@@ -175,56 +202,55 @@ func run(ctx context.Context, f *cmdutil.Factory, c *command.Command, o *options
 	req := command.Request{
 		Command:         c.Name,
 		Inputs:          inputs,
-		Relationship:    o.relationship,
-		DescriptorsOnly: o.descriptorsOnly,
-		NoSubmit:        o.noSubmit,
-		Rescan:          o.rescan,
-		Wait:            o.wait,
-		OutDir:          o.outDir,
-		WidgetColors:    o.colors,
-		Extract:         o.extract,
-		IncludePrivate:  o.includePrivate,
-		IncludeBenign:   o.includeBenign,
-		Comment:         o.comment,
-		Verdict:         o.verdict,
-		Concurrency:     f.Options.Concurrency,
-		MaxAge:          command.Duration(f.Options.MaxAge),
-		Fresh:           f.Options.Fresh,
+		Relationship:    o.Relationship,
+		DescriptorsOnly: o.DescriptorsOnly,
+		NoSubmit:        o.NoSubmit,
+		Rescan:          o.Rescan,
+		Wait:            o.Wait,
+		OutDir:          o.OutDir,
+		WidgetColors:    o.Colors,
+		Extract:         o.Extract,
+		IncludePrivate:  o.IncludePrivate,
+		IncludeBenign:   o.IncludeBenign,
+		Comment:         o.Comment,
+		Verdict:         o.Verdict,
+		Concurrency:     o.Concurrency,
+		MaxAge:          command.Duration(o.MaxAge),
+		Fresh:           o.Fresh,
 	}
 	if c.Takes(command.OptLimit) {
-		if o.limit < 1 {
-			return cmdutil.Usagef("--limit must be at least 1, got %d", o.limit)
+		if o.Limit < 1 {
+			return cmdutil.Usagef("--limit must be at least 1, got %d", o.Limit)
 		}
-		req.Limit = o.limit
+		req.Limit = o.Limit
 	}
 	if c.Takes(command.OptMaxSize) {
-		if o.maxSize < 1 {
-			return cmdutil.Usagef("--max-size must be at least 1, got %d", o.maxSize)
+		if o.MaxSize < 1 {
+			return cmdutil.Usagef("--max-size must be at least 1, got %d", o.MaxSize)
 		}
-		req.MaxSize = o.maxSize
+		req.MaxSize = o.MaxSize
 	}
 	if c.Takes(command.OptPollInterval) {
-		if o.pollInterval <= 0 || o.timeout <= 0 {
+		if o.PollInterval <= 0 || o.Timeout <= 0 {
 			return cmdutil.Usagef("--poll-interval and --timeout must be positive")
 		}
-		req.PollInterval, req.Timeout = command.Duration(o.pollInterval), command.Duration(o.timeout)
+		req.PollInterval, req.Timeout = command.Duration(o.PollInterval), command.Duration(o.Timeout)
 	}
 	if err := command.Validate(req); err != nil {
 		return &cmdutil.UsageError{Err: err}
 	}
-	format := f.OutputFormat()
+	format := o.Output
 	if format == export.FormatSTIX || format == export.FormatMISP {
 		if err := export.Check(c.Name, format); err != nil {
 			return &cmdutil.UsageError{Err: err}
 		}
 	}
-	deps, release, err := f.Executor(ctx)
+	deps, release, err := o.Executor(ctx)
 	if err != nil {
 		return err
 	}
 	defer release()
 
-	io := f.IOStreams
 	var progress *output.Progress
 	if io.IsStderrTTY() && len(inputs) >= progressThreshold && format != "jsonl" {
 		progress = output.NewProgress(io.ErrOut, len(inputs), io.TerminalWidth())

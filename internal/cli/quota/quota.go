@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
+	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
 	"github.com/vtsoar/vtsoar/internal/cli/storecli"
 	"github.com/vtsoar/vtsoar/internal/quota"
 	"github.com/vtsoar/vtsoar/internal/store"
@@ -34,8 +35,24 @@ type View struct {
 	HeldUntil  *time.Time   `json:"held_until,omitempty"`
 }
 
-// NewCmd returns the quota command.
-func NewCmd(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
+// Options are what the quota command runs with.
+type Options struct {
+	IO          *iostreams.IOStreams
+	OpenStore   func(context.Context) (store.Store, error)
+	Resolve     func(ctx context.Context, st store.Store, connection string) (cmdutil.Target, error)
+	QuotaConfig func() (quota.Config, error)
+	// Output is the output format (-o, or its default).
+	Output string
+	// Connection is --connection; KeyGiven reports --api-key or VT_API_KEY. Without
+	// either every stored connection is shown.
+	Connection string
+	KeyGiven   bool
+}
+
+// NewCmdQuota returns the quota command; runF, when not nil, runs in place of showing
+// the budgets (tests).
+func NewCmdQuota(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, OpenStore: f.OpenStore, Resolve: f.Resolve, QuotaConfig: f.QuotaConfig}
 	return &cobra.Command{
 		Use:   "quota",
 		Short: "Show the request budget used and left per window",
@@ -45,19 +62,24 @@ sliding minute, the UTC day and the UTC month, as recorded by every vtsoar proce
 sharing the database. A budget held after a 429 answer shows until when.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return run(cmd.Context(), f, e)
+			opts.Output, opts.Connection = f.OutputFormat(), f.Options.Connection
+			opts.KeyGiven = f.Resolved(f.Options.APIKey, "VT_API_KEY", "") != ""
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return run(cmd.Context(), opts)
 		},
 	}
 }
 
-func run(ctx context.Context, f *cmdutil.Factory, e *storecli.Env) error {
-	st, err := e.OpenStore(ctx)
+func run(ctx context.Context, opts *Options) error {
+	st, err := opts.OpenStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	var targets []storecli.Target
-	if e.Connection == "" && f.Resolved(f.Options.APIKey, "VT_API_KEY", "") == "" {
+	var targets []cmdutil.Target
+	if opts.Connection == "" && !opts.KeyGiven {
 		conns, err := st.ListConnections(ctx)
 		if err != nil {
 			return err
@@ -66,22 +88,20 @@ func run(ctx context.Context, f *cmdutil.Factory, e *storecli.Env) error {
 			return cmdutil.Usagef("no stored connection and no API key: give --connection NAME or --api-key")
 		}
 		for _, c := range conns {
-			named := *e
-			named.Connection = c.Name
-			t, err := named.Resolve(ctx, st)
+			t, err := opts.Resolve(ctx, st, c.Name)
 			if err != nil {
 				return err
 			}
 			targets = append(targets, t)
 		}
 	} else {
-		t, err := e.Resolve(ctx, st)
+		t, err := opts.Resolve(ctx, st, opts.Connection)
 		if err != nil {
 			return err
 		}
 		targets = append(targets, t)
 	}
-	cfg, err := e.QuotaConfig()
+	cfg, err := opts.QuotaConfig()
 	if err != nil {
 		return err
 	}
@@ -117,5 +137,5 @@ func run(ctx context.Context, f *cmdutil.Factory, e *storecli.Env) error {
 		}
 		views = append(views, v)
 	}
-	return storecli.Print(f, views, []string{"CONNECTION", "SERVER", "WINDOW", "LIMIT", "USED", "LEFT", "RESETS", "HELD_UNTIL"}, rows)
+	return storecli.Print(opts.IO, opts.Output, views, []string{"CONNECTION", "SERVER", "WINDOW", "LIMIT", "USED", "LEFT", "RESETS", "HELD_UNTIL"}, rows)
 }

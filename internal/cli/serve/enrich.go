@@ -20,7 +20,7 @@ import (
 // budget, and every request to VirusTotal counted in m); stop stops the service,
 // letting running jobs finish for a while (those cut short run again on the next
 // start).
-func startEnrich(ctx context.Context, env Env, o Options, m *server.Metrics) (server.Enricher, *server.Clients, func(), error) {
+func startEnrich(ctx context.Context, env Env, o Flags, m *server.Metrics) (server.Enricher, *server.Clients, func(), error) {
 	notifiers, err := o.Notify.notifiers()
 	if err != nil {
 		return nil, nil, nil, err
@@ -58,7 +58,7 @@ func startEnrich(ctx context.Context, env Env, o Options, m *server.Metrics) (se
 
 // notifiers returns the configured notifiers: e-mail when an SMTP host is given, a
 // signed webhook when a URL is.
-func (n NotifyOptions) notifiers() ([]enrich.Notifier, error) {
+func (n NotifyFlags) notifiers() ([]enrich.Notifier, error) {
 	var out []enrich.Notifier
 	if n.SMTPHost != "" {
 		tlsMode := enrich.StartTLSRequired

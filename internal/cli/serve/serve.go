@@ -18,15 +18,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
-	"github.com/vtsoar/vtsoar/internal/cli/storecli"
+	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
 	"github.com/vtsoar/vtsoar/internal/quota"
 	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/server"
 	"github.com/vtsoar/vtsoar/internal/store"
 )
 
-// Options are the flags of serve (and of demo, which runs the same service).
-type Options struct {
+// Flags are the flags of the service, of serve and of demo, which runs the same service.
+type Flags struct {
 	// Addr is the address to listen on.
 	Addr string
 	// DataDir holds uploaded files (default: the database's directory).
@@ -38,12 +38,12 @@ type Options struct {
 	// LogFormat is "text" or "json"; LogLevel "debug", "info", "warn" or "error".
 	LogFormat, LogLevel string
 	// Notify configures the notifications of health changes.
-	Notify NotifyOptions
+	Notify NotifyFlags
 }
 
-// NotifyOptions configure the e-mail and webhook notifications of connection health
+// NotifyFlags configure the e-mail and webhook notifications of connection health
 // changes. Secrets are given as references (env:NAME or file:PATH).
-type NotifyOptions struct {
+type NotifyFlags struct {
 	SMTPHost, SMTPUser, SMTPPasswordRef, SMTPFrom string
 	SMTPPort                                      int
 	SMTPStartTLS                                  bool
@@ -52,7 +52,7 @@ type NotifyOptions struct {
 }
 
 // AddFlags registers the service's flags.
-func (o *Options) AddFlags(cmd *cobra.Command) {
+func (o *Flags) AddFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&o.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fl.StringVar(&o.DataDir, "data-dir", "", "directory of uploaded files (default: the database's directory)")
@@ -73,7 +73,7 @@ func (o *Options) AddFlags(cmd *cobra.Command) {
 }
 
 // Logger returns the service's logger on w.
-func (o *Options) Logger(w io.Writer) (*slog.Logger, error) {
+func (o *Flags) Logger(w io.Writer) (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(o.LogLevel)); err != nil {
 		return nil, cmdutil.Usagef("--log-level %q: want debug, info, warn or error", o.LogLevel)
@@ -88,9 +88,42 @@ func (o *Options) Logger(w io.Writer) (*slog.Logger, error) {
 	return nil, cmdutil.Usagef("--log-format %q: want text or json", o.LogFormat)
 }
 
-// NewCmd returns the serve command.
-func NewCmd(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
-	var o Options
+// Deps are what a serving command (serve, demo) takes from the factory.
+type Deps struct {
+	IO          *iostreams.IOStreams
+	DBPath      func() (string, error)
+	OpenDB      func(ctx context.Context, dsn string) (store.Store, error)
+	Cipher      func(dsn string) (*secret.Cipher, error)
+	QuotaConfig func() (quota.Config, error)
+	// Version is the binary's version (in the User-Agent sent to VirusTotal).
+	Version string
+	// Verbose is -v: the log at debug level, River's routine lines too.
+	Verbose bool
+}
+
+// NewDeps returns the dependencies of a serving command from f; Verbose is filled in
+// when the command runs (FillGlobal).
+func NewDeps(f *cmdutil.Factory) Deps {
+	return Deps{IO: f.IOStreams, DBPath: f.DBPath, OpenDB: f.OpenDB, Cipher: f.Cipher, QuotaConfig: f.QuotaConfig, Version: f.Version}
+}
+
+// FillGlobal copies the global flags a serving command reads from f, once cobra has
+// parsed them.
+func (d *Deps) FillGlobal(f *cmdutil.Factory) { d.Verbose = f.Options.Verbose }
+
+// Options are what serve runs with.
+type Options struct {
+	Deps
+	// DBGiven reports --db: the hint to make the first admin then names the database.
+	DBGiven bool
+	// Flags are the service's flags.
+	Flags Flags
+}
+
+// NewCmdServe returns the serve command; runF, when not nil, runs in place of serving
+// (tests).
+func NewCmdServe(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{Deps: NewDeps(f)}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the REST API and run the background enrichment",
@@ -105,55 +138,77 @@ next start.`,
   vtsoar serve --addr 127.0.0.1:8080 --db /var/lib/vtsoar/vtsoar.db`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			log, st, cipher, dbPath, err := Open(ctx, e, &o, f.IOStreams.ErrOut)
-			if err != nil {
-				return err
+			opts.FillGlobal(f)
+			opts.DBGiven = f.Options.DB != ""
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			defer st.Close()
-			if err := FirstAdminHint(ctx, st, f.IOStreams.ErrOut, dbPath, e.DB != ""); err != nil {
-				return err
-			}
-			qcfg, err := e.QuotaConfig() // test-only shortened quota minute
-			if err != nil {
-				return err
-			}
-			return Run(ctx, Env{Store: st, Cipher: cipher, Log: log, Out: f.IOStreams.ErrOut, UserAgent: "vtsoar/" + f.Version, Quota: qcfg}, o, nil)
+			return serveRun(cmd.Context(), opts)
 		},
 	}
-	o.AddFlags(cmd)
+	opts.Flags.AddFlags(cmd)
 	return cmd
 }
 
-// Open prepares what a serving command needs, as `serve` and `demo` share it: the
-// logger on stderr, the store, the cipher of stored keys, the database path, and the
-// directory of uploaded files (o.DataDir, defaulted beside the database).
-func Open(ctx context.Context, e *storecli.Env, o *Options, stderr io.Writer) (*slog.Logger, store.Store, *secret.Cipher, string, error) {
-	if e.F != nil && e.F.Options.Verbose {
-		o.LogLevel = "debug" // -v: everything, River's routine lines too
-	}
-	log, err := o.Logger(stderr)
+func serveRun(ctx context.Context, opts *Options) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	op, err := opts.Open(ctx, &opts.Flags)
 	if err != nil {
-		return nil, nil, nil, "", err
+		return err
 	}
-	dbPath, err := e.DBPath()
+	defer op.Store.Close()
+	if err := FirstAdminHint(ctx, op.Store, opts.IO.ErrOut, op.DBPath, opts.DBGiven); err != nil {
+		return err
+	}
+	qcfg, err := opts.QuotaConfig() // test-only shortened quota minute
 	if err != nil {
-		return nil, nil, nil, "", err
+		return err
 	}
-	st, err := e.OpenStore(ctx)
+	env := Env{Store: op.Store, Cipher: op.Cipher, Log: op.Log, Out: opts.IO.ErrOut, UserAgent: "vtsoar/" + opts.Version, Quota: qcfg}
+	return Run(ctx, env, opts.Flags, nil)
+}
+
+// Opened is what a serving command opens before it serves (Deps.Open).
+type Opened struct {
+	// Log is the service's logger, on stderr.
+	Log *slog.Logger
+	// Store is the database; the caller closes it.
+	Store store.Store
+	// Cipher opens the stored API keys.
+	Cipher *secret.Cipher
+	// DBPath names the database (a SQLite file's path or a postgres:// URL).
+	DBPath string
+}
+
+// Open prepares what a serving command needs, as serve and demo share it: the logger
+// on stderr, the database of d.DBPath, the cipher of its stored keys, and the
+// directory of uploaded files (flags.DataDir, defaulted beside the database).
+func (d Deps) Open(ctx context.Context, flags *Flags) (*Opened, error) {
+	if d.Verbose {
+		flags.LogLevel = "debug" // -v: everything, River's routine lines too
+	}
+	log, err := flags.Logger(d.IO.ErrOut)
 	if err != nil {
-		return nil, nil, nil, "", err
+		return nil, err
 	}
-	cipher, err := e.Cipher()
+	dbPath, err := d.DBPath()
+	if err != nil {
+		return nil, err
+	}
+	st, err := d.OpenDB(ctx, dbPath)
+	if err != nil {
+		return nil, err
+	}
+	cipher, err := d.Cipher(dbPath)
 	if err != nil {
 		st.Close()
-		return nil, nil, nil, "", err
+		return nil, err
 	}
-	if o.DataDir == "" {
-		o.DataDir = DefaultDataDir(dbPath)
+	if flags.DataDir == "" {
+		flags.DataDir = DefaultDataDir(dbPath)
 	}
-	return log, st, cipher, dbPath, nil
+	return &Opened{Log: log, Store: st, Cipher: cipher, DBPath: dbPath}, nil
 }
 
 // DefaultDataDir is the directory of uploaded files for a database: beside a SQLite
@@ -200,7 +255,7 @@ type Env struct {
 
 // Run serves the API and runs the background service until ctx ends. ready, when not
 // nil, is called with the base URL once the listener is open.
-func Run(ctx context.Context, env Env, o Options, ready func(baseURL string)) error {
+func Run(ctx context.Context, env Env, o Flags, ready func(baseURL string)) error {
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)

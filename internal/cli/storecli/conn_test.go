@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/spf13/pflag"
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
 	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
 	"github.com/vtsoar/vtsoar/internal/cli/storecli"
@@ -34,9 +35,8 @@ func TestConnUsesTheProxyAndTheBudget(t *testing.T) {
 	defer proxy.Close()
 	st, f := newEnv(t, nil)
 	f.Options.Concurrency, f.Options.Retries = 8, 0
-	e := &storecli.Env{F: f}
-	tg := storecli.Target{APIKey: "k", ServerURL: "http://vt.example.invalid", Proxy: proxy.URL, Spec: quota.Spec{PerDay: 1}}
-	c, err := e.Conn(ctx, st, tg)
+	tg := cmdutil.Target{APIKey: "k", ServerURL: "http://vt.example.invalid", Proxy: proxy.URL, Spec: quota.Spec{PerDay: 1}}
+	c, err := f.Conn(ctx, st, tg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestConnUsesTheProxyAndTheBudget(t *testing.T) {
 		t.Fatalf("second request: %v, %d proxied", err, proxied.Load())
 	}
 	tg.Proxy = "ftp://proxy"
-	if _, err := e.Conn(ctx, st, tg); err == nil {
+	if _, err := f.Conn(ctx, st, tg); err == nil {
 		t.Fatal("a proxy of an unknown scheme was accepted")
 	}
 }
@@ -66,27 +66,27 @@ func TestResolveNeedsAKey(t *testing.T) {
 	ctx := context.Background()
 	env := map[string]string{}
 	st, f := newEnv(t, env)
-	e := &storecli.Env{F: f}
-	_, err := e.Resolve(ctx, st)
+	_, err := f.Resolve(ctx, st, "")
 	if !cmdutil.IsUsage(err) || !strings.Contains(err.Error(), "VT_API_KEY") || !strings.Contains(err.Error(), "vtsoar emulate") {
 		t.Errorf("no key, no server: %v", err)
 	}
 	env["VT_SERVER_URL"] = "http://127.0.0.1:8089"
-	if _, err = e.Resolve(ctx, st); !cmdutil.IsUsage(err) || !strings.Contains(err.Error(), "no API key for http://127.0.0.1:8089") {
+	if _, err = f.Resolve(ctx, st, ""); !cmdutil.IsUsage(err) || !strings.Contains(err.Error(), "no API key for http://127.0.0.1:8089") {
 		t.Errorf("no key for a server: %v", err)
 	}
 	env["VT_API_KEY"] = "k"
-	tg, err := e.Resolve(ctx, st)
+	tg, err := f.Resolve(ctx, st, "")
 	if err != nil || tg.APIKey != "k" || tg.ServerURL != "http://127.0.0.1:8089" {
 		t.Fatalf("key and server from the environment: %+v, %v", tg, err)
 	}
 	f.Options.APIKey = "flag-key"
-	if tg, _ = e.Resolve(ctx, st); tg.APIKey != "flag-key" {
+	if tg, _ = f.Resolve(ctx, st, ""); tg.APIKey != "flag-key" {
 		t.Error("--api-key does not override VT_API_KEY")
 	}
 }
 
-// newEnv opens an empty store and a factory whose environment is env.
+// newEnv opens an empty store and a factory whose environment is env, wired to the
+// store as the root command wires it.
 func newEnv(t *testing.T, env map[string]string) (store.Store, *cmdutil.Factory) {
 	t.Helper()
 	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "db"), store.Options{})
@@ -97,5 +97,6 @@ func newEnv(t *testing.T, env map[string]string) (store.Store, *cmdutil.Factory)
 	ios, _, _, _ := iostreams.Test()
 	f := cmdutil.New(ios, "test")
 	f.Getenv = func(k string) string { return env[k] }
+	storecli.Wire(f, pflag.NewFlagSet("test", pflag.ContinueOnError))
 	return st, f
 }

@@ -11,14 +11,14 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
+	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
 )
 
-// Print writes records in the invocation's output format: v (a slice) as JSON, JSON
-// lines or YAML; headers and rows as a table or CSV.
-func Print(f *cmdutil.Factory, v any, headers []string, rows [][]string) error {
-	w := f.IOStreams.Out
-	switch f.OutputFormat() {
+// Print writes records on ios's output in format (cmdutil.Factory.OutputFormat): v (a
+// slice) as JSON, JSON lines or YAML; headers and rows as a table or CSV.
+func Print(ios *iostreams.IOStreams, format string, v any, headers []string, rows [][]string) error {
+	w := ios.Out
+	switch format {
 	case "json":
 		b, err := json.MarshalIndent(v, "", "  ")
 		if err != nil {

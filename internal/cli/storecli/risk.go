@@ -11,10 +11,10 @@ import (
 	"github.com/vtsoar/vtsoar/internal/risk"
 )
 
-// RiskFlags are the global flags of the risk policy: they apply to a key given with
+// riskFlags are the global flags of the risk policy: they apply to a key given with
 // --api-key, override the policy of a --connection for one run, and are stored with a
 // connection by `connection add`.
-type RiskFlags struct {
+type riskFlags struct {
 	Suspicious                int
 	PreferredVendors          string
 	PreferredVendorsThreshold int
@@ -31,7 +31,7 @@ const (
 	flagRiskPolicy       = "risk-policy"
 )
 
-func (r *RiskFlags) addFlags(fs *pflag.FlagSet) {
+func (r *riskFlags) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&r.Suspicious, flagSuspicious, 0, "risk policy: engines saying suspicious from which an object is Medium (0: none)")
 	fs.StringVar(&r.PreferredVendors, flagPreferred, "", "risk policy: engines (comma-separated, VirusTotal's names) whose malicious verdict alone makes High")
 	fs.IntVar(&r.PreferredVendorsThreshold, flagPreferredMinimum, 1, "risk policy: how many preferred vendors must say malicious")
@@ -39,9 +39,8 @@ func (r *RiskFlags) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&r.PolicyJSON, flagRiskPolicy, "", "risk policy as JSON, or @FILE (thresholds by kind and the options above; the other risk flags apply on top)")
 }
 
-// Policy returns the risk policy of the run: base (a stored connection's, zero for
-// the default one) with the risk flags that were given applied on top.
-func (e *Env) Policy(base risk.Policy) (risk.Policy, error) {
+// policy implements cmdutil.Factory.Policy.
+func (e *env) policy(base risk.Policy) (risk.Policy, error) {
 	changed := func(name string) bool {
 		if e.fs == nil {
 			return false
@@ -53,7 +52,7 @@ func (e *Env) Policy(base risk.Policy) (risk.Policy, error) {
 	if p.IsZero() {
 		p = risk.DefaultPolicy()
 	}
-	r := e.Risk
+	r := e.risk
 	if changed(flagRiskPolicy) {
 		text := r.PolicyJSON
 		if strings.HasPrefix(text, "@") {

@@ -1,8 +1,12 @@
-// Package storecli wires the store into the CLI: the --db, --connection and --quota
-// global flags, the opening of the database and of the master key, the resolution of
-// a stored connection (or of --api-key) into a key, a server and a budget, and the
-// command dependencies (client with the quota limiter, cache of the store) that every
-// integration command runs with.
+// Package storecli wires the store into the CLI and holds what the commands over
+// stored records share.
+//
+// Wire fills in the factory's functions (cmdutil.Factory): the opening of the
+// database and of the master key, the resolution of a stored connection (or of
+// --api-key) into a key, a server and a budget, the risk policy of the run (whose
+// flags it registers), and the command dependencies (client with the quota limiter,
+// cache of the store) that every integration command runs with. Print, FormatTime and
+// OrDash show records; NewCmdRemove is the remove command of a group stored by name.
 package storecli
 
 import (
@@ -11,7 +15,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
@@ -19,45 +22,38 @@ import (
 	"github.com/vtsoar/vtsoar/internal/command"
 	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/quota"
-	"github.com/vtsoar/vtsoar/internal/risk"
 	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/vt"
 )
 
-// Environment variables read by this package.
-const (
-	EnvDB    = "VTSOAR_DB"
-	EnvQuota = "VTSOAR_QUOTA"
-)
-
-// Env is the store side of one invocation: its flags and the factory.
-type Env struct {
-	F *cmdutil.Factory
-	// DB, Connection and Quota are the --db, --connection and --quota flags.
-	DB, Connection, Quota string
-	// Risk are the risk policy flags.
-	Risk RiskFlags
-
-	fs *pflag.FlagSet
+// env is the store side of one invocation: the factory and the risk flags.
+type env struct {
+	f    *cmdutil.Factory
+	risk riskFlags
+	fs   *pflag.FlagSet
 }
 
-// Wire registers the global flags on fs and makes every integration command of f run
-// with the store's cache and the quota limiter.
-func Wire(f *cmdutil.Factory, fs *pflag.FlagSet) *Env {
-	e := &Env{F: f}
-	fs.StringVar(&e.DB, "db", "", "database: a SQLite file path or a postgres:// URL (env "+EnvDB+"; default $XDG_DATA_HOME/vtsoar/vtsoar.db)")
-	fs.StringVar(&e.Connection, "connection", "", "use the stored connection `NAME` (see vtsoar connection list)")
-	fs.StringVar(&e.Quota, "quota", "", "request budget: public (4/min,500/day,15500/month), premium, or N/min,N/day,N/month (env "+EnvQuota+"; default: the connection's, else public)")
-	e.Risk.addFlags(fs)
-	e.fs = fs
-	f.BuildDeps = e.BuildDeps
-	return e
+// Wire registers the risk policy's global flags on fs and sets the factory's
+// functions (DBPath, OpenDB, Cipher, Resolve, Conn, Executor, QuotaConfig, Policy), so
+// that every command of f runs with the database of --db, the store's cache and the
+// quota limiter.
+func Wire(f *cmdutil.Factory, fs *pflag.FlagSet) {
+	e := &env{f: f, fs: fs}
+	e.risk.addFlags(fs)
+	f.DBPath = e.dbPath
+	f.OpenDB = openDB
+	f.Cipher = cipher
+	f.Resolve = e.resolve
+	f.Conn = e.conn
+	f.Executor = e.executor
+	f.QuotaConfig = e.quotaConfig
+	f.Policy = e.policy
 }
 
-// DBPath returns the database to use: --db, else VTSOAR_DB, else store.DefaultPath.
-func (e *Env) DBPath() (string, error) {
-	if p := e.F.Resolved(e.DB, EnvDB, ""); p != "" {
+// dbPath implements cmdutil.Factory.DBPath.
+func (e *env) dbPath() (string, error) {
+	if p := e.f.Resolved(e.f.Options.DB, cmdutil.EnvDB, ""); p != "" {
 		return p, nil
 	}
 	p, err := store.DefaultPath()
@@ -67,32 +63,20 @@ func (e *Env) DBPath() (string, error) {
 	return p, nil
 }
 
-// OpenStore opens the database.
-func (e *Env) OpenStore(ctx context.Context) (store.Store, error) {
-	return e.openStore(ctx, store.Options{})
-}
-
-func (e *Env) openStore(ctx context.Context, opts store.Options) (store.Store, error) {
-	path, err := e.DBPath()
+// openDB implements cmdutil.Factory.OpenDB.
+func openDB(ctx context.Context, dsn string) (store.Store, error) {
+	s, err := store.Open(ctx, dsn, store.Options{})
 	if err != nil {
-		return nil, err
-	}
-	s, err := store.Open(ctx, path, opts)
-	if err != nil {
-		return nil, fmt.Errorf("%w (choose another database with --db or %s)", err, EnvDB)
+		return nil, fmt.Errorf("%w (choose another database with --db or %s)", err, cmdutil.EnvDB)
 	}
 	return s, nil
 }
 
-// Cipher returns the master key's cipher: VTSOAR_MASTER_KEY, else the key file beside
-// the database (created on first use).
-func (e *Env) Cipher() (*secret.Cipher, error) {
-	path, err := e.DBPath()
-	if err != nil {
-		return nil, err
-	}
-	keyFile := secret.KeyFilePath(path)
-	if store.IsPostgres(path) {
+// cipher implements cmdutil.Factory.Cipher: VTSOAR_MASTER_KEY, else the key file
+// beside the database (beside the default SQLite path for PostgreSQL).
+func cipher(dsn string) (*secret.Cipher, error) {
+	keyFile := secret.KeyFilePath(dsn)
+	if store.IsPostgres(dsn) {
 		def, err := store.DefaultPath()
 		if err != nil {
 			return nil, err
@@ -106,55 +90,32 @@ func (e *Env) Cipher() (*secret.Cipher, error) {
 	return c, nil
 }
 
-// SealKey seals the API key of connection name (connclient.SealKey).
-func SealKey(c *secret.Cipher, name, apiKey string) ([]byte, error) {
-	return connclient.SealKey(c, name, apiKey)
-}
-
-// OpenKey opens the sealed API key of a stored connection (connclient.OpenKey).
-func OpenKey(c *secret.Cipher, conn store.Connection) (string, error) {
-	return connclient.OpenKey(c, conn)
-}
-
-// Target is what a command runs against: a key on a server with a budget.
-type Target struct {
-	// Connection is the stored connection's name, empty for --api-key.
-	Connection string
-	APIKey     string
-	ServerURL  string // empty: VirusTotal's
-	Proxy      string
-	Spec       quota.Spec
-	// Policy is the stored connection's risk policy (zero for --api-key).
-	Policy risk.Policy
-}
-
-// Budget returns the ledger name of the target's budget.
-func (t Target) Budget() string { return quota.BudgetID(t.ServerURL, t.APIKey) }
-
-// Resolve returns the target of the invocation: the stored --connection, else
-// --api-key or VT_API_KEY. Flags win over the connection, which wins over environment
-// variables (--server-url, --quota).
-func (e *Env) Resolve(ctx context.Context, st store.Store) (Target, error) {
-	f := e.F
-	var t Target
-	specText := e.Quota
-	if e.Connection != "" {
+// resolve implements cmdutil.Factory.Resolve.
+func (e *env) resolve(ctx context.Context, st store.Store, connection string) (cmdutil.Target, error) {
+	f := e.f
+	var t cmdutil.Target
+	specText := f.Options.Quota
+	if connection != "" {
 		if f.Options.APIKey != "" {
-			return Target{}, cmdutil.Usagef("give --connection or --api-key, not both")
+			return cmdutil.Target{}, cmdutil.Usagef("give --connection or --api-key, not both")
 		}
-		conn, err := st.GetConnection(ctx, e.Connection)
+		conn, err := st.GetConnection(ctx, connection)
 		if errors.Is(err, store.ErrNotFound) {
-			return Target{}, cmdutil.Usagef("no connection named %q (see `vtsoar connection list`)", e.Connection)
+			return cmdutil.Target{}, cmdutil.Usagef("no connection named %q (see `vtsoar connection list`)", connection)
 		}
 		if err != nil {
-			return Target{}, err
+			return cmdutil.Target{}, err
 		}
-		c, err := e.Cipher()
+		path, err := f.DBPath()
 		if err != nil {
-			return Target{}, err
+			return cmdutil.Target{}, err
 		}
-		if t.APIKey, err = OpenKey(c, conn); err != nil {
-			return Target{}, &cmdutil.UsageError{Err: err}
+		c, err := f.Cipher(path)
+		if err != nil {
+			return cmdutil.Target{}, err
+		}
+		if t.APIKey, err = connclient.OpenKey(c, conn); err != nil {
+			return cmdutil.Target{}, &cmdutil.UsageError{Err: err}
 		}
 		t.Connection, t.ServerURL, t.Proxy, t.Policy = conn.Name, conn.ServerURL, conn.Proxy, conn.RiskPolicy
 		if f.Options.ServerURL != "" {
@@ -167,25 +128,24 @@ func (e *Env) Resolve(ctx context.Context, st store.Store) (Target, error) {
 		t.APIKey = f.Resolved(f.Options.APIKey, "VT_API_KEY", "")
 		t.ServerURL = f.Resolved(f.Options.ServerURL, "VT_SERVER_URL", "")
 		if strings.TrimSpace(t.APIKey) == "" {
-			return Target{}, cmdutil.NoAPIKey(t.ServerURL)
+			return cmdutil.Target{}, cmdutil.NoAPIKey(t.ServerURL)
 		}
 	}
 	if specText == "" {
-		specText = f.Resolved("", EnvQuota, "public")
+		specText = f.Resolved("", cmdutil.EnvQuota, "public")
 	}
 	spec, err := quota.ParseSpec(specText)
 	if err != nil {
-		return Target{}, &cmdutil.UsageError{Err: fmt.Errorf("--quota: %w", err)}
+		return cmdutil.Target{}, &cmdutil.UsageError{Err: fmt.Errorf("--quota: %w", err)}
 	}
 	t.Spec = spec
 	return t, nil
 }
 
-// QuotaConfig returns the limiter configuration (with the multi-process tests' knobs
-// in a binary built with them, see package testknobs).
-func (e *Env) QuotaConfig() (quota.Config, error) {
-	cfg := quota.Config{Logger: e.F.Logger()}
-	k, err := testknobs.Load(e.F.Env)
+// quotaConfig implements cmdutil.Factory.QuotaConfig.
+func (e *env) quotaConfig() (quota.Config, error) {
+	cfg := quota.Config{Logger: e.f.Logger()}
+	k, err := testknobs.Load(e.f.Env)
 	if err != nil {
 		return quota.Config{}, cmdutil.Usagef("%v", err)
 	}
@@ -193,17 +153,16 @@ func (e *Env) QuotaConfig() (quota.Config, error) {
 	return cfg, nil
 }
 
-// Conn builds what t needs to run commands: its client (with the global options, the
-// connection's proxy and an HTTP client keeping one idle connection per input in
-// flight), its limiter and the store's cache of its server. It goes through
-// connclient, as the server and the enrichment do.
-func (e *Env) Conn(ctx context.Context, st store.Store, t Target) (*connclient.Conn, error) {
-	f := e.F
-	cfg, err := e.QuotaConfig()
+// conn implements cmdutil.Factory.Conn: the client keeps the global options, the
+// connection's proxy and an HTTP client with one idle connection per input in flight.
+// It goes through connclient, as the server and the enrichment do.
+func (e *env) conn(ctx context.Context, st store.Store, t cmdutil.Target) (*connclient.Conn, error) {
+	f := e.f
+	cfg, err := f.QuotaConfig()
 	if err != nil {
 		return nil, err
 	}
-	policy, err := e.Policy(t.Policy)
+	policy, err := f.Policy(t.Policy)
 	if err != nil {
 		return nil, err
 	}
@@ -227,18 +186,19 @@ func (e *Env) Conn(ctx context.Context, st store.Store, t Target) (*connclient.C
 	return c, nil
 }
 
-// BuildDeps is the Factory hook: the client of the resolved target with its quota
-// limiter, and the store's cache of the target's server. The release function closes
-// the store (recording the cache's hit and miss counts).
-func (e *Env) BuildDeps(ctx context.Context, f *cmdutil.Factory) (command.Deps, func(), error) {
+// executor implements cmdutil.Factory.Executor: the client of the resolved target
+// with its quota limiter, and the store's cache of the target's server. The release
+// function closes the store (recording the cache's hit and miss counts).
+func (e *env) executor(ctx context.Context) (command.Deps, func(), error) {
+	f := e.f
 	if err := f.CheckGlobal(); err != nil {
 		return command.Deps{}, nil, err
 	}
-	st, err := e.openStore(ctx, store.Options{})
+	st, err := f.OpenStore(ctx)
 	if err != nil {
 		return command.Deps{}, nil, err
 	}
-	deps, err := e.DepsFor(ctx, st)
+	deps, err := e.deps(ctx, st)
 	if err != nil {
 		st.Close()
 		return command.Deps{}, nil, err
@@ -251,42 +211,15 @@ func (e *Env) BuildDeps(ctx context.Context, f *cmdutil.Factory) (command.Deps, 
 	}, nil
 }
 
-// DepsFor returns the command dependencies of the invocation's target on st.
-func (e *Env) DepsFor(ctx context.Context, st store.Store) (command.Deps, error) {
-	t, err := e.Resolve(ctx, st)
+// deps returns the command dependencies of the invocation's target on st.
+func (e *env) deps(ctx context.Context, st store.Store) (command.Deps, error) {
+	t, err := e.f.Resolve(ctx, st, e.f.Options.Connection)
 	if err != nil {
 		return command.Deps{}, err
 	}
-	c, err := e.Conn(ctx, st, t)
+	c, err := e.f.Conn(ctx, st, t)
 	if err != nil {
 		return command.Deps{}, err
 	}
 	return c.Deps(), nil
-}
-
-// NewRemoveCmd returns the "remove NAME" command of a group that stores things by name
-// (connections, users): del deletes one; a name that is not stored is a usage error.
-func NewRemoveCmd(f *cmdutil.Factory, e *Env, noun, short string, del func(store.Store, context.Context, string) error) *cobra.Command {
-	return &cobra.Command{
-		Use:     "remove NAME",
-		Aliases: []string{"rm"},
-		Short:   short,
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := e.OpenStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			err = del(st, cmd.Context(), args[0])
-			if errors.Is(err, store.ErrNotFound) {
-				return cmdutil.Usagef("no %s named %q", noun, args[0])
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(f.IOStreams.ErrOut, "Removed %s %s.\n", noun, args[0])
-			return nil
-		},
-	}
 }

@@ -3,6 +3,7 @@
 package user
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,12 +14,13 @@ import (
 
 	"github.com/vtsoar/vtsoar/internal/auth"
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
+	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
 	"github.com/vtsoar/vtsoar/internal/cli/storecli"
 	"github.com/vtsoar/vtsoar/internal/store"
 )
 
-// NewCmd returns the user command group.
-func NewCmd(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
+// NewCmdUser returns the user command group.
+func NewCmdUser(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "user <command>",
 		Short: "Manage the users of the REST API and their bearer tokens",
@@ -26,8 +28,17 @@ func NewCmd(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
 connections and users; an analyst runs commands, posts events and reads the events
 of its sites. A token is shown once, when it is made, and only its SHA-256 is stored.`,
 	}
-	cmd.AddCommand(newAdd(f, e), newList(f, e), newRemove(f, e), newToken(f, e))
+	cmd.AddCommand(
+		NewCmdAdd(f, nil),
+		NewCmdList(f, nil),
+		storecli.NewCmdRemove(f, "user", "Remove a user; its token stops working at once", deleteUser, nil),
+		NewCmdToken(f, nil),
+	)
 	return cmd
+}
+
+func deleteUser(ctx context.Context, st store.Store, name string) error {
+	return st.DeleteUser(ctx, name)
 }
 
 // Created is what `user add` and `user token` print with -o json.
@@ -39,25 +50,37 @@ type Created struct {
 
 // printToken writes a new token: the JSON object with -o json/yaml, else the token on
 // stdout alone and a note on stderr.
-func printToken(f *cmdutil.Factory, c Created, sites []string) error {
-	switch f.OutputFormat() {
+func printToken(ios *iostreams.IOStreams, format string, c Created, sites []string) error {
+	switch format {
 	case "json", "jsonl", "yaml":
-		enc := json.NewEncoder(f.IOStreams.Out)
-		if f.OutputFormat() == "json" {
+		enc := json.NewEncoder(ios.Out)
+		if format == "json" {
 			enc.SetIndent("", "  ")
 		}
 		return enc.Encode(c)
 	}
-	fmt.Fprintf(f.IOStreams.ErrOut, "Token of %s (%s, sites %s); it is shown this once:\n", c.Name, c.Role, strings.Join(sites, ","))
-	fmt.Fprintln(f.IOStreams.Out, c.Token)
+	fmt.Fprintf(ios.ErrOut, "Token of %s (%s, sites %s); it is shown this once:\n", c.Name, c.Role, strings.Join(sites, ","))
+	fmt.Fprintln(ios.Out, c.Token)
 	return nil
 }
 
-func newAdd(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
-	var (
-		role  string
-		sites []string
-	)
+// AddOptions are what `user add` runs with.
+type AddOptions struct {
+	IO        *iostreams.IOStreams
+	OpenStore func(context.Context) (store.Store, error)
+	// Output is the output format (-o, or its default).
+	Output string
+
+	// Name is the argument; Role and Sites the flags.
+	Name  string
+	Role  string
+	Sites []string
+}
+
+// NewCmdAdd returns `user add`; runF, when not nil, runs in place of adding the user
+// (tests).
+func NewCmdAdd(f *cmdutil.Factory, runF func(context.Context, *AddOptions) error) *cobra.Command {
+	opts := &AddOptions{IO: f.IOStreams, OpenStore: f.OpenStore}
 	cmd := &cobra.Command{
 		Use:   "add NAME --role admin|analyst [--site SITE]...",
 		Short: "Add a user and print its bearer token (once)",
@@ -65,30 +88,39 @@ func newAdd(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
   vtsoar user add soc-paris --role analyst --site paris -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if role != store.RoleAdmin && role != store.RoleAnalyst {
-				return cmdutil.Usagef("--role must be admin or analyst")
+			opts.Name, opts.Output = args[0], f.OutputFormat()
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			st, err := e.OpenStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			tok, err := auth.CreateUser(cmd.Context(), st, args[0], role, sites)
-			if errors.Is(err, store.ErrExists) {
-				return cmdutil.Usagef("a user named %q exists already (new token: vtsoar user token %s)", args[0], args[0])
-			}
-			if err != nil {
-				return &cmdutil.UsageError{Err: err}
-			}
-			if len(sites) == 0 {
-				sites = []string{store.AllSites}
-			}
-			return printToken(f, Created{Name: args[0], Role: role, Token: tok}, sites)
+			return addRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&role, "role", "", "admin (connections, users) or analyst (commands, events)")
-	cmd.Flags().StringArrayVar(&sites, "site", nil, `a site (tenant) the user belongs to; repeat for several (default "*": every site)`)
+	cmd.Flags().StringVar(&opts.Role, "role", "", "admin (connections, users) or analyst (commands, events)")
+	cmd.Flags().StringArrayVar(&opts.Sites, "site", nil, `a site (tenant) the user belongs to; repeat for several (default "*": every site)`)
 	return cmd
+}
+
+func addRun(ctx context.Context, opts *AddOptions) error {
+	if opts.Role != store.RoleAdmin && opts.Role != store.RoleAnalyst {
+		return cmdutil.Usagef("--role must be admin or analyst")
+	}
+	st, err := opts.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tok, err := auth.CreateUser(ctx, st, opts.Name, opts.Role, opts.Sites)
+	if errors.Is(err, store.ErrExists) {
+		return cmdutil.Usagef("a user named %q exists already (new token: vtsoar user token %s)", opts.Name, opts.Name)
+	}
+	if err != nil {
+		return &cmdutil.UsageError{Err: err}
+	}
+	sites := opts.Sites
+	if len(sites) == 0 {
+		sites = []string{store.AllSites}
+	}
+	return printToken(opts.IO, opts.Output, Created{Name: opts.Name, Role: opts.Role, Token: tok}, sites)
 }
 
 // View is a user as listed: never the token.
@@ -99,60 +131,97 @@ type View struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-func newList(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
+// ListOptions are what `user list` runs with.
+type ListOptions struct {
+	IO        *iostreams.IOStreams
+	OpenStore func(context.Context) (store.Store, error)
+	// Output is the output format (-o, or its default).
+	Output string
+}
+
+// NewCmdList returns `user list`; runF, when not nil, runs in place of listing the
+// users (tests).
+func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
+	opts := &ListOptions{IO: f.IOStreams, OpenStore: f.OpenStore}
 	return &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List the users (never their tokens)",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := e.OpenStore(cmd.Context())
-			if err != nil {
-				return err
+			opts.Output = f.OutputFormat()
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			defer st.Close()
-			users, err := st.ListUsers(cmd.Context())
-			if err != nil {
-				return err
-			}
-			views := []View{}
-			var rows [][]string
-			for _, u := range users {
-				views = append(views, View{Name: u.Name, Role: u.Role, Sites: append([]string{}, u.Sites...), CreatedAt: u.CreatedAt})
-				rows = append(rows, []string{u.Name, u.Role, strings.Join(u.Sites, ","), storecli.FormatTime(u.CreatedAt)})
-			}
-			return storecli.Print(f, views, []string{"NAME", "ROLE", "SITES", "CREATED"}, rows)
+			return listRun(cmd.Context(), opts)
 		},
 	}
 }
 
-func newRemove(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
-	return storecli.NewRemoveCmd(f, e, "user", "Remove a user; its token stops working at once", store.Store.DeleteUser)
+func listRun(ctx context.Context, opts *ListOptions) error {
+	st, err := opts.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	users, err := st.ListUsers(ctx)
+	if err != nil {
+		return err
+	}
+	views := []View{}
+	var rows [][]string
+	for _, u := range users {
+		views = append(views, View{Name: u.Name, Role: u.Role, Sites: append([]string{}, u.Sites...), CreatedAt: u.CreatedAt})
+		rows = append(rows, []string{u.Name, u.Role, strings.Join(u.Sites, ","), storecli.FormatTime(u.CreatedAt)})
+	}
+	return storecli.Print(opts.IO, opts.Output, views, []string{"NAME", "ROLE", "SITES", "CREATED"}, rows)
 }
 
-func newToken(f *cmdutil.Factory, e *storecli.Env) *cobra.Command {
+// TokenOptions are what `user token` runs with.
+type TokenOptions struct {
+	IO        *iostreams.IOStreams
+	OpenStore func(context.Context) (store.Store, error)
+	// Output is the output format (-o, or its default).
+	Output string
+
+	// Name is the argument.
+	Name string
+}
+
+// NewCmdToken returns `user token`; runF, when not nil, runs in place of replacing
+// the token (tests).
+func NewCmdToken(f *cmdutil.Factory, runF func(context.Context, *TokenOptions) error) *cobra.Command {
+	opts := &TokenOptions{IO: f.IOStreams, OpenStore: f.OpenStore}
 	return &cobra.Command{
 		Use:   "token NAME",
 		Short: "Replace a user's token with a new one and print it (once)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := e.OpenStore(cmd.Context())
-			if err != nil {
-				return err
+			opts.Name, opts.Output = args[0], f.OutputFormat()
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			defer st.Close()
-			u, err := st.GetUser(cmd.Context(), args[0])
-			if errors.Is(err, store.ErrNotFound) {
-				return cmdutil.Usagef("no user named %q", args[0])
-			}
-			if err != nil {
-				return err
-			}
-			tok, err := auth.ReissueToken(cmd.Context(), st, u.Name)
-			if err != nil {
-				return err
-			}
-			return printToken(f, Created{Name: u.Name, Role: u.Role, Token: tok}, u.Sites)
+			return tokenRun(cmd.Context(), opts)
 		},
 	}
+}
+
+func tokenRun(ctx context.Context, opts *TokenOptions) error {
+	st, err := opts.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	u, err := st.GetUser(ctx, opts.Name)
+	if errors.Is(err, store.ErrNotFound) {
+		return cmdutil.Usagef("no user named %q", opts.Name)
+	}
+	if err != nil {
+		return err
+	}
+	tok, err := auth.ReissueToken(ctx, st, u.Name)
+	if err != nil {
+		return err
+	}
+	return printToken(opts.IO, opts.Output, Created{Name: u.Name, Role: u.Role, Token: tok}, u.Sites)
 }

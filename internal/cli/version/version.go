@@ -2,6 +2,7 @@
 package version
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -9,19 +10,36 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
+	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
 )
 
-// NewCmd returns the version command.
-func NewCmd(f *cmdutil.Factory) *cobra.Command {
+// Options are what the version command runs with.
+type Options struct {
+	IO *iostreams.IOStreams
+	// Version is the binary's version (set at build time).
+	Version string
+}
+
+// NewCmdVersion returns the version command; runF, when not nil, runs in place of
+// printing the version (tests).
+func NewCmdVersion(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, Version: f.Version}
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version of vtsoar",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := fmt.Fprintln(f.IOStreams.Out, String(f.Version))
-			return err
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return versionRun(opts)
 		},
 	}
+}
+
+func versionRun(opts *Options) error {
+	_, err := fmt.Fprintln(opts.IO.Out, String(opts.Version))
+	return err
 }
 
 // String describes the build: "vtsoar 1.2.0 (commit abc1234, go1.26.8 linux/amd64)".
