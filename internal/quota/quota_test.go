@@ -62,45 +62,56 @@ func TestBudgetID(t *testing.T) {
 	}
 }
 
+// flood has each limiter taken by goroutines goroutines, at priority p, for d: each
+// takes units of the limiters' budget until d has passed. It checks that the ledger
+// of dsn holds one unit per grant and never more than r within a minute and its
+// margin, and that the budget was used: bursts of r, one every 61 s.
+func flood(t *testing.T, dsn, budget string, limiters []*Limiter, goroutines, r int, p vt.Priority, d time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var granted atomic.Int64
+	var wg sync.WaitGroup
+	for _, l := range limiters {
+		for range goroutines {
+			wg.Go(func() {
+				for {
+					if err := l.Wait(ctx, vt.Request{Priority: p}); err != nil {
+						if !errors.Is(err, context.DeadlineExceeded) {
+							t.Error(err)
+						}
+						return
+					}
+					granted.Add(1)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	times := ledgerTimes(t, dsn, budget)
+	if len(times) != int(granted.Load()) {
+		t.Fatalf("%d grants but %d ledger units", granted.Load(), len(times))
+	}
+	if m := maxInWindow(times, time.Minute+time.Second); m > r {
+		t.Fatalf("%d units within one minute and its margin across %d limiters, budget %d", m, len(limiters), r)
+	}
+	bursts := int(d/(time.Minute+time.Second)) + 1
+	if g := granted.Load(); g != int64(bursts*r) {
+		t.Fatalf("%d units granted across %d limiters in %v of %d a minute, want %d", g, len(limiters), d, r, bursts*r)
+	}
+}
+
 // TestConcurrentWaitersNeverExceed has many goroutines share one budget for four and a
 // half real (fake, in a synctest bubble) minutes: the ledger never holds more than R units
-// within a minute window with its margin, and the budget is used.
+// within a minute window with its margin, and the budget is used (4.5 minutes of 61 s:
+// 5 bursts of R).
 func TestConcurrentWaitersNeverExceed(t *testing.T) {
 	onEachBackend(t, func(t *testing.T, b backend) {
 		dsn := b.newDB(t)
 		synctest.Test(t, func(t *testing.T) {
-			s := openStore(t, dsn)
 			const R = 5
-			l := New(s, "b", Spec{PerMinute: R}, Config{})
-			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute+30*time.Second)
-			defer cancel()
-			var granted atomic.Int64
-			var wg sync.WaitGroup
-			for g := 0; g < 20; g++ {
-				wg.Go(func() {
-					for {
-						if err := l.Wait(ctx, vt.Request{}); err != nil {
-							if !errors.Is(err, context.DeadlineExceeded) {
-								t.Error(err)
-							}
-							return
-						}
-						granted.Add(1)
-					}
-				})
-			}
-			wg.Wait()
-			times := ledgerTimes(t, dsn, "b")
-			if len(times) != int(granted.Load()) {
-				t.Fatalf("%d grants but %d ledger units", granted.Load(), len(times))
-			}
-			if m := maxInWindow(times, time.Minute+time.Second); m > R {
-				t.Fatalf("%d units within one minute and its margin, budget %d", m, R)
-			}
-			// 4.5 minutes of 61 s: 5 bursts of R.
-			if g := granted.Load(); g != 5*R {
-				t.Fatalf("%d units granted in 4.5 minutes of %d", g, R)
-			}
+			l := New(openStore(t, dsn), "b", Spec{PerMinute: R}, Config{})
+			flood(t, dsn, "b", []*Limiter{l}, 20, R, vt.PriorityInteractive, 4*time.Minute+30*time.Second)
 		})
 	})
 }
@@ -108,7 +119,7 @@ func TestConcurrentWaitersNeverExceed(t *testing.T) {
 // TestReplicasShareOneBudget floods one budget of R a window from three replicas of the
 // service on one PostgreSQL, each with its own connection pool, four goroutines each:
 // no window ever holds more than R units, every grant is one ledger unit, and the
-// budget is used.
+// budget is used (five minutes of 61 s: five bursts of R).
 //
 // It runs in a synctest bubble: five minutes of fake time, in which the limiters sleep
 // while PostgreSQL answers in real time. It runs on PostgreSQL only: three SQLite
@@ -121,38 +132,11 @@ func TestReplicasShareOneBudget(t *testing.T) {
 		dsn := b.newDB(t)
 		synctest.Test(t, func(t *testing.T) {
 			const R = 4
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			defer cancel()
-			var granted atomic.Int64
-			var wg sync.WaitGroup
+			var replicas []*Limiter
 			for range 3 {
-				l := New(openStore(t, dsn), "shared", Spec{PerMinute: R}, Config{})
-				for g := 0; g < 4; g++ {
-					wg.Go(func() {
-						for {
-							if err := l.Wait(ctx, vt.Request{Priority: vt.PriorityEnrichment}); err != nil {
-								if !errors.Is(err, context.DeadlineExceeded) {
-									t.Error(err)
-								}
-								return
-							}
-							granted.Add(1)
-						}
-					})
-				}
+				replicas = append(replicas, New(openStore(t, dsn), "shared", Spec{PerMinute: R}, Config{}))
 			}
-			wg.Wait()
-			times := ledgerTimes(t, dsn, "shared")
-			if len(times) != int(granted.Load()) {
-				t.Fatalf("%d grants but %d ledger units", granted.Load(), len(times))
-			}
-			if m := maxInWindow(times, time.Minute+time.Second); m > R {
-				t.Fatalf("%d units within one minute and its margin across replicas, budget %d", m, R)
-			}
-			// Five minutes of 61 s: five bursts of R.
-			if g := granted.Load(); g != 5*R {
-				t.Fatalf("%d units granted across replicas in 5 minutes of %d", g, R)
-			}
+			flood(t, dsn, "shared", replicas, 4, R, vt.PriorityEnrichment, 5*time.Minute)
 		})
 	})
 }
