@@ -94,10 +94,7 @@ func NewCmdStats(f *cmdutil.Factory, runF func(context.Context, *StatsOptions) e
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Output, opts.Scope = f.OutputFormat(), scopeOf(f)
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return statsRun(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, statsRun)
 		},
 	}
 }
@@ -160,10 +157,7 @@ by default), or of every server with --all, and reset their hit and miss counts.
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Scope = scopeOf(f)
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return clearRun(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, clearRun)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.All, "all", false, "clear the caches of every server")

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
@@ -282,4 +283,14 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// Run is what the RunE of a command made by NewCmdX(f, runF) ends with, once it has
+// filled opts from the arguments and the global flags: runF when it is not nil (a
+// test's), else the command's own run function.
+func Run[O any](cmd *cobra.Command, opts *O, runF, run func(context.Context, *O) error) error {
+	if runF != nil {
+		return runF(cmd.Context(), opts)
+	}
+	return run(cmd.Context(), opts)
 }

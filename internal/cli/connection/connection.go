@@ -38,7 +38,9 @@ observable types it checks automatically. Use one with --connection NAME on any 
 	}
 	cmd.AddCommand(
 		NewCmdAdd(f, nil),
-		NewCmdList(f, nil),
+		storecli.NewCmdList(f, "List stored connections (never their keys)",
+			[]string{"NAME", "SERVER", "QUOTA", "PROXY", "CHECKS", "HEALTH_MIN", "SITES", "USERS", "RISK_POLICY", "UPDATED"},
+			listConnections, nil),
 		NewCmdTest(f, nil),
 		storecli.NewCmdRemove(f, "connection", "Remove a stored connection", deleteConnection, nil),
 	)
@@ -167,10 +169,7 @@ global flags) are stored with the connection.`,
 			o.Name = args[0]
 			o.Quota = f.Resolved(f.Options.Quota, cmdutil.EnvQuota, "public")
 			o.ServerURL = f.Options.ServerURL
-			if runF != nil {
-				return runF(cmd.Context(), o)
-			}
-			return addRun(cmd.Context(), o)
+			return cmdutil.Run(cmd, o, runF, addRun)
 		},
 	}
 	fl := cmd.Flags()
@@ -259,42 +258,12 @@ func addRun(ctx context.Context, o *AddOptions) error {
 	return nil
 }
 
-// ListOptions are what `connection list` runs with.
-type ListOptions struct {
-	IO        *iostreams.IOStreams
-	OpenStore func(context.Context) (store.Store, error)
-	// Output is the output format (-o, or its default).
-	Output string
-}
-
-// NewCmdList returns `connection list`; runF, when not nil, runs in place of listing
-// the connections (tests).
-func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
-	opts := &ListOptions{IO: f.IOStreams, OpenStore: f.OpenStore}
-	return &cobra.Command{
-		Use:     "list",
-		Aliases: []string{"ls"},
-		Short:   "List stored connections (never their keys)",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.Output = f.OutputFormat()
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return listRun(cmd.Context(), opts)
-		},
-	}
-}
-
-func listRun(ctx context.Context, opts *ListOptions) error {
-	st, err := opts.OpenStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+// listConnections reads the stored connections as `connection list` shows them (never
+// their keys).
+func listConnections(ctx context.Context, st store.Store) (any, [][]string, error) {
 	conns, err := st.ListConnections(ctx)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	views := []store.ConnectionView{}
 	var rows [][]string
@@ -306,7 +275,7 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 			storecli.OrDash(strings.Join(v.Sites, ",")), storecli.OrDash(strings.Join(v.Users, ",")),
 			c.RiskPolicy.Summary(), storecli.FormatTime(v.UpdatedAt)})
 	}
-	return storecli.Print(opts.IO, opts.Output, views, []string{"NAME", "SERVER", "QUOTA", "PROXY", "CHECKS", "HEALTH_MIN", "SITES", "USERS", "RISK_POLICY", "UPDATED"}, rows)
+	return views, rows, nil
 }
 
 // TestOptions are what `connection test` runs with.
@@ -331,10 +300,7 @@ func NewCmdTest(f *cmdutil.Factory, runF func(context.Context, *TestOptions) err
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name, opts.Output = args[0], f.OutputFormat()
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return testRun(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, testRun)
 		},
 	}
 }

@@ -81,10 +81,7 @@ default one.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.FillGlobal(f)
 			opts.DB, opts.APIKey = f.Options.DB, f.Env("VT_API_KEY")
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return run(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
 	opts.Flags.AddFlags(cmd)

@@ -85,10 +85,7 @@ uploads, scans, comments and votes).`,
 				return errors.New("quotas and durations must not be negative")
 			}
 			sim.Seed = uint64(time.Now().UnixNano())
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return run(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
 	fl := cmd.Flags()

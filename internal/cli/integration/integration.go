@@ -100,10 +100,7 @@ func NewCmd(f *cmdutil.Factory, c *command.Command, runF func(context.Context, *
 			}
 			o.Args, o.Output = args, f.OutputFormat()
 			o.Concurrency, o.MaxAge, o.Fresh = f.Options.Concurrency, f.Options.MaxAge, f.Options.Fresh
-			if runF != nil {
-				return runF(cmd.Context(), o)
-			}
-			return run(cmd.Context(), o)
+			return cmdutil.Run(cmd, o, runF, run)
 		},
 	}
 	fl := cmd.Flags()

@@ -64,10 +64,7 @@ sharing the database. A budget held after a 429 answer shows until when.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Output, opts.Connection = f.OutputFormat(), f.Options.Connection
 			opts.KeyGiven = f.Resolved(f.Options.APIKey, "VT_API_KEY", "") != ""
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return run(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
 }

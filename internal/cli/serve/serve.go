@@ -140,10 +140,7 @@ next start.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.FillGlobal(f)
 			opts.DBGiven = f.Options.DB != ""
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return serveRun(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, serveRun)
 		},
 	}
 	opts.Flags.AddFlags(cmd)

@@ -38,10 +38,7 @@ func NewCmdRemove(f *cmdutil.Factory, noun, short string, del func(ctx context.C
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return removeRun(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, removeRun)
 		},
 	}
 }

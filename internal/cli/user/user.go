@@ -30,7 +30,7 @@ of its sites. A token is shown once, when it is made, and only its SHA-256 is st
 	}
 	cmd.AddCommand(
 		NewCmdAdd(f, nil),
-		NewCmdList(f, nil),
+		storecli.NewCmdList(f, "List the users (never their tokens)", []string{"NAME", "ROLE", "SITES", "CREATED"}, listUsers, nil),
 		storecli.NewCmdRemove(f, "user", "Remove a user; its token stops working at once", deleteUser, nil),
 		NewCmdToken(f, nil),
 	)
@@ -89,10 +89,7 @@ func NewCmdAdd(f *cmdutil.Factory, runF func(context.Context, *AddOptions) error
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name, opts.Output = args[0], f.OutputFormat()
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return addRun(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, addRun)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Role, "role", "", "admin (connections, users) or analyst (commands, events)")
@@ -131,42 +128,11 @@ type View struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// ListOptions are what `user list` runs with.
-type ListOptions struct {
-	IO        *iostreams.IOStreams
-	OpenStore func(context.Context) (store.Store, error)
-	// Output is the output format (-o, or its default).
-	Output string
-}
-
-// NewCmdList returns `user list`; runF, when not nil, runs in place of listing the
-// users (tests).
-func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
-	opts := &ListOptions{IO: f.IOStreams, OpenStore: f.OpenStore}
-	return &cobra.Command{
-		Use:     "list",
-		Aliases: []string{"ls"},
-		Short:   "List the users (never their tokens)",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.Output = f.OutputFormat()
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return listRun(cmd.Context(), opts)
-		},
-	}
-}
-
-func listRun(ctx context.Context, opts *ListOptions) error {
-	st, err := opts.OpenStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+// listUsers reads the users as `user list` shows them (never their tokens).
+func listUsers(ctx context.Context, st store.Store) (any, [][]string, error) {
 	users, err := st.ListUsers(ctx)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	views := []View{}
 	var rows [][]string
@@ -174,7 +140,7 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 		views = append(views, View{Name: u.Name, Role: u.Role, Sites: append([]string{}, u.Sites...), CreatedAt: u.CreatedAt})
 		rows = append(rows, []string{u.Name, u.Role, strings.Join(u.Sites, ","), storecli.FormatTime(u.CreatedAt)})
 	}
-	return storecli.Print(opts.IO, opts.Output, views, []string{"NAME", "ROLE", "SITES", "CREATED"}, rows)
+	return views, rows, nil
 }
 
 // TokenOptions are what `user token` runs with.
@@ -198,10 +164,7 @@ func NewCmdToken(f *cmdutil.Factory, runF func(context.Context, *TokenOptions) e
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name, opts.Output = args[0], f.OutputFormat()
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return tokenRun(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, tokenRun)
 		},
 	}
 }

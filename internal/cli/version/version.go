@@ -29,15 +29,12 @@ func NewCmdVersion(f *cmdutil.Factory, runF func(context.Context, *Options) erro
 		Short: "Print the version of vtsoar",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return versionRun(opts)
+			return cmdutil.Run(cmd, opts, runF, versionRun)
 		},
 	}
 }
 
-func versionRun(opts *Options) error {
+func versionRun(_ context.Context, opts *Options) error {
 	_, err := fmt.Fprintln(opts.IO.Out, String(opts.Version))
 	return err
 }
