@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/vtsoar/vtsoar/internal/store"
@@ -43,6 +44,16 @@ func onBackends(t *testing.T, bs []backend, test func(t *testing.T, b backend)) 
 	for _, b := range bs {
 		t.Run(b.name, func(t *testing.T) { test(t, b) })
 	}
+}
+
+// inBubbleOnEachBackend runs test on each backend in a synctest bubble, with a new
+// database (made outside the bubble) and a first handle on it (opened inside).
+func inBubbleOnEachBackend(t *testing.T, test func(t *testing.T, dsn string, s store.Store)) {
+	t.Helper()
+	onEachBackend(t, func(t *testing.T, b backend) {
+		dsn := b.newDB(t)
+		synctest.Test(t, func(t *testing.T) { test(t, dsn, openStore(t, dsn)) })
+	})
 }
 
 // openStore opens a handle on the database of dsn (a process, or a replica, of its

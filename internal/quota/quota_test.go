@@ -106,13 +106,10 @@ func flood(t *testing.T, dsn, budget string, limiters []*Limiter, goroutines, r 
 // within a minute window with its margin, and the budget is used (4.5 minutes of 61 s:
 // 5 bursts of R).
 func TestConcurrentWaitersNeverExceed(t *testing.T) {
-	onEachBackend(t, func(t *testing.T, b backend) {
-		dsn := b.newDB(t)
-		synctest.Test(t, func(t *testing.T) {
-			const R = 5
-			l := New(openStore(t, dsn), "b", Spec{PerMinute: R}, Config{})
-			flood(t, dsn, "b", []*Limiter{l}, 20, R, vt.PriorityInteractive, 4*time.Minute+30*time.Second)
-		})
+	inBubbleOnEachBackend(t, func(t *testing.T, dsn string, s store.Store) {
+		const R = 5
+		l := New(s, "b", Spec{PerMinute: R}, Config{})
+		flood(t, dsn, "b", []*Limiter{l}, 20, R, vt.PriorityInteractive, 4*time.Minute+30*time.Second)
 	})
 }
 
@@ -241,106 +238,95 @@ func fill(t *testing.T, l *Limiter, n int) {
 }
 
 func TestPriorityWithinProcess(t *testing.T) {
-	onEachBackend(t, func(t *testing.T, b backend) {
-		dsn := b.newDB(t)
-		synctest.Test(t, func(t *testing.T) {
-			s := openStore(t, dsn)
-			l := New(s, "b", Spec{PerMinute: 1}, Config{})
-			fill(t, l, 1)
-			var mu sync.Mutex
-			var order []vt.Priority
-			var wg sync.WaitGroup
-			start := func(p vt.Priority) {
-				wg.Go(func() {
-					if err := l.Wait(context.Background(), vt.Request{Priority: p}); err != nil {
-						t.Error(err)
-						return
-					}
-					mu.Lock()
-					order = append(order, p)
-					mu.Unlock()
-				})
-				synctest.Wait() // queued, in this order
-			}
-			// Least urgent first; the most urgent must still be served first.
-			start(vt.PriorityBackground)
-			start(vt.PriorityBackground)
-			start(vt.PriorityEnrichment)
-			start(vt.PriorityInteractive)
-			wg.Wait()
-			// The first background waiter held the turn while the window was full; on
-			// waking it yields to the more urgent ones.
-			want := []vt.Priority{vt.PriorityInteractive, vt.PriorityEnrichment, vt.PriorityBackground, vt.PriorityBackground}
-			if fmt.Sprint(order) != fmt.Sprint(want) {
-				t.Fatalf("grant order %v, want %v", order, want)
-			}
-		})
+	inBubbleOnEachBackend(t, func(t *testing.T, dsn string, s store.Store) {
+		l := New(s, "b", Spec{PerMinute: 1}, Config{})
+		fill(t, l, 1)
+		var mu sync.Mutex
+		var order []vt.Priority
+		var wg sync.WaitGroup
+		start := func(p vt.Priority) {
+			wg.Go(func() {
+				if err := l.Wait(context.Background(), vt.Request{Priority: p}); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				order = append(order, p)
+				mu.Unlock()
+			})
+			synctest.Wait() // queued, in this order
+		}
+		// Least urgent first; the most urgent must still be served first.
+		start(vt.PriorityBackground)
+		start(vt.PriorityBackground)
+		start(vt.PriorityEnrichment)
+		start(vt.PriorityInteractive)
+		wg.Wait()
+		// The first background waiter held the turn while the window was full; on
+		// waking it yields to the more urgent ones.
+		want := []vt.Priority{vt.PriorityInteractive, vt.PriorityEnrichment, vt.PriorityBackground, vt.PriorityBackground}
+		if fmt.Sprint(order) != fmt.Sprint(want) {
+			t.Fatalf("grant order %v, want %v", order, want)
+		}
 	})
 }
 
 // TestPriorityAcrossProcesses: an interactive request of one process (or replica) goes
 // before the background work another was already waiting with.
 func TestPriorityAcrossProcesses(t *testing.T) {
-	onEachBackend(t, func(t *testing.T, b backend) {
-		dsn := b.newDB(t)
-		synctest.Test(t, func(t *testing.T) {
-			// Two handles and two limiters: two processes on one key.
-			procHi := New(openStore(t, dsn), "b", Spec{PerMinute: 1}, Config{})
-			procLo := New(openStore(t, dsn), "b", Spec{PerMinute: 1}, Config{})
-			fill(t, procLo, 1)
-			const rounds = 3
-			var mu sync.Mutex
-			var order []string
-			var wg sync.WaitGroup
-			run := func(l *Limiter, name string, p vt.Priority) {
-				for i := 0; i < rounds; i++ {
-					if err := l.Wait(context.Background(), vt.Request{Priority: p}); err != nil {
-						t.Error(err)
-						return
-					}
-					mu.Lock()
-					order = append(order, name)
-					mu.Unlock()
+	inBubbleOnEachBackend(t, func(t *testing.T, dsn string, s store.Store) {
+		// Two handles and two limiters: two processes on one key.
+		procHi := New(s, "b", Spec{PerMinute: 1}, Config{})
+		procLo := New(openStore(t, dsn), "b", Spec{PerMinute: 1}, Config{})
+		fill(t, procLo, 1)
+		const rounds = 3
+		var mu sync.Mutex
+		var order []string
+		var wg sync.WaitGroup
+		run := func(l *Limiter, name string, p vt.Priority) {
+			for i := 0; i < rounds; i++ {
+				if err := l.Wait(context.Background(), vt.Request{Priority: p}); err != nil {
+					t.Error(err)
+					return
 				}
+				mu.Lock()
+				order = append(order, name)
+				mu.Unlock()
 			}
-			wg.Go(func() { run(procLo, "lo", vt.PriorityBackground) })
-			synctest.Wait() // the background process waits first
-			wg.Go(func() { run(procHi, "hi", vt.PriorityInteractive) })
-			wg.Wait()
-			want := "[hi hi hi lo lo lo]"
-			if fmt.Sprint(order) != want {
-				t.Fatalf("grant order %v, want %s", order, want)
-			}
-		})
+		}
+		wg.Go(func() { run(procLo, "lo", vt.PriorityBackground) })
+		synctest.Wait() // the background process waits first
+		wg.Go(func() { run(procHi, "hi", vt.PriorityInteractive) })
+		wg.Wait()
+		want := "[hi hi hi lo lo lo]"
+		if fmt.Sprint(order) != want {
+			t.Fatalf("grant order %v, want %s", order, want)
+		}
 	})
 }
 
 func TestThrottledHoldsEveryProcess(t *testing.T) {
-	onEachBackend(t, func(t *testing.T, b backend) {
-		dsn := b.newDB(t)
-		synctest.Test(t, func(t *testing.T) {
-			s := openStore(t, dsn)
-			a := New(s, "b", Spec{PerMinute: 100}, Config{})
-			b := New(openStore(t, dsn), "b", Spec{PerMinute: 100}, Config{})
-			fill(t, b, 1)
-			a.Throttled(context.Background(), vt.Request{Endpoint: "GET /files/{id}"}, 30*time.Second)
-			if d, err := waitFor(b, vt.PriorityEnrichment, time.Hour); err != nil || d != 30*time.Second {
-				t.Fatalf("the other process: %v after %v, want a unit after the 429's Retry-After of 30s", err, d)
-			}
-			// Without Retry-After the hold lasts a minute window with its margin.
-			c := New(s, "c", Spec{PerMinute: 100}, Config{})
-			c.Throttled(context.Background(), vt.Request{}, 0)
-			u, err := c.Usage(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if left := time.Until(u.HeldUntil); left != 61*time.Second {
-				t.Fatalf("hold without Retry-After ends in %v, want 61s", left)
-			}
-			if d, err := waitFor(c, vt.PriorityEnrichment, time.Hour); err != nil || d != 61*time.Second {
-				t.Fatalf("waited %v (%v) during a hold of 61s", d, err)
-			}
-		})
+	inBubbleOnEachBackend(t, func(t *testing.T, dsn string, s store.Store) {
+		a := New(s, "b", Spec{PerMinute: 100}, Config{})
+		b := New(openStore(t, dsn), "b", Spec{PerMinute: 100}, Config{})
+		fill(t, b, 1)
+		a.Throttled(context.Background(), vt.Request{Endpoint: "GET /files/{id}"}, 30*time.Second)
+		if d, err := waitFor(b, vt.PriorityEnrichment, time.Hour); err != nil || d != 30*time.Second {
+			t.Fatalf("the other process: %v after %v, want a unit after the 429's Retry-After of 30s", err, d)
+		}
+		// Without Retry-After the hold lasts a minute window with its margin.
+		c := New(s, "c", Spec{PerMinute: 100}, Config{})
+		c.Throttled(context.Background(), vt.Request{}, 0)
+		u, err := c.Usage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left := time.Until(u.HeldUntil); left != 61*time.Second {
+			t.Fatalf("hold without Retry-After ends in %v, want 61s", left)
+		}
+		if d, err := waitFor(c, vt.PriorityEnrichment, time.Hour); err != nil || d != 61*time.Second {
+			t.Fatalf("waited %v (%v) during a hold of 61s", d, err)
+		}
 	})
 }
 
@@ -476,44 +462,36 @@ func TestDayAndMonthBoundaries(t *testing.T) {
 
 // A spent day fails at once even while the minute is full too.
 func TestExhaustedBeforeMinuteWait(t *testing.T) {
-	onEachBackend(t, func(t *testing.T, b backend) {
-		dsn := b.newDB(t)
-		synctest.Test(t, func(t *testing.T) {
-			s := openStore(t, dsn)
-			l := New(s, "b", Spec{PerMinute: 1, PerDay: 1}, Config{})
-			fill(t, l, 1)
-			d, err := waitFor(l, vt.PriorityBackground, time.Hour)
-			var ex *ExhaustedError
-			if !errors.As(err, &ex) || d != 0 {
-				t.Fatalf("err = %v after %v, want an ExhaustedError at once", err, d)
-			}
-		})
+	inBubbleOnEachBackend(t, func(t *testing.T, dsn string, s store.Store) {
+		l := New(s, "b", Spec{PerMinute: 1, PerDay: 1}, Config{})
+		fill(t, l, 1)
+		d, err := waitFor(l, vt.PriorityBackground, time.Hour)
+		var ex *ExhaustedError
+		if !errors.As(err, &ex) || d != 0 {
+			t.Fatalf("err = %v after %v, want an ExhaustedError at once", err, d)
+		}
 	})
 }
 
 func TestWaitCancelledPassesTheTurnOn(t *testing.T) {
-	onEachBackend(t, func(t *testing.T, b backend) {
-		dsn := b.newDB(t)
-		synctest.Test(t, func(t *testing.T) {
-			s := openStore(t, dsn)
-			l := New(s, "b", Spec{PerMinute: 1}, Config{})
-			fill(t, l, 1)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			errs := make(chan error, 3)
-			for i := 0; i < 3; i++ {
-				go func() { errs <- l.Wait(ctx, vt.Request{}) }()
+	inBubbleOnEachBackend(t, func(t *testing.T, dsn string, s store.Store) {
+		l := New(s, "b", Spec{PerMinute: 1}, Config{})
+		fill(t, l, 1)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		errs := make(chan error, 3)
+		for i := 0; i < 3; i++ {
+			go func() { errs <- l.Wait(ctx, vt.Request{}) }()
+		}
+		for i := 0; i < 3; i++ {
+			if err := <-errs; !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("err = %v", err)
 			}
-			for i := 0; i < 3; i++ {
-				if err := <-errs; !errors.Is(err, context.DeadlineExceeded) {
-					t.Fatalf("err = %v", err)
-				}
-			}
-			// The limiter still serves once the window turns.
-			if d, err := waitFor(l, vt.PriorityInteractive, time.Hour); err != nil || !about(d, 56*time.Second) {
-				t.Fatalf("after cancelled waiters: %v after %v, want a unit when the minute and its margin end (56s)", err, d)
-			}
-		})
+		}
+		// The limiter still serves once the window turns.
+		if d, err := waitFor(l, vt.PriorityInteractive, time.Hour); err != nil || !about(d, 56*time.Second) {
+			t.Fatalf("after cancelled waiters: %v after %v, want a unit when the minute and its margin end (56s)", err, d)
+		}
 	})
 }
 
@@ -662,35 +640,31 @@ func assertSpentUntil(t *testing.T, reset time.Time, limiters ...*Limiter) {
 // A hold longer than the minute window fails an interactive request at once; queued
 // work waits it out. A hold within the window makes everyone wait.
 func TestLongHoldFailsInteractiveWaitsFast(t *testing.T) {
-	onEachBackend(t, func(t *testing.T, b backend) {
-		dsn := b.newDB(t)
-		synctest.Test(t, func(t *testing.T) {
-			s := openStore(t, dsn)
-			l := New(s, "b", Premium, Config{})
-			l.Throttled(context.Background(), vt.Request{}, 5*time.Minute)
-			d, err := waitFor(l, vt.PriorityInteractive, time.Hour)
-			var ex *ExhaustedError
-			if !errors.As(err, &ex) || d != 0 {
-				t.Fatalf("interactive wait during a 5-minute hold: %v after %v, want an ExhaustedError at once", err, d)
-			}
-			if ex.Window != "hold" || !ex.Reset.Equal(time.Now().Add(5*time.Minute).Truncate(time.Microsecond)) || !vt.IsQuotaExceeded(err) {
-				t.Fatalf("long hold: %v (%+v)", err, ex)
-			}
-			var wg sync.WaitGroup
-			for _, p := range []vt.Priority{vt.PriorityEnrichment, vt.PriorityBackground} {
-				wg.Go(func() {
-					if d, err := waitFor(l, p, time.Hour); err != nil || d != 5*time.Minute {
-						t.Errorf("%v wait during a long hold: %v after %v, want a unit when it ends", p, err, d)
-					}
-				})
-			}
-			wg.Wait()
+	inBubbleOnEachBackend(t, func(t *testing.T, dsn string, s store.Store) {
+		l := New(s, "b", Premium, Config{})
+		l.Throttled(context.Background(), vt.Request{}, 5*time.Minute)
+		d, err := waitFor(l, vt.PriorityInteractive, time.Hour)
+		var ex *ExhaustedError
+		if !errors.As(err, &ex) || d != 0 {
+			t.Fatalf("interactive wait during a 5-minute hold: %v after %v, want an ExhaustedError at once", err, d)
+		}
+		if ex.Window != "hold" || !ex.Reset.Equal(time.Now().Add(5*time.Minute).Truncate(time.Microsecond)) || !vt.IsQuotaExceeded(err) {
+			t.Fatalf("long hold: %v (%+v)", err, ex)
+		}
+		var wg sync.WaitGroup
+		for _, p := range []vt.Priority{vt.PriorityEnrichment, vt.PriorityBackground} {
+			wg.Go(func() {
+				if d, err := waitFor(l, p, time.Hour); err != nil || d != 5*time.Minute {
+					t.Errorf("%v wait during a long hold: %v after %v, want a unit when it ends", p, err, d)
+				}
+			})
+		}
+		wg.Wait()
 
-			short := New(s, "c", Premium, Config{})
-			short.Throttled(context.Background(), vt.Request{}, time.Minute)
-			if d, err := waitFor(short, vt.PriorityInteractive, time.Hour); err != nil || d != time.Minute {
-				t.Fatalf("interactive wait during a hold of one minute: %v after %v, want a unit after it", err, d)
-			}
-		})
+		short := New(s, "c", Premium, Config{})
+		short.Throttled(context.Background(), vt.Request{}, time.Minute)
+		if d, err := waitFor(short, vt.PriorityInteractive, time.Hour); err != nil || d != time.Minute {
+			t.Fatalf("interactive wait during a hold of one minute: %v after %v, want a unit after it", err, d)
+		}
 	})
 }
