@@ -2,7 +2,6 @@ package quota
 
 import (
 	"context"
-	"database/sql"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/internal/store/pgtest"
+	"github.com/vtsoar/vtsoar/internal/store/storetest"
 )
 
 // backend is a database the limiter's tests run on: every test that needs a store
@@ -79,32 +79,7 @@ func (b backend) newStore(t testing.TB) (string, store.Store) {
 // ledgerTimes reads the units of budget straight from the database of dsn.
 func ledgerTimes(t testing.TB, dsn, budget string) []time.Time {
 	t.Helper()
-	driver, query := "sqlite", `SELECT at FROM quota_ledger WHERE budget = ? ORDER BY at`
-	if store.IsPostgres(dsn) {
-		driver, query = "pgx", `SELECT at FROM quota_ledger WHERE budget = $1 ORDER BY at`
-	}
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := db.Query(query, budget)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []time.Time
-	for rows.Next() {
-		var us int64
-		if err := rows.Scan(&us); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, time.UnixMicro(us))
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return storetest.LedgerTimes(t, dsn, budget)
 }
 
 // maxInWindow returns the largest number of units within any interval shorter than w.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +19,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/vtsoar/vtsoar/internal/scaletest"
+	"github.com/vtsoar/vtsoar/internal/store/storetest"
 	"github.com/vtsoar/vtsoar/vtsim"
 )
 
@@ -169,7 +168,7 @@ func TestTwoProcessesShareOneBudget(t *testing.T) {
 		t.Fatalf("%d requests for %d distinct inputs", st.Requests, 2*perProc)
 	}
 	// The ledger agrees: never more than the budget within a window.
-	times := ledger(t, db)
+	times := storetest.LedgerTimes(t, db, "") // every key's units
 	if len(times) != 2*perProc {
 		t.Fatalf("ledger holds %d units, %d requests were sent", len(times), st.Requests)
 	}
@@ -266,26 +265,4 @@ func TestTwoProcessesShareOneBudget(t *testing.T) {
 	if !strings.Contains(results[0].stderr, "virustotal request") {
 		t.Fatalf("-v logged no request: the log check checked nothing:\n%s", results[0].stderr)
 	}
-}
-
-func ledger(t *testing.T, path string) []time.Time {
-	t.Helper()
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := db.Query(`SELECT at FROM quota_ledger ORDER BY at`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []time.Time
-	for rows.Next() {
-		var us int64
-		rows.Scan(&us)
-		out = append(out, time.UnixMicro(us))
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
-	return out
 }
