@@ -13,21 +13,34 @@ import (
 	"github.com/vtsoar/vtsoar/ioc"
 )
 
+// benchSQLite opens a store on a new SQLite file, closed when b ends.
+func benchSQLite(b *testing.B) store.Store {
+	b.Helper()
+	s, err := store.OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "bench.db"), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+// benchEntry is the i-th file's answer, body, cached under its sha256 with its md5 and
+// sha1 as aliases.
+func benchEntry(i int, body []byte) cache.Entry {
+	return cache.Entry{Kind: ioc.KindFile, ID: fmt.Sprintf("%064x", i),
+		Aliases: []string{fmt.Sprintf("%032x", i), fmt.Sprintf("%040x", i)}, Body: body}
+}
+
 // BenchmarkCacheGet measures cached lookups (by alias, as an md5 lookup of a file
 // cached under its sha256) from the SQLite store, reported as lookups/s.
 func BenchmarkCacheGet(b *testing.B) {
 	ctx := context.Background()
-	s, err := store.OpenSQLite(ctx, filepath.Join(b.TempDir(), "bench.db"), store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := benchSQLite(b)
 	c := s.Cache("https://www.virustotal.com")
 	const n = 1000
 	body := make([]byte, 8<<10) // a typical file report is a few to tens of KB
 	for i := 0; i < n; i++ {
-		e := cache.Entry{Kind: ioc.KindFile, ID: fmt.Sprintf("%064x", i), Aliases: []string{fmt.Sprintf("%032x", i), fmt.Sprintf("%040x", i)}, Body: body}
-		if err := c.Put(ctx, e); err != nil {
+		if err := c.Put(ctx, benchEntry(i, body)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -50,11 +63,7 @@ func BenchmarkCacheGet(b *testing.B) {
 // BenchmarkTakeUnit measures the cost of taking one quota unit (one write transaction).
 func BenchmarkTakeUnit(b *testing.B) {
 	ctx := context.Background()
-	s, err := store.OpenSQLite(ctx, filepath.Join(b.TempDir(), "bench.db"), store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := benchSQLite(b)
 	for i := 0; i < b.N; i++ {
 		if _, err := s.TakeUnit(ctx, store.TakeRequest{Budget: "b"}); err != nil {
 			b.Fatal(err)
@@ -73,11 +82,7 @@ func BenchmarkCachePut(b *testing.B) {
 		}
 		b.Run(fmt.Sprintf("%dKB", len(body)>>10), func(b *testing.B) {
 			ctx := context.Background()
-			s, err := store.OpenSQLite(ctx, filepath.Join(b.TempDir(), "bench.db"), store.Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
+			s := benchSQLite(b)
 			c := s.Cache("https://www.virustotal.com")
 			var n atomic.Int64
 			b.SetParallelism(25)
@@ -85,9 +90,7 @@ func BenchmarkCachePut(b *testing.B) {
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					i := n.Add(1)
-					e := cache.Entry{Kind: ioc.KindFile, ID: fmt.Sprintf("%064x", i), Aliases: []string{fmt.Sprintf("%032x", i), fmt.Sprintf("%040x", i)}, Body: body}
-					if err := c.Put(ctx, e); err != nil {
+					if err := c.Put(ctx, benchEntry(int(n.Add(1)), body)); err != nil {
 						b.Error(err)
 						return
 					}

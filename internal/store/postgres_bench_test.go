@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/vtsoar/vtsoar/internal/cache"
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/internal/store/pgtest"
 	"github.com/vtsoar/vtsoar/ioc"
@@ -24,13 +23,9 @@ func BenchmarkPostgres(b *testing.B) {
 	defer s.Close()
 	c := s.Cache("https://www.virustotal.com")
 	body := make([]byte, 8<<10)
-	entry := func(i int) cache.Entry {
-		return cache.Entry{Kind: ioc.KindFile, ID: fmt.Sprintf("%064x", i),
-			Aliases: []string{fmt.Sprintf("%032x", i), fmt.Sprintf("%040x", i)}, Body: body}
-	}
 	const n = 500
 	for i := 0; i < n; i++ {
-		if err := c.Put(ctx, entry(i)); err != nil {
+		if err := c.Put(ctx, benchEntry(i, body)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -56,7 +51,7 @@ func BenchmarkPostgres(b *testing.B) {
 	})
 	b.Run("CachePut", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			if err := c.Put(ctx, entry(n+i)); err != nil {
+			if err := c.Put(ctx, benchEntry(n+i, body)); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -3,7 +3,6 @@ package store_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,13 +11,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/vtsoar/vtsoar/internal/quota"
 	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/internal/store/pgtest"
 	"github.com/vtsoar/vtsoar/internal/store/storetest"
 	"github.com/vtsoar/vtsoar/ioc"
-	"github.com/vtsoar/vtsoar/vt"
 )
 
 // pgDSNs gives each test one DSN per name, so that two opens of one name within a
@@ -174,23 +171,7 @@ func TestPostgresAPIKeyNeverInClear(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	sealed, err := c.Seal([]byte(apiKey), []byte("vt-prod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateConnection(ctx, store.Connection{Name: "vt-prod", SealedAPIKey: sealed, Quota: "public"}); err != nil {
-		t.Fatal(err)
-	}
-	l := quota.New(s, quota.BudgetID("", apiKey), quota.Public, quota.Config{})
-	if err := l.Wait(ctx, vt.Request{}); err != nil {
-		t.Fatal(err)
-	}
-	needles := [][]byte{
-		[]byte(apiKey),
-		[]byte(strings.ToUpper(apiKey)),
-		[]byte(base64.StdEncoding.EncodeToString([]byte(apiKey))),
-		mustHex(apiKey),
-	}
+	needles := storeKey(t, s, c, apiKey)
 
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {

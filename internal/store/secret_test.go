@@ -33,23 +33,7 @@ func TestAPIKeyNeverInDatabaseFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealed, err := c.Seal([]byte(apiKey), []byte("vt-prod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateConnection(ctx, store.Connection{Name: "vt-prod", SealedAPIKey: sealed, Quota: "public"}); err != nil {
-		t.Fatal(err)
-	}
-	l := quota.New(s, quota.BudgetID("", apiKey), quota.Public, quota.Config{})
-	if err := l.Wait(ctx, vt.Request{}); err != nil {
-		t.Fatal(err)
-	}
-	needles := [][]byte{
-		[]byte(apiKey),
-		[]byte(strings.ToUpper(apiKey)),
-		[]byte(base64.StdEncoding.EncodeToString([]byte(apiKey))),
-		mustHex(apiKey), // the key's bytes, were it stored decoded
-	}
+	needles := storeKey(t, s, c, apiKey)
 	check := func(when string) {
 		files, _ := filepath.Glob(path + "*")
 		if len(files) < 2 && when == "open" {
@@ -86,6 +70,31 @@ func TestAPIKeyNeverInDatabaseFiles(t *testing.T) {
 	plain, err := c2.Open(got.SealedAPIKey, []byte("vt-prod"))
 	if err != nil || string(plain) != apiKey {
 		t.Fatalf("stored key does not open: %v", err)
+	}
+}
+
+// storeKey stores apiKey, sealed by c, as the connection vt-prod's and spends a unit
+// of its budget; it returns the key's usual encodings, none of which the database may
+// hold.
+func storeKey(t *testing.T, s store.Store, c *secret.Cipher, apiKey string) (needles [][]byte) {
+	t.Helper()
+	ctx := context.Background()
+	sealed, err := c.Seal([]byte(apiKey), []byte("vt-prod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateConnection(ctx, store.Connection{Name: "vt-prod", SealedAPIKey: sealed, Quota: "public"}); err != nil {
+		t.Fatal(err)
+	}
+	l := quota.New(s, quota.BudgetID("", apiKey), quota.Public, quota.Config{})
+	if err := l.Wait(ctx, vt.Request{}); err != nil {
+		t.Fatal(err)
+	}
+	return [][]byte{
+		[]byte(apiKey),
+		[]byte(strings.ToUpper(apiKey)),
+		[]byte(base64.StdEncoding.EncodeToString([]byte(apiKey))),
+		mustHex(apiKey), // the key's bytes, were it stored decoded
 	}
 }
 
