@@ -35,13 +35,7 @@ var (
 // onEachBackend runs test as a subtest on each backend.
 func onEachBackend(t *testing.T, test func(t *testing.T, b backend)) {
 	t.Helper()
-	onBackends(t, backends, test)
-}
-
-// onBackends runs test as a subtest on each of bs.
-func onBackends(t *testing.T, bs []backend, test func(t *testing.T, b backend)) {
-	t.Helper()
-	for _, b := range bs {
+	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) { test(t, b) })
 	}
 }

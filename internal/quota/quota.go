@@ -71,6 +71,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vtsoar/vtsoar/internal/store"
@@ -163,7 +164,10 @@ type Limiter struct {
 	id     string // this limiter's waiter id in the ledger
 	log    *slog.Logger
 
-	pruneOnce sync.Once
+	// pruned is set by the first Wait, which prunes the ledger; the others do not
+	// wait for it (pruning forgets only what no window counts any more), so that none
+	// waits on a lock while the prune waits for the database.
+	pruned atomic.Bool
 
 	mu    sync.Mutex
 	queue waitQueue
@@ -216,14 +220,14 @@ func (l *Limiter) Wait(ctx context.Context, r vt.Request) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	l.pruneOnce.Do(func() {
+	if l.pruned.CompareAndSwap(false, true) {
 		// Units older than the previous month are no longer shown or counted.
 		now := l.cfg.now()
 		before := monthStart(monthStart(now).Add(-time.Hour))
 		if err := l.ledger.PruneLedger(ctx, now, before); err != nil {
 			l.log.WarnContext(ctx, "quota: pruning the ledger failed", slog.String("error", err.Error()))
 		}
-	})
+	}
 	if l.spec.Unlimited() {
 		// Nothing to queue for while the budget is not held: the store grants a unit
 		// of an unlimited budget after one read, side by side with other Waits. A

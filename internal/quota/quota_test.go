@@ -113,28 +113,23 @@ func TestConcurrentWaitersNeverExceed(t *testing.T) {
 	})
 }
 
-// TestReplicasShareOneBudget floods one budget of R a window from three replicas of the
-// service on one PostgreSQL, each with its own connection pool, four goroutines each:
-// no window ever holds more than R units, every grant is one ledger unit, and the
-// budget is used (five minutes of 61 s: five bursts of R).
+// TestReplicasShareOneBudget floods one budget of R a window from three handles on one
+// database (three processes, or three replicas of the service on PostgreSQL, each with
+// its own connections), four goroutines each: no window ever holds more than R units,
+// every grant is one ledger unit, and the budget is used (five minutes of 61 s: five
+// bursts of R).
 //
 // It runs in a synctest bubble: five minutes of fake time, in which the limiters sleep
-// while PostgreSQL answers in real time. It runs on PostgreSQL only: three SQLite
-// handles in one bubble wait for each other's write lock in SQLite's busy handler,
-// a sleep in fake time that the bubble never ends while the handle's other goroutines
-// wait for its mutex. Handles on one SQLite file share a budget in
-// TestCrossProcessBudget, as the processes they stand for.
+// while the database answers in real time. On SQLite the handles wait for each
+// other's write lock in SQLite's busy handler, a sleep in the bubble's time.
 func TestReplicasShareOneBudget(t *testing.T) {
-	onBackends(t, []backend{postgresBackend}, func(t *testing.T, b backend) {
-		dsn := b.newDB(t)
-		synctest.Test(t, func(t *testing.T) {
-			const R = 4
-			var replicas []*Limiter
-			for range 3 {
-				replicas = append(replicas, New(openStore(t, dsn), "shared", Spec{PerMinute: R}, Config{}))
-			}
-			flood(t, dsn, "shared", replicas, 4, R, vt.PriorityEnrichment, 5*time.Minute)
-		})
+	inBubbleOnEachBackend(t, func(t *testing.T, dsn string, s store.Store) {
+		const R = 4
+		replicas := []*Limiter{New(s, "shared", Spec{PerMinute: R}, Config{})}
+		for range 2 {
+			replicas = append(replicas, New(openStore(t, dsn), "shared", Spec{PerMinute: R}, Config{}))
+		}
+		flood(t, dsn, "shared", replicas, 4, R, vt.PriorityEnrichment, 5*time.Minute)
 	})
 }
 

@@ -26,11 +26,16 @@ type sqlStore struct {
 	where string
 	opts  Options
 
-	// writeMu serialises this process's write transactions that exclude every other
-	// (write; on SQLite all of them), so that they queue in Go instead of in the
-	// database's lock (SQLite's busy handler sleeps in coarse steps); the database's
-	// lock then only arbitrates between processes.
-	writeMu sync.Mutex
+	// writeSem, a semaphore of one, serialises this process's write transactions that
+	// exclude every other (write; on SQLite all of them), so that they queue in Go
+	// instead of in the database's lock (SQLite's busy handler sleeps in coarse
+	// steps); the database's lock then only arbitrates between processes. It is a
+	// channel and not a mutex so that a write waiting for it gives up when its
+	// context ends, and so that, in a testing/synctest bubble, waiting for it is
+	// durable: a bubble in which one handle's write sleeps in SQLite's busy handler
+	// (another handle holds the lock) while its other writes wait here can still let
+	// the fake time of that sleep pass.
+	writeSem chan struct{}
 
 	mu     sync.Mutex
 	caches map[string]*sqlCache
@@ -68,7 +73,7 @@ type dialect interface {
 }
 
 func newSQLStore(db *sql.DB, d dialect, where string, opts Options) *sqlStore {
-	s := &sqlStore{db: db, dialect: d, where: where, opts: opts, caches: map[string]*sqlCache{}}
+	s := &sqlStore{db: db, dialect: d, where: where, opts: opts, caches: map[string]*sqlCache{}, writeSem: make(chan struct{}, 1)}
 	s.batch.s = s
 	return s
 }
@@ -99,25 +104,38 @@ func (s *sqlStore) writeKeyed(ctx context.Context, keys []string, fn func(tx *sq
 	return s.dialect.keyedTx(ctx, keys, fn)
 }
 
-// writeExclusive runs fn in a write transaction begun on db while this process's
-// writeMu is held: the transactions that exclude every other, on both databases.
+// writeExclusive runs fn in a write transaction begun on db once this process's
+// other such transactions are over (writeSem): the transactions that exclude every
+// other, on both databases.
 func (s *sqlStore) writeExclusive(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
+	select {
+	case s.writeSem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.writeSem }()
 	return runTx(ctx, db, fn)
 }
 
 // stmt returns the statement query prepared on the store's database, preparing it on
-// first use; tx.StmtContext then reuses it on the transaction's connection.
+// first use; tx.StmtContext then reuses it on the transaction's connection. The
+// statement is prepared without holding mu, which the other statements' lookups take.
 func (s *sqlStore) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if st, ok := s.stmts[query]; ok {
+	st, ok := s.stmts[query]
+	s.mu.Unlock()
+	if ok {
 		return st, nil
 	}
 	st, err := s.db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, fmt.Errorf("preparing a statement: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if have, ok := s.stmts[query]; ok {
+		st.Close() // prepared meanwhile by another goroutine
+		return have, nil
 	}
 	if s.stmts == nil {
 		s.stmts = make(map[string]*sql.Stmt)
