@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	_ "modernc.org/sqlite"
-
 	"github.com/vtsoar/vtsoar/internal/scaletest"
 	"github.com/vtsoar/vtsoar/internal/store/storetest"
 	"github.com/vtsoar/vtsoar/vtsim"
