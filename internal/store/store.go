@@ -25,8 +25,9 @@
 // storetest, which runs on both.
 //
 // The transaction of CreateEvent and RecordHealthCheck is handed to their callback as
-// a *sql.Tx on the database that SQLDB's DB opens, so that a job queue keeping its
-// tables there commits its jobs together with the store's records.
+// a *sql.Tx (until issue 15 typed any) on the database that SQLDB's DB opens, so that
+// a job queue keeping its tables there commits its jobs together with the store's
+// records.
 //
 // Schema changes are versioned migrations embedded in the binary and applied when a
 // store is opened, each in its own transaction, recorded in schema_migrations.
