@@ -71,7 +71,7 @@ func testReplicasHealthOncePerInterval(t *testing.T, e *env) {
 		t.Fatalf("no health check a minute after the start: %v", err)
 	}
 	first := hist[len(hist)-1].At
-	time.Sleep(first.Add(10*time.Minute + sweep/2).Sub(time.Now()))
+	time.Sleep(time.Until(first.Add(10*time.Minute + sweep/2)))
 	if hist, err = svcs[0].HealthHistory(e.ctx, "probe", 0); err != nil {
 		t.Fatal(err)
 	}
