@@ -147,28 +147,38 @@ func viewComment(c *vt.Comment) commentView {
 }
 
 func execGetComments(ctx context.Context, r *run, t task) outcome {
-	entry := communityEntry(t.obs)
 	col := Collection(t.obs.Kind)
-	var views []commentView
-	var raws []json.RawMessage
-	pages, cursor, err := followPages(r.limit, func(cursor string, n int) ([]*vt.Comment, string, error) {
+	return communityList(r, t, "comments", func(cursor string, n int) ([]*vt.Comment, string, error) {
 		p, err := r.d.Client.GetComments(ctx, col, objectID(t.obs), vt.ListOptions{Limit: n, Cursor: cursor})
 		if err != nil {
 			return nil, "", err
 		}
 		return p.Comments, p.Cursor, nil
-	}, func(c *vt.Comment) {
-		views = append(views, viewComment(c))
-		raws = append(raws, rawObject(&c.Object))
+	}, viewComment, func(c *vt.Comment) *vt.Object { return &c.Object }, nil)
+}
+
+// communityList follows the pages of an object's comments or votes up to --limit:
+// context_data lists their views under name with their count and how far the pages
+// went (finish adds what the kind adds), and raw_data joins the objects as one page.
+func communityList[T, V any](r *run, t task, name string, page func(cursor string, n int) ([]T, string, error),
+	view func(T) V, object func(T) *vt.Object, finish func(*ContextEntry, []T)) outcome {
+	entry := communityEntry(t.obs)
+	var items []T
+	views := []V{}
+	var raws []json.RawMessage
+	pages, cursor, err := followPages(r.limit, page, func(it T) {
+		items = append(items, it)
+		views = append(views, view(it))
+		raws = append(raws, rawObject(object(it)))
 	})
 	if err != nil {
 		return outcome{entry: entry, fail: kindFailure(t.obs.Kind, err)}
 	}
-	if views == nil {
-		views = []commentView{}
-	}
-	entry.set("comments", views)
+	entry.set(name, views)
 	entry.set("count", len(views))
+	if finish != nil {
+		finish(&entry, items)
+	}
 	entry.set("pages", pages)
 	entry.set("more", cursor != "")
 	raw, err := joinedPage(raws, cursor)
@@ -209,38 +219,20 @@ func viewVote(v *vt.Vote) voteView {
 }
 
 func execGetVotes(ctx context.Context, r *run, t task) outcome {
-	entry := communityEntry(t.obs)
 	col := Collection(t.obs.Kind)
-	var views []voteView
-	var raws []json.RawMessage
-	counts := map[string]int{string(vt.VerdictHarmless): 0, string(vt.VerdictMalicious): 0}
-	pages, cursor, err := followPages(r.limit, func(cursor string, n int) ([]*vt.Vote, string, error) {
+	return communityList(r, t, "votes", func(cursor string, n int) ([]*vt.Vote, string, error) {
 		p, err := r.d.Client.GetVotes(ctx, col, objectID(t.obs), vt.ListOptions{Limit: n, Cursor: cursor})
 		if err != nil {
 			return nil, "", err
 		}
 		return p.Votes, p.Cursor, nil
-	}, func(v *vt.Vote) {
-		views = append(views, viewVote(v))
-		raws = append(raws, rawObject(&v.Object))
-		counts[string(v.Verdict)]++
+	}, viewVote, func(v *vt.Vote) *vt.Object { return &v.Object }, func(e *ContextEntry, votes []*vt.Vote) {
+		counts := map[string]int{string(vt.VerdictHarmless): 0, string(vt.VerdictMalicious): 0}
+		for _, v := range votes {
+			counts[string(v.Verdict)]++
+		}
+		e.set("vote_counts", counts)
 	})
-	if err != nil {
-		return outcome{entry: entry, fail: kindFailure(t.obs.Kind, err)}
-	}
-	if views == nil {
-		views = []voteView{}
-	}
-	entry.set("votes", views)
-	entry.set("count", len(views))
-	entry.set("vote_counts", counts)
-	entry.set("pages", pages)
-	entry.set("more", cursor != "")
-	raw, err := joinedPage(raws, cursor)
-	if err != nil {
-		return outcome{entry: entry, fail: kindFailure(t.obs.Kind, err)}
-	}
-	return outcome{entry: entry, raw: raw}
 }
 
 func execAddVote(ctx context.Context, r *run, t task) outcome {
