@@ -2,38 +2,16 @@ package misp_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vtsoar/vtsoar/internal/cache"
-	"github.com/vtsoar/vtsoar/internal/command"
+	"github.com/vtsoar/vtsoar/internal/export/exporttest"
 	"github.com/vtsoar/vtsoar/internal/export/misp"
-	"github.com/vtsoar/vtsoar/internal/risk"
-	"github.com/vtsoar/vtsoar/vt"
-	"github.com/vtsoar/vtsoar/vtsim"
 )
-
-func lookup(t *testing.T, inputs ...string) *command.Envelope {
-	t.Helper()
-	srv := httptest.NewServer(vtsim.MustNew(vtsim.Options{}))
-	t.Cleanup(srv.Close)
-	c, err := vt.New("k", vt.WithServerURL(srv.URL), vt.WithRetry(vt.RetryPolicy{MaxAttempts: 1}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := command.Run(context.Background(), command.Deps{Client: c, Cache: cache.NewMemory(), Policy: risk.DefaultPolicy()},
-		command.Request{Command: "lookup", Inputs: inputs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return env
-}
 
 var mixed = []string{
 	"44d88612fea8a8f36de82e1278abb02f",
@@ -75,7 +53,7 @@ func TestEventFollowsTheTemplate(t *testing.T) {
 	if tpl.UUID != misp.TemplateUUID || tpl.Name != misp.TemplateName || misp.TemplateVersion != "3" || tpl.Version != 3 {
 		t.Fatalf("the template is %s %s v%d; vtsoar writes %s %s v%s", tpl.Name, tpl.UUID, tpl.Version, misp.TemplateName, misp.TemplateUUID, misp.TemplateVersion)
 	}
-	env := lookup(t, mixed...)
+	env := exporttest.Lookup(t, mixed...)
 	doc, err := misp.FromEnvelope(env, misp.Options{Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +120,7 @@ func TestEventFollowsTheTemplate(t *testing.T) {
 }
 
 func TestEventRoundTripsAndIsDeterministic(t *testing.T) {
-	env := lookup(t, mixed...)
+	env := exporttest.Lookup(t, mixed...)
 	now := time.Now()
 	d1, err := misp.FromEnvelope(env, misp.Options{Now: now})
 	if err != nil {

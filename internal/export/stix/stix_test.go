@@ -2,41 +2,19 @@ package stix_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vtsoar/vtsoar/internal/cache"
 	"github.com/vtsoar/vtsoar/internal/command"
 	"github.com/vtsoar/vtsoar/internal/export"
+	"github.com/vtsoar/vtsoar/internal/export/exporttest"
 	"github.com/vtsoar/vtsoar/internal/export/stix"
 	"github.com/vtsoar/vtsoar/internal/export/stix/stixtest"
-	"github.com/vtsoar/vtsoar/internal/risk"
 	"github.com/vtsoar/vtsoar/ioc"
-	"github.com/vtsoar/vtsoar/vt"
-	"github.com/vtsoar/vtsoar/vtsim"
 )
-
-// lookup runs lookup on inputs against the emulator.
-func lookup(t *testing.T, inputs ...string) *command.Envelope {
-	t.Helper()
-	srv := httptest.NewServer(vtsim.MustNew(vtsim.Options{}))
-	t.Cleanup(srv.Close)
-	c, err := vt.New("k", vt.WithServerURL(srv.URL), vt.WithRetry(vt.RetryPolicy{MaxAttempts: 1}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := command.Run(context.Background(), command.Deps{Client: c, Cache: cache.NewMemory(), Policy: risk.DefaultPolicy()},
-		command.Request{Command: "lookup", Inputs: inputs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return env
-}
 
 // mixed is one of each kind: EICAR (High) by md5 and by sha256, an IPv4 and an IPv6
 // address, a URL, a domain, and an input that fails.
@@ -51,7 +29,7 @@ var mixed = []string{
 }
 
 func TestBundleIsValidSTIX21(t *testing.T) {
-	env := lookup(t, mixed...)
+	env := exporttest.Lookup(t, mixed...)
 	b, err := stix.FromEnvelope(env, stix.Options{Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +104,7 @@ func TestBundleIsValidSTIX21(t *testing.T) {
 }
 
 func TestBundleRoundTripsAndIsDeterministic(t *testing.T) {
-	env := lookup(t, mixed...)
+	env := exporttest.Lookup(t, mixed...)
 	now := time.Now()
 	b1, err := stix.FromEnvelope(env, stix.Options{Now: now})
 	if err != nil {
@@ -186,7 +164,7 @@ func TestPatternQuotesValues(t *testing.T) {
 // TestValidatorCatchesMistakes makes sure the validation the other tests rely on
 // fails on a bundle that is not valid STIX.
 func TestValidatorCatchesMistakes(t *testing.T) {
-	env := lookup(t, "44d88612fea8a8f36de82e1278abb02f")
+	env := exporttest.Lookup(t, "44d88612fea8a8f36de82e1278abb02f")
 	b, err := stix.FromEnvelope(env, stix.Options{})
 	if err != nil {
 		t.Fatal(err)
