@@ -383,17 +383,24 @@ func (u *usage) roll(now time.Time) {
 	}
 }
 
-// takeQuota counts one request for the key, or reports that a window is exhausted (a
-// refused request does not count).
-func (s *Server) takeQuota(kh string) bool {
-	s.statsMu.Lock()
-	defer s.statsMu.Unlock()
+// rolledUsage returns the key's usage, its windows rolled to now. s.statsMu must be
+// held.
+func (s *Server) rolledUsage(kh string) *usage {
 	u := s.usage[kh]
 	if u == nil {
 		u = &usage{}
 		s.usage[kh] = u
 	}
 	u.roll(s.now())
+	return u
+}
+
+// takeQuota counts one request for the key, or reports that a window is exhausted (a
+// refused request does not count).
+func (s *Server) takeQuota(kh string) bool {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	u := s.rolledUsage(kh)
 	if s.opts.QuotaMinute > 0 && u.nMinute >= s.opts.QuotaMinute {
 		return false
 	}
@@ -411,12 +418,7 @@ func (s *Server) takeQuota(kh string) bool {
 func (s *Server) countPremium(kh string, download bool) {
 	s.statsMu.Lock()
 	defer s.statsMu.Unlock()
-	u := s.usage[kh]
-	if u == nil {
-		u = &usage{}
-		s.usage[kh] = u
-	}
-	u.roll(s.now())
+	u := s.rolledUsage(kh)
 	if download {
 		u.downloads++
 	} else {
@@ -424,15 +426,11 @@ func (s *Server) countPremium(kh string, download bool) {
 	}
 }
 
+// usageOf returns a copy of the key's usage, its windows rolled to now.
 func (s *Server) usageOf(kh string) usage {
 	s.statsMu.Lock()
 	defer s.statsMu.Unlock()
-	u := s.usage[kh]
-	if u == nil {
-		u = &usage{}
-		s.usage[kh] = u
-	}
-	u.roll(s.now())
+	u := s.rolledUsage(kh)
 	return *u
 }
 

@@ -33,9 +33,7 @@ left per quota.`,
 
 // quotaView is one overall quota as context_data shows it.
 type quotaView struct {
-	Allowed int64 `json:"allowed"`
-	Used    int64 `json:"used"`
-	Left    int64 `json:"left"`
+	QuotaState
 	// Group is the group's quota the user spends, when there is one.
 	Group *groupView `json:"group,omitempty"`
 }
@@ -56,7 +54,7 @@ func execQuotas(ctx context.Context, r *run, t task) outcome {
 	views := make(map[string]quotaView, len(q.Quotas))
 	left := make(map[string]int64, len(q.Quotas))
 	for name, oq := range q.Quotas {
-		v := quotaView{Allowed: oq.User.Allowed, Used: oq.User.Used, Left: oq.Left()}
+		v := quotaView{QuotaState: QuotaState{Allowed: oq.User.Allowed, Used: oq.User.Used, Left: oq.Left()}}
 		if g := oq.Group; g != nil {
 			v.Group = &groupView{Allowed: g.Allowed, Used: g.Used, InheritedFrom: g.InheritedFrom}
 		}
