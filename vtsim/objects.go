@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/vtsoar/vtsoar/internal/jsonenc"
 	"github.com/vtsoar/vtsoar/ioc"
 )
 
@@ -154,7 +155,7 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request, c *call) {
 			return
 		}
 	}
-	body, err := json.Marshal(map[string]any{"data": obj})
+	body, err := jsonenc.Append(make([]byte, 0, 16<<10), map[string]any{"data": obj})
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "InternalError", err.Error())
 		return

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -15,10 +16,15 @@ func TestResultsEncodeAsMaps(t *testing.T) {
 	for i := range 50 {
 		d := digestOf(fmt.Sprint("results-", i))
 		v := d.verdict(len(fileEngines))
+		// Scans in another order, or only some of them, come out in name order too.
+		reversed := fileScans(d, v, false, false, "Agent", "trojan")
+		slices.Reverse(reversed)
+		some := networkScans(d, v)[i%7:]
 		for _, tc := range []struct {
 			scans []scan
 			file  bool
-		}{{fileScans(d, v, i%2 == 0, false, "Agent", "trojan"), true}, {networkScans(d, v), false}} {
+		}{{fileScans(d, v, i%2 == 0, false, "Agent", "trojan"), true}, {networkScans(d, v), false},
+			{reversed, true}, {some, false}} {
 			want := map[string]any{}
 			for _, s := range tc.scans {
 				m := map[string]any{"category": s.category, "engine_name": s.engine.name, "method": "blacklist", "result": s.result}
@@ -33,6 +39,20 @@ func TestResultsEncodeAsMaps(t *testing.T) {
 			if err != nil || !bytes.Equal(gb, wb) {
 				t.Fatalf("digest %d, file %v: %v\n got %s\nwant %s", i, tc.file, err, gb, wb)
 			}
+		}
+	}
+}
+
+// Engine names are unique within each table: last_analysis_results is keyed by them
+// (engineResults relies on it).
+func TestEngineNamesUnique(t *testing.T) {
+	for _, table := range [][]engine{fileEngines, networkEngines} {
+		seen := map[string]bool{}
+		for _, e := range table {
+			if seen[e.name] {
+				t.Fatalf("engine %q appears twice", e.name)
+			}
+			seen[e.name] = true
 		}
 	}
 }

@@ -8,8 +8,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/vtsoar/vtsoar/internal/jsonenc"
 )
 
 // digest is SHA-256 of a canonical id: the seed of everything the universe says about it.
@@ -161,6 +164,7 @@ type engine struct {
 	style   int // how it names threats
 	mobile  bool
 	peOnly  bool // answers type-unsupported for non-PE files
+	rank    int  // the engine's place in its table's name order
 }
 
 // fileEngineNames are the antivirus engines VirusTotal runs on files.
@@ -227,6 +231,11 @@ func buildEngines(names []string, file bool) []engine {
 			}
 		}
 		out[i] = e
+	}
+	byName := slices.Clone(names)
+	slices.Sort(byName)
+	for i := range out {
+		out[i].rank, _ = slices.BinarySearch(byName, out[i].name)
 	}
 	return out
 }
@@ -375,44 +384,72 @@ func statsOf(scans []scan, keys []string) map[string]any {
 }
 
 // resultsOf renders scans as last_analysis_results (file engines carry version and
-// update date, network engines do not, as on VirusTotal). Each engine's result is a
-// struct whose fields are in the order of their names, so that it encodes as the map
-// it stands for would (encoding/json sorts a map's keys), at a fraction of the cost:
-// rendering 70-odd maps per report was most of the emulator's CPU per request.
-func resultsOf(scans []scan, file bool, updated int64) map[string]any {
-	res := make(map[string]any, len(scans))
-	var days [2]string // the engines' update dates: updated, or the day before
+// update date, network engines do not, as on VirusTotal): an object keyed by engine
+// name, in name order, each engine's fields in the order of their names, so that it
+// encodes as the map of maps it stands for would (encoding/json sorts a map's keys),
+// at a fraction of the cost: building and sorting 70-odd maps per report was most of
+// the emulator's CPU per request.
+func resultsOf(scans []scan, file bool, updated int64) engineResults {
+	res := engineResults{file: file, scans: make([]scan, len(scans))}
 	if file {
-		days = [2]string{ymd(updated), ymd(updated - 86400)}
+		res.days = [2]string{ymd(updated), ymd(updated - 86400)}
 	}
+	// Scans hold each engine of a table once (fileScans, networkScans): each goes to
+	// its engine's rank. Anything else (which nothing makes) is sorted.
+	placed := 0
 	for _, s := range scans {
-		if file {
-			res[s.engine.name] = fileEngineResult{Category: s.category, EngineName: s.engine.name,
-				EngineUpdate: days[len(s.engine.name)%2], EngineVersion: s.engine.version,
-				Method: "blacklist", Result: s.result}
-		} else {
-			res[s.engine.name] = networkEngineResult{Category: s.category, EngineName: s.engine.name,
-				Method: "blacklist", Result: s.result}
+		if s.engine.rank >= len(scans) || res.scans[s.engine.rank].engine.name != "" {
+			break
 		}
+		res.scans[s.engine.rank] = s
+		placed++
+	}
+	if placed < len(scans) || !slices.IsSortedFunc(res.scans, byEngineName) {
+		copy(res.scans, scans)
+		slices.SortStableFunc(res.scans, byEngineName)
 	}
 	return res
 }
 
-// fileEngineResult is a file engine's entry of last_analysis_results; its fields are
-// in the order of their JSON names.
-type fileEngineResult struct {
-	Category      string `json:"category"`
-	EngineName    string `json:"engine_name"`
-	EngineUpdate  string `json:"engine_update"`
-	EngineVersion string `json:"engine_version"`
-	Method        string `json:"method"`
-	Result        any    `json:"result"` // string or nil
+func byEngineName(a, b scan) int { return strings.Compare(a.engine.name, b.engine.name) }
+
+// engineResults is a last_analysis_results (or an analysis's results) object: scans
+// in engine name order, of file engines or network ones. Engine names are unique
+// within each table (TestEngineNamesUnique).
+type engineResults struct {
+	file  bool
+	days  [2]string // the file engines' update dates: the analysis day, or the day before
+	scans []scan
 }
 
-// networkEngineResult is a URL, domain or IP address engine's entry.
-type networkEngineResult struct {
-	Category   string `json:"category"`
-	EngineName string `json:"engine_name"`
-	Method     string `json:"method"`
-	Result     any    `json:"result"` // string or nil
+// MarshalJSON implements json.Marshaler, for encoding/json.
+func (r engineResults) MarshalJSON() ([]byte, error) { return r.AppendJSON(nil), nil }
+
+// AppendJSON implements jsonenc.Appender.
+func (r engineResults) AppendJSON(dst []byte) []byte {
+	dst = append(dst, '{')
+	for i, s := range r.scans {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = jsonenc.AppendString(dst, s.engine.name)
+		dst = append(dst, `:{"category":`...)
+		dst = jsonenc.AppendString(dst, s.category)
+		dst = append(dst, `,"engine_name":`...)
+		dst = jsonenc.AppendString(dst, s.engine.name)
+		if r.file {
+			dst = append(dst, `,"engine_update":`...)
+			dst = jsonenc.AppendString(dst, r.days[len(s.engine.name)%2])
+			dst = append(dst, `,"engine_version":`...)
+			dst = jsonenc.AppendString(dst, s.engine.version)
+		}
+		dst = append(dst, `,"method":"blacklist","result":`...)
+		if str, ok := s.result.(string); ok {
+			dst = jsonenc.AppendString(dst, str)
+		} else {
+			dst = append(dst, "null"...) // scan.result is a string or nil
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, '}')
 }
