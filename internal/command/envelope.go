@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sort"
+	"strconv"
 	"sync"
+
+	"github.com/vtsoar/vtsoar/internal/jsonenc"
 )
 
 // The values of Envelope.ReturnData.
@@ -85,57 +87,50 @@ var fixedContextKeys = []string{"input", "status", "type", "id", "risk_level", "
 // MarshalJSON encodes the entry as one flat object: the fixed fields first (empty ones
 // left out, except input and status), then Details in key order.
 func (c ContextEntry) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	first := true
-	put := func(k string, v any) error {
-		vb, err := json.Marshal(v)
-		if err != nil {
-			return fmt.Errorf("context field %s: %w", k, err)
-		}
-		if !first {
-			b.WriteByte(',')
-		}
-		first = false
-		kb, _ := json.Marshal(k)
-		b.Write(kb)
-		b.WriteByte(':')
-		b.Write(vb)
-		return nil
-	}
-	_ = put("input", c.Input)
-	_ = put("status", c.Status)
-	for _, f := range []struct {
-		k string
-		v string
-	}{{"type", c.Type}, {"id", c.ID}, {"risk_level", c.RiskLevel}} {
-		if f.v != "" {
-			_ = put(f.k, f.v)
+	return c.appendJSON(make([]byte, 0, 512))
+}
+
+// appendJSON appends MarshalJSON's encoding of the entry to dst: compact, escaped as
+// json.Marshal escapes (jsonenc).
+func (c ContextEntry) appendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, `{"input":`...)
+	dst = jsonenc.AppendString(dst, c.Input)
+	dst = append(dst, `,"status":`...)
+	dst = jsonenc.AppendString(dst, c.Status)
+	str := func(k, v string) {
+		if v != "" {
+			dst = append(dst, ',')
+			dst = jsonenc.AppendString(dst, k)
+			dst = append(dst, ':')
+			dst = jsonenc.AppendString(dst, v)
 		}
 	}
+	str("type", c.Type)
+	str("id", c.ID)
+	str("risk_level", c.RiskLevel)
 	if c.RiskLevelCode != 0 {
-		_ = put("risk_level_code", c.RiskLevelCode)
+		dst = append(dst, `,"risk_level_code":`...)
+		dst = strconv.AppendInt(dst, int64(c.RiskLevelCode), 10)
 	}
-	if c.RiskReason != "" {
-		_ = put("risk_reason", c.RiskReason)
-	}
-	if c.Error != "" {
-		_ = put("error", c.Error)
-	}
+	str("risk_reason", c.RiskReason)
+	str("error", c.Error)
 	keys := make([]string, 0, len(c.Details))
 	for k := range c.Details {
 		if !slices.Contains(fixedContextKeys, k) {
 			keys = append(keys, k)
 		}
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
+	var err error
 	for _, k := range keys {
-		if err := put(k, c.Details[k]); err != nil {
-			return nil, err
+		dst = append(dst, ',')
+		dst = jsonenc.AppendString(dst, k)
+		dst = append(dst, ':')
+		if dst, err = jsonenc.Append(dst, c.Details[k]); err != nil {
+			return nil, fmt.Errorf("context field %s: %w", k, err)
 		}
 	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
+	return append(dst, '}'), nil
 }
 
 // UnmarshalJSON decodes a flat object: the fixed fields, and every other member into
@@ -338,7 +333,18 @@ func (e *Envelope) WriteJSON(w io.Writer, f JSONFormat) error {
 	field("command", e.Command)
 	field("return_data", e.ReturnData)
 	field("key_fields", keyFields)
-	list("context_data", len(e.ContextData), func(i int) ([]byte, error) { return enc(e.ContextData[i], in2) }, false)
+	// Context entries are encoded by appendJSON and indented by jsonenc: the bytes enc
+	// gives them, without encoding/json's reflection and its two more passes over the
+	// entry's encoding (compact, indent).
+	var compact, indented []byte
+	list("context_data", len(e.ContextData), func(i int) ([]byte, error) {
+		var err error
+		if compact, err = e.ContextData[i].appendJSON(compact[:0]); err != nil || !f.Indent {
+			return compact, err
+		}
+		indented = jsonenc.AppendIndent(indented[:0], compact, in2, "  ")
+		return indented, nil
+	}, false)
 	list("raw_data", len(e.RawData), func(i int) ([]byte, error) {
 		raw := bytes.TrimSpace(e.RawData[i])
 		if len(raw) == 0 {

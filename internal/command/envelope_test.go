@@ -1,10 +1,14 @@
 package command
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -165,5 +169,112 @@ func testWriteJSON(t *testing.T, env *Envelope, raw json.RawMessage) {
 		if !strings.HasSuffix(out, "}\n") || strings.Count(strings.Replace(out, strings.TrimSpace(string(raw)), "", 1), "\n") > 1 != indent {
 			t.Errorf("indent %v: layout %q", indent, out)
 		}
+	}
+}
+
+// referenceContextJSON is ContextEntry's encoding as encoding/json makes it, field by
+// field (the encoder ContextEntry.MarshalJSON replaced).
+func referenceContextJSON(c ContextEntry) ([]byte, error) {
+	var b []byte
+	put := func(k string, v any) error {
+		vb, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		kb, _ := json.Marshal(k)
+		if len(b) > 0 {
+			b = append(b, ',')
+		}
+		b = append(append(append(b, kb...), ':'), vb...)
+		return nil
+	}
+	put("input", c.Input)
+	put("status", c.Status)
+	for _, f := range [][2]string{{"type", c.Type}, {"id", c.ID}, {"risk_level", c.RiskLevel}} {
+		if f[1] != "" {
+			put(f[0], f[1])
+		}
+	}
+	if c.RiskLevelCode != 0 {
+		put("risk_level_code", c.RiskLevelCode)
+	}
+	if c.RiskReason != "" {
+		put("risk_reason", c.RiskReason)
+	}
+	if c.Error != "" {
+		put("error", c.Error)
+	}
+	var keys []string
+	for k := range c.Details {
+		if !slices.Contains(fixedContextKeys, k) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if err := put(k, c.Details[k]); err != nil {
+			return nil, err
+		}
+	}
+	return append(append([]byte{'{'}, b...), '}'), nil
+}
+
+// The context entries the commands make encode, compact and indented, to the bytes
+// encoding/json gave them.
+func TestContextEntriesEncodeAsEncodingJSON(t *testing.T) {
+	e := newEnv(t, vtsim.Options{})
+	var files []string
+	for i := range 40 {
+		files = append(files, sha256Hex(fmt.Sprint("ctx-", i)))
+	}
+	urls := []string{"http://example.com/<a>?b=&c", "https://x.example.org/\u2028", "http://192.0.2.7/p"}
+	var entries []ContextEntry
+	for _, req := range []Request{
+		{Command: "check-file-reputation", Inputs: files},
+		{Command: "get-file-reports", Inputs: files[:10]},
+		{Command: "check-url-reputation", Inputs: urls},
+		{Command: "get-url-reports", Inputs: urls},
+		{Command: "check-domain-reputation", Inputs: []string{"example.com", "d1.example.org", "bad_domain!"}},
+		{Command: "get-domain-reports", Inputs: []string{"example.com", "d2.example.org"}},
+		{Command: "check-ip-reputation", Inputs: []string{"8.8.8.8", "1.1.1.1", "1.2.3"}},
+		{Command: "get-ip-reports", Inputs: []string{"8.8.4.4"}},
+		{Command: "get-file-behavior-summaries", Inputs: files[:5]},
+		{Command: "get-domain-relationships", Inputs: []string{"example.com"}, Relationship: "subdomains"},
+		{Command: "lookup", Inputs: []string{files[0], "example.com", "8.8.8.8", urls[0]}},
+		{Command: "search", Inputs: []string{"example.com"}},
+	} {
+		entries = append(entries, e.run(t, req).ContextData...)
+	}
+	entries = append(entries, ContextEntry{Input: "odd \x00<>&\xff", Status: StatusError, Error: "e\u2029",
+		Details: map[string]any{"f": 0.1, "t": time.Unix(1700000000, 0).UTC(), "m": map[string]int{"b": 1, "a": 2}, "nil": nil}})
+	details := 0
+	for _, c := range entries {
+		details += len(c.Details)
+		want, werr := referenceContextJSON(c)
+		got, gerr := c.MarshalJSON()
+		if werr != nil || gerr != nil {
+			t.Fatalf("%s: %v / %v", c.Input, werr, gerr)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%s:\n got %s\nwant %s", c.Input, got, want)
+		}
+		var viaEncoder bytes.Buffer
+		enc := json.NewEncoder(&viaEncoder)
+		enc.SetIndent("    ", "  ")
+		enc.Encode(c)
+		env := &Envelope{Command: "c", ReturnData: Successful, ContextData: []ContextEntry{c}}
+		var out bytes.Buffer
+		if err := env.WriteJSON(&out, JSONFormat{Indent: true, EscapeHTML: true}); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(out.Bytes(), bytes.TrimSuffix(viaEncoder.Bytes(), []byte("\n"))) {
+			t.Fatalf("%s: indented entry differs from encoding/json's:\n%s\nwant\n%s", c.Input, out.Bytes(), viaEncoder.Bytes())
+		}
+	}
+	if len(entries) < 60 || details < 300 {
+		t.Fatalf("only %d entries with %d details: the test covers too little", len(entries), details)
+	}
+	if _, err := (ContextEntry{Details: map[string]any{"bad": math.NaN()}}).MarshalJSON(); err == nil {
+		t.Fatal("a NaN detail encoded without error")
 	}
 }

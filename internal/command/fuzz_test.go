@@ -22,6 +22,9 @@ func FuzzContextEntryJSON(f *testing.F) {
 		if err != nil {
 			t.Fatalf("%s decoded but does not encode: %v", b, err)
 		}
+		if want, _ := referenceContextJSON(e); string(out) != string(want) {
+			t.Fatalf("encoded as\n%s\nwhere encoding/json gives\n%s", out, want)
+		}
 		var back ContextEntry
 		if err := json.Unmarshal(out, &back); err != nil {
 			t.Fatalf("%s does not read back: %v", out, err)

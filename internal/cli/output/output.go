@@ -25,7 +25,7 @@ func JSON(w io.Writer, env *command.Envelope) error {
 
 // JSONLine writes one context entry as a line of JSON.
 func JSONLine(w io.Writer, e command.ContextEntry) error {
-	b, err := json.Marshal(e)
+	b, err := e.MarshalJSON() // compact already: json.Marshal would only copy it again
 	if err != nil {
 		return err
 	}
