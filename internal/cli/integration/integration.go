@@ -246,7 +246,12 @@ func run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	defer release()
+	released := false
+	defer func() {
+		if !released {
+			release()
+		}
+	}()
 
 	var progress *output.Progress
 	if io.IsStderrTTY() && len(inputs) >= progressThreshold && format != "jsonl" {
@@ -270,6 +275,16 @@ func run(ctx context.Context, o *Options) error {
 		}
 	}
 	env, err := command.Run(ctx, deps, req)
+	// The store's last writes (answers held for a shared transaction) and its close
+	// need nothing of the output, nor the output anything of them: the two run side by
+	// side, and the command returns once both are done.
+	released = true
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		release()
+	}()
+	defer func() { <-closed }()
 	if progress != nil {
 		progress.Done()
 	}
