@@ -26,10 +26,10 @@ type Caches interface {
 	// normalised (case of scheme and host, trailing slash).
 	Cache(serverURL string) Cache
 	// CacheNoWait is Cache(serverURL) with puts that return before their answer is
-	// written: a shared transaction writes it within 10 ms with the others, and the
+	// written: a shared transaction writes it within 50 ms with the others, and the
 	// store's Close writes what is left (and reports a put that failed). For a
 	// process to which its cache is a saving across runs and nothing more, on a key
-	// whose requests are not scarce: killed, it loses the answers of its last 10 ms
+	// whose requests are not scarce: killed, it loses the answers of its last 50 ms
 	// or so, which a later run asks again. Not for the enrichment, whose resumption
 	// after a kill counts on an answer it received being stored.
 	CacheNoWait(serverURL string) Cache

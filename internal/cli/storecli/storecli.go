@@ -180,7 +180,7 @@ func (e *env) conn(ctx context.Context, st store.Store, t cmdutil.Target) (*conn
 		Retry:       vt.RetryPolicy{MaxAttempts: f.Options.Retries + 1},
 		Concurrency: f.IdleConns(),
 		// A premium key's answers are saved without waiting for the write (a kill
-		// loses its last 10 ms of them); a public key's, which cost its day, are not.
+		// loses its last 50 ms of them); a public key's, which cost its day, are not.
 		CachePutsNoWait: true,
 		Logger:          f.Logger(),
 	}
