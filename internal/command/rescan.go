@@ -3,6 +3,7 @@ package command
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/vtsoar/vtsoar/ioc"
 	"github.com/vtsoar/vtsoar/vt"
@@ -18,7 +19,7 @@ func rescanCommands() []*Command {
 			Title: fmt.Sprintf("Rescan %s", noun),
 			Kind:  k,
 			Group: "scan",
-			Short: fmt.Sprintf("Ask VirusTotal to analyse known %ss again", k.Noun()),
+			Short: fmt.Sprintf("Ask VirusTotal to analyse known %s again", plural(k.Noun())),
 			Long: fmt.Sprintf(`Asks VirusTotal to analyse each %s it already knows again (POST
 /%s/{id}/analyse) and returns the analysis id (analysis_id). With --wait the analysis is
 followed (--poll-interval, --timeout) to its verdict, and the risk level is derived from
@@ -59,4 +60,12 @@ func execRescan(ctx context.Context, r *run, t task) outcome {
 		return outcome{entry: entry, fail: f}
 	}
 	return analysisOutcome(r, entry, a, t.obs.Kind)
+}
+
+// plural is the plural of a kind's noun ("file hashes", "URLs").
+func plural(noun string) string {
+	if strings.HasSuffix(noun, "sh") || strings.HasSuffix(noun, "ss") {
+		return noun + "es"
+	}
+	return noun + "s"
 }
