@@ -124,29 +124,29 @@ func Validate(req Request) error {
 }
 
 func checkOptions(cmd *Command, req Request) (vt.Relationship, error) {
-	set := map[string]bool{
-		OptRelationship:    req.Relationship != "",
-		OptLimit:           req.Limit != 0,
-		OptDescriptorsOnly: req.DescriptorsOnly,
-		OptNoSubmit:        req.NoSubmit,
-		OptRescan:          req.Rescan,
-		OptWait:            req.Wait,
-		OptPollInterval:    req.PollInterval != 0,
-		OptTimeout:         req.Timeout != 0,
-		OptOutDir:          req.OutDir != "",
-		OptWidgetColors:    req.WidgetColors != (WidgetColors{}),
-		OptExtract:         req.Extract,
-		OptIncludePrivate:  req.IncludePrivate,
-		OptIncludeBenign:   req.IncludeBenign,
-		OptComment:         req.Comment != "",
-		OptVerdict:         req.Verdict != "",
-		OptMaxSize:         req.MaxSize != 0,
-	}
-	for _, opt := range []string{OptRelationship, OptLimit, OptDescriptorsOnly, OptNoSubmit, OptRescan, OptWait,
-		OptPollInterval, OptTimeout, OptOutDir, OptWidgetColors, OptExtract, OptIncludePrivate, OptIncludeBenign,
-		OptComment, OptVerdict, OptMaxSize} {
-		if set[opt] && !cmd.Takes(opt) {
-			return vt.Relationship{}, badRequest("%s does not take the option %s", cmd.Name, opt)
+	for _, o := range [...]struct {
+		name string
+		set  bool
+	}{
+		{OptRelationship, req.Relationship != ""},
+		{OptLimit, req.Limit != 0},
+		{OptDescriptorsOnly, req.DescriptorsOnly},
+		{OptNoSubmit, req.NoSubmit},
+		{OptRescan, req.Rescan},
+		{OptWait, req.Wait},
+		{OptPollInterval, req.PollInterval != 0},
+		{OptTimeout, req.Timeout != 0},
+		{OptOutDir, req.OutDir != ""},
+		{OptWidgetColors, req.WidgetColors != (WidgetColors{})},
+		{OptExtract, req.Extract},
+		{OptIncludePrivate, req.IncludePrivate},
+		{OptIncludeBenign, req.IncludeBenign},
+		{OptComment, req.Comment != ""},
+		{OptVerdict, req.Verdict != ""},
+		{OptMaxSize, req.MaxSize != 0},
+	} {
+		if o.set && !cmd.Takes(o.name) {
+			return vt.Relationship{}, badRequest("%s does not take the option %s", cmd.Name, o.name)
 		}
 	}
 	if req.Limit < 0 {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -132,12 +134,44 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, u *store.
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	raw := 0
+	for _, b := range env.RawData {
+		raw += len(b)
+	}
+	if raw > maxBufferedAnswer {
+		// A large answer is streamed (chunked) rather than held twice in memory.
+		w.WriteHeader(http.StatusOK)
+		if err := env.WriteJSON(w, command.JSONFormat{}); err != nil {
+			s.log.WarnContext(r.Context(), "writing a command's answer failed", "command", cmd.Name, "error", err)
+		}
+		return nil
+	}
+	// Most answers are a few objects: written whole, with their length, in one write
+	// instead of a chunk per buffer.
+	buf := answerBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 4*maxBufferedAnswer {
+			buf.Reset()
+			answerBuffers.Put(buf)
+		}
+	}()
+	if err := env.WriteJSON(buf, command.JSONFormat{}); err != nil {
+		return internal(fmt.Errorf("encoding a command's answer: %w", err))
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(http.StatusOK)
-	if err := env.WriteJSON(w, command.JSONFormat{}); err != nil {
+	if _, err := w.Write(buf.Bytes()); err != nil {
 		s.log.WarnContext(r.Context(), "writing a command's answer failed", "command", cmd.Name, "error", err)
 	}
 	return nil
 }
+
+// maxBufferedAnswer is the size of VirusTotal answers up to which a command's
+// envelope is encoded whole before it is sent.
+const maxBufferedAnswer = 1 << 20
+
+// answerBuffers holds the buffers envelopes are encoded into.
+var answerBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // pickConnection returns the connection a command runs on: the one named, which u
 // must be allowed to use, or, when none is named, the only one u may use.
