@@ -293,7 +293,7 @@ func eicarName(e engine) string {
 
 // scan is the result of one engine.
 type scan struct {
-	engine   engine
+	engine   *engine // in fileEngines or networkEngines
 	category string
 	result   any // string or nil
 }
@@ -304,7 +304,8 @@ func fileScans(d digest, v verdict, pe bool, eicar bool, family, category string
 	r := d.rng("engines")
 	out := make([]scan, len(fileEngines))
 	var open []int // engines free to take a verdict
-	for i, e := range fileEngines {
+	for i := range fileEngines {
+		e := &fileEngines[i]
 		out[i] = scan{engine: e, category: "undetected"}
 		switch {
 		case e.mobile:
@@ -321,9 +322,9 @@ func fileScans(d digest, v verdict, pe bool, eicar bool, family, category string
 		i := open[k]
 		out[i].category = "malicious"
 		if eicar {
-			out[i].result = eicarName(out[i].engine)
+			out[i].result = eicarName(*out[i].engine)
 		} else {
-			out[i].result = threatName(out[i].engine, family, category, r.IntN(1<<30))
+			out[i].result = threatName(*out[i].engine, family, category, r.IntN(1<<30))
 		}
 	}
 	for s := 0; s < v.suspicious && k < len(open); s, k = s+1, k+1 {
@@ -343,8 +344,8 @@ func networkScans(d digest, v verdict) []scan {
 	r := d.rng("net-engines")
 	out := make([]scan, len(networkEngines))
 	idx := make([]int, len(networkEngines))
-	for i, e := range networkEngines {
-		out[i] = scan{engine: e, category: "harmless", result: "clean"}
+	for i := range networkEngines {
+		out[i] = scan{engine: &networkEngines[i], category: "harmless", result: "clean"}
 		idx[i] = i
 	}
 	r.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
@@ -398,7 +399,7 @@ func resultsOf(scans []scan, file bool, updated int64) engineResults {
 	// its engine's rank. Anything else (which nothing makes) is sorted.
 	placed := 0
 	for _, s := range scans {
-		if s.engine.rank >= len(scans) || res.scans[s.engine.rank].engine.name != "" {
+		if s.engine.rank >= len(scans) || res.scans[s.engine.rank].engine != nil {
 			break
 		}
 		res.scans[s.engine.rank] = s
