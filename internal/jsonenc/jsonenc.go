@@ -81,37 +81,33 @@ func appendValue(dst []byte, v any) ([]byte, error) {
 		}
 		return append(dst, '}'), nil
 	case []any:
-		if v == nil {
-			return append(dst, "null"...), nil
-		}
-		dst = append(dst, '[')
-		for i, e := range v {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			if dst, err = appendValue(dst, e); err != nil {
-				return dst, err
-			}
-		}
-		return append(dst, ']'), nil
+		return appendArray(dst, v, appendValue)
 	case []string:
-		if v == nil {
-			return append(dst, "null"...), nil
-		}
-		dst = append(dst, '[')
-		for i, e := range v {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = AppendString(dst, e)
-		}
-		return append(dst, ']'), nil
+		return appendArray(dst, v, func(dst []byte, s string) ([]byte, error) { return AppendString(dst, s), nil })
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return dst, err
 	}
 	return append(dst, b...), nil
+}
+
+// appendArray appends v as a JSON array, each element by elem; a nil slice is null.
+func appendArray[T any](dst []byte, v []T, elem func([]byte, T) ([]byte, error)) ([]byte, error) {
+	if v == nil {
+		return append(dst, "null"...), nil
+	}
+	dst = append(dst, '[')
+	var err error
+	for i, e := range v {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		if dst, err = elem(dst, e); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, ']'), nil
 }
 
 const hexDigits = "0123456789abcdef"
