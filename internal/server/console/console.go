@@ -435,9 +435,17 @@ func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAg
 	http.SetCookie(w, ck)
 }
 
-// localPath returns next when it is a path of this site, else "/".
+// localPath returns next when it is a path of this site, else "/": it must parse as a
+// URL with neither scheme nor host, start with one "/", and hold no backslash and no
+// control character, which browsers strip or read as "/" before they follow a
+// redirect ("/\t/evil.example" is "//evil.example" to them, another site).
 func localPath(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if _, bad := store.ControlChar(next); bad || strings.Contains(next, "\\") ||
+		!strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
 		return "/"
 	}
 	return next

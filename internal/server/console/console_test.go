@@ -73,15 +73,46 @@ func TestSignInAndHeaders(t *testing.T) {
 	}
 }
 
+// offSite are next= values that must not send a signed-in browser away: schemes,
+// hosts, backslashes, and control characters that browsers strip from a Location
+// ("/\t/evil.example" is "//evil.example" to them).
+var offSite = []string{
+	"https://evil.example/", "//evil.example/x", "/\\evil.example", "/\\/evil.example",
+	"/\t/evil.example", "/\n/evil.example", "/\r/evil.example", "/\r\n/evil.example", "\t//evil.example",
+	"/\x00/evil.example", "/\x1b/evil.example", "/\u0085/evil.example", "/\x7f/evil.example",
+	"javascript:alert(1)", "data:text/html,x", "http:/evil.example", "evil.example", "", " //evil.example",
+	"/\xff/evil.example",
+}
+
 func TestLoginNextStaysOnSite(t *testing.T) {
 	e := newEnv(t)
-	for _, next := range []string{"https://evil.example/", "//evil.example/x", "/\\evil.example"} {
+	// Signing in with next= in the form, and visiting /login?next= once signed in (the
+	// issue's curl: GET /login?next=/%09/evil.example with the session cookie).
+	for _, next := range offSite {
 		b := e.browser(t)
-		lp := b.get("/login")
-		r := b.do("POST", "/login", url.Values{"csrf": {lp.csrf(t)}, "token": {e.tokens["admin"]}, "next": {next}})
-		if loc := r.header.Get("Location"); loc != "/" {
-			t.Errorf("next %q: redirected to %q", next, loc)
+		lp := b.get("/login?next=" + url.QueryEscape(next))
+		if strings.Contains(lp.body, "evil.example") {
+			t.Errorf("next %q: the sign-in form carries it", next)
 		}
+		r := b.do("POST", "/login", url.Values{"csrf": {lp.csrf(t)}, "token": {e.tokens["admin"]}, "next": {next}})
+		if loc := r.header.Get("Location"); r.status != http.StatusSeeOther || loc != "/" {
+			t.Errorf("sign-in with next %q: %d, redirected to %q", next, r.status, loc)
+		}
+		if r := b.get("/login?next=" + url.QueryEscape(next)); r.header.Get("Location") != "/" {
+			t.Errorf("GET /login?next=%q signed in: redirected to %q", next, r.header.Get("Location"))
+		}
+	}
+	// Paths of the site are kept, with their query and escapes.
+	b := e.browser(t)
+	b.login(e.tokens["admin"])
+	for _, next := range []string{"/events", "/run?command=check-ip-reputation&x=%2F%2Fa", "/connections/a%2Fb", "/%2F%2Fevil.example", "/%09/x"} {
+		if r := b.get("/login?next=" + url.QueryEscape(next)); r.header.Get("Location") != next {
+			t.Errorf("GET /login?next=%q: redirected to %q", next, r.header.Get("Location"))
+		}
+	}
+	// The request as written, percent-escapes in the query.
+	if r := b.get("/login?next=/%09/evil.example"); r.header.Get("Location") != "/" {
+		t.Errorf("/login?next=/%%09/evil.example: redirected to %q", r.header.Get("Location"))
 	}
 }
 

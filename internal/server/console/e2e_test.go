@@ -338,3 +338,31 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Error("the analyst is offered Test or Delete")
 	}
 }
+
+// TestLoginRedirectStaysOnSiteInBrowser follows the console's redirects after sign-in
+// in Chromium, which strips TAB, CR and LF from a Location and reads "\" as "/": the
+// browser stays on the console's origin whatever next= says.
+func TestLoginRedirectStaysOnSiteInBrowser(t *testing.T) {
+	e := newEnv(t)
+	c := newChrome(t, e.srv.URL)
+	nexts := []string{"/%09/evil.example", "/%0a/evil.example", "/%0d/evil.example", "/%5C/evil.example",
+		"/%5C%09/evil.example", "//evil.example", "/%09%2Fevil.example", "https://evil.example/", "%09//evil.example"}
+	// Signing in from a sign-in page whose next= points away.
+	for _, next := range nexts {
+		c.open("/login?next="+next, "#token")
+		c.do(chromedp.SetValue(chromedp.ID("token"), e.tokens["admin"]), chromedp.Click(chromedp.CSS(`#login-form button[type=submit]`)),
+			chromedp.WaitVisible(chromedp.CSS(`form.who`)))
+		if loc := c.location(); loc != e.srv.URL+"/" {
+			t.Errorf("signed in with next=%s: the browser is at %s", next, loc)
+		}
+		c.signOut()
+	}
+	// Visiting /login?next= once signed in (the redirect of loginForm).
+	c.signIn(e.tokens["admin"])
+	for _, next := range nexts {
+		c.do(chromedp.Navigate(c.base + "/login?next=" + next))
+		if loc := c.location(); loc != e.srv.URL+"/" {
+			t.Errorf("/login?next=%s signed in: the browser is at %s", next, loc)
+		}
+	}
+}
