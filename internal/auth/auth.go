@@ -41,8 +41,8 @@ func HashToken(token string) []byte {
 // store.ErrExists when the name is taken.
 func CreateUser(ctx context.Context, st store.Users, name, role string, sites []string) (string, error) {
 	name = strings.TrimSpace(name)
-	if name == "" || strings.ContainsAny(name, " \t\r\n/") {
-		return "", fmt.Errorf("user name %q must be non-empty and without spaces or '/'", name)
+	if err := store.CheckUserName(name); err != nil {
+		return "", err
 	}
 	if role != store.RoleAdmin && role != store.RoleAnalyst {
 		return "", fmt.Errorf("role %q: want %s or %s", role, store.RoleAdmin, store.RoleAnalyst)

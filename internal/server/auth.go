@@ -57,6 +57,9 @@ func userSites(u *store.User) []string {
 func siteFor(u *store.User, asked string) (string, error) {
 	asked = strings.TrimSpace(asked)
 	if asked != "" {
+		if err := store.CheckSiteName(asked); err != nil {
+			return "", badRequest("site: %v", err)
+		}
 		if asked == store.AllSites {
 			return "", badRequest(`"*" is not a site`)
 		}

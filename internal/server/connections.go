@@ -73,8 +73,8 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 func (s *Server) apply(c *store.Connection, in connectionIn, create bool) error {
 	if in.APIKey != nil {
 		key := strings.TrimSpace(*in.APIKey)
-		if key == "" {
-			return badRequest("api_key is empty")
+		if err := store.CheckAPIKey(key); err != nil {
+			return badRequest("api_key: %v", err)
 		}
 		sealed, err := connclient.SealKey(s.cfg.Cipher, c.Name, key)
 		if err != nil {
@@ -154,15 +154,9 @@ func (s *Server) apply(c *store.Connection, in connectionIn, create bool) error 
 		}
 	}
 	if in.Users != nil {
-		var users []string
-		for _, u := range *in.Users {
-			u = strings.TrimSpace(u)
-			if u == "" {
-				return badRequest("users: empty user name")
-			}
-			if !slices.Contains(users, u) {
-				users = append(users, u)
-			}
+		users, err := store.CleanUsers(*in.Users)
+		if err != nil {
+			return badRequest("users: %v", err)
 		}
 		c.Users = users
 	}
@@ -180,13 +174,6 @@ func optionalURL(name, v string, parse func(string) (*url.URL, error)) (string, 
 		return "", badRequest("%s: %v", name, err)
 	}
 	return v, nil
-}
-
-func validName(name string) error {
-	if name == "" || len(name) > 100 || strings.ContainsAny(name, "/?#% \t\r\n") {
-		return badRequest("connection name %q must be 1 to 100 characters without spaces, '/', '?', '#' or '%%'", name)
-	}
-	return nil
 }
 
 func (s *Server) handleListConnections(w http.ResponseWriter, r *http.Request, u *store.User) error {
@@ -238,8 +225,8 @@ func (s *Server) handleCreateConnection(w http.ResponseWriter, r *http.Request, 
 		return badRequest("name is required")
 	}
 	c := store.Connection{Name: strings.TrimSpace(*in.Name)}
-	if err := validName(c.Name); err != nil {
-		return err
+	if err := store.CheckConnectionName(c.Name); err != nil {
+		return badRequest("%v", err)
 	}
 	if err := s.apply(&c, in, true); err != nil {
 		return err

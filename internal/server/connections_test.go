@@ -59,7 +59,7 @@ func TestConnectionCRUD(t *testing.T) {
 	}{
 		{map[string]any{"name": "vt2", "api_key": "x"}, 409, "exists"},
 		{map[string]any{"name": "vt3"}, 400, "api_key is required"},
-		{map[string]any{"name": "vt3", "api_key": "   "}, 400, "api_key is empty"},
+		{map[string]any{"name": "vt3", "api_key": "   "}, 400, "API key is empty"},
 		{map[string]any{"api_key": "x"}, 400, "name is required"},
 		{map[string]any{"name": "a/b", "api_key": "x"}, 400, "connection name"},
 		{map[string]any{"name": "vt3", "api_key": "x", "quota": "lots"}, 400, "quota"},

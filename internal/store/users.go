@@ -23,13 +23,13 @@ const (
 const AllSites = "*"
 
 // CleanSites returns a list of sites (of a user or a connection) trimmed and without
-// repeats; an empty name, or AllSites beside other sites, is an error.
+// repeats; a name CheckSiteName refuses, or AllSites beside other sites, is an error.
 func CleanSites(sites []string) ([]string, error) {
 	var out []string
 	for _, s := range sites {
 		s = strings.TrimSpace(s)
-		if s == "" {
-			return nil, errors.New("empty site name")
+		if err := CheckSiteName(s); err != nil {
+			return nil, err
 		}
 		if !slices.Contains(out, s) {
 			out = append(out, s)
@@ -37,6 +37,22 @@ func CleanSites(sites []string) ([]string, error) {
 	}
 	if slices.Contains(out, AllSites) && len(out) > 1 {
 		return nil, errors.New(`"*" (every site) cannot be combined with other sites`)
+	}
+	return out, nil
+}
+
+// CleanUsers returns a list of user names (those allowed to run a connection) trimmed
+// and without repeats; a name CheckUserName refuses is an error.
+func CleanUsers(users []string) ([]string, error) {
+	var out []string
+	for _, u := range users {
+		u = strings.TrimSpace(u)
+		if err := CheckUserName(u); err != nil {
+			return nil, err
+		}
+		if !slices.Contains(out, u) {
+			out = append(out, u)
+		}
 	}
 	return out, nil
 }

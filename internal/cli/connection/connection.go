@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -142,8 +143,8 @@ func readKey(in io.Reader, o *AddOptions) (string, error) {
 		return "", &cmdutil.UsageError{Err: err}
 	}
 	key = strings.TrimSpace(key)
-	if strings.ContainsAny(key, " \t\r\n") {
-		return "", cmdutil.Usagef("the API key contains white space or several lines")
+	if err := store.CheckAPIKey(key); err != nil {
+		return "", &cmdutil.UsageError{Err: err}
 	}
 	return key, nil
 }
@@ -188,8 +189,19 @@ global flags) are stored with the connection.`,
 
 func addRun(ctx context.Context, o *AddOptions) error {
 	name := strings.TrimSpace(o.Name)
-	if name == "" || strings.ContainsAny(name, " \t\r\n/") {
-		return cmdutil.Usagef("connection name %q: use letters, digits, '-', '_' or '.'", name)
+	if err := store.CheckConnectionName(name); err != nil {
+		return &cmdutil.UsageError{Err: err}
+	}
+	sites, err := store.CleanSites(o.Sites)
+	if err != nil {
+		return cmdutil.Usagef("--site: %v", err)
+	}
+	if slices.Contains(sites, store.AllSites) {
+		sites = nil // every site
+	}
+	users, err := store.CleanUsers(o.Users)
+	if err != nil {
+		return cmdutil.Usagef("--user: %v", err)
 	}
 	spec, err := quota.ParseSpec(o.Quota)
 	if err != nil {
@@ -240,7 +252,7 @@ func addRun(ctx context.Context, o *AddOptions) error {
 	defer st.Close()
 	conn := store.Connection{
 		Name: name, SealedAPIKey: sealed, ServerURL: server, Quota: spec.String(), Proxy: o.Proxy,
-		ReputationChecks: checks, HealthCheckMinutes: o.HealthEvery, Sites: o.Sites, Users: o.Users,
+		ReputationChecks: checks, HealthCheckMinutes: o.HealthEvery, Sites: sites, Users: users,
 		RiskPolicy: policy,
 	}
 	err = st.CreateConnection(ctx, conn)

@@ -99,6 +99,11 @@ default one.`,
 func run(ctx context.Context, opts *Options) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if opts.APIKey != "" {
+		if err := store.CheckAPIKey(opts.APIKey); err != nil {
+			return cmdutil.Usagef("VT_API_KEY: %v", err)
+		}
+	}
 	db := opts.DB
 	if db == "" {
 		p, err := DefaultDBPath()

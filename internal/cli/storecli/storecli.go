@@ -131,10 +131,13 @@ func (e *env) resolve(ctx context.Context, st store.Store, connection string) (c
 			specText = conn.Quota
 		}
 	} else {
-		t.APIKey = f.Resolved(f.Options.APIKey, "VT_API_KEY", "")
+		t.APIKey = strings.TrimSpace(f.Resolved(f.Options.APIKey, "VT_API_KEY", ""))
 		t.ServerURL = f.Resolved(f.Options.ServerURL, "VT_SERVER_URL", "")
-		if strings.TrimSpace(t.APIKey) == "" {
+		if t.APIKey == "" {
 			return cmdutil.Target{}, cmdutil.NoAPIKey(t.ServerURL)
+		}
+		if err := store.CheckAPIKey(t.APIKey); err != nil {
+			return cmdutil.Target{}, cmdutil.Usagef("--api-key or VT_API_KEY: %v", err)
 		}
 	}
 	if specText == "" {

@@ -257,3 +257,42 @@ func TestWidgetServedInSandbox(t *testing.T) {
 		t.Fatalf("unknown widget = %d", w.status)
 	}
 }
+
+// The console's forms refuse names, sites, user lists and keys holding control
+// characters, as the API does (its refusal shown in words), and store nothing.
+func TestControlCharactersRefused(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(t)
+	b.login(e.tokens["admin"])
+	for _, tc := range []struct {
+		form url.Values
+		want string
+	}{
+		{url.Values{"name": {"esc\x1b[2J"}, "api_key": {simAPIKey}}, "control character"},
+		{url.Values{"name": {"nul\x00"}, "api_key": {simAPIKey}}, "control character"},
+		{url.Values{"name": {"bel\x07"}, "api_key": {simAPIKey}}, "control character"},
+		{url.Values{"name": {"ok"}, "api_key": {"abc\r\nX-Injected: 1"}}, "API key"},
+		{url.Values{"name": {"ok"}, "api_key": {"abc\x1bdef"}}, "API key"},
+		{url.Values{"name": {"ok"}, "api_key": {simAPIKey}, "sites": {"paris, ly\x1bon"}}, "control character"},
+		{url.Values{"name": {"ok"}, "api_key": {simAPIKey}, "users": {"ana\x07lyst"}}, "control character"},
+	} {
+		tc.form.Set("csrf", b.get("/connections/new").csrf(t))
+		tc.form.Set("quota", "premium")
+		tc.form.Set("server_url", e.simURL)
+		r := b.do("POST", "/connections/new", tc.form)
+		if r.status != http.StatusBadRequest || !strings.Contains(r.body, tc.want) {
+			t.Errorf("add %q: %d, want 400 saying %q: %.300s", tc.form.Get("name"), r.status, tc.want, r.body)
+		}
+	}
+	if list, _ := e.st.ListConnections(t.Context()); len(list) != 0 {
+		t.Fatalf("stored: %+v", list)
+	}
+	ev := b.get("/events")
+	r := b.do("POST", "/events", url.Values{"csrf": {ev.csrf(t)}, "artifacts": {"8.8.8.8"}, "site": {"par\x1bis"}})
+	if r.status != http.StatusBadRequest || !strings.Contains(r.body, "control character") {
+		t.Errorf("event with a site holding ESC: %d %.300s", r.status, r.body)
+	}
+	if list, _ := e.st.ListEvents(t.Context(), nil, 10); len(list) != 0 {
+		t.Fatalf("event stored: %+v", list)
+	}
+}
