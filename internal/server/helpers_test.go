@@ -64,6 +64,8 @@ type envOpts struct {
 	// discardLogs logs at the service's default level (info) to nowhere, as a
 	// benchmark needs: the tests' log buffer grows with every request.
 	discardLogs bool
+	// metricsToken is server.Config.MetricsToken.
+	metricsToken string
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -108,7 +110,8 @@ func newEnv(t testing.TB, o envOpts) *env {
 		enr = svc
 	}
 	srv, err := server.New(server.Config{Store: st, Cipher: cipher, DataDir: dir, MaxFileSize: o.maxFileSize,
-		Enrich: enr, Metrics: o.metrics, Logger: log, Conn: connclient.Options{Retry: vt.RetryPolicy{MaxAttempts: 1}}})
+		Enrich: enr, Metrics: o.metrics, Logger: log, Conn: connclient.Options{Retry: vt.RetryPolicy{MaxAttempts: 1}},
+		MetricsToken: o.metricsToken})
 	if err != nil {
 		t.Fatal(err)
 	}

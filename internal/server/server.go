@@ -10,8 +10,9 @@
 // WWW-Authenticate: Bearer. Tokens are 32 random bytes, shown once when the user is
 // made (`vtsoar user add`) and stored as their SHA-256 only; package auth makes them
 // (and the users who hold them: auth.CreateUser, which was this package's CreateUser,
-// as its TokenPrefix, NewToken and HashToken were). GET /metrics takes a token
-// too (any role), so that what the service spends is not public.
+// as its TokenPrefix, NewToken and HashToken were). GET /metrics is for admins and
+// for the scrape token of Config.MetricsToken: it names every connection and its
+// budget, which an analyst may not all see.
 //
 // Users have a role: analyst (run commands, post and read events, upload files, read
 // the connections they may use) or admin (all of that, and manage connections and
@@ -31,6 +32,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -43,6 +45,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vtsoar/vtsoar/internal/auth"
 	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/server/console"
@@ -92,6 +95,10 @@ type Config struct {
 	// Logger receives the request log (nil: discard). Tokens and keys are never
 	// logged.
 	Logger *slog.Logger
+	// MetricsToken, when not empty, is a bearer token that may read GET /metrics (a
+	// Prometheus scraper's), besides admins; it is compared in constant time and
+	// opens nothing else.
+	MetricsToken string
 }
 
 // Server is the REST API as an http.Handler.
@@ -104,6 +111,8 @@ type Server struct {
 	conns   *Clients
 	routes  []route
 	console *console.Console
+	// metricsToken is the SHA-256 of Config.MetricsToken (nil: none).
+	metricsToken []byte
 }
 
 // New returns the API described by cfg.
@@ -129,6 +138,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), metrics: cfg.Metrics,
 		files: &fileStore{dir: fsDir, meta: cfg.Store}}
+	if cfg.MetricsToken != "" {
+		s.metricsToken = auth.HashToken(cfg.MetricsToken)
+	}
 	s.conns = cfg.Clients
 	if s.conns == nil {
 		s.conns = NewClients(cfg.Store, cfg.Cipher, cfg.Conn, s.metrics)
@@ -234,6 +246,7 @@ const (
 	anyRole               // any user
 	analyst               // analyst or admin
 	admin                 // admin only
+	scraper               // admin, or the metrics token (Config.MetricsToken)
 )
 
 // route is one endpoint: the mux pattern, who may call it, and its handler.
@@ -260,7 +273,7 @@ func (s *Server) table() []route {
 	return []route{
 		{method: "GET", path: "/{$}", access: public, handle: s.serveConsole},
 		{method: "GET", path: "/healthz", access: public, handle: s.handleHealthz},
-		{method: "GET", path: "/metrics", access: anyRole, handle: s.handleMetrics},
+		{method: "GET", path: "/metrics", access: scraper, handle: s.handleMetrics},
 		{method: "GET", path: "/api/v1/openapi.json", access: public, handle: s.handleOpenAPI},
 
 		{method: "POST", path: "/api/v1/commands/{command}", access: analyst, handle: s.handleCommand, write: -1},
@@ -309,7 +322,11 @@ func (s *Server) wrap(rt route) http.Handler {
 			rc.SetWriteDeadline(time.Now().Add(rt.write))
 		}
 		var u *store.User
-		if rt.access != public {
+		if rt.access == scraper && s.isMetricsToken(r) {
+			if rec, ok := w.(*statusRecorder); ok {
+				rec.user = "(metrics token)"
+			}
+		} else if rt.access != public {
 			var err error
 			u, err = s.authenticate(r)
 			if err != nil {
@@ -332,7 +349,7 @@ func (s *Server) wrap(rt route) http.Handler {
 
 func allowed(u *store.User, a access) bool {
 	switch a {
-	case admin:
+	case admin, scraper:
 		return u.Role == store.RoleAdmin
 	case analyst:
 		return u.Role == store.RoleAdmin || u.Role == store.RoleAnalyst
@@ -396,6 +413,13 @@ func Serve(ctx context.Context, ln net.Listener, srv *http.Server, grace time.Du
 		return serr
 	}
 	return err
+}
+
+// isMetricsToken reports whether r carries the metrics token, compared in constant
+// time (their SHA-256s, so that the length does not tell either).
+func (s *Server) isMetricsToken(r *http.Request) bool {
+	tok, ok := bearer(r)
+	return ok && s.metricsToken != nil && subtle.ConstantTimeCompare(auth.HashToken(tok), s.metricsToken) == 1
 }
 
 // bearer returns the token of an Authorization: Bearer header.

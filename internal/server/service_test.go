@@ -29,7 +29,7 @@ func metric(t *testing.T, text, prefix string) float64 {
 
 func TestMetrics(t *testing.T) {
 	e := newEnv(t, envOpts{enrich: true})
-	// Metrics tell what the service spends: any role, but a token.
+	// Metrics tell what the service spends: admins only (TestMetricsAccess).
 	e.do(t, "GET", "/metrics", "", nil).problem(t, 401)
 
 	for range 2 { // the second answer comes from the cache
@@ -46,7 +46,7 @@ func TestMetrics(t *testing.T) {
 	// The job is marked completed just after the event is done: scrape until it is.
 	var r resp
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		r = e.do(t, "GET", "/metrics", "paris", nil)
+		r = e.do(t, "GET", "/metrics", "admin", nil)
 		if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/plain") {
 			t.Fatalf("metrics = %d %s", r.status, r.header.Get("Content-Type"))
 		}
@@ -86,6 +86,43 @@ func TestMetrics(t *testing.T) {
 	if metric(t, text, "go_goroutines ") < 1 {
 		t.Error("no Go runtime metrics")
 	}
+}
+
+// GET /metrics names every connection with its budget: an analyst, who may not use
+// every connection, is refused (403) and learns nothing; admins and the scrape token
+// read it; the scrape token opens nothing else.
+func TestMetricsAccess(t *testing.T) {
+	const scrape = "scrape-token-0123456789abcdef"
+	e := newEnv(t, envOpts{metricsToken: scrape})
+	if r := e.do(t, "POST", "/api/v1/connections", "admin", map[string]any{"name": "lyon-only", "api_key": "lyon-key",
+		"server_url": e.simURL, "quota": "7/min,70/day", "sites": []string{"lyon"}}); r.status != 201 {
+		t.Fatalf("create = %d %s", r.status, r.body)
+	}
+	for _, who := range []string{"paris", "lyon", "both"} {
+		r := e.do(t, "GET", "/metrics", who, nil)
+		r.problem(t, 403)
+		if strings.Contains(string(r.body), "lyon-only") || strings.Contains(string(r.body), "vtsoar_quota_left") {
+			t.Errorf("%s: the refusal names a connection or a quota: %s", who, r.body)
+		}
+	}
+	for _, who := range []string{"admin", scrape} {
+		r := e.do(t, "GET", "/metrics", who, nil)
+		if r.status != 200 || metric(t, string(r.body), `vtsoar_quota_left{connection="lyon-only",window="minute"}`) != 7 {
+			t.Errorf("%.8s...: %d, quota of lyon-only:\n%s", who, r.status, grepLines(string(r.body), "vtsoar_quota_left"))
+		}
+	}
+	e.do(t, "GET", "/metrics", scrape+"x", nil).problem(t, 401)
+	e.do(t, "GET", "/metrics", scrape[:len(scrape)-1], nil).problem(t, 401)
+	for _, path := range []string{"/api/v1/connections", "/api/v1/jobs"} {
+		e.do(t, "GET", path, scrape, nil).problem(t, 401)
+	}
+	if strings.Contains(e.logs.String(), scrape) {
+		t.Error("the log holds the scrape token")
+	}
+	// Without a metrics token configured, no token but an admin's reads them.
+	e2 := newEnv(t, envOpts{})
+	e2.do(t, "GET", "/metrics", scrape, nil).problem(t, 401)
+	e2.do(t, "GET", "/metrics", "paris", nil).problem(t, 403)
 }
 
 func grepLines(text, sub string) string {

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -41,8 +42,33 @@ type Flags struct {
 	Grace time.Duration
 	// LogFormat is "text" or "json"; LogLevel "debug", "info", "warn" or "error".
 	LogFormat, LogLevel string
+	// MetricsTokenRef is --metrics-token: a reference (env:NAME or file:PATH) to the
+	// bearer token a Prometheus scraper reads GET /metrics with, besides admins.
+	MetricsTokenRef string
 	// Notify configures the notifications of health changes.
 	Notify NotifyFlags
+}
+
+// minMetricsToken is the shortest metrics token taken, in bytes.
+const minMetricsToken = 16
+
+// MetricsToken resolves --metrics-token ("" when it is not given).
+func (o *Flags) MetricsToken() (string, error) {
+	if o.MetricsTokenRef == "" {
+		return "", nil
+	}
+	if !secret.IsReference(o.MetricsTokenRef) {
+		return "", cmdutil.Usagef("--metrics-token takes a reference, env:NAME or file:PATH (a token on the command line would show in ps)")
+	}
+	tok, err := secret.Resolve(o.MetricsTokenRef)
+	if err != nil {
+		return "", cmdutil.Usagef("--metrics-token: %v", err)
+	}
+	tok = strings.TrimSpace(tok)
+	if err := store.CheckAPIKey(tok); err != nil || len(tok) < minMetricsToken {
+		return "", cmdutil.Usagef("--metrics-token: the token must be at least %d characters, without white space or control characters", minMetricsToken)
+	}
+	return tok, nil
 }
 
 // NotifyFlags configure the e-mail and webhook notifications of connection health
@@ -64,6 +90,7 @@ func (o *Flags) AddFlags(cmd *cobra.Command) {
 	fl.DurationVar(&o.Grace, "grace", 15*time.Second, "time requests in flight get to finish on SIGINT/SIGTERM")
 	fl.StringVar(&o.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	fl.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.StringVar(&o.MetricsTokenRef, "metrics-token", "", "bearer token that may read /metrics besides admins (a scraper's), as env:NAME or file:PATH")
 	n := &o.Notify
 	fl.StringVar(&n.SMTPHost, "smtp-host", "", "SMTP server for health notifications (none: no e-mail)")
 	fl.IntVar(&n.SMTPPort, "smtp-port", 587, "SMTP port")
@@ -257,6 +284,10 @@ type Env struct {
 // Run serves the API and runs the background service until ctx ends. ready, when not
 // nil, is called with the base URL once the listener is open.
 func Run(ctx context.Context, env Env, o Flags, ready func(baseURL string)) error {
+	metricsToken, err := o.MetricsToken()
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -270,7 +301,7 @@ func Run(ctx context.Context, env Env, o Flags, ready func(baseURL string)) erro
 	defer stopEnrich()
 	srv, err := server.New(server.Config{
 		Store: env.Store, Cipher: env.Cipher, DataDir: o.DataDir, MaxFileSize: o.MaxFileSize,
-		Enrich: enr, Logger: env.Log, Clients: clients, Metrics: metrics,
+		Enrich: enr, Logger: env.Log, Clients: clients, Metrics: metrics, MetricsToken: metricsToken,
 	})
 	if err != nil {
 		ln.Close()

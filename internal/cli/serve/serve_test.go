@@ -121,6 +121,7 @@ func TestFirstStartPrintsHowToMakeTheFirstAdmin(t *testing.T) {
 }
 
 func TestNotificationFlagsAreChecked(t *testing.T) {
+	t.Setenv("VTSOAR_TEST_SHORT_TOKEN", "hunter2")
 	t.Setenv("VTSOAR_MASTER_KEY", "")
 	t.Setenv("VTSOAR_DB", "")
 	db := filepath.Join(t.TempDir(), "vtsoar.db")
@@ -133,6 +134,9 @@ func TestNotificationFlagsAreChecked(t *testing.T) {
 		{[]string{"--smtp-host", "smtp.example", "--smtp-from", "vtsoar@example.com"}, "recipients"},
 		{[]string{"--smtp-to", "soc@example.com"}, "--smtp-host"},
 		{[]string{"--smtp-host", "smtp.example", "--smtp-from", "a@example.com", "--smtp-to", "b@example.com", "--smtp-user", "u", "--smtp-password", "hunter2"}, "reference"},
+		{[]string{"--metrics-token", "hunter2-hunter2-hunter2"}, "env:NAME or file:PATH"},
+		{[]string{"--metrics-token", "env:VTSOAR_TEST_SHORT_TOKEN"}, "at least 16"},
+		{[]string{"--metrics-token", "env:VTSOAR_TEST_UNSET_TOKEN"}, "not set"},
 	} {
 		var out iostreams.SyncBuffer
 		args := append([]string{"--db", db, "serve", "--addr", "127.0.0.1:0"}, tc.args...)
@@ -148,7 +152,8 @@ func TestNotificationFlagsAreChecked(t *testing.T) {
 
 // Every request `vtsoar serve` sends to VirusTotal is counted in
 // vtsoar_vt_requests_total, those of the background enrichment included: the REST
-// server and the enrichment share one set of clients.
+// server and the enrichment share one set of clients. A scraper reads them with the
+// token of --metrics-token.
 func TestMetricCountsTheEnrichmentsRequests(t *testing.T) {
 	key := make([]byte, 32)
 	rand.Read(key)
@@ -171,8 +176,11 @@ func TestMetricCountsTheEnrichmentsRequests(t *testing.T) {
 	if tok == nil {
 		t.Fatal("no token")
 	}
-	srv := start(t, "--db", db, "serve", "--addr", "127.0.0.1:0", "--log-level", "warn")
+	const scrape = "prometheus-scrape-token-0123456789"
+	t.Setenv("VTSOAR_TEST_SCRAPE", scrape+"\n")
+	srv := start(t, "--db", db, "serve", "--addr", "127.0.0.1:0", "--log-level", "warn", "--metrics-token", "env:VTSOAR_TEST_SCRAPE")
 	base := srv.wait(t, servingRE)[1]
+	token := tok[1]
 	call := func(method, path string, body any) []byte {
 		t.Helper()
 		var rd io.Reader
@@ -181,7 +189,7 @@ func TestMetricCountsTheEnrichmentsRequests(t *testing.T) {
 			rd = bytes.NewReader(b)
 		}
 		req, _ := http.NewRequest(method, base+path, rd)
-		req.Header.Set("Authorization", "Bearer "+tok[1])
+		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("Content-Type", "application/json")
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -211,6 +219,7 @@ func TestMetricCountsTheEnrichmentsRequests(t *testing.T) {
 	call("POST", "/api/v1/commands/check-ip-reputation", map[string]any{"connection": "emu", "inputs": []string{"1.1.1.1"}})
 
 	counted := 0.0
+	token = scrape
 	for _, line := range strings.Split(string(call("GET", "/metrics", nil)), "\n") {
 		if strings.HasPrefix(line, "vtsoar_vt_requests_total{") {
 			v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
