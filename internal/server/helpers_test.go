@@ -66,6 +66,8 @@ type envOpts struct {
 	discardLogs bool
 	// metricsToken is server.Config.MetricsToken.
 	metricsToken string
+	// bodyReadTimeout is server.Config.BodyReadTimeout.
+	bodyReadTimeout time.Duration
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -111,7 +113,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	}
 	srv, err := server.New(server.Config{Store: st, Cipher: cipher, DataDir: dir, MaxFileSize: o.maxFileSize,
 		Enrich: enr, Metrics: o.metrics, Logger: log, Conn: connclient.Options{Retry: vt.RetryPolicy{MaxAttempts: 1}},
-		MetricsToken: o.metricsToken})
+		MetricsToken: o.metricsToken, BodyReadTimeout: o.bodyReadTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,6 +45,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/vtsoar/vtsoar/internal/auth"
 	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/secret"
@@ -64,9 +66,13 @@ const (
 	ReadHeaderTimeout = 10 * time.Second
 	// IdleTimeout closes idle keep-alive connections.
 	IdleTimeout = 2 * time.Minute
-	// bodyReadTimeout bounds reading a JSON body; uploads get uploadReadTimeout.
-	bodyReadTimeout   = 30 * time.Second
-	uploadReadTimeout = 30 * time.Minute
+	// DefaultBodyReadTimeout bounds reading a request, body included, on every route
+	// (the API's and the console's); uploads get uploadReadTimeout.
+	DefaultBodyReadTimeout = 30 * time.Second
+	uploadReadTimeout      = 30 * time.Minute
+	// DefaultMaxConnections bounds the connections a server holds open at once
+	// (LimitListener).
+	DefaultMaxConnections = 1024
 	// writeTimeout bounds writing an answer, except commands that follow analyses.
 	writeTimeout = 2 * time.Minute
 )
@@ -95,6 +101,10 @@ type Config struct {
 	// Logger receives the request log (nil: discard). Tokens and keys are never
 	// logged.
 	Logger *slog.Logger
+	// BodyReadTimeout bounds the time to read a request, its body included, from when
+	// its headers are read, on every route but uploads (0: DefaultBodyReadTimeout): a
+	// client that sends its body a byte at a time is cut off.
+	BodyReadTimeout time.Duration
 	// MetricsToken, when not empty, is a bearer token that may read GET /metrics (a
 	// Prometheus scraper's), besides admins; it is compared in constant time and
 	// opens nothing else.
@@ -125,6 +135,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxFileSize <= 0 {
 		cfg.MaxFileSize = DefaultMaxFileSize
+	}
+	if cfg.BodyReadTimeout <= 0 {
+		cfg.BodyReadTimeout = DefaultBodyReadTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -184,9 +197,11 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. Every request gets a read deadline
+// (Config.BodyReadTimeout), the console's included; a route may set another.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	http.NewResponseController(w).SetReadDeadline(start.Add(s.cfg.BodyReadTimeout))
 	rec := &statusRecorder{ResponseWriter: w}
 	s.mux.ServeHTTP(rec, r)
 	if rec.status == 0 {
@@ -255,7 +270,7 @@ type route struct {
 	access       access
 	handle       func(w http.ResponseWriter, r *http.Request, u *store.User) error
 	// write is the write deadline of the answer (0: writeTimeout); read that of the
-	// body (0: bodyReadTimeout).
+	// body (0: Config.BodyReadTimeout).
 	write, read time.Duration
 }
 
@@ -310,11 +325,9 @@ func (s *Server) serveConsole(w http.ResponseWriter, r *http.Request, _ *store.U
 func (s *Server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)
-		read := rt.read
-		if read == 0 {
-			read = bodyReadTimeout
+		if rt.read > 0 {
+			rc.SetReadDeadline(time.Now().Add(rt.read))
 		}
-		rc.SetReadDeadline(time.Now().Add(read))
 		switch {
 		case rt.write == 0:
 			rc.SetWriteDeadline(time.Now().Add(writeTimeout))
@@ -378,7 +391,7 @@ func newID(prefix string) string {
 
 // HTTPServer returns an http.Server for h on addr with vtsoar's timeouts: headers
 // within ReadHeaderTimeout, idle connections closed after IdleTimeout; body and
-// answer deadlines are set per route.
+// answer deadlines are set per request (Server.ServeHTTP) and per route.
 func HTTPServer(addr string, h http.Handler, log *slog.Logger) *http.Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -391,6 +404,15 @@ func HTTPServer(addr string, h http.Handler, log *slog.Logger) *http.Server {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+}
+
+// LimitListener returns ln accepting at most n connections at once (n < 1:
+// DefaultMaxConnections); a further client waits until one closes.
+func LimitListener(ln net.Listener, n int) net.Listener {
+	if n < 1 {
+		n = DefaultMaxConnections
+	}
+	return netutil.LimitListener(ln, n)
 }
 
 // Serve serves h on ln until ctx ends, then shuts down gracefully: it stops accepting,

@@ -40,6 +40,8 @@ type Flags struct {
 	MaxFileSize int64
 	// Grace is how long requests in flight get to finish on shutdown.
 	Grace time.Duration
+	// MaxConnections bounds the client connections held open at once.
+	MaxConnections int
 	// LogFormat is "text" or "json"; LogLevel "debug", "info", "warn" or "error".
 	LogFormat, LogLevel string
 	// MetricsTokenRef is --metrics-token: a reference (env:NAME or file:PATH) to the
@@ -88,6 +90,7 @@ func (o *Flags) AddFlags(cmd *cobra.Command) {
 	fl.StringVar(&o.DataDir, "data-dir", "", "directory of uploaded files (default: the database's directory)")
 	fl.Int64Var(&o.MaxFileSize, "max-file-size", server.DefaultMaxFileSize, "largest file upload in bytes")
 	fl.DurationVar(&o.Grace, "grace", 15*time.Second, "time requests in flight get to finish on SIGINT/SIGTERM")
+	fl.IntVar(&o.MaxConnections, "max-connections", server.DefaultMaxConnections, "client connections held open at once; more wait until one closes")
 	fl.StringVar(&o.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	fl.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.StringVar(&o.MetricsTokenRef, "metrics-token", "", "bearer token that may read /metrics besides admins (a scraper's), as env:NAME or file:PATH")
@@ -288,10 +291,14 @@ func Run(ctx context.Context, env Env, o Flags, ready func(baseURL string)) erro
 	if err != nil {
 		return err
 	}
+	if o.MaxConnections < 1 {
+		return cmdutil.Usagef("--max-connections must be at least 1")
+	}
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
+	ln = server.LimitListener(ln, o.MaxConnections)
 	metrics := server.NewMetrics()
 	enr, clients, stopEnrich, err := startEnrich(ctx, env, o, metrics)
 	if err != nil {

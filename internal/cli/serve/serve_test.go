@@ -1,12 +1,15 @@
 package serve_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -232,5 +235,57 @@ func TestMetricCountsTheEnrichmentsRequests(t *testing.T) {
 	sent := sim.Stats().Requests
 	if sent < 4 || counted != float64(sent) {
 		t.Fatalf("vtsoar_vt_requests_total = %v, the emulator answered %d requests", counted, sent)
+	}
+}
+
+// `serve --max-connections N` holds at most N client connections: with two held open
+// (keep-alive, each answered once), a third client is not answered until one of
+// them closes.
+func TestMaxConnections(t *testing.T) {
+	t.Setenv("VTSOAR_MASTER_KEY", "")
+	t.Setenv("VTSOAR_DB", "")
+	db := filepath.Join(t.TempDir(), "vtsoar.db")
+	srv := start(t, "--db", db, "serve", "--addr", "127.0.0.1:0", "--log-level", "warn", "--max-connections", "2")
+	base := srv.wait(t, servingRE)[1]
+	host := strings.TrimPrefix(base, "http://")
+	var held []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", host)
+		res, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("held connection: %v %v", res, err)
+		}
+		res.Body.Close()
+		held = append(held, c)
+	}
+	done := make(chan error, 1)
+	go func() {
+		c := &http.Client{Transport: &http.Transport{}, Timeout: 20 * time.Second}
+		res, err := c.Get(base + "/healthz")
+		if err == nil {
+			res.Body.Close()
+		}
+		done <- err
+	}()
+	// A negative check: the third client has had time to be answered, and is not.
+	select {
+	case err := <-done:
+		t.Fatalf("a third client was served beside two held connections (err %v)", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	held[0].Close()
+	if err := <-done; err != nil {
+		t.Fatalf("the third client, once a connection closed: %v", err)
+	}
+	var out iostreams.SyncBuffer
+	code := cli.Main(context.Background(), []string{"--db", db, "serve", "--addr", "127.0.0.1:0", "--max-connections", "0"},
+		&iostreams.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &out})
+	if code != 2 || !strings.Contains(out.String(), "--max-connections") {
+		t.Errorf("--max-connections 0: exit %d %s", code, out.String())
 	}
 }
