@@ -55,6 +55,81 @@ func OpenKey(c *secret.Cipher, conn store.Connection) (string, error) {
 	return string(b), nil
 }
 
+// ProxyAAD is the associated data a connection's proxy URL is sealed with: it binds
+// the sealed URL to the connection's name, and cannot be taken for its API key.
+func ProxyAAD(name string) []byte { return []byte("vtsoar connection proxy\x00" + name) }
+
+// SetProxy gives conn (its Name set) the proxy URL proxy ("" for none): a URL with a
+// password is sealed whole into SealedProxy and kept in Proxy with its password
+// masked; one without is kept in Proxy as it is. The URL as shown (conn.Proxy, the
+// password masked) leaves the sealed password as it is, so that a form that shows the
+// masked URL and sends it back changes nothing.
+func SetProxy(c *secret.Cipher, conn *store.Connection, proxy string) error {
+	if len(conn.SealedProxy) > 0 && proxy == conn.Proxy {
+		return nil
+	}
+	shown := secret.RedactURL(proxy)
+	if shown == proxy {
+		conn.Proxy, conn.SealedProxy = proxy, nil
+		return nil
+	}
+	if c == nil {
+		return fmt.Errorf("connection %s: no master key to seal its proxy's password", conn.Name)
+	}
+	sealed, err := c.Seal([]byte(proxy), ProxyAAD(conn.Name))
+	if err != nil {
+		return fmt.Errorf("connection %s: %w", conn.Name, err)
+	}
+	conn.Proxy, conn.SealedProxy = shown, sealed
+	return nil
+}
+
+// OpenProxy returns the proxy URL of a stored connection with its password: its
+// SealedProxy opened, else its Proxy. Errors name the connection, never the URL.
+func OpenProxy(c *secret.Cipher, conn store.Connection) (string, error) {
+	if len(conn.SealedProxy) == 0 {
+		return conn.Proxy, nil
+	}
+	if c == nil {
+		return "", fmt.Errorf("connection %s: no master key to open its proxy's password", conn.Name)
+	}
+	b, err := c.Open(conn.SealedProxy, ProxyAAD(conn.Name))
+	if err != nil {
+		return "", fmt.Errorf("connection %s: its proxy: %w", conn.Name, err)
+	}
+	return string(b), nil
+}
+
+// SealProxies seals the proxy passwords that stored connections keep in clear (those
+// stored before proxies were sealed) and returns how many it sealed. It asks cipher
+// for the master key only when there is one to seal.
+func SealProxies(ctx context.Context, st store.Connections, cipher func() (*secret.Cipher, error)) (int, error) {
+	conns, err := st.ListConnections(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var c *secret.Cipher
+	n := 0
+	for _, conn := range conns {
+		if len(conn.SealedProxy) > 0 || secret.RedactURL(conn.Proxy) == conn.Proxy {
+			continue // sealed, or no password
+		}
+		if c == nil {
+			if c, err = cipher(); err != nil {
+				return n, err
+			}
+		}
+		if err := SetProxy(c, &conn, conn.Proxy); err != nil {
+			return n, err
+		}
+		if err := st.UpdateConnection(ctx, conn); err != nil {
+			return n, fmt.Errorf("connection %s: %w", conn.Name, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
 // defaultConcurrency sizes the idle pool of a client whose caller did not say how many
 // requests it has in flight.
 const defaultConcurrency = 16
@@ -150,18 +225,22 @@ type Conn struct {
 	recent *command.Recent
 }
 
-// Build opens the connection's key with cipher and builds its client, limiter and
-// cache on st.
+// Build opens the connection's key (and its proxy's password) with cipher and builds
+// its client, limiter and cache on st.
 func Build(ctx context.Context, st Store, cipher *secret.Cipher, conn store.Connection, opts Options) (*Conn, error) {
 	key, err := OpenKey(cipher, conn)
 	if err != nil {
+		return nil, err
+	}
+	if conn.Proxy, err = OpenProxy(cipher, conn); err != nil {
 		return nil, err
 	}
 	return BuildWithKey(ctx, st, conn, key, opts)
 }
 
 // BuildWithKey is Build for a key already in hand (a connection being created and
-// tested before it is stored, or --api-key).
+// tested before it is stored, or --api-key); conn.Proxy is the proxy as it is used,
+// its password in clear.
 func BuildWithKey(_ context.Context, st Store, conn store.Connection, apiKey string, opts Options) (*Conn, error) {
 	specText := conn.Quota
 	if opts.QuotaSpec != "" {

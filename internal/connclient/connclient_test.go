@@ -271,3 +271,43 @@ func TestLimitedBudgetCachePutsWait(t *testing.T) {
 		}
 	}
 }
+
+// A proxy with a password is sealed whole and shown masked; one without is kept as it
+// is; the URL as shown keeps the sealed one; a sealed proxy opens only under its own
+// connection's name, and is not an API key.
+func TestSetOpenProxy(t *testing.T) {
+	c := newCipher(t)
+	conn := store.Connection{Name: "prod"}
+	const withPass = "http://bob:s3cret@proxy.example:3128"
+	if err := connclient.SetProxy(c, &conn, withPass); err != nil {
+		t.Fatal(err)
+	}
+	if conn.Proxy != "http://bob:xxxxx@proxy.example:3128" || len(conn.SealedProxy) == 0 || strings.Contains(string(conn.SealedProxy), "s3cret") {
+		t.Fatalf("sealed: proxy %q, %d sealed bytes", conn.Proxy, len(conn.SealedProxy))
+	}
+	if p, err := connclient.OpenProxy(c, conn); err != nil || p != withPass {
+		t.Fatalf("OpenProxy = %q, %v", p, err)
+	}
+	before := conn.SealedProxy
+	if err := connclient.SetProxy(c, &conn, conn.Proxy); err != nil || string(conn.SealedProxy) != string(before) {
+		t.Fatalf("the URL as shown changed the sealed proxy (%v)", err)
+	}
+	moved := conn
+	moved.Name = "other"
+	if _, err := connclient.OpenProxy(c, moved); err == nil {
+		t.Error("a sealed proxy opened under another connection's name")
+	}
+	asKey := conn
+	asKey.SealedAPIKey = conn.SealedProxy
+	if _, err := connclient.OpenKey(c, asKey); err == nil {
+		t.Error("a sealed proxy opened as an API key")
+	}
+	if _, err := connclient.OpenProxy(nil, conn); err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("OpenProxy without a key: %v", err)
+	}
+	for _, p := range []string{"http://proxy.example:3128", "socks5://bob@proxy.example:1080", ""} {
+		if err := connclient.SetProxy(c, &conn, p); err != nil || conn.Proxy != p || conn.SealedProxy != nil {
+			t.Errorf("SetProxy(%q): proxy %q, %d sealed bytes, %v", p, conn.Proxy, len(conn.SealedProxy), err)
+		}
+	}
+}

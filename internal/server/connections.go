@@ -109,7 +109,9 @@ func (s *Server) apply(c *store.Connection, in connectionIn, create bool) error 
 		if err != nil {
 			return err
 		}
-		c.Proxy = v
+		if err := connclient.SetProxy(s.cfg.Cipher, c, v); err != nil {
+			return internal(err)
+		}
 	}
 	if in.ReputationChecks != nil {
 		c.ReputationChecks = nil
@@ -265,7 +267,11 @@ func (s *Server) updateConnection(w http.ResponseWriter, r *http.Request, u *sto
 	if put {
 		// PUT replaces the connection: what is not given takes its default, except the
 		// key, which is kept when not given (it cannot be read back to send it again).
+		prev := c
 		c = store.Connection{Name: c.Name, SealedAPIKey: c.SealedAPIKey, CreatedAt: c.CreatedAt, ReputationChecks: ioc.Kinds()}
+		if in.Proxy != nil && strings.TrimSpace(*in.Proxy) == prev.Proxy {
+			c.Proxy, c.SealedProxy = prev.Proxy, prev.SealedProxy // as shown: kept
+		}
 		if in.Quota == nil {
 			in.Quota = new(string)
 		}

@@ -60,7 +60,11 @@ func (cc *Clients) Get(ctx context.Context, c store.Connection) (*connclient.Con
 	if e, ok := cc.conns[c.Name]; ok && e.updated.Equal(c.UpdatedAt) && bytes.Equal(e.sealed, c.SealedAPIKey) {
 		return e.conn, nil
 	}
-	hc, err := cc.httpClient(c.Proxy)
+	proxy, err := connclient.OpenProxy(cc.cipher, c)
+	if err != nil {
+		return nil, err
+	}
+	hc, err := cc.httpClient(proxy)
 	if err != nil {
 		return nil, fmt.Errorf("connection %s: %w", c.Name, err)
 	}

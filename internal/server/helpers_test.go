@@ -22,6 +22,7 @@ import (
 	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/server"
 	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/internal/store/pgtest"
 	"github.com/vtsoar/vtsoar/ioc"
 	"github.com/vtsoar/vtsoar/vt"
 	"github.com/vtsoar/vtsoar/vtsim"
@@ -68,13 +69,20 @@ type envOpts struct {
 	metricsToken string
 	// bodyReadTimeout is server.Config.BodyReadTimeout.
 	bodyReadTimeout time.Duration
+	// postgres puts the store on a PostgreSQL database of the test's own (pgtest)
+	// instead of SQLite.
+	postgres bool
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "vtsoar.db"), store.Options{})
+	dsn := filepath.Join(dir, "vtsoar.db")
+	if o.postgres {
+		dsn = pgtest.DSN(t)
+	}
+	st, err := store.Open(ctx, dsn, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

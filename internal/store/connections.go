@@ -25,8 +25,15 @@ type Connection struct {
 	ServerURL string
 	// Quota is the budget spec ("public", "premium" or "N/min,N/day,N/month").
 	Quota string
-	// Proxy is the URL of an HTTP proxy, if any.
+	// Proxy is the URL of the connection's proxy, if any, as it is shown: a password
+	// in it is masked (secret.RedactURL), the URL with its password being sealed in
+	// SealedProxy (connclient.SetProxy, connclient.OpenProxy).
 	Proxy string
+	// SealedProxy is the proxy URL with its password, sealed by secret.Cipher.Seal;
+	// nil when the proxy has no password. The store never holds a proxy's password in
+	// clear, except in Proxy for a connection stored before proxies were sealed
+	// (connclient.SealProxies seals those).
+	SealedProxy []byte
 	// ReputationChecks are the observable kinds this connection enriches events with
 	// (the System Reputation Check).
 	ReputationChecks []ioc.Kind
@@ -94,7 +101,7 @@ func (c Connection) View() ConnectionView {
 }
 
 const connColumns = `name, sealed_api_key, server_url, quota, proxy, reputation_checks,
-health_check_minutes, sites, users, created_at, updated_at, risk_policy`
+health_check_minutes, sites, users, created_at, updated_at, risk_policy, sealed_proxy`
 
 func jsonList[T any](v []T) string {
 	if v == nil {
@@ -115,6 +122,14 @@ func validConnection(c Connection) error {
 		return fmt.Errorf("connection %s: %w", c.Name, err)
 	}
 	return nil
+}
+
+// nilIfEmpty is b, or SQL NULL when b is empty.
+func nilIfEmpty(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }
 
 // policyText is the stored form of a risk policy: ” for the default one.
@@ -144,9 +159,9 @@ func (s *sqlStore) CreateConnection(ctx context.Context, c Connection) error {
 		if n > 0 {
 			return fmt.Errorf("connection %s: %w", c.Name, ErrExists)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO connections (`+connColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO connections (`+connColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.Name, c.SealedAPIKey, c.ServerURL, c.Quota, c.Proxy, jsonList(c.ReputationChecks),
-			c.HealthCheckMinutes, jsonList(c.Sites), jsonList(c.Users), now, now, policy)
+			c.HealthCheckMinutes, jsonList(c.Sites), jsonList(c.Users), now, now, policy, nilIfEmpty(c.SealedProxy))
 		return err
 	})
 }
@@ -162,9 +177,10 @@ func (s *sqlStore) UpdateConnection(ctx context.Context, c Connection) error {
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE connections SET sealed_api_key = ?, server_url = ?, quota = ?,
-proxy = ?, reputation_checks = ?, health_check_minutes = ?, sites = ?, users = ?, updated_at = ?, risk_policy = ? WHERE name = ?`,
+proxy = ?, reputation_checks = ?, health_check_minutes = ?, sites = ?, users = ?, updated_at = ?, risk_policy = ?,
+sealed_proxy = ? WHERE name = ?`,
 			c.SealedAPIKey, c.ServerURL, c.Quota, c.Proxy, jsonList(c.ReputationChecks), c.HealthCheckMinutes,
-			jsonList(c.Sites), jsonList(c.Users), micros(s.opts.now()), policy, c.Name)
+			jsonList(c.Sites), jsonList(c.Users), micros(s.opts.now()), policy, nilIfEmpty(c.SealedProxy), c.Name)
 		if err != nil {
 			return err
 		}
@@ -179,7 +195,7 @@ func scanConnection(r rowScanner) (Connection, error) {
 		created, updated             int64
 	)
 	if err := r.Scan(&c.Name, &c.SealedAPIKey, &c.ServerURL, &c.Quota, &c.Proxy, &checks,
-		&c.HealthCheckMinutes, &sites, &users, &created, &updated, &policy); err != nil {
+		&c.HealthCheckMinutes, &sites, &users, &created, &updated, &policy, &c.SealedProxy); err != nil {
 		return Connection{}, err
 	}
 	if policy != "" {
@@ -204,6 +220,9 @@ func scanConnection(r rowScanner) (Connection, error) {
 	}
 	if len(c.Sites) == 0 {
 		c.Sites = nil
+	}
+	if len(c.SealedProxy) == 0 {
+		c.SealedProxy = nil
 	}
 	if len(c.Users) == 0 {
 		c.Users = nil

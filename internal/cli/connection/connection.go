@@ -251,9 +251,12 @@ func addRun(ctx context.Context, o *AddOptions) error {
 	}
 	defer st.Close()
 	conn := store.Connection{
-		Name: name, SealedAPIKey: sealed, ServerURL: server, Quota: spec.String(), Proxy: o.Proxy,
+		Name: name, SealedAPIKey: sealed, ServerURL: server, Quota: spec.String(),
 		ReputationChecks: checks, HealthCheckMinutes: o.HealthEvery, Sites: sites, Users: users,
 		RiskPolicy: policy,
+	}
+	if err := connclient.SetProxy(c, &conn, o.Proxy); err != nil {
+		return err
 	}
 	err = st.CreateConnection(ctx, conn)
 	if errors.Is(err, store.ErrExists) && o.Replace {

@@ -2,6 +2,7 @@ package connection_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"net/http/httptest"
@@ -12,6 +13,10 @@ import (
 
 	"github.com/vtsoar/vtsoar/internal/cli"
 	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
+	"github.com/vtsoar/vtsoar/internal/connclient"
+	"github.com/vtsoar/vtsoar/internal/secret"
+	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/internal/store/pgtest"
 	"github.com/vtsoar/vtsoar/vtsim"
 )
 
@@ -97,6 +102,19 @@ func TestAddListRemove(t *testing.T) {
 	}
 	if strings.Contains(emu.Proxy, "hunter2") || !strings.Contains(emu.Proxy, "proxy:3128") {
 		t.Errorf("proxy shown as %q: its password must be hidden", emu.Proxy)
+	}
+	// The database holds the proxy's password sealed only.
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(dir, "vtsoar.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rawProxy, rawSealed string
+	if err := st.(store.SQLDB).DB().QueryRow(`SELECT proxy, sealed_proxy FROM connections WHERE name = 'emu'`).Scan(&rawProxy, &rawSealed); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if strings.Contains(rawProxy+rawSealed, "hunter2") || rawSealed == "" {
+		t.Errorf("stored proxy %q, sealed %d bytes: the password must be sealed", rawProxy, len(rawSealed))
 	}
 	table := vtsoar(t, dir, "", "connection", "list", "-o", "table")
 	if !strings.Contains(table.out, "NAME") || !strings.Contains(table.out, "prod") || strings.Contains(table.out, "hunter2") {
@@ -216,5 +234,74 @@ func TestLooseKeyFileRefused(t *testing.T) {
 	r := vtsoar(t, dir, "", "check-file-reputation", "44d88612fea8a8f36de82e1278abb02f", "--connection", "prod")
 	if r.code != 2 || !strings.Contains(r.errOut, "chmod 600") {
 		t.Fatalf("loose key file: exit %d: %s", r.code, r.errOut)
+	}
+}
+
+// A database made before proxies were sealed keeps a proxy's password in clear; the
+// first command that opens it seals it (SQLite and PostgreSQL): the connections table
+// read raw no longer holds it, and the sealed URL opens to the proxy as it was.
+func TestClearProxySealedOnOpen(t *testing.T) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			dir := setup(t)
+			master := make([]byte, secret.KeySize)
+			rand.Read(master)
+			t.Setenv("VTSOAR_MASTER_KEY", hex.EncodeToString(master))
+			c, err := secret.NewCipher(master)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dsn := filepath.Join(dir, "vtsoar.db")
+			if db == "postgres" {
+				dsn = pgtest.DSN(t)
+			}
+			ctx := context.Background()
+			st, err := store.Open(ctx, dsn, store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			sealed, _ := connclient.SealKey(c, "old", testKey)
+			const clear = "http://ops:hunter2-clear@proxy.example:3128"
+			// As a row of a database made before proxies were sealed: in clear.
+			if err := st.CreateConnection(ctx, store.Connection{Name: "old", SealedAPIKey: sealed, Proxy: clear, Quota: "public"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.CreateConnection(ctx, store.Connection{Name: "nopass", SealedAPIKey: sealed, Proxy: "http://proxy.example:3128", Quota: "public"}); err != nil {
+				t.Fatal(err)
+			}
+			ios, _, out, errOut := iostreams.Test()
+			if code := cli.Main(ctx, []string{"--db", dsn, "connection", "list", "-o", "json"}, ios); code != 0 {
+				t.Fatalf("connection list: exit %d %s", code, errOut)
+			}
+			if strings.Contains(out.String()+errOut.String(), "hunter2") {
+				t.Fatalf("the password was printed: %s%s", out, errOut)
+			}
+			rows, err := st.(store.SQLDB).DB().QueryContext(ctx, `SELECT name, proxy, sealed_proxy FROM connections ORDER BY name`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var name, proxy string
+				var sealedProxy []byte
+				if err := rows.Scan(&name, &proxy, &sealedProxy); err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(proxy, "hunter2") || strings.Contains(string(sealedProxy), "hunter2") {
+					t.Errorf("%s: the proxy's password is stored in clear: %q", name, proxy)
+				}
+				if name == "nopass" && (proxy != "http://proxy.example:3128" || len(sealedProxy) != 0) {
+					t.Errorf("nopass: proxy %q, %d sealed bytes; want it as it was", proxy, len(sealedProxy))
+				}
+			}
+			got, err := st.GetConnection(ctx, "old")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p, err := connclient.OpenProxy(c, got); err != nil || p != clear || got.Proxy != "http://ops:xxxxx@proxy.example:3128" {
+				t.Fatalf("sealed proxy opens to %q (%v), shown %q", p, err, got.Proxy)
+			}
+		})
 	}
 }

@@ -48,7 +48,7 @@ func Wire(f *cmdutil.Factory, fs *pflag.FlagSet) {
 	e := &env{f: f, fs: fs}
 	e.risk.addFlags(fs)
 	f.DBPath = e.dbPath
-	f.OpenDB = openDB
+	f.OpenDB = e.openDB
 	f.Cipher = cipher
 	f.Resolve = e.resolve
 	f.Conn = e.conn
@@ -69,11 +69,18 @@ func (e *env) dbPath() (string, error) {
 	return p, nil
 }
 
-// openDB implements cmdutil.Factory.OpenDB.
-func openDB(ctx context.Context, dsn string) (store.Store, error) {
+// openDB implements cmdutil.Factory.OpenDB. It seals the proxy passwords that a
+// database made before proxies were sealed keeps in clear (connclient.SealProxies),
+// with the master key of dsn; when that fails it says so and goes on.
+func (e *env) openDB(ctx context.Context, dsn string) (store.Store, error) {
 	s, err := store.Open(ctx, dsn, store.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("%w (choose another database with --db or %s)", err, cmdutil.EnvDB)
+	}
+	if n, err := connclient.SealProxies(ctx, s, func() (*secret.Cipher, error) { return e.f.Cipher(dsn) }); err != nil {
+		fmt.Fprintf(e.f.IOStreams.ErrOut, "warning: proxy passwords stored in clear were not sealed: %v\n", err)
+	} else if n > 0 {
+		e.f.Logger().InfoContext(ctx, "sealed proxy passwords stored in clear", "connections", n)
 	}
 	return s, nil
 }
@@ -123,7 +130,10 @@ func (e *env) resolve(ctx context.Context, st store.Store, connection string) (c
 		if t.APIKey, err = connclient.OpenKey(c, conn); err != nil {
 			return cmdutil.Target{}, &cmdutil.UsageError{Err: err}
 		}
-		t.Connection, t.ServerURL, t.Proxy, t.Policy = conn.Name, conn.ServerURL, conn.Proxy, conn.RiskPolicy
+		if t.Proxy, err = connclient.OpenProxy(c, conn); err != nil {
+			return cmdutil.Target{}, &cmdutil.UsageError{Err: err}
+		}
+		t.Connection, t.ServerURL, t.Policy = conn.Name, conn.ServerURL, conn.RiskPolicy
 		if f.Options.ServerURL != "" {
 			t.ServerURL = f.Options.ServerURL
 		}

@@ -28,7 +28,8 @@ func testConnections(t *testing.T, open Opener) {
 		SealedAPIKey:       []byte{1, 0xde, 0xad, 0, 0xbe, 0xef},
 		ServerURL:          "https://vt.example",
 		Quota:              "4/min,500/day",
-		Proxy:              "http://proxy:3128",
+		Proxy:              "http://ops:xxxxx@proxy:3128",
+		SealedProxy:        []byte{2, 0, 0xca, 0xfe},
 		ReputationChecks:   []ioc.Kind{ioc.KindFile, ioc.KindURL},
 		HealthCheckMinutes: 15,
 		Sites:              []string{"paris", "lyon"},
@@ -68,20 +69,21 @@ func testConnections(t *testing.T, open Opener) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if min.ReputationChecks != nil || min.Sites != nil || min.Users != nil || min.HealthCheckMinutes != 0 || !min.RiskPolicy.IsZero() {
+	if min.ReputationChecks != nil || min.SealedProxy != nil || min.Sites != nil || min.Users != nil || min.HealthCheckMinutes != 0 || !min.RiskPolicy.IsZero() {
 		t.Errorf("minimal connection came back as %+v", min)
 	}
 
 	upd := full
 	upd.Quota, upd.Sites, upd.ReputationChecks, upd.SealedAPIKey = "premium", nil, []ioc.Kind{ioc.KindIP}, []byte{9, 9}
 	upd.RiskPolicy = risk.Policy{}
+	upd.Proxy, upd.SealedProxy = "http://proxy:3128", nil
 	clk.Advance(time.Minute)
 	if err := s.UpdateConnection(ctx, upd); err != nil {
 		t.Fatal(err)
 	}
 	got2, _ := s.GetConnection(ctx, "vt-prod")
 	if got2.Quota != "premium" || got2.Sites != nil || !reflect.DeepEqual(got2.ReputationChecks, []ioc.Kind{ioc.KindIP}) ||
-		!bytes.Equal(got2.SealedAPIKey, []byte{9, 9}) || !got2.RiskPolicy.IsZero() {
+		!bytes.Equal(got2.SealedAPIKey, []byte{9, 9}) || !got2.RiskPolicy.IsZero() || got2.Proxy != "http://proxy:3128" || got2.SealedProxy != nil {
 		t.Errorf("after Update: %+v", got2)
 	}
 	if !got2.CreatedAt.Equal(t0) || !got2.UpdatedAt.Equal(t0.Add(time.Minute)) {
