@@ -1,5 +1,5 @@
 // Package auth makes the bearer tokens of the REST API's users and the users who hold
-// them. A token (TokenPrefix and 32 random bytes) is shown once, when it is made; the
+// them, and the ids of the web console's sessions. A token (TokenPrefix and 32 random bytes) is shown once, when it is made; the
 // store keeps only its SHA-256 (HashToken), by which the server finds the token's user.
 //
 // The CLI (`vtsoar user`, `vtsoar demo`) makes users and tokens here and the server
@@ -28,6 +28,16 @@ func NewToken() (token string, hash []byte) {
 	rand.Read(b[:])
 	token = TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
 	return token, HashToken(token)
+}
+
+// NewSessionID returns the id of a new console session (32 random bytes in
+// base64url), which only the browser's cookie holds, and the hash the store keeps
+// (HashToken of it).
+func NewSessionID() (id string, hash []byte) {
+	var b [32]byte
+	rand.Read(b[:])
+	id = base64.RawURLEncoding.EncodeToString(b[:])
+	return id, HashToken(id)
 }
 
 // HashToken returns the SHA-256 of a token, the form users are looked up by.

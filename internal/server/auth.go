@@ -1,8 +1,10 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -17,8 +19,21 @@ const DefaultSite = "default"
 var errUnauthenticated = &apiError{status: http.StatusUnauthorized, typ: ProblemUnauthenticated,
 	detail: "a bearer token is required: Authorization: Bearer TOKEN (make one with `vtsoar user add`)"}
 
-// authenticate returns the user whose token the request carries.
+// consoleUser is the context key of the user a console session's in-process API
+// request is made as (asUser). A request from the network cannot carry it.
+type consoleUser struct{}
+
+// asUser returns ctx carrying u: the console's requests to the API are taken as u's.
+func asUser(ctx context.Context, u *store.User) context.Context {
+	return context.WithValue(ctx, consoleUser{}, u)
+}
+
+// authenticate returns the user whose token the request carries, or the console
+// session's user an in-process request is made as.
 func (s *Server) authenticate(r *http.Request) (*store.User, error) {
+	if u, ok := r.Context().Value(consoleUser{}).(*store.User); ok && u != nil {
+		return u, nil
+	}
 	tok, ok := bearer(r)
 	if !ok {
 		return nil, errUnauthenticated
@@ -32,6 +47,26 @@ func (s *Server) authenticate(r *http.Request) (*store.User, error) {
 		return nil, internal(err)
 	}
 	return &u, nil
+}
+
+// secure reports whether r came over HTTPS: over TLS to this process, from a trusted
+// proxy (Config.TrustedProxies) whose X-Forwarded-Proto says https, or always with
+// Config.CookieSecure.
+func (s *Server) secure(r *http.Request) bool {
+	if r.TLS != nil || s.cfg.CookieSecure {
+		return true
+	}
+	if len(s.cfg.TrustedProxies) == 0 {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil || !slices.ContainsFunc(s.cfg.TrustedProxies, func(p netip.Prefix) bool { return p.Contains(ap.Addr().Unmap()) }) {
+		return false
+	}
+	// The last value is the one the trusted proxy wrote (an earlier one may be the
+	// client's).
+	protos := strings.Split(strings.Join(r.Header.Values("X-Forwarded-Proto"), ","), ",")
+	return strings.EqualFold(strings.TrimSpace(protos[len(protos)-1]), "https")
 }
 
 // allSites reports whether u sees every site.

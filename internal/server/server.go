@@ -14,6 +14,10 @@
 // for the scrape token of Config.MetricsToken: it names every connection and its
 // budget, which an analyst may not all see.
 //
+// The console (package console) signs users in with their token and then keeps a
+// session of its own (store.Sessions); the API requests it makes in process are taken
+// as the session's user (asUser), so that they pass the same checks.
+//
 // Users have a role: analyst (run commands, post and read events, upload files, read
 // the connections they may use) or admin (all of that, and manage connections and
 // read users). A user belongs to sites (tenants), or to every site ("*"). A connection
@@ -39,6 +43,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -105,6 +110,15 @@ type Config struct {
 	// its headers are read, on every route but uploads (0: DefaultBodyReadTimeout): a
 	// client that sends its body a byte at a time is cut off.
 	BodyReadTimeout time.Duration
+	// SessionIdle and SessionMaxAge bound the console's sessions (0: the console's
+	// defaults).
+	SessionIdle, SessionMaxAge time.Duration
+	// CookieSecure makes the console's cookies Secure whatever the request came over
+	// (a service reached only through HTTPS).
+	CookieSecure bool
+	// TrustedProxies are the proxies whose X-Forwarded-Proto is believed: a request
+	// from one of them that says https gets Secure cookies.
+	TrustedProxies []netip.Prefix
 	// MetricsToken, when not empty, is a bearer token that may read GET /metrics (a
 	// Prometheus scraper's), besides admins; it is compared in constant time and
 	// opens nothing else.
@@ -160,7 +174,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.metrics.watch(s, cfg.Enrich)
 	var err error
-	if s.console, err = console.New(console.Config{API: s, Authenticate: s.authenticate, Store: cfg.Store,
+	if s.console, err = console.New(console.Config{API: s, Authenticate: s.authenticate, AsUser: asUser, Secure: s.secure,
+		SessionIdle: cfg.SessionIdle, SessionMaxAge: cfg.SessionMaxAge, Store: cfg.Store,
 		Client: s.conns.Get, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}

@@ -80,11 +80,13 @@ type Users interface {
 	GetUser(ctx context.Context, name string) (User, error)
 	// UserByTokenHash returns the user whose token hashes to hash; ErrNotFound if none.
 	UserByTokenHash(ctx context.Context, hash []byte) (User, error)
-	// SetUserToken replaces a user's token hash; ErrNotFound if there is no such user.
+	// SetUserToken replaces a user's token hash and ends its console sessions;
+	// ErrNotFound if there is no such user.
 	SetUserToken(ctx context.Context, name string, hash []byte) error
 	// ListUsers returns every user, by name.
 	ListUsers(ctx context.Context) ([]User, error)
-	// DeleteUser removes a user; ErrNotFound if there is none.
+	// DeleteUser removes a user and ends its console sessions; ErrNotFound if there is
+	// none.
 	DeleteUser(ctx context.Context, name string) error
 }
 
@@ -123,13 +125,17 @@ func (s *sqlStore) CreateUser(ctx context.Context, u User) error {
 	})
 }
 
-func scanUser(r rowScanner) (User, error) {
+// scanUser reads a row of userColumns.
+func scanUser(r rowScanner) (User, error) { return scanUserAnd(r) }
+
+// scanUserAnd reads a row of userColumns, and then into extra the columns after them.
+func scanUserAnd(r rowScanner, extra ...any) (User, error) {
 	var (
 		u       User
 		sites   string
 		created int64
 	)
-	if err := r.Scan(&u.Name, &u.Role, &sites, &u.TokenHash, &created); err != nil {
+	if err := r.Scan(append([]any{&u.Name, &u.Role, &sites, &u.TokenHash, &created}, extra...)...); err != nil {
 		return User{}, err
 	}
 	if err := json.Unmarshal([]byte(sites), &u.Sites); err != nil {
@@ -170,7 +176,10 @@ func (s *sqlStore) SetUserToken(ctx context.Context, name string, hash []byte) e
 		if err != nil {
 			return err
 		}
-		return oneRow(res, "user", name)
+		if err := oneRow(res, "user", name); err != nil {
+			return err
+		}
+		return deleteSessionsOf(ctx, tx, name)
 	})
 }
 
@@ -181,5 +190,14 @@ func (s *sqlStore) ListUsers(ctx context.Context) ([]User, error) {
 
 // DeleteUser implements Users.
 func (s *sqlStore) DeleteUser(ctx context.Context, name string) error {
-	return s.deleteNamed(ctx, "users", "user", name)
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE name = ?`, name)
+		if err != nil {
+			return err
+		}
+		if err := oneRow(res, "user", name); err != nil {
+			return err
+		}
+		return deleteSessionsOf(ctx, tx, name)
+	})
 }

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -27,6 +28,7 @@ import (
 	"github.com/vtsoar/vtsoar/internal/quota"
 	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/server"
+	"github.com/vtsoar/vtsoar/internal/server/console"
 	"github.com/vtsoar/vtsoar/internal/store"
 )
 
@@ -42,6 +44,13 @@ type Flags struct {
 	Grace time.Duration
 	// MaxConnections bounds the client connections held open at once.
 	MaxConnections int
+	// SessionIdle and SessionMaxAge bound the console's sessions.
+	SessionIdle, SessionMaxAge time.Duration
+	// CookieSecure makes the console's cookies Secure on every request.
+	CookieSecure bool
+	// TrustedProxies are --trusted-proxy: addresses or CIDR prefixes of the proxies
+	// whose X-Forwarded-Proto is believed.
+	TrustedProxies []string
 	// LogFormat is "text" or "json"; LogLevel "debug", "info", "warn" or "error".
 	LogFormat, LogLevel string
 	// MetricsTokenRef is --metrics-token: a reference (env:NAME or file:PATH) to the
@@ -53,6 +62,23 @@ type Flags struct {
 
 // minMetricsToken is the shortest metrics token taken, in bytes.
 const minMetricsToken = 16
+
+// trustedProxies parses --trusted-proxy: CIDR prefixes, or addresses (one host each).
+func (o *Flags) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range o.TrustedProxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, cmdutil.Usagef("--trusted-proxy %q: want an IP address or a CIDR prefix (10.0.0.0/8)", s)
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
 
 // MetricsToken resolves --metrics-token ("" when it is not given).
 func (o *Flags) MetricsToken() (string, error) {
@@ -91,6 +117,10 @@ func (o *Flags) AddFlags(cmd *cobra.Command) {
 	fl.Int64Var(&o.MaxFileSize, "max-file-size", server.DefaultMaxFileSize, "largest file upload in bytes")
 	fl.DurationVar(&o.Grace, "grace", 15*time.Second, "time requests in flight get to finish on SIGINT/SIGTERM")
 	fl.IntVar(&o.MaxConnections, "max-connections", server.DefaultMaxConnections, "client connections held open at once; more wait until one closes")
+	fl.DurationVar(&o.SessionIdle, "session-idle", console.DefaultSessionIdle, "a console session unused for this long ends")
+	fl.DurationVar(&o.SessionMaxAge, "session-max-age", console.DefaultSessionMaxAge, "a console session ends this long after sign-in")
+	fl.BoolVar(&o.CookieSecure, "cookie-secure", false, "mark the console's cookies Secure on every request (the service is reached over HTTPS only)")
+	fl.StringArrayVar(&o.TrustedProxies, "trusted-proxy", nil, "address or CIDR of a proxy whose X-Forwarded-Proto is believed (repeatable)")
 	fl.StringVar(&o.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	fl.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.StringVar(&o.MetricsTokenRef, "metrics-token", "", "bearer token that may read /metrics besides admins (a scraper's), as env:NAME or file:PATH")
@@ -294,6 +324,13 @@ func Run(ctx context.Context, env Env, o Flags, ready func(baseURL string)) erro
 	if o.MaxConnections < 1 {
 		return cmdutil.Usagef("--max-connections must be at least 1")
 	}
+	if o.SessionIdle <= 0 || o.SessionMaxAge <= 0 {
+		return cmdutil.Usagef("--session-idle and --session-max-age must be positive")
+	}
+	proxies, err := o.trustedProxies()
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -309,6 +346,7 @@ func Run(ctx context.Context, env Env, o Flags, ready func(baseURL string)) erro
 	srv, err := server.New(server.Config{
 		Store: env.Store, Cipher: env.Cipher, DataDir: o.DataDir, MaxFileSize: o.MaxFileSize,
 		Enrich: enr, Logger: env.Log, Clients: clients, Metrics: metrics, MetricsToken: metricsToken,
+		SessionIdle: o.SessionIdle, SessionMaxAge: o.SessionMaxAge, CookieSecure: o.CookieSecure, TrustedProxies: proxies,
 	})
 	if err != nil {
 		ln.Close()

@@ -140,6 +140,9 @@ func TestNotificationFlagsAreChecked(t *testing.T) {
 		{[]string{"--metrics-token", "hunter2-hunter2-hunter2"}, "env:NAME or file:PATH"},
 		{[]string{"--metrics-token", "env:VTSOAR_TEST_SHORT_TOKEN"}, "at least 16"},
 		{[]string{"--metrics-token", "env:VTSOAR_TEST_UNSET_TOKEN"}, "not set"},
+		{[]string{"--trusted-proxy", "proxy.example"}, "--trusted-proxy"},
+		{[]string{"--session-idle", "0s"}, "--session-idle"},
+		{[]string{"--session-max-age", "-1h"}, "--session-max-age"},
 	} {
 		var out iostreams.SyncBuffer
 		args := append([]string{"--db", db, "serve", "--addr", "127.0.0.1:0"}, tc.args...)
@@ -287,5 +290,49 @@ func TestMaxConnections(t *testing.T) {
 		&iostreams.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &out})
 	if code != 2 || !strings.Contains(out.String(), "--max-connections") {
 		t.Errorf("--max-connections 0: exit %d %s", code, out.String())
+	}
+}
+
+// The console's cookies are Secure with --cookie-secure, and with --trusted-proxy when
+// that proxy says X-Forwarded-Proto: https; not otherwise over plain HTTP.
+func TestCookieSecureFlags(t *testing.T) {
+	t.Setenv("VTSOAR_MASTER_KEY", "")
+	t.Setenv("VTSOAR_DB", "")
+	secure := func(base string, header http.Header) bool {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+"/login", nil)
+		for k, v := range header {
+			req.Header[k] = v
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		for _, c := range res.Cookies() {
+			if c.Name == "vtsoar_login_csrf" {
+				return c.Secure
+			}
+		}
+		t.Fatalf("GET /login set no sign-in cookie")
+		return false
+	}
+	https := http.Header{"X-Forwarded-Proto": {"https"}}
+	db := filepath.Join(t.TempDir(), "vtsoar.db")
+	plain := start(t, "--db", db, "serve", "--addr", "127.0.0.1:0", "--log-level", "warn", "--trusted-proxy", "10.0.0.0/8")
+	base := plain.wait(t, servingRE)[1]
+	if secure(base, nil) || secure(base, https) {
+		t.Error("Secure cookies over plain HTTP from a client that is no trusted proxy")
+	}
+	plain.shutdown(t)
+	proxied := start(t, "--db", db, "serve", "--addr", "127.0.0.1:0", "--log-level", "warn", "--trusted-proxy", "127.0.0.1")
+	base = proxied.wait(t, servingRE)[1]
+	if !secure(base, https) || secure(base, nil) {
+		t.Error("--trusted-proxy 127.0.0.1: want Secure with X-Forwarded-Proto: https only")
+	}
+	proxied.shutdown(t)
+	always := start(t, "--db", db, "serve", "--addr", "127.0.0.1:0", "--log-level", "warn", "--cookie-secure")
+	if !secure(always.wait(t, servingRE)[1], nil) {
+		t.Error("--cookie-secure: the cookie is not Secure")
 	}
 }

@@ -3,14 +3,20 @@
 // that let analysts run commands and follow events, and administrators manage
 // connections, in a browser.
 //
-// # Authorisation
+// # Sessions and authorisation
 //
-// The console has no permission system of its own. A user signs in with their bearer
-// token, which the console keeps in an HttpOnly, SameSite=Strict cookie (Secure over
-// TLS), and every page gets its data by calling the REST API in process with that
-// token: what the API refuses (401, 403, 404) the console refuses too, with a page that
-// says so in words. Config.Authenticate, the server's own token check, only tells the
-// console who is signed in, to greet them and to hide links they cannot follow.
+// A user signs in with their bearer token, checked by Config.Authenticate (the
+// server's own check). The console then starts a session of its own: a random id in
+// an HttpOnly, SameSite=Strict cookie (Secure when Config.Secure says the request came
+// over HTTPS), of which the store keeps only the SHA-256 (store.Sessions, shared by
+// replicas). The token itself is not kept. A session ends after Config.SessionIdle
+// without use or Config.SessionMaxAge after sign-in, at sign-out, and when its user
+// is removed or given a new token.
+//
+// The console has no permission system of its own: every page gets its data by
+// calling the REST API in process as the session's user (Config.AsUser), so what the
+// API refuses (401, 403, 404) the console refuses too, with a page that says so in
+// words. The user is used to greet them and to hide links they cannot follow.
 //
 // # Browser security
 //
@@ -18,8 +24,9 @@
 // from the console's own origin only, no plugins, no framing of the console),
 // X-Content-Type-Options: nosniff and Referrer-Policy: same-origin (nothing of the
 // console's addresses leaves it). Every form that
-// changes something is a POST carrying a CSRF token: an HMAC of the session under a
-// key of the process (a double-submit cookie on the sign-in form). The widget HTML of
+// changes something is a POST carrying a CSRF token: an HMAC keyed by the session's
+// id, which only the browser's cookie holds, so that every replica checks it (a
+// double-submit cookie on the sign-in form). The widget HTML of
 // retrieve-widget-html-content, which comes from VirusTotal, is served from its own
 // path under "Content-Security-Policy: sandbox" and shown in an iframe with
 // sandbox="": it gets an opaque origin, and no script of it runs.
@@ -46,6 +53,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vtsoar/vtsoar/internal/auth"
 	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/store"
 )
@@ -56,10 +64,19 @@ type Config struct {
 	// with the signed-in user's token.
 	API http.Handler
 	// Authenticate returns the user whose bearer token (Authorization header) the
-	// request carries: the server's own check.
+	// request carries: the server's own check, made at sign-in.
 	Authenticate func(r *http.Request) (*store.User, error)
-	// Store is read for the quota page (the ledger of a connection's budget), for
-	// connections the API has allowed the user to see.
+	// AsUser returns ctx carrying u, for a request to API that it is to take as u's
+	// (the session's user); only in-process requests can carry it.
+	AsUser func(ctx context.Context, u *store.User) context.Context
+	// Secure reports whether a request came over HTTPS, so that the console's cookies
+	// are Secure (nil: when it came over TLS to this process).
+	Secure func(r *http.Request) bool
+	// SessionIdle ends a session unused for that long (0: DefaultSessionIdle);
+	// SessionMaxAge ends it that long after sign-in (0: DefaultSessionMaxAge).
+	SessionIdle, SessionMaxAge time.Duration
+	// Store keeps the sessions, and is read for the quota page (the ledger of a
+	// connection's budget), for connections the API has allowed the user to see.
 	Store store.Store
 	// Client returns the client of a stored connection (its budget and limiter).
 	Client func(ctx context.Context, c store.Connection) (*connclient.Conn, error)
@@ -75,8 +92,8 @@ type Console struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	pages   map[string]*template.Template
-	csrfKey []byte
 	widgets *widgetStore
+	limits  store.SessionLimits
 }
 
 //go:embed templates/*.html
@@ -91,8 +108,12 @@ const (
 	loginCookie   = "vtsoar_login_csrf"
 	// maxForm bounds a form body.
 	maxForm = 1 << 20
-	// sessionAge is how long a sign-in lasts.
-	sessionAge = 12 * time.Hour
+)
+
+// How long a session lasts by default: 12 hours without use, a week in all.
+const (
+	DefaultSessionIdle   = 12 * time.Hour
+	DefaultSessionMaxAge = 7 * 24 * time.Hour
 )
 
 // ContentSecurityPolicy is the policy of every console page.
@@ -106,8 +127,17 @@ const widgetPolicy = "sandbox; default-src 'none'; style-src 'unsafe-inline'; im
 
 // New returns the console described by cfg.
 func New(cfg Config) (*Console, error) {
-	if cfg.API == nil || cfg.Authenticate == nil || cfg.Store == nil || cfg.Client == nil {
-		return nil, errors.New("console: API, Authenticate, Store and Client are required")
+	if cfg.API == nil || cfg.Authenticate == nil || cfg.AsUser == nil || cfg.Store == nil || cfg.Client == nil {
+		return nil, errors.New("console: API, Authenticate, AsUser, Store and Client are required")
+	}
+	if cfg.Secure == nil {
+		cfg.Secure = func(r *http.Request) bool { return r.TLS != nil }
+	}
+	if cfg.SessionIdle <= 0 {
+		cfg.SessionIdle = DefaultSessionIdle
+	}
+	if cfg.SessionMaxAge <= 0 {
+		cfg.SessionMaxAge = DefaultSessionMaxAge
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -115,9 +145,8 @@ func New(cfg Config) (*Console, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	c := &Console{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), csrfKey: make([]byte, 32),
-		widgets: newWidgetStore(cfg.Now)}
-	rand.Read(c.csrfKey)
+	c := &Console{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), widgets: newWidgetStore(cfg.Now),
+		limits: store.SessionLimits{Idle: cfg.SessionIdle, MaxAge: cfg.SessionMaxAge}}
 	if err := c.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -173,9 +202,10 @@ func staticHandler(fsys fs.FS) http.Handler {
 
 // session is a signed-in request.
 type session struct {
-	token string
-	user  *store.User
-	csrf  string
+	// idHash is the SHA-256 of the session's id, as the store knows it.
+	idHash []byte
+	user   *store.User
+	csrf   string
 }
 
 // pageFunc handles a page for a signed-in user; it renders, redirects, or returns an
@@ -234,26 +264,29 @@ func (c *Console) sameOrigin(r *http.Request) bool {
 	return err == nil && u.Host == r.Host
 }
 
-// session returns the signed-in user of r.
+// session returns the signed-in session of r: its cookie's id, known to the store
+// and not over.
 func (c *Console) session(r *http.Request) (*session, error) {
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil || ck.Value == "" {
 		return nil, errors.New("no session")
 	}
-	ar := r.Clone(r.Context())
-	ar.Header = http.Header{"Authorization": {"Bearer " + ck.Value}}
-	u, err := c.cfg.Authenticate(ar)
+	hash := auth.HashToken(ck.Value)
+	u, err := c.cfg.Store.SessionUser(r.Context(), hash, c.limits)
 	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			c.log.ErrorContext(r.Context(), "console: reading a session", "error", err)
+		}
 		return nil, err
 	}
-	return &session{token: ck.Value, user: u, csrf: c.csrfFor(ck.Value)}, nil
+	return &session{idHash: hash, user: &u, csrf: csrfFor(ck.Value)}, nil
 }
 
-// csrfFor returns the CSRF token of a session: an HMAC of it under the process's key.
-func (c *Console) csrfFor(token string) string {
-	m := hmac.New(sha256.New, c.csrfKey)
-	m.Write([]byte("vtsoar console csrf\x00"))
-	m.Write([]byte(token))
+// csrfFor returns the CSRF token of the session whose id is id: an HMAC keyed by the
+// id, which only the browser's cookie holds.
+func csrfFor(id string) string {
+	m := hmac.New(sha256.New, []byte(id))
+	m.Write([]byte("vtsoar console csrf"))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
@@ -265,8 +298,8 @@ type apiError struct {
 
 func (e *apiError) Error() string { return e.Detail }
 
-// call runs one request on the API with the session's token and decodes a 2xx
-// answer's JSON into out (when not nil).
+// call runs one request on the API as the session's user and decodes a 2xx answer's
+// JSON into out (when not nil).
 func (c *Console) call(r *http.Request, s *session, method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
@@ -276,13 +309,12 @@ func (c *Console) call(r *http.Request, s *session, method, path string, body, o
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(r.Context(), method, path, rd)
+	req, err := http.NewRequestWithContext(c.cfg.AsUser(r.Context(), s.user), method, path, rd)
 	if err != nil {
 		return err
 	}
 	req.RemoteAddr = r.RemoteAddr
 	req.Host = r.Host
-	req.Header.Set("Authorization", "Bearer "+s.token)
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -422,9 +454,10 @@ func (c *Console) widget(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, html)
 }
 
-// setCookie sets one of the console's cookies.
-func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge time.Duration) {
-	ck := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
+// setCookie sets one of the console's cookies: HttpOnly, SameSite=Strict, for the
+// whole site, Secure when the request came over HTTPS (Config.Secure).
+func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge time.Duration) {
+	ck := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: c.cfg.Secure(r),
 		SameSite: http.SameSiteStrictMode}
 	switch {
 	case maxAge < 0:

@@ -54,13 +54,27 @@ type env struct {
 	widgetLoads atomic.Int64
 	// tokens by user: admin (every site), analyst (site paris).
 	tokens map[string]string
+	// dir holds the database (vtsoar.db) and the uploaded files.
+	dir string
 }
 
-func newEnv(t testing.TB) *env {
+// envOpts tune newEnvOpts.
+type envOpts struct {
+	// now is the store's clock (nil: time.Now), which judges sessions' ages.
+	now func() time.Time
+	// server is applied to the server's Config before it is made.
+	server func(*server.Config)
+	// tls serves the console over HTTPS (httptest's certificate).
+	tls bool
+}
+
+func newEnv(t testing.TB) *env { return newEnvOpts(t, envOpts{}) }
+
+func newEnvOpts(t testing.TB, o envOpts) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "vtsoar.db"), store.Options{})
+	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "vtsoar.db"), store.Options{Now: o.now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +85,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{st: st, cipher: cipher, tokens: map[string]string{}}
+	e := &env{st: st, cipher: cipher, tokens: map[string]string{}, dir: dir}
 
 	sim := vtsim.MustNew(vtsim.Options{})
 	mux := http.NewServeMux()
@@ -107,17 +121,26 @@ func newEnv(t testing.TB) *env {
 		defer cancel()
 		svc.Stop(sctx)
 	})
-	srv, err := server.New(server.Config{Store: st, Cipher: cipher, DataDir: dir, Enrich: svc, Logger: log, Conn: opts})
+	cfg := server.Config{Store: st, Cipher: cipher, DataDir: dir, Enrich: svc, Logger: log, Conn: opts}
+	if o.server != nil {
+		o.server(&cfg)
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	e.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusWriter{ResponseWriter: w}
 		srv.ServeHTTP(rec, r)
 		if strings.HasPrefix(r.URL.Path, "/widget/") && rec.status == http.StatusOK {
 			e.widgetLoads.Add(1)
 		}
 	}))
+	if o.tls {
+		e.srv.StartTLS()
+	} else {
+		e.srv.Start()
+	}
 	t.Cleanup(e.srv.Close)
 	for _, u := range []struct {
 		name, role string
@@ -168,9 +191,8 @@ type browser struct {
 
 func (e *env) browser(t testing.TB) *browser {
 	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, base: e.srv.URL, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse
-	}}}
+	return &browser{t: t, base: e.srv.URL, c: &http.Client{Jar: jar, Transport: e.srv.Client().Transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
 type page struct {

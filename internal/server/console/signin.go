@@ -1,6 +1,7 @@
 package console
 
-// The sign-in and sign-out pages: a bearer token in, an HttpOnly session cookie out.
+// The sign-in and sign-out pages: a bearer token in, a session (its id in an HttpOnly
+// cookie) out; sign-out ends the session in the store.
 
 import (
 	"crypto/hmac"
@@ -9,6 +10,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/vtsoar/vtsoar/internal/auth"
 )
 
 func (c *Console) loginForm(w http.ResponseWriter, r *http.Request) {
@@ -33,7 +36,7 @@ func (c *Console) renderLogin(w http.ResponseWriter, r *http.Request, status int
 		var b [24]byte
 		rand.Read(b[:])
 		tok = base64.RawURLEncoding.EncodeToString(b[:])
-		setCookie(w, r, loginCookie, tok, time.Hour)
+		c.setCookie(w, r, loginCookie, tok, time.Hour)
 	}
 	next := r.URL.Query().Get("next")
 	if r.Method == http.MethodPost {
@@ -67,14 +70,24 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.renderLogin(w, r, http.StatusUnauthorized, "That token was not accepted: it may be mistyped, or revoked. Tokens start with vtsoar_.")
 		return
 	}
-	setCookie(w, r, sessionCookie, token, sessionAge)
-	setCookie(w, r, loginCookie, "", -1)
+	id, hash := auth.NewSessionID()
+	if err := c.cfg.Store.CreateSession(r.Context(), hash, u.Name, c.limits); err != nil {
+		c.log.ErrorContext(r.Context(), "console: starting a session", "user", u.Name, "error", err)
+		c.renderLogin(w, r, http.StatusServiceUnavailable, "The session could not be started; the details are in the service's log. Try again.")
+		return
+	}
+	c.setCookie(w, r, sessionCookie, id, c.cfg.SessionMaxAge)
+	c.setCookie(w, r, loginCookie, "", -1)
 	c.log.InfoContext(r.Context(), "console: signed in", "user", u.Name)
 	http.Redirect(w, r, localPath(r.PostForm.Get("next")), http.StatusSeeOther)
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *session) error {
-	setCookie(w, r, sessionCookie, "", -1)
+	if err := c.cfg.Store.DeleteSession(r.Context(), s.idHash); err != nil {
+		return err
+	}
+	c.setCookie(w, r, sessionCookie, "", -1)
+	c.log.InfoContext(r.Context(), "console: signed out", "user", s.user.Name)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 	return nil
 }

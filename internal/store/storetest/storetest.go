@@ -36,6 +36,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("CacheStatsClearPrune", func(t *testing.T) { testCacheStats(t, open) })
 	t.Run("CacheConcurrent", func(t *testing.T) { testCacheConcurrent(t, open) })
 	t.Run("Users", func(t *testing.T) { testUsers(t, open) })
+	t.Run("Sessions", func(t *testing.T) { testSessions(t, open) })
 	t.Run("Files", func(t *testing.T) { testFiles(t, open) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, open) })
 	t.Run("EventsConcurrent", func(t *testing.T) { testEventsConcurrent(t, open) })
