@@ -65,6 +65,38 @@ func concrete(path string) string {
 	return r.Replace(path)
 }
 
+// consoleSession signs in to the console at base with token, through its sign-in
+// form, and returns the session cookie's value.
+func consoleSession(t *testing.T, base, token string) string {
+	t.Helper()
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := c.Get(base + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	var csrf string
+	for _, ck := range res.Cookies() {
+		if ck.Name == "vtsoar_login_csrf" {
+			csrf = ck.Value
+		}
+	}
+	req, _ := http.NewRequest("POST", base+"/login", strings.NewReader(url.Values{"csrf": {csrf}, "token": {token}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: "vtsoar_login_csrf", Value: csrf})
+	if res, err = c.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	for _, ck := range res.Cookies() {
+		if ck.Name == "vtsoar_session" && ck.Value != "" {
+			return ck.Value
+		}
+	}
+	t.Fatalf("sign-in to the console: %d, no session", res.StatusCode)
+	return ""
+}
+
 // TestSecurityEveryEndpointEveryReplica sends to every route of the server's table,
 // on every replica: no token, a token never issued, and a cross-site request that
 // carries only the console's session cookie are refused with 401; no answer, even
@@ -81,6 +113,8 @@ func TestSecurityEveryEndpointEveryReplica(t *testing.T) {
 	}
 	public := publicOps(t, c.replicas[0].URL)
 	const evil = "https://evil.example"
+	// One session, signed in on the first replica: the replicas share it.
+	session := consoleSession(t, c.replicas[0].URL, c.api.Token)
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	send := func(method, u string, hdr map[string]string, body string) *http.Response {
 		t.Helper()
@@ -116,7 +150,7 @@ func TestSecurityEveryEndpointEveryReplica(t *testing.T) {
 				for name, hdr := range map[string]map[string]string{
 					"no token":          {"Content-Type": "application/json"},
 					"unknown token":     {"Authorization": "Bearer " + auth.TokenPrefix + "AAAAnotissued", "Content-Type": "application/json"},
-					"cross-site cookie": {"Cookie": "vtsoar_session=" + c.api.Token, "Origin": evil, "Sec-Fetch-Site": "cross-site", "Content-Type": "application/json"},
+					"cross-site cookie": {"Cookie": "vtsoar_session=" + session, "Origin": evil, "Sec-Fetch-Site": "cross-site", "Content-Type": "application/json"},
 				} {
 					if res := send(method, u, hdr, body); res.StatusCode != http.StatusUnauthorized {
 						t.Errorf("replica %d: %s %s with %s: %d, want 401", ri, method, u, name, res.StatusCode)
@@ -142,7 +176,7 @@ func TestSecurityEveryEndpointEveryReplica(t *testing.T) {
 		// The console's forms, posted from another site with a valid session.
 		for _, p := range []string{"/logout", "/connections/new", "/connections/vt/delete", "/connections/vt/edit", "/run", "/events"} {
 			form := url.Values{"name": {"x"}, "api_key": {"k"}, "command": {"check-file-reputation"}, "inputs": {"44d88612fea8a8f36de82e1278abb02f"}}
-			res := send("POST", r.URL+p, map[string]string{"Cookie": "vtsoar_session=" + c.api.Token, "Origin": evil,
+			res := send("POST", r.URL+p, map[string]string{"Cookie": "vtsoar_session=" + session, "Origin": evil,
 				"Sec-Fetch-Site": "cross-site", "Content-Type": "application/x-www-form-urlencoded"}, form.Encode())
 			if res.StatusCode != http.StatusForbidden {
 				t.Errorf("replica %d: cross-site console POST %s: %d, want 403", ri, p, res.StatusCode)
