@@ -152,3 +152,12 @@ func TestOpenAPIServed(t *testing.T) {
 		t.Fatalf("openapi = %q", doc.OpenAPI)
 	}
 }
+
+// TestOpenAPILicense holds the document's license to the repository's LICENSE: the
+// Apache License 2.0, by its SPDX identifier.
+func TestOpenAPILicense(t *testing.T) {
+	doc, _ := loadOpenAPI(t)
+	if l := doc.Info.License; l == nil || l.Name != "Apache-2.0" || l.Identifier != "Apache-2.0" {
+		t.Errorf("info.license = %+v, want Apache-2.0 (identifier Apache-2.0)", l)
+	}
+}
