@@ -64,7 +64,7 @@ func blockStyle(n *yaml.Node) {
 var fixedColumns = []string{"input", "status", "type", "id", "risk_level", "risk_level_code", "risk_reason", "error"}
 
 // CSV writes one row per context entry: the fixed fields, then every command field
-// (sorted); values that are not text are JSON.
+// (sorted); text is written as text, other values as JSON, each cell Printable.
 func CSV(w io.Writer, env *command.Envelope) error {
 	extra := map[string]bool{}
 	for _, e := range env.ContextData {
@@ -81,7 +81,7 @@ func CSV(w io.Writer, env *command.Envelope) error {
 	}
 	sort.Strings(extraCols)
 	cw := csv.NewWriter(w)
-	if err := cw.Write(append(append([]string{}, fixedColumns...), extraCols...)); err != nil {
+	if err := cw.Write(PrintableRow(append(append([]string{}, fixedColumns...), extraCols...))); err != nil {
 		return err
 	}
 	for _, e := range env.ContextData {
@@ -94,7 +94,7 @@ func CSV(w io.Writer, env *command.Envelope) error {
 			v, ok := e.Details[k]
 			row = append(row, cell(v, ok))
 		}
-		if err := cw.Write(row); err != nil {
+		if err := cw.Write(PrintableRow(row)); err != nil {
 			return err
 		}
 	}
@@ -105,6 +105,9 @@ func CSV(w io.Writer, env *command.Envelope) error {
 	return cw.Error()
 }
 
+// cell is a command field as text: a string, or a value whose JSON is a string (a
+// time, a typed string), as its text; a number or a boolean as written in JSON; any
+// other value as JSON.
 func cell(v any, present bool) string {
 	if !present || v == nil {
 		return ""
@@ -118,6 +121,12 @@ func cell(v any, present bool) string {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Sprint(v)
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if json.Unmarshal(b, &s) == nil {
+			return s
+		}
 	}
 	return string(b)
 }
@@ -134,7 +143,8 @@ var levelColor = map[string]string{
 const reset = "\x1b[0m"
 
 // Table writes a table for a person: one row per input with its status, risk level
-// (coloured when color is set) and a summary, then the overall result.
+// (coloured when color is set) and a summary, then the overall result. Every cell is
+// Printable.
 func Table(w io.Writer, env *command.Envelope, color bool) error {
 	hasRisk := false
 	for _, e := range env.ContextData {
@@ -154,7 +164,7 @@ func Table(w io.Writer, env *command.Envelope, color bool) error {
 	header = append(header, "DETAILS")
 	rows := [][]string{header}
 	for _, e := range env.ContextData {
-		row := []string{truncate(e.Input, 72), e.Status}
+		row := []string{truncate(Printable(e.Input), 72), e.Status}
 		if mixed {
 			row = append(row, orDash(e.Type))
 		}
@@ -162,7 +172,7 @@ func Table(w io.Writer, env *command.Envelope, color bool) error {
 			row = append(row, e.RiskLevel)
 		}
 		row = append(row, summary(env.Command, e))
-		rows = append(rows, row)
+		rows = append(rows, PrintableRow(row))
 	}
 	widths := make([]int, len(header))
 	for _, r := range rows {

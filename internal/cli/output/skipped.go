@@ -51,7 +51,7 @@ func skippedRows(cw *csv.Writer, skipped []command.SkippedInput, extraCols []str
 			}
 			row = append(row, v)
 		}
-		if err := cw.Write(row); err != nil {
+		if err := cw.Write(PrintableRow(row)); err != nil {
 			return err
 		}
 	}
@@ -66,7 +66,7 @@ func skippedFooter(b *bytes.Buffer, skipped []command.SkippedInput) {
 	fmt.Fprintf(b, "Not looked up (%d):\n", len(skipped))
 	flags := map[string]bool{}
 	for _, s := range skipped {
-		fmt.Fprintf(b, "  %s: %s\n", truncate(s.Input, 72), s.Reason)
+		fmt.Fprintf(b, "  %s: %s\n", truncate(Printable(s.Input), 72), Printable(s.Reason))
 		if s.Include != "" {
 			flags["--"+strings.ReplaceAll(s.Include, "_", "-")] = true
 		}

@@ -12,10 +12,12 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
+	"github.com/vtsoar/vtsoar/internal/cli/output"
 )
 
 // Print writes records on ios's output in format (cmdutil.Factory.OutputFormat): v (a
-// slice) as JSON, JSON lines or YAML; headers and rows as a table or CSV.
+// slice) as JSON, JSON lines or YAML; headers and rows as a table or CSV, each cell
+// output.Printable.
 func Print(ios *iostreams.IOStreams, format string, v any, headers []string, rows [][]string) error {
 	w := ios.Out
 	switch format {
@@ -56,14 +58,17 @@ func Print(ios *iostreams.IOStreams, format string, v any, headers []string, row
 		return enc.Close()
 	case "csv":
 		cw := csv.NewWriter(w)
-		cw.Write(headers)
-		cw.WriteAll(rows)
+		cw.Write(output.PrintableRow(headers))
+		for _, r := range rows {
+			cw.Write(output.PrintableRow(r))
+		}
+		cw.Flush()
 		return cw.Error()
 	default:
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, strings.Join(headers, "\t"))
+		fmt.Fprintln(tw, strings.Join(output.PrintableRow(headers), "\t"))
 		for _, r := range rows {
-			fmt.Fprintln(tw, strings.Join(r, "\t"))
+			fmt.Fprintln(tw, strings.Join(output.PrintableRow(r), "\t"))
 		}
 		return tw.Flush()
 	}
