@@ -5,9 +5,12 @@ import (
 	"encoding/csv"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
 	"github.com/vtsoar/vtsoar/internal/command"
 )
 
@@ -93,4 +96,50 @@ func TestProgress(t *testing.T) {
 	if !strings.HasSuffix(b.String(), "\r") {
 		t.Errorf("progress not cleared: %q", b.String())
 	}
+}
+
+// lastFrame is the last bar drawn on out ("3/12 inputs"), "" when none.
+func lastFrame(out string) string {
+	frames := strings.Split(out, "\r")
+	for i := len(frames) - 1; i >= 0; i-- {
+		if _, label, ok := strings.Cut(frames[i], "] "); ok {
+			return label
+		}
+	}
+	return ""
+}
+
+// TestProgressShowsTheCountWhileInputsWait: inputs that finish within one throttle
+// window are drawn when it ends, so that while the rest wait (a minute for the
+// budget) the bar shows how many are done, not the first.
+func TestProgressShowsTheCountWhileInputsWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var b iostreams.SyncBuffer
+		p := NewProgress(&b, 12, 40)
+		for range 4 {
+			p.Add(1)
+			time.Sleep(5 * time.Millisecond)
+		}
+		if got := lastFrame(b.String()); got != "1/12 inputs" {
+			t.Errorf("within the throttle window the bar shows %q, want the first draw, 1/12", got)
+		}
+		time.Sleep(time.Minute) // the budget's wait
+		synctest.Wait()
+		if got := lastFrame(b.String()); got != "4/12 inputs" {
+			t.Errorf("a minute after 4 inputs finished the bar shows %q, want 4/12", got)
+		}
+		if n := strings.Count(b.String(), "\r["); n != 2 {
+			t.Errorf("%d draws for 4 inputs in one window, want 2: %q", n, b.String())
+		}
+		p.Add(1)
+		time.Sleep(time.Millisecond)
+		p.Add(1) // throttled, then Done before its window ends
+		p.Done()
+		cleared := b.String()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if b.String() != cleared {
+			t.Errorf("drawn after Done: %q", strings.TrimPrefix(b.String(), cleared))
+		}
+	})
 }

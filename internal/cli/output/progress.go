@@ -8,16 +8,21 @@ import (
 	"time"
 )
 
+// redrawEvery is the least time between two draws of a progress bar.
+const redrawEvery = 50 * time.Millisecond
+
 // Progress draws a progress bar on a terminal: "[#####-----] 45/100 inputs".
 type Progress struct {
 	w     io.Writer
 	total int
 	width int
 
-	mu    sync.Mutex
-	done  int
-	last  time.Time
-	drawn bool
+	mu      sync.Mutex
+	done    int
+	last    time.Time
+	drawn   bool
+	pending *time.Timer // draws the count at the end of the throttle window
+	closed  bool
 }
 
 // NewProgress returns a bar for total inputs, width columns wide.
@@ -25,14 +30,40 @@ func NewProgress(w io.Writer, total, width int) *Progress {
 	return &Progress{w: w, total: total, width: max(20, min(width, 100))}
 }
 
-// Add records n finished inputs and redraws (at most 20 times a second, and always for
-// the last one).
+// Add records n finished inputs and redraws: at most once every 50 ms, and always
+// for the last one. An Add inside the 50 ms after a draw is drawn when they end, so
+// that the bar shows the count while the inputs left wait (for a budget, say).
 func (p *Progress) Add(n int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.done += n
-	if p.done < p.total && time.Since(p.last) < 50*time.Millisecond {
+	if p.closed {
 		return
+	}
+	p.done += n
+	if wait := redrawEvery - time.Since(p.last); p.done < p.total && wait > 0 {
+		if p.pending == nil {
+			p.pending = time.AfterFunc(wait, p.drawPending)
+		}
+		return
+	}
+	p.draw()
+}
+
+// drawPending draws the count that throttled Adds left undrawn.
+func (p *Progress) drawPending() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pending = nil
+	if !p.closed {
+		p.draw()
+	}
+}
+
+// draw writes the bar; p.mu is held.
+func (p *Progress) draw() {
+	if p.pending != nil {
+		p.pending.Stop()
+		p.pending = nil
 	}
 	p.last = time.Now()
 	label := fmt.Sprintf(" %d/%d inputs", p.done, p.total)
@@ -42,10 +73,15 @@ func (p *Progress) Add(n int) {
 	p.drawn = true
 }
 
-// Done clears the bar.
+// Done clears the bar; nothing is drawn after it.
 func (p *Progress) Done() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.closed = true
+	if p.pending != nil {
+		p.pending.Stop()
+		p.pending = nil
+	}
 	if p.drawn {
 		fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", p.width))
 	}
