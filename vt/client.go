@@ -14,6 +14,7 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -94,7 +95,17 @@ type Limiter interface {
 	Throttled(ctx context.Context, r Request, retryAfter time.Duration)
 }
 
-// RetryPolicy bounds retries of 429, 503, 504 and network errors.
+// RetriedStatuses returns the HTTP statuses on which a request of the given method
+// is retried (besides network errors): 429, 502, 503 and 504 for GET and HEAD; 429 and
+// 503, which VirusTotal answers before acting, for any other method.
+func RetriedStatuses(method string) []int {
+	if method == http.MethodGet || method == http.MethodHead {
+		return []int{http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout}
+	}
+	return []int{http.StatusTooManyRequests, http.StatusServiceUnavailable}
+}
+
+// RetryPolicy bounds retries of the statuses of RetriedStatuses and of network errors.
 //
 // A zero field takes its value from DefaultRetryPolicy. Backoff is exponential with
 // full jitter: before retry n the client waits a random duration in
@@ -425,9 +436,9 @@ func (r *request) idempotent() bool {
 // do sends r with the retry policy, consulting the limiter before every attempt
 // (unless r is unmetered).
 //
-// Retry rule: 429, 502, 503 and 504 answers and network errors are retried up to
-// MaxAttempts. A GET is retried on any of them. A POST is retried on a 429 or 503
-// answer (VirusTotal refuses those before acting) and on a network error that
+// Retry rule: the answers of RetriedStatuses and network errors are retried up to
+// MaxAttempts. A GET is retried on 429, 502, 503 and 504. A POST is retried on a 429
+// or 503 answer (VirusTotal refuses those before acting) and on a network error that
 // happened before the request headers were written (nothing reached the server); it
 // is not retried on a 502 or 504 (the request may have been acted on) nor on a
 // network error once the request was written. A streamed body (an upload from an
@@ -470,17 +481,11 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 			}
 			e := c.apiError(r, res)
 			retryAfter = e.RetryAfter
-			switch res.status {
-			case http.StatusTooManyRequests:
-				if c.limiter != nil && !r.unmetered && (e.Code != CodeTooManyRequests || e.derived || e.RetryAfter > 0) {
-					c.limiter.Throttled(ctx, lr, e.RetryAfter)
-				}
-				retry = !r.started.Load()
-			case http.StatusServiceUnavailable:
-				retry = !r.started.Load()
-			case http.StatusBadGateway, http.StatusGatewayTimeout:
-				retry = r.idempotent() && !r.started.Load()
+			if res.status == http.StatusTooManyRequests && c.limiter != nil && !r.unmetered &&
+				(e.Code != CodeTooManyRequests || e.derived || e.RetryAfter > 0) {
+				c.limiter.Throttled(ctx, lr, e.RetryAfter)
 			}
+			retry = !r.started.Load() && slices.Contains(RetriedStatuses(r.method), res.status)
 			err = e
 		}
 		if !retry || attempt >= c.retry.MaxAttempts {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -332,5 +333,34 @@ func TestBadGatewayHTML(t *testing.T) {
 	}
 	if rec2.count()-before != 1 {
 		t.Errorf("a POST answered 502 was sent %d times", rec2.count()-before)
+	}
+}
+
+// TestRetriedStatusesAreWhatIsRetried: the client retries a GET and a POST on the
+// statuses RetriedStatuses names for their method (which --retries' help and
+// DESIGN.md are made from), and on no other.
+func TestRetriedStatusesAreWhatIsRetried(t *testing.T) {
+	for _, status := range []int{400, 401, 403, 404, 408, 409, 429, 500, 501, 502, 503, 504} {
+		c, rec, _ := serve(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(status) },
+			WithRetry(RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}))
+		for _, call := range []struct {
+			method string
+			do     func() error
+		}{
+			{http.MethodGet, func() error { _, err := c.GetFile(context.Background(), "x"); return err }},
+			{http.MethodPost, func() error { _, err := c.ScanURL(context.Background(), "http://example.com/"); return err }},
+		} {
+			before := rec.count()
+			if err := call.do(); err == nil {
+				t.Fatalf("%s answered %d: no error", call.method, status)
+			}
+			want := 1
+			if slices.Contains(RetriedStatuses(call.method), status) {
+				want = 2
+			}
+			if got := rec.count() - before; got != want {
+				t.Errorf("%s answered %d was sent %d times, want %d", call.method, status, got, want)
+			}
+		}
 	}
 }

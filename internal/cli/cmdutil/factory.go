@@ -17,7 +17,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -119,8 +121,25 @@ func (f *Factory) AddGlobalFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.Concurrency, "concurrency", command.DefaultConcurrency, "inputs in flight at once")
 	fs.DurationVar(&o.MaxAge, "max-age", command.DefaultMaxAge, "use cached answers younger than this")
 	fs.BoolVar(&o.Fresh, "fresh", false, "ask VirusTotal even when a cached answer is fresh")
-	fs.IntVar(&o.Retries, "retries", vt.DefaultRetryPolicy.MaxAttempts-1, "retries of a request answered 429, 503, 504 or not at all")
+	fs.IntVar(&o.Retries, "retries", vt.DefaultRetryPolicy.MaxAttempts-1, RetriesUsage())
 	fs.BoolVarP(&o.Verbose, "verbose", "v", false, "log requests and decisions on stderr (never the API key)")
+}
+
+// RetriesUsage is the help of --retries, from the statuses the client retries
+// (vt.RetriedStatuses): "retries of a request answered 429, 502, 503, 504 or not at
+// all (a POST only on 429 and 503)".
+func RetriesUsage() string {
+	return fmt.Sprintf("retries of a request answered %s or not at all (a POST only on %s)",
+		statusList(vt.RetriedStatuses(http.MethodGet), ", "), statusList(vt.RetriedStatuses(http.MethodPost), " and "))
+}
+
+// statusList writes statuses separated by sep.
+func statusList(statuses []int, sep string) string {
+	s := make([]string, len(statuses))
+	for i, st := range statuses {
+		s[i] = strconv.Itoa(st)
+	}
+	return strings.Join(s, sep)
 }
 
 // Env returns the value of the environment variable name.

@@ -1,6 +1,7 @@
 package cmdutil
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -45,4 +46,24 @@ func TestOutputDefaultAndChecks(t *testing.T) {
 	if err := f.CheckGlobal(); !IsUsage(err) || !strings.Contains(err.Error(), "v3") {
 		t.Errorf("VT_API_VERSION=v2: %v", err)
 	}
+}
+
+// TestRetriesHelpIsDesigns: the help of --retries, made from the statuses the client
+// retries, is what DESIGN.md's table of global flags says.
+func TestRetriesHelpIsDesigns(t *testing.T) {
+	b, err := os.ReadFile("../../../docs/DESIGN.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "| `--retries` |") {
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "| "), " | ")
+		if got, want := RetriesUsage(), cells[len(cells)-1]; got != want {
+			t.Errorf("--retries help:\n  %s\nDESIGN.md:\n  %s", got, want)
+		}
+		return
+	}
+	t.Fatal("DESIGN.md has no row for --retries")
 }
