@@ -31,7 +31,9 @@ read per input.`,
 		{
 			Name:  "add-comment",
 			Title: "Add Comment",
-			Short: "Post a comment (--comment) on each file, IP address, URL or domain",
+			summary: func(d Door) string {
+				return fmt.Sprintf("Post a comment (%s) on each file, IP address, URL or domain", d.Option(OptComment))
+			},
 			Long: `Posts the text of --comment as a community comment on each observable (a file hash,
 IP address, URL or domain). Words of the text starting with '#' become its tags. An
 object given twice is commented once. key_fields.CommentIDs gives each new comment's
@@ -39,7 +41,9 @@ id.`,
 			Options: []string{OptComment},
 			check: func(req Request) error {
 				if strings.TrimSpace(req.Comment) == "" {
-					return badRequest("add-comment needs the comment's text (--comment TEXT, or \"comment\" over REST)")
+					return refused(nil, func(d Door) string {
+						return fmt.Sprintf("add-comment needs the comment's text (%s)", d.OptionValue(OptComment, "TEXT"))
+					})
 				}
 				return nil
 			},
@@ -64,7 +68,9 @@ of those read say harmless and malicious. key_fields.VoteCounts gives them per i
 		{
 			Name:  "add-vote",
 			Title: "Add Vote",
-			Short: "Vote harmless or malicious (--verdict) on each observable",
+			summary: func(d Door) string {
+				return fmt.Sprintf("Vote harmless or malicious (%s) on each observable", d.Option(OptVerdict))
+			},
 			Long: `Casts the community vote --verdict (harmless or malicious) on each observable (a file
 hash, IP address, URL or domain). An object given twice is voted on once.
 key_fields.VoteIDs gives each vote's id.`,
@@ -74,7 +80,9 @@ key_fields.VoteIDs gives each vote's id.`,
 				case vt.VerdictHarmless, vt.VerdictMalicious:
 					return nil
 				case "":
-					return badRequest("add-vote needs a verdict (--verdict harmless|malicious, or \"verdict\" over REST)")
+					return refused(nil, func(d Door) string {
+						return fmt.Sprintf("add-vote needs a verdict (%s)", d.OptionValue(OptVerdict, "harmless|malicious"))
+					})
 				}
 				return badRequest("verdict %q: want harmless or malicious", req.Verdict)
 			},

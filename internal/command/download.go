@@ -24,7 +24,12 @@ func downloadCommands() []*Command {
 		Title: "Download File",
 		Kind:  ioc.KindFile,
 		Group: "download",
-		Short: "Download files from VirusTotal into --out-dir (premium keys)",
+		summary: func(d Door) string {
+			if d == REST {
+				return "Download files from VirusTotal (premium keys; the CLI only: it writes them to a local directory)"
+			}
+			return "Download files from VirusTotal into --out-dir (premium keys)"
+		},
 		Long: `Downloads each file (by md5, sha1 or sha256) from VirusTotal into --out-dir, named by its
 sha256, readable by its owner only; the bytes are checked against the hash given. A file
 larger than --max-size is not kept. Premium-only: on a public budget (the default) nothing
@@ -38,7 +43,9 @@ The files are samples VirusTotal holds: treat them as live malware.`,
 		exec:      execDownload,
 		check: func(req Request) error {
 			if req.OutDir == "" {
-				return badRequest("download-file needs a directory to write the files to (--out-dir DIR)")
+				return refused(nil, func(d Door) string {
+					return fmt.Sprintf("download-file needs a directory to write the files to (%s)", d.OptionValue(OptOutDir, "DIR"))
+				})
 			}
 			return nil
 		},

@@ -85,7 +85,7 @@ type flight struct {
 func Run(ctx context.Context, d Deps, req Request) (*Envelope, error) {
 	cmd, ok := Lookup(req.Command)
 	if !ok {
-		return nil, &RequestError{Msg: fmt.Sprintf("unknown command %q", req.Command), Err: ErrUnknownCommand}
+		return nil, unknownCommand(req.Command)
 	}
 	r, err := newRun(cmd, d, req)
 	if err != nil {
@@ -117,7 +117,7 @@ func Run(ctx context.Context, d Deps, req Request) (*Envelope, error) {
 func Validate(req Request) error {
 	cmd, ok := Lookup(req.Command)
 	if !ok {
-		return &RequestError{Msg: fmt.Sprintf("unknown command %q", req.Command), Err: ErrUnknownCommand}
+		return unknownCommand(req.Command)
 	}
 	_, err := checkOptions(cmd, req)
 	return err
@@ -146,7 +146,9 @@ func checkOptions(cmd *Command, req Request) (vt.Relationship, error) {
 		{OptMaxSize, req.MaxSize != 0},
 	} {
 		if o.set && !cmd.Takes(o.name) {
-			return vt.Relationship{}, badRequest("%s does not take the option %s", cmd.Name, o.name)
+			return vt.Relationship{}, refused(nil, func(d Door) string {
+				return fmt.Sprintf("%s does not take the option %s", cmd.Name, d.Option(o.name))
+			})
 		}
 	}
 	if req.Limit < 0 {
@@ -168,7 +170,9 @@ func checkOptions(cmd *Command, req Request) (vt.Relationship, error) {
 	}
 	if cmd.Takes(OptRelationship) {
 		if req.Relationship == "" {
-			return vt.Relationship{}, badRequest("%s needs a relationship (--relationship NAME); %s", cmd.Name, relationshipHint(cmd.Kind))
+			return vt.Relationship{}, refused(nil, func(d Door) string {
+				return fmt.Sprintf("%s needs a relationship (%s); %s", cmd.Name, d.OptionValue(OptRelationship, "NAME"), relationshipHint(cmd.Kind))
+			})
 		}
 		rel, ok := LookupRelationship(cmd.Kind, req.Relationship)
 		if !ok {
@@ -179,23 +183,31 @@ func checkOptions(cmd *Command, req Request) (vt.Relationship, error) {
 	return vt.Relationship{}, nil
 }
 
+// unknownCommand is the RequestError of a command name the registry does not have.
+func unknownCommand(name string) *RequestError {
+	return refused(ErrUnknownCommand, func(Door) string { return fmt.Sprintf("unknown command %q", name) })
+}
+
+// premiumOnly is the RequestError of what (a relationship, a command) being asked on
+// a public budget.
+func premiumOnly(what string) *RequestError {
+	return refused(ErrPremiumOnly, func(d Door) string {
+		return what + " (VirusTotal Enterprise keys; a public key is refused with 403 ForbiddenError), " +
+			"and the budget in use is VirusTotal's public one, so the key is taken as a public key: nothing was sent. " +
+			d.premiumHint()
+	})
+}
+
 func newRun(cmd *Command, d Deps, req Request) (*run, error) {
 	rel, err := checkOptions(cmd, req)
 	if err != nil {
 		return nil, err
 	}
 	if rel.Premium() && d.PublicKey {
-		return nil, &RequestError{Err: ErrPremiumOnly, Msg: fmt.Sprintf(
-			"%s is a premium-only relationship of %s (VirusTotal Enterprise keys; a public key is refused with 403 ForbiddenError), "+
-				"and the budget in use is VirusTotal's public one, so the key is taken as a public key: nothing was sent. "+
-				"If the key is a premium one, run with --quota premium (or store the connection with --quota premium)",
-			rel.Name, rel.Collection)}
+		return nil, premiumOnly(fmt.Sprintf("%s is a premium-only relationship of %s", rel.Name, rel.Collection))
 	}
 	if cmd.premium && d.PublicKey {
-		return nil, &RequestError{Err: ErrPremiumOnly, Msg: fmt.Sprintf(
-			"%s is premium-only (VirusTotal Enterprise keys; a public key is refused with 403 ForbiddenError), "+
-				"and the budget in use is VirusTotal's public one, so the key is taken as a public key: nothing was sent. "+
-				"If the key is a premium one, run with --quota premium (or store the connection with --quota premium)", cmd.Name)}
+		return nil, premiumOnly(cmd.Name + " is premium-only")
 	}
 	if d.Client == nil {
 		return nil, errors.New("command: Deps.Client is nil")

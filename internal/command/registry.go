@@ -56,8 +56,9 @@ type Command struct {
 	// Group is the command family ("reputation", "reports", "relationships",
 	// "behavior", "detonate", "scan", "search", "widget", "connection").
 	Group string
-	// Short is a one-line description, Long the full one (with the premium-only
-	// relationships for relationship commands).
+	// Short is a one-line description in the CLI's words (Summary gives it for a
+	// door), Long the full one (with the premium-only relationships for relationship
+	// commands).
 	Short, Long string
 	// Options are the options the command takes (Opt* names).
 	Options []string
@@ -87,6 +88,17 @@ type Command struct {
 	// check, when set, validates the request's options for the command (beyond
 	// which options it takes).
 	check func(req Request) error
+	// summary, when set, is the one-line description of a command whose words name
+	// its options or how its results are kept, per door; Short is its CLI's.
+	summary func(d Door) string
+}
+
+// Summary is the command's one-line description in the words of door d.
+func (c *Command) Summary(d Door) string {
+	if c.summary != nil {
+		return c.summary(d)
+	}
+	return c.Short
 }
 
 // Takes reports whether the command accepts option opt.
@@ -122,7 +134,14 @@ var (
 )
 
 func commands() []*Command {
-	registryOnce.Do(func() { registry = newRegistry() })
+	registryOnce.Do(func() {
+		registry = newRegistry()
+		for _, c := range registry {
+			if c.summary != nil {
+				c.Short = c.summary(CLI)
+			}
+		}
+	})
 	return registry
 }
 

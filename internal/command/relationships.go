@@ -16,11 +16,13 @@ func relationshipCommands() []*Command {
 	for _, k := range ioc.Kinds() {
 		noun := kindNoun(k)
 		cmds = append(cmds, &Command{
-			Name:      fmt.Sprintf("get-%s-relationships", k),
-			Title:     fmt.Sprintf("Get %s Relationships", noun),
-			Kind:      k,
-			Group:     "relationships",
-			Short:     fmt.Sprintf("Objects related to each %s (--relationship NAME)", k.Noun()),
+			Name:  fmt.Sprintf("get-%s-relationships", k),
+			Title: fmt.Sprintf("Get %s Relationships", noun),
+			Kind:  k,
+			Group: "relationships",
+			summary: func(d Door) string {
+				return fmt.Sprintf("Objects related to each %s (%s)", k.Noun(), d.OptionValue(OptRelationship, "NAME"))
+			},
 			Long:      relationshipsLong(k),
 			Options:   []string{OptRelationship, OptLimit, OptDescriptorsOnly},
 			InputHelp: inputName(k),

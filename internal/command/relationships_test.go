@@ -28,8 +28,8 @@ func TestPremiumRelationshipsRefusedOnAPublicKey(t *testing.T) {
 				Relationship: strings.ToUpper(rel.Name), Inputs: []string{inputs[k]}})
 			var re *RequestError
 			if !errors.As(err, &re) || !errors.Is(err, ErrPremiumOnly) ||
-				!strings.Contains(re.Msg, rel.Name+" is a premium-only relationship of "+string(rel.Collection)) ||
-				!strings.Contains(re.Msg, "--quota premium") {
+				!strings.Contains(re.Error(), rel.Name+" is a premium-only relationship of "+string(rel.Collection)) ||
+				!strings.Contains(re.Error(), "--quota premium") {
 				t.Errorf("%s on a public key: %v", rel, err)
 			}
 			if n := e.requests(""); n != before {

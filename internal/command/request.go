@@ -199,14 +199,20 @@ func (LocalFiles) Open(_ context.Context, path string) (io.ReadCloser, string, i
 }
 
 // RequestError is a malformed request: an unknown command, an option the command does
-// not take, a relationship the object type does not have. Nothing was sent.
+// not take, a relationship the object type does not have. Nothing was sent. Its
+// message names options as the request's door spells them (Message).
 type RequestError struct {
-	Msg string
 	// Err is a sentinel the error wraps (ErrUnknownCommand), or nil.
 	Err error
+	// say is the message at each door.
+	say func(Door) string
 }
 
-func (e *RequestError) Error() string { return e.Msg }
+// Error is the message in the CLI's words.
+func (e *RequestError) Error() string { return e.Message(CLI) }
+
+// Message is the message in the words of door d.
+func (e *RequestError) Message(d Door) string { return e.say(d) }
 
 // Unwrap returns the wrapped sentinel.
 func (e *RequestError) Unwrap() error { return e.Err }
@@ -219,6 +225,14 @@ var ErrUnknownCommand = errors.New("unknown command")
 // command asked on a public key (Deps.PublicKey): nothing was sent.
 var ErrPremiumOnly = errors.New("premium-only on a public key")
 
+// badRequest is a RequestError whose words are the same at every door.
 func badRequest(format string, args ...any) error {
-	return &RequestError{Msg: fmt.Sprintf(format, args...)}
+	msg := fmt.Sprintf(format, args...)
+	return &RequestError{say: func(Door) string { return msg }}
+}
+
+// refused is a RequestError wrapping err (nil: none) whose words name options, as say
+// writes them for each door.
+func refused(err error, say func(d Door) string) *RequestError {
+	return &RequestError{Err: err, say: say}
 }

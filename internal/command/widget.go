@@ -20,7 +20,12 @@ func widgetCommands() []*Command {
 		Name:  "retrieve-widget-html-content",
 		Title: "Retrieve Widget HTML Content",
 		Group: "widget",
-		Short: "VirusTotal widget HTML of each observable, written to --out-dir",
+		summary: func(d Door) string {
+			if d == REST {
+				return "VirusTotal widget HTML of each observable, in its context entry's html"
+			}
+			return "VirusTotal widget HTML of each observable, written to --out-dir"
+		},
 		Long: `Retrieves VirusTotal's widget (a small HTML report) of each observable: a file hash,
 URL, domain or IP address. Each widget is written as a file in --out-dir, named after the
 observable's type and id; context_data gives its path, the widget URL and the detection

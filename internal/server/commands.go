@@ -69,7 +69,7 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, u *store.
 		}
 	}
 	if err := command.Validate(req); err != nil {
-		return badRequest("%v", err)
+		return commandRefused(err)
 	}
 	if !cmd.NoInputs && len(req.Inputs) == 0 {
 		return badRequest("%s needs at least one input in \"inputs\"", cmd.Name)
@@ -120,9 +120,8 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, u *store.
 	env, err := command.Run(ctx, d, req)
 	s.metrics.commandDuration.WithLabelValues(cmd.Name).Observe(time.Since(start).Seconds())
 	if err != nil {
-		var re *command.RequestError
-		if errors.As(err, &re) {
-			return badRequest("%v", err)
+		if re := (*command.RequestError)(nil); errors.As(err, &re) {
+			return commandRefused(re)
 		}
 		return internal(err)
 	}
@@ -164,6 +163,15 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, u *store.
 		s.log.WarnContext(r.Context(), "writing a command's answer failed", "command", cmd.Name, "error", err)
 	}
 	return nil
+}
+
+// commandRefused is the 400 problem of a request the command package refused, in
+// REST's words (members, not flags).
+func commandRefused(err error) error {
+	if re := (*command.RequestError)(nil); errors.As(err, &re) {
+		return badRequest("%s", re.Message(command.REST))
+	}
+	return badRequest("%v", err)
 }
 
 // maxBufferedAnswer is the size of VirusTotal answers up to which a command's

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/vtsoar/vtsoar/internal/command"
+	"github.com/vtsoar/vtsoar/ioc"
 )
 
 func TestCommandCheckFileReputation(t *testing.T) {
@@ -219,5 +220,41 @@ func TestPremiumRelationshipOnAPublicConnection(t *testing.T) {
 	}
 	if n := e.sim.Stats().Requests - before; n != 0 {
 		t.Errorf("%d requests sent to VirusTotal", n)
+	}
+}
+
+// TestCommandRefusalsInRESTWords: a refused command's problem names the body's
+// members and the connection's quota, never a CLI flag.
+func TestCommandRefusalsInRESTWords(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	e.do(t, "POST", "/api/v1/connections", "admin", map[string]any{"name": "pub", "api_key": apiKey,
+		"server_url": e.simURL, "quota": "public"})
+	var premium string
+	for _, r := range command.Relationships(ioc.KindFile) {
+		if r.Premium() {
+			premium = r.Name
+			break
+		}
+	}
+	for _, tc := range []struct {
+		command string
+		body    map[string]any
+		detail  string
+	}{
+		{"check-file-reputation", map[string]any{"limit": 5}, `does not take the option "limit"`},
+		{"check-file-reputation", map[string]any{"poll_interval": "5s"}, `does not take the option "poll_interval"`},
+		{"get-file-relationships", map[string]any{}, `needs a relationship ("relationship")`},
+		{"add-comment", map[string]any{}, `needs the comment's text ("comment")`},
+		{"add-vote", map[string]any{}, `needs a verdict ("verdict")`},
+		{"get-file-relationships", map[string]any{"relationship": premium}, `set the connection's "quota" to "premium"`},
+	} {
+		tc.body["connection"], tc.body["inputs"] = "pub", []string{eicarMD5}
+		p := e.do(t, "POST", "/api/v1/commands/"+tc.command, "admin", tc.body).problem(t, 400)
+		if !strings.Contains(p.Detail, tc.detail) || strings.Contains(p.Detail, "--") {
+			t.Errorf("%s %v: detail %q, want it to say %s and name no flag", tc.command, tc.body, p.Detail, tc.detail)
+		}
+	}
+	if n := e.sim.Stats().Requests; n != 0 {
+		t.Fatalf("refused requests sent %d requests to VirusTotal", n)
 	}
 }

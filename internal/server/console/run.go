@@ -24,6 +24,8 @@ type runData struct {
 	Inputs        string
 	Fresh         bool
 	Result        *runResult
+	// Summary is the command's description in REST's words, the console's.
+	Summary string
 }
 
 type runResult struct {
@@ -43,7 +45,7 @@ func (c *Console) runData(r *http.Request, s *session, name, conn string) (*runD
 	if !ok {
 		return nil, &apiError{Status: http.StatusNotFound, Detail: fmt.Sprintf("there is no command %q", name)}
 	}
-	d.Command = cmd
+	d.Command, d.Summary = cmd, cmd.Summary(command.REST)
 	if cmd.Takes(command.OptRelationship) && cmd.Kind != "" {
 		d.Relationships = command.Relationships(cmd.Kind)
 	}
