@@ -199,11 +199,13 @@ type Event struct {
 	// RiskLevel is the highest risk of the artifacts finished so far.
 	RiskLevel     string `json:"risk_level"`
 	RiskLevelCode int    `json:"risk_level_code"`
-	// ArtifactsDone counts the artifacts whose enrichment is over.
-	ArtifactsDone int              `json:"artifacts_done"`
-	CreatedAt     time.Time        `json:"created_at"`
-	UpdatedAt     time.Time        `json:"updated_at"`
-	Artifacts     []ArtifactResult `json:"artifacts,omitempty"`
+	// ArtifactsDone counts the artifacts whose enrichment is over; ArtifactsTotal
+	// counts them all, also where Artifacts is left out (ListEvents).
+	ArtifactsDone  int              `json:"artifacts_done"`
+	ArtifactsTotal int              `json:"artifacts_total"`
+	CreatedAt      time.Time        `json:"created_at"`
+	UpdatedAt      time.Time        `json:"updated_at"`
+	Artifacts      []ArtifactResult `json:"artifacts,omitempty"`
 }
 
 // ArtifactResult is an artifact and what its enrichment found.
@@ -535,7 +537,7 @@ func toEvent(ev store.Event) Event {
 	out := Event{
 		ID: ev.ID, Site: ev.Site, Status: ev.Status,
 		RiskLevel: levelName(ev.RiskLevelCode), RiskLevelCode: ev.RiskLevelCode,
-		ArtifactsDone: ev.FinishedCount, CreatedAt: ev.CreatedAt, UpdatedAt: ev.UpdatedAt,
+		ArtifactsDone: ev.FinishedCount, ArtifactsTotal: ev.ArtifactCount, CreatedAt: ev.CreatedAt, UpdatedAt: ev.UpdatedAt,
 	}
 	for _, a := range ev.Artifacts {
 		out.Artifacts = append(out.Artifacts, ArtifactResult{

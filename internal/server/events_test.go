@@ -185,3 +185,26 @@ func TestEventsWithoutBackgroundService(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	e.do(t, "POST", "/api/v1/events", "paris", map[string]any{"artifacts": []map[string]string{{"type": "ip", "value": "8.8.8.8"}}}).problem(t, 503)
 }
+
+// TestEventListSaysHowFarEachEventIs: the list leaves out the artifacts but says how
+// many there are and how many are done, which the console's list shows ("3 of 3
+// done").
+func TestEventListSaysHowFarEachEventIs(t *testing.T) {
+	e := newEnv(t, envOpts{enrich: true})
+	var ev eventJSON
+	e.do(t, "POST", "/api/v1/events", "paris", map[string]any{"artifacts": []map[string]string{
+		{"type": "file", "value": eicarMD5}, {"type": "domain", "value": "example.com"}, {"type": "ip", "value": "not-an-ip"},
+	}}).json(t, &ev)
+	e.waitEvent(t, ev.ID, "paris")
+	var list struct {
+		Events []map[string]any `json:"events"`
+	}
+	e.do(t, "GET", "/api/v1/events", "paris", nil).json(t, &list)
+	if len(list.Events) != 1 {
+		t.Fatalf("%d events listed, want 1", len(list.Events))
+	}
+	got := list.Events[0]
+	if got["artifacts_done"] != 3.0 || got["artifacts_total"] != 3.0 || got["artifacts"] != nil {
+		t.Errorf("listed event = %v, want artifacts_done 3 and artifacts_total 3, without the artifacts", got)
+	}
+}
