@@ -50,31 +50,42 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session) err
 	return nil
 }
 
-// parseArtifacts reads one artifact per line, its type recognised ("ip: 1.2.3.4" names
-// it).
-func parseArtifacts(text string) ([]enrich.Artifact, []string) {
-	var arts []enrich.Artifact
-	var bad []string
+// parseArtifacts reads one artifact per line, its type recognised ("ip: 1.2.3.4"
+// names it). As over REST, a value that is not a valid observable of its type is
+// posted and ends as an artifact in error; a line whose type cannot be told is
+// returned in unknown, with why.
+func parseArtifacts(text string) (arts []enrich.Artifact, unknown []string) {
 	for _, l := range splitInputs(text) {
-		o, err := parseArtifact(l)
+		kind, value, err := parseArtifact(l)
 		if err != nil {
-			bad = append(bad, fmt.Sprintf("%q: %v", l, err))
+			unknown = append(unknown, fmt.Sprintf("%q: %v", l, err))
 			continue
 		}
-		arts = append(arts, enrich.Artifact{Type: o.Kind, Value: o.Input})
+		arts = append(arts, enrich.Artifact{Type: kind, Value: value})
 	}
-	return arts, bad
+	return arts, unknown
 }
 
-// parseArtifact reads one artifact: "kind: value" ("ip: 1.2.3.4"), else a value whose
-// kind is recognised.
-func parseArtifact(l string) (ioc.Observable, error) {
+// parseArtifact reads one artifact's type and value: "kind: value" ("ip: 1.2.3.4"),
+// else a value whose kind is recognised, valid or not ("1.2.3" is an IP address
+// that is not valid). It fails only when the type cannot be told.
+func parseArtifact(l string) (ioc.Kind, string, error) {
 	if k, v, ok := strings.Cut(l, ":"); ok && !strings.HasPrefix(v, "//") {
 		if kind, err := ioc.ParseKind(k); err == nil {
-			return ioc.ParseAs(kind, strings.TrimSpace(v))
+			if v = strings.TrimSpace(v); v == "" {
+				return "", "", fmt.Errorf("no %s after %q", kind.Noun(), k+":")
+			}
+			return kind, v, nil
 		}
 	}
-	return ioc.Parse(l)
+	o, err := ioc.Parse(l)
+	if ie := (*ioc.Error)(nil); errors.As(err, &ie) && ie.Kind != "" {
+		return ie.Kind, l, nil
+	}
+	if err != nil {
+		return "", "", err
+	}
+	return o.Kind, o.Input, nil
 }
 
 func (c *Console) submitEvent(w http.ResponseWriter, r *http.Request, s *session) error {
@@ -84,10 +95,11 @@ func (c *Console) submitEvent(w http.ResponseWriter, r *http.Request, s *session
 	}
 	d.Artifacts, d.Site = r.PostForm.Get("artifacts"), strings.TrimSpace(r.PostForm.Get("site"))
 	v := &view{Title: "Events", Session: s, Data: d}
-	arts, bad := parseArtifacts(d.Artifacts)
+	arts, unknown := parseArtifacts(d.Artifacts)
 	switch {
-	case len(bad) > 0:
-		v.Error = "Some lines are not a file hash, IP address, URL or domain: " + strings.Join(bad, "; ")
+	case len(unknown) > 0:
+		v.Error = "Nothing was posted: some lines are not a file hash, IP address, URL or domain (prefix a line with " +
+			"file:, ip:, url: or domain: to say which): " + strings.Join(unknown, "; ")
 	case len(arts) == 0:
 		v.Error = "Give at least one artifact, one per line."
 	}
