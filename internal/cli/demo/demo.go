@@ -59,6 +59,8 @@ type Options struct {
 	Flags        serve.Flags
 	EmulatorAddr string
 	AnalysisTime time.Duration
+	// Self is how the banner's commands run this program (cmdutil.SelfCommand).
+	Self string
 }
 
 // NewCmdDemo returns the demo command; runF, when not nil, runs in place of the demo
@@ -80,7 +82,7 @@ default one.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.FillGlobal(f)
-			opts.DB, opts.APIKey = f.Options.DB, f.Env("VT_API_KEY")
+			opts.DB, opts.APIKey, opts.Self = f.Options.DB, f.Env("VT_API_KEY"), cmdutil.SelfCommand()
 			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
@@ -147,16 +149,18 @@ func run(ctx context.Context, opts *Options) error {
 	}
 	env := serve.Env{Store: op.Store, Cipher: op.Cipher, Log: op.Log, Out: opts.IO.ErrOut, UserAgent: "vtsoar-demo/" + opts.Version}
 	return serve.Run(ctx, env, flags, func(base string) {
-		printBanner(opts.IO.Out, base, token, connName, simURL, db, flags.LogLevel)
+		printBanner(opts.IO.Out, base, token, connName, simURL, db, flags.LogLevel, opts.Self)
 	})
 }
 
-func printBanner(w io.Writer, base, token, conn, simURL, db, logLevel string) {
+// printBanner prints where the demo is and what to try; its commands run as printed
+// from the shell that started the demo, self being how to run vtsoar.
+func printBanner(w io.Writer, base, token, conn, simURL, db, logLevel, self string) {
 	target := "the emulator at " + simURL
-	cli := fmt.Sprintf("VT_SERVER_URL=%s VT_API_KEY=%s VTSOAR_QUOTA=premium vtsoar", simURL, emulatorKey)
+	cli := fmt.Sprintf("VT_SERVER_URL=%s VT_API_KEY=%s VTSOAR_QUOTA=premium %s", simURL, emulatorKey, self)
 	if simURL == "" {
 		target = "VirusTotal (VT_API_KEY)"
-		cli = "vtsoar"
+		cli = self
 	}
 	logs := "warnings only (-v or --log-level info|debug for more)"
 	if logLevel != "warn" {

@@ -185,7 +185,7 @@ func TestDemoIsCalm(t *testing.T) {
 	}
 	base, token, stop, out, errOut := startDemoWith(t)
 	banner := out.String()
-	for _, want := range []string{"Lookup", base + "/api/v1/commands/lookup", "?format=stix", "export TOKEN=" + token, "vtsoar lookup", "warnings only"} {
+	for _, want := range []string{"Lookup", base + "/api/v1/commands/lookup", "?format=stix", "export TOKEN=" + token, " lookup 8.8.8.8 ", "warnings only"} {
 		if !strings.Contains(banner, want) {
 			t.Errorf("the banner lacks %q:\n%s", want, banner)
 		}

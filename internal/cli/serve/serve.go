@@ -294,9 +294,9 @@ func FirstAdminHint(ctx context.Context, st store.Users, w io.Writer, dbPath str
 	}
 	db := ""
 	if dbFlag {
-		db = " --db " + dbPath
+		db = " --db " + cmdutil.ShellQuote(dbPath)
 	}
-	fmt.Fprintf(w, "No users yet: every API call will be refused. Make the first admin with\n\n    vtsoar user add admin --role admin%s\n\nwhich prints its bearer token once.\n\n", db)
+	fmt.Fprintf(w, "No users yet: every API call will be refused. Make the first admin with\n\n    %s user add admin --role admin%s\n\nwhich prints its bearer token once.\n\n", cmdutil.SelfCommand(), db)
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -86,13 +87,17 @@ func TestFirstStartPrintsHowToMakeTheFirstAdmin(t *testing.T) {
 
 	srv := start(t, "--db", db, "serve", "--addr", "127.0.0.1:0", "--log-level", "warn")
 	base := srv.wait(t, servingRE)[1]
-	// The exact command, on a line of its own.
-	m := srv.wait(t, regexp.MustCompile(`(?m)^\s+(vtsoar user add admin --role admin --db (\S+))$`))
-	if m[2] != db {
-		t.Fatalf("hint names database %q, want %q", m[2], db)
+	// The exact command, on a line of its own, naming this program as it runs
+	// (cmdutil.SelfCommand: here, the test's executable).
+	m := srv.wait(t, regexp.MustCompile(`(?m)^\s+(\S+) (user add admin --role admin --db (\S+))$`))
+	if m[3] != db {
+		t.Fatalf("hint names database %q, want %q", m[3], db)
+	}
+	if self, _ := os.Executable(); m[1] != self {
+		t.Errorf("hint runs %q, want this program, %q", m[1], self)
 	}
 	// Running the printed command makes an admin whose token the running server takes.
-	args := strings.Fields(m[1])[1:]
+	args := strings.Fields(m[2])
 	out := &iostreams.SyncBuffer{}
 	if code := cli.Main(context.Background(), append(args, "-o", "json"), &iostreams.IOStreams{In: strings.NewReader(""), Out: out, ErrOut: out}); code != 0 {
 		t.Fatalf("%s: exit %d: %s", m[1], code, out)
