@@ -39,10 +39,11 @@ import (
 // Output formats of -o/--output.
 var OutputFormats = []string{"json", "jsonl", "yaml", "table", "csv", "stix", "misp"}
 
-// Environment variables of the store's global flags.
+// Environment variables of the global flags.
 const (
-	EnvDB    = "VTSOAR_DB"
-	EnvQuota = "VTSOAR_QUOTA"
+	EnvDB        = "VTSOAR_DB"
+	EnvQuota     = "VTSOAR_QUOTA"
+	EnvServerURL = "VT_SERVER_URL"
 )
 
 // GlobalOptions are the flags every command takes (but the risk policy's, which

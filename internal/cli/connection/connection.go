@@ -60,7 +60,7 @@ type AddOptions struct {
 	Cipher func(dsn string) (*secret.Cipher, error)
 	Policy func(base risk.Policy) (risk.Policy, error)
 	// Quota is the budget (--quota, else VTSOAR_QUOTA, else public); ServerURL is
-	// --server-url.
+	// --server-url, else VT_SERVER_URL (else VirusTotal's).
 	Quota, ServerURL string
 
 	// Name is the argument; the others are the command's flags.
@@ -159,17 +159,17 @@ func NewCmdAdd(f *cmdutil.Factory, runF func(context.Context, *AddOptions) error
 		Long: `Store a connection. The API key is read from stdin (--api-key-stdin), from a file
 (--api-key-file PATH, trailing newline ignored) or from a secret reference
 (--api-key env:NAME or --api-key file:PATH), never from the command line itself.
---server-url, --quota and the risk policy flags (--suspicious-threshold,
---preferred-vendors, --preferred-vendors-threshold, --crowdsourced, --risk-policy;
-global flags) are stored with the connection.`,
-		Example: `  printf '%s' "$VT_KEY" | vtsoar connection add prod --api-key-stdin --quota public
+--server-url (else VT_SERVER_URL), --quota (else VTSOAR_QUOTA) and the risk policy
+flags (--suspicious-threshold, --preferred-vendors, --preferred-vendors-threshold,
+--crowdsourced, --risk-policy; global flags) are stored with the connection.`,
+		Example: `  printf '%s' "$VT_API_KEY" | vtsoar connection add prod --api-key-stdin --quota public
   vtsoar connection add emu --api-key env:EMU_KEY --server-url http://127.0.0.1:8089 --reputation-checks file,url
   vtsoar connection add soc --api-key env:VT_KEY --suspicious-threshold 3 --preferred-vendors Kaspersky,ESET-NOD32 --crowdsourced`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
 			o.Quota = f.Resolved(f.Options.Quota, cmdutil.EnvQuota, "public")
-			o.ServerURL = f.Options.ServerURL
+			o.ServerURL = f.Resolved(f.Options.ServerURL, cmdutil.EnvServerURL, "")
 			return cmdutil.Run(cmd, o, runF, addRun)
 		},
 	}
@@ -222,7 +222,7 @@ func addRun(ctx context.Context, o *AddOptions) error {
 	server := o.ServerURL
 	if server != "" {
 		if _, err := vt.ParseServerURL(server); err != nil {
-			return cmdutil.Usagef("--server-url: %v", err)
+			return cmdutil.Usagef("--server-url (or %s): %v", cmdutil.EnvServerURL, err)
 		}
 	}
 	policy, err := o.Policy(risk.Policy{})

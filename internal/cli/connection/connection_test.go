@@ -305,3 +305,25 @@ func TestClearProxySealedOnOpen(t *testing.T) {
 		})
 	}
 }
+
+// TestAddTakesTheServerAsEveryCommandDoes: connection add stores --server-url, else
+// VT_SERVER_URL, as the global flags' table says: a reader who exported VT_SERVER_URL
+// for the emulator stores a connection to the emulator, not to VirusTotal.
+func TestAddTakesTheServerAsEveryCommandDoes(t *testing.T) {
+	dir := setup(t)
+	t.Setenv("VT_SERVER_URL", "http://127.0.0.1:8089")
+	if r := vtsoar(t, dir, testKey, "connection", "add", "env", "--api-key-stdin"); r.code != 0 || !strings.Contains(r.errOut, "http://127.0.0.1:8089") {
+		t.Fatalf("add: exit %d: %s", r.code, r.errOut)
+	}
+	if r := vtsoar(t, dir, testKey, "connection", "add", "flag", "--api-key-stdin", "--server-url", "http://127.0.0.1:9999"); r.code != 0 {
+		t.Fatalf("add --server-url: exit %d: %s", r.code, r.errOut)
+	}
+	t.Setenv("VT_SERVER_URL", "ftp://nowhere")
+	if r := vtsoar(t, dir, testKey, "connection", "add", "bad", "--api-key-stdin"); r.code != 2 || !strings.Contains(r.errOut, "VT_SERVER_URL") {
+		t.Errorf("a bad VT_SERVER_URL: exit %d: %s", r.code, r.errOut)
+	}
+	vs := list(t, dir)
+	if len(vs) != 2 || vs[0].Name != "env" || vs[0].ServerURL != "http://127.0.0.1:8089" || vs[1].ServerURL != "http://127.0.0.1:9999" {
+		t.Errorf("stored %+v, want env on VT_SERVER_URL's server and flag on --server-url's", vs)
+	}
+}
