@@ -3,6 +3,7 @@ package output
 import (
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -52,9 +53,9 @@ func unprintableAt(s string) int {
 }
 
 // unprintable reports whether the rune r, decoded from size bytes, is a control
-// character or a byte that is not UTF-8.
+// character (C0, DEL, C1: unicode.IsControl) or a byte that is not UTF-8.
 func unprintable(r rune, size int) bool {
-	return r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 || r == utf8.RuneError && size == 1
+	return unicode.IsControl(r) || r == utf8.RuneError && size == 1
 }
 
 // PrintableRow returns a copy of row with each cell made Printable.
