@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -206,37 +207,69 @@ func snippet(s string, n int) string {
 	return b.String()
 }
 
-// scrub removes the API key (and the request's other secrets) from s, ignoring case.
+// scrub removes the API key (and the request's other secrets) from s, ignoring case,
+// as Redact does; the key is also looked for as it is written in a path.
 func (c *Client) scrub(r *request, s string) string {
-	s = redact(s, c.apiKey)
+	s = Redact(s, c.apiKey)
+	if esc := url.PathEscape(c.apiKey); esc != c.apiKey {
+		s = Redact(s, esc)
+	}
 	if r != nil {
 		for _, x := range r.extraSecrets {
-			s = redact(s, x)
+			s = Redact(s, x)
 		}
 	}
 	return s
 }
 
-const redacted = "[REDACTED]"
+// Redacted is what Redact puts in place of a secret.
+const Redacted = "[REDACTED]"
 
-func redact(s, secret string) string {
-	if len(secret) < 4 || len(s) < len(secret) {
+// minRedactInText is the length from which a secret is redacted inside other text too.
+const minRedactInText = 4
+
+// Redact returns s with secret (an API key, a password), compared ignoring case,
+// replaced by Redacted wherever it stands as a value: the whole of s, a segment of a
+// URL path ("/users/KEY/..."), a quoted value ("KEY", 'KEY') or the value of an
+// assignment (key=KEY). A secret of 4 characters or more is also replaced inside other
+// text; a shorter one is not, so that the key "a" leaves the a of "data" alone while
+// "/users/a" still reads "/users/[REDACTED]". An empty secret changes nothing.
+func Redact(s, secret string) string {
+	if secret == "" || len(s) < len(secret) {
 		return s
 	}
-	if !strings.Contains(strings.ToLower(s), strings.ToLower(secret)) {
-		return s
-	}
+	inText := len(secret) >= minRedactInText
 	var b strings.Builder
-	for {
-		i := indexFold(s, secret)
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
+	last := 0 // s[:last] is written to b
+	for i := 0; i+len(secret) <= len(s); {
+		j := indexFold(s[i:], secret)
+		if j < 0 {
+			break
 		}
-		b.WriteString(s[:i])
-		b.WriteString(redacted)
-		s = s[i+len(secret):]
+		start, end := i+j, i+j+len(secret)
+		if inText || standsAlone(s, start, end) {
+			b.WriteString(s[last:start])
+			b.WriteString(Redacted)
+			last, i = end, end
+			continue
+		}
+		_, size := utf8.DecodeRuneInString(s[start:])
+		i = start + size
 	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// standsAlone reports whether s[start:end] is a value of its own: at the start of s
+// or after a path separator, a quote or "=", and at the end of s or before a path
+// separator, a quote, or what ends a path or a query's value.
+func standsAlone(s string, start, end int) bool {
+	const before, after = "/\"'`=", "/\"'`?#&"
+	return (start == 0 || strings.IndexByte(before, s[start-1]) >= 0) &&
+		(end == len(s) || strings.IndexByte(after, s[end]) >= 0)
 }
 
 // indexFold is strings.Index ignoring ASCII/Unicode simple case.

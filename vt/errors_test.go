@@ -165,7 +165,7 @@ func TestKeyNeverInErrorsOrLogs(t *testing.T) {
 			t.Fatalf("call %d: no error", i)
 		}
 		mustNotContainKey(t, fmt.Sprintf("error %d", i), err.Error())
-		if !strings.Contains(err.Error(), redacted) && i != 4 {
+		if !strings.Contains(err.Error(), Redacted) && i != 4 {
 			t.Errorf("error %d does not show where the key was scrubbed: %v", i, err)
 		}
 		if e, ok := asError(err); ok {
@@ -192,14 +192,67 @@ func TestHelpersOnOtherErrors(t *testing.T) {
 	}
 }
 
+// A key of any length is out of the errors and logs of a request whose path carries
+// it, and of VirusTotal's message naming it, while the rest of the text is kept.
+func TestShortKeyNeverInErrorsOrLogs(t *testing.T) {
+	for _, key := range []string{"abc", "a", testKey} {
+		t.Run(fmt.Sprintf("%d characters", len(key)), func(t *testing.T) {
+			var logs bytes.Buffer
+			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			retry := WithRetry(RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond})
+			down, err := New(key, WithServerURL("http://"+closedAddr(t)), WithLogger(logger), retry)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err1 := down.CurrentUser(context.Background())
+			_, err2 := down.CurrentOverallQuotas(context.Background())
+			c, _, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+				answer(w, 404, []byte(`{"error":{"code":"NotFoundError","message":"User \"`+key+`\" not found"}}`))
+			}, WithLogger(logger), retry)
+			c.apiKey = key
+			_, err3 := c.CurrentUser(context.Background())
+			for i, err := range []error{err1, err2, err3} {
+				if err == nil {
+					t.Fatalf("call %d: no error", i)
+				}
+				msg := err.Error()
+				if strings.Contains(msg, "/users/"+key) || strings.Contains(msg, `"`+key+`"`) || !strings.Contains(msg, Redacted) {
+					t.Errorf("error %d shows the key: %s", i, msg)
+				}
+			}
+			if !strings.Contains(err1.Error(), "connection refused") || !strings.Contains(err1.Error(), "/api/v3/users/"+Redacted+`"`) {
+				t.Errorf("the network error lost its text: %v", err1)
+			}
+			if l := logs.String(); strings.Contains(l, "/users/"+key) || !strings.Contains(l, "virustotal request failed") {
+				t.Errorf("logs:\n%s", l)
+			}
+		})
+	}
+}
+
 func TestRedact(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"key=ABCDEF123 and abcdef123", "key=[REDACTED] and [REDACTED]"},
 		{"nothing here", "nothing here"},
 		{"abcdef12", "abcdef12"},
 	} {
-		if got := redact(tc.in, "abcdef123"); got != tc.want {
+		if got := Redact(tc.in, "abcdef123"); got != tc.want {
 			t.Errorf("redact(%q) = %q", tc.in, got)
+		}
+	}
+	// A short key is replaced where it stands as a value (a path segment, a quoted
+	// string, an assignment, the whole text), not inside other words.
+	for _, tc := range []struct{ in, secret, want string }{
+		{`Get "http://h:1/api/v3/users/abc": dial tcp`, "abc", `Get "http://h:1/api/v3/users/[REDACTED]": dial tcp`},
+		{`GET /users/a/overall_quotas: a data analysis`, "a", `GET /users/[REDACTED]/overall_quotas: a data analysis`},
+		{`User "ABC" not found; abcdef, fabc, 'abc'`, "abc", `User "[REDACTED]" not found; abcdef, fabc, '[REDACTED]'`},
+		{"a", "a", Redacted},
+		{"key=a&b=a", "a", "key=[REDACTED]&b=[REDACTED]"},
+		{"ünïcödé/ü", "ü", "ünïcödé/[REDACTED]"},
+		{"anything", "", "anything"},
+	} {
+		if got := Redact(tc.in, tc.secret); got != tc.want {
+			t.Errorf("Redact(%q, %q) = %q, want %q", tc.in, tc.secret, got, tc.want)
 		}
 	}
 	if got := snippet("a\n\n b\x00\tc"+strings.Repeat("x", 300), 10); got != "a b cxxxxx…" {

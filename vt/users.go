@@ -183,11 +183,11 @@ func withoutKey(body []byte, key string, edit func(data map[string]any)) ([]byte
 func redactStrings(v any, secret string) any {
 	switch x := v.(type) {
 	case string:
-		return redact(x, secret)
+		return Redact(x, secret)
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, child := range x {
-			out[redact(k, secret)] = redactStrings(child, secret)
+			out[Redact(k, secret)] = redactStrings(child, secret)
 		}
 		return out
 	case []any:

@@ -2,7 +2,8 @@ package secret
 
 import (
 	"net/url"
-	"strings"
+
+	"github.com/vtsoar/vtsoar/vt"
 )
 
 // RedactURL returns s with the password of its user info replaced by "xxxxx" (a proxy
@@ -19,12 +20,9 @@ func RedactURL(s string) string {
 	return u.String()
 }
 
-// Redact returns s with every occurrence of secret (an API key, a password, an HMAC
-// key) replaced by "[redacted]", as a last guard before s is logged, stored or sent;
-// an empty secret changes nothing.
-func Redact(s, secret string) string {
-	if secret == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, secret, "[redacted]")
-}
+// Redact returns s with secret (an API key, a password, an HMAC key) replaced by
+// "[REDACTED]", as a last guard before s is logged, stored or sent. It finds the
+// secret as vt.Redact does, the one rule for both: wherever it stands as a value (a
+// path segment, a quoted string, the whole text), whatever its length, and inside
+// other text too when it has 4 characters or more; an empty secret changes nothing.
+func Redact(s, secret string) string { return vt.Redact(s, secret) }

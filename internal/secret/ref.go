@@ -8,8 +8,9 @@ import (
 	"strings"
 )
 
-// maxSecretFile bounds what a file: reference may hold.
-const maxSecretFile = 64 << 10
+// MaxUserFile bounds what a file a user names may hold: a secret file (a file:
+// reference, --api-key-file) or a policy given as @FILE.
+const MaxUserFile = 64 << 10
 
 // ErrNotReference is returned by Resolve for a string that is not a secret reference.
 var ErrNotReference = errors.New("not a secret reference (want env:NAME or file:PATH)")
@@ -50,23 +51,35 @@ func Resolve(ref string) (string, error) {
 }
 
 // ReadSecretFile returns the content of the file at path without its trailing line
-// break ("\n" or "\r\n"). An empty secret is an error.
+// break ("\n" or "\r\n"). A file larger than MaxUserFile or an empty secret is an
+// error.
 func ReadSecretFile(path string) (string, error) {
-	f, err := os.Open(path)
+	b, err := ReadFileLimit(path, MaxUserFile)
 	if err != nil {
 		return "", fmt.Errorf("secret file: %w", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
-	if err != nil {
-		return "", fmt.Errorf("secret file %s: %w", path, err)
-	}
-	if len(b) > maxSecretFile {
-		return "", fmt.Errorf("secret file %s is larger than %d bytes", path, maxSecretFile)
 	}
 	s := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 	if strings.TrimSpace(s) == "" {
 		return "", fmt.Errorf("secret file %s is empty", path)
 	}
 	return s, nil
+}
+
+// ReadFileLimit returns the content of the file at path, which a user named, and an
+// error naming the file when it holds more than limit bytes: it reads no more than
+// limit+1 bytes, so that a device or a huge file (/dev/zero) costs no memory.
+func ReadFileLimit(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+	}
+	return b, nil
 }

@@ -1,7 +1,6 @@
 package storecli
 
 import (
-	"os"
 	"reflect"
 	"strings"
 
@@ -9,6 +8,7 @@ import (
 
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
 	"github.com/vtsoar/vtsoar/internal/risk"
+	"github.com/vtsoar/vtsoar/internal/secret"
 )
 
 // riskFlags are the global flags of the risk policy: they apply to a key given with
@@ -56,7 +56,7 @@ func (e *env) policy(base risk.Policy) (risk.Policy, error) {
 	if changed(flagRiskPolicy) {
 		text := r.PolicyJSON
 		if strings.HasPrefix(text, "@") {
-			b, err := os.ReadFile(text[1:])
+			b, err := secret.ReadFileLimit(text[1:], secret.MaxUserFile)
 			if err != nil {
 				return risk.Policy{}, cmdutil.Usagef("--%s: %v", flagRiskPolicy, err)
 			}
