@@ -186,7 +186,8 @@ type Options struct {
 	WrapLimiter func(*quota.Limiter) vt.Limiter
 	// CachePutsNoWait makes the cache puts of an unlimited budget return before their
 	// write (store.Caches.CacheNoWait), for a CLI run, where such a key's throughput is
-	// what counts. A limited budget's answers are always written before the put
+	// what counts. A limited budget's answers are always written (or, when the
+	// database refuses the write, kept by the store until it takes it) before the put
 	// returns: a run killed then must not lose an answer that a scarce key paid for.
 	CachePutsNoWait bool
 	// Recent, when set, keeps the decoded answers of the process in front of the

@@ -22,8 +22,12 @@
 // up). No answer already stored is asked for twice: a job whose artifact is already
 // final does nothing, and answers go to the store's cache as soon as they arrive, so a
 // job run again after a crash finds its answer there. Only requests in flight at the
-// moment of the crash can be repeated. A spent daily or monthly budget snoozes the
-// job until the budget resets instead of failing it.
+// moment of the crash can be repeated. While the database is unavailable (a
+// PostgreSQL restart), an answer whose write it refuses is kept by the store in
+// memory, where a job run again in this process finds it, until the database takes
+// it; and a job waits for the store to record its verdict for as long as it may run.
+// A spent daily or monthly budget snoozes the job until the budget resets instead of
+// failing it.
 //
 // Job arguments hold event ids, artifact positions and connection names only, never
 // an API key: River stores arguments in clear.

@@ -113,10 +113,38 @@ func (w *enrichWorker) Work(ctx context.Context, job *river.Job[enrichArgs]) err
 		res = store.Artifact{Status: store.ArtifactError, RiskLevelCode: risk.NA.Code(), Error: retry.Error()}
 	}
 	res.Index = art.Index
-	if _, _, err := s.st.FinishArtifact(context.WithoutCancel(ctx), ev.ID, res, eventRisk); err != nil {
-		return err
+	return s.finishArtifact(ctx, ev.ID, res)
+}
+
+// Waits for a store that is briefly unavailable, between two tries.
+const (
+	storeWaitMin = 100 * time.Millisecond
+	storeWaitMax = 2 * time.Second
+)
+
+// finishArtifact records an artifact's result. While the store is unavailable (a
+// PostgreSQL restart), it tries again for as long as the job may run: the verdict is
+// in hand, and a job that failed now would be run again, perhaps by another replica,
+// which might have to ask VirusTotal again for an answer whose write the store
+// has not taken yet.
+func (s *Service) finishArtifact(ctx context.Context, eventID string, res store.Artifact) error {
+	wait := storeWaitMin
+	for {
+		_, _, err := s.st.FinishArtifact(context.WithoutCancel(ctx), eventID, res, eventRisk)
+		if err == nil || !store.IsUnavailable(err) {
+			return err
+		}
+		s.log.WarnContext(ctx, "the store is unavailable; the artifact's result waits for it", "event", eventID,
+			"artifact", res.Index, "retry_in", wait, "error", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+		wait = min(2*wait, storeWaitMax)
 	}
-	return nil
 }
 
 // enrichArtifact enriches one artifact: the final result, or an error to retry (a

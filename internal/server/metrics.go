@@ -22,6 +22,9 @@ import (
 //	vtsoar_quota_left{connection,window}          units left in each budget window (-1: no limit)
 //	vtsoar_cache_hits_total{server}, vtsoar_cache_misses_total{server}
 //	                                              lookups of the answer cache, every process counted
+//	vtsoar_cache_backlog_answers                  answers this process keeps in memory because the
+//	                                              database did not take their write (yet)
+//	vtsoar_cache_backlog_dropped_total            kept answers dropped because the backlog was full
 //	vtsoar_queue_depth{state}                     background jobs by state
 //	vtsoar_command_duration_seconds{command}      time to answer a command request
 type Metrics struct {
@@ -138,6 +141,10 @@ var (
 		"Cache lookups that found a usable answer, by server (every process counted).", []string{"server"}, nil)
 	cacheMissesDesc = prometheus.NewDesc("vtsoar_cache_misses_total",
 		"Cache lookups that found no usable answer, by server (every process counted).", []string{"server"}, nil)
+	backlogAnswersDesc = prometheus.NewDesc("vtsoar_cache_backlog_answers",
+		"Cache answers this process keeps in memory until the database takes their write.", nil, nil)
+	backlogDroppedDesc = prometheus.NewDesc("vtsoar_cache_backlog_dropped_total",
+		"Cache answers dropped because too many waited for the database (they are asked for again).", nil, nil)
 	queueDepthDesc = prometheus.NewDesc("vtsoar_queue_depth",
 		"Background jobs by state.", []string{"state"}, nil)
 )
@@ -146,6 +153,8 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- quotaLeftDesc
 	ch <- cacheHitsDesc
 	ch <- cacheMissesDesc
+	ch <- backlogAnswersDesc
+	ch <- backlogDroppedDesc
 	ch <- queueDepthDesc
 }
 
@@ -184,6 +193,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(cacheMissesDesc, prometheus.CounterValue, float64(cs.Misses), srv)
 		}
 	}
+	b := st.CacheBacklog()
+	ch <- prometheus.MustNewConstMetric(backlogAnswersDesc, prometheus.GaugeValue, float64(b.Answers))
+	ch <- prometheus.MustNewConstMetric(backlogDroppedDesc, prometheus.CounterValue, float64(b.Dropped))
 	if e != nil {
 		if counts, err := s.jobCounts(ctx); err == nil {
 			for state, n := range counts {

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
+
+	"github.com/vtsoar/vtsoar/internal/store"
 )
 
 // Problem is an error answer of the API, an RFC 9457 problem details object served as
@@ -92,9 +95,18 @@ func writeProblem(w http.ResponseWriter, p Problem) {
 	json.NewEncoder(w).Encode(p)
 }
 
-// problemFor turns err into the problem to answer with; unexpected errors are 500s
-// whose detail gives nothing away.
+// storeRetryAfter is the Retry-After of an answer given while the database is
+// unavailable (a restart takes seconds).
+const storeRetryAfter = 5 * time.Second
+
+// problemFor turns err into the problem to answer with: a database out of reach
+// (store.IsUnavailable) is a 503 unavailable, to be retried; other unexpected errors
+// are 500s whose detail gives nothing away.
 func problemFor(err error) (Problem, error) {
+	if store.IsUnavailable(err) {
+		return Problem{Type: ProblemUnavailable, Status: http.StatusServiceUnavailable,
+			Detail: "the database is not answering; try again shortly"}, err
+	}
 	var ae *apiError
 	if errors.As(err, &ae) {
 		return Problem{Type: ae.typ, Status: ae.status, Detail: ae.detail}, ae.err

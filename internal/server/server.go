@@ -47,6 +47,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -388,7 +389,11 @@ func allowed(u *store.User, a access) bool {
 // fail answers with the problem err describes, logging the cause of server errors.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	p, cause := problemFor(err)
-	if p.Status >= 500 && cause != nil {
+	switch {
+	case store.IsUnavailable(cause):
+		s.log.WarnContext(r.Context(), "request refused: the database is unavailable", "method", r.Method, "path", r.URL.Path, "error", cause)
+		w.Header().Set("Retry-After", strconv.Itoa(int(storeRetryAfter/time.Second)))
+	case p.Status >= 500 && cause != nil:
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", cause)
 	}
 	if p.Status == http.StatusUnauthorized {

@@ -77,8 +77,9 @@ type batcher struct {
 	// asyncErr is the last failure of a write nobody waited for, reported by the next
 	// flush.
 	asyncErr error
-	// putErr is the last failure of an asynchronous cache put (Caches.CacheNoWait),
-	// reported by Close; asyncBytes are the bytes of those queued.
+	// putErr is the last failure of an asynchronous cache put (Caches.CacheNoWait)
+	// whose answer could not be kept (lostPut), reported by Close; asyncBytes are the
+	// bytes of those queued.
 	putErr     error
 	asyncBytes int
 }
@@ -169,9 +170,6 @@ func (b *batcher) async(op *batchOp) bool {
 	op.after = func(err error) {
 		b.mu.Lock()
 		b.asyncBytes -= op.size
-		if err != nil {
-			b.putErr = err
-		}
 		b.mu.Unlock()
 		if after != nil {
 			after(err)
@@ -179,6 +177,14 @@ func (b *batcher) async(op *batchOp) bool {
 	}
 	b.submit(op)
 	return true
+}
+
+// lostPut records the failure of an asynchronous cache put whose answer could not be
+// kept either (the store is closing), for Close to report.
+func (b *batcher) lostPut(err error) {
+	b.mu.Lock()
+	b.putErr = err
+	b.mu.Unlock()
 }
 
 // takePutErr returns and forgets the failure of an asynchronous cache put.

@@ -26,8 +26,9 @@ type Caches interface {
 	// normalised (case of scheme and host, trailing slash).
 	Cache(serverURL string) Cache
 	// CacheNoWait is Cache(serverURL) with puts that return before their answer is
-	// written: a shared transaction writes it within 50 ms with the others, and the
-	// store's Close writes what is left (and reports a put that failed). For a
+	// written: a shared transaction writes it within 50 ms with the others (a write
+	// that fails keeps the answer, as Cache's puts do), and the store's Close writes
+	// what is left (and reports an answer it could not write). For a
 	// process to which its cache is a saving across runs and nothing more, on a key
 	// whose requests are not scarce: killed, it loses the answers of its last 50 ms
 	// or so, which a later run asks again. Not for the enrichment, whose resumption
@@ -35,6 +36,11 @@ type Caches interface {
 	CacheNoWait(serverURL string) Cache
 	// CacheServers lists the servers that have cached answers.
 	CacheServers(ctx context.Context) ([]string, error)
+	// CacheBacklog describes the answers this process keeps in memory because their
+	// write failed: a put whose write fails keeps its answer, which the cache gives
+	// in this process until a writer of the store's writes it, as soon as the
+	// database answers again, and Close writes what is left (see Cache.Put).
+	CacheBacklog() CacheBacklog
 }
 
 // Cache is the cache of one server's answers.
@@ -165,6 +171,16 @@ func (c *sqlCache) Get(ctx context.Context, kind ioc.Kind, id string, maxAge tim
 		notFound int
 		fetched  int64
 	)
+	if e, ok := c.s.backlog.get(c.server, kind, id); ok {
+		// Kept in memory until the database takes it: newer than what it holds.
+		if age := c.now().Sub(e.FetchedAt); (maxAge <= 0 || age <= maxAge) && (!e.NotFound || age <= c.negativeTTL()) {
+			if len(e.Body) == 0 {
+				e.Body = nil
+			}
+			c.hits.Add(1)
+			return e, true, nil
+		}
+	}
 	stmt, err := c.s.stmt(ctx, cacheGetSQL)
 	if err != nil {
 		return cache.Entry{}, false, fmt.Errorf("store: cache get: %w", err)
@@ -248,6 +264,13 @@ var _ cache.Validator = (*sqlCache)(nil)
 
 // Current implements cache.Validator.
 func (c *sqlCache) Current(ctx context.Context, kind ioc.Kind, id string, fetchedAt time.Time) (bool, error) {
+	if at, ok := c.s.backlog.keptAt(c.server, kind, id); ok {
+		if micros(at) != micros(fetchedAt) {
+			return false, nil
+		}
+		c.hits.Add(1)
+		return true, nil
+	}
 	var fetched int64
 	err := c.s.queryRow(ctx, c.s.dialect.cacheCurrentSQL(), c.server, string(kind), id).Scan(&fetched)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -263,7 +286,10 @@ func (c *sqlCache) Current(ctx context.Context, kind ioc.Kind, id string, fetche
 	return true, nil
 }
 
-// Put implements cache.Cache.
+// Put implements cache.Cache. It returns once the answer is written or, when the
+// write failed, kept in memory to be written when the database answers again (see
+// backlog): an answer that cost a request is not dropped because the store missed a
+// beat.
 func (c *sqlCache) Put(ctx context.Context, e cache.Entry) error { return c.putEntry(ctx, e, false) }
 
 // putEntry stores e; with noWait it returns once the write is queued (CacheNoWait).
@@ -274,15 +300,56 @@ func (c *sqlCache) putEntry(ctx context.Context, e cache.Entry, noWait bool) err
 	if e.FetchedAt.IsZero() {
 		e.FetchedAt = c.now()
 	}
-	names := []string{e.ID}
-	aliases := []string{}
-	for _, a := range e.Aliases {
-		if a != "" && a != e.ID && !contains(aliases, a) {
-			aliases = append(aliases, a)
-			names = append(names, a)
+	op, release := c.putOp(e, noWait, false)
+	if noWait {
+		op.after = func(err error) {
+			release()
+			c.settled(e, err)
 		}
+		op.lazy, op.hold = true, asyncPutDelay
+		if c.s.batch.async(op) {
+			return nil
+		}
+		op.after, op.lazy, op.hold = nil, false, 0
 	}
-	aliasJSON, _ := json.Marshal(aliases)
+	written, err := c.s.batch.do(ctx, op)
+	if !written {
+		// The caller gave up; the write goes on, and a failure of it is kept.
+		go func() { c.settled(e, <-op.done) }()
+		return fmt.Errorf("store: cache put: %w", err)
+	}
+	release()
+	if err != nil {
+		if c.s.backlog.keep(c, e, err) {
+			return nil
+		}
+		return fmt.Errorf("store: cache put: %w", err)
+	}
+	c.s.backlog.stored(c, e)
+	return nil
+}
+
+// settled takes the outcome of a put that its caller no longer waits for: a failure
+// is kept in the backlog, a success makes the older answers of the object kept there
+// moot.
+func (c *sqlCache) settled(e cache.Entry, err error) {
+	if err != nil {
+		if !c.s.backlog.keep(c, e, err) {
+			c.s.batch.lostPut(err)
+		}
+		return
+	}
+	c.s.backlog.stored(c, e)
+}
+
+// putOp returns the batch write of e (its FetchedAt set) and the function that gives
+// its compression buffer back once the write is done. copyBody copies a body that is
+// not compressed (a put its caller does not wait for outlives the caller's slice);
+// deferred makes the write leave alone an answer of the object fetched after e's (a
+// kept answer written late by the backlog).
+func (c *sqlCache) putOp(e cache.Entry, copyBody, deferred bool) (*batchOp, func()) {
+	names := entryNames(e)
+	aliasJSON, _ := json.Marshal(names[1:])
 	notFound := 0
 	if e.NotFound {
 		notFound = 1
@@ -309,28 +376,51 @@ func (c *sqlCache) putEntry(ctx context.Context, e cache.Entry, noWait bool) err
 			encodeBuffers.Put(buf)
 		}
 	}
-	op := &batchOp{keys: keys, size: size, apply: func(ctx context.Context, tx *sql.Tx) error {
+	if copyBody && encoding == "" {
+		body = bytes.Clone(body)
+	}
+	return &batchOp{keys: keys, size: size, apply: func(ctx context.Context, tx *sql.Tx) error {
+		if deferred {
+			newer, err := c.newerStored(ctx, tx, kind, names, e.FetchedAt)
+			if err != nil || newer {
+				return err
+			}
+		}
 		return c.put(ctx, tx, e, kind, names, string(aliasJSON), body, encoding, notFound)
-	}}
-	if noWait {
-		if encoding == "" {
-			body = bytes.Clone(body) // the caller's, which the put outlives
+	}}, release
+}
+
+// entryNames returns the ids e is stored under: its id first, then its aliases without
+// repeats or empty ones.
+func entryNames(e cache.Entry) []string {
+	names := []string{e.ID}
+	for _, a := range e.Aliases {
+		if a != "" && !contains(names, a) {
+			names = append(names, a)
 		}
-		op.after = func(error) { release() }
-		op.lazy, op.hold = true, asyncPutDelay
-		if c.s.batch.async(op) {
-			return nil
-		}
-		op.after = nil
 	}
-	written, err := c.s.batch.do(ctx, op)
-	if written {
-		release()
+	return names
+}
+
+// cacheNewerSQL finds an entry that one of n names leads to, fetched after a time.
+func cacheNewerSQL(n int) string {
+	return `SELECT 1 FROM cache_aliases a JOIN cache_entries e ON e.server = a.server AND e.kind = a.kind AND e.id = a.id
+WHERE a.server = ? AND a.kind = ? AND e.fetched_at > ? AND a.alias IN (?` + strings.Repeat(", ?", n-1) + `)`
+}
+
+// newerStored reports whether one of names leads to an answer fetched after at.
+func (c *sqlCache) newerStored(ctx context.Context, tx *sql.Tx, kind string, names []string, at time.Time) (bool, error) {
+	args := []any{c.server, kind, micros(at)}
+	for _, n := range names {
+		args = append(args, n)
 	}
+	rows, err := tx.QueryContext(ctx, cacheNewerSQL(len(names)), args...)
 	if err != nil {
-		return fmt.Errorf("store: cache put: %w", err)
+		return false, err
 	}
-	return nil
+	defer rows.Close()
+	found := rows.Next()
+	return found, rows.Err()
 }
 
 // encodeBuffers holds the buffers answers are compressed into.
@@ -502,6 +592,7 @@ func (c *sqlCache) Clear(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("store: cache clear: %w", err)
 	}
+	c.s.backlog.forget(c.server, time.Time{})
 	c.hits.Store(0)
 	c.misses.Store(0)
 	return int(n), nil
@@ -525,5 +616,6 @@ WHERE e.server = cache_aliases.server AND e.kind = cache_aliases.kind AND e.id =
 	if err != nil {
 		return 0, fmt.Errorf("store: cache prune: %w", err)
 	}
+	c.s.backlog.forget(c.server, before)
 	return int(n), nil
 }

@@ -44,6 +44,9 @@ type sqlStore struct {
 	// batch groups cache puts and the units of unlimited budgets into shared
 	// transactions (batch.go).
 	batch batcher
+	// backlog keeps the cache puts whose write failed until they are written
+	// (backlog.go).
+	backlog backlog
 
 	closeOnce sync.Once
 	closeErr  error
@@ -75,6 +78,7 @@ type dialect interface {
 func newSQLStore(db *sql.DB, d dialect, where string, opts Options) *sqlStore {
 	s := &sqlStore{db: db, dialect: d, where: where, opts: opts, caches: map[string]*sqlCache{}, writeSem: make(chan struct{}, 1)}
 	s.batch.s = s
+	s.backlog.s = s
 	return s
 }
 
@@ -94,14 +98,23 @@ func runTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
 // write runs fn in a write transaction, committing if it returns nil. The transaction
 // excludes every other write transaction of the database.
 func (s *sqlStore) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return s.dialect.keyedTx(ctx, nil, fn)
+	return s.wrote(s.dialect.keyedTx(ctx, nil, fn))
 }
 
 // writeKeyed runs fn in a write transaction that excludes at least every other write
 // transaction naming one of keys (see dialect.keyedTx). Every transaction that
 // reads and then writes the records of a key must name it.
 func (s *sqlStore) writeKeyed(ctx context.Context, keys []string, fn func(tx *sql.Tx) error) error {
-	return s.dialect.keyedTx(ctx, keys, fn)
+	return s.wrote(s.dialect.keyedTx(ctx, keys, fn))
+}
+
+// wrote passes on the outcome of a write transaction; one that committed tells the
+// cache's backlog that the database answers again.
+func (s *sqlStore) wrote(err error) error {
+	if err == nil {
+		s.backlog.poke()
+	}
+	return err
 }
 
 // writeExclusive runs fn in a write transaction begun on db once this process's
@@ -227,6 +240,10 @@ func (s *sqlStore) Close() error {
 func (s *sqlStore) close() error {
 	var errs []error
 	if err := s.batch.flush(context.Background()); err != nil {
+		errs = append(errs, err)
+	}
+	// After the flush, so that the asynchronous puts that failed are kept too.
+	if err := s.backlog.close(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := s.batch.takePutErr(); err != nil {

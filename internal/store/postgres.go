@@ -354,13 +354,15 @@ func (c *rebindConn) QueryContext(ctx context.Context, query string, args []driv
 }
 
 // pgError wraps ErrExists around a unique violation (another replica created the record
-// between the check and the insert), and driver.ErrBadConn around a refusal of class
-// 57P (see rebindConn). The error's text has no row values: pgx keeps them in the
-// Detail field, which it does not print.
+// between the check and the insert), driver.ErrBadConn around a refusal of class 57P
+// (see rebindConn), and connLost around the I/O error of a connection that broke (see
+// IsUnavailable). The error's text has no row values: pgx keeps them in the Detail
+// field, which it does not print.
 func pgError(err error) error {
 	var pe *pgconn.PgError
 	switch {
 	case !errors.As(err, &pe):
+		return markLost(err)
 	case pe.Code == "23505":
 		return fmt.Errorf("%w: %w", ErrExists, err)
 	case strings.HasPrefix(pe.Code, "57P"):

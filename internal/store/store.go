@@ -37,6 +37,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -90,6 +91,16 @@ type Options struct {
 	Now func() time.Time
 	// BusyTimeout is how long a write waits for another process's write lock (0: 10s).
 	BusyTimeout time.Duration
+	// Logger receives what the store does on its own: cache answers kept in memory
+	// while the database does not answer, written later or dropped (nil: discard).
+	Logger *slog.Logger
+}
+
+func (o Options) logger() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 func (o Options) now() time.Time {

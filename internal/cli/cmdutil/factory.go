@@ -78,8 +78,8 @@ type Factory struct {
 	// store.DefaultPath.
 	DBPath func() (string, error)
 	// OpenDB opens the database dsn names (a SQLite file's path or a postgres:// URL),
-	// applying its pending migrations.
-	OpenDB func(ctx context.Context, dsn string) (store.Store, error)
+	// applying its pending migrations; the store logs to log (nil: nowhere).
+	OpenDB func(ctx context.Context, dsn string, log *slog.Logger) (store.Store, error)
 	// Cipher returns the cipher of the API keys stored in the database dsn names:
 	// VTSOAR_MASTER_KEY, else the key file beside it (created on first use).
 	Cipher func(dsn string) (*secret.Cipher, error)
@@ -213,7 +213,7 @@ func (f *Factory) OpenStore(ctx context.Context) (store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return f.OpenDB(ctx, path)
+	return f.OpenDB(ctx, path, f.Logger())
 }
 
 // NoAPIKey is the error of an invocation with no API key: it says where a key comes

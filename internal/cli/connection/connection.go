@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,7 +57,7 @@ func deleteConnection(ctx context.Context, st store.Store, name string) error {
 type AddOptions struct {
 	IO     *iostreams.IOStreams
 	DBPath func() (string, error)
-	OpenDB func(ctx context.Context, dsn string) (store.Store, error)
+	OpenDB func(ctx context.Context, dsn string, log *slog.Logger) (store.Store, error)
 	Cipher func(dsn string) (*secret.Cipher, error)
 	Policy func(base risk.Policy) (risk.Policy, error)
 	// Quota is the budget (--quota, else VTSOAR_QUOTA, else public); ServerURL is
@@ -245,7 +246,7 @@ func addRun(ctx context.Context, o *AddOptions) error {
 	if err != nil {
 		return err
 	}
-	st, err := o.OpenDB(ctx, path)
+	st, err := o.OpenDB(ctx, path, nil)
 	if err != nil {
 		return err
 	}

@@ -121,7 +121,7 @@ func run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	defer op.Store.Close()
+	defer op.Close()
 
 	// The emulator, unless the demo runs on VirusTotal itself.
 	var simURL string

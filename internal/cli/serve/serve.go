@@ -156,7 +156,7 @@ func (o *Flags) Logger(w io.Writer) (*slog.Logger, error) {
 type Deps struct {
 	IO          *iostreams.IOStreams
 	DBPath      func() (string, error)
-	OpenDB      func(ctx context.Context, dsn string) (store.Store, error)
+	OpenDB      func(ctx context.Context, dsn string, log *slog.Logger) (store.Store, error)
 	Cipher      func(dsn string) (*secret.Cipher, error)
 	QuotaConfig func() (quota.Config, error)
 	// Version is the binary's version (in the User-Agent sent to VirusTotal).
@@ -218,7 +218,7 @@ func serveRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	defer op.Store.Close()
+	defer op.Close()
 	if err := FirstAdminHint(ctx, op.Store, opts.IO.ErrOut, op.DBPath, opts.DBGiven); err != nil {
 		return err
 	}
@@ -242,6 +242,14 @@ type Opened struct {
 	DBPath string
 }
 
+// Close closes the database, logging what it could not write (the cache answers it
+// kept while the database refused them, see store.Caches.CacheBacklog).
+func (o *Opened) Close() {
+	if err := o.Store.Close(); err != nil {
+		o.Log.Error("closing the database", "error", err)
+	}
+}
+
 // Open prepares what a serving command needs, as serve and demo share it: the logger
 // on stderr, the database of d.DBPath, the cipher of its stored keys, and the
 // directory of uploaded files (flags.DataDir, defaulted beside the database).
@@ -257,7 +265,7 @@ func (d Deps) Open(ctx context.Context, flags *Flags) (*Opened, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := d.OpenDB(ctx, dbPath)
+	st, err := d.OpenDB(ctx, dbPath, log)
 	if err != nil {
 		return nil, err
 	}

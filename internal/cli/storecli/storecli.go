@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -72,8 +73,8 @@ func (e *env) dbPath() (string, error) {
 // openDB implements cmdutil.Factory.OpenDB. It seals the proxy passwords that a
 // database made before proxies were sealed keeps in clear (connclient.SealProxies),
 // with the master key of dsn; when that fails it says so and goes on.
-func (e *env) openDB(ctx context.Context, dsn string) (store.Store, error) {
-	s, err := store.Open(ctx, dsn, store.Options{})
+func (e *env) openDB(ctx context.Context, dsn string, log *slog.Logger) (store.Store, error) {
+	s, err := store.Open(ctx, dsn, store.Options{Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("%w (choose another database with --db or %s)", err, cmdutil.EnvDB)
 	}

@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,6 +93,37 @@ func Schema(t testing.TB, dsn string) string {
 	q.Set("search_path", name)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// Down makes the database of dsn (from DSN) unavailable as a restart of the server
+// does, and no other database of the server: it takes no new connection
+// (ALLOW_CONNECTIONS false, which a connection attempt meets as an error) and its
+// sessions are terminated. The function it returns makes it available again; it runs
+// at the latest when the test ends.
+func Down(t testing.TB, dsn string) (up func()) {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("pgtest: Down: not a URL")
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	if !strings.HasPrefix(name, "vtsoar_test_") {
+		t.Fatalf("pgtest: Down takes a database made by DSN, not %q", name)
+	}
+	base := BaseDSN(t)
+	if err := admin(base, "ALTER DATABASE "+name+" ALLOW_CONNECTIONS false"); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	if err := admin(base, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '"+name+"' AND pid <> pg_backend_pid()"); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	up = sync.OnceFunc(func() {
+		if err := admin(base, "ALTER DATABASE "+name+" ALLOW_CONNECTIONS true"); err != nil {
+			t.Errorf("pgtest: %v", err)
+		}
+	})
+	t.Cleanup(up)
+	return up
 }
 
 func randomName() string {
