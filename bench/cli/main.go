@@ -41,7 +41,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -132,7 +131,7 @@ type bench struct {
 	bin    string
 	base   string
 	vt     string
-	emu    *exec.Cmd
+	emu    *scaletest.Emulator
 	emuURL string
 	missed bool
 }
@@ -537,55 +536,26 @@ func tail(s string, n int) string {
 }
 
 func (b *bench) startEmulator(ctx context.Context) error {
-	cmd := exec.CommandContext(ctx, b.bin, "emulate", "--addr", "127.0.0.1:0", "--latency", b.latency.String())
-	stdout, err := cmd.StdoutPipe()
+	emu, err := scaletest.StartEmulator(ctx, b.bin, filepath.Join(b.dir, "emulator.log"), "--latency", b.latency.String())
 	if err != nil {
 		return err
 	}
-	logf, err := os.Create(filepath.Join(b.dir, "emulator.log"))
-	if err != nil {
-		return err
-	}
-	cmd.Stderr = logf
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting the emulator: %w", err)
-	}
-	b.emu = cmd
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		return fmt.Errorf("the emulator did not say where it listens: %w", err)
-	}
-	// "vtsim listening on http://127.0.0.1:PORT (API at /api/v3)"
-	_, rest, ok := strings.Cut(line, "listening on ")
-	if !ok {
-		return fmt.Errorf("unexpected emulator line %q", line)
-	}
-	b.emuURL, _, _ = strings.Cut(rest, " ")
-	go io.Copy(logf, stdout)
+	b.emu, b.emuURL = emu, emu.URL
 	return nil
 }
 
 func (b *bench) stopEmulator() {
-	if b.emu == nil || b.emu.Process == nil {
-		return
-	}
-	b.emu.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { b.emu.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		b.emu.Process.Kill()
-		<-done
+	if b.emu != nil {
+		b.emu.Stop()
 	}
 }
 
 // emuCPU is the emulator's user + system time so far (Linux /proc), or -1.
 func (b *bench) emuCPU() time.Duration {
-	if b.emu == nil || b.emu.Process == nil {
+	if b.emu == nil {
 		return -1
 	}
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", b.emu.Process.Pid))
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", b.emu.Pid()))
 	if err != nil {
 		return -1
 	}

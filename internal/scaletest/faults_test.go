@@ -1,15 +1,18 @@
 package scaletest_test
 
 import (
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vtsoar/vtsoar/internal/scaletest"
 	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/internal/store/pgtest"
 	"github.com/vtsoar/vtsoar/vtsim"
 )
 
@@ -94,15 +97,28 @@ func TestReplicaKilledMidWork(t *testing.T) {
 	}
 }
 
-// restartPort is the port of the dedicated cluster that TestPostgresRestartUnderLoad
-// restarts (the shared one, on 55432, serves the other tests meanwhile).
-const restartPort = "55433"
+// restartPort is the port of the dedicated cluster that the restart tests restart,
+// while the cluster of VTSOAR_TEST_POSTGRES serves the other tests meanwhile: its port
+// plus 1000, so that each cluster (one per developer or CI job, on its own port) has
+// a restart cluster of its own.
+func restartPort(t *testing.T) string {
+	t.Helper()
+	u, err := url.Parse(pgtest.BaseDSN(t))
+	if err != nil {
+		t.Fatalf("%s is not a URL", pgtest.EnvVar)
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		port = 5432
+	}
+	return strconv.Itoa(port + 1000)
+}
 
 // pgStart runs .ci/pg-start with args on restartPort and returns its standard output.
 func pgStart(t *testing.T, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(filepath.Join("..", "..", ".ci", "pg-start"), args...)
-	cmd.Env = append(os.Environ(), "VTSOAR_PG_PORT="+restartPort)
+	cmd.Env = append(os.Environ(), "VTSOAR_PG_PORT="+restartPort(t))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -112,19 +128,26 @@ func pgStart(t *testing.T, args ...string) string {
 	return string(out)
 }
 
-// TestPostgresRestartUnderLoad restarts PostgreSQL (pg_ctl restart -m fast, which
-// ends every session) while three replicas enrich a flood of events and more events
-// are posted: the replicas reconnect, every event accepted ends done, none is lost,
-// and the replicas still run.
-func TestPostgresRestartUnderLoad(t *testing.T) {
-	needBinary(t)
+// restartCluster starts the dedicated cluster (stopped when the test ends) and
+// returns its DSN.
+func restartCluster(t *testing.T) string {
+	t.Helper()
 	out := pgStart(t, "start")
 	t.Cleanup(func() { pgStart(t, "stop") })
 	_, dsn, ok := strings.Cut(strings.TrimSpace(out), "VTSOAR_TEST_POSTGRES='")
 	if !ok {
 		t.Fatalf(".ci/pg-start printed %q", out)
 	}
-	dsn = strings.TrimSuffix(dsn, "'")
+	return strings.TrimSuffix(dsn, "'")
+}
+
+// TestPostgresRestartUnderLoad restarts PostgreSQL (pg_ctl restart -m fast, which
+// ends every session) while three replicas enrich a flood of events and more events
+// are posted: the replicas reconnect, every event accepted ends done, none is lost,
+// and the replicas still run.
+func TestPostgresRestartUnderLoad(t *testing.T) {
+	needBinary(t)
+	dsn := restartCluster(t)
 
 	const nArts = 200
 	c := newCluster(t, dsn, vtsim.Options{Latency: 20 * time.Millisecond}, faultEnv...)
@@ -149,12 +172,77 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	if n := checkEventsDone(t, evs); n != nArts {
 		t.Errorf("%d artifacts in the events, posted %d", n, nArts)
 	}
-	// Requests in flight when a job's session ended may be repeated.
-	twice := checkFetched(t, c.rec, arts, 3*faultWorkers)
+	// No answer is asked for twice: those that came while the database was down were
+	// kept by their replica until it took them.
+	twice := checkFetched(t, c.rec, arts, 0)
 	for i, r := range c.replicas {
 		if r.Exited() {
 			t.Errorf("replica %d exited", i)
 		}
 	}
 	t.Logf("all %d events done %s after the flood began; %d artifacts fetched twice", len(ids), time.Since(started).Round(time.Millisecond), twice)
+}
+
+// TestPostgresRestartMidEnrichmentAsksOnce restarts PostgreSQL while two replicas
+// enrich an event of many distinct artifacts against the emulator, which runs in a
+// process of its own: every artifact ends done, and the emulator was asked once per
+// object. The answers that arrive while the database is down are kept by their
+// replica (the store's cache backlog) and written once it is back, and the jobs wait
+// for the store to record their verdicts, so that nothing paid for is asked again.
+func TestPostgresRestartMidEnrichmentAsksOnce(t *testing.T) {
+	bin := needBinary(t)
+	dsn := restartCluster(t)
+	c := newCluster(t, dsn, vtsim.Options{}, faultEnv...)
+	emu, err := scaletest.StartEmulator(c.ctx, bin, filepath.Join(c.dir, "emulator.log"), "--latency", "300ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emu.Stop)
+	c.logs = append(c.logs, filepath.Join(c.dir, "emulator.log"))
+	c.start(2)
+	c.addConnection(map[string]any{"name": "vt", "api_key": floodKey, "quota": "1000/min", "server_url": emu.URL})
+	const nArts = 300
+	arts := fileArtifacts("asks-once", nArts)
+	started := time.Now()
+	ids := c.postEvents([][]scaletest.Artifact{arts}, 3)
+	fetched := func() int {
+		t.Helper()
+		st, err := emu.Stats(c.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.ByEndpoint["GET /files/{id}"]
+	}
+	for deadline := time.Now().Add(60 * time.Second); fetched() < nArts/4; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d objects fetched after 60s", fetched())
+		}
+	}
+	before := fetched()
+	restartAt := time.Now()
+	pgStart(t, "restart")
+	t.Logf("PostgreSQL restarted in %s, %s after the event was posted, %d of %d objects fetched by then",
+		time.Since(restartAt).Round(time.Millisecond), restartAt.Sub(started).Round(time.Millisecond), before, nArts)
+	if before >= nArts {
+		t.Fatalf("the enrichment was over before the restart")
+	}
+
+	evs := c.waitEvents(ids, 150*time.Second)
+	if n := checkEventsDone(t, evs); n != nArts {
+		t.Errorf("%d artifacts in the event, posted %d", n, nArts)
+	}
+	st, err := emu.Stats(c.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Requests != nArts || st.ByEndpoint["GET /files/{id}"] != nArts {
+		t.Errorf("the emulator answered %d requests (%v) for %d distinct objects", st.Requests, st.ByEndpoint, nArts)
+	}
+	kept := 0
+	for _, l := range c.logs {
+		b, _ := os.ReadFile(l)
+		kept += strings.Count(string(b), "the answer is kept in memory")
+	}
+	t.Logf("all %d artifacts done %s after the event was posted; %d requests; %d answers kept in memory while the database was down",
+		nArts, time.Since(started).Round(time.Millisecond), st.Requests, kept)
 }

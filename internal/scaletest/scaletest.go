@@ -2,7 +2,8 @@
 // database, against an emulator in the calling process, for the scale-out and fault
 // tests of this package and the figures of bench/scale.
 //
-// It builds the vtsoar binary (Build), starts and kills replicas (StartReplica),
+// It builds the vtsoar binary (Build), starts and kills replicas (StartReplica), runs
+// the emulator in a process of its own when a test needs it there (StartEmulator),
 // records what the emulator was asked (Recorder: time, endpoint, key and status of
 // every request), gives the emulator a clock on which a minute lasts a chosen window
 // (ScaledClock, so that its per-minute quota turns as fast as the replicas' shortened
@@ -27,6 +28,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/vtsoar/vtsoar/vtsim"
 )
 
 // TestKnobsTag is the build tag that compiles the test knobs (package
@@ -184,6 +187,96 @@ func (r *Replica) Exited() bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// Emulator is a running `vtsoar emulate`: the VirusTotal emulator in a process of its
+// own.
+type Emulator struct {
+	// URL is its base URL; the API is under /api/v3.
+	URL  string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// StartEmulator starts `vtsoar emulate` (bin) on a free loopback port with more
+// arguments (such as --latency), its output appended to logPath, and returns once it
+// listens.
+func StartEmulator(ctx context.Context, bin, logPath string, args ...string) (*Emulator, error) {
+	cmd := exec.Command(bin, append([]string{"emulate", "--addr", "127.0.0.1:0"}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("starting the emulator: %w", err)
+	}
+	e := &Emulator{cmd: cmd, done: make(chan struct{})}
+	urls := make(chan string, 1)
+	go func() {
+		defer logf.Close()
+		rd := bufio.NewReader(stdout)
+		// "vtsim listening on http://127.0.0.1:PORT (API at /api/v3)"
+		if line, err := rd.ReadString('\n'); err == nil {
+			fmt.Fprint(logf, line)
+			if _, rest, ok := strings.Cut(line, "listening on "); ok {
+				u, _, _ := strings.Cut(rest, " ")
+				urls <- strings.TrimSpace(u)
+			}
+		}
+		io.Copy(logf, rd)
+	}()
+	go func() {
+		cmd.Wait()
+		close(e.done)
+	}()
+	select {
+	case e.URL = <-urls:
+		return e, nil
+	case <-e.done:
+		return nil, fmt.Errorf("the emulator exited before listening (log: %s)", logPath)
+	case <-time.After(30 * time.Second):
+	case <-ctx.Done():
+	}
+	e.Stop()
+	return nil, fmt.Errorf("the emulator did not say where it listens within 30s (log: %s)", logPath)
+}
+
+// Pid is the emulator's process id.
+func (e *Emulator) Pid() int { return e.cmd.Process.Pid }
+
+// Stats reads the emulator's counters (GET /_emulator/stats).
+func (e *Emulator) Stats(ctx context.Context) (vtsim.Stats, error) {
+	var st vtsim.Stats
+	req, err := http.NewRequestWithContext(ctx, "GET", e.URL+"/_emulator/stats", nil)
+	if err != nil {
+		return st, err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return st, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("GET /_emulator/stats: %s", res.Status)
+	}
+	return st, json.NewDecoder(res.Body).Decode(&st)
+}
+
+// Stop interrupts the emulator and waits for it, killing it after 10s.
+func (e *Emulator) Stop() {
+	e.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-e.done:
+	case <-time.After(10 * time.Second):
+		e.cmd.Process.Kill()
+		<-e.done
 	}
 }
 
