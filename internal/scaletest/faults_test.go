@@ -98,9 +98,10 @@ func TestReplicaKilledMidWork(t *testing.T) {
 }
 
 // restartPort is the port of the dedicated cluster that the restart tests restart,
-// while the cluster of VTSOAR_TEST_POSTGRES serves the other tests meanwhile: its port
-// plus 1000, so that each cluster (one per developer or CI job, on its own port) has
-// a restart cluster of its own.
+// while the cluster of VTSOAR_TEST_POSTGRES serves the other tests meanwhile: 20000
+// plus the last four digits of its port, so that each cluster (one per developer or
+// CI job, on its own port) has a restart cluster of its own, on a port below the
+// ephemeral ones (32768 and up on Linux) that the tests' own connections take.
 func restartPort(t *testing.T) string {
 	t.Helper()
 	u, err := url.Parse(pgtest.BaseDSN(t))
@@ -111,7 +112,7 @@ func restartPort(t *testing.T) string {
 	if err != nil {
 		port = 5432
 	}
-	return strconv.Itoa(port + 1000)
+	return strconv.Itoa(20000 + port%10000)
 }
 
 // pgStart runs .ci/pg-start with args on restartPort and returns its standard output.
