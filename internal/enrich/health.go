@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/vtsoar/vtsoar/internal/command"
+	"github.com/vtsoar/vtsoar/internal/quota"
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/vt"
 )
@@ -113,7 +114,7 @@ func (s *Service) CheckConnection(ctx context.Context, name string) (HealthCheck
 		h.Message = "cannot use the connection: " + err.Error()
 	} else {
 		note := &jobNote{}
-		rctx := context.WithValue(vt.WithPriority(ctx, vt.PriorityBackground), noteKey{}, note)
+		rctx := context.WithValue(vt.WithPriority(quota.WithDefaultRequester(ctx, quota.RequesterHealthCheck), vt.PriorityBackground), noteKey{}, note)
 		env, err := command.Run(rctx, conn.Deps(), command.Request{Command: "test-connection"})
 		if err != nil {
 			return HealthCheck{}, err

@@ -179,7 +179,7 @@ func (s *Service) enrichArtifact(ctx context.Context, ev store.Event, art store.
 			continue
 		}
 		note := &jobNote{}
-		rctx := context.WithValue(vt.WithPriority(ctx, vt.PriorityEnrichment), noteKey{}, note)
+		rctx := context.WithValue(vt.WithPriority(quota.WithRequester(ctx, quota.RequesterEnrichment), vt.PriorityEnrichment), noteKey{}, note)
 		env, err := command.Run(rctx, conn.Deps(), command.Request{
 			Command: cmd, Inputs: []string{obs.Input}, Concurrency: 1, MaxAge: command.Duration(s.opts.MaxAge),
 		})

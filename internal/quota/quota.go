@@ -215,7 +215,8 @@ func monthStart(t time.Time) time.Time {
 }
 
 // Wait blocks until one unit of the budget is granted, ctx ends (ctx.Err()), the day
-// or month budget is spent (an *ExhaustedError) or the ledger fails.
+// or month budget is spent (an *ExhaustedError) or the ledger fails. The unit is
+// recorded as spent for the requester ctx carries (WithRequester).
 func (l *Limiter) Wait(ctx context.Context, r vt.Request) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -232,7 +233,8 @@ func (l *Limiter) Wait(ctx context.Context, r vt.Request) error {
 		// Nothing to queue for while the budget is not held: the store grants a unit
 		// of an unlimited budget after one read, side by side with other Waits. A
 		// refusal (a hold) sends the request through the queue as any other.
-		res, err := l.ledger.TakeUnit(ctx, store.TakeRequest{Budget: l.budget, Clock: l.cfg.now, Windows: l.windows})
+		res, err := l.ledger.TakeUnit(ctx, store.TakeRequest{Budget: l.budget, Clock: l.cfg.now, Windows: l.windows,
+			Requester: RequesterFrom(ctx)})
 		if err == nil && res.Granted {
 			l.noteHoldEnded(res.HoldEnded)
 			return nil
@@ -270,10 +272,11 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 func (l *Limiter) attempt(ctx context.Context, w *waiter) (bool, error) {
 	wake := l.cfg.now().Add(l.cfg.maxPoll())
 	req := store.TakeRequest{
-		Budget:  l.budget,
-		Clock:   l.cfg.now,
-		Windows: l.windows,
-		Waiter:  &store.Waiter{ID: l.id, Priority: int(w.prio), Expires: wake.Add(registrationGrace)},
+		Budget:    l.budget,
+		Clock:     l.cfg.now,
+		Windows:   l.windows,
+		Waiter:    &store.Waiter{ID: l.id, Priority: int(w.prio), Expires: wake.Add(registrationGrace)},
+		Requester: RequesterFrom(ctx),
 	}
 	if next, ok := l.nextQueued(); ok {
 		req.Then = &store.Waiter{ID: l.id, Priority: int(next), Expires: l.cfg.now().Add(l.cfg.maxPoll() + registrationGrace)}

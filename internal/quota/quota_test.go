@@ -517,6 +517,31 @@ func TestUsage(t *testing.T) {
 	})
 }
 
+// Each unit is recorded for the requester its context names, on a limited budget
+// (taken in the ledger's transaction) as on an unlimited one (written in batches),
+// and Usage breaks the budget down by requester.
+func TestUsageByRequester(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, b backend) {
+		_, s := b.newStore(t)
+		for _, spec := range []Spec{Public, Premium} {
+			l := New(s, "by-requester-"+spec.String(), spec, Config{})
+			for _, who := range []string{GatewayRequester("misp"), RequesterCLI, GatewayRequester("misp"), ""} {
+				if err := l.Wait(WithRequester(context.Background(), who), vt.Request{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			u, err := l.Usage(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []RequesterUsage{{"", 1, 1, 1}, {"cli", 1, 1, 1}, {"gateway:misp", 2, 2, 2}}
+			if fmt.Sprint(u.Requesters) != fmt.Sprint(want) {
+				t.Fatalf("%s: requesters = %+v, want %+v", spec, u.Requesters, want)
+			}
+		}
+	})
+}
+
 // shiftedClock returns the bubble's clock (synctest's fake time) moved so that it reads
 // at now: one clock, which the limiter's sleeps follow.
 func shiftedClock(at time.Time) func() time.Time {

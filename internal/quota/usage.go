@@ -98,10 +98,24 @@ type Usage struct {
 	Windows []WindowUsage
 	// HeldUntil is set while the budget holds after a 429.
 	HeldUntil time.Time
+	// Requesters are who spent the units of the day and of the month (see
+	// WithRequester), by name.
+	Requesters []RequesterUsage
+}
+
+// RequesterUsage is what one requester spent of a budget.
+type RequesterUsage struct {
+	// Requester is "gateway:NAME", "user:NAME", RequesterCLI, RequesterEnrichment,
+	// RequesterHealthCheck, or "" for units recorded without a requester.
+	Requester string `json:"requester"`
+	// Minute, Day and Month are the units it spent in each window.
+	Minute int `json:"minute"`
+	Day    int `json:"day"`
+	Month  int `json:"month"`
 }
 
 // Usage returns the units used and left in each window of the budget, as the ledger
-// has them (all processes included).
+// has them (all processes included), and who spent them.
 func (l *Limiter) Usage(ctx context.Context) (Usage, error) {
 	now := l.cfg.now()
 	ws := l.windows(now)
@@ -127,6 +141,16 @@ func (l *Limiter) Usage(ctx context.Context) (Usage, error) {
 			wu.Window, wu.Resets = "month", monthStart(now).AddDate(0, 1, 0)
 		}
 		u.Windows = append(u.Windows, wu)
+	}
+	by, err := l.ledger.RequesterUsage(ctx, l.budget, ws)
+	if err != nil {
+		return Usage{}, fmt.Errorf("quota: %w", err)
+	}
+	for _, r := range by {
+		ru := RequesterUsage{Requester: r.Requester, Minute: r.Counts[winMinute], Day: r.Counts[winDay], Month: r.Counts[winMonth]}
+		if ru.Month > 0 {
+			u.Requesters = append(u.Requesters, ru)
+		}
 	}
 	return u, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vtsoar/vtsoar/internal/command"
 	"github.com/vtsoar/vtsoar/internal/export"
+	"github.com/vtsoar/vtsoar/internal/quota"
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/vt"
 )
@@ -115,7 +116,7 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, u *store.
 	}
 	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait))
 
-	ctx := vt.WithPriority(r.Context(), vt.PriorityInteractive)
+	ctx := quota.WithRequester(vt.WithPriority(r.Context(), vt.PriorityInteractive), quota.UserRequester(u.Name))
 	start := time.Now()
 	env, err := command.Run(ctx, d, req)
 	s.metrics.commandDuration.WithLabelValues(cmd.Name).Observe(time.Since(start).Seconds())

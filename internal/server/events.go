@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/vtsoar/vtsoar/internal/enrich"
+	"github.com/vtsoar/vtsoar/internal/quota"
 	"github.com/vtsoar/vtsoar/internal/store"
 )
 
@@ -130,7 +131,7 @@ func (s *Server) handleTestConnection(w http.ResponseWriter, r *http.Request, u 
 	if err != nil {
 		return err
 	}
-	h, err := en.CheckConnection(r.Context(), c.Name)
+	h, err := en.CheckConnection(quota.WithRequester(r.Context(), quota.UserRequester(u.Name)), c.Name)
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound("no connection %q", c.Name)
 	}

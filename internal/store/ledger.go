@@ -53,6 +53,9 @@ type TakeRequest struct {
 	// Then replaces the requester's registration after a grant (the requester has
 	// more work waiting); nil removes it.
 	Then *Waiter
+	// Requester is who the unit is spent for, recorded with it (RequesterUsage):
+	// "gateway:NAME", "user:NAME", "enrichment", "cli"...; empty when unknown.
+	Requester string
 }
 
 // TakeResult is the answer of TakeUnit.
@@ -110,6 +113,18 @@ type Ledger interface {
 	// caller's clock, the one its windows are computed with), holds that ended more
 	// than an hour before now and waiter registrations expired by now.
 	PruneLedger(ctx context.Context, now, before time.Time) error
+	// RequesterUsage returns, for each requester that spent units of the budget in
+	// one of windows (their Since; Limit and Span are not read), the units it spent
+	// in each, by requester name.
+	RequesterUsage(ctx context.Context, budget string, windows []Window) ([]RequesterCounts, error)
+}
+
+// RequesterCounts is what one requester spent of a budget.
+type RequesterCounts struct {
+	// Requester is TakeRequest.Requester ("" for units recorded without one).
+	Requester string
+	// Counts are the units in each window asked for, in their order.
+	Counts []int
 }
 
 // TakeUnit implements Ledger.
@@ -138,7 +153,7 @@ func (s *sqlStore) TakeUnit(ctx context.Context, r TakeRequest) (TakeResult, err
 // The statements of takeUnlimited.
 const (
 	ledgerHoldSQL   = `SELECT until, exhausted FROM quota_holds WHERE budget = ?`
-	ledgerInsertSQL = `INSERT INTO quota_ledger (budget, at) VALUES (?, ?)`
+	ledgerInsertSQL = `INSERT INTO quota_ledger (budget, at, requester) VALUES (?, ?, ?)`
 )
 
 // takeUnlimited grants a unit of a budget none of whose windows has a limit, unless
@@ -186,13 +201,13 @@ func (s *sqlStore) takeUnlimited(ctx context.Context, r TakeRequest, clock func(
 	case exhausted == 0:
 		res.HoldEnded = fromMicros(until)
 	}
-	budget, at := r.Budget, micros(now)
-	s.batch.submit(&batchOp{budget: budget, size: len(budget) + 8, lazy: true, apply: func(ctx context.Context, tx *sql.Tx) error {
+	budget, at, requester := r.Budget, micros(now), r.Requester
+	s.batch.submit(&batchOp{budget: budget, size: len(budget) + len(requester) + 8, lazy: true, apply: func(ctx context.Context, tx *sql.Tx) error {
 		ins, err := s.txStmt(ctx, tx, ledgerInsertSQL)
 		if err != nil {
 			return err
 		}
-		_, err = ins.ExecContext(ctx, budget, at)
+		_, err = ins.ExecContext(ctx, budget, at, requester)
 		return err
 	}})
 	return res, true, nil
@@ -259,7 +274,7 @@ WHERE budget = ? AND waiter <> ? AND expires_at > ?`, r.Budget, r.Waiter.ID, now
 		}
 	}
 
-	if _, err := tx.ExecContext(ctx, `INSERT INTO quota_ledger (budget, at) VALUES (?, ?)`, r.Budget, nowUS); err != nil {
+	if _, err := tx.ExecContext(ctx, ledgerInsertSQL, r.Budget, nowUS, r.Requester); err != nil {
 		return res, err
 	}
 	for i := range res.Counts {
@@ -324,6 +339,45 @@ func countWindows(ctx context.Context, q queryer, budget string, windows []Windo
 		counts[i] = int(vals[j])
 	}
 	return counts, nil
+}
+
+// RequesterUsage implements Ledger.
+func (s *sqlStore) RequesterUsage(ctx context.Context, budget string, windows []Window) ([]RequesterCounts, error) {
+	if len(windows) == 0 {
+		return nil, nil
+	}
+	if err := s.batch.settle(ctx); err != nil {
+		return nil, fmt.Errorf("store: quota usage: %w", err)
+	}
+	cols := make([]string, len(windows))
+	args := make([]any, 0, len(windows)+2)
+	since := micros(windows[0].Since)
+	for i, w := range windows {
+		cols[i] = `COALESCE(SUM(CASE WHEN at >= ? THEN 1 ELSE 0 END), 0)`
+		args = append(args, micros(w.Since))
+		since = min(since, micros(w.Since))
+	}
+	args = append(args, budget, since)
+	out, err := queryAll(ctx, s.db, func(r rowScanner) (RequesterCounts, error) {
+		rc := RequesterCounts{Counts: make([]int, len(windows))}
+		vals := make([]int64, len(windows))
+		dest := []any{&rc.Requester}
+		for i := range vals {
+			dest = append(dest, &vals[i])
+		}
+		if err := r.Scan(dest...); err != nil {
+			return rc, err
+		}
+		for i, v := range vals {
+			rc.Counts[i] = int(v)
+		}
+		return rc, nil
+	}, `SELECT requester, `+strings.Join(cols, ", ")+` FROM quota_ledger WHERE budget = ? AND at >= ?
+GROUP BY requester ORDER BY requester`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: quota usage: %w", err)
+	}
+	return out, nil
 }
 
 // HoldBudget implements Ledger.

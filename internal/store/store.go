@@ -5,9 +5,10 @@
 // health checks.
 //
 // Store is one interface made of narrow parts (Connections, Ledger, Caches, Users,
-// Sessions, Files, Events, HealthChecks) so that a package depends only on what it
-// uses. Each part is in a file of its own, with its types and its SQL: connections.go,
-// ledger.go, cache.go, users.go, sessions.go, files.go, events.go and health.go.
+// Sessions, Files, Events, HealthChecks, GatewayKeys) so that a package depends only on
+// what it uses. Each part is in a file of its own, with its types and its SQL:
+// connections.go, ledger.go, cache.go, users.go, sessions.go, files.go, events.go,
+// health.go and gatewaykeys.go.
 //
 // The SQL is written once, in portable SQL over database/sql (ON CONFLICT upserts,
 // integer timestamps in Unix microseconds, ? placeholders), and runs on two
@@ -54,6 +55,7 @@ type Store interface {
 	Files
 	Events
 	HealthChecks
+	GatewayKeys
 	// Close releases the store (flushing cache statistics).
 	Close() error
 }

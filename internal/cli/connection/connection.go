@@ -338,7 +338,7 @@ func testRun(ctx context.Context, opts *TestOptions) error {
 	if err != nil {
 		return err
 	}
-	env, err := command.Run(ctx, c.Deps(), command.Request{Command: "test-connection"})
+	env, err := command.Run(quota.WithRequester(ctx, quota.RequesterCLI), c.Deps(), command.Request{Command: "test-connection"})
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/vtsoar/vtsoar/internal/cli/output"
 	"github.com/vtsoar/vtsoar/internal/command"
 	"github.com/vtsoar/vtsoar/internal/export"
+	"github.com/vtsoar/vtsoar/internal/quota"
 )
 
 // GroupID is the help group of the integration commands.
@@ -274,7 +275,7 @@ func run(ctx context.Context, o *Options) error {
 			writeErr = output.JSONLine(stream, res.Context)
 		}
 	}
-	env, err := command.Run(ctx, deps, req)
+	env, err := command.Run(quota.WithRequester(ctx, quota.RequesterCLI), deps, req)
 	// The store's last writes (answers held for a shared transaction) and its close
 	// need nothing of the output, nor the output anything of them: the two run side by
 	// side, and the command returns once both are done.

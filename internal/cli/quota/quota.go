@@ -33,6 +33,9 @@ type View struct {
 	Quota      string       `json:"quota"`
 	Windows    []WindowView `json:"windows"`
 	HeldUntil  *time.Time   `json:"held_until,omitempty"`
+	// Requesters are who spent the budget this month (gateway keys, REST users, the
+	// enrichment, health checks, the CLI), by name.
+	Requesters []quota.RequesterUsage `json:"requesters"`
 }
 
 // Options are what the quota command runs with.
@@ -47,19 +50,29 @@ type Options struct {
 	// either every stored connection is shown.
 	Connection string
 	KeyGiven   bool
+	// ByRequester is --by-requester: the table and CSV list the requesters.
+	ByRequester bool
 }
 
 // NewCmdQuota returns the quota command; runF, when not nil, runs in place of showing
 // the budgets (tests).
 func NewCmdQuota(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams, OpenStore: f.OpenStore, Resolve: f.Resolve, QuotaConfig: f.QuotaConfig}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "quota",
-		Short: "Show the request budget used and left per window",
+		Short: "Show the request budget used and left per window, and who spent it",
 		Long: `Show, for the connection (--connection NAME, or the key of --api-key / VT_API_KEY), or
 for every stored connection when neither is given, the requests spent and left in the
 sliding minute, the UTC day and the UTC month, as recorded by every vtsoar process
-sharing the database. A budget held after a 429 answer shows until when.`,
+sharing the database. A budget held after a 429 answer shows until when.
+
+Each request is recorded with its requester: a gateway key (gateway:NAME), a user of
+the REST API or the console (user:NAME), the enrichment, a scheduled health check
+(health-check) or the CLI (cli). JSON and YAML list them under "requesters" with what
+each spent in each window; --by-requester lists them in the table and CSV instead of
+the windows.`,
+		Example: `  vtsoar quota --connection prod
+  vtsoar quota --by-requester`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Output, opts.Connection = f.OutputFormat(), f.Options.Connection
@@ -67,6 +80,8 @@ sharing the database. A budget held after a 429 answer shows until when.`,
 			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
+	cmd.Flags().BoolVar(&opts.ByRequester, "by-requester", false, "list who spent each budget (table and CSV)")
+	return cmd
 }
 
 func run(ctx context.Context, opts *Options) error {
@@ -103,13 +118,19 @@ func run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	views := []View{}
-	var rows [][]string
+	var rows, byRequester [][]string
 	for _, t := range targets {
 		u, err := quota.New(st, t.Budget(), t.Spec, cfg).Usage(ctx)
 		if err != nil {
 			return err
 		}
-		v := View{Connection: t.Connection, ServerURL: store.NormalizeServerURL(t.ServerURL), Quota: t.Spec.String()}
+		v := View{Connection: t.Connection, ServerURL: store.NormalizeServerURL(t.ServerURL), Quota: t.Spec.String(),
+			Requesters: []quota.RequesterUsage{}}
+		for _, r := range u.Requesters {
+			v.Requesters = append(v.Requesters, r)
+			byRequester = append(byRequester, []string{storecli.OrDash(t.Connection), v.ServerURL, storecli.OrDash(r.Requester),
+				strconv.Itoa(r.Minute), strconv.Itoa(r.Day), strconv.Itoa(r.Month)})
+		}
 		if !u.HeldUntil.IsZero() {
 			h := u.HeldUntil
 			v.HeldUntil = &h
@@ -133,6 +154,9 @@ func run(ctx context.Context, opts *Options) error {
 				strconv.Itoa(w.Used), left, storecli.FormatTime(w.Resets), held})
 		}
 		views = append(views, v)
+	}
+	if opts.ByRequester {
+		return storecli.Print(opts.IO, opts.Output, views, []string{"CONNECTION", "SERVER", "REQUESTER", "MINUTE", "DAY", "MONTH"}, byRequester)
 	}
 	return storecli.Print(opts.IO, opts.Output, views, []string{"CONNECTION", "SERVER", "WINDOW", "LIMIT", "USED", "LEFT", "RESETS", "HELD_UNTIL"}, rows)
 }

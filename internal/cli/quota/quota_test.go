@@ -36,6 +36,10 @@ type view struct {
 		Left   int        `json:"left"`
 		Resets *time.Time `json:"resets"`
 	} `json:"windows"`
+	Requesters []struct {
+		Requester          string `json:"requester"`
+		Minute, Day, Month int
+	} `json:"requesters"`
 }
 
 // TestSpentDayFailsRemainingInputs: with a budget of 2 a day, the third input of a
@@ -90,9 +94,17 @@ func TestSpentDayFailsRemainingInputs(t *testing.T) {
 	if w[0].Limit != 0 || w[0].Left != -1 || w[2].Used != 2 {
 		t.Fatalf("minute/month windows = %+v", w)
 	}
+	if rq := vs[0].Requesters; len(rq) != 1 || rq[0].Requester != "cli" || rq[0].Day != 2 || rq[0].Month != 2 {
+		t.Fatalf("requesters = %+v, want the CLI's 2 requests", rq)
+	}
 	table := vtsoar(dir, "", "quota", "--quota", "2/day", "-o", "table")
 	if !strings.Contains(table.out, "WINDOW") || !strings.Contains(table.out, "day") {
 		t.Fatalf("table:\n%s", table.out)
+	}
+	by := vtsoar(dir, "", "quota", "--quota", "2/day", "--by-requester", "-o", "csv")
+	if want := "CONNECTION,SERVER,REQUESTER,MINUTE,DAY,MONTH\n-," + strings.ToLower(srv.URL) + ",cli,"; !strings.HasPrefix(by.out, want) ||
+		!strings.HasSuffix(by.out, ",2,2\n") {
+		t.Fatalf("--by-requester:\n%s\nwant %s...,2,2", by.out, want)
 	}
 }
 

@@ -286,6 +286,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	if last := c.js(`document.querySelector("#quota-emu svg.chart rect.bar:last-of-type title").textContent`); strings.HasSuffix(last, ": 0 requests") {
 		t.Errorf("the current hour shows no request: %q", last)
 	}
+	// Who spent it: the console's user (its commands) and the enrichment (the event).
+	if who := c.js(`Array.from(document.querySelectorAll("#quota-emu table.requesters tbody tr")).map(r => r.cells[0].textContent).join(",")`); !strings.Contains(who, "enrichment") || !strings.Contains(who, "user:") {
+		t.Errorf("requesters on the quota page = %q, want the enrichment and a user", who)
+	}
 	c.shot("quota")
 
 	// A widget runs in a sandbox: its script neither reaches the console nor runs.

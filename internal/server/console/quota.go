@@ -18,9 +18,12 @@ type quotaRow struct {
 	Name    string
 	Spec    string
 	Windows []quota.WindowUsage
-	Held    time.Time
-	Chart   *chart
-	Error   string
+	// Requesters are who spent the budget this month (gateway keys, users, the
+	// enrichment, health checks, the CLI).
+	Requesters []quota.RequesterUsage
+	Held       time.Time
+	Chart      *chart
+	Error      string
 }
 
 func (c *Console) quota(w http.ResponseWriter, r *http.Request, s *session) error {
@@ -58,7 +61,7 @@ func (c *Console) quotaOf(ctx context.Context, name string, now time.Time, row *
 	if err != nil {
 		return err
 	}
-	row.Windows, row.Held = u.Windows, u.HeldUntil
+	row.Windows, row.Held, row.Requesters = u.Windows, u.HeldUntil, u.Requesters
 	counts, err := hourlyUnits(ctx, c.cfg.Store, cc.Budget(), now)
 	if err != nil {
 		return err

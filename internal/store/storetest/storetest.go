@@ -41,6 +41,8 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Events", func(t *testing.T) { testEvents(t, open) })
 	t.Run("EventsConcurrent", func(t *testing.T) { testEventsConcurrent(t, open) })
 	t.Run("HealthChecks", func(t *testing.T) { testHealthChecks(t, open) })
+	t.Run("GatewayKeys", func(t *testing.T) { testGatewayKeys(t, open) })
+	t.Run("LedgerRequesters", func(t *testing.T) { testLedgerRequesters(t, open) })
 }
 
 // Clock is a settable clock for tests.

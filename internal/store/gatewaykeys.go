@@ -1,0 +1,143 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Priorities of a gateway key's requests for its connection's budget.
+const (
+	// GatewayInteractive requests wait for the budget as a person does (the limiter's
+	// interactive priority, before enrichment and background work).
+	GatewayInteractive = "interactive"
+	// GatewayBatch requests wait behind everything else (the limiter's background
+	// priority, with scheduled health checks).
+	GatewayBatch = "batch"
+)
+
+// GatewayKey is a key of the VirusTotal gateway: a client sends it as its VirusTotal
+// API key, and the gateway answers with the connection's budget and cache.
+type GatewayKey struct {
+	// Name identifies the key (in the ledger's requesters, the metrics and the log).
+	Name string
+	// KeyHash is the SHA-256 of the key; the key itself is never stored.
+	KeyHash []byte
+	// Connection is the stored connection whose key, budget and cache the key uses.
+	Connection string
+	// Priority is GatewayInteractive or GatewayBatch.
+	Priority string
+	// MaxWait bounds how long a request waits for a unit of the budget.
+	MaxWait time.Duration
+	// MaxAge is the age of the oldest cached answer a request is served.
+	MaxAge time.Duration
+	// CreatedAt is set by the store.
+	CreatedAt time.Time
+}
+
+// GatewayKeys stores the gateway's keys.
+type GatewayKeys interface {
+	// CreateGatewayKey stores a new key; ErrExists if the name or the hash is taken,
+	// ErrNotFound if its connection does not exist.
+	CreateGatewayKey(ctx context.Context, k GatewayKey) error
+	// GatewayKeyByHash returns the key whose hash is hash; ErrNotFound if none.
+	GatewayKeyByHash(ctx context.Context, hash []byte) (GatewayKey, error)
+	// GetGatewayKey returns a key by name; ErrNotFound if none.
+	GetGatewayKey(ctx context.Context, name string) (GatewayKey, error)
+	// ListGatewayKeys returns every key, by name.
+	ListGatewayKeys(ctx context.Context) ([]GatewayKey, error)
+	// DeleteGatewayKey removes a key; ErrNotFound if there is none. Every process
+	// refuses it from then on: keys are read from the store on each request.
+	DeleteGatewayKey(ctx context.Context, name string) error
+}
+
+const gatewayKeyColumns = `name, key_hash, connection, priority, max_wait, max_age, created_at`
+
+func validGatewayKey(k GatewayKey) error {
+	switch {
+	case strings.TrimSpace(k.Name) == "":
+		return errors.New("gateway key name is empty")
+	case len(k.KeyHash) == 0:
+		return fmt.Errorf("gateway key %s: no key hash", k.Name)
+	case k.Connection == "":
+		return fmt.Errorf("gateway key %s: no connection", k.Name)
+	case k.Priority != GatewayInteractive && k.Priority != GatewayBatch:
+		return fmt.Errorf("gateway key %s: priority %q is neither %s nor %s", k.Name, k.Priority, GatewayInteractive, GatewayBatch)
+	case k.MaxWait < 0 || k.MaxAge < 0:
+		return fmt.Errorf("gateway key %s: negative max wait or max age", k.Name)
+	}
+	return nil
+}
+
+// CreateGatewayKey implements GatewayKeys.
+func (s *sqlStore) CreateGatewayKey(ctx context.Context, k GatewayKey) error {
+	if err := validGatewayKey(k); err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM connections WHERE name = ?`, k.Connection).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("connection %s: %w", k.Connection, ErrNotFound)
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM gateway_keys WHERE name = ? OR key_hash = ?`,
+			k.Name, k.KeyHash).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("gateway key %s: %w", k.Name, ErrExists)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO gateway_keys (`+gatewayKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			k.Name, k.KeyHash, k.Connection, k.Priority, k.MaxWait.Microseconds(), k.MaxAge.Microseconds(), micros(s.opts.now()))
+		return err
+	})
+}
+
+func scanGatewayKey(r rowScanner) (GatewayKey, error) {
+	var (
+		k                    GatewayKey
+		wait, age, createdAt int64
+	)
+	if err := r.Scan(&k.Name, &k.KeyHash, &k.Connection, &k.Priority, &wait, &age, &createdAt); err != nil {
+		return GatewayKey{}, err
+	}
+	k.MaxWait, k.MaxAge = time.Duration(wait)*time.Microsecond, time.Duration(age)*time.Microsecond
+	k.CreatedAt = fromMicros(createdAt)
+	return k, nil
+}
+
+// GatewayKeyByHash implements GatewayKeys.
+func (s *sqlStore) GatewayKeyByHash(ctx context.Context, hash []byte) (GatewayKey, error) {
+	k, err := scanGatewayKey(s.queryRow(ctx, `SELECT `+gatewayKeyColumns+` FROM gateway_keys WHERE key_hash = ?`, hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return GatewayKey{}, fmt.Errorf("gateway key: %w", ErrNotFound)
+	}
+	if err != nil {
+		return GatewayKey{}, fmt.Errorf("store: gateway key: %w", err)
+	}
+	return k, nil
+}
+
+// GetGatewayKey implements GatewayKeys.
+func (s *sqlStore) GetGatewayKey(ctx context.Context, name string) (GatewayKey, error) {
+	k, err := scanGatewayKey(s.queryRow(ctx, `SELECT `+gatewayKeyColumns+` FROM gateway_keys WHERE name = ?`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return GatewayKey{}, fmt.Errorf("gateway key %s: %w", name, ErrNotFound)
+	}
+	return k, err
+}
+
+// ListGatewayKeys implements GatewayKeys.
+func (s *sqlStore) ListGatewayKeys(ctx context.Context) ([]GatewayKey, error) {
+	return queryAll(ctx, s.db, scanGatewayKey, `SELECT `+gatewayKeyColumns+` FROM gateway_keys ORDER BY name`)
+}
+
+// DeleteGatewayKey implements GatewayKeys.
+func (s *sqlStore) DeleteGatewayKey(ctx context.Context, name string) error {
+	return s.deleteNamed(ctx, "gateway_keys", "gateway key", name)
+}
