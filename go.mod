@@ -3,6 +3,7 @@ module github.com/vtsoar/vtsoar
 go 1.26.8
 
 require (
+	github.com/VirusTotal/vt-go v1.0.1
 	github.com/chromedp/chromedp v0.23.0
 	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
 	github.com/emersion/go-smtp v0.25.1
@@ -26,7 +27,6 @@ require (
 )
 
 require (
-	github.com/VirusTotal/vt-go v1.0.1 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/chromedp/cdproto v0.159.0 // indirect

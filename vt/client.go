@@ -481,8 +481,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 			}
 			e := c.apiError(r, res)
 			retryAfter = e.RetryAfter
-			if res.status == http.StatusTooManyRequests && c.limiter != nil && !r.unmetered &&
-				(e.Code != CodeTooManyRequests || e.derived || e.RetryAfter > 0) {
+			if res.status == http.StatusTooManyRequests && c.limiter != nil && !r.unmetered && e.QuotaRefusal() {
 				c.limiter.Throttled(ctx, lr, e.RetryAfter)
 			}
 			retry = !r.started.Load() && slices.Contains(RetriedStatuses(r.method), res.status)

@@ -126,23 +126,45 @@ func codeForStatus(status int) string {
 // apiError turns an error answer into an *Error, with VirusTotal's code and message
 // when the body is its JSON error, else a description of the body.
 func (c *Client) apiError(r *request, res *response) *Error {
-	e := &Error{StatusCode: res.status, Method: r.method, Path: r.routePath()}
-	e.RetryAfter = parseRetryAfter(res.header.Get("Retry-After"), time.Now())
+	e := ErrorOf(res.status, res.header, res.body)
+	e.Method, e.Path = r.method, r.routePath()
+	if e.derived {
+		e.Message = c.describeBody(r, res, "")
+		return e
+	}
+	e.Code = c.scrub(r, e.Code)
+	e.Message = c.scrub(r, e.Message)
+	return e
+}
+
+// ErrorOf reads an error answer (its status, headers and body) as the client does:
+// VirusTotal's code and message when the body is its JSON error, else a code derived
+// from the status (see codeForStatus) and no message; RetryAfter from the
+// Retry-After header. Method and Path are left empty, and nothing is scrubbed.
+func ErrorOf(status int, header http.Header, body []byte) *Error {
+	e := &Error{StatusCode: status, RetryAfter: parseRetryAfter(header.Get("Retry-After"), time.Now())}
 	var env struct {
 		Error *struct {
 			Code    string `json:"code"`
 			Message string `json:"message"`
 		} `json:"error"`
 	}
-	if json.Unmarshal(res.body, &env) == nil && env.Error != nil && env.Error.Code != "" {
-		e.Code = c.scrub(r, env.Error.Code)
-		e.Message = c.scrub(r, env.Error.Message)
+	if json.Unmarshal(body, &env) == nil && env.Error != nil && env.Error.Code != "" {
+		e.Code, e.Message = env.Error.Code, env.Error.Message
 		return e
 	}
-	e.Code = codeForStatus(res.status)
+	e.Code = codeForStatus(status)
 	e.derived = true
-	e.Message = c.describeBody(r, res, "")
 	return e
+}
+
+// QuotaRefusal reports whether the error is a 429 that refuses the key's quota and so
+// holds its budget: VirusTotal's QuotaExceededError, a 429 that is not VirusTotal's
+// JSON error, or any 429 with a Retry-After. A TooManyRequestsError without
+// Retry-After refuses the request rate, not the quota (a hold there would, when it
+// recurs, read as a spent daily quota).
+func (e *Error) QuotaRefusal() bool {
+	return e.StatusCode == http.StatusTooManyRequests && (e.Code != CodeTooManyRequests || e.derived || e.RetryAfter > 0)
 }
 
 // malformed is the *Error of a successful answer the client cannot decode.

@@ -116,9 +116,8 @@
 //
 // GET /users/{id} accepts the caller's own API key or the user id the emulator shows for
 // it ("vtsim-user-" + 10 hex digits of a hash of the key); its quotas show what this key
-// used (daily, hourly, monthly). VirusTotal's user object carries the key in "apikey";
-// the emulator puts "<redacted by vtsim>" there, because vtsoar never lets a key appear in
-// an API response.
+// used (daily, hourly, monthly). Its "apikey" attribute is the caller's key, as in
+// VirusTotal's user object: whatever shows a user must keep it out.
 //
 // # Outside the VirusTotal paths
 //

@@ -321,8 +321,10 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, c *call) {
 	q := s.quotas(c)
 	grant := func(g bool) map[string]any { return map[string]any{"granted": g} }
 	attrs := map[string]any{
-		// VirusTotal shows the key itself here; the emulator never returns a key.
-		"apikey":         "<redacted by vtsim>",
+		// VirusTotal shows the caller's own key here, and so does the emulator, so
+		// that what keeps it out of vtsoar's answers (vt.Client.CurrentUser, the
+		// gateway) is tested against the real thing.
+		"apikey":         r.Header.Get("x-apikey"),
 		"email":          uid + "@vtsim.invalid",
 		"first_name":     "VTSim",
 		"last_name":      "User",

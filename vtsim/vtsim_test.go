@@ -465,15 +465,20 @@ func TestAuthentication(t *testing.T) {
 	}
 }
 
-func TestUserObjectNeverShowsTheKey(t *testing.T) {
+// The user object shows the caller's own key in "apikey", as VirusTotal's does, and
+// nowhere else (its id and links name the user); nobody else's user is shown.
+func TestUserObjectShowsOnlyTheCallersKey(t *testing.T) {
 	e := newEnv(t, Options{PremiumKeys: []string{"premium-key"}})
 	st, m := e.do("GET", "/api/v3/users/premium-key", "premium-key", nil, "")
 	if st != 200 {
 		t.Fatalf("%d %v", st, m)
 	}
-	body := fmt.Sprint(m)
-	if strings.Contains(body, "premium-key") {
-		t.Errorf("user object contains the API key: %s", body)
+	if k := dig(m, "data", "attributes", "apikey"); k != "premium-key" {
+		t.Errorf("apikey = %v, want the caller's key", k)
+	}
+	delete(dig(m, "data", "attributes").(map[string]any), "apikey")
+	if body := fmt.Sprint(m); strings.Contains(body, "premium-key") {
+		t.Errorf("user object shows the API key besides its apikey attribute: %s", body)
 	}
 	uid := dig(m, "data", "id").(string)
 	if dig(m, "data", "attributes", "privileges", "intelligence", "granted") != true {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vtsoar/vtsoar/internal/auth"
 	"github.com/vtsoar/vtsoar/internal/store"
@@ -86,5 +87,49 @@ func TestReissueToken(t *testing.T) {
 	}
 	if _, err := auth.ReissueToken(ctx, st, "nobody"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("ReissueToken of no user: %v, want ErrNotFound", err)
+	}
+}
+
+func TestCreateGatewayKey(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	if err := st.CreateConnection(ctx, store.Connection{Name: "prod", SealedAPIKey: []byte{1}}); err != nil {
+		t.Fatal(err)
+	}
+	key, k, err := auth.CreateGatewayKey(ctx, st, auth.GatewayKeyOptions{Name: "misp", Connection: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(key) != 64 || strings.Trim(key, "0123456789abcdef") != "" {
+		t.Fatalf("key %q: want 64 lower-case hex digits, as VirusTotal's keys are", key)
+	}
+	if k.Priority != store.GatewayInteractive || k.MaxWait != auth.DefaultGatewayMaxWait || k.MaxAge != auth.DefaultGatewayMaxAge {
+		t.Fatalf("defaults: %+v", k)
+	}
+	got, err := st.GatewayKeyByHash(ctx, auth.HashToken(key))
+	if err != nil || got.Name != "misp" || got.Connection != "prod" {
+		t.Fatalf("the key's record: %+v, %v", got, err)
+	}
+	if _, _, err := auth.CreateGatewayKey(ctx, st, auth.GatewayKeyOptions{Name: "misp", Connection: "prod"}); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("a second misp: %v, want ErrExists", err)
+	}
+	if _, _, err := auth.CreateGatewayKey(ctx, st, auth.GatewayKeyOptions{Name: "x", Connection: "gone"}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a key of no connection: %v, want ErrNotFound", err)
+	}
+	for _, bad := range []auth.GatewayKeyOptions{
+		{Name: "", Connection: "prod"},
+		{Name: "a b", Connection: "prod"},
+		{Name: "a/b", Connection: "prod"},
+		{Name: "a\x1bb", Connection: "prod"},
+		{Name: strings.Repeat("n", 101), Connection: "prod"},
+		{Name: "ok", Connection: "prod", Priority: "urgent"},
+		{Name: "ok", Connection: "prod", MaxWait: time.Millisecond},
+		{Name: "ok", Connection: "prod", MaxWait: 48 * time.Hour},
+		{Name: "ok", Connection: "prod", MaxAge: -time.Hour},
+		{Name: "ok", Connection: ""},
+	} {
+		if _, _, err := auth.CreateGatewayKey(ctx, st, bad); err == nil {
+			t.Errorf("CreateGatewayKey(%+v) succeeded", bad)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/vtsoar/vtsoar/internal/cli/connection"
 	"github.com/vtsoar/vtsoar/internal/cli/demo"
 	"github.com/vtsoar/vtsoar/internal/cli/emulate"
+	"github.com/vtsoar/vtsoar/internal/cli/gatewaykey"
 	"github.com/vtsoar/vtsoar/internal/cli/integration"
 	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
 	quotacmd "github.com/vtsoar/vtsoar/internal/cli/quota"
@@ -70,6 +71,7 @@ The API key comes from --api-key or VT_API_KEY. To try vtsoar offline, run
 		serve.NewCmdServe(f, nil),
 		demo.NewCmdDemo(f, nil),
 		user.NewCmdUser(f),
+		gatewaykey.NewCmdGatewayKey(f),
 		emulate.NewCmdEmulate(f, nil),
 	} {
 		c.GroupID = otherGroup

@@ -36,7 +36,7 @@ func TestHelpListsTheCommandsInOrder(t *testing.T) {
 	if got, want := strings.Join(groups["Integration commands:"], " "), strings.Join(integration, " "); got != want {
 		t.Errorf("integration commands:\n got %s\nwant %s", got, want)
 	}
-	const others = "version connection quota cache serve demo user emulate help completion"
+	const others = "version connection quota cache serve demo user gateway-key emulate help completion"
 	if got := strings.Join(groups["Other commands:"], " "); got != others {
 		t.Errorf("other commands:\n got %s\nwant %s", got, others)
 	}

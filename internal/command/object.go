@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/vtsoar/vtsoar/internal/cache"
 	"github.com/vtsoar/vtsoar/internal/risk"
@@ -127,11 +128,7 @@ func (r *run) fetchObject(ctx context.Context, o ioc.Observable, fresh bool) (*o
 	}
 	if err != nil {
 		if vt.IsNotFound(err) {
-			e := cache.Entry{Kind: o.Kind, ID: o.ID, NotFound: true, FetchedAt: r.now()}
-			if o.Kind == ioc.KindURL && o.Value != "" {
-				e.Aliases = otherIDs(o.ID, ioc.URLID(o.Value), ioc.URLSHA256ID(o.Value))
-			}
-			r.cachePut(ctx, e)
+			r.cachePut(ctx, NotFoundEntry(o, r.now()))
 		}
 		return nil, err
 	}
@@ -143,6 +140,34 @@ func (r *run) fetchObject(ctx context.Context, o ioc.Observable, fresh bool) (*o
 		r.d.Recent.add(server, obj, e.FetchedAt, append([]string{e.ID}, e.Aliases...))
 	}
 	return obj, nil
+}
+
+// CacheEntry returns the cache entry of body, VirusTotal's report of the object of
+// kind asked for as o (its id, and for a URL its canonical form when known), fetched
+// at fetchedAt: the object's id and every alias it is known by, as a command stores
+// its answers. The error says the body is not a report of that kind.
+func CacheEntry(o ioc.Observable, body []byte, fetchedAt time.Time) (cache.Entry, error) {
+	obj, err := decodeObject(o.Kind, body)
+	if err != nil {
+		return cache.Entry{}, err
+	}
+	if obj.id == "" {
+		obj.id = o.ID
+	}
+	if o.Kind == ioc.KindURL && o.Value == "" {
+		o.Value = obj.url.URL
+	}
+	return cache.Entry{Kind: o.Kind, ID: obj.id, Aliases: obj.cacheAliases(o), Body: body, FetchedAt: fetchedAt}, nil
+}
+
+// NotFoundEntry returns the cache entry of VirusTotal's not-found answer for o, under
+// its id and, for a URL, every id of it.
+func NotFoundEntry(o ioc.Observable, fetchedAt time.Time) cache.Entry {
+	e := cache.Entry{Kind: o.Kind, ID: o.ID, NotFound: true, FetchedAt: fetchedAt}
+	if o.Kind == ioc.KindURL && o.Value != "" {
+		e.Aliases = otherIDs(o.ID, ioc.URLID(o.Value), ioc.URLSHA256ID(o.Value))
+	}
+	return e
 }
 
 // cachePut stores e in the cache; false when it could not.

@@ -214,6 +214,9 @@ type Conn struct {
 	Limiter *quota.Limiter
 	// Cache is the store's cache of the server's answers.
 	Cache store.Cache
+	// HTTPClient is the HTTP client Client sends through (the connection's proxy and
+	// idle pool), for a caller that forwards requests of its own (the gateway).
+	HTTPClient *http.Client
 
 	apiKey string
 	budget string
@@ -312,6 +315,7 @@ func BuildWithKey(_ context.Context, st Store, conn store.Connection, apiKey str
 		Client:     client,
 		Limiter:    lim,
 		Cache:      cacheFor(st, client.ServerURL(), spec, opts.CachePutsNoWait),
+		HTTPClient: hc,
 		apiKey:     apiKey,
 		budget:     budget,
 		policy:     policy,
@@ -353,6 +357,11 @@ func (c *Conn) PublicKey() bool { return c.public }
 func (c *Conn) Redact(s string) string {
 	return secret.Redact(s, c.apiKey)
 }
+
+// APIKey returns the connection's API key, for a caller that sends requests of its
+// own to the connection's server (the gateway): never to be shown, logged or sent
+// anywhere else.
+func (c *Conn) APIKey() string { return c.apiKey }
 
 // Budget returns the ledger name of the connection's budget.
 // Two connections with one key on one server share it.

@@ -72,6 +72,8 @@ type envOpts struct {
 	// postgres puts the store on a PostgreSQL database of the test's own (pgtest)
 	// instead of SQLite.
 	postgres bool
+	// simLatency is the emulator's latency (vtsim.Options.Latency).
+	simLatency time.Duration
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -93,7 +95,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim := vtsim.MustNew(vtsim.Options{DataDir: o.simData})
+	sim := vtsim.MustNew(vtsim.Options{DataDir: o.simData, Latency: o.simLatency})
 	simSrv := httptest.NewServer(sim)
 	t.Cleanup(simSrv.Close)
 
@@ -157,6 +159,25 @@ func newEnv(t testing.TB, o envOpts) *env {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// sealKey seals an API key for the connection called name.
+func (e *env) sealKey(t testing.TB, name, key string) []byte {
+	t.Helper()
+	sealed, err := connclient.SealKey(e.cipher, name, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sealed
+}
+
+// addConnection stores a connection on the emulator with the budget quota.
+func (e *env) addConnection(t testing.TB, name string, sealed []byte, quota string) {
+	t.Helper()
+	if err := e.st.CreateConnection(context.Background(), store.Connection{Name: name, SealedAPIKey: sealed,
+		ServerURL: e.simURL, Quota: quota}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // resp is an answer of the server.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/vt"
 )
 
 // Metrics are the Prometheus metrics of a server:
@@ -82,52 +82,8 @@ func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err == nil {
 		status = strconv.Itoa(resp.StatusCode)
 	}
-	t.m.vtRequests.WithLabelValues(vtEndpoint(r.Method, r.URL.Path), status).Inc()
+	t.m.vtRequests.WithLabelValues(vt.Endpoint(r.Method, r.URL.Path), status).Inc()
 	return resp, err
-}
-
-// vtEndpoint maps a request to VirusTotal to its route pattern, as package vt names
-// them ("GET /files/{id}/{relationship}"), so that labels stay few.
-func vtEndpoint(method, path string) string {
-	if strings.Contains(path, "/ui/widget/html/") {
-		return method + " /ui/widget/html/{token}"
-	}
-	i := strings.Index(path, "/api/v3/")
-	if i < 0 {
-		return method + " {upload_url}"
-	}
-	segs := strings.Split(strings.Trim(path[i+len("/api/v3/"):], "/"), "/")
-	switch segs[0] {
-	case "files", "urls", "domains", "ip_addresses", "analyses", "users":
-	case "search", "metadata":
-		return method + " /" + segs[0]
-	case "intelligence", "widget":
-		if len(segs) == 2 {
-			return method + " /" + segs[0] + "/" + segs[1]
-		}
-		return method + " other"
-	default:
-		return method + " other"
-	}
-	out := method + " /" + segs[0]
-	if len(segs) == 1 {
-		return out
-	}
-	if segs[0] == "files" && segs[1] == "upload_url" {
-		return out + "/upload_url"
-	}
-	out += "/{id}"
-	switch {
-	case len(segs) == 2:
-		return out
-	case len(segs) == 3 && (segs[2] == "analyse" || segs[2] == "behaviour_summary"):
-		return out + "/" + segs[2]
-	case len(segs) == 3:
-		return out + "/{relationship}"
-	case len(segs) == 4 && segs[2] == "relationships":
-		return out + "/relationships/{relationship}"
-	}
-	return method + " other"
 }
 
 // stateCollector reads quota, cache and queue state from the store and the enrichment

@@ -72,6 +72,9 @@ func docPath(muxPath string) string {
 // the document must allow. It returns the documented "METHOD /path", or "".
 func checkAnswer(t testing.TB, req *http.Request, reqBody []byte, res *http.Response, body []byte) string {
 	t.Helper()
+	if strings.HasPrefix(req.URL.Path, "/api/v3/") {
+		return "" // the VirusTotal gateway: VirusTotal's API, which VirusTotal documents
+	}
 	_, router := loadOpenAPI(t)
 	route, params, err := router.FindRoute(req)
 	if err != nil {

@@ -55,6 +55,7 @@ import (
 
 	"github.com/vtsoar/vtsoar/internal/auth"
 	"github.com/vtsoar/vtsoar/internal/connclient"
+	"github.com/vtsoar/vtsoar/internal/gateway"
 	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/server/console"
 	"github.com/vtsoar/vtsoar/internal/store"
@@ -138,6 +139,7 @@ type Server struct {
 	console *console.Console
 	// metricsToken is the SHA-256 of Config.MetricsToken (nil: none).
 	metricsToken []byte
+	gateway *gateway.Gateway
 }
 
 // New returns the API described by cfg.
@@ -180,6 +182,11 @@ func New(cfg Config) (*Server, error) {
 		Client: s.conns.Get, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
+	if s.gateway, err = gateway.New(gateway.Config{Keys: cfg.Store, Upstream: s.gatewayUpstream, Sealer: cfg.Cipher,
+		Logger: cfg.Logger, Registerer: s.metrics.Registry}); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.mux.Handle(gateway.Prefix, s.gateway)
 	s.routes = s.table()
 	methods := map[string][]string{} // by path
 	var paths []string
@@ -225,9 +232,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	_, pattern := s.mux.Handler(r)
 	// The path is logged, never the query string (it may carry observables) nor any
-	// header (Authorization).
+	// header (Authorization); of the VirusTotal gateway's, only the route pattern (its
+	// paths hold observables, and /users/{key} a key).
+	path := r.URL.Path
+	if strings.HasPrefix(path, gateway.Prefix) {
+		path = gateway.LogPath(r)
+	}
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("route", pattern),
+		slog.String("method", r.Method), slog.String("path", path), slog.String("route", pattern),
 		slog.Int("status", rec.status), slog.Int64("bytes", rec.bytes),
 		slog.Duration("duration", time.Since(start)), slog.String("user", rec.user),
 		slog.String("remote", remoteHost(r)))
@@ -327,6 +339,11 @@ func (s *Server) table() []route {
 
 		{method: "GET", path: "/api/v1/jobs", access: anyRole, handle: s.handleJobs},
 		{method: "GET", path: "/api/v1/users", access: admin, handle: s.handleListUsers},
+
+		{method: "GET", path: "/api/v1/gateway-keys", access: admin, handle: s.handleListGatewayKeys},
+		{method: "POST", path: "/api/v1/gateway-keys", access: admin, handle: s.handleCreateGatewayKey},
+		{method: "GET", path: "/api/v1/gateway-keys/{name}", access: admin, handle: s.handleGetGatewayKey},
+		{method: "DELETE", path: "/api/v1/gateway-keys/{name}", access: admin, handle: s.handleDeleteGatewayKey},
 	}
 }
 

@@ -253,7 +253,21 @@ func TestEveryEndpointNeverReturnsTheKey(t *testing.T) {
 	ok("GET", "/api/v1/files/"+f.ID, nil, 200)
 	ok("GET", "/api/v1/jobs", nil, 200)
 	ok("GET", "/api/v1/users", nil, 200)
+	r = ok("POST", "/api/v1/gateway-keys", map[string]any{"name": "misp", "connection": "emu", "priority": "batch", "max_wait": "5s"}, 201)
+	var gk struct{ Key string }
+	r.json(t, &gk)
+	ok("GET", "/api/v1/gateway-keys", nil, 200)
+	ok("GET", "/api/v1/gateway-keys/misp", nil, 200)
+	// The gateway, with the key: a report, the key's user (the real key replaced).
+	for _, p := range []string{"files/" + eicarMD5, "users/" + gk.Key, "users/" + gk.Key + "/overall_quotas"} {
+		req, _ := http.NewRequest("GET", e.http.URL+"/api/v3/"+p, nil)
+		req.Header.Set("x-apikey", gk.Key)
+		if r := e.send(t, req, ""); r.status != 200 {
+			t.Fatalf("GET /api/v3/%s = %d %s", p, r.status, r.body)
+		}
+	}
 	ok("GET", "/metrics", nil, 200)
+	ok("DELETE", "/api/v1/gateway-keys/misp", nil, 204)
 	ok("DELETE", "/api/v1/connections/vt2", nil, 204)
 
 	// Every route was driven to a success (and, in e.send, validated against the
@@ -273,7 +287,7 @@ func TestEveryEndpointNeverReturnsTheKey(t *testing.T) {
 	if !strings.Contains(logs, "request") {
 		t.Fatal("nothing logged: the log check below would prove nothing")
 	}
-	for _, secret := range append([]string{apiKey, key2}, tokenValues(e)...) {
+	for _, secret := range append([]string{apiKey, key2, gk.Key}, tokenValues(e)...) {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the log contains a secret (%.12s...)", secret)
 		}

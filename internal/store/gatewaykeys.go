@@ -141,3 +141,21 @@ func (s *sqlStore) ListGatewayKeys(ctx context.Context) ([]GatewayKey, error) {
 func (s *sqlStore) DeleteGatewayKey(ctx context.Context, name string) error {
 	return s.deleteNamed(ctx, "gateway_keys", "gateway key", name)
 }
+
+// GatewayKeyView is a gateway key as people and API clients see it: never the key nor
+// its hash. The REST API, the console and `vtsoar gateway-key list` all show this.
+type GatewayKeyView struct {
+	Name       string `json:"name"`
+	Connection string `json:"connection"`
+	Priority   string `json:"priority"`
+	// MaxWait and MaxAge are Go durations ("1m30s").
+	MaxWait   string    `json:"max_wait"`
+	MaxAge    string    `json:"max_age"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// View returns the key as shown.
+func (k GatewayKey) View() GatewayKeyView {
+	return GatewayKeyView{Name: k.Name, Connection: k.Connection, Priority: k.Priority,
+		MaxWait: k.MaxWait.String(), MaxAge: k.MaxAge.String(), CreatedAt: k.CreatedAt}
+}

@@ -1,0 +1,109 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/vtsoar/vtsoar/internal/auth"
+	"github.com/vtsoar/vtsoar/internal/command"
+	"github.com/vtsoar/vtsoar/internal/gateway"
+	"github.com/vtsoar/vtsoar/internal/store"
+)
+
+// gatewayKeyIn is a gateway key as the API takes it.
+type gatewayKeyIn struct {
+	Name       string           `json:"name"`
+	Connection string           `json:"connection"`
+	Priority   string           `json:"priority"`
+	MaxWait    command.Duration `json:"max_wait"`
+	MaxAge     command.Duration `json:"max_age"`
+}
+
+// gatewayKeyOut is a gateway key just made: the key is shown this once.
+type gatewayKeyOut struct {
+	store.GatewayKeyView
+	Key string `json:"key"`
+}
+
+func (s *Server) handleCreateGatewayKey(w http.ResponseWriter, r *http.Request, u *store.User) error {
+	var in gatewayKeyIn
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	key, k, err := auth.CreateGatewayKey(r.Context(), s.cfg.Store, auth.GatewayKeyOptions{Name: strings.TrimSpace(in.Name),
+		Connection: strings.TrimSpace(in.Connection), Priority: in.Priority, MaxWait: time.Duration(in.MaxWait), MaxAge: time.Duration(in.MaxAge)})
+	switch {
+	case errors.Is(err, store.ErrExists):
+		return conflict("a gateway key %q exists already", in.Name)
+	case errors.Is(err, store.ErrNotFound):
+		return badRequest("no connection %q", in.Connection)
+	case err != nil:
+		return badRequest("%v", err)
+	}
+	if k, err = s.cfg.Store.GetGatewayKey(r.Context(), k.Name); err != nil {
+		return internal(err)
+	}
+	s.log.InfoContext(r.Context(), "gateway key created", "gateway_key", k.Name, "connection", k.Connection, "by", u.Name)
+	w.Header().Set("Location", "/api/v1/gateway-keys/"+url.PathEscape(k.Name))
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, gatewayKeyOut{GatewayKeyView: k.View(), Key: key})
+	return nil
+}
+
+func (s *Server) handleListGatewayKeys(w http.ResponseWriter, r *http.Request, _ *store.User) error {
+	keys, err := s.cfg.Store.ListGatewayKeys(r.Context())
+	if err != nil {
+		return internal(err)
+	}
+	out := []store.GatewayKeyView{}
+	for _, k := range keys {
+		out = append(out, k.View())
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"gateway_keys": out})
+	return nil
+}
+
+func (s *Server) handleGetGatewayKey(w http.ResponseWriter, r *http.Request, _ *store.User) error {
+	k, err := s.cfg.Store.GetGatewayKey(r.Context(), r.PathValue("name"))
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("no gateway key %q", r.PathValue("name"))
+	}
+	if err != nil {
+		return internal(err)
+	}
+	writeJSON(w, http.StatusOK, k.View())
+	return nil
+}
+
+func (s *Server) handleDeleteGatewayKey(w http.ResponseWriter, r *http.Request, u *store.User) error {
+	name := r.PathValue("name")
+	if err := s.cfg.Store.DeleteGatewayKey(r.Context(), name); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("no gateway key %q", name)
+		}
+		return internal(err)
+	}
+	s.log.InfoContext(r.Context(), "gateway key removed", "gateway_key", name, "by", u.Name)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// gatewayUpstream is the stored connection called name as the gateway forwards to it:
+// the process's client of it (its limiter, HTTP client and cache), rebuilt when it
+// changes.
+func (s *Server) gatewayUpstream(ctx context.Context, name string) (*gateway.Upstream, error) {
+	c, err := s.cfg.Store.GetConnection(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := s.conns.Get(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return &gateway.Upstream{Connection: c.Name, Server: conn.Client.ServerURL(), APIKey: conn.APIKey(),
+		HTTP: conn.HTTPClient, Limiter: conn.Limiter, Cache: conn.Cache, Public: conn.PublicKey()}, nil
+}
