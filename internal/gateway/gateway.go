@@ -35,7 +35,8 @@
 //
 // What is not cached is fetched once: identical requests from several clients at
 // once share one upstream request (one flight per connection and canonical request),
-// which stays joinable until its answer is stored.
+// whose answer is stored before it is handed out, so that a request that comes after
+// it, to any replica, finds it in the cache.
 //
 // # Budget
 //
@@ -79,6 +80,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/vtsoar/vtsoar/internal/auth"
 	"github.com/vtsoar/vtsoar/internal/cache"
@@ -172,7 +174,7 @@ type Gateway struct {
 	log     *slog.Logger
 	now     func() time.Time
 	timeout time.Duration
-	flights flights
+	flights singleflight.Group
 	m       *metrics
 }
 

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/vtsoar/vtsoar/internal/cache"
 	"github.com/vtsoar/vtsoar/internal/command"
 	"github.com/vtsoar/vtsoar/ioc"
@@ -29,7 +31,8 @@ type answer struct {
 }
 
 // serveRead answers a cacheable GET: from the cache when it holds a fresh answer,
-// else from the flight that asks VirusTotal.
+// else from the flight that asks VirusTotal: identical requests (one connection, one
+// canonical request) at the same time share one (golang.org/x/sync/singleflight).
 func (g *Gateway) serveRead(w http.ResponseWriter, r *http.Request, c *call) {
 	ctx := r.Context()
 	maxAge, fresh := cacheWish(r.Header, c.key.MaxAge)
@@ -43,48 +46,50 @@ func (g *Gateway) serveRead(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	key := c.key.Connection + "\x00" + c.flightKey()
 	for tries := 0; ; tries++ {
-		f, leader := g.flights.join(key)
-		if leader {
-			go g.lead(ctx, c, key, f)
-		}
+		led := false
+		ch := g.flights.DoChan(key, func() (any, error) {
+			led = true
+			return g.lead(ctx, c)
+		})
+		var res singleflight.Result
 		select {
-		case <-f.done:
+		case res = <-ch:
 		case <-ctx.Done():
 			c.outcome = "canceled"
 			return
 		}
 		var ref *refusal
-		if !leader && errors.As(f.err, &ref) && ref.reason == "budget" && tries < 2 {
+		if !led && errors.As(res.Err, &ref) && ref.reason == "budget" && tries < 2 {
 			// The request that led waited at its own key's priority and max wait;
 			// this one waits at its own.
 			continue
 		}
-		if f.err != nil {
-			g.fail(w, c, f.err)
+		if res.Err != nil {
+			g.fail(w, c, res.Err)
 			return
 		}
 		c.outcome = "miss"
-		if !leader {
+		if !led {
 			c.outcome = "shared"
 			g.m.shared.WithLabelValues(c.key.Name).Inc()
 		}
-		g.write(w, c, f.ans)
+		g.write(w, c, res.Val.(*answer))
 		return
 	}
 }
 
-// lead runs the flight f of key for c: it takes a unit, asks VirusTotal, hands the
-// answer to the flight's requests, stores it, and closes the flight. It does not end
-// with the request that started it, which may go away while others wait.
-func (g *Gateway) lead(ctx context.Context, c *call, key string, f *flight) {
+// lead runs the flight of c's request: it takes a unit, asks VirusTotal and stores
+// the answer before handing it to the flight's requests, so that a request that comes
+// after the answer, to this process or another, finds it in the cache. It does not
+// end with the request that started it, which may go away while others wait.
+func (g *Gateway) lead(ctx context.Context, c *call) (*answer, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.key.MaxWait+g.timeout)
 	defer cancel()
-	defer g.flights.end(key, f)
 	ans, err := g.fetch(ctx, c)
-	f.finish(ans, err)
 	if err == nil {
 		g.store(ctx, c, ans)
 	}
+	return ans, err
 }
 
 // fetch asks VirusTotal for c's GET, after taking a unit of the budget.

@@ -1,0 +1,230 @@
+package gateway_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/vtsoar/vtsoar/internal/auth"
+	"github.com/vtsoar/vtsoar/internal/connclient"
+	"github.com/vtsoar/vtsoar/internal/gateway"
+	"github.com/vtsoar/vtsoar/internal/pipenet"
+	"github.com/vtsoar/vtsoar/internal/secret"
+	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/vtsim"
+)
+
+// upstreamCall is a request the emulator answered.
+type upstreamCall struct {
+	at     time.Time
+	path   string
+	status int
+}
+
+// recorder records what the emulator is asked.
+type recorder struct {
+	h     http.Handler
+	mu    sync.Mutex
+	calls []upstreamCall
+}
+
+func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	at := time.Now()
+	sw := &statusOf{ResponseWriter: w}
+	rc.h.ServeHTTP(sw, r)
+	rc.mu.Lock()
+	rc.calls = append(rc.calls, upstreamCall{at: at, path: r.URL.Path, status: sw.status})
+	rc.mu.Unlock()
+}
+
+type statusOf struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusOf) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusOf) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// rig is a gateway on a store, in front of an emulator, both on an in-memory network.
+type rig struct {
+	st    store.Store
+	rec   *recorder
+	gw    *pipenet.Listener
+	stops []func()
+}
+
+// newRig serves the gateway for one connection with budget quota on an emulator
+// configured by simOpts; it stops when the test ends.
+func newRig(t *testing.T, quota string, simOpts vtsim.Options) *rig {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "vtsoar.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := make([]byte, secret.KeySize)
+	rand.Read(k)
+	cipher, err := secret.NewCipher(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{h: vtsim.MustNew(simOpts)}
+	simL, stopSim := pipenet.Serve("vtsim", rec)
+	const realKey = "real-key-of-the-public-connection-0123456789"
+	sealed, err := connclient.SealKey(cipher, "pub", realKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := store.Connection{Name: "pub", SealedAPIKey: sealed, ServerURL: "http://vtsim", Quota: quota}
+	if err := st.CreateConnection(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	hc := simL.HTTPClient()
+	conn, err := connclient.BuildWithKey(ctx, st, c, realKey, connclient.Options{HTTPClient: hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := &gateway.Upstream{Connection: "pub", Server: conn.Client.ServerURL(), APIKey: realKey, HTTP: hc,
+		Limiter: conn.Limiter, Cache: conn.Cache, Public: conn.PublicKey()}
+	g, err := gateway.New(gateway.Config{Keys: st, Sealer: cipher,
+		Upstream: func(context.Context, string) (*gateway.Upstream, error) { return up, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gwL, stopGw := pipenet.Serve("vtsoar", g)
+	r := &rig{st: st, rec: rec, gw: gwL}
+	r.stops = []func(){stopGw, hc.CloseIdleConnections, stopSim, func() { st.Close() }}
+	return r
+}
+
+func (r *rig) stop() {
+	for _, f := range r.stops {
+		f()
+	}
+}
+
+// A public budget (the emulator's quota: 4 a minute) and three clients on keys of
+// their own, each asking for its objects (overlapping the others') once a second for
+// 90 seconds: VirusTotal never gets more than 4 requests in a minute (so never refuses
+// one), no object is asked twice, and every request is answered or refused with 429
+// QuotaExceededError and Retry-After, after which the client asks again.
+func TestPublicBudgetThreeClients(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, "public", vtsim.Options{QuotaMinute: 4})
+		defer r.stop()
+		type outcome struct {
+			status     int
+			code       string
+			retryAfter int
+		}
+		var (
+			mu       sync.Mutex
+			outcomes []outcome
+			wg       sync.WaitGroup
+		)
+		start := time.Now()
+		for c := range 3 {
+			key, _, err := auth.CreateGatewayKey(t.Context(), r.st, auth.GatewayKeyOptions{Name: fmt.Sprintf("client-%d", c),
+				Connection: "pub", MaxWait: 10 * time.Second, Priority: []string{"interactive", "batch", "interactive"}[c]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var objects []string
+			for i := range 6 {
+				objects = append(objects, fmt.Sprintf("domains/object-%02d.com", (c*2+i)%8))
+			}
+			cli := r.gw.HTTPClient()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer cli.CloseIdleConnections()
+				for i := 0; time.Since(start) < 90*time.Second; {
+					req, _ := http.NewRequest("GET", "http://vtsoar/api/v3/"+objects[i%len(objects)], nil)
+					req.Header.Set("x-apikey", key)
+					res, err := cli.Do(req)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					b, _ := io.ReadAll(res.Body)
+					res.Body.Close()
+					var v struct{ Error struct{ Code string } }
+					json.Unmarshal(b, &v)
+					ra, _ := strconv.Atoi(res.Header.Get("Retry-After"))
+					mu.Lock()
+					outcomes = append(outcomes, outcome{res.StatusCode, v.Error.Code, ra})
+					mu.Unlock()
+					if res.StatusCode == http.StatusTooManyRequests {
+						time.Sleep(time.Duration(ra) * time.Second)
+						continue // the same object again
+					}
+					i++
+					time.Sleep(time.Second)
+				}
+			}()
+		}
+		wg.Wait()
+
+		calls := r.rec.calls
+		if len(calls) < 8 {
+			t.Fatalf("only %d requests reached VirusTotal in 90 s of a 4-a-minute budget", len(calls))
+		}
+		asked := map[string]int{}
+		for i, c := range calls {
+			asked[c.path]++
+			if c.status != http.StatusOK && c.status != http.StatusNotFound {
+				t.Errorf("VirusTotal answered %d to %s", c.status, c.path)
+			}
+			n := 0
+			for _, d := range calls[i:] {
+				if d.at.Sub(c.at) < time.Minute {
+					n++
+				}
+			}
+			if n > 4 {
+				t.Errorf("%d requests reached VirusTotal within a minute of %s", n, c.at.Sub(start))
+			}
+		}
+		for p, n := range asked {
+			if n > 1 {
+				t.Errorf("%s was asked %d times", p, n)
+			}
+		}
+		refused, hits := 0, 0
+		for _, o := range outcomes {
+			switch {
+			case o.status == http.StatusOK || o.status == http.StatusNotFound:
+				hits++
+			case o.status == http.StatusTooManyRequests && o.code == "QuotaExceededError" && o.retryAfter >= 1:
+				refused++
+			default:
+				t.Errorf("a client got %+v", o)
+			}
+		}
+		if refused == 0 || hits <= len(calls) {
+			t.Fatalf("%d of %d requests refused, %d answered for %d upstream: the budget and the cache were not put to the test",
+				refused, len(outcomes), hits, len(calls))
+		}
+		t.Logf("%d requests answered, %d refused with 429; VirusTotal asked %d times for %d objects", len(outcomes)-refused, refused, len(calls), len(asked))
+	})
+}
