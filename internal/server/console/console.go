@@ -174,6 +174,9 @@ func New(cfg Config) (*Console, error) {
 	c.mux.HandleFunc("GET /events/{id}", c.page(c.event, false))
 	c.mux.HandleFunc("GET /quota", c.page(c.quota, false))
 	c.mux.HandleFunc("GET /users", c.page(c.users, false))
+	c.mux.HandleFunc("GET /gateway-keys", c.page(c.gatewayKeys, false))
+	c.mux.HandleFunc("POST /gateway-keys", c.page(c.createGatewayKey, true))
+	c.mux.HandleFunc("POST /gateway-keys/{name}/delete", c.page(c.deleteGatewayKey, true))
 	c.mux.HandleFunc("GET /widget/{id}", c.widget)
 	c.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusNotFound, "error", &view{Title: "Not found",

@@ -296,3 +296,54 @@ func TestControlCharactersRefused(t *testing.T) {
 		t.Fatalf("event stored: %+v", list)
 	}
 }
+
+// An admin makes a gateway key on its page (shown once), sees it listed and removes
+// it; an analyst may neither see nor change the keys.
+func TestGatewayKeysPage(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(t)
+	b.login(e.tokens["admin"])
+	nf := b.get("/connections/new")
+	b.do("POST", "/connections/new", url.Values{"csrf": {nf.csrf(t)}, "name": {"emu"}, "api_key": {simAPIKey},
+		"server_url": {e.simURL}, "quota": {"premium"}})
+	p := b.get("/gateway-keys")
+	if p.status != 200 || !strings.Contains(p.body, "No gateway keys yet") || !strings.Contains(p.body, `<option selected>emu</option>`) && !strings.Contains(p.body, `<option>emu</option>`) {
+		t.Fatalf("/gateway-keys = %d %.1500s", p.status, p.body)
+	}
+	form := url.Values{"csrf": {p.csrf(t)}, "name": {"misp"}, "connection": {"emu"}, "priority": {"batch"}, "max_wait": {"30s"}, "max_age": {"1h"}}
+	r := b.do("POST", "/gateway-keys", form)
+	i := strings.Index(r.body, `id="gateway-key-value">`)
+	if r.status != 200 || i < 0 {
+		t.Fatalf("add = %d %.1500s", r.status, r.body)
+	}
+	key := r.body[i+len(`id="gateway-key-value">`):]
+	key = key[:strings.IndexByte(key, '<')]
+	if k, err := e.st.GetGatewayKey(t.Context(), "misp"); err != nil || k.Priority != "batch" || k.MaxWait.String() != "30s" || len(key) != 64 {
+		t.Fatalf("stored key %+v, %v; shown %q", k, err, key)
+	}
+	if list := b.get("/gateway-keys").body; strings.Contains(list, key) || !strings.Contains(list, "<td>misp</td>") {
+		t.Fatal("the list shows the key, or not its name")
+	}
+	if r := b.do("POST", "/gateway-keys", form); r.status != http.StatusConflict || !strings.Contains(r.body, "exists already") {
+		t.Fatalf("the same name again = %d %.300s", r.status, r.body)
+	}
+	an := e.browser(t)
+	an.login(e.tokens["analyst"])
+	if r := an.get("/gateway-keys"); r.status != http.StatusForbidden {
+		t.Errorf("analyst GET /gateway-keys = %d", r.status)
+	}
+	csrf := an.get("/connections").csrf(t)
+	if r := an.do("POST", "/gateway-keys/misp/delete", url.Values{"csrf": {csrf}}); r.status != http.StatusForbidden {
+		t.Errorf("analyst removes a key = %d", r.status)
+	}
+	if body := an.get("/connections").body; strings.Contains(body, `href="/gateway-keys"`) {
+		t.Error("the analyst is offered the gateway keys page")
+	}
+	r = b.do("POST", "/gateway-keys/misp/delete", url.Values{"csrf": {p.csrf(t)}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("remove = %d %.300s", r.status, r.body)
+	}
+	if _, err := e.st.GetGatewayKey(t.Context(), "misp"); err == nil {
+		t.Fatal("the key is still stored")
+	}
+}
