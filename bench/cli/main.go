@@ -175,7 +175,7 @@ func (b *bench) run(concs []int, formats []string, bin, vtcli string, keep bool)
 		b.vt, _ = exec.LookPath("vt")
 	}
 	fmt.Printf("%d distinct sha256 per run, emulator latency %s in its own process, %d CPUs, load %s\n",
-		b.n, b.latency, runtime.NumCPU(), loadavg())
+		b.n, b.latency, runtime.NumCPU(), scaletest.LoadAvg())
 	if b.vt == "" {
 		fmt.Println("vt-cli: no `vt` binary on PATH (or -vt): the comparisons with vt-cli are SKIPPED, not passed")
 	} else {
@@ -277,7 +277,7 @@ func (b *bench) run(concs []int, formats []string, bin, vtcli string, keep bool)
 		}
 		fmt.Println("\nprofiles in", b.profileDir)
 	}
-	fmt.Printf("\nload after the runs: %s\n", loadavg())
+	fmt.Printf("\nload after the runs: %s\n", scaletest.LoadAvg())
 	return !b.missed, nil
 }
 
@@ -555,39 +555,7 @@ func (b *bench) emuCPU() time.Duration {
 	if b.emu == nil {
 		return -1
 	}
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", b.emu.Pid()))
-	if err != nil {
-		return -1
-	}
-	// The fields after the command name (which is in parentheses): utime is the 14th
-	// field of the line, stime the 15th, in clock ticks (100 a second on Linux).
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return -1
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return -1
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return -1
-	}
-	return time.Duration(ut+st) * 10 * time.Millisecond
-}
-
-func loadavg() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(data))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
+	return scaletest.ProcessCPU(b.emu.Pid())
 }
 
 // profileCase runs one case inside this process (cli.Main, the binary's command

@@ -106,8 +106,15 @@ func newRig(t *testing.T, quota string, simOpts vtsim.Options) *rig {
 	}
 	up := &gateway.Upstream{Connection: "pub", Server: conn.Client.ServerURL(), APIKey: realKey, HTTP: hc,
 		Limiter: conn.Limiter, Cache: conn.Cache, Public: conn.PublicKey()}
-	g, err := gateway.New(gateway.Config{Keys: st, Sealer: cipher,
-		Upstream: func(context.Context, string) (*gateway.Upstream, error) { return up, nil }})
+	g, err := gateway.New(gateway.Config{Sealer: cipher,
+		Key: func(ctx context.Context, hash []byte) (store.GatewayKey, *gateway.Upstream, error) {
+			k, err := st.GatewayKeyByHash(ctx, hash)
+			return k, up, err
+		},
+		KeyNamed: func(ctx context.Context, name string) (store.GatewayKey, *gateway.Upstream, error) {
+			k, err := st.GetGatewayKey(ctx, name)
+			return k, up, err
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	c.outcome = "forward"
+	c.header = forwardHeader(r.Header)
 	var body io.Reader
 	length := r.ContentLength
 	if length != 0 && r.Body != nil && r.Body != http.NoBody {

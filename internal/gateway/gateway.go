@@ -74,6 +74,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -92,12 +93,6 @@ import (
 
 // Prefix is the path the gateway answers under.
 const Prefix = "/api/v3/"
-
-// Keys is what the gateway reads of the store's gateway keys.
-type Keys interface {
-	GatewayKeyByHash(ctx context.Context, hash []byte) (store.GatewayKey, error)
-	GetGatewayKey(ctx context.Context, name string) (store.GatewayKey, error)
-}
 
 // Limiter spends a connection's budget (a *quota.Limiter).
 type Limiter interface {
@@ -136,11 +131,13 @@ type Upstream struct {
 
 // Config is what a Gateway serves with.
 type Config struct {
-	// Keys are the gateway keys.
-	Keys Keys
-	// Upstream returns the stored connection called name (an error wrapping
-	// store.ErrNotFound when there is none).
-	Upstream func(ctx context.Context, name string) (*Upstream, error)
+	// Key returns the gateway key whose SHA-256 is hash and its connection ready to
+	// forward to, read from the store on every request: an error wrapping
+	// store.ErrNotFound with a zero key when there is no such key, with the key when
+	// its connection no longer exists.
+	Key func(ctx context.Context, hash []byte) (store.GatewayKey, *Upstream, error)
+	// KeyNamed is Key by the key's name (an upload URL of the gateway names its key).
+	KeyNamed func(ctx context.Context, name string) (store.GatewayKey, *Upstream, error)
 	// Sealer seals upload URLs.
 	Sealer Sealer
 	// Now is the clock (nil: time.Now).
@@ -180,8 +177,8 @@ type Gateway struct {
 
 // New returns the gateway cfg describes.
 func New(cfg Config) (*Gateway, error) {
-	if cfg.Keys == nil || cfg.Upstream == nil || cfg.Sealer == nil {
-		return nil, errors.New("gateway: Keys, Upstream and Sealer are required")
+	if cfg.Key == nil || cfg.KeyNamed == nil || cfg.Sealer == nil {
+		return nil, errors.New("gateway: Key, KeyNamed and Sealer are required")
 	}
 	g := &Gateway{cfg: cfg, log: cfg.Logger, now: cfg.Now, timeout: cfg.UpstreamTimeout}
 	if g.log == nil {
@@ -203,8 +200,9 @@ func New(cfg Config) (*Gateway, error) {
 // call is one request being answered.
 type call struct {
 	rt route
-	// method, query and header are the request's, copied: a shared flight outlives
-	// the request that started it.
+	// method, query and header are the request's, copied (header when it goes to
+	// VirusTotal, forwardHeader): a shared flight outlives the request that started
+	// it.
 	method, query string
 	header        http.Header
 	key           store.GatewayKey
@@ -218,20 +216,6 @@ type call struct {
 	outcome string
 }
 
-// LogPath returns what an access log may record of a gateway request's path: its
-// route pattern under /api/v3 ("/api/v3/files/{id}"), never an id or a key.
-func LogPath(r *http.Request) string {
-	rel := strings.TrimPrefix(r.URL.EscapedPath(), "/api/v3")
-	if strings.HasPrefix(rel, uploadPath) {
-		return "/api/v3" + uploadPath + "{token}"
-	}
-	_, pattern, _ := strings.Cut(vt.Endpoint(r.Method, "/api/v3"+rel), " ")
-	if !strings.HasPrefix(pattern, "/") {
-		return "/api/v3/" + pattern
-	}
-	return "/api/v3" + pattern
-}
-
 // ServeHTTP implements http.Handler.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := g.now()
@@ -239,9 +223,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rel == "" {
 		rel = "/"
 	}
-	c := &call{method: r.Method, query: r.URL.RawQuery, header: forwardHeader(r.Header), base: baseURL(r) + Prefix}
+	c := &call{method: r.Method, query: r.URL.RawQuery, base: baseURL(r) + Prefix}
 	sw := &statusWriter{ResponseWriter: w}
-	defer func() { g.logCall(r.Context(), c, sw.status, start) }()
+	defer func() { g.logCall(r, c, sw, start) }()
 	rc := http.NewResponseController(w)
 	if token, ok := strings.CutPrefix(rel, uploadPath); ok && r.Method == http.MethodPost {
 		c.rt = route{rel: rel, endpoint: "POST {upload_url}", long: true}
@@ -287,26 +271,24 @@ func (g *Gateway) authenticate(ctx context.Context, r *http.Request, c *call) *r
 		return &refusal{status: http.StatusUnauthorized, code: vt.CodeAuthenticationRequired, reason: "credentials",
 			message: "X-Apikey header is missing"}
 	}
-	k, err := g.cfg.Keys.GatewayKeyByHash(ctx, auth.HashToken(c.given))
-	if errors.Is(err, store.ErrNotFound) {
+	k, up, err := g.cfg.Key(ctx, auth.HashToken(c.given))
+	return g.keyFound(ctx, c, k, up, err)
+}
+
+// keyFound takes what Config.Key or KeyNamed found for c.
+func (g *Gateway) keyFound(ctx context.Context, c *call, k store.GatewayKey, up *Upstream, err error) *refusal {
+	switch {
+	case errors.Is(err, store.ErrNotFound) && k.Name == "":
 		return &refusal{status: http.StatusUnauthorized, code: vt.CodeWrongCredentials, reason: "credentials", message: "Wrong API key"}
-	}
-	if err != nil {
-		g.log.ErrorContext(ctx, "gateway: reading the gateway keys failed", "error", err)
-		return unavailable()
-	}
-	c.key = k
-	up, err := g.cfg.Upstream(ctx, k.Connection)
-	if errors.Is(err, store.ErrNotFound) {
+	case errors.Is(err, store.ErrNotFound):
 		g.log.WarnContext(ctx, "gateway: the key's connection does not exist", "key", k.Name, "connection", k.Connection)
 		return &refusal{status: http.StatusUnauthorized, code: vt.CodeWrongCredentials, reason: "credentials",
 			message: "Wrong API key: the connection it was made for no longer exists"}
-	}
-	if err != nil {
-		g.log.ErrorContext(ctx, "gateway: the key's connection cannot be used", "key", k.Name, "connection", k.Connection,
-			"error", err.Error())
+	case err != nil:
+		g.log.ErrorContext(ctx, "gateway: the key or its connection cannot be read", "key", k.Name, "error", err.Error())
 		return unavailable()
 	}
+	c.key = k
 	c.up, c.upBase = up, strings.TrimSuffix(up.Server, "/")+Prefix
 	return nil
 }
@@ -494,20 +476,28 @@ func (g *Gateway) fail(w http.ResponseWriter, c *call, err error) {
 	c.outcome = "canceled"
 }
 
-// logCall writes the request's log line.
-func (g *Gateway) logCall(ctx context.Context, c *call, status int, start time.Time) {
+// logCall writes the request's log line: its route pattern, never its path (which
+// holds ids, and in /users/{key} a key), nor its query or headers.
+func (g *Gateway) logCall(r *http.Request, c *call, sw *statusWriter, start time.Time) {
+	status := sw.status
 	if status == 0 {
 		status = http.StatusOK
 	}
-	g.log.LogAttrs(ctx, slog.LevelInfo, "gateway request",
-		slog.String("key", c.key.Name), slog.String("route", c.rt.endpoint), slog.Int("status", status),
-		slog.String("answer", c.outcome), slog.Duration("duration", g.now().Sub(start)))
+	remote, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		remote = r.RemoteAddr
+	}
+	g.log.LogAttrs(r.Context(), slog.LevelInfo, "gateway request",
+		slog.String("route", c.rt.endpoint), slog.Int("status", status), slog.Int64("bytes", sw.bytes),
+		slog.Duration("duration", g.now().Sub(start)), slog.String("key", c.key.Name), slog.String("answer", c.outcome),
+		slog.String("remote", remote))
 }
 
-// statusWriter remembers the status of an answer, for the log.
+// statusWriter remembers the status and the size of an answer, for the log.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	bytes  int64
 }
 
 func (s *statusWriter) WriteHeader(code int) {
@@ -521,7 +511,9 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 	if s.status == 0 {
 		s.status = http.StatusOK
 	}
-	return s.ResponseWriter.Write(b)
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
 }
 
 // Unwrap lets http.ResponseController reach the connection.

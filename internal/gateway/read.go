@@ -44,6 +44,7 @@ func (g *Gateway) serveRead(w http.ResponseWriter, r *http.Request, c *call) {
 			return
 		}
 	}
+	c.header = forwardHeader(r.Header)
 	key := c.key.Connection + "\x00" + c.flightKey()
 	for tries := 0; ; tries++ {
 		led := false
@@ -145,7 +146,7 @@ func (g *Gateway) write(w http.ResponseWriter, c *call, ans *answer) {
 		}
 		body = replaceKey(body, c.up.APIKey, with)
 	}
-	body = rewriteLinks(body, c.upBase, c.base)
+	at := links(body, c.upBase, c.base)
 	h := w.Header()
 	for k, v := range ans.header {
 		h[k] = v
@@ -153,12 +154,12 @@ func (g *Gateway) write(w http.ResponseWriter, c *call, ans *answer) {
 	if h.Get("Content-Type") == "" {
 		h.Set("Content-Type", "application/json")
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Content-Length", strconv.Itoa(len(body)+len(at)*(len(c.base)-len(c.upBase))))
 	if c.outcome != "" {
 		h.Set("X-Vtsoar-Cache", c.outcome)
 	}
 	w.WriteHeader(ans.status)
-	w.Write(body)
+	writeLinks(w, body, at, c.upBase, c.base)
 }
 
 // cacheWish reads the client's Cache-Control: no-cache (or max-age=0) asks VirusTotal

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"io"
 )
 
 // rewriteLinks returns body with every link of VirusTotal's "links" objects that
@@ -11,33 +12,51 @@ import (
 // gateway. Nothing else changes: the other bytes are VirusTotal's. body is returned
 // as it is when no link needs it.
 func rewriteLinks(body []byte, from, to string) []byte {
-	if from == to {
+	at := links(body, from, to)
+	if len(at) == 0 {
 		return body
 	}
+	var b bytes.Buffer
+	b.Grow(len(body) + len(at)*(len(to)-len(from)))
+	writeLinks(&b, body, at, from, to)
+	return b.Bytes()
+}
+
+// links returns where in body the links that rewriteLinks rewrites start.
+func links(body []byte, from, to string) []int {
+	if from == to {
+		return nil
+	}
 	f := []byte(from)
-	var out []byte
-	last := 0
+	var at []int
 	for i := 0; ; {
 		j := bytes.Index(body[i:], f)
 		if j < 0 {
-			break
+			return at
 		}
-		at := i + j
-		i = at + len(f)
-		if !isLinkValue(body, at) {
-			continue
+		i += j
+		if isLinkValue(body, i) {
+			at = append(at, i)
 		}
-		if out == nil {
-			out = make([]byte, 0, len(body)+512)
-		}
-		out = append(out, body[last:at]...)
-		out = append(out, to...)
-		last = i
+		i += len(f)
 	}
-	if out == nil {
-		return body
+}
+
+// writeLinks writes body to w with from replaced by to at each of at (links' result),
+// in pieces: the answer is not copied.
+func writeLinks(w io.Writer, body []byte, at []int, from, to string) error {
+	last := 0
+	for _, i := range at {
+		if _, err := w.Write(body[last:i]); err != nil {
+			return err
+		}
+		if _, err := io.WriteString(w, to); err != nil {
+			return err
+		}
+		last = i + len(from)
 	}
-	return append(out, body[last:]...)
+	_, err := w.Write(body[last:])
+	return err
 }
 
 // isLinkValue reports whether the string value that starts at body[at] (just after its

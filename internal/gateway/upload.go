@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -101,6 +100,7 @@ func (g *Gateway) serveUpload(w http.ResponseWriter, r *http.Request, c *call, t
 		return
 	}
 	c.outcome = "forward"
+	c.header = forwardHeader(r.Header)
 	target, err := url.Parse(tok.URL)
 	if err != nil {
 		g.fail(w, c, unavailable())
@@ -162,33 +162,21 @@ func (g *Gateway) uploadKey(ctx context.Context, r *http.Request, c *call, tok u
 	wrong := &refusal{status: http.StatusUnauthorized, code: vt.CodeWrongCredentials, reason: "credentials", message: "Wrong API key"}
 	var (
 		k   store.GatewayKey
+		up  *Upstream
 		err error
 	)
 	if c.given = r.Header.Get("X-Apikey"); c.given != "" {
-		k, err = g.cfg.Keys.GatewayKeyByHash(ctx, auth.HashToken(c.given))
+		k, up, err = g.cfg.Key(ctx, auth.HashToken(c.given))
 	} else {
-		k, err = g.cfg.Keys.GetGatewayKey(ctx, tok.Key)
+		k, up, err = g.cfg.KeyNamed(ctx, tok.Key)
 	}
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return wrong
-	case err != nil:
-		g.log.ErrorContext(ctx, "gateway: reading the gateway keys failed", "error", err)
-		return unavailable()
+	if ref := g.keyFound(ctx, c, k, up, err); ref != nil {
+		return ref
 	}
 	h, _ := hex.DecodeString(tok.KeyHash)
 	if k.Name != tok.Key || len(h) == 0 || len(h) > len(k.KeyHash) || subtle.ConstantTimeCompare(h, k.KeyHash[:len(h)]) != 1 {
+		c.key = store.GatewayKey{}
 		return wrong
 	}
-	c.key = k
-	up, err := g.cfg.Upstream(ctx, k.Connection)
-	if errors.Is(err, store.ErrNotFound) {
-		return wrong
-	}
-	if err != nil {
-		g.log.ErrorContext(ctx, "gateway: the key's connection cannot be used", "key", k.Name, "error", err.Error())
-		return unavailable()
-	}
-	c.up, c.upBase = up, strings.TrimSuffix(up.Server, "/")+Prefix
 	return nil
 }

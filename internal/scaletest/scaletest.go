@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -157,6 +158,9 @@ func StartReplica(ctx context.Context, cfg ReplicaConfig) (*Replica, error) {
 	return nil, fmt.Errorf("vtsoar serve did not serve within 60s (log: %s)", cfg.LogPath)
 }
 
+// Pid is the process's id.
+func (r *Replica) Pid() int { return r.cmd.Process.Pid }
+
 // Kill kills the process with SIGKILL (no clean-up at all) and waits for it.
 func (r *Replica) Kill() {
 	r.cmd.Process.Kill()
@@ -278,6 +282,65 @@ func (e *Emulator) Stop() {
 		e.cmd.Process.Kill()
 		<-e.done
 	}
+}
+
+// ProcessCPU is the user + system time process pid has used so far (Linux /proc), or
+// -1.
+func ProcessCPU(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	// The fields after the command name (which is in parentheses): utime is the 14th
+	// field of the line, stime the 15th, in clock ticks (100 a second on Linux).
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return -1
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+// PeakRSS is the peak resident set size of process pid so far in bytes (Linux
+// /proc's VmHWM), or -1.
+func PeakRSS(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return -1
+			}
+			return kb << 10
+		}
+	}
+	return -1
+}
+
+// LoadAvg is the machine's load average over 1, 5 and 15 minutes, as /proc/loadavg
+// says ("unknown" elsewhere).
+func LoadAvg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // ScaledClock returns a clock that runs time.Minute/window times faster than the real

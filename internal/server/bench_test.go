@@ -140,3 +140,46 @@ func BenchmarkCachedReputationREST(b *testing.B) {
 	b.ReportMetric(rest, "heap-MB-rest")
 	b.ReportMetric(float64(peak.Load())/1024, "heap-MB-load")
 }
+
+// BenchmarkGatewayCached is the diagnosis of bench/gateway's cached case in one
+// process (the figure is bench/gateway's): GETs of cached reports through the
+// VirusTotal gateway with a gateway key, from parallel clients.
+func BenchmarkGatewayCached(b *testing.B) {
+	e := newEnv(b, envOpts{discardLogs: true})
+	r := e.do(b, "POST", "/api/v1/gateway-keys", "admin", map[string]any{"name": "bench", "connection": "emu"})
+	var k struct{ Key string }
+	r.json(b, &k)
+	const distinct = 256
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	get := func(i int) (int, error) {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v3/domains/bench-%d.example.com", e.http.URL, i%distinct), nil)
+		req.Header.Set("x-apikey", k.Key)
+		res, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode, nil
+	}
+	for i := range distinct {
+		if st, err := get(i); err != nil || (st != 200 && st != 404) {
+			b.Fatalf("warming = %d %v", st, err)
+		}
+	}
+	before := emulatorRequests(b, e.simURL)
+	var n atomic.Int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if st, err := get(int(n.Add(1))); err != nil || (st != 200 && st != 404) {
+				b.Errorf("GET = %d %v", st, err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	if after := emulatorRequests(b, e.simURL); after != before {
+		b.Fatalf("%d cached GETs reached the emulator", after-before)
+	}
+}

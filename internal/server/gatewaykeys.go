@@ -92,14 +92,34 @@ func (s *Server) handleDeleteGatewayKey(w http.ResponseWriter, r *http.Request, 
 	return nil
 }
 
-// gatewayUpstream is the stored connection called name as the gateway forwards to it:
-// the process's client of it (its limiter, HTTP client and cache), rebuilt when it
-// changes.
-func (s *Server) gatewayUpstream(ctx context.Context, name string) (*gateway.Upstream, error) {
-	c, err := s.cfg.Store.GetConnection(ctx, name)
+// gatewayKey is the gateway's Config.Key: the key and its connection in one read of
+// the store, the connection made into the process's client of it.
+func (s *Server) gatewayKey(ctx context.Context, hash []byte) (store.GatewayKey, *gateway.Upstream, error) {
+	k, c, err := s.cfg.Store.GatewayKeyConnection(ctx, hash)
 	if err != nil {
-		return nil, err
+		return k, nil, err
 	}
+	up, err := s.gatewayUpstream(ctx, c)
+	return k, up, err
+}
+
+// gatewayKeyNamed is the gateway's Config.KeyNamed.
+func (s *Server) gatewayKeyNamed(ctx context.Context, name string) (store.GatewayKey, *gateway.Upstream, error) {
+	k, err := s.cfg.Store.GetGatewayKey(ctx, name)
+	if err != nil {
+		return store.GatewayKey{}, nil, err
+	}
+	c, err := s.cfg.Store.GetConnection(ctx, k.Connection)
+	if err != nil {
+		return k, nil, err
+	}
+	up, err := s.gatewayUpstream(ctx, c)
+	return k, up, err
+}
+
+// gatewayUpstream is a stored connection as the gateway forwards to it: the process's
+// client of it (its limiter, HTTP client and cache), rebuilt when it changes.
+func (s *Server) gatewayUpstream(ctx context.Context, c store.Connection) (*gateway.Upstream, error) {
 	conn, err := s.conns.Get(ctx, c)
 	if err != nil {
 		return nil, err

@@ -182,11 +182,10 @@ func New(cfg Config) (*Server, error) {
 		Client: s.conns.Get, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	if s.gateway, err = gateway.New(gateway.Config{Keys: cfg.Store, Upstream: s.gatewayUpstream, Sealer: cfg.Cipher,
+	if s.gateway, err = gateway.New(gateway.Config{Key: s.gatewayKey, KeyNamed: s.gatewayKeyNamed, Sealer: cfg.Cipher,
 		Logger: cfg.Logger, Registerer: s.metrics.Registry}); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	s.mux.Handle(gateway.Prefix, s.gateway)
 	s.routes = s.table()
 	methods := map[string][]string{} // by path
 	var paths []string
@@ -223,6 +222,10 @@ func New(cfg Config) (*Server, error) {
 // ServeHTTP implements http.Handler. Every request gets a read deadline
 // (Config.BodyReadTimeout), the console's included; a route may set another.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, gateway.Prefix) {
+		s.gateway.ServeHTTP(w, r) // which logs its requests, without their ids
+		return
+	}
 	start := time.Now()
 	http.NewResponseController(w).SetReadDeadline(start.Add(s.cfg.BodyReadTimeout))
 	rec := &statusRecorder{ResponseWriter: w}
@@ -232,14 +235,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	_, pattern := s.mux.Handler(r)
 	// The path is logged, never the query string (it may carry observables) nor any
-	// header (Authorization); of the VirusTotal gateway's, only the route pattern (its
-	// paths hold observables, and /users/{key} a key).
-	path := r.URL.Path
-	if strings.HasPrefix(path, gateway.Prefix) {
-		path = gateway.LogPath(r)
-	}
+	// header (Authorization).
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-		slog.String("method", r.Method), slog.String("path", path), slog.String("route", pattern),
+		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("route", pattern),
 		slog.Int("status", rec.status), slog.Int64("bytes", rec.bytes),
 		slog.Duration("duration", time.Since(start)), slog.String("user", rec.user),
 		slog.String("remote", remoteHost(r)))

@@ -62,11 +62,35 @@ func testGatewayKeys(t *testing.T, open Opener) {
 	if !reflect.DeepEqual(got, cli) {
 		t.Fatalf("GatewayKeyByHash = %+v, want %+v", got, cli)
 	}
+	k, c, err := s.GatewayKeyConnection(ctx, []byte("hash-c"))
+	if k.CreatedAt = (time.Time{}); err != nil || !reflect.DeepEqual(k, cli) || c.Name != "prod" || !bytes.Equal(c.SealedAPIKey, []byte{1}) {
+		t.Fatalf("GatewayKeyConnection = %+v, %+v, %v", k, c, err)
+	}
+	if _, _, err := s.GatewayKeyConnection(ctx, []byte("nope")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GatewayKeyConnection(missing) err = %v", err)
+	}
 	if k, err := s.GetGatewayKey(ctx, "misp"); err != nil || !bytes.Equal(k.KeyHash, misp.KeyHash) || k.MaxWait != misp.MaxWait || k.CreatedAt.IsZero() {
 		t.Fatalf("GetGatewayKey(misp) = %+v, %v", k, err)
 	}
 	if list, err := s.ListGatewayKeys(ctx); err != nil || len(list) != 2 || list[0].Name != "misp" || list[1].Name != "vt-cli" {
 		t.Fatalf("ListGatewayKeys = %+v, %v; want misp, vt-cli", list, err)
+	}
+
+	// A key whose connection is gone is found, with the connection's ErrNotFound.
+	if err := s.CreateConnection(ctx, store.Connection{Name: "brief", SealedAPIKey: []byte{2}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateGatewayKey(ctx, store.GatewayKey{Name: "orphan", KeyHash: []byte("hash-o"), Connection: "brief", Priority: store.GatewayBatch, MaxWait: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteConnection(ctx, "brief"); err != nil {
+		t.Fatal(err)
+	}
+	if k, _, err := s.GatewayKeyConnection(ctx, []byte("hash-o")); k.Name != "orphan" || !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GatewayKeyConnection of a key without connection = %+v, %v", k, err)
+	}
+	if err := s.DeleteGatewayKey(ctx, "orphan"); err != nil {
+		t.Fatal(err)
 	}
 
 	// Removed through another handle (another replica): refused here at once.

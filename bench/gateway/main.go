@@ -1,0 +1,356 @@
+// Command gateway benchmarks the VirusTotal gateway of `vtsoar serve` as the SOC's
+// tools use it: it builds the vtsoar binary, starts `vtsoar emulate --latency L` and
+// `vtsoar serve` (on a fresh SQLite database, a connection with the premium budget on
+// the emulator and a gateway key), each a process of its own, and is itself the load,
+// over real sockets:
+//
+//   - cached: N objects are fetched once through the gateway, then -c workers
+//     (default 16) ask for them at random for -d (default 10s); it prints the requests
+//     per second and the latency percentiles. Goals on 2 cores: >= 5,000 requests a
+//     second, p99 <= 5 ms.
+//   - upstream: -m requests for objects nobody asked before, one at a time, each
+//     through the gateway and, alternately, directly to the emulator; the latency the
+//     gateway adds is the difference of the two at each percentile. Goals: <= 1 ms at
+//     p50, <= 3 ms at p99.
+//   - upload: a -upload-mb MB file (default 650; 0: none) streamed through an upload
+//     URL of the gateway to the emulator's; it prints the serve process's peak RSS
+//     before and after. Goal: the upload raises it by less than 64 MB (the file is
+//     never held in memory).
+//
+// It prints the machine's load with the figures (on shared cores they are provisional)
+// and exits 1 when a goal is missed.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vtsoar/vtsoar/internal/scaletest"
+)
+
+// Goals.
+const (
+	goalCachedRate    = 5000
+	goalCachedP99     = 5 * time.Millisecond
+	goalAddedP50      = time.Millisecond
+	goalAddedP99      = 3 * time.Millisecond
+	goalUploadRSSRise = 64 << 20
+)
+
+// masterKey is the benchmark's throwaway master key.
+const masterKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+func main() {
+	objects := flag.Int("n", 500, "objects cached before the cached case")
+	conc := flag.Int("c", 16, "concurrent workers of the cached case")
+	dur := flag.Duration("d", 10*time.Second, "duration of the cached case")
+	misses := flag.Int("m", 300, "requests of the upstream case (each through the gateway and directly)")
+	latency := flag.Duration("latency", 20*time.Millisecond, "the emulator's latency")
+	uploadMB := flag.Int("upload-mb", 650, "size of the upload case in MB (0: skip it)")
+	bin := flag.String("bin", "", "the vtsoar binary (default: build ./cmd/vtsoar)")
+	keep := flag.Bool("keep", false, "keep the work directory (database, logs)")
+	flag.Parse()
+
+	b := &bench{conc: *conc, dur: *dur, objects: *objects, misses: *misses, latency: *latency, uploadMB: *uploadMB}
+	ok, err := b.run(*bin, *keep)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench/gateway:", err)
+		os.Exit(1)
+	}
+	if !ok {
+		fmt.Println("\nFAIL: a goal was missed")
+		os.Exit(1)
+	}
+	fmt.Println("\nok: every goal met")
+}
+
+type bench struct {
+	conc, objects, misses, uploadMB int
+	dur, latency                    time.Duration
+
+	dir, bin, db string
+	emu          *scaletest.Emulator
+	serve        *scaletest.Replica
+	key          string
+	client       *http.Client
+	missed       bool
+}
+
+func (b *bench) run(bin string, keep bool) (bool, error) {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "vtsoar-bench-gateway-")
+	if err != nil {
+		return false, err
+	}
+	b.dir = dir
+	if keep {
+		fmt.Println("work directory:", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	if bin == "" {
+		fmt.Println("building ./cmd/vtsoar ...")
+		if bin, err = scaletest.BuildRelease(ctx, dir); err != nil {
+			return false, err
+		}
+	}
+	b.bin, b.db = bin, filepath.Join(dir, "vtsoar.db")
+	if b.emu, err = scaletest.StartEmulator(ctx, bin, filepath.Join(dir, "emulator.log"), "--latency", b.latency.String()); err != nil {
+		return false, err
+	}
+	defer b.emu.Stop()
+	if err := b.setUp(ctx); err != nil {
+		return false, err
+	}
+	data := filepath.Join(dir, "data")
+	os.MkdirAll(data, 0o700)
+	if b.serve, err = scaletest.StartReplica(ctx, scaletest.ReplicaConfig{Binary: bin, DB: b.db, MasterKey: masterKey,
+		DataDir: data, LogPath: filepath.Join(dir, "serve.log")}); err != nil {
+		return false, err
+	}
+	defer b.serve.Stop()
+	b.client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: max(b.conc, 4) * 2}, Timeout: 5 * time.Minute}
+
+	fmt.Printf("vtsoar serve (SQLite) and vtsoar emulate --latency %s, each a process of its own; the load here. %d CPUs, load %s\n\n",
+		b.latency, runtime.NumCPU(), scaletest.LoadAvg())
+	if err := b.cached(ctx); err != nil {
+		return false, err
+	}
+	if err := b.upstream(ctx); err != nil {
+		return false, err
+	}
+	if b.uploadMB > 0 {
+		if err := b.upload(ctx); err != nil {
+			return false, err
+		}
+	}
+	fmt.Printf("\nload at the end: %s\n", scaletest.LoadAvg())
+	return !b.missed, nil
+}
+
+// vtsoar runs the binary on the benchmark's database and returns its stdout.
+func (b *bench) vtsoar(ctx context.Context, stdin string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, b.bin, append([]string{"--db", b.db}, args...)...)
+	cmd.Env = append(os.Environ(), "VTSOAR_MASTER_KEY="+masterKey, "NO_COLOR=1")
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("vtsoar %s: %w\n%s", strings.Join(args, " "), err, errOut.String())
+	}
+	return out.String(), nil
+}
+
+// setUp stores the connection on the emulator and makes the gateway key.
+func (b *bench) setUp(ctx context.Context) error {
+	if _, err := b.vtsoar(ctx, "bench-real-key-0123456789abcdef", "connection", "add", "emu", "--api-key-stdin",
+		"--server-url", b.emu.URL, "--quota", "premium"); err != nil {
+		return err
+	}
+	out, err := b.vtsoar(ctx, "", "gateway-key", "add", "bench", "--connection", "emu", "-o", "json")
+	if err != nil {
+		return err
+	}
+	var k struct{ Key string }
+	if err := json.Unmarshal([]byte(out), &k); err != nil || k.Key == "" {
+		return fmt.Errorf("gateway-key add printed %q", out)
+	}
+	b.key = k.Key
+	return nil
+}
+
+// get asks base's /api/v3/path with key and returns the status and the time it took.
+func (b *bench) get(ctx context.Context, base, path, key string) (int, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/api/v3/"+path, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	req.Header.Set("x-apikey", key)
+	start := time.Now()
+	res, err := b.client.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	_, err = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode, time.Since(start), err
+}
+
+// domain is the i-th object of a run.
+func domain(run string, i int) string { return fmt.Sprintf("domains/%s-%d.example.com", run, i) }
+
+func (b *bench) cached(ctx context.Context) error {
+	for i := range b.objects {
+		if st, _, err := b.get(ctx, b.serve.URL, domain("cached", i), b.key); err != nil || (st != 200 && st != 404) {
+			return fmt.Errorf("priming the cache: %d %v", st, err)
+		}
+	}
+	var (
+		n    atomic.Int64
+		mu   sync.Mutex
+		lats []time.Duration
+		errs atomic.Int64
+	)
+	cpu0 := scaletest.ProcessCPU(b.serve.Pid())
+	deadline := time.Now().Add(b.dur)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range b.conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for time.Now().Before(deadline) {
+				st, d, err := b.get(ctx, b.serve.URL, domain("cached", rand.IntN(b.objects)), b.key)
+				if err != nil || (st != 200 && st != 404) {
+					errs.Add(1)
+					continue
+				}
+				n.Add(1)
+				mine = append(mine, d)
+			}
+			mu.Lock()
+			lats = append(lats, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	wall := time.Since(start)
+	cpu := scaletest.ProcessCPU(b.serve.Pid()) - cpu0
+	rate := float64(n.Load()) / wall.Seconds()
+	slices.Sort(lats)
+	p50, p99 := pct(lats, 50), pct(lats, 99)
+	fmt.Printf("cached GETs, concurrency %d, %s: %.0f req/s (goal >= %d), p50 %s, p99 %s (goal <= %s), serve CPU %s a request, %d errors\n",
+		b.conc, b.dur, rate, goalCachedRate, round(p50), round(p99), goalCachedP99, round(cpu/time.Duration(max(n.Load(), 1))), errs.Load())
+	b.check(rate >= goalCachedRate && p99 <= goalCachedP99 && errs.Load() == 0, "cached")
+	return nil
+}
+
+func (b *bench) upstream(ctx context.Context) error {
+	var gw, direct []time.Duration
+	for i := range b.misses {
+		st, d, err := b.get(ctx, b.serve.URL, domain("gateway", i), b.key)
+		if err != nil || (st != 200 && st != 404) {
+			return fmt.Errorf("through the gateway: %d %v", st, err)
+		}
+		gw = append(gw, d)
+		st, d, err = b.get(ctx, b.emu.URL, domain("direct", i), "bench-real-key-0123456789abcdef")
+		if err != nil || (st != 200 && st != 404) {
+			return fmt.Errorf("to the emulator: %d %v", st, err)
+		}
+		direct = append(direct, d)
+	}
+	slices.Sort(gw)
+	slices.Sort(direct)
+	add50, add99 := pct(gw, 50)-pct(direct, 50), pct(gw, 99)-pct(direct, 99)
+	fmt.Printf("upstream GETs at %s emulator latency, %d each way: direct p50 %s p99 %s; through the gateway p50 %s p99 %s; added p50 %s (goal <= %s), p99 %s (goal <= %s)\n",
+		b.latency, b.misses, round(pct(direct, 50)), round(pct(direct, 99)), round(pct(gw, 50)), round(pct(gw, 99)),
+		round(add50), goalAddedP50, round(add99), goalAddedP99)
+	b.check(add50 <= goalAddedP50 && add99 <= goalAddedP99, "upstream")
+	return nil
+}
+
+func (b *bench) upload(ctx context.Context) error {
+	before := scaletest.PeakRSS(b.serve.Pid())
+	req, err := http.NewRequestWithContext(ctx, "GET", b.serve.URL+"/api/v3/files/upload_url", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("x-apikey", b.key)
+	res, err := b.client.Do(req)
+	if err != nil {
+		return err
+	}
+	var u struct{ Data string }
+	err = json.NewDecoder(res.Body).Decode(&u)
+	res.Body.Close()
+	if err != nil || !strings.HasPrefix(u.Data, b.serve.URL+"/") {
+		return fmt.Errorf("upload_url: %q, %v (want a URL of the gateway)", u.Data, err)
+	}
+	size := int64(b.uploadMB) << 20
+	var head bytes.Buffer
+	mw := multipart.NewWriter(&head)
+	if _, err := mw.CreateFormFile("file", "big.bin"); err != nil {
+		return err
+	}
+	prefix := bytes.Clone(head.Bytes())
+	head.Reset()
+	mw.Close()
+	suffix := head.Bytes()
+	body := io.MultiReader(bytes.NewReader(prefix), io.LimitReader(&noise{}, size), bytes.NewReader(suffix))
+	req, err = http.NewRequestWithContext(ctx, "POST", u.Data, body)
+	if err != nil {
+		return err
+	}
+	req.ContentLength = int64(len(prefix)) + size + int64(len(suffix))
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("x-apikey", b.key)
+	start := time.Now()
+	res, err = b.client.Do(req)
+	if err != nil {
+		return err
+	}
+	answer, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	wall := time.Since(start)
+	if res.StatusCode != 200 {
+		return fmt.Errorf("upload: %d %s", res.StatusCode, answer)
+	}
+	after := scaletest.PeakRSS(b.serve.Pid())
+	rise := after - before
+	fmt.Printf("upload of %d MB through the gateway's upload URL: %s (%.0f MB/s); serve's peak RSS %d MB before, %d MB after: +%d MB (goal < %d MB)\n",
+		b.uploadMB, round(wall), float64(size)/(1<<20)/wall.Seconds(), before>>20, after>>20, rise>>20, goalUploadRSSRise>>20)
+	b.check(before > 0 && rise < goalUploadRSSRise, "upload")
+	return nil
+}
+
+// noise yields pseudo-random bytes, never holding more than one read's worth.
+type noise struct{ r *rand.ChaCha8 }
+
+func (n *noise) Read(p []byte) (int, error) {
+	if n.r == nil {
+		n.r = rand.NewChaCha8([32]byte{1})
+	}
+	return n.r.Read(p)
+}
+
+func (b *bench) check(ok bool, what string) {
+	if !ok {
+		b.missed = true
+		fmt.Printf("  MISSED: %s\n", what)
+	}
+}
+
+func pct(sorted []time.Duration, p int) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := (len(sorted)*p + 99) / 100
+	return sorted[min(max(i-1, 0), len(sorted)-1)]
+}
+
+func round(d time.Duration) time.Duration {
+	switch {
+	case d > time.Second || d < -time.Second:
+		return d.Round(time.Millisecond)
+	case d > time.Millisecond || d < -time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
+}
