@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/vtsoar/vtsoar/internal/store"
 )
@@ -50,25 +49,11 @@ func NewGatewayKey() (key string, hash []byte) {
 	return key, HashToken(key)
 }
 
-// CheckGatewayKeyName says what is wrong with a gateway key's name, or nil: 1 to 100
-// characters, none of them a space, a control character, '/', '?', '#' or '%'.
-func CheckGatewayKeyName(name string) error {
-	if name == "" || len(name) > 100 {
-		return fmt.Errorf("gateway key name %q must have 1 to 100 characters", name)
-	}
-	if i := strings.IndexFunc(name, func(r rune) bool {
-		return unicode.IsSpace(r) || unicode.IsControl(r) || strings.ContainsRune("/?#%", r)
-	}); i >= 0 {
-		return fmt.Errorf("gateway key name %q must not contain spaces, control characters, '/', '?', '#' or '%%'", name)
-	}
-	return nil
-}
-
 // CreateGatewayKey checks o, stores a new gateway key and returns it (to be shown
 // once) with what the store keeps. An existing name is store.ErrExists, a missing
 // connection store.ErrNotFound; other errors say what is wrong with o.
 func CreateGatewayKey(ctx context.Context, st store.GatewayKeys, o GatewayKeyOptions) (string, store.GatewayKey, error) {
-	if err := CheckGatewayKeyName(o.Name); err != nil {
+	if err := store.CheckGatewayKeyName(o.Name); err != nil {
 		return "", store.GatewayKey{}, err
 	}
 	if strings.TrimSpace(o.Connection) == "" {

@@ -48,6 +48,8 @@ func TestControlCharactersRefused(t *testing.T) {
 		{"", []string{"user", "add", "eve", "--role", "analyst", "--site", "lyo\x1bn"}, "control character"},
 		{"", []string{"--api-key", "abc\r\ndef", "check-ip-reputation", "8.8.8.8"}, "API key"},
 		{"", []string{"--api-key", "abc\x1bdef", "test-connection"}, "API key"},
+		{"", []string{"gateway-key", "add", "misp\x1b[2J", "--connection", "ok"}, "control character"},
+		{"", []string{"gateway-key", "add", "mi\x00sp", "--connection", "ok"}, "control character"},
 	} {
 		code, out := run(tc.stdin, tc.args...)
 		if code != 2 || !strings.Contains(out, tc.want) {
@@ -57,7 +59,7 @@ func TestControlCharactersRefused(t *testing.T) {
 			t.Errorf("vtsoar %q: the refusal echoes the control character raw: %q", tc.args, out)
 		}
 	}
-	for _, group := range []string{"connection", "user"} {
+	for _, group := range []string{"connection", "user", "gateway-key"} {
 		if code, out := run("", group, "list", "-o", "json"); code != 0 || strings.TrimSpace(out) != "[]" {
 			t.Errorf("%s list after the refusals: exit %d %s", group, code, out)
 		}

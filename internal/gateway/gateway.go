@@ -150,12 +150,15 @@ type Config struct {
 	// UpstreamTimeout bounds a request to VirusTotal once its unit is granted (0: 2
 	// minutes); uploads and downloads are bounded by their own deadlines only.
 	UpstreamTimeout time.Duration
+	// BodyTimeout bounds reading a request, its body included (0: 30 seconds); an
+	// upload gets 30 minutes.
+	BodyTimeout time.Duration
 }
 
 // Deadlines of the gateway's requests.
 const (
-	// bodyTimeout bounds reading a request body; longTimeout an upload's, and writing
-	// a download.
+	// bodyTimeout bounds reading a request body (unless Config.BodyTimeout says),
+	// longTimeout an upload's, and writing a download.
 	bodyTimeout = 30 * time.Second
 	longTimeout = 30 * time.Minute
 	// maxAnswer bounds a JSON answer read into memory (VirusTotal's largest are a few
@@ -189,6 +192,9 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	if g.timeout <= 0 {
 		g.timeout = 2 * time.Minute
+	}
+	if g.cfg.BodyTimeout <= 0 {
+		g.cfg.BodyTimeout = bodyTimeout
 	}
 	var err error
 	if g.m, err = newMetrics(cfg.Registerer); err != nil {
@@ -235,7 +241,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.rt = classify(r.Method, rel, r.URL.Query())
-	read := bodyTimeout
+	read := g.cfg.BodyTimeout
 	if c.rt.long {
 		read = longTimeout
 	}

@@ -26,6 +26,7 @@ func TestSlowBodyIsCut(t *testing.T) {
 		{"/login", "application/x-www-form-urlencoded", ""},
 		{"/connections/new", "application/x-www-form-urlencoded", "Cookie: " + e.consoleCookie(t, "admin") + "\r\n"},
 		{"/api/v1/connections", "application/json", "Authorization: Bearer " + e.tokens["admin"] + "\r\n"},
+		{"/api/v3/urls", "application/x-www-form-urlencoded", "X-Apikey: " + e.gatewayKey(t, "slow", "emu", nil) + "\r\n"},
 	} {
 		conn, err := net.Dial("tcp", host)
 		if err != nil {

@@ -44,6 +44,7 @@ func TestControlCharactersRefused(t *testing.T) {
 		refused("POST", "/api/v1/connections", map[string]any{"name": "ok", "api_key": "k", "users": []string{bad}}, "user")
 		refused("PATCH", "/api/v1/connections/emu", map[string]any{"sites": []string{"paris", bad}}, "site")
 		refused("PATCH", "/api/v1/connections/emu", map[string]any{"users": []string{bad}}, "user")
+		refused("POST", "/api/v1/gateway-keys", map[string]any{"name": bad, "connection": "emu"}, "gateway key name")
 		refused("POST", "/api/v1/events", map[string]any{"site": bad, "artifacts": []map[string]string{{"type": "ip", "value": "8.8.8.8"}}}, "site")
 		if r := e.upload(t, "admin", "a.txt", []byte("x"), map[string]string{"source": "incident", "site": bad}); r.status != 400 {
 			t.Errorf("upload with site %q: %d %s", bad, r.status, r.body)

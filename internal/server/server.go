@@ -139,7 +139,7 @@ type Server struct {
 	console *console.Console
 	// metricsToken is the SHA-256 of Config.MetricsToken (nil: none).
 	metricsToken []byte
-	gateway *gateway.Gateway
+	gateway      *gateway.Gateway
 }
 
 // New returns the API described by cfg.
@@ -183,7 +183,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	if s.gateway, err = gateway.New(gateway.Config{Key: s.gatewayKey, KeyNamed: s.gatewayKeyNamed, Sealer: cfg.Cipher,
-		Logger: cfg.Logger, Registerer: s.metrics.Registry}); err != nil {
+		Logger: cfg.Logger, Registerer: s.metrics.Registry, BodyTimeout: cfg.BodyReadTimeout}); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.routes = s.table()

@@ -62,9 +62,10 @@ type GatewayKeys interface {
 const gatewayKeyColumns = `name, key_hash, connection, priority, max_wait, max_age, created_at`
 
 func validGatewayKey(k GatewayKey) error {
+	if err := CheckGatewayKeyName(k.Name); err != nil {
+		return err
+	}
 	switch {
-	case strings.TrimSpace(k.Name) == "":
-		return errors.New("gateway key name is empty")
 	case len(k.KeyHash) == 0:
 		return fmt.Errorf("gateway key %s: no key hash", k.Name)
 	case k.Connection == "":

@@ -51,14 +51,22 @@ func CheckText(what, s string) error {
 // CheckConnectionName refuses a connection name that is empty, longer than MaxNameLen
 // characters, or holds white space, '/', '?', '#', '%' or a control character: a
 // name is part of URLs (/api/v1/connections/{name}) and of command lines.
-func CheckConnectionName(name string) error {
-	if err := CheckText("connection name", name); err != nil {
+func CheckConnectionName(name string) error { return checkPathName("connection name", name) }
+
+// CheckGatewayKeyName refuses a gateway key name as CheckConnectionName refuses a
+// connection name: it is part of URLs (/api/v1/gateway-keys/{name}), command lines
+// and the ledger's requesters.
+func CheckGatewayKeyName(name string) error { return checkPathName("gateway key name", name) }
+
+// checkPathName is the rule of names that are part of URLs: what, named so in errors.
+func checkPathName(what, name string) error {
+	if err := CheckText(what, name); err != nil {
 		return err
 	}
 	if name == "" || utf8.RuneCountInString(name) > MaxNameLen || strings.ContainsFunc(name, func(r rune) bool {
 		return unicode.IsSpace(r) || strings.ContainsRune("/?#%", r)
 	}) {
-		return fmt.Errorf("connection name %q must be 1 to %d characters without spaces, '/', '?', '#' or '%%'", name, MaxNameLen)
+		return fmt.Errorf("%s %q must be 1 to %d characters without spaces, '/', '?', '#' or '%%'", what, name, MaxNameLen)
 	}
 	return nil
 }

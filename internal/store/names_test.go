@@ -38,6 +38,8 @@ func TestNameRules(t *testing.T) {
 	}{
 		{store.CheckConnectionName, []string{"prod", "emu-1", "vt.eu_2", "é", strings.Repeat("a", store.MaxNameLen)},
 			[]string{"", "a b", "a/b", "a?b", "a#b", "a%b", "a\tb", "a\x00", "a\x1b", "a\x07", "a\u0085", "a\xff", "a\u00a0b", strings.Repeat("a", store.MaxNameLen+1)}},
+		{store.CheckGatewayKeyName, []string{"misp", "cortex-1", "opencti.eu_2", strings.Repeat("a", store.MaxNameLen)},
+			[]string{"", "a b", "a/b", "a?b", "a#b", "a%b", "a\tb", "a\x00", "a\x1b", "a\x07", "a\u0085", "a\xff", strings.Repeat("a", store.MaxNameLen+1)}},
 		{store.CheckUserName, []string{"alice", "soc-paris", "a.b@c"},
 			[]string{"", "a b", "a/b", "a\x00", "a\x1b[31m", "a\x07", "a\u009b"}},
 		{store.CheckSiteName, []string{"paris", "new york", "*"},
