@@ -146,6 +146,10 @@ func classify(method, rel string, query url.Values) route {
 	}
 	rt.obj, rt.collection = o, col
 	canon := string(col) + "/" + canonicalID(o)
+	if query.Has("relationships") && query.Get("relationships") == "" {
+		// ?relationships= (XSOAR sends it) asks for none: the report itself.
+		query = cloneWithout(query, "relationships")
+	}
 	q := ""
 	if len(query) > 0 {
 		q = "?" + query.Encode()
@@ -175,6 +179,17 @@ func classify(method, rel string, query url.Values) route {
 		rt.read, rt.pageKey = readPage, canon+"/"+strings.Join(segs[2:], "/")+q
 	}
 	return rt
+}
+
+// cloneWithout returns q without the parameter name.
+func cloneWithout(q url.Values, name string) url.Values {
+	out := url.Values{}
+	for k, v := range q {
+		if k != name {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // kindOf is the observable kind of a collection's objects.
