@@ -61,10 +61,10 @@
 //
 // # Links
 //
-// The "self" and "next" links VirusTotal writes are rewritten to the gateway as the
-// client reached it (its Host, and https when the request came over TLS or with
-// X-Forwarded-Proto: https), so that iterators and cursors stay on it; the other bytes
-// are VirusTotal's. /users/{key} and /users/{key}/overall_quotas asked with the
+// The links VirusTotal writes ("self", "next", "related", "item") are rewritten to the
+// gateway as the client reached it (its Host, and https when the request came over
+// HTTPS, Config.Secure), so that iterators, cursors and the links between objects stay
+// on it; the other bytes are VirusTotal's. /users/{key} and /users/{key}/overall_quotas asked with the
 // caller's gateway key answer for the connection's user, the key replaced.
 package gateway
 
@@ -153,6 +153,10 @@ type Config struct {
 	// BodyTimeout bounds reading a request, its body included (0: 30 seconds); an
 	// upload gets 30 minutes.
 	BodyTimeout time.Duration
+	// Secure reports whether a request came over HTTPS (nil: over TLS to this
+	// process), for the links the gateway writes: the server's rule, which believes a
+	// trusted proxy's X-Forwarded-Proto.
+	Secure func(r *http.Request) bool
 }
 
 // Deadlines of the gateway's requests.
@@ -229,7 +233,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rel == "" {
 		rel = "/"
 	}
-	c := &call{method: r.Method, query: r.URL.RawQuery, base: baseURL(r) + Prefix}
+	c := &call{method: r.Method, query: r.URL.RawQuery, base: g.baseURL(r) + Prefix}
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() { g.logCall(r, c, sw, start) }()
 	rc := http.NewResponseController(w)
@@ -313,12 +317,11 @@ func (g *Gateway) refuse(w http.ResponseWriter, c *call, ref *refusal) {
 }
 
 // baseURL is the gateway's origin as the client reached it.
-func baseURL(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
-		scheme = "https"
+func (g *Gateway) baseURL(r *http.Request) string {
+	if r.TLS != nil || (g.cfg.Secure != nil && g.cfg.Secure(r)) {
+		return "https://" + r.Host
 	}
-	return scheme + "://" + r.Host
+	return "http://" + r.Host
 }
 
 // forwardHeader is what of a client's headers goes to VirusTotal.

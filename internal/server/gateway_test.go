@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -437,5 +438,36 @@ func TestGatewayRefusesAsVirusTotal(t *testing.T) {
 	}
 	if logs := e.logs.String(); strings.Contains(logs, apiKey) || strings.Contains(logs, pub) || strings.Contains(logs, tiny) {
 		t.Fatal("a key is in the log")
+	}
+}
+
+// The links point at the gateway as the client reached it: https only when the request
+// came over HTTPS, which a trusted proxy's X-Forwarded-Proto says and anyone else's
+// does not.
+func TestGatewayLinksFollowTheClientsScheme(t *testing.T) {
+	for _, c := range []struct {
+		trusted []netip.Prefix
+		scheme  string
+	}{
+		{nil, "http"},
+		{[]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}, "https"},
+	} {
+		e := newEnv(t, envOpts{trustedProxies: c.trusted})
+		key := e.gatewayKey(t, "behind-tls", "emu", nil)
+		req, _ := http.NewRequest("GET", e.http.URL+"/api/v3/domains/example.com/subdomains?limit=5", nil)
+		req.Header.Set("x-apikey", key)
+		req.Header.Set("X-Forwarded-Proto", "https")
+		req.Host = "vtsoar.example.org"
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page struct{ Links struct{ Self, Next string } }
+		json.NewDecoder(res.Body).Decode(&page)
+		res.Body.Close()
+		want := c.scheme + "://vtsoar.example.org/api/v3/domains/example.com/subdomains?"
+		if !strings.HasPrefix(page.Links.Self, want) || !strings.HasPrefix(page.Links.Next, want) {
+			t.Errorf("trusted proxies %v: links %+v, want them under %s", c.trusted, page.Links, want)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -74,6 +75,8 @@ type envOpts struct {
 	postgres bool
 	// simLatency is the emulator's latency (vtsim.Options.Latency).
 	simLatency time.Duration
+	// trustedProxies is server.Config.TrustedProxies.
+	trustedProxies []netip.Prefix
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -123,7 +126,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	}
 	srv, err := server.New(server.Config{Store: st, Cipher: cipher, DataDir: dir, MaxFileSize: o.maxFileSize,
 		Enrich: enr, Metrics: o.metrics, Logger: log, Conn: connclient.Options{Retry: vt.RetryPolicy{MaxAttempts: 1}},
-		MetricsToken: o.metricsToken, BodyReadTimeout: o.bodyReadTimeout})
+		MetricsToken: o.metricsToken, BodyReadTimeout: o.bodyReadTimeout, TrustedProxies: o.trustedProxies})
 	if err != nil {
 		t.Fatal(err)
 	}

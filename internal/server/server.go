@@ -183,7 +183,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	if s.gateway, err = gateway.New(gateway.Config{Key: s.gatewayKey, KeyNamed: s.gatewayKeyNamed, Sealer: cfg.Cipher,
-		Logger: cfg.Logger, Registerer: s.metrics.Registry, BodyTimeout: cfg.BodyReadTimeout}); err != nil {
+		Logger: cfg.Logger, Registerer: s.metrics.Registry, BodyTimeout: cfg.BodyReadTimeout, Secure: s.secure}); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.routes = s.table()
