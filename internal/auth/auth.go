@@ -1,6 +1,8 @@
 // Package auth makes the bearer tokens of the REST API's users and the users who hold
 // them, and the ids of the web console's sessions. A token (TokenPrefix and 32 random bytes) is shown once, when it is made; the
 // store keeps only its SHA-256 (HashToken), by which the server finds the token's user.
+// The keys of the VirusTotal gateway (NewGatewayKey, CreateGatewayKey) are made and
+// hashed the same way, in the form of VirusTotal's keys.
 //
 // The CLI (`vtsoar user`, `vtsoar demo`) makes users and tokens here and the server
 // (package server) checks them here, so that neither imports the other. Until issue 15

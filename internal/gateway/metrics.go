@@ -13,7 +13,7 @@ import "github.com/prometheus/client_golang/prometheus"
 //	vtsoar_gateway_wait_seconds_total{key}          the time they waited
 //	vtsoar_gateway_refusals_total{key,reason}       answered by the gateway itself: budget (429),
 //	                                                premium (403), credentials (401), unavailable or
-//	                                                upstream (503, 504)
+//	                                                upstream (503, 504), request (400)
 type metrics struct {
 	requests, hits, shared, upstream, waits, waitSeconds *prometheus.CounterVec
 	refusals                                             *prometheus.CounterVec
@@ -31,7 +31,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		waits:       counter("waits_total", "Gateway requests that waited 100 ms or more for the budget, by gateway key."),
 		waitSeconds: counter("wait_seconds_total", "Time gateway requests waited for the budget, by gateway key."),
 		refusals: counter("refusals_total", "Gateway requests answered by the gateway itself, by gateway key and reason "+
-			"(budget: 429; premium: 403; credentials: 401; unavailable, upstream: 503 or 504).", "reason"),
+			"(budget: 429; premium: 403; credentials: 401; unavailable, upstream: 503 or 504; request: 400).", "reason"),
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.requests, m.hits, m.shared, m.upstream, m.waits, m.waitSeconds, m.refusals} {

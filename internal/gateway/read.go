@@ -121,7 +121,7 @@ func (g *Gateway) readAnswer(ctx context.Context, c *call, resp *http.Response) 
 		}
 		g.log.WarnContext(ctx, "gateway: VirusTotal's answer could not be read", "key", c.key.Name, "route", c.rt.endpoint,
 			"error", err.Error())
-		return nil, &refusal{status: http.StatusBadGateway, code: vt.CodeTransient, reason: "upstream",
+		return nil, &refusal{status: http.StatusServiceUnavailable, code: vt.CodeTransient, reason: "upstream",
 			message: "Transient server error. Retry might work."}
 	}
 	ans := &answer{status: resp.StatusCode, header: http.Header{}, body: body,

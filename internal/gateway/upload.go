@@ -46,7 +46,7 @@ func (g *Gateway) ownUploadURL(c *call, ans *answer) (*answer, error) {
 	}
 	if err := json.Unmarshal(ans.body, &v); err != nil || v.Data == "" {
 		g.log.Warn("gateway: VirusTotal's upload URL answer not understood", "key", c.key.Name)
-		return nil, &refusal{status: http.StatusBadGateway, code: vt.CodeTransient, reason: "upstream",
+		return nil, &refusal{status: http.StatusServiceUnavailable, code: vt.CodeTransient, reason: "upstream",
 			message: "Transient server error. Retry might work."}
 	}
 	tok, err := json.Marshal(uploadToken{URL: v.Data, Key: c.key.Name, KeyHash: hex.EncodeToString(c.key.KeyHash[:8]),
