@@ -296,12 +296,20 @@ func (g *Gateway) keyFound(ctx context.Context, c *call, k store.GatewayKey, up 
 			message: "Wrong API key: the connection it was made for no longer exists"}
 	case err != nil:
 		g.log.ErrorContext(ctx, "gateway: the key or its connection cannot be read", "key", k.Name, "error", err.Error())
-		return unavailable()
+		ref := unavailable()
+		if store.IsUnavailable(err) {
+			ref.retryAfter = storeRetryAfter
+		}
+		return ref
 	}
 	c.key = k
 	c.up, c.upBase = up, strings.TrimSuffix(up.Server, "/")+Prefix
 	return nil
 }
+
+// storeRetryAfter is the Retry-After of an answer given while the database is out of
+// reach (a restart), as the REST API's.
+const storeRetryAfter = 5 * time.Second
 
 // unavailable is the answer when vtsoar itself cannot serve (its store is down).
 func unavailable() *refusal {
