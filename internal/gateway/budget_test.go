@@ -9,17 +9,20 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/vtsoar/vtsoar/internal/auth"
+	"github.com/vtsoar/vtsoar/internal/cache"
 	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/gateway"
 	"github.com/vtsoar/vtsoar/internal/pipenet"
 	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/ioc"
 	"github.com/vtsoar/vtsoar/vtsim"
 )
 
@@ -234,4 +237,57 @@ func TestPublicBudgetThreeClients(t *testing.T) {
 		}
 		t.Logf("%d requests answered, %d refused with 429; VirusTotal asked %d times for %d objects", len(outcomes)-refused, refused, len(calls), len(asked))
 	})
+}
+
+// An answer the gateway keeps in memory is served only while the store's cache still
+// holds it: another replica's newer answer, or a cleared cache, is seen at once.
+func TestRecentAnswersFollowTheStore(t *testing.T) {
+	r := newRig(t, "premium", vtsim.Options{})
+	defer r.stop()
+	key, _, err := auth.CreateGatewayKey(t.Context(), r.st, auth.GatewayKeyOptions{Name: "k", Connection: "pub"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli := r.gw.HTTPClient()
+	defer cli.CloseIdleConnections()
+	get := func() (string, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", "http://vtsoar/api/v3/domains/recent.com", nil)
+		req.Header.Set("x-apikey", key)
+		res, err := cli.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return string(b), res.Header.Get("X-Vtsoar-Cache")
+	}
+	first, how := get()
+	if how != "miss" {
+		t.Fatalf("first GET: %s", how)
+	}
+	if again, how := get(); how != "hit" || again != first {
+		t.Fatalf("second GET: %s, same body %v", how, again == first)
+	}
+	// Another replica stores a newer answer of the object.
+	c := r.st.Cache("http://vtsim")
+	newer := strings.Replace(first, `"reputation":`, `"reputation":1`, 1)
+	if newer == first {
+		t.Fatalf("the answer has no reputation to change: %.300s", first)
+	}
+	if err := c.Put(t.Context(), cache.Entry{Kind: ioc.KindDomain, ID: "recent.com", Body: []byte(newer)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, how := get(); how != "hit" || got != newer {
+		t.Fatalf("after another replica's answer: %s, newer %v", how, got == newer)
+	}
+	if _, err := c.Clear(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, how := get(); how != "miss" {
+		t.Fatalf("after cache clear: %s, want VirusTotal asked again", how)
+	}
+	if n := len(r.rec.calls); n != 2 {
+		t.Fatalf("VirusTotal was asked %d times, want 2", n)
+	}
 }
