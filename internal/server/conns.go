@@ -53,6 +53,17 @@ func NewClients(st store.Store, c *secret.Cipher, opts connclient.Options, m *Me
 		conns: map[string]cachedConn{}, clients: map[string]*http.Client{}}
 }
 
+// Current returns the client built for the connection of stamp when it is still the
+// one stored (nil otherwise: Get builds it again).
+func (cc *Clients) Current(stamp store.ConnectionStamp) *connclient.Conn {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if e, ok := cc.conns[stamp.Name]; ok && e.updated.Equal(stamp.UpdatedAt) && bytes.Equal(e.sealed, stamp.SealedAPIKey) {
+		return e.conn
+	}
+	return nil
+}
+
 // Get returns the client of the stored connection c.
 func (cc *Clients) Get(ctx context.Context, c store.Connection) (*connclient.Conn, error) {
 	cc.mu.Lock()

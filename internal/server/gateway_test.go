@@ -471,3 +471,22 @@ func TestGatewayLinksFollowTheClientsScheme(t *testing.T) {
 		}
 	}
 }
+
+// A connection changed over REST (a new key) is used by the gateway's next request.
+func TestGatewayFollowsTheConnection(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	key := e.gatewayKey(t, "k", "emu", nil)
+	cli, _ := vtgoClient(t, key, apiKey, "a-new-key-of-emu-0123456789abcdef")
+	if _, err := cli.Get(apiURL(t, e.http.URL, "domains/before.com")); err != nil && !strings.Contains(err.Error(), "not found") {
+		t.Fatal(err)
+	}
+	if r := e.do(t, "PATCH", "/api/v1/connections/emu", "admin", map[string]any{"api_key": "a-new-key-of-emu-0123456789abcdef"}); r.status != 200 {
+		t.Fatalf("PATCH = %d %s", r.status, r.body)
+	}
+	if _, err := cli.Get(apiURL(t, e.http.URL, "domains/after.com")); err != nil && !strings.Contains(err.Error(), "not found") {
+		t.Fatal(err)
+	}
+	if users := e.sim.Stats().ByUser; len(users) != 2 {
+		t.Fatalf("the emulator saw %d keys (%v): the new key was not used", len(users), users)
+	}
+}

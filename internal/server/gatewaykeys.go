@@ -10,6 +10,7 @@ import (
 
 	"github.com/vtsoar/vtsoar/internal/auth"
 	"github.com/vtsoar/vtsoar/internal/command"
+	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/gateway"
 	"github.com/vtsoar/vtsoar/internal/store"
 )
@@ -92,10 +93,18 @@ func (s *Server) handleDeleteGatewayKey(w http.ResponseWriter, r *http.Request, 
 	return nil
 }
 
-// gatewayKey is the gateway's Config.Key: the key and its connection in one read of
-// the store, the connection made into the process's client of it.
+// gatewayKey is the gateway's Config.Key: the key and its connection's stamp in one
+// read of the store, and the process's client of the connection (built again, from
+// the stored connection, when the stamp says it changed).
 func (s *Server) gatewayKey(ctx context.Context, hash []byte) (store.GatewayKey, *gateway.Upstream, error) {
-	k, c, err := s.cfg.Store.GatewayKeyConnection(ctx, hash)
+	k, stamp, err := s.cfg.Store.GatewayKeyConnection(ctx, hash)
+	if err != nil {
+		return k, nil, err
+	}
+	if conn := s.conns.Current(stamp); conn != nil {
+		return k, upstreamOf(conn), nil
+	}
+	c, err := s.cfg.Store.GetConnection(ctx, k.Connection)
 	if err != nil {
 		return k, nil, err
 	}
@@ -124,6 +133,11 @@ func (s *Server) gatewayUpstream(ctx context.Context, c store.Connection) (*gate
 	if err != nil {
 		return nil, err
 	}
-	return &gateway.Upstream{Connection: c.Name, Server: conn.Client.ServerURL(), APIKey: conn.APIKey(),
-		HTTP: conn.HTTPClient, Limiter: conn.Limiter, Cache: conn.Cache, Public: conn.PublicKey()}, nil
+	return upstreamOf(conn), nil
+}
+
+// upstreamOf is a connection's client as the gateway forwards to it.
+func upstreamOf(conn *connclient.Conn) *gateway.Upstream {
+	return &gateway.Upstream{Connection: conn.Connection.Name, Server: conn.Client.ServerURL(), APIKey: conn.APIKey(),
+		HTTP: conn.HTTPClient, Limiter: conn.Limiter, Cache: conn.Cache, Public: conn.PublicKey()}
 }

@@ -45,11 +45,11 @@ type GatewayKeys interface {
 	CreateGatewayKey(ctx context.Context, k GatewayKey) error
 	// GatewayKeyByHash returns the key whose hash is hash; ErrNotFound if none.
 	GatewayKeyByHash(ctx context.Context, hash []byte) (GatewayKey, error)
-	// GatewayKeyConnection returns, in one read, the key whose hash is hash and its
-	// connection: ErrNotFound (as "gateway key: not found") if there is no such key,
-	// and the key with ErrNotFound (as "connection NAME: not found") if its connection
-	// no longer exists.
-	GatewayKeyConnection(ctx context.Context, hash []byte) (GatewayKey, Connection, error)
+	// GatewayKeyConnection returns, in one read, the key whose hash is hash and the
+	// stamp of its connection (what tells whether it changed): ErrNotFound (as "gateway
+	// key: not found") if there is no such key, and the key with ErrNotFound (as
+	// "connection NAME: not found") if its connection no longer exists.
+	GatewayKeyConnection(ctx context.Context, hash []byte) (GatewayKey, ConnectionStamp, error)
 	// GetGatewayKey returns a key by name; ErrNotFound if none.
 	GetGatewayKey(ctx context.Context, name string) (GatewayKey, error)
 	// ListGatewayKeys returns every key, by name.
@@ -129,9 +129,17 @@ func (s *sqlStore) GatewayKeyByHash(ctx context.Context, hash []byte) (GatewayKe
 	return k, nil
 }
 
-// gatewayKeyConnectionSQL reads a key and its connection: the key's columns, then the
-// connection's (connColumns, of the table c).
-var gatewayKeyConnectionSQL = `SELECT ` + qualified("k", gatewayKeyColumns) + `, ` + qualified("c", connColumns) + `
+// ConnectionStamp tells whether a stored connection changed: its name, when it was
+// last updated and its sealed key (a process keeps what it built from a connection
+// while the stamp is the same).
+type ConnectionStamp struct {
+	Name         string
+	UpdatedAt    time.Time
+	SealedAPIKey []byte
+}
+
+// gatewayKeyConnectionSQL reads a key and its connection's stamp.
+var gatewayKeyConnectionSQL = `SELECT ` + qualified("k", gatewayKeyColumns) + `, c.name, c.updated_at, c.sealed_api_key
 FROM gateway_keys k JOIN connections c ON c.name = k.connection WHERE k.key_hash = ?`
 
 // qualified prefixes each column of a list with table.
@@ -144,36 +152,34 @@ func qualified(table, columns string) string {
 }
 
 // GatewayKeyConnection implements GatewayKeys.
-func (s *sqlStore) GatewayKeyConnection(ctx context.Context, hash []byte) (GatewayKey, Connection, error) {
+func (s *sqlStore) GatewayKeyConnection(ctx context.Context, hash []byte) (GatewayKey, ConnectionStamp, error) {
 	var (
-		k                    GatewayKey
-		wait, age, createdAt int64
+		cs      ConnectionStamp
+		updated int64
 	)
-	c, err := scanConnection(prefixedRow{r: s.queryRow(ctx, gatewayKeyConnectionSQL, hash),
-		dest: []any{&k.Name, &k.KeyHash, &k.Connection, &k.Priority, &wait, &age, &createdAt}})
+	k, err := scanGatewayKey(prefixedRow{r: s.queryRow(ctx, gatewayKeyConnectionSQL, hash), rest: []any{&cs.Name, &updated, &cs.SealedAPIKey}})
 	if errors.Is(err, sql.ErrNoRows) {
 		// No key, or a key whose connection is gone.
 		if k, err = s.GatewayKeyByHash(ctx, hash); err != nil {
-			return GatewayKey{}, Connection{}, err
+			return GatewayKey{}, ConnectionStamp{}, err
 		}
-		return k, Connection{}, fmt.Errorf("connection %s: %w", k.Connection, ErrNotFound)
+		return k, ConnectionStamp{}, fmt.Errorf("connection %s: %w", k.Connection, ErrNotFound)
 	}
 	if err != nil {
-		return GatewayKey{}, Connection{}, fmt.Errorf("store: gateway key: %w", err)
+		return GatewayKey{}, ConnectionStamp{}, fmt.Errorf("store: gateway key: %w", err)
 	}
-	k.MaxWait, k.MaxAge = time.Duration(wait)*time.Microsecond, time.Duration(age)*time.Microsecond
-	k.CreatedAt = fromMicros(createdAt)
-	return k, c, nil
+	cs.UpdatedAt = fromMicros(updated)
+	return k, cs, nil
 }
 
-// prefixedRow scans a row's first columns into dest and the rest into what Scan is
-// given: one row read by two scanners.
+// prefixedRow scans a row's last columns into rest, and the first ones into what Scan
+// is given: one row read by two scanners.
 type prefixedRow struct {
 	r    rowScanner
-	dest []any
+	rest []any
 }
 
-func (p prefixedRow) Scan(dest ...any) error { return p.r.Scan(append(p.dest, dest...)...) }
+func (p prefixedRow) Scan(dest ...any) error { return p.r.Scan(append(dest, p.rest...)...) }
 
 // GetGatewayKey implements GatewayKeys.
 func (s *sqlStore) GetGatewayKey(ctx context.Context, name string) (GatewayKey, error) {
