@@ -20,58 +20,17 @@ import (
 	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/gateway"
 	"github.com/vtsoar/vtsoar/internal/pipenet"
+	"github.com/vtsoar/vtsoar/internal/scaletest"
 	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/ioc"
 	"github.com/vtsoar/vtsoar/vtsim"
 )
 
-// upstreamCall is a request the emulator answered.
-type upstreamCall struct {
-	at     time.Time
-	path   string
-	status int
-}
-
-// recorder records what the emulator is asked.
-type recorder struct {
-	h     http.Handler
-	mu    sync.Mutex
-	calls []upstreamCall
-}
-
-func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	at := time.Now()
-	sw := &statusOf{ResponseWriter: w}
-	rc.h.ServeHTTP(sw, r)
-	rc.mu.Lock()
-	rc.calls = append(rc.calls, upstreamCall{at: at, path: r.URL.Path, status: sw.status})
-	rc.mu.Unlock()
-}
-
-type statusOf struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusOf) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusOf) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
 // rig is a gateway on a store, in front of an emulator, both on an in-memory network.
 type rig struct {
 	st    store.Store
-	rec   *recorder
+	rec   *scaletest.Recorder
 	gw    *pipenet.Listener
 	stops []func()
 }
@@ -91,7 +50,7 @@ func newRig(t *testing.T, quota string, simOpts vtsim.Options) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recorder{h: vtsim.MustNew(simOpts)}
+	rec := scaletest.NewRecorder(vtsim.MustNew(simOpts))
 	simL, stopSim := pipenet.Serve("vtsim", rec)
 	const realKey = "real-key-of-the-public-connection-0123456789"
 	sealed, err := connclient.SealKey(cipher, "pub", realKey)
@@ -195,25 +154,19 @@ func TestPublicBudgetThreeClients(t *testing.T) {
 		}
 		wg.Wait()
 
-		calls := r.rec.calls
+		calls := r.rec.Requests()
 		if len(calls) < 8 {
 			t.Fatalf("only %d requests reached VirusTotal in 90 s of a 4-a-minute budget", len(calls))
 		}
 		asked := map[string]int{}
-		for i, c := range calls {
-			asked[c.path]++
-			if c.status != http.StatusOK && c.status != http.StatusNotFound {
-				t.Errorf("VirusTotal answered %d to %s", c.status, c.path)
+		for _, c := range calls {
+			asked[c.Endpoint]++
+			if c.Status != http.StatusOK && c.Status != http.StatusNotFound {
+				t.Errorf("VirusTotal answered %d to %s", c.Status, c.Endpoint)
 			}
-			n := 0
-			for _, d := range calls[i:] {
-				if d.at.Sub(c.at) < time.Minute {
-					n++
-				}
-			}
-			if n > 4 {
-				t.Errorf("%d requests reached VirusTotal within a minute of %s", n, c.at.Sub(start))
-			}
+		}
+		if n, at := scaletest.MaxInWindow(calls, "", time.Minute); n > 4 {
+			t.Errorf("%d requests reached VirusTotal within a minute of %s", n, at.Sub(start))
 		}
 		for p, n := range asked {
 			if n > 1 {
@@ -287,7 +240,7 @@ func TestRecentAnswersFollowTheStore(t *testing.T) {
 	if _, how := get(); how != "miss" {
 		t.Fatalf("after cache clear: %s, want VirusTotal asked again", how)
 	}
-	if n := len(r.rec.calls); n != 2 {
+	if n := len(r.rec.Requests()); n != 2 {
 		t.Fatalf("VirusTotal was asked %d times, want 2", n)
 	}
 }

@@ -52,7 +52,23 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, c *call) {
 		g.fail(w, c, unavailable())
 		return
 	}
-	resp, err := g.send(sctx, c, req)
+	g.relay(ctx, w, c, req, func(ans *answer) (*answer, error) {
+		if c.rt.uploadURL {
+			var err error
+			if ans, err = g.ownUploadURL(c, ans); err != nil {
+				return nil, err
+			}
+		}
+		g.changed(context.WithoutCancel(ctx), c, submitted)
+		return ans, nil
+	})
+}
+
+// relay sends req to VirusTotal and answers the client with what comes back: a JSON
+// answer read whole (the key replaced, the links rewritten, and, for a success, after
+// success says what becomes of it), anything else streamed as it comes.
+func (g *Gateway) relay(ctx context.Context, w http.ResponseWriter, c *call, req *http.Request, success func(*answer) (*answer, error)) {
+	resp, err := g.send(req.Context(), c, req)
 	if err != nil {
 		g.fail(w, c, err)
 		return
@@ -63,18 +79,12 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	ans, err := g.readAnswer(ctx, c, resp)
+	if err == nil && success != nil && ans.status >= 200 && ans.status < 300 {
+		ans, err = success(ans)
+	}
 	if err != nil {
 		g.fail(w, c, err)
 		return
-	}
-	if ans.status >= 200 && ans.status < 300 {
-		if c.rt.uploadURL {
-			if ans, err = g.ownUploadURL(c, ans); err != nil {
-				g.fail(w, c, err)
-				return
-			}
-		}
-		g.changed(context.WithoutCancel(ctx), c, submitted)
 	}
 	g.write(w, c, ans)
 }

@@ -124,22 +124,7 @@ func (g *Gateway) serveUpload(w http.ResponseWriter, r *http.Request, c *call, t
 	if server, err := url.Parse(c.up.Server); err == nil && strings.EqualFold(target.Scheme, server.Scheme) && strings.EqualFold(target.Host, server.Host) {
 		req.Header.Set("X-Apikey", c.up.APIKey)
 	}
-	resp, err := g.send(ctx, c, req)
-	if err != nil {
-		g.fail(w, c, err)
-		return
-	}
-	defer resp.Body.Close()
-	if !isJSON(resp.Header.Get("Content-Type")) {
-		g.stream(w, c, resp)
-		return
-	}
-	ans, err := g.readAnswer(ctx, c, resp)
-	if err != nil {
-		g.fail(w, c, err)
-		return
-	}
-	g.write(w, c, ans)
+	g.relay(ctx, w, c, req, nil)
 }
 
 // openUpload opens an upload token that has not expired.
