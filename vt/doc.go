@@ -20,14 +20,8 @@
 // and CurrentOverallQuotas are the API key's own user and quotas, with the key
 // nowhere in what they return; GetUser and GetOverallQuotas take any user id.
 //
-// Names changed in this version: a report's typed attributes were Attrs and are
-// Attributes (the raw ones are no longer promoted as Attributes: use
-// r.Object.Attributes); WithAPIVersion, which accepted only "v3", is gone; the key's
-// own user and quotas are CurrentUser(ctx) and CurrentOverallQuotas(ctx) instead of
-// GetUser(ctx, apiKey) and GetOverallQuotas(ctx, apiKey); ParseServerURL and
-// ParseProxyURL are new (what WithServerURL and WithProxy check); IsNotFound is true
-// for any HTTP 404, as IsForbidden is for any 403; every error of the package starts
-// with "virustotal:" (some started with "vt:").
+// IsNotFound is true for any HTTP 404, as IsForbidden is for any 403. Every error of
+// the package starts with "virustotal:".
 //
 // # Quota
 //

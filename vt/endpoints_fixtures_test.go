@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-// Replays of the fixtures of the endpoints added for issue 12 (comments, votes,
+// Replays of the fixtures of the endpoints of comments, votes,
 // network_location, URL rescans, downloads, overall quotas, the 429/503/504 errors).
 // They are registered in fixtureTests.
 

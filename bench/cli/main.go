@@ -4,7 +4,7 @@
 // database and VTSOAR_QUOTA=premium, at each --concurrency and output format asked
 // for, then once more with all N answers in the cache. For each run it prints the
 // wall time, the CPU time (user + system, from the child's rusage), the peak RSS
-// (rusage maxrss) and the ratios against the goals of issue 13:
+// (rusage maxrss) and the ratios against its goals:
 //
 //   - wall <= 1.3 x the bound N x latency / concurrency;
 //   - CPU <= 0.5 ms per request;
@@ -58,7 +58,7 @@ import (
 	"github.com/vtsoar/vtsoar/internal/scaletest"
 )
 
-// Goals of issue 13.
+// The goals.
 const (
 	goalWallRatio      = 1.3                    // wall / (N x latency / concurrency)
 	goalCPUPerRequest  = 500 * time.Microsecond // user + sys per request

@@ -5,8 +5,7 @@
 // hashed the same way, in the form of VirusTotal's keys.
 //
 // The CLI (`vtsoar user`, `vtsoar demo`) makes users and tokens here and the server
-// (package server) checks them here, so that neither imports the other. Until issue 15
-// these were the server package's TokenPrefix, NewToken, HashToken and CreateUser.
+// (package server) checks them here, so that neither imports the other.
 package auth
 
 import (

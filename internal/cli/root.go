@@ -1,7 +1,6 @@
 // Package cli is the vtsoar command line: the root command, its global flags, the list
 // of its commands and the mapping of results to exit codes. Each command group lives
-// in its own package, whose NewCmdX(f, runF) makes it (see package cmdutil); until
-// issue 15 these were each package's NewCmd, and emulate was added by an init().
+// in its own package, whose NewCmdX(f, runF) makes it (see package cmdutil).
 package cli
 
 import (

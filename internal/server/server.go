@@ -9,10 +9,9 @@
 // token (Authorization: Bearer TOKEN); a missing or unknown token is 401 with
 // WWW-Authenticate: Bearer. Tokens are 32 random bytes, shown once when the user is
 // made (`vtsoar user add`) and stored as their SHA-256 only; package auth makes them
-// (and the users who hold them: auth.CreateUser, which was this package's CreateUser,
-// as its TokenPrefix, NewToken and HashToken were). GET /metrics is for admins and
-// for the scrape token of Config.MetricsToken: it names every connection and its
-// budget, which an analyst may not all see.
+// and the users who hold them. GET /metrics is for admins and for the scrape token
+// of Config.MetricsToken: it names every connection and its budget, which an analyst
+// may not all see.
 //
 // The console (package console) signs users in with their token and then keeps a
 // session of its own (store.Sessions); the API requests it makes in process are taken

@@ -26,7 +26,7 @@
 // storetest, which runs on both.
 //
 // The transaction of CreateEvent and RecordHealthCheck is handed to their callback as
-// a *sql.Tx (until issue 15 typed any) on the database that SQLDB's DB opens, so that
+// a *sql.Tx on the database that SQLDB's DB opens, so that
 // a job queue keeping its tables there commits its jobs together with the store's
 // records.
 //

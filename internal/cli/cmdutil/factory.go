@@ -7,8 +7,7 @@
 // store opener, the resolution of connections...) and from the flags; RunE fills the
 // options and calls runF when it is not nil (tests), else the command's own run
 // function. The factory's functions are set in one place, storecli.Wire, which the
-// root command calls. (Until issue 15 Executor was a method calling the BuildDeps
-// hook, and --db, --connection and --quota lived in storecli.Env.)
+// root command calls.
 package cmdutil
 
 import (

@@ -1,9 +1,8 @@
 // Package serve implements `vtsoar serve`: the REST API (package server) with the
 // background enrichment service, until SIGINT or SIGTERM.
 //
-// The service's flags, which demo shares, are Flags and NotifyFlags (until issue 15
-// Options and NotifyOptions; Options is now serve's options struct), and what a
-// serving command opens is Deps.Open's *Opened (it was the five results of Open).
+// The service's flags, which demo shares, are Flags and NotifyFlags, and what a
+// serving command opens is Deps.Open's *Opened.
 package serve
 
 import (

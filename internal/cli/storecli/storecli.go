@@ -8,11 +8,6 @@
 // cache of the store) that every integration command runs with. Print, FormatTime and
 // OrDash show records; NewCmdList and NewCmdRemove are the list and remove commands of
 // a group stored by name.
-//
-// Until issue 15 the store side was an Env handed to every command, with Target,
-// SealKey, OpenKey, EnvDB and EnvQuota beside it, and NewRemoveCmd took its callback's
-// context second: the factory's functions, cmdutil.Target, connclient.SealKey and
-// OpenKey, cmdutil.EnvDB and EnvQuota, and NewCmdRemove replace them.
 package storecli
 
 import (
