@@ -11,8 +11,8 @@ import (
 	"testing"
 )
 
-// Replays of the fixtures of the endpoints of comments, votes,
-// network_location, URL rescans, downloads, overall quotas, the 429/503/504 errors).
+// Replays of the fixtures of the endpoints of comments, votes, network_location, URL
+// rescans, downloads and overall quotas, and of the 429/503/504 errors.
 // They are registered in fixtureTests.
 
 // onePosted wraps the first element of a list fixture as the answer of a post:
