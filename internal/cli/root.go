@@ -15,12 +15,12 @@ import (
 	"github.com/vtsoar/vtsoar/internal/cli/connection"
 	"github.com/vtsoar/vtsoar/internal/cli/demo"
 	"github.com/vtsoar/vtsoar/internal/cli/emulate"
+	"github.com/vtsoar/vtsoar/internal/cli/factory"
 	"github.com/vtsoar/vtsoar/internal/cli/gatewaykey"
 	"github.com/vtsoar/vtsoar/internal/cli/integration"
 	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
 	quotacmd "github.com/vtsoar/vtsoar/internal/cli/quota"
 	"github.com/vtsoar/vtsoar/internal/cli/serve"
-	"github.com/vtsoar/vtsoar/internal/cli/storecli"
 	"github.com/vtsoar/vtsoar/internal/cli/user"
 	"github.com/vtsoar/vtsoar/internal/cli/version"
 )
@@ -53,7 +53,7 @@ The API key comes from --api-key or VT_API_KEY. To try vtsoar offline, run
 	f.AddGlobalFlags(root.PersistentFlags())
 	// The risk policy's flags, and the factory's functions: the database, the
 	// connections' resolution, the store's cache and the quota for every command.
-	storecli.Wire(f, root.PersistentFlags())
+	factory.Wire(f, root.PersistentFlags())
 
 	root.AddGroup(&cobra.Group{ID: integration.GroupID, Title: "Integration commands:"},
 		&cobra.Group{ID: otherGroup, Title: "Other commands:"})

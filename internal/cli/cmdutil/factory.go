@@ -6,7 +6,7 @@
 // XOptions struct carries what the run needs, taken from the factory (streams, the
 // store opener, the resolution of connections...) and from the flags; RunE fills the
 // options and calls runF when it is not nil (tests), else the command's own run
-// function. The factory's functions are set in one place, storecli.Wire, which the
+// function. The factory's functions are set in one place, factory.Wire, which the
 // root command calls.
 package cmdutil
 
@@ -46,7 +46,7 @@ const (
 )
 
 // GlobalOptions are the flags every command takes (but the risk policy's, which
-// storecli registers and reads: Factory.Policy).
+// package factory registers and reads: Factory.Policy).
 type GlobalOptions struct {
 	APIKey      string
 	ServerURL   string
@@ -63,7 +63,7 @@ type GlobalOptions struct {
 
 // Factory is shared by the commands of one invocation: its streams, its global flags
 // and the functions through which a command reaches the database and VirusTotal. The
-// functions are set by storecli.Wire; a test may replace any of them.
+// functions are set by factory.Wire; a test may replace any of them.
 type Factory struct {
 	IOStreams *iostreams.IOStreams
 	// Getenv reads the environment (os.Getenv by default; tests replace it).
@@ -103,7 +103,7 @@ type Factory struct {
 }
 
 // New returns a factory on the given streams and the process environment. Its
-// functions are nil until storecli.Wire sets them (the root command does).
+// functions are nil until factory.Wire sets them (the root command does).
 func New(io *iostreams.IOStreams, version string) *Factory {
 	return &Factory{IOStreams: io, Getenv: os.Getenv, Version: version}
 }

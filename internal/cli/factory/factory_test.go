@@ -1,4 +1,4 @@
-package storecli_test
+package factory_test
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
+	"github.com/vtsoar/vtsoar/internal/cli/factory"
 	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
-	"github.com/vtsoar/vtsoar/internal/cli/storecli"
 	"github.com/vtsoar/vtsoar/internal/quota"
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/vtsim"
@@ -97,6 +97,6 @@ func newEnv(t *testing.T, env map[string]string) (store.Store, *cmdutil.Factory)
 	ios, _, _, _ := iostreams.Test()
 	f := cmdutil.New(ios, "test")
 	f.Getenv = func(k string) string { return env[k] }
-	storecli.Wire(f, pflag.NewFlagSet("test", pflag.ContinueOnError))
+	factory.Wire(f, pflag.NewFlagSet("test", pflag.ContinueOnError))
 	return st, f
 }

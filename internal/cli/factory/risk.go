@@ -1,4 +1,4 @@
-package storecli
+package factory
 
 import (
 	"reflect"

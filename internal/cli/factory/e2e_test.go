@@ -1,4 +1,4 @@
-package storecli_test
+package factory_test
 
 import (
 	"bytes"

@@ -1,14 +1,10 @@
-// Package storecli wires the store into the CLI and holds what the commands over
-// stored records share.
-//
-// Wire fills in the factory's functions (cmdutil.Factory): the opening of the
-// database and of the master key, the resolution of a stored connection (or of
-// --api-key) into a key, a server and a budget, the risk policy of the run (whose
-// flags it registers), and the command dependencies (client with the quota limiter,
-// cache of the store) that every integration command runs with. Print, FormatTime and
-// OrDash show records; NewCmdList and NewCmdRemove are the list and remove commands of
-// a group stored by name.
-package storecli
+// Package factory wires the CLI's factory (cmdutil.Factory), as cli/cli's factory
+// package does: Wire fills in the factory's functions, the opening of the database and
+// of the master key, the resolution of a stored connection (or of --api-key) into a
+// key, a server and a budget, the risk policy of the run (whose flags it registers),
+// and the command dependencies (client with the quota limiter, cache of the store)
+// that every integration command runs with.
+package factory
 
 import (
 	"context"
