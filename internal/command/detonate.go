@@ -61,10 +61,10 @@ func (r *run) files() FileSource {
 }
 
 // localFailure describes a file that cannot be sent.
-func localFailure(ref string, err error) *Failure {
+func (r *run) localFailure(ref string, err error) *Failure {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return &Failure{StatusCode: 404, Code: vt.CodeNotFound, Message: fmt.Sprintf("No such file: %s.", ref)}
+		return &Failure{StatusCode: 404, Code: vt.CodeNotFound, Message: r.files().NotFound(ref)}
 	case errors.Is(err, fs.ErrPermission):
 		return &Failure{StatusCode: 400, Code: vt.CodeInvalidArgument, Message: fmt.Sprintf("Cannot read %s: permission denied.", ref)}
 	}
@@ -75,7 +75,7 @@ func execDetonate(ctx context.Context, r *run, t task) outcome {
 	entry := ContextEntry{Type: string(ioc.KindFile)}
 	f, name, size, err := r.files().Open(ctx, t.text)
 	if err != nil {
-		return outcome{entry: entry, fail: localFailure(t.text, err)}
+		return outcome{entry: entry, fail: r.localFailure(t.text, err)}
 	}
 	if size > vt.MaxUpload {
 		f.Close()
@@ -86,7 +86,7 @@ func execDetonate(ctx context.Context, r *run, t task) outcome {
 	_, err = io.Copy(h, f)
 	f.Close()
 	if err != nil {
-		return outcome{entry: entry, fail: localFailure(t.text, err)}
+		return outcome{entry: entry, fail: r.localFailure(t.text, err)}
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	entry.ID = sum
@@ -136,7 +136,7 @@ func (r *run) detonate(ctx context.Context, ref, name string, size int64, sum st
 	if analysis == nil {
 		f, _, _, err := r.files().Open(ctx, ref)
 		if err != nil {
-			return outcome{entry: entry, fail: localFailure(ref, err)}
+			return outcome{entry: entry, fail: r.localFailure(ref, err)}
 		}
 		d, err := r.d.Client.UploadFile(ctx, f, name, size)
 		f.Close()

@@ -97,6 +97,8 @@ func (bigFiles) Open(context.Context, string) (io.ReadCloser, string, int64, err
 	return io.NopCloser(strings.NewReader("")), "big.iso", vt.MaxUpload + 1, nil
 }
 
+func (bigFiles) NotFound(ref string) string { return ref + " not found" }
+
 func TestDetonateRefusesFilesOverTheLimit(t *testing.T) {
 	e := newEnv(t, vtsim.Options{})
 	e.deps.Files = bigFiles{}

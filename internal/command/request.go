@@ -175,6 +175,8 @@ type FileSource interface {
 	// Open returns the file named by ref with its base name and size. Errors that
 	// wrap fs.ErrNotExist or fs.ErrPermission are reported as such.
 	Open(ctx context.Context, ref string) (f io.ReadCloser, name string, size int64, err error)
+	// NotFound is the message of a ref whose Open error wraps fs.ErrNotExist.
+	NotFound(ref string) string
 }
 
 // LocalFiles opens paths on the local file system.
@@ -197,6 +199,9 @@ func (LocalFiles) Open(_ context.Context, path string) (io.ReadCloser, string, i
 	}
 	return f, fi.Name(), fi.Size(), nil
 }
+
+// NotFound implements FileSource.
+func (LocalFiles) NotFound(path string) string { return fmt.Sprintf("No such file: %s.", path) }
 
 // RequestError is a malformed request: an unknown command, an option the command does
 // not take, a relationship the object type does not have. Nothing was sent. Its

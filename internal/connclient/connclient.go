@@ -5,7 +5,8 @@
 //
 // It is the one place where a stored connection becomes a client, used by the CLI, the
 // REST server and the background enrichment, so that they seal keys the same way and
-// spend the same budgets.
+// spend the same budgets. A long-running process keeps its connections' clients in a
+// Pool.
 package connclient
 
 import (
@@ -181,6 +182,9 @@ type Options struct {
 	Policy risk.Policy
 	// Logger receives the client's log lines (never the key; nil: discard).
 	Logger *slog.Logger
+	// WrapTransport, when set, wraps the transport of each HTTP client a Pool uses
+	// (to count the requests to VirusTotal).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 	// WrapLimiter, when set, wraps the connection's limiter before the client uses it
 	// (to observe waits and spent budgets, or bound how long a request waits).
 	WrapLimiter func(*quota.Limiter) vt.Limiter

@@ -71,7 +71,6 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -114,15 +113,12 @@ const (
 // ErrInvalidEvent is wrapped by the errors of SubmitEvent for a malformed event.
 var ErrInvalidEvent = errors.New("invalid event")
 
-// ClientFactory builds the client of a stored connection.
-type ClientFactory func(ctx context.Context, conn store.Connection) (*connclient.Conn, error)
-
 // ClientOptions are the options of the clients the service needs: Client, whose
 // limiter reads Clock unless Client.Quota.Now is set and, unless Client.WrapLimiter
 // is set, bounds a job's wait for a quota unit to half of JobTimeout and notes spent
 // budgets in the job (a request outside a job waits as the limiter says). A process
-// that shares its clients between the service and the REST server (ClientFactory)
-// builds them with these.
+// that shares its clients between the service and the REST server (Clients) builds
+// them with these.
 func (o Options) ClientOptions() connclient.Options {
 	copts := o.Client
 	if copts.Quota.Now == nil {
@@ -143,12 +139,14 @@ func (o Options) ClientOptions() connclient.Options {
 type Options struct {
 	// Logger receives what the service does (nil: discard). Never an API key.
 	Logger *slog.Logger
-	// Cipher opens the stored API keys (used by the default ClientFactory).
+	// Cipher opens the stored API keys (used when Clients is nil).
 	Cipher *secret.Cipher
-	// Client are the options of the default ClientFactory (connclient.Build).
+	// Client are the options of the clients when Clients is nil.
 	Client connclient.Options
-	// ClientFactory, when set, replaces connclient.Build with Cipher and Client.
-	ClientFactory ClientFactory
+	// Clients, when set, are the clients of the connections, shared with the REST
+	// server (nil: a connclient.Pool of the service's own, with Cipher and
+	// ClientOptions).
+	Clients *connclient.Pool
 	// Notifiers are told when a connection's health changes.
 	Notifiers []Notifier
 	// Workers is the number of artifacts enriched at once (0: DefaultWorkers).
@@ -246,16 +244,8 @@ type Service struct {
 	opts    Options
 	log     *slog.Logger
 	now     func() time.Time
-	factory ClientFactory
+	clients *connclient.Pool
 	river   *river.Client[*sql.Tx]
-
-	mu    sync.Mutex
-	conns map[string]*cachedConn
-}
-
-type cachedConn struct {
-	updated time.Time
-	conn    *connclient.Conn
 }
 
 // New prepares the service on st, a SQLite or PostgreSQL store (see the package
@@ -287,22 +277,19 @@ func New(ctx context.Context, st store.Store, opts Options) (*Service, error) {
 	if opts.HealthMinute <= 0 {
 		opts.HealthMinute = time.Minute
 	}
-	s := &Service{st: st, db: sqldb.DB(), opts: opts, log: opts.Logger, now: opts.Clock, conns: map[string]*cachedConn{}}
+	s := &Service{st: st, db: sqldb.DB(), opts: opts, log: opts.Logger, now: opts.Clock}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.factory = opts.ClientFactory
-	if s.factory == nil {
+	s.clients = opts.Clients
+	if s.clients == nil {
 		if opts.Cipher == nil {
-			return nil, errors.New("enrich: no Cipher to open the connections' keys (and no ClientFactory)")
+			return nil, errors.New("enrich: no Cipher to open the connections' keys (and no Clients)")
 		}
-		copts := opts.ClientOptions()
-		s.factory = func(ctx context.Context, c store.Connection) (*connclient.Conn, error) {
-			return connclient.Build(ctx, st, opts.Cipher, c, copts)
-		}
+		s.clients = connclient.NewPool(st, opts.Cipher, opts.ClientOptions())
 	}
 	names := map[string]bool{}
 	for _, n := range opts.Notifiers {
@@ -560,24 +547,6 @@ func eventRisk(states []store.ArtifactState) int {
 		levels[i] = risk.Level(st.RiskLevelCode)
 	}
 	return risk.Highest(levels...).Code()
-}
-
-// connFor returns the client of a stored connection, built once per version of it.
-func (s *Service) connFor(ctx context.Context, c store.Connection) (*connclient.Conn, error) {
-	s.mu.Lock()
-	cc, ok := s.conns[c.Name]
-	s.mu.Unlock()
-	if ok && cc.updated.Equal(c.UpdatedAt) {
-		return cc.conn, nil
-	}
-	conn, err := s.factory(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	s.conns[c.Name] = &cachedConn{updated: c.UpdatedAt, conn: conn}
-	s.mu.Unlock()
-	return conn, nil
 }
 
 // enrichers returns the connections that enrich artifacts of kind for site, by name.

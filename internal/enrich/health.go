@@ -109,7 +109,7 @@ func (s *Service) CheckConnection(ctx context.Context, name string) (HealthCheck
 		return HealthCheck{}, err
 	}
 	h := store.HealthCheck{Connection: name}
-	conn, err := s.connFor(ctx, c)
+	conn, err := s.clients.Get(ctx, c)
 	if err != nil {
 		h.Message = "cannot use the connection: " + err.Error()
 	} else {

@@ -172,7 +172,7 @@ func (s *Service) enrichArtifact(ctx context.Context, ev store.Event, art store.
 		failures []string
 	)
 	for _, c := range conns {
-		conn, err := s.connFor(ctx, c)
+		conn, err := s.clients.Get(ctx, c)
 		if err != nil {
 			lastErr = err
 			failures = append(failures, err.Error())
@@ -243,7 +243,7 @@ func (s *Service) enrichArtifact(ctx context.Context, ev store.Event, art store.
 }
 
 // spentWindow returns the spent day or month window of a budget, if any (for clients
-// built by a ClientFactory without the note limiter).
+// built without the note limiter).
 func spentWindow(ctx context.Context, l *quota.Limiter) *quota.ExhaustedError {
 	u, err := l.Usage(ctx)
 	if err != nil {

@@ -2,11 +2,8 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"net/http"
 	"slices"
 	"strconv"
@@ -29,9 +26,6 @@ type commandBody struct {
 	// ("incident", "playbook" or "artifact"); empty takes any.
 	FileSource string `json:"file_source,omitempty"`
 }
-
-// fileNotFound is the message of a detonate-files input whose file id is unknown.
-const fileNotFound = "File ID Not Found."
 
 func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, u *store.User) error {
 	cmd, ok := command.Lookup(r.PathValue("command"))
@@ -98,10 +92,12 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, u *store.
 	}
 	d := cc.Deps()
 	d.Logger = s.log.With("command", cmd.Name, "connection", conn.Name)
-	var files *storedFiles
 	if cmd.Name == "detonate-files" {
-		files = &storedFiles{fs: s.files, user: u, source: body.FileSource}
-		d.Files = files
+		// The inputs are ids of uploaded files that the user's sites see, of the asked
+		// source if one is given.
+		d.Files = s.files.Source(func(f store.StoredFile) bool {
+			return seesSite(u, f.Site) && (body.FileSource == "" || f.Source == body.FileSource)
+		})
 	}
 
 	// A command that follows analyses may run for its timeout; the answer's deadline
@@ -125,9 +121,6 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, u *store.
 			return commandRefused(re)
 		}
 		return internal(err)
-	}
-	if files != nil {
-		files.rewrite(env)
 	}
 	if format != "" {
 		return writeExport(w, format, env)
@@ -216,65 +209,4 @@ func (s *Server) pickConnection(r *http.Request, u *store.User, name string) (st
 		names[i] = c.Name
 	}
 	return store.Connection{}, badRequest("name the connection to use in \"connection\" (one of %s)", strings.Join(names, ", "))
-}
-
-// storedFiles is the command.FileSource of detonate-files over REST: inputs are ids of
-// uploaded files that the user's sites see, of the asked source if one is given.
-type storedFiles struct {
-	fs     *fileStore
-	user   *store.User
-	source string
-
-	mu      sync.Mutex
-	missing map[string]bool
-}
-
-// errNoFile is what Open returns for an id that is unknown, another site's, or of
-// another source.
-var errNoFile = fmt.Errorf("file id not found: %w", fs.ErrNotExist)
-
-// Open implements command.FileSource.
-func (sf *storedFiles) Open(ctx context.Context, id string) (io.ReadCloser, string, int64, error) {
-	meta, err := sf.fs.meta.GetFile(ctx, id)
-	if err == nil && (!seesSite(sf.user, meta.Site) || (sf.source != "" && meta.Source != sf.source)) {
-		err = store.ErrNotFound
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		sf.mu.Lock()
-		if sf.missing == nil {
-			sf.missing = map[string]bool{}
-		}
-		sf.missing[id] = true
-		sf.mu.Unlock()
-		return nil, "", 0, errNoFile
-	}
-	if err != nil {
-		return nil, "", 0, err
-	}
-	f, err := sf.fs.open(meta.SHA256)
-	if err != nil {
-		return nil, "", 0, err
-	}
-	return f, meta.Name, meta.Size, nil
-}
-
-// rewrite gives the inputs whose file id was not found the integration's message,
-// "File ID Not Found.".
-func (sf *storedFiles) rewrite(env *command.Envelope) {
-	sf.mu.Lock()
-	defer sf.mu.Unlock()
-	if len(sf.missing) == 0 {
-		return
-	}
-	for i := range env.Errors {
-		if sf.missing[strings.TrimSpace(env.Errors[i].Input)] && env.Errors[i].StatusCode == http.StatusNotFound {
-			env.Errors[i].Message = fileNotFound
-		}
-	}
-	for i := range env.ContextData {
-		c := &env.ContextData[i]
-		if c.Status == command.StatusError && sf.missing[strings.TrimSpace(c.Input)] {
-			c.Error = fileNotFound
-		}
-	}
 }

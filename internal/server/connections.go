@@ -288,7 +288,7 @@ func (s *Server) updateConnection(w http.ResponseWriter, r *http.Request, u *sto
 		}
 		return internal(err)
 	}
-	s.conns.forget(name)
+	s.conns.Forget(name)
 	c, err = s.cfg.Store.GetConnection(r.Context(), name)
 	if err != nil {
 		return internal(err)
@@ -314,7 +314,7 @@ func (s *Server) handleDeleteConnection(w http.ResponseWriter, r *http.Request, 
 		}
 		return internal(err)
 	}
-	s.conns.forget(name)
+	s.conns.Forget(name)
 	s.log.InfoContext(r.Context(), "connection deleted", "connection", name, "by", u.Name)
 	w.WriteHeader(http.StatusNoContent)
 	return nil

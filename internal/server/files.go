@@ -1,100 +1,17 @@
 package server
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/vtsoar/vtsoar/internal/store"
 )
-
-// fileStore keeps uploaded files on disk, content-addressed: DIR/ab/abcdef... by
-// SHA-256, written once; records in the store name them.
-type fileStore struct {
-	dir  string
-	meta store.Files
-}
-
-func (fs *fileStore) path(sum string) string {
-	return filepath.Join(fs.dir, sum[:2], sum)
-}
-
-func (fs *fileStore) open(sum string) (*os.File, error) {
-	if len(sum) != 64 {
-		return nil, fmt.Errorf("bad sha256 %q", sum)
-	}
-	return os.Open(fs.path(sum))
-}
-
-// staged is an upload written to a temporary file, not yet in the store.
-type staged struct {
-	fs   *fileStore
-	tmp  string
-	sum  string
-	size int64
-}
-
-// stage streams r to a temporary file, at most max bytes, hashing it. A body over max
-// fails with *http.MaxBytesError. The caller commits or discards it.
-func (fs *fileStore) stage(r io.Reader, max int64) (*staged, error) {
-	tmp, err := os.CreateTemp(fs.dir, ".upload-*")
-	if err != nil {
-		return nil, err
-	}
-	st := &staged{fs: fs, tmp: tmp.Name()}
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, max+1))
-	if err == nil && n > max {
-		err = &http.MaxBytesError{Limit: max}
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		st.discard()
-		return nil, err
-	}
-	st.sum, st.size = hex.EncodeToString(h.Sum(nil)), n
-	return st, nil
-}
-
-// commit moves the staged content to its content address (kept as it is when the same
-// content is there already).
-func (st *staged) commit() error {
-	dst := st.fs.path(st.sum)
-	if _, err := os.Stat(dst); err == nil {
-		return st.discard()
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-		return err
-	}
-	if err := os.Rename(st.tmp, dst); err != nil {
-		return err
-	}
-	st.tmp = ""
-	return nil
-}
-
-// discard removes the staged content unless it was committed.
-func (st *staged) discard() error {
-	if st == nil || st.tmp == "" {
-		return nil
-	}
-	err := os.Remove(st.tmp)
-	st.tmp = ""
-	return err
-}
 
 // fileOut is an uploaded file as the API shows it.
 type fileOut struct {
@@ -125,11 +42,11 @@ func (s *Server) handleUploadFile(w http.ResponseWriter, r *http.Request, u *sto
 	}
 	var (
 		rec  store.StoredFile
-		up   *staged // the file's content, until it is committed
+		up   *store.Staged // the file's content, until it is committed
 		site string
 	)
 	// Content of a refused upload is not kept.
-	defer func() { up.discard() }()
+	defer func() { up.Discard() }()
 	for {
 		p, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -147,16 +64,17 @@ func (s *Server) handleUploadFile(w http.ResponseWriter, r *http.Request, u *sto
 			if up != nil {
 				return badRequest("one \"file\" part per upload")
 			}
-			up, err = s.files.stage(p, s.cfg.MaxFileSize)
+			up, err = s.files.Stage(p, s.cfg.MaxFileSize)
 			if err != nil {
 				var mbe *http.MaxBytesError
-				if errors.As(err, &mbe) {
+				var tle *store.TooLargeError
+				if errors.As(err, &mbe) || errors.As(err, &tle) {
 					return &apiError{status: http.StatusRequestEntityTooLarge, typ: ProblemTooLarge,
 						detail: fmt.Sprintf("the file is larger than the limit of %d bytes", s.cfg.MaxFileSize)}
 				}
 				return internal(err)
 			}
-			rec.SHA256, rec.Size = up.sum, up.size
+			rec.SHA256, rec.Size = up.SHA256, up.Size
 			rec.Name = filepath.Base(strings.ReplaceAll(p.FileName(), `\`, "/"))
 			if rec.Name == "." || rec.Name == "/" {
 				rec.Name = ""
@@ -190,7 +108,7 @@ func (s *Server) handleUploadFile(w http.ResponseWriter, r *http.Request, u *sto
 		return err
 	}
 	rec.ID, rec.Uploader = newID("f_"), u.Name
-	if err := up.commit(); err != nil {
+	if err := up.Commit(); err != nil {
 		return internal(err)
 	}
 	if err := s.cfg.Store.CreateFile(r.Context(), rec); err != nil {

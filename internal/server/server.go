@@ -43,7 +43,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -89,11 +88,11 @@ type Config struct {
 	Store store.Store
 	// Cipher seals the API keys of connections created or updated over the API.
 	Cipher *secret.Cipher
-	// Clients builds the clients of connections (nil: NewClients with Conn and
-	// Metrics).
-	Clients *Clients
+	// Clients builds the clients of connections (nil: a connclient.Pool with Conn,
+	// whose requests Metrics counts).
+	Clients *connclient.Pool
 	// Conn tunes the clients built for connections when Clients is nil; its
-	// HTTPClient is replaced by one that counts requests for the metrics.
+	// WrapTransport is replaced by one that counts requests for the metrics.
 	Conn connclient.Options
 	// Enrich runs events and connection health checks; nil answers 503 on those
 	// endpoints.
@@ -132,8 +131,8 @@ type Server struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	metrics *Metrics
-	files   *fileStore
-	conns   *Clients
+	files   *store.FileStore
+	conns   *connclient.Pool
 	routes  []route
 	console *console.Console
 	// metricsToken is the SHA-256 of Config.MetricsToken (nil: none).
@@ -161,21 +160,21 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()
 	}
-	fsDir := filepath.Join(cfg.DataDir, "files")
-	if err := os.MkdirAll(fsDir, 0o700); err != nil {
+	files, err := store.NewFileStore(filepath.Join(cfg.DataDir, "files"), cfg.Store)
+	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), metrics: cfg.Metrics,
-		files: &fileStore{dir: fsDir, meta: cfg.Store}}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), metrics: cfg.Metrics, files: files}
 	if cfg.MetricsToken != "" {
 		s.metricsToken = auth.HashToken(cfg.MetricsToken)
 	}
 	s.conns = cfg.Clients
 	if s.conns == nil {
-		s.conns = NewClients(cfg.Store, cfg.Cipher, cfg.Conn, s.metrics)
+		opts := cfg.Conn
+		opts.WrapTransport = s.metrics.Transport
+		s.conns = connclient.NewPool(cfg.Store, cfg.Cipher, opts)
 	}
 	s.metrics.watch(s, cfg.Enrich)
-	var err error
 	if s.console, err = console.New(console.Config{API: s, Authenticate: s.authenticate, AsUser: asUser, Secure: s.secure,
 		SessionIdle: cfg.SessionIdle, SessionMaxAge: cfg.SessionMaxAge, Store: cfg.Store,
 		Client: s.conns.Get, Logger: cfg.Logger}); err != nil {

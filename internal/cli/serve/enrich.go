@@ -20,7 +20,7 @@ import (
 // budget, and every request to VirusTotal counted in m); stop stops the service,
 // letting running jobs finish for a while (those cut short run again on the next
 // start).
-func startEnrich(ctx context.Context, env Env, o Flags, m *server.Metrics) (server.Enricher, *server.Clients, func(), error) {
+func startEnrich(ctx context.Context, env Env, o Flags, m *server.Metrics) (server.Enricher, *connclient.Pool, func(), error) {
 	notifiers, err := o.Notify.notifiers()
 	if err != nil {
 		return nil, nil, nil, err
@@ -36,8 +36,10 @@ func startEnrich(ctx context.Context, env Env, o Flags, m *server.Metrics) (serv
 		return nil, nil, nil, cmdutil.Usagef("%v", err)
 	}
 	k.Enrich(&eopts)
-	clients := server.NewClients(env.Store, env.Cipher, eopts.ClientOptions(), m)
-	eopts.ClientFactory = clients.Get
+	copts := eopts.ClientOptions()
+	copts.WrapTransport = m.Transport
+	clients := connclient.NewPool(env.Store, env.Cipher, copts)
+	eopts.Clients = clients
 	svc, err := enrich.New(ctx, env.Store, eopts)
 	if err != nil {
 		return nil, nil, nil, err

@@ -1,0 +1,125 @@
+package connclient
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/vtsoar/vtsoar/internal/command"
+	"github.com/vtsoar/vtsoar/internal/secret"
+	"github.com/vtsoar/vtsoar/internal/store"
+)
+
+// Pool keeps the clients of the stored connections of a long-running process (the
+// REST server and the enrichment of `vtsoar serve` share one), so that the requests
+// on one connection share its limiter (one in-process priority queue per budget) and
+// its HTTP keep-alive connections. A client is rebuilt when its stored connection
+// changes (its update time or its sealed key). The connections going through one
+// proxy share one HTTP client, unless the options give the HTTP client of all.
+// Options.WrapTransport wraps the transport of every HTTP client the pool uses.
+type Pool struct {
+	st     Store
+	cipher *secret.Cipher
+	opts   Options
+
+	mu      sync.Mutex
+	conns   map[string]pooled
+	clients map[string]*http.Client // by proxy URL
+}
+
+type pooled struct {
+	updated time.Time
+	sealed  []byte
+	conn    *Conn
+}
+
+// RecentBytes bounds the decoded answers a Pool keeps in front of the store's cache
+// for its connections (command.Recent), unless its options bring their own.
+const RecentBytes = 32 << 20
+
+// poolConcurrency sizes the idle pool of the HTTP clients of a Pool: the requests one
+// process has in flight to one server at once.
+const poolConcurrency = 16
+
+// NewPool returns the clients of the connections stored in st, built with Build and
+// opts, keys opened with c. Their answers are kept decoded in one command.Recent of
+// RecentBytes unless opts.Recent is set.
+func NewPool(st Store, c *secret.Cipher, opts Options) *Pool {
+	if opts.Recent == nil {
+		opts.Recent = command.NewRecent(RecentBytes)
+	}
+	if opts.HTTPClient != nil && opts.WrapTransport != nil {
+		hc := *opts.HTTPClient
+		if hc.Transport == nil {
+			hc.Transport = http.DefaultTransport
+		}
+		hc.Transport = opts.WrapTransport(hc.Transport)
+		opts.HTTPClient = &hc
+	}
+	return &Pool{st: st, cipher: c, opts: opts, conns: map[string]pooled{}, clients: map[string]*http.Client{}}
+}
+
+// Current returns the client built for the connection of stamp when it is still the
+// one stored (nil otherwise: Get builds it again).
+func (p *Pool) Current(stamp store.ConnectionStamp) *Conn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e, ok := p.conns[stamp.Name]; ok && e.updated.Equal(stamp.UpdatedAt) && bytes.Equal(e.sealed, stamp.SealedAPIKey) {
+		return e.conn
+	}
+	return nil
+}
+
+// Get returns the client of the stored connection c.
+func (p *Pool) Get(ctx context.Context, c store.Connection) (*Conn, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e, ok := p.conns[c.Name]; ok && e.updated.Equal(c.UpdatedAt) && bytes.Equal(e.sealed, c.SealedAPIKey) {
+		return e.conn, nil
+	}
+	opts := p.opts
+	if opts.HTTPClient == nil {
+		proxy, err := OpenProxy(p.cipher, c)
+		if err != nil {
+			return nil, err
+		}
+		hc, err := p.httpClient(proxy)
+		if err != nil {
+			return nil, fmt.Errorf("connection %s: %w", c.Name, err)
+		}
+		opts.HTTPClient = hc
+	}
+	conn, err := Build(ctx, p.st, p.cipher, c, opts)
+	if err != nil {
+		return nil, err
+	}
+	p.conns[c.Name] = pooled{updated: c.UpdatedAt, sealed: bytes.Clone(c.SealedAPIKey), conn: conn}
+	return conn, nil
+}
+
+// Forget drops the client of a connection that changed or went away.
+func (p *Pool) Forget(name string) {
+	p.mu.Lock()
+	delete(p.conns, name)
+	p.mu.Unlock()
+}
+
+// httpClient returns the HTTP client for a proxy ("" for none), its transport wrapped
+// by Options.WrapTransport. Call with mu held.
+func (p *Pool) httpClient(proxy string) (*http.Client, error) {
+	if hc, ok := p.clients[proxy]; ok {
+		return hc, nil
+	}
+	hc, err := NewHTTPClient(poolConcurrency, proxy)
+	if err != nil {
+		return nil, err
+	}
+	if p.opts.WrapTransport != nil {
+		hc.Transport = p.opts.WrapTransport(hc.Transport)
+	}
+	p.clients[proxy] = hc
+	return hc, nil
+}

@@ -1,0 +1,159 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// FileStore keeps uploaded files: their content on disk, content-addressed
+// (DIR/ab/abcdef... by SHA-256, written once and shared by every upload of the same
+// bytes), and their records (Files) in the store.
+type FileStore struct {
+	dir  string
+	meta Files
+}
+
+// NewFileStore returns the file store whose content lives under dir (made, mode 0700,
+// when missing) and whose records are in meta.
+func NewFileStore(dir string, meta Files) (*FileStore, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("file store: %w", err)
+	}
+	return &FileStore{dir: dir, meta: meta}, nil
+}
+
+func (fs *FileStore) path(sum string) string {
+	return filepath.Join(fs.dir, sum[:2], sum)
+}
+
+// OpenContent opens the content whose SHA-256 is sum (lower-case hex).
+func (fs *FileStore) OpenContent(sum string) (*os.File, error) {
+	if len(sum) != 64 {
+		return nil, fmt.Errorf("file store: bad sha256 %q", sum)
+	}
+	return os.Open(fs.path(sum))
+}
+
+// TooLargeError is the error of content over the size it may have.
+type TooLargeError struct{ Limit int64 }
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("the file is larger than the limit of %d bytes", e.Limit)
+}
+
+// Staged is content written to a temporary file of the store, hashed, not yet at its
+// address: Commit keeps it, Discard drops it.
+type Staged struct {
+	// SHA256 and Size are the content's.
+	SHA256 string
+	Size   int64
+
+	fs  *FileStore
+	tmp string
+}
+
+// Stage streams r to a temporary file, at most max bytes, hashing it. Content over max
+// fails with a *TooLargeError (and an error of r is returned as it is). The caller
+// commits or discards it.
+func (fs *FileStore) Stage(r io.Reader, max int64) (*Staged, error) {
+	tmp, err := os.CreateTemp(fs.dir, ".upload-*")
+	if err != nil {
+		return nil, err
+	}
+	st := &Staged{fs: fs, tmp: tmp.Name()}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, max+1))
+	if err == nil && n > max {
+		err = &TooLargeError{Limit: max}
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		st.Discard()
+		return nil, err
+	}
+	st.SHA256, st.Size = hex.EncodeToString(h.Sum(nil)), n
+	return st, nil
+}
+
+// Commit moves the staged content to its content address (kept as it is when the same
+// content is there already).
+func (st *Staged) Commit() error {
+	dst := st.fs.path(st.SHA256)
+	if _, err := os.Stat(dst); err == nil {
+		return st.Discard()
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return err
+	}
+	if err := os.Rename(st.tmp, dst); err != nil {
+		return err
+	}
+	st.tmp = ""
+	return nil
+}
+
+// Discard removes the staged content unless it was committed; it does nothing on a
+// nil Staged.
+func (st *Staged) Discard() error {
+	if st == nil || st.tmp == "" {
+		return nil
+	}
+	err := os.Remove(st.tmp)
+	st.tmp = ""
+	return err
+}
+
+// FileIDNotFound is the integration's message for a file id that names no file (or
+// one the caller may not see).
+const FileIDNotFound = "File ID Not Found."
+
+// errNoFile is what a FileSource's Open returns for an id it does not see.
+var errNoFile = fmt.Errorf("file id not found: %w", fs.ErrNotExist)
+
+// Source returns the stored files for which visible is true (nil: every file), opened
+// by their id: the file source of a command that takes files (detonate-files over
+// REST), as command.FileSource describes it.
+func (fs *FileStore) Source(visible func(StoredFile) bool) *FileSource {
+	return &FileSource{fs: fs, visible: visible}
+}
+
+// FileSource opens stored files by id (FileStore.Source).
+type FileSource struct {
+	fs      *FileStore
+	visible func(StoredFile) bool
+}
+
+// Open returns the content of the file id with its name and size. An id that names no
+// file, or one that is not visible, is an error wrapping fs.ErrNotExist.
+func (s *FileSource) Open(ctx context.Context, id string) (io.ReadCloser, string, int64, error) {
+	meta, err := s.fs.meta.GetFile(ctx, id)
+	if err == nil && s.visible != nil && !s.visible(meta) {
+		err = ErrNotFound
+	}
+	if errors.Is(err, ErrNotFound) {
+		return nil, "", 0, errNoFile
+	}
+	if err != nil {
+		return nil, "", 0, err
+	}
+	f, err := s.fs.OpenContent(meta.SHA256)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	return f, meta.Name, meta.Size, nil
+}
+
+// NotFound is the message of an id Open does not find: FileIDNotFound.
+func (s *FileSource) NotFound(string) string { return FileIDNotFound }
