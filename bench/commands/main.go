@@ -139,9 +139,13 @@ func run(n, conc int, latency time.Duration, runs int) error {
 		if err := e.reset(); err != nil {
 			return err
 		}
+		p, err := command.Prepare(command.Request{Command: "check-file-reputation", Inputs: inputs, Run: command.RunOptions{Concurrency: conc, Fresh: true}})
+		if err != nil {
+			return err
+		}
 		cpu0 := cpuTime()
 		start := time.Now()
-		env, err := command.Run(ctx, deps(), command.Request{Command: "check-file-reputation", Inputs: inputs, Concurrency: conc, Fresh: true})
+		env, err := command.Run(ctx, deps(), p)
 		wall := time.Since(start)
 		cpu := cpuTime() - cpu0
 		if err != nil {
@@ -207,8 +211,12 @@ func run(n, conc int, latency time.Duration, runs int) error {
 	if err := e.reset(); err != nil {
 		return err
 	}
+	p, err := command.Prepare(command.Request{Command: "check-file-reputation", Inputs: inputs, Run: command.RunOptions{Concurrency: conc, Fresh: true}})
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	env, err := command.Run(ctx, deps(), command.Request{Command: "check-file-reputation", Inputs: inputs, Concurrency: conc, Fresh: true})
+	env, err := command.Run(ctx, deps(), p)
 	wall := time.Since(start)
 	if err != nil {
 		return err

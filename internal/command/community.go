@@ -22,8 +22,8 @@ func communityCommands() []*Command {
 or domain, told apart as lookup does), newest first, up to --limit per input: each
 comment's id, date, text, tags and votes. key_fields.CommentCounts gives how many were
 read per input.`,
-			Options: []string{OptLimit},
-			exec:    execGetComments,
+			newOptions: newLimitOptions,
+			exec:       execGetComments,
 			keyFields: func(rs []Result) map[string]any {
 				return map[string]any{"CommentCounts": detail(rs, "count")}
 			},
@@ -32,22 +32,14 @@ read per input.`,
 			Name:  "add-comment",
 			Title: "Add Comment",
 			summary: func(d Door) string {
-				return fmt.Sprintf("Post a comment (%s) on each file, IP address, URL or domain", d.Option(OptComment))
+				return fmt.Sprintf("Post a comment (%s) on each file, IP address, URL or domain", d.Option("comment"))
 			},
 			Long: `Posts the text of --comment as a community comment on each observable (a file hash,
 IP address, URL or domain). Words of the text starting with '#' become its tags. An
 object given twice is commented once. key_fields.CommentIDs gives each new comment's
 id.`,
-			Options: []string{OptComment},
-			check: func(req Request) error {
-				if strings.TrimSpace(req.Comment) == "" {
-					return refused(nil, func(d Door) string {
-						return fmt.Sprintf("add-comment needs the comment's text (%s)", d.OptionValue(OptComment, "TEXT"))
-					})
-				}
-				return nil
-			},
-			exec: execAddComment,
+			newOptions: func() Options { return &CommentOptions{} },
+			exec:       execAddComment,
 			keyFields: func(rs []Result) map[string]any {
 				return map[string]any{"CommentIDs": detail(rs, "comment_id")}
 			},
@@ -59,8 +51,8 @@ id.`,
 			Long: `Lists VirusTotal's community votes on each observable (a file hash, IP address, URL or
 domain), up to --limit per input: each vote's id, date, verdict and weight, and how many
 of those read say harmless and malicious. key_fields.VoteCounts gives them per input.`,
-			Options: []string{OptLimit},
-			exec:    execGetVotes,
+			newOptions: newLimitOptions,
+			exec:       execGetVotes,
 			keyFields: func(rs []Result) map[string]any {
 				return map[string]any{"VoteCounts": detail(rs, "vote_counts")}
 			},
@@ -69,24 +61,13 @@ of those read say harmless and malicious. key_fields.VoteCounts gives them per i
 			Name:  "add-vote",
 			Title: "Add Vote",
 			summary: func(d Door) string {
-				return fmt.Sprintf("Vote harmless or malicious (%s) on each observable", d.Option(OptVerdict))
+				return fmt.Sprintf("Vote harmless or malicious (%s) on each observable", d.Option("verdict"))
 			},
 			Long: `Casts the community vote --verdict (harmless or malicious) on each observable (a file
 hash, IP address, URL or domain). An object given twice is voted on once.
 key_fields.VoteIDs gives each vote's id.`,
-			Options: []string{OptVerdict},
-			check: func(req Request) error {
-				switch vt.Verdict(strings.ToLower(strings.TrimSpace(req.Verdict))) {
-				case vt.VerdictHarmless, vt.VerdictMalicious:
-					return nil
-				case "":
-					return refused(nil, func(d Door) string {
-						return fmt.Sprintf("add-vote needs a verdict (%s)", d.OptionValue(OptVerdict, "harmless|malicious"))
-					})
-				}
-				return badRequest("verdict %q: want harmless or malicious", req.Verdict)
-			},
-			exec: execAddVote,
+			newOptions: func() Options { return &VoteOptions{} },
+			exec:       execAddVote,
 			keyFields: func(rs []Result) map[string]any {
 				return map[string]any{"VoteIDs": detail(rs, "vote_id")}
 			},
@@ -99,6 +80,60 @@ key_fields.VoteIDs gives each vote's id.`,
 		c.noun, c.invalid = "Object", "Invalid Input."
 	}
 	return cmds
+}
+
+// CommentOptions are the options of add-comment.
+type CommentOptions struct {
+	// Comment is the text posted on each input (words starting with '#' become its
+	// tags).
+	Comment string
+}
+
+// maxComment bounds a comment's text.
+const maxComment = 64 << 10
+
+// Fields implements Options.
+func (o *CommentOptions) Fields() []Field {
+	return []Field{{Name: "comment", Usage: "the comment's text (words starting with # become its tags)", MaxLength: maxComment, Value: &o.Comment}}
+}
+
+// Validate implements Options: there is a text.
+func (o *CommentOptions) Validate() error {
+	if strings.TrimSpace(o.Comment) == "" {
+		return refused(nil, func(d Door) string {
+			return fmt.Sprintf("add-comment needs the comment's text (%s)", d.OptionValue("comment", "TEXT"))
+		})
+	}
+	return nil
+}
+
+// VoteOptions are the options of add-vote.
+type VoteOptions struct {
+	// Verdict is the vote cast on each input: "harmless" or "malicious" (in any
+	// case).
+	Verdict string
+
+	verdict vt.Verdict
+}
+
+// Fields implements Options.
+func (o *VoteOptions) Fields() []Field {
+	return []Field{{Name: "verdict", Usage: "the vote: harmless or malicious", Doc: "the vote: harmless or malicious (case-insensitive)",
+		Enum: []string{string(vt.VerdictHarmless), string(vt.VerdictMalicious)}, Value: &o.Verdict}}
+}
+
+// Validate implements Options: the verdict is harmless or malicious.
+func (o *VoteOptions) Validate() error {
+	switch v := vt.Verdict(strings.ToLower(strings.TrimSpace(o.Verdict))); v {
+	case vt.VerdictHarmless, vt.VerdictMalicious:
+		o.verdict = v
+		return nil
+	case "":
+		return refused(nil, func(d Door) string {
+			return fmt.Sprintf("add-vote needs a verdict (%s)", d.OptionValue("verdict", "harmless|malicious"))
+		})
+	}
+	return badRequest("verdict %q: want harmless or malicious", o.Verdict)
 }
 
 // anyObjectTask parses an input of any kind (told apart as lookup does); a rejection
@@ -174,7 +209,7 @@ func communityList[T, V any](r *run, t task, name string, page func(cursor strin
 	var items []T
 	views := []V{}
 	var raws []json.RawMessage
-	pages, cursor, err := followPages(r.limit, page, func(it T) {
+	pages, cursor, err := followPages(options[*LimitOptions](r).Limit, page, func(it T) {
 		items = append(items, it)
 		views = append(views, view(it))
 		raws = append(raws, rawObject(object(it)))
@@ -198,7 +233,7 @@ func communityList[T, V any](r *run, t task, name string, page func(cursor strin
 
 func execAddComment(ctx context.Context, r *run, t task) outcome {
 	entry := communityEntry(t.obs)
-	c, err := r.d.Client.AddComment(ctx, Collection(t.obs.Kind), objectID(t.obs), r.req.Comment)
+	c, err := r.d.Client.AddComment(ctx, Collection(t.obs.Kind), objectID(t.obs), options[*CommentOptions](r).Comment)
 	if err != nil {
 		return outcome{entry: entry, fail: kindFailure(t.obs.Kind, err)}
 	}
@@ -245,8 +280,7 @@ func execGetVotes(ctx context.Context, r *run, t task) outcome {
 
 func execAddVote(ctx context.Context, r *run, t task) outcome {
 	entry := communityEntry(t.obs)
-	verdict := vt.Verdict(strings.ToLower(strings.TrimSpace(r.req.Verdict)))
-	v, err := r.d.Client.AddVote(ctx, Collection(t.obs.Kind), objectID(t.obs), verdict)
+	v, err := r.d.Client.AddVote(ctx, Collection(t.obs.Kind), objectID(t.obs), options[*VoteOptions](r).verdict)
 	if err != nil {
 		return outcome{entry: entry, fail: kindFailure(t.obs.Kind, err)}
 	}

@@ -28,8 +28,9 @@ its report is returned ("uploaded": false) unless --rescan asks for a new analys
 Otherwise the file is uploaded (through an upload URL above 32 MB), the analysis followed
 (--poll-interval, --timeout) and the fresh report returned. Files over %d MB, missing or
 unreadable are per-input errors; nothing is sent for them.`, vt.MaxUpload>>20),
-		Options:   []string{OptRescan, OptPollInterval, OptTimeout},
-		InputHelp: "PATH",
+		InputHelp:  "PATH",
+		TakesFiles: true,
+		newOptions: func() Options { return &DetonateOptions{AnalysisOptions: defaultAnalysis()} },
 		plan: func(r *run, input string) (task, *Failure) {
 			ref := strings.TrimSpace(input)
 			if ref == "" {
@@ -52,6 +53,21 @@ unreadable are per-input errors; nothing is sent for them.`, vt.MaxUpload>>20),
 		invalid: "Invalid File.",
 	}}
 }
+
+// DetonateOptions are the options of detonate-files.
+type DetonateOptions struct {
+	// Rescan analyses again the files VirusTotal already knows.
+	Rescan bool
+	AnalysisOptions
+}
+
+// Fields implements Options.
+func (o *DetonateOptions) Fields() []Field {
+	return append([]Field{{Name: "rescan", Usage: "analyse files VirusTotal already knows again", Value: &o.Rescan}}, o.AnalysisOptions.fields()...)
+}
+
+// Validate implements Options.
+func (o *DetonateOptions) Validate() error { return nil }
 
 func (r *run) files() FileSource {
 	if r.d.Files == nil {
@@ -112,7 +128,7 @@ func (r *run) detonate(ctx context.Context, ref, name string, size int64, sum st
 	obs := ioc.Observable{Kind: ioc.KindFile, Hash: ioc.SHA256, ID: sum, Value: sum, Input: sum}
 	var analysis *vt.AnalysisDescriptor
 	rescanned := false
-	if r.req.Rescan {
+	if options[*DetonateOptions](r).Rescan {
 		d, err := r.d.Client.RescanFile(ctx, sum)
 		switch {
 		case err == nil:

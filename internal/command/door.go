@@ -16,16 +16,25 @@ const (
 	REST
 )
 
-// Option returns option opt (an Opt* name) as d spells it: "--out-dir", or
+// Option returns the option named opt (Field.Name) as d spells it: "--out-dir", or
 // `"out_dir"` over REST.
-func (d Door) Option(opt string) string {
+func (d Door) Option(opt string) string { return d.Field(Field{Name: opt}) }
+
+// Field returns option f as d spells it: over REST its member (`"widget_colors"`), on
+// the command line its flag, or the flags of its members ("--fg1, --bg1, --bg2 and
+// --bd1").
+func (d Door) Field(f Field) string {
 	if d == REST {
-		return `"` + strings.ReplaceAll(opt, "-", "_") + `"`
+		return `"` + f.JSONName() + `"`
 	}
-	if opt == OptWidgetColors {
-		return "--fg1, --bg1, --bg2 and --bd1"
+	if len(f.Members) == 0 {
+		return "--" + f.Name
 	}
-	return "--" + opt
+	flags := make([]string, len(f.Members))
+	for i, m := range f.Members {
+		flags[i] = "--" + m.Name
+	}
+	return strings.Join(flags[:len(flags)-1], ", ") + " and " + flags[len(flags)-1]
 }
 
 // OptionValue returns option opt given value as d spells it: "--out-dir DIR", or

@@ -14,26 +14,35 @@ func TestRefusalsSpeakTheDoorsWords(t *testing.T) {
 	e := newEnv(t, vtsim.Options{})
 	e.deps.PublicKey = true
 	run := func(req Request) error {
-		if err := Validate(req); err != nil {
+		p, err := Prepare(req)
+		if err != nil {
 			return err
 		}
-		_, err := Run(t.Context(), e.deps, req)
+		_, err = Run(t.Context(), e.deps, p)
 		return err
+	}
+	x := []string{"x"}
+	download := func(outDir string) Request {
+		c, _ := Lookup("download-file")
+		o := c.NewOptions().(*DownloadOptions)
+		o.OutDir = outDir
+		return Request{Command: c.Name, Inputs: []string{"44d88612fea8a8f36de82e1278abb02f"}, Options: o}
 	}
 	for _, tc := range []struct {
 		req       Request
 		cli, rest string
 	}{
-		{Request{Command: "check-file-reputation", Inputs: []string{"x"}, OutDir: "/tmp"}, "option --out-dir", `option "out_dir"`},
-		{Request{Command: "check-file-reputation", Inputs: []string{"x"}, PollInterval: 5}, "option --poll-interval", `option "poll_interval"`},
-		{Request{Command: "check-file-reputation", Inputs: []string{"x"}, WidgetColors: WidgetColors{FG1: "fff"}}, "option --fg1, --bg1, --bg2 and --bd1", `option "widget_colors"`},
+		{withOptions(t, "check-file-reputation", x, map[string]any{"out_dir": "/tmp"}), "option --out-dir", `option "out_dir"`},
+		{withOptions(t, "check-file-reputation", x, map[string]any{"poll_interval": 5}), "option --poll-interval", `option "poll_interval"`},
+		{withOptions(t, "check-file-reputation", x, map[string]any{"widget_colors": map[string]any{"fg1": "fff"}}),
+			"option --fg1, --bg1, --bg2 and --bd1", `option "widget_colors"`},
 		{Request{Command: "get-ip-relationships", Inputs: []string{"8.8.8.8"}}, "(--relationship NAME)", `("relationship")`},
 		{Request{Command: "add-comment", Inputs: []string{"8.8.8.8"}}, "(--comment TEXT)", `("comment")`},
 		{Request{Command: "add-vote", Inputs: []string{"8.8.8.8"}}, "(--verdict harmless|malicious)", `("verdict")`},
-		{Request{Command: "download-file", Inputs: []string{"44d88612fea8a8f36de82e1278abb02f"}}, "(--out-dir DIR)", `("out_dir")`},
-		{Request{Command: "download-file", Inputs: []string{"44d88612fea8a8f36de82e1278abb02f"}, OutDir: t.TempDir()},
-			"run with --quota premium (or store the connection with --quota premium)", `set the connection's "quota" to "premium"`},
-		{Request{Command: "get-url-relationships", Relationship: "contacted_domains", Inputs: []string{"https://example.com/"}},
+		{withOptions(t, "search", x, map[string]any{"limit": -1}), "--limit must be at least 1, got -1", `"limit" must be at least 1, got -1`},
+		{download(""), "(--out-dir DIR)", `("out_dir")`},
+		{download(t.TempDir()), "run with --quota premium (or store the connection with --quota premium)", `set the connection's "quota" to "premium"`},
+		{withOptions(t, "get-url-relationships", []string{"https://example.com/"}, map[string]any{"relationship": "contacted_domains"}),
 			"run with --quota premium", `set the connection's "quota" to "premium"`},
 	} {
 		err := run(tc.req)

@@ -37,25 +37,46 @@ is sent and the command is refused (exit 2); a key VirusTotal refuses is an erro
 input. key_fields.Paths gives where each file went.
 
 The files are samples VirusTotal holds: treat them as live malware.`,
-		Options:   []string{OptOutDir, OptMaxSize},
-		InputHelp: "HASH",
-		plan:      objectTask,
-		exec:      execDownload,
-		check: func(req Request) error {
-			if req.OutDir == "" {
-				return refused(nil, func(d Door) string {
-					return fmt.Sprintf("download-file needs a directory to write the files to (%s)", d.OptionValue(OptOutDir, "DIR"))
-				})
-			}
-			return nil
-		},
+		InputHelp:   "HASH",
+		Premium:     true,
+		WritesFiles: true,
+		CLIOnly:     "download-file writes live samples to a local directory: run it from the CLI (vtsoar download-file --out-dir DIR HASH...)",
+		newOptions:  func() Options { return &DownloadOptions{MaxSize: DefaultMaxSize} },
+		plan:        objectTask,
+		exec:        execDownload,
 		keyFields: func(rs []Result) map[string]any {
 			return map[string]any{"Paths": detail(rs, "path")}
 		},
-		premium: true,
 		noun:    "File",
 		invalid: "Invalid Hash.",
 	}}
+}
+
+// DownloadOptions are the options of download-file.
+type DownloadOptions struct {
+	// OutDir is where the files are written.
+	OutDir string
+	// MaxSize bounds each file, in bytes.
+	MaxSize int64
+}
+
+// Fields implements Options.
+func (o *DownloadOptions) Fields() []Field {
+	return []Field{
+		{Name: "out-dir", Usage: "directory the downloaded files are written to (required: they are live samples)",
+			CLIOnly: "the samples are written to a local directory", Value: &o.OutDir},
+		{Name: "max-size", Usage: "largest file kept, in bytes", Positive: true, Value: &o.MaxSize},
+	}
+}
+
+// Validate implements Options: there is a directory to write to.
+func (o *DownloadOptions) Validate() error {
+	if o.OutDir == "" {
+		return refused(nil, func(d Door) string {
+			return fmt.Sprintf("download-file needs a directory to write the files to (%s)", d.OptionValue("out-dir", "DIR"))
+		})
+	}
+	return nil
 }
 
 // errTooLarge is the error of a download past the size cap.
@@ -79,16 +100,14 @@ func (c *capWriter) Write(p []byte) (int, error) {
 
 func execDownload(ctx context.Context, r *run, t task) outcome {
 	entry := ContextEntry{Type: string(ioc.KindFile), ID: t.obs.ID}
-	max := r.req.MaxSize
-	if max == 0 {
-		max = DefaultMaxSize
+	o := options[*DownloadOptions](r)
+	dir, max := o.OutDir, o.MaxSize
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return outcome{entry: entry, fail: &Failure{Code: "LocalFileError", Message: fmt.Sprintf("cannot create %s: %v", dir, err)}}
 	}
-	if err := os.MkdirAll(r.req.OutDir, 0o700); err != nil {
-		return outcome{entry: entry, fail: &Failure{Code: "LocalFileError", Message: fmt.Sprintf("cannot create %s: %v", r.req.OutDir, err)}}
-	}
-	tmp, err := os.CreateTemp(r.req.OutDir, ".download-*")
+	tmp, err := os.CreateTemp(dir, ".download-*")
 	if err != nil {
-		return outcome{entry: entry, fail: &Failure{Code: "LocalFileError", Message: fmt.Sprintf("cannot write in %s: %v", r.req.OutDir, err)}}
+		return outcome{entry: entry, fail: &Failure{Code: "LocalFileError", Message: fmt.Sprintf("cannot write in %s: %v", dir, err)}}
 	}
 	defer os.Remove(tmp.Name()) // once renamed, this removes nothing
 	var h hash.Hash = sha256.New()
@@ -114,7 +133,7 @@ func execDownload(ctx context.Context, r *run, t task) outcome {
 		return outcome{entry: entry, fail: r.failure(err)}
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	path := filepath.Join(r.req.OutDir, sum)
+	path := filepath.Join(dir, sum)
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return outcome{entry: entry, fail: &Failure{Code: "LocalFileError", Message: fmt.Sprintf("cannot keep the file: %v", err)}}
 	}

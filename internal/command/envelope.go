@@ -47,6 +47,18 @@ type Envelope struct {
 	// Skipped lists what lookup found but did not look up, and why (a private
 	// address, a well-known benign domain); absent for other commands.
 	Skipped []SkippedInput `json:"skipped,omitempty"`
+
+	// cmd is the command whose results these are (Source).
+	cmd *Command
+}
+
+// Source returns the command whose results the envelope holds: the one it was made
+// for, else (an envelope decoded from JSON) the one Command names.
+func (e *Envelope) Source() (*Command, bool) {
+	if e.cmd != nil {
+		return e.cmd, true
+	}
+	return Lookup(e.Command)
 }
 
 // SkippedInput is an input lookup left out.

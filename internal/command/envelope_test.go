@@ -66,14 +66,28 @@ func TestEnvelopeJSONNames(t *testing.T) {
 
 func TestRequestJSON(t *testing.T) {
 	var r Request
-	err := json.Unmarshal([]byte(`{"connection":"prod","inputs":["a"],"relationship":"Resolutions","poll_interval":"2s","timeout":30,"max_age":"1h"}`), &r)
+	err := json.Unmarshal([]byte(`{"connection":"prod","inputs":["a"],"no_submit":true,"poll_interval":"2s","timeout":30,"max_age":"1h"}`), &r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if time.Duration(r.PollInterval) != 2*time.Second || time.Duration(r.Timeout) != 30*time.Second || time.Duration(r.MaxAge) != time.Hour || r.Connection != "prod" {
-		t.Errorf("decoded %+v", r)
+	var conn string
+	if ok, err := r.Take("connection", &conn); !ok || err != nil || conn != "prod" {
+		t.Fatalf("Take(connection) = %v %v %q", ok, err, conn)
 	}
-	if err := json.Unmarshal([]byte(`{"timeout":"soon"}`), &r); err == nil {
+	r.Command = "get-url-reports"
+	p, err := Prepare(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := p.Options().(*URLReportOptions)
+	if o.PollInterval != 2*time.Second || o.Timeout != 30*time.Second || p.RunOptions().MaxAge != time.Hour || !o.NoSubmit {
+		t.Errorf("decoded %+v %+v", o, p.RunOptions())
+	}
+	if err := json.Unmarshal([]byte(`{"inputs":["a"],"timeout":"soon"}`), &r); err != nil {
+		t.Fatal(err)
+	}
+	r.Command = "scan-url"
+	if _, err := Prepare(r); err == nil {
 		t.Error("a bad duration was accepted")
 	}
 }
@@ -124,8 +138,14 @@ func TestEnvelopeWriteJSON(t *testing.T) {
 	withSkipped.Skipped = []SkippedInput{{Input: "10.0.0.1", Type: "ip", Value: "10.0.0.1", Reason: "private address (RFC 1918)"}}
 	// Every member of the envelope is written: a field added to Envelope must be
 	// added to WriteJSON too.
-	if n := reflect.TypeOf(Envelope{}).NumField(); n != 7 {
-		t.Fatalf("Envelope has %d fields; WriteJSON writes 7: teach it the new one, and this test", n)
+	n := 0
+	for f := range reflect.TypeFor[Envelope]().Fields() {
+		if f.IsExported() {
+			n++
+		}
+	}
+	if n != 7 {
+		t.Fatalf("Envelope has %d exported fields; WriteJSON writes 7: teach it the new one, and this test", n)
 	}
 	for _, env := range []*Envelope{env, &withSkipped} {
 		testWriteJSON(t, env, raw)
@@ -241,7 +261,7 @@ func TestContextEntriesEncodeAsEncodingJSON(t *testing.T) {
 		{Command: "check-ip-reputation", Inputs: []string{"8.8.8.8", "1.1.1.1", "1.2.3"}},
 		{Command: "get-ip-reports", Inputs: []string{"8.8.4.4"}},
 		{Command: "get-file-behavior-summaries", Inputs: files[:5]},
-		{Command: "get-domain-relationships", Inputs: []string{"example.com"}, Relationship: "subdomains"},
+		withOptions(t, "get-domain-relationships", []string{"example.com"}, map[string]any{"relationship": "subdomains"}),
 		{Command: "lookup", Inputs: []string{files[0], "example.com", "8.8.8.8", urls[0]}},
 		{Command: "search", Inputs: []string{"example.com"}},
 	} {

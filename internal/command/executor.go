@@ -54,23 +54,23 @@ type outcome struct {
 
 type run struct {
 	cmd   *Command
+	p     *Prepared
 	d     Deps
-	req   Request
 	cache cache.Cache
 	log   *slog.Logger
 	now   func() time.Time
-
-	maxAge       time.Duration
-	limit        int
-	pollInterval time.Duration
-	timeout      time.Duration
-	rel          vt.Relationship
+	// keepRaw keeps VirusTotal's answers in answered for the tasks that start later
+	// (a file's md5 answered by its sha256's fetch); a run without such tasks drops
+	// them once each input has its result, so that a long stream's memory does not
+	// grow with its inputs.
+	keepRaw bool
 
 	mu       sync.Mutex
 	answered map[string]outcome // successful outcomes by key and alias
 	flights  map[string]*flight
 
-	emitMu sync.Mutex
+	sinkMu sync.Mutex
+	sink   func(Result)
 }
 
 type flight struct {
@@ -78,109 +78,80 @@ type flight struct {
 	out  outcome
 }
 
-// Run runs a command over the request's inputs and returns the envelope. The error is
-// non-nil only for a malformed request (a *RequestError: unknown command, an option
-// the command does not take, a bad relationship); everything that happens to an input
-// is in the envelope.
-func Run(ctx context.Context, d Deps, req Request) (*Envelope, error) {
-	cmd, ok := Lookup(req.Command)
-	if !ok {
-		return nil, unknownCommand(req.Command)
-	}
-	r, err := newRun(cmd, d, req)
-	if err != nil {
+// Run runs every input of p on d and returns the envelope. The error is non-nil only
+// when d cannot run p: a *RequestError wrapping ErrPremiumOnly (nothing was sent), or
+// Deps without a client. Everything that happens to an input is in the envelope.
+func Run(ctx context.Context, d Deps, p *Prepared) (*Envelope, error) {
+	results := make([]Result, p.Len())
+	if err := Stream(ctx, d, p, nil, func(res Result) { results[res.Index] = res }); err != nil {
 		return nil, err
 	}
-	inputs := req.Inputs
-	if cmd.NoInputs {
+	return p.Envelope(results), nil
+}
+
+// Stream runs the inputs of p at the positions in only (nil: every input) on d, and
+// gives each input's result to sink as soon as it is known, in the order they finish,
+// one call at a time; Result.Index is the input's position in p.Inputs(). Inputs
+// naming the same object are answered by one request, within the inputs run. Stream
+// keeps none of the results: a caller that writes them as they come (-o jsonl) or
+// stores them (a run resumed later) holds only what it keeps, and p.Envelope makes
+// the envelope of the results of every input. The error is Run's.
+func Stream(ctx context.Context, d Deps, p *Prepared, only []int, sink func(Result)) error {
+	r, err := newRun(d, p)
+	if err != nil {
+		return err
+	}
+	r.sink = sink
+	inputs := p.inputs
+	if p.cmd.NoInputs {
 		inputs = []string{r.d.Client.ServerURL()}
-	} else if len(inputs) == 0 {
-		return nil, badRequest("%s needs at least one input", cmd.Name)
 	}
-	var skipped []SkippedInput
-	if cmd.prepare != nil {
-		inputs, skipped = cmd.prepare(r, inputs)
+	if only == nil {
+		only = make([]int, len(inputs))
+		for i := range only {
+			only[i] = i
+		}
 	}
-	results := r.execute(ctx, inputs)
-	env := r.envelope(results)
-	if cmd.prepare != nil {
-		env.Skipped = skipped
+	for _, i := range only {
+		if i < 0 || i >= len(inputs) {
+			return fmt.Errorf("command: input %d of %d", i, len(inputs))
+		}
+	}
+	r.execute(ctx, inputs, only)
+	return nil
+}
+
+// Envelope makes the envelope of p from its results, one per input in input order
+// (the results Stream gave, in any order, put at their Index).
+func (p *Prepared) Envelope(results []Result) *Envelope {
+	env := &Envelope{Command: p.cmd.Name, cmd: p.cmd, ContextData: make([]ContextEntry, 0, len(results)),
+		RawData: []json.RawMessage{}, Errors: []ErrorEntry{}}
+	ok := 0
+	for _, res := range results {
+		env.ContextData = append(env.ContextData, res.Context)
+		if res.Err != nil {
+			env.Errors = append(env.Errors, *res.Err)
+			continue
+		}
+		ok++
+		raw := res.Raw
+		if len(raw) == 0 {
+			raw = json.RawMessage("null")
+		}
+		env.RawData = append(env.RawData, raw)
+	}
+	env.ReturnData = returnData(ok, len(results))
+	env.KeyFields = map[string]any{}
+	if p.cmd.keyFields != nil {
+		env.KeyFields = p.cmd.keyFields(results)
+	}
+	if p.cmd.prepare != nil {
+		env.Skipped = p.Skipped()
 		if len(results) == 0 {
 			env.ReturnData = Successful // nothing left to look up is no failure
 		}
 	}
-	return env, nil
-}
-
-// Validate checks a request without running it: the command exists and takes the
-// options that are set.
-func Validate(req Request) error {
-	cmd, ok := Lookup(req.Command)
-	if !ok {
-		return unknownCommand(req.Command)
-	}
-	_, err := checkOptions(cmd, req)
-	return err
-}
-
-func checkOptions(cmd *Command, req Request) (vt.Relationship, error) {
-	for _, o := range [...]struct {
-		name string
-		set  bool
-	}{
-		{OptRelationship, req.Relationship != ""},
-		{OptLimit, req.Limit != 0},
-		{OptDescriptorsOnly, req.DescriptorsOnly},
-		{OptNoSubmit, req.NoSubmit},
-		{OptRescan, req.Rescan},
-		{OptWait, req.Wait},
-		{OptPollInterval, req.PollInterval != 0},
-		{OptTimeout, req.Timeout != 0},
-		{OptOutDir, req.OutDir != ""},
-		{OptWidgetColors, req.WidgetColors != (WidgetColors{})},
-		{OptExtract, req.Extract},
-		{OptIncludePrivate, req.IncludePrivate},
-		{OptIncludeBenign, req.IncludeBenign},
-		{OptComment, req.Comment != ""},
-		{OptVerdict, req.Verdict != ""},
-		{OptMaxSize, req.MaxSize != 0},
-	} {
-		if o.set && !cmd.Takes(o.name) {
-			return vt.Relationship{}, refused(nil, func(d Door) string {
-				return fmt.Sprintf("%s does not take the option %s", cmd.Name, d.Option(o.name))
-			})
-		}
-	}
-	if req.Limit < 0 {
-		return vt.Relationship{}, badRequest("limit must be positive, got %d", req.Limit)
-	}
-	if req.Concurrency < 0 {
-		return vt.Relationship{}, badRequest("concurrency must be positive, got %d", req.Concurrency)
-	}
-	if req.PollInterval < 0 || req.Timeout < 0 || req.MaxAge < 0 {
-		return vt.Relationship{}, badRequest("durations must not be negative")
-	}
-	if req.MaxSize < 0 {
-		return vt.Relationship{}, badRequest("max size must not be negative, got %d", req.MaxSize)
-	}
-	if cmd.check != nil {
-		if err := cmd.check(req); err != nil {
-			return vt.Relationship{}, err
-		}
-	}
-	if cmd.Takes(OptRelationship) {
-		if req.Relationship == "" {
-			return vt.Relationship{}, refused(nil, func(d Door) string {
-				return fmt.Sprintf("%s needs a relationship (%s); %s", cmd.Name, d.OptionValue(OptRelationship, "NAME"), relationshipHint(cmd.Kind))
-			})
-		}
-		rel, ok := LookupRelationship(cmd.Kind, req.Relationship)
-		if !ok {
-			return vt.Relationship{}, badRequest("%q is not a relationship of %s objects; %s", req.Relationship, Collection(cmd.Kind), relationshipHint(cmd.Kind))
-		}
-		return rel, nil
-	}
-	return vt.Relationship{}, nil
+	return env
 }
 
 // unknownCommand is the RequestError of a command name the registry does not have.
@@ -198,21 +169,26 @@ func premiumOnly(what string) *RequestError {
 	})
 }
 
-func newRun(cmd *Command, d Deps, req Request) (*run, error) {
-	rel, err := checkOptions(cmd, req)
-	if err != nil {
-		return nil, err
+// premiumOptions are options that may need a premium key (a premium-only
+// relationship): needsPremium says what needs it, or "".
+type premiumOptions interface {
+	needsPremium() string
+}
+
+func newRun(d Deps, p *Prepared) (*run, error) {
+	cmd := p.cmd
+	if po, ok := p.opts.(premiumOptions); ok && d.PublicKey {
+		if what := po.needsPremium(); what != "" {
+			return nil, premiumOnly(what)
+		}
 	}
-	if rel.Premium() && d.PublicKey {
-		return nil, premiumOnly(fmt.Sprintf("%s is a premium-only relationship of %s", rel.Name, rel.Collection))
-	}
-	if cmd.premium && d.PublicKey {
+	if cmd.Premium && d.PublicKey {
 		return nil, premiumOnly(cmd.Name + " is premium-only")
 	}
 	if d.Client == nil {
 		return nil, errors.New("command: Deps.Client is nil")
 	}
-	r := &run{cmd: cmd, d: d, req: req, cache: d.Cache, log: d.Logger, now: d.Now, rel: rel,
+	r := &run{cmd: cmd, p: p, d: d, cache: d.Cache, log: d.Logger, now: d.Now,
 		answered: make(map[string]outcome), flights: make(map[string]*flight)}
 	if r.cache == nil {
 		r.cache = cache.NewMemory()
@@ -223,22 +199,6 @@ func newRun(cmd *Command, d Deps, req Request) (*run, error) {
 	if r.now == nil {
 		r.now = time.Now
 	}
-	r.maxAge = time.Duration(req.MaxAge)
-	if r.maxAge == 0 {
-		r.maxAge = DefaultMaxAge
-	}
-	r.limit = req.Limit
-	if r.limit == 0 {
-		r.limit = DefaultLimit
-	}
-	r.pollInterval = time.Duration(req.PollInterval)
-	if r.pollInterval == 0 {
-		r.pollInterval = DefaultPollInterval
-	}
-	r.timeout = time.Duration(req.Timeout)
-	if r.timeout == 0 {
-		r.timeout = DefaultTimeout
-	}
 	return r, nil
 }
 
@@ -247,15 +207,15 @@ type job struct {
 	idx []int
 }
 
-func (r *run) execute(ctx context.Context, inputs []string) []Result {
-	results := make([]Result, len(inputs))
+// execute runs the inputs at the positions in only, giving each result to the sink.
+func (r *run) execute(ctx context.Context, inputs []string, only []int) {
 	jobs := make(map[string]*job)
 	var order []*job
-	for i, in := range inputs {
+	for _, i := range only {
+		in := inputs[i]
 		t, f := r.cmd.plan(r, in)
 		if f != nil {
-			results[i] = r.result(i, in, outcome{entry: ContextEntry{Type: string(r.cmd.Kind)}, fail: f})
-			r.emit(results[i])
+			r.emit(r.result(i, in, outcome{entry: ContextEntry{Type: string(r.cmd.Kind)}, fail: f}))
 			continue
 		}
 		if t.key == "" {
@@ -275,16 +235,13 @@ func (r *run) execute(ctx context.Context, inputs []string) []Result {
 	for _, j := range order {
 		maxTier = max(maxTier, j.tier)
 	}
+	r.keepRaw = maxTier > 0 || r.cmd.TakesFiles
 	tiers := make([]sync.WaitGroup, maxTier+1)
 	for _, j := range order {
 		tiers[j.tier].Add(1)
 	}
 
-	workers := r.req.Concurrency
-	if workers <= 0 {
-		workers = DefaultConcurrency
-	}
-	workers = min(workers, len(order))
+	workers := min(r.p.run.Concurrency, len(order))
 	do := func(j *job) {
 		for t := 0; t < j.tier; t++ {
 			tiers[t].Wait()
@@ -297,11 +254,7 @@ func (r *run) execute(ctx context.Context, inputs []string) []Result {
 			r.remember(j.key, out)
 		}
 		for _, i := range j.idx {
-			results[i] = r.result(i, inputs[i], out)
-			r.emit(results[i])
-			if r.req.NoRawData {
-				results[i].Raw = nil
-			}
+			r.emit(r.result(i, inputs[i], out))
 		}
 		tiers[j.tier].Done()
 	}
@@ -311,7 +264,7 @@ func (r *run) execute(ctx context.Context, inputs []string) []Result {
 		for _, j := range order {
 			do(j)
 		}
-		return results
+		return
 	}
 	ch := make(chan *job)
 	var wg sync.WaitGroup
@@ -327,7 +280,6 @@ func (r *run) execute(ctx context.Context, inputs []string) []Result {
 	}
 	close(ch)
 	wg.Wait()
-	return results
 }
 
 func (r *run) lookup(key string) (outcome, bool) {
@@ -338,8 +290,8 @@ func (r *run) lookup(key string) (outcome, bool) {
 }
 
 func (r *run) remember(key string, o outcome) {
-	if r.req.NoRawData {
-		o.raw = nil // an input answered by this outcome later does without
+	if !r.keepRaw {
+		o.raw = nil // no task left to start can be answered by it
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -418,37 +370,9 @@ func (r *run) result(i int, input string, o outcome) Result {
 }
 
 func (r *run) emit(res Result) {
-	if r.req.OnResult == nil {
-		return
-	}
-	r.emitMu.Lock()
-	defer r.emitMu.Unlock()
-	r.req.OnResult(res)
-}
-
-func (r *run) envelope(results []Result) *Envelope {
-	env := &Envelope{Command: r.cmd.Name, ContextData: make([]ContextEntry, 0, len(results)),
-		RawData: []json.RawMessage{}, Errors: []ErrorEntry{}}
-	ok := 0
-	for _, res := range results {
-		env.ContextData = append(env.ContextData, res.Context)
-		if res.Err != nil {
-			env.Errors = append(env.Errors, *res.Err)
-			continue
-		}
-		ok++
-		raw := res.Raw
-		if len(raw) == 0 {
-			raw = json.RawMessage("null")
-		}
-		env.RawData = append(env.RawData, raw)
-	}
-	env.ReturnData = returnData(ok, len(results))
-	env.KeyFields = map[string]any{}
-	if r.cmd.keyFields != nil {
-		env.KeyFields = r.cmd.keyFields(results)
-	}
-	return env
+	r.sinkMu.Lock()
+	defer r.sinkMu.Unlock()
+	r.sink(res)
 }
 
 // failure turns an error into the integration's failure for this command.

@@ -23,7 +23,7 @@ func TestRunOneRequestPerDistinctFile(t *testing.T) {
 	e.reset()
 
 	inputs := []string{md5A, strings.ToUpper(a), sha1A, a, " " + a + " ", md5B, strings.ToUpper(md5A), b}
-	env := e.run(t, Request{Command: "check-file-reputation", Inputs: inputs, Concurrency: 4, Fresh: true})
+	env := e.run(t, Request{Command: "check-file-reputation", Inputs: inputs, Run: RunOptions{Concurrency: 4, Fresh: true}})
 
 	if got := e.requests("GET /files/{id}"); got != 2 {
 		t.Errorf("GET /files/{id} requests = %d, want 2 (one per distinct file)", got)
@@ -65,11 +65,11 @@ func TestRunCacheAcrossRuns(t *testing.T) {
 		t.Errorf("cached run: %s", mustJSON(t, env))
 	}
 
-	env = e.run(t, Request{Command: "get-file-reports", Inputs: []string{a}, Fresh: true})
+	env = e.run(t, Request{Command: "get-file-reports", Inputs: []string{a}, Run: RunOptions{Fresh: true}})
 	if got := e.requests(""); got != 1 || env.ContextData[0].Details["cached"] != nil {
 		t.Errorf("--fresh sent %d requests, want 1 and a live answer", got)
 	}
-	env = e.run(t, Request{Command: "get-file-reports", Inputs: []string{a}, MaxAge: Duration(time.Nanosecond)})
+	env = e.run(t, Request{Command: "get-file-reports", Inputs: []string{a}, Run: RunOptions{MaxAge: time.Nanosecond}})
 	if got := e.requests(""); got != 2 {
 		t.Errorf("an expired cache entry sent %d requests in all, want 2", got)
 	}
@@ -85,18 +85,26 @@ func TestRunOrderAndStreaming(t *testing.T) {
 	inputs = append(inputs, "not-a-hash", inputs[3])
 	var mu sync.Mutex
 	var seen []int
-	req := Request{Command: "check-file-reputation", Inputs: inputs, Concurrency: 8}
-	req.OnResult = func(r Result) {
+	p, err := Prepare(Request{Command: "check-file-reputation", Inputs: inputs, Run: RunOptions{Concurrency: 8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := make([]Result, p.Len())
+	err = Stream(context.Background(), e.deps, p, nil, func(r Result) {
 		mu.Lock()
 		defer mu.Unlock()
 		if r.Context.Input != inputs[r.Index] {
 			t.Errorf("streamed result %d has input %q, want %q", r.Index, r.Context.Input, inputs[r.Index])
 		}
 		seen = append(seen, r.Index)
+		results[r.Index] = r
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	env := e.run(t, req)
+	env := p.Envelope(results)
 	if len(seen) != len(inputs) {
-		t.Fatalf("OnResult called %d times, want %d", len(seen), len(inputs))
+		t.Fatalf("the sink was called %d times, want %d", len(seen), len(inputs))
 	}
 	if seen[0] != 40 {
 		t.Errorf("first streamed result is input %d, want the invalid input 40 (it finishes before anything is sent)", seen[0])
@@ -168,7 +176,7 @@ func TestRunFailuresKeepAnsweredInputs(t *testing.T) {
 		for i := range 5 {
 			inputs = append(inputs, findSHA256(t, "quota-"+string(rune('a'+i)), exists))
 		}
-		env := e.run(t, Request{Command: "check-file-reputation", Inputs: inputs, Concurrency: 1})
+		env := e.run(t, Request{Command: "check-file-reputation", Inputs: inputs, Run: RunOptions{Concurrency: 1}})
 		if env.ReturnData != PartiallySuccessful || len(env.RawData) != 3 || len(env.Errors) != 2 {
 			t.Fatalf("got %s with %d raw and %d errors; want the 3 answered kept and 2 errors", env.ReturnData, len(env.RawData), len(env.Errors))
 		}
@@ -208,7 +216,11 @@ func TestRunFailuresKeepAnsweredInputs(t *testing.T) {
 		e := newEnv(t, vtsim.Options{})
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		env, err := Run(ctx, e.deps, Request{Command: "check-file-reputation", Inputs: []string{sha256Hex("x")}})
+		p, err := Prepare(Request{Command: "check-file-reputation", Inputs: []string{sha256Hex("x")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, err := Run(ctx, e.deps, p)
 		if err != nil || len(env.Errors) != 1 || env.Errors[0].Code != "CanceledError" {
 			t.Errorf("canceled run: %v %s", err, mustJSON(t, env))
 		}
@@ -227,7 +239,7 @@ func TestRunNotFound(t *testing.T) {
 	for _, tt := range tests {
 		req := Request{Command: tt.cmd, Inputs: []string{tt.input}}
 		if tt.cmd == "get-url-reports" {
-			req.NoSubmit = true
+			req = withOptions(t, tt.cmd, req.Inputs, map[string]any{"no_submit": true})
 		}
 		env := e.run(t, req)
 		if len(env.Errors) != 1 || env.Errors[0].StatusCode != 404 || env.Errors[0].Code != "NotFoundError" || env.Errors[0].Message != tt.msg {
@@ -241,23 +253,24 @@ func TestRunNotFound(t *testing.T) {
 
 func TestRunRequestErrors(t *testing.T) {
 	e := newEnv(t, vtsim.Options{})
+	x := []string{"x"}
 	bad := []Request{
-		{Command: "no-such-command", Inputs: []string{"x"}},
-		{Command: "get-file-relationships", Inputs: []string{"x"}},
-		{Command: "get-file-relationships", Inputs: []string{"x"}, Relationship: "resolutions"},
-		{Command: "get-ip-relationships", Inputs: []string{"x"}, Relationship: "contacted_ips"},
-		{Command: "check-file-reputation", Inputs: []string{"x"}, Relationship: "comments"},
+		{Command: "no-such-command", Inputs: x},
+		{Command: "get-file-relationships", Inputs: x},
+		withOptions(t, "get-file-relationships", x, map[string]any{"relationship": "resolutions"}),
+		withOptions(t, "get-ip-relationships", x, map[string]any{"relationship": "contacted_ips"}),
+		withOptions(t, "check-file-reputation", x, map[string]any{"relationship": "comments"}),
 		{Command: "check-file-reputation", Inputs: nil},
-		{Command: "search", Inputs: []string{"x"}, Limit: -1},
+		withOptions(t, "search", x, map[string]any{"limit": -1}),
 	}
 	for _, req := range bad {
-		_, err := Run(context.Background(), e.deps, req)
+		_, err := Prepare(req)
 		var re *RequestError
 		if !errors.As(err, &re) {
-			t.Errorf("Run(%+v) error = %v, want a *RequestError", req, err)
+			t.Errorf("Prepare(%+v) error = %v, want a *RequestError", req, err)
 		}
 	}
-	if _, err := Run(context.Background(), e.deps, Request{Command: "nope"}); !errors.Is(err, ErrUnknownCommand) {
+	if _, err := Prepare(Request{Command: "nope"}); !errors.Is(err, ErrUnknownCommand) {
 		t.Errorf("unknown command: %v", err)
 	}
 	if n := e.requests(""); n != 0 {
@@ -296,17 +309,72 @@ func TestInvalidMessagesKeepHashNamesAsWritten(t *testing.T) {
 	}
 }
 
-// NoRawData streams the answers and keeps none of them for the envelope.
-func TestNoRawDataKeepsNoAnswer(t *testing.T) {
+// Stream gives every input its answer, and an envelope made of results whose answers
+// the caller dropped (as -o jsonl does) holds none of them.
+func TestStreamGivesEachInputItsAnswer(t *testing.T) {
 	e := newEnv(t, vtsim.Options{})
 	id := findSHA256(t, "noraw", exists)
+	md5, _, _ := e.fileHashes(t, id)
+	e.reset()
+	p, err := Prepare(Request{Command: "check-file-reputation", Inputs: []string{id, id, md5}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var streamed []Result
-	env := e.run(t, Request{Command: "check-file-reputation", Inputs: []string{id, id}, NoRawData: true,
-		OnResult: func(r Result) { streamed = append(streamed, r) }})
-	if env.ReturnData != Successful || len(env.RawData) != 2 || string(env.RawData[0]) != "null" || string(env.RawData[1]) != "null" {
+	kept := make([]Result, p.Len())
+	if err := Stream(context.Background(), e.deps, p, nil, func(r Result) {
+		streamed = append(streamed, r)
+		r.Raw = nil
+		kept[r.Index] = r
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(streamed) != 3 || e.requests("") != 1 {
+		t.Fatalf("streamed %d results with %d requests, want 3 and 1", len(streamed), e.requests(""))
+	}
+	for _, r := range streamed {
+		if len(r.Raw) == 0 || r.Context.RiskLevel == "" {
+			t.Fatalf("input %d streamed without its answer: %+v", r.Index, r)
+		}
+	}
+	env := p.Envelope(kept)
+	if env.ReturnData != Successful || len(env.RawData) != 3 || string(env.RawData[0]) != "null" {
 		t.Fatalf("envelope: %s, raw_data %q", env.ReturnData, env.RawData)
 	}
-	if len(streamed) != 2 || len(streamed[0].Raw) == 0 || streamed[0].Context.RiskLevel == "" {
-		t.Fatalf("streamed %+v", streamed)
+}
+
+// Stream runs only the inputs asked for, each result at its input's position, and the
+// envelope of the results of two partial runs is the envelope of one whole run.
+func TestStreamRunsSomeInputs(t *testing.T) {
+	e := newEnv(t, vtsim.Options{})
+	inputs := []string{findSHA256(t, "part-a", exists), "not-a-hash", findSHA256(t, "part-b", exists), "8.8.8.8"}
+	p, err := Prepare(Request{Command: "check-file-reputation", Inputs: inputs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := make([]Result, p.Len())
+	done := map[int]bool{}
+	for _, only := range [][]int{{2, 1}, {0, 3}} {
+		if err := Stream(context.Background(), e.deps, p, only, func(r Result) {
+			if done[r.Index] || r.Context.Input != inputs[r.Index] {
+				t.Errorf("result %d (%q) not one of %v", r.Index, r.Context.Input, only)
+			}
+			done[r.Index] = true
+			results[r.Index] = r
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	whole, err := Run(context.Background(), e.deps, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := mustJSON(t, p.Envelope(results)), mustJSON(t, whole)
+	// The whole run answers from the cache the partial runs filled.
+	if got != strings.ReplaceAll(want, `,"cached":true`, "") {
+		t.Errorf("envelope of two partial runs:\n%s\nwhole run:\n%s", got, want)
+	}
+	if err := Stream(context.Background(), e.deps, p, []int{4}, func(Result) {}); err == nil {
+		t.Error("an input position past the inputs was taken")
 	}
 }

@@ -52,11 +52,35 @@ func depsFor(t *testing.T, server, key string) Deps {
 
 func (e *env) run(t *testing.T, req Request) *Envelope {
 	t.Helper()
-	env, err := Run(context.Background(), e.deps, req)
+	p, err := Prepare(req)
+	if err != nil {
+		t.Fatalf("Prepare(%s): %v", req.Command, err)
+	}
+	env, err := Run(context.Background(), e.deps, p)
 	if err != nil {
 		t.Fatalf("Run(%s): %v", req.Command, err)
 	}
 	return env
+}
+
+// withOptions is a request for the command name over inputs, with options given as
+// the members of its JSON form.
+func withOptions(t testing.TB, name string, inputs []string, members map[string]any) Request {
+	t.Helper()
+	m := map[string]any{"command": name, "inputs": inputs}
+	for k, v := range members {
+		m[k] = v
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req Request
+	if err := json.Unmarshal(b, &req); err != nil {
+		t.Fatal(err)
+	}
+	req.Command = name
+	return req
 }
 
 // requests counts the emulator's requests to one endpoint ("" for all).

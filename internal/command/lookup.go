@@ -13,16 +13,17 @@ import (
 // lookupCommands returns lookup (see registry.go).
 func lookupCommands() []*Command {
 	return []*Command{{
-		Name:      "lookup",
-		Title:     "Lookup",
-		Group:     "lookup",
-		Short:     "Reputation of any mix of hashes, IPs, URLs and domains, or of those found in free text",
-		Long:      lookupLong,
-		Options:   []string{OptExtract, OptIncludePrivate, OptIncludeBenign},
-		InputHelp: "OBSERVABLE",
-		prepare:   prepareLookup,
-		plan:      lookupTask,
-		exec:      execLookup,
+		Name:       "lookup",
+		Title:      "Lookup",
+		Group:      "lookup",
+		Short:      "Reputation of any mix of hashes, IPs, URLs and domains, or of those found in free text",
+		Long:       lookupLong,
+		InputHelp:  "OBSERVABLE",
+		Exportable: true,
+		newOptions: func() Options { return &LookupOptions{} },
+		prepare:    prepareLookup,
+		plan:       lookupTask,
+		exec:       execLookup,
 		keyFields: func(rs []Result) map[string]any {
 			kinds := make([]string, len(rs))
 			for i, res := range rs {
@@ -55,24 +56,49 @@ domains (microsoft.com, ...) are not looked up unless --include-private or
 well-known domains where anyone publishes (docs.google.com, github.com, dropbox.com,
 ...) are always looked up.`
 
-// reputationCheck is the reputation command of kind.
-func reputationCheck(kind ioc.Kind) *Command {
-	c, _ := Lookup("check-" + string(kind) + "-reputation")
-	return c
+// LookupOptions are the options of lookup.
+type LookupOptions struct {
+	// Extract takes each input as free text (an e-mail, a report, a log) whose
+	// observables are looked up, instead of one observable.
+	Extract bool
+	// IncludePrivate looks up private, reserved, loopback and documentation addresses
+	// and names too (skipped by default).
+	IncludePrivate bool
+	// IncludeBenign looks up well-known benign domains too (skipped by default).
+	IncludeBenign bool
 }
+
+// Fields implements Options.
+func (o *LookupOptions) Fields() []Field {
+	return []Field{
+		{Name: "extract", Usage: "find the observables in free text (arguments, or all of stdin with -) instead of one per line",
+			Doc: "the inputs are free text (an e-mail, a report, a log) whose observables, defanged or not, are looked up, each once", Value: &o.Extract},
+		{Name: "include-private", Usage: "look up private, reserved, loopback and documentation addresses and names too",
+			Doc: "look up private, reserved, loopback and documentation addresses and names too (skipped by default)", Value: &o.IncludePrivate},
+		{Name: "include-benign", Usage: "look up well-known benign domains too",
+			Doc: "look up well-known benign domains too (skipped by default)", Value: &o.IncludeBenign},
+	}
+}
+
+// Validate implements Options.
+func (o *LookupOptions) Validate() error { return nil }
+
+// Texts implements TextInputs: with Extract, the inputs are texts.
+func (o *LookupOptions) Texts() bool { return o.Extract }
 
 // prepareLookup finds the observables of the request (with Extract, in the text of
 // its inputs) and leaves out those out of scope.
-func prepareLookup(r *run, inputs []string) ([]string, []SkippedInput) {
+func prepareLookup(opts Options, inputs []string) ([]string, []SkippedInput) {
+	lo := opts.(*LookupOptions)
 	var out []string
 	var skipped []SkippedInput
 	keep := func(text string, o ioc.Observable) bool {
 		scope, reason := ioc.Classify(o)
 		s := SkippedInput{Input: text, Type: string(o.Kind), Value: o.Value, Reason: reason}
 		switch {
-		case scope == ioc.NonPublic && !r.req.IncludePrivate:
+		case scope == ioc.NonPublic && !lo.IncludePrivate:
 			s.Include = "include_private"
-		case scope == ioc.WellKnown && !r.req.IncludeBenign:
+		case scope == ioc.WellKnown && !lo.IncludeBenign:
 			s.Include = "include_benign"
 		default:
 			return true
@@ -80,7 +106,7 @@ func prepareLookup(r *run, inputs []string) ([]string, []SkippedInput) {
 		skipped = append(skipped, s)
 		return false
 	}
-	if !r.req.Extract {
+	if !lo.Extract {
 		for _, in := range inputs {
 			if o, err := ioc.Parse(in); err == nil && !keep(in, o) {
 				continue
@@ -115,7 +141,7 @@ func execLookup(ctx context.Context, r *run, t task) outcome {
 	if t.obs.Kind == "" {
 		return lookupInvalid(t.text)
 	}
-	check := reputationCheck(t.obs.Kind)
+	check := ReputationCheck(t.obs.Kind)
 	out := reputationOutcome(ctx, r, t, check)
 	out.title = check.Title
 	if out.fail == nil {
@@ -138,7 +164,7 @@ func lookupInvalid(input string) outcome {
 	}
 	o := outcome{entry: ContextEntry{Type: string(kind)},
 		fail: &Failure{StatusCode: 400, Code: vt.CodeInvalidArgument, Message: joinMsg(kindInvalid(kind), reason)}}
-	if c := reputationCheck(kind); kind != "" && c != nil {
+	if c := ReputationCheck(kind); kind != "" && c != nil {
 		o.title = c.Title
 	}
 	return o

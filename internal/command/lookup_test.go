@@ -85,7 +85,7 @@ func TestLookupSkipsPrivateAndBenignUnlessAsked(t *testing.T) {
 		t.Errorf("%d requests for 2 observables in scope", n)
 	}
 
-	env = e.run(t, Request{Command: "lookup", Inputs: in, IncludePrivate: true, IncludeBenign: true})
+	env = e.run(t, withOptions(t, "lookup", in, map[string]any{"include_private": true, "include_benign": true}))
 	if got := inputs(env); !slices.Equal(got, in) || len(env.Skipped) != 0 {
 		t.Errorf("with include_private and include_benign: looked up %v, skipped %v", got, env.Skipped)
 	}
@@ -110,7 +110,7 @@ Footer links: https://www.microsoft.com/en-us/privacy and www.linkedin.com; tick
 
 func TestLookupExtractsFromAnIncident(t *testing.T) {
 	e := newEnv(t, vtsim.Options{})
-	env := e.run(t, Request{Command: "lookup", Inputs: []string{lookupIncident}, Extract: true})
+	env := e.run(t, withOptions(t, "lookup", []string{lookupIncident}, map[string]any{"extract": true}))
 	wantIn := []string{
 		"hxxps://suppl1er-payments[.]com/invoice/view?id=7781",
 		"hxxp://185.220.101[.]4:8080/gate.php",
@@ -153,16 +153,17 @@ func TestLookupExtractsFromAnIncident(t *testing.T) {
 
 func TestLookupOptionsBelongToLookup(t *testing.T) {
 	for _, req := range []Request{
-		{Command: "check-ip-reputation", Inputs: []string{"8.8.8.8"}, Extract: true},
-		{Command: "check-ip-reputation", Inputs: []string{"8.8.8.8"}, IncludePrivate: true},
-		{Command: "get-domain-reports", Inputs: []string{"a.com"}, IncludeBenign: true},
+		withOptions(t, "check-ip-reputation", []string{"8.8.8.8"}, map[string]any{"extract": true}),
+		withOptions(t, "check-ip-reputation", []string{"8.8.8.8"}, map[string]any{"include_private": true}),
+		withOptions(t, "get-domain-reports", []string{"a.com"}, map[string]any{"include_benign": true}),
 	} {
 		var re *RequestError
-		if err := Validate(req); !errors.As(err, &re) {
+		if _, err := Prepare(req); !errors.As(err, &re) {
 			t.Errorf("%s with a lookup option: %v", req.Command, err)
 		}
 	}
-	if err := Validate(Request{Command: "lookup", Inputs: []string{"x"}, Extract: true, IncludePrivate: true, IncludeBenign: true}); err != nil {
+	all := map[string]any{"extract": true, "include_private": true, "include_benign": true}
+	if _, err := Prepare(withOptions(t, "lookup", []string{"x"}, all)); err != nil {
 		t.Error(err)
 	}
 }

@@ -70,15 +70,16 @@ func (r *run) fetchObject(ctx context.Context, o ioc.Observable, fresh bool) (*o
 		recent = nil
 	}
 	server := r.d.Client.ServerURL()
-	if !fresh && !r.req.Fresh {
+	maxAge := r.p.run.MaxAge
+	if !fresh && !r.p.run.Fresh {
 		if recent != nil {
-			if obj, ok := r.d.Recent.get(ctx, recent, server, o.Kind, o.ID, r.maxAge, r.now()); ok {
+			if obj, ok := r.d.Recent.get(ctx, recent, server, o.Kind, o.ID, maxAge, r.now()); ok {
 				cp := *obj
 				cp.fromCache = true
 				return &cp, nil
 			}
 		}
-		e, ok, err := r.cache.Get(ctx, o.Kind, o.ID, r.maxAge)
+		e, ok, err := r.cache.Get(ctx, o.Kind, o.ID, maxAge)
 		if err != nil {
 			r.log.WarnContext(ctx, "cache read failed; asking VirusTotal", "kind", o.Kind, "error", err)
 		} else if ok {

@@ -6,6 +6,26 @@ import (
 	"github.com/vtsoar/vtsoar/vt"
 )
 
+// LimitOptions are the options of a command that reads pages of objects per input
+// (search, get-comments, get-votes).
+type LimitOptions struct {
+	// Limit bounds the objects read per input.
+	Limit int
+}
+
+func newLimitOptions() Options { return &LimitOptions{Limit: DefaultLimit} }
+
+// Fields implements Options.
+func (o *LimitOptions) Fields() []Field { return []Field{limitField(&o.Limit)} }
+
+// Validate implements Options.
+func (o *LimitOptions) Validate() error { return nil }
+
+// limitField is the option --limit, held by v.
+func limitField(v *int) Field {
+	return Field{Name: "limit", Usage: "most objects per input, pages followed up to it", Positive: true, Value: v}
+}
+
 // descriptor names a related object or a search result.
 type descriptor struct {
 	Type string `json:"type"`

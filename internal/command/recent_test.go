@@ -70,7 +70,7 @@ func TestRecentFollowsTheSharedCache(t *testing.T) {
 	check("after another process cleared the cache", 2, "")
 
 	// --fresh asks VirusTotal whatever is kept.
-	req.Fresh = true
+	req.Run.Fresh = true
 	check("fresh", 3, "")
 }
 

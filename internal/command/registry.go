@@ -3,6 +3,13 @@
 // one file per command family, and an executor that parses and de-duplicates inputs,
 // consults the cache, runs inputs concurrently and returns the result envelope.
 //
+// A command declares its options once, as a struct of its own (Options) whose fields
+// (Field) the CLI's flags, the REST body, the OpenAPI schema and the console's form are
+// made from, and says what it is to the doors that run it (Command.NoInputs,
+// Exportable, TakesFiles, WritesFiles, CLIOnly). A request (Request, typed from the
+// CLI or as its JSON form from REST) is looked up and checked once by Prepare; Run
+// and Stream take the Prepared value, which is JSON and prepared again from it.
+//
 // The executor sends one request per distinct object: inputs are canonicalised with
 // ioc, inputs naming the same object share one fetch, and a file answered by its sha256
 // also answers later inputs giving its md5 or sha1 (sha256 inputs are fetched first,
@@ -10,8 +17,9 @@
 //
 // Errors about a single input (invalid, not found, quota spent, server down) never
 // abort the others: they become entries of the envelope's errors, with VirusTotal's
-// status and code and the integration's message. Run returns an error only for a
-// malformed request (*RequestError).
+// status and code and the integration's message. Prepare returns an error only for a
+// malformed request, Run and Stream for a run the target cannot make (a premium-only
+// relationship on a public key): a *RequestError.
 package command
 
 import (
@@ -23,26 +31,6 @@ import (
 	"github.com/vtsoar/vtsoar/ioc"
 )
 
-// Option names a command accepts beyond its inputs (CLI flags and Request fields).
-const (
-	OptRelationship    = "relationship"
-	OptLimit           = "limit"
-	OptDescriptorsOnly = "descriptors-only"
-	OptNoSubmit        = "no-submit"
-	OptRescan          = "rescan"
-	OptWait            = "wait"
-	OptPollInterval    = "poll-interval"
-	OptTimeout         = "timeout"
-	OptOutDir          = "out-dir"
-	OptWidgetColors    = "widget-colors"
-	OptExtract         = "extract"
-	OptIncludePrivate  = "include-private"
-	OptIncludeBenign   = "include-benign"
-	OptComment         = "comment"
-	OptVerdict         = "verdict"
-	OptMaxSize         = "max-size"
-)
-
 // Command describes one integration command.
 type Command struct {
 	// Name is the CLI and REST name ("check-file-reputation").
@@ -51,7 +39,7 @@ type Command struct {
 	// "<Title> failed.".
 	Title string
 	// Kind is the kind of observable the inputs must be; empty when any kind (or a
-	// path, or nothing) is taken.
+	// file, or nothing) is taken.
 	Kind ioc.Kind
 	// Group is the command family ("reputation", "reports", "relationships",
 	// "behavior", "detonate", "scan", "search", "widget", "connection").
@@ -60,16 +48,38 @@ type Command struct {
 	// door), Long the full one (with the premium-only relationships for relationship
 	// commands).
 	Short, Long string
-	// Options are the options the command takes (Opt* names).
-	Options []string
-	// NoInputs is set for commands that take no inputs (test-connection).
-	NoInputs bool
 	// InputHelp names what an input is ("HASH", "URL", "PATH"...).
 	InputHelp string
 
+	// What the command is, for the doors that run it.
+
+	// NoInputs: the command takes no inputs (test-connection); its one entry's input
+	// is the server's URL.
+	NoInputs bool
+	// Premium: the command needs a premium key; on a public budget (Deps.PublicKey)
+	// it is refused before anything is sent.
+	Premium bool
+	// Exportable: the results are VirusTotal's reports of observables with vtsoar's
+	// verdicts, which STIX 2.1 and MISP can carry.
+	Exportable bool
+	// TakesFiles: the inputs are files to send (local paths on the command line, ids
+	// of uploaded files over REST, opened through Deps.Files).
+	TakesFiles bool
+	// WritesFiles: the command writes what it gets as files into a local directory
+	// (--out-dir).
+	WritesFiles bool
+	// CLIOnly, when set, says why the command runs from the command line only (the
+	// REST API's answer to a request for it).
+	CLIOnly string
+
+	// summary, when set, is the one-line description of a command whose words name
+	// its options or how its results are kept, per door; Short is its CLI's.
+	summary func(d Door) string
+	// newOptions makes the command's options with their defaults (nil: none).
+	newOptions func() Options
 	// prepare, when set, turns the request's inputs into those the run answers,
 	// and says which it leaves out and why (lookup: extraction and scope).
-	prepare func(r *run, inputs []string) ([]string, []SkippedInput)
+	prepare func(opts Options, inputs []string) ([]string, []SkippedInput)
 	// plan parses one input into a task, or rejects it.
 	plan func(r *run, input string) (task, *Failure)
 	// exec does a task.
@@ -82,15 +92,6 @@ type Command struct {
 	noun string
 	// invalid is the message of a rejected input ("Invalid Hash.").
 	invalid string
-	// premium: the command needs a premium key; on a public budget (Deps.PublicKey)
-	// it is refused before anything is sent.
-	premium bool
-	// check, when set, validates the request's options for the command (beyond
-	// which options it takes).
-	check func(req Request) error
-	// summary, when set, is the one-line description of a command whose words name
-	// its options or how its results are kept, per door; Short is its CLI's.
-	summary func(d Door) string
 }
 
 // Summary is the command's one-line description in the words of door d.
@@ -101,8 +102,23 @@ func (c *Command) Summary(d Door) string {
 	return c.Short
 }
 
-// Takes reports whether the command accepts option opt.
-func (c *Command) Takes(opt string) bool { return slices.Contains(c.Options, opt) }
+// NewOptions returns the command's options with their defaults: a *NoOptions for a
+// command that has none.
+func (c *Command) NewOptions() Options {
+	if c.newOptions == nil {
+		return &NoOptions{}
+	}
+	return c.newOptions()
+}
+
+// NoOptions are the options of a command that takes none.
+type NoOptions struct{}
+
+// Fields implements Options.
+func (*NoOptions) Fields() []Field { return nil }
+
+// Validate implements Options.
+func (*NoOptions) Validate() error { return nil }
 
 // newRegistry returns every command, in the order of DESIGN.md (the order of `vtsoar
 // --help` and of the OpenAPI document): the one list of the commands, each family's
@@ -126,37 +142,77 @@ func newRegistry() []*Command {
 	)
 }
 
+// Registry is the list of the commands, looked up by name.
+type Registry struct {
+	list   []*Command
+	byName map[string]*Command
+	// options are every command's options by JSON name, to tell an option of another
+	// command from a member no command takes.
+	options map[string]Field
+}
+
 // registry is newRegistry's list, made on first use: the commands' run functions look
-// commands up (Lookup), so the list cannot be a package variable's initial value.
+// commands up, so the list cannot be a package variable's initial value.
 var (
 	registryOnce sync.Once
-	registry     []*Command
+	registry     *Registry
 )
 
-func commands() []*Command {
+// Commands returns the registry of every command.
+func Commands() *Registry {
 	registryOnce.Do(func() {
-		registry = newRegistry()
-		for _, c := range registry {
+		r := &Registry{list: newRegistry(), byName: map[string]*Command{}, options: map[string]Field{}}
+		for _, c := range r.list {
 			if c.summary != nil {
 				c.Short = c.summary(CLI)
 			}
+			r.byName[c.Name] = c
+			for _, f := range c.NewOptions().Fields() {
+				r.options[f.JSONName()] = f
+			}
 		}
+		registry = r
 	})
 	return registry
 }
 
 // All returns every command, in the order of DESIGN.md.
-func All() []*Command { return slices.Clone(commands()) }
+func (r *Registry) All() []*Command { return slices.Clone(r.list) }
 
 // Lookup finds a command by name (case-insensitive; "_" taken for "-").
-func Lookup(name string) (*Command, bool) {
-	n := strings.ReplaceAll(strings.ToLower(strings.TrimSpace(name)), "_", "-")
-	for _, c := range commands() {
-		if c.Name == n {
-			return c, true
-		}
-	}
-	return nil, false
+func (r *Registry) Lookup(name string) (*Command, bool) {
+	c, ok := r.byName[canonicalName(name)]
+	return c, ok
+}
+
+// canonicalName is a command's name as the registry has it: lower case, "-" for "_".
+func canonicalName(name string) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimSpace(name)), "_", "-")
+}
+
+// All returns every command, in the order of DESIGN.md.
+func All() []*Command { return Commands().All() }
+
+// Lookup finds a command by name (case-insensitive; "_" taken for "-").
+func Lookup(name string) (*Command, bool) { return Commands().Lookup(name) }
+
+// ReputationCheck returns the reputation check of kind (check-file-reputation for a
+// file), nil for a kind that has none.
+func ReputationCheck(kind ioc.Kind) *Command {
+	c, _ := Lookup("check-" + string(kind) + "-reputation")
+	return c
+}
+
+// LookupCommand returns lookup, the reputation of any mix of observables.
+func LookupCommand() *Command {
+	c, _ := Lookup("lookup")
+	return c
+}
+
+// TestConnection returns test-connection.
+func TestConnection() *Command {
+	c, _ := Lookup("test-connection")
+	return c
 }
 
 // kindWords are the integration's words for each kind (ioc.Kinds): its noun ("File

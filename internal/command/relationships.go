@@ -15,16 +15,15 @@ func relationshipCommands() []*Command {
 	var cmds []*Command
 	for _, k := range ioc.Kinds() {
 		noun := kindNoun(k)
-		cmds = append(cmds, &Command{
+		c := &Command{
 			Name:  fmt.Sprintf("get-%s-relationships", k),
 			Title: fmt.Sprintf("Get %s Relationships", noun),
 			Kind:  k,
 			Group: "relationships",
 			summary: func(d Door) string {
-				return fmt.Sprintf("Objects related to each %s (%s)", k.Noun(), d.OptionValue(OptRelationship, "NAME"))
+				return fmt.Sprintf("Objects related to each %s (%s)", k.Noun(), d.OptionValue("relationship", "NAME"))
 			},
 			Long:      relationshipsLong(k),
-			Options:   []string{OptRelationship, OptLimit, OptDescriptorsOnly},
 			InputHelp: inputName(k),
 			plan: func(r *run, input string) (task, *Failure) {
 				o, f := r.parseAs(r.cmd.Kind, input)
@@ -53,9 +52,75 @@ func relationshipCommands() []*Command {
 			},
 			noun:    noun,
 			invalid: kindInvalid(k),
-		})
+		}
+		c.newOptions = func() Options { return &RelationshipOptions{Limit: DefaultLimit, of: c} }
+		cmds = append(cmds, c)
 	}
 	return cmds
+}
+
+// RelationshipOptions are the options of get-*-relationships.
+type RelationshipOptions struct {
+	// Relationship is VirusTotal's name of the relationship (case-insensitive).
+	Relationship string
+	// Limit bounds the related objects read per input.
+	Limit int
+	// DescriptorsOnly lists {type, id} descriptors instead of full related objects.
+	DescriptorsOnly bool
+
+	// of is the command; rel the relationship once validated.
+	of  *Command
+	rel vt.Relationship
+}
+
+// Fields implements Options.
+func (o *RelationshipOptions) Fields() []Field {
+	return []Field{
+		{Name: "relationship", Short: "r", Usage: "relationship name, VirusTotal's (case-insensitive); see the list above",
+			Doc: "VirusTotal's relationship name (case-insensitive)", Choices: o.choices, Value: &o.Relationship},
+		limitField(&o.Limit),
+		{Name: "descriptors-only", Usage: "list {type, id} descriptors instead of full objects", Value: &o.DescriptorsOnly},
+	}
+}
+
+// choices are the relationships of the command's kind, with who may follow them.
+func (o *RelationshipOptions) choices() []Choice {
+	var out []Choice
+	for _, r := range Relationships(o.of.Kind) {
+		c := Choice{Value: r.Name, Label: r.Name}
+		switch {
+		case r.Premium():
+			c.Label += " (premium keys only)"
+		case r.Deprecated:
+			c.Label += " (deprecated)"
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// Validate implements Options: the relationship is one of the kind's.
+func (o *RelationshipOptions) Validate() error {
+	k := o.of.Kind
+	if o.Relationship == "" {
+		return refused(nil, func(d Door) string {
+			return fmt.Sprintf("%s needs a relationship (%s); %s", o.of.Name, d.OptionValue("relationship", "NAME"), relationshipHint(k))
+		})
+	}
+	rel, ok := LookupRelationship(k, o.Relationship)
+	if !ok {
+		return badRequest("%q is not a relationship of %s objects; %s", o.Relationship, Collection(k), relationshipHint(k))
+	}
+	o.rel = rel
+	return nil
+}
+
+// needsPremium implements premiumOptions.
+func (o *RelationshipOptions) needsPremium() string {
+	if !o.rel.Premium() {
+		return ""
+	}
+	return fmt.Sprintf("%s is a premium-only relationship of %s", o.rel.Name, o.rel.Collection)
 }
 
 // Collection is VirusTotal's collection of an object kind ("" for none).
@@ -157,14 +222,15 @@ func relationshipHint(k ioc.Kind) string {
 }
 
 func execRelationship(ctx context.Context, r *run, t task) outcome {
+	o := options[*RelationshipOptions](r)
 	entry := ContextEntry{Type: string(t.obs.Kind), ID: t.obs.ID}
-	entry.set("relationship", r.rel.Name)
-	c, err := collectPages(r.limit, func(cursor string, n int) (*vt.Page, error) {
-		return r.d.Client.RelationshipPage(ctx, r.rel, t.obs.ID,
-			vt.ListOptions{Limit: n, Cursor: cursor, DescriptorsOnly: r.req.DescriptorsOnly})
+	entry.set("relationship", o.rel.Name)
+	c, err := collectPages(o.Limit, func(cursor string, n int) (*vt.Page, error) {
+		return r.d.Client.RelationshipPage(ctx, o.rel, t.obs.ID,
+			vt.ListOptions{Limit: n, Cursor: cursor, DescriptorsOnly: o.DescriptorsOnly})
 	})
 	if err != nil {
-		return outcome{entry: entry, fail: r.relationshipFailure(err)}
+		return outcome{entry: entry, fail: r.relationshipFailure(o.rel, err)}
 	}
 	entry.set("related", c.descs)
 	entry.set("count", len(c.descs))
@@ -177,11 +243,11 @@ func execRelationship(ctx context.Context, r *run, t task) outcome {
 	return outcome{entry: entry, raw: raw}
 }
 
-func (r *run) relationshipFailure(err error) *Failure {
+func (r *run) relationshipFailure(rel vt.Relationship, err error) *Failure {
 	var ve *vt.Error
 	if errors.As(err, &ve) && (ve.StatusCode == 403 || ve.Code == vt.CodeForbidden) {
-		msg := fmt.Sprintf("The %s relationship", r.rel.Name)
-		if r.rel.Premium() {
+		msg := fmt.Sprintf("The %s relationship", rel.Name)
+		if rel.Premium() {
 			msg += " is premium-only: it needs a VirusTotal premium (Enterprise) API key, and this key was refused"
 		} else {
 			msg += " was refused to this API key"

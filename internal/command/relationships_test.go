@@ -24,8 +24,12 @@ func TestPremiumRelationshipsRefusedOnAPublicKey(t *testing.T) {
 				continue
 			}
 			before := e.requests("")
-			_, err := Run(t.Context(), e.deps, Request{Command: "get-" + string(k) + "-relationships",
-				Relationship: strings.ToUpper(rel.Name), Inputs: []string{inputs[k]}})
+			p, err := Prepare(withOptions(t, "get-"+string(k)+"-relationships", []string{inputs[k]},
+				map[string]any{"relationship": strings.ToUpper(rel.Name)}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Run(t.Context(), e.deps, p)
 			var re *RequestError
 			if !errors.As(err, &re) || !errors.Is(err, ErrPremiumOnly) ||
 				!strings.Contains(re.Error(), rel.Name+" is a premium-only relationship of "+string(rel.Collection)) ||
@@ -41,14 +45,14 @@ func TestPremiumRelationshipsRefusedOnAPublicKey(t *testing.T) {
 	if refused < 60 {
 		t.Errorf("only %d premium relationships refused", refused)
 	}
-	env := e.run(t, Request{Command: "get-domain-relationships", Relationship: "subdomains", Inputs: []string{"example.com"}})
+	env := e.run(t, withOptions(t, "get-domain-relationships", []string{"example.com"}, map[string]any{"relationship": "subdomains"}))
 	if env.ReturnData != Successful {
 		t.Errorf("a public relationship on a public key: %+v", env.Errors)
 	}
 	// With the key not known to be public, the premium one is asked, and refused by
 	// VirusTotal with a clear message.
 	e.deps.PublicKey = false
-	env = e.run(t, Request{Command: "get-url-relationships", Relationship: "contacted_domains", Inputs: []string{"https://example.com/"}})
+	env = e.run(t, withOptions(t, "get-url-relationships", []string{"https://example.com/"}, map[string]any{"relationship": "contacted_domains"}))
 	if len(env.Errors) != 1 || env.Errors[0].StatusCode != 403 || !strings.Contains(env.Errors[0].Message, "premium-only") {
 		t.Errorf("premium relationship answered 403: %+v", env.Errors)
 	}

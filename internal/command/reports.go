@@ -29,15 +29,16 @@ func reportCommands() []*Command {
 					"RiskLevels":        riskLevels(rs),
 				}
 			},
-			hasRisk: true,
-			noun:    noun,
-			invalid: kindInvalid(k),
+			hasRisk:    true,
+			Exportable: true,
+			noun:       noun,
+			invalid:    kindInvalid(k),
 		}
 		c.Long = fmt.Sprintf(`Fetches VirusTotal's report of each %s. raw_data holds the reports as VirusTotal
 sent them; context_data the main attributes and the risk level; key_fields the ids
 (IDs), the engines' counts (LastAnalysisStats) and the risk levels, in input order.`, k.Noun())
 		if k == ioc.KindURL {
-			c.Options = []string{OptNoSubmit, OptPollInterval, OptTimeout}
+			c.newOptions = func() Options { return &URLReportOptions{AnalysisOptions: defaultAnalysis()} }
 			c.Long += `
 
 A URL VirusTotal has never seen is submitted for scanning, its analysis followed
@@ -49,9 +50,25 @@ A URL VirusTotal has never seen is submitted for scanning, its analysis followed
 	return cmds
 }
 
+// URLReportOptions are the options of get-url-reports.
+type URLReportOptions struct {
+	// NoSubmit reports a URL VirusTotal has never seen as not found instead of
+	// submitting it.
+	NoSubmit bool
+	AnalysisOptions
+}
+
+// Fields implements Options.
+func (o *URLReportOptions) Fields() []Field {
+	return append([]Field{{Name: "no-submit", Usage: "do not submit URLs VirusTotal has never seen", Value: &o.NoSubmit}}, o.AnalysisOptions.fields()...)
+}
+
+// Validate implements Options.
+func (o *URLReportOptions) Validate() error { return nil }
+
 func execReport(ctx context.Context, r *run, t task) outcome {
 	obj, err := r.fetchObject(ctx, t.obs, false)
-	if err != nil && vt.IsNotFound(err) && t.obs.Kind == ioc.KindURL && !r.req.NoSubmit && t.obs.Value != "" {
+	if err != nil && vt.IsNotFound(err) && t.obs.Kind == ioc.KindURL && !options[*URLReportOptions](r).NoSubmit && t.obs.Value != "" {
 		return r.submitAndReport(ctx, t)
 	}
 	if err != nil {

@@ -25,9 +25,10 @@ func reputationCommands() []*Command {
 			keyFields: func(rs []Result) map[string]any {
 				return map[string]any{"RiskLevels": riskLevels(rs)}
 			},
-			hasRisk: true,
-			noun:    noun,
-			invalid: kindInvalid(k),
+			hasRisk:    true,
+			Exportable: true,
+			noun:       noun,
+			invalid:    kindInvalid(k),
 		})
 	}
 	return cmds

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/vtsoar/vtsoar/internal/cache"
@@ -17,86 +15,83 @@ import (
 	"github.com/vtsoar/vtsoar/vt"
 )
 
-// Request is one run of a command over a list of inputs. It is what the REST API takes
-// as its body (POST /api/v1/commands/{command}) and what the CLI builds from its flags.
+// Request is a command asked for: its name, its inputs, its own options and the run's.
+// The CLI fills in Options and Run from its flags. A REST body, or a run kept as JSON,
+// is its JSON form: {"command", "inputs", the command's options by their JSON names,
+// "concurrency", "max_age", "fresh"}, whose members UnmarshalJSON keeps for Prepare to
+// decode into the command's options. Prepare checks a request once and gives the
+// Prepared value that the run entry points (Run, Stream) take.
 type Request struct {
-	// Command is the command's name; the REST API takes it from the path.
-	Command string `json:"command,omitempty"`
-	// Connection names the stored connection to run on (resolved by the caller into
-	// Deps; the executor ignores it).
-	Connection string `json:"connection,omitempty"`
-	// Inputs are the observables (hashes, IPs, URLs, domains, search queries, local
-	// paths for detonate-files). test-connection takes none.
-	Inputs []string `json:"inputs"`
+	// Command is the command's name (case-insensitive, '_' taken for '-').
+	Command string
+	// Inputs are the observables (hashes, IPs, URLs, domains, search queries, files
+	// for detonate-files). A command that takes no inputs (test-connection) has none.
+	Inputs []string
+	// Options are the command's own options, made by its NewOptions (nil: its
+	// defaults).
+	Options Options
+	// Run are the options of the run.
+	Run RunOptions
 
-	// Relationship is the relationship of get-*-relationships (case-insensitive).
-	Relationship string `json:"relationship,omitempty"`
-	// Limit bounds the related objects (relationships) or results (search) per input;
-	// 0 means DefaultLimit.
-	Limit int `json:"limit,omitempty"`
-	// DescriptorsOnly lists {type, id} descriptors instead of full related objects.
-	DescriptorsOnly bool `json:"descriptors_only,omitempty"`
-	// NoSubmit stops get-url-reports from submitting URLs VirusTotal has never seen.
-	NoSubmit bool `json:"no_submit,omitempty"`
-	// Rescan makes detonate-files analyse files VirusTotal already knows again.
-	Rescan bool `json:"rescan,omitempty"`
-	// Wait makes scan-url follow the analysis to its verdict.
-	Wait bool `json:"wait,omitempty"`
-	// PollInterval is the time between polls of an analysis (0: DefaultPollInterval).
-	PollInterval Duration `json:"poll_interval,omitempty"`
-	// Timeout bounds how long an analysis is followed (0: DefaultTimeout).
-	Timeout Duration `json:"timeout,omitempty"`
-	// OutDir is where retrieve-widget-html-content writes the widget files; empty
-	// returns the HTML in context_data ("html") instead.
-	OutDir string `json:"out_dir,omitempty"`
-	// WidgetColors are the widget's optional colours (hex without '#').
-	WidgetColors WidgetColors `json:"widget_colors,omitzero"`
+	// body holds the members of the JSON form, decoded by Prepare.
+	body map[string]json.RawMessage
+}
 
-	// Extract makes lookup search each input for observables (free text: an e-mail,
-	// a report, a log) instead of taking each input as one observable.
-	Extract bool `json:"extract,omitempty"`
-	// IncludePrivate makes lookup look up private, reserved, loopback and
-	// documentation addresses and names too (skipped by default).
-	IncludePrivate bool `json:"include_private,omitempty"`
-	// IncludeBenign makes lookup look up well-known benign domains too (skipped by
-	// default).
-	IncludeBenign bool `json:"include_benign,omitempty"`
+// UnmarshalJSON keeps the members of the request's JSON form for Prepare, which
+// decodes them into the command's options and says what is wrong with them.
+func (r *Request) UnmarshalJSON(b []byte) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	if m == nil {
+		return errors.New("a request is a JSON object, not null")
+	}
+	*r = Request{body: m}
+	return nil
+}
 
-	// Comment is the text add-comment posts on each input (words starting with '#'
-	// become its tags).
-	Comment string `json:"comment,omitempty"`
-	// Verdict is the vote add-vote casts on each input: "harmless" or "malicious".
-	Verdict string `json:"verdict,omitempty"`
-	// MaxSize bounds each file download-file writes, in bytes (0: DefaultMaxSize).
-	MaxSize int64 `json:"max_size,omitempty"`
+// Take decodes the member name of the request's JSON form into v and removes it, for
+// the members that belong to the door that took the request rather than to the
+// command (REST's "connection"). It reports whether the member was there.
+func (r *Request) Take(name string, v any) (bool, error) {
+	raw, ok := r.body[name]
+	if !ok {
+		return false, nil
+	}
+	delete(r.body, name)
+	if err := json.Unmarshal(raw, v); err != nil {
+		return true, requestError(&OptionError{Name: name, Reason: jsonReason(err)})
+	}
+	return true, nil
+}
 
+// RunOptions are the options of any run: the CLI's global flags --concurrency,
+// --max-age and --fresh, and the members of the same names (with '_') of a REST body.
+type RunOptions struct {
 	// Concurrency is the number of inputs in flight at once (0: DefaultConcurrency).
-	Concurrency int `json:"concurrency,omitempty"`
+	Concurrency int
 	// MaxAge is how old a cached answer may be (0: DefaultMaxAge).
-	MaxAge Duration `json:"max_age,omitempty"`
+	MaxAge time.Duration
 	// Fresh bypasses the cache (answers are still stored in it).
-	Fresh bool `json:"fresh,omitempty"`
-
-	// OnResult, when set, is called once per input as soon as it finishes (in
-	// completion order, one call at a time), for streaming output and progress.
-	OnResult func(Result) `json:"-"`
-	// NoRawData leaves raw_data out of the envelope (every answer is null there) and
-	// VirusTotal's answers out of memory once each input is done, for a caller that
-	// streams the context entries (OnResult; Result.Raw is then set only for an input
-	// whose answer was fetched for it) and keeps only the envelope's summary: its
-	// memory then does not grow with the inputs.
-	NoRawData bool `json:"-"`
+	Fresh bool
 }
 
-// WidgetColors are a widget's colours.
+// Fields describes the run's options.
+func (o *RunOptions) Fields() []Field {
+	return []Field{
+		{Name: "concurrency", Usage: "inputs in flight at once", NonNegative: true, Max: MaxBodyConcurrency, Value: &o.Concurrency},
+		{Name: "max-age", Usage: "use cached answers younger than this", NonNegative: true, Value: &o.MaxAge},
+		{Name: "fresh", Usage: "ask VirusTotal even when a cached answer is fresh", Value: &o.Fresh},
+	}
+}
+
+// WidgetColors are a widget's colours (hex, without '#').
 type WidgetColors struct {
-	FG1 string `json:"fg1,omitempty"`
-	BG1 string `json:"bg1,omitempty"`
-	BG2 string `json:"bg2,omitempty"`
-	BD1 string `json:"bd1,omitempty"`
+	FG1, BG1, BG2, BD1 string
 }
 
-// Defaults of Request's options.
+// Defaults of the options.
 const (
 	DefaultConcurrency  = 4
 	DefaultLimit        = 40 // one full VirusTotal page
@@ -107,44 +102,13 @@ const (
 	DefaultMaxSize int64 = 64 << 20
 )
 
-// Duration is a time.Duration that JSON encodes as text ("15s") and decodes from text
-// or from a number of seconds.
-type Duration time.Duration
-
-// MarshalJSON implements json.Marshaler.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		v, err := time.ParseDuration(s)
-		if err != nil {
-			if n, err2 := strconv.ParseFloat(s, 64); err2 == nil {
-				return d.setSeconds(n)
-			}
-			return fmt.Errorf("duration %q: want for example \"30s\" or \"5m\"", s)
-		}
-		*d = Duration(v)
-		return nil
-	}
-	var n float64
-	if err := json.Unmarshal(b, &n); err != nil {
-		return fmt.Errorf("duration: want a string like \"30s\" or a number of seconds")
-	}
-	return d.setSeconds(n)
-}
-
-// maxSeconds bounds a duration given in seconds (about 290 years fit in a Duration).
-const maxSeconds = 1e9
-
-func (d *Duration) setSeconds(n float64) error {
-	if math.IsNaN(n) || n > maxSeconds || n < -maxSeconds {
-		return fmt.Errorf("duration of %v seconds is out of range", n)
-	}
-	*d = Duration(n * float64(time.Second))
-	return nil
-}
+// Bounds of a request's JSON form (a REST body).
+const (
+	// MaxBodyInputs bounds the inputs of one request.
+	MaxBodyInputs = 10000
+	// MaxBodyConcurrency bounds the concurrency a request may ask for.
+	MaxBodyConcurrency = 16
+)
 
 // Deps are what a run needs from its caller.
 type Deps struct {

@@ -24,10 +24,10 @@ func rescanCommands() []*Command {
 /%s/{id}/analyse) and returns the analysis id (analysis_id). With --wait the analysis is
 followed (--poll-interval, --timeout) to its verdict, and the risk level is derived from
 the engines' counts. An object given twice is rescanned once.`, k.Noun(), Collection(k)),
-			Options:   []string{OptWait, OptPollInterval, OptTimeout},
-			InputHelp: inputName(k),
-			plan:      objectTask,
-			exec:      execRescan,
+			InputHelp:  inputName(k),
+			newOptions: newWaitOptions,
+			plan:       objectTask,
+			exec:       execRescan,
 			keyFields: func(rs []Result) map[string]any {
 				return map[string]any{"AnalysisIDs": detail(rs, "analysis_id"), "RiskLevels": riskLevels(rs)}
 			},
@@ -52,7 +52,7 @@ func execRescan(ctx context.Context, r *run, t task) outcome {
 		return outcome{entry: entry, fail: r.failure(err)}
 	}
 	entry.set("analysis_id", d.ID)
-	if !r.req.Wait {
+	if !options[*WaitOptions](r).Wait {
 		return queuedOutcome(entry, d, "rescan requested")
 	}
 	a, f := r.waitAnalysis(ctx, &entry, d.ID, "")

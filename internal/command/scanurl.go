@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/vtsoar/vtsoar/internal/risk"
 	"github.com/vtsoar/vtsoar/ioc"
@@ -21,8 +22,8 @@ func scanURLCommands() []*Command {
 		Long: `Submits each URL to VirusTotal for scanning and returns the analysis id
 (analysis_id). With --wait the analysis is followed (--poll-interval, --timeout) to its
 verdict, and the risk level is derived from the engines' counts.`,
-		Options:   []string{OptWait, OptPollInterval, OptTimeout},
-		InputHelp: "URL",
+		InputHelp:  "URL",
+		newOptions: newWaitOptions,
 		plan: func(r *run, input string) (task, *Failure) {
 			o, f := r.parseAs(ioc.KindURL, input)
 			if f != nil {
@@ -51,7 +52,7 @@ func execScanURL(ctx context.Context, r *run, t task) outcome {
 		return outcome{entry: entry, fail: r.failure(err)}
 	}
 	entry.set("analysis_id", d.ID)
-	if !r.req.Wait {
+	if !options[*WaitOptions](r).Wait {
 		return queuedOutcome(entry, d, "submitted")
 	}
 	a, f := r.waitAnalysis(ctx, &entry, d.ID, "")
@@ -60,6 +61,56 @@ func execScanURL(ctx context.Context, r *run, t task) outcome {
 	}
 	return analysisOutcome(r, entry, a, ioc.KindURL)
 }
+
+// AnalysisOptions are how a command follows an analysis to its verdict.
+type AnalysisOptions struct {
+	// PollInterval is the time between polls of an analysis.
+	PollInterval time.Duration
+	// Timeout bounds how long an analysis is followed.
+	Timeout time.Duration
+}
+
+func defaultAnalysis() AnalysisOptions {
+	return AnalysisOptions{PollInterval: DefaultPollInterval, Timeout: DefaultTimeout}
+}
+
+func (o *AnalysisOptions) fields() []Field {
+	return []Field{
+		{Name: "poll-interval", Usage: "time between polls of an analysis", Positive: true, Value: &o.PollInterval},
+		{Name: "timeout", Usage: "how long an analysis is followed", Positive: true, Value: &o.Timeout},
+	}
+}
+
+// analysisTimeout is Prepared.AnalysisTimeout's.
+func (o *AnalysisOptions) analysisTimeout() time.Duration { return o.Timeout }
+
+// analysisOf returns the options that say how the run follows analyses.
+func analysisOf(r *run) AnalysisOptions {
+	a, _ := r.p.opts.(interface{ analysis() AnalysisOptions })
+	if a == nil {
+		return defaultAnalysis()
+	}
+	return a.analysis()
+}
+
+func (o *AnalysisOptions) analysis() AnalysisOptions { return *o }
+
+// WaitOptions are the options of scan-url, rescan-file and rescan-url.
+type WaitOptions struct {
+	// Wait follows each analysis to its verdict.
+	Wait bool
+	AnalysisOptions
+}
+
+func newWaitOptions() Options { return &WaitOptions{AnalysisOptions: defaultAnalysis()} }
+
+// Fields implements Options.
+func (o *WaitOptions) Fields() []Field {
+	return append([]Field{{Name: "wait", Usage: "follow each analysis to its verdict", Value: &o.Wait}}, o.AnalysisOptions.fields()...)
+}
+
+// Validate implements Options.
+func (o *WaitOptions) Validate() error { return nil }
 
 // queuedOutcome is the entry of an analysis asked for and not followed (no --wait):
 // N/A, with what was done ("submitted") and how to follow it, and the descriptor
@@ -77,7 +128,8 @@ func queuedOutcome(entry ContextEntry, d *vt.AnalysisDescriptor, done string) ou
 // --timeout). A failure says how far it got, in the entry's analysis_status and in
 // its message: "analysis ID<of> not completed (queued): ...".
 func (r *run) waitAnalysis(ctx context.Context, entry *ContextEntry, id, of string) (*vt.Analysis, *Failure) {
-	a, err := r.d.Client.WaitAnalysis(ctx, id, vt.WaitOptions{Interval: r.pollInterval, Timeout: r.timeout})
+	ao := analysisOf(r)
+	a, err := r.d.Client.WaitAnalysis(ctx, id, vt.WaitOptions{Interval: ao.PollInterval, Timeout: ao.Timeout})
 	if err != nil {
 		f := r.failure(err)
 		if a != nil {

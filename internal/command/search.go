@@ -18,8 +18,8 @@ func searchCommands() []*Command {
 		Long: `Runs VirusTotal's basic search (GET /search) for each query: a file hash, URL,
 domain, IP address or comment tag. Observables are normalised first (defanged input is
 accepted). Results are paged up to --limit per query (default 40).`,
-		Options:   []string{OptLimit},
-		InputHelp: "QUERY",
+		InputHelp:  "QUERY",
+		newOptions: newLimitOptions,
 		plan: func(r *run, input string) (task, *Failure) {
 			q := searchQuery(input)
 			if q == "" {
@@ -66,7 +66,7 @@ func searchQuery(input string) string {
 func execSearch(ctx context.Context, r *run, t task) outcome {
 	entry := ContextEntry{}
 	entry.set("query", t.text)
-	c, err := collectPages(r.limit, func(cursor string, n int) (*vt.Page, error) {
+	c, err := collectPages(options[*LimitOptions](r).Limit, func(cursor string, n int) (*vt.Page, error) {
 		return r.d.Client.Search(ctx, t.text, vt.ListOptions{Limit: n, Cursor: cursor})
 	})
 	if err != nil {

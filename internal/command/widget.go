@@ -30,8 +30,9 @@ func widgetCommands() []*Command {
 URL, domain or IP address. Each widget is written as a file in --out-dir, named after the
 observable's type and id; context_data gives its path, the widget URL and the detection
 ratio. The widget colours can be set with --fg1, --bg1, --bg2 and --bd1 (hex, no '#').`,
-		Options:   []string{OptOutDir, OptWidgetColors},
-		InputHelp: "OBSERVABLE",
+		InputHelp:   "OBSERVABLE",
+		WritesFiles: true,
+		newOptions:  func() Options { return &WidgetOptions{} },
 		plan: func(r *run, input string) (task, *Failure) {
 			o, err := ioc.Parse(input)
 			if err != nil {
@@ -47,6 +48,32 @@ ratio. The widget colours can be set with --fg1, --bg1, --bg2 and --bd1 (hex, no
 		invalid: "Invalid Input.",
 	}}
 }
+
+// WidgetOptions are the options of retrieve-widget-html-content.
+type WidgetOptions struct {
+	// OutDir is where the widget files are written; empty (over REST) returns the
+	// HTML in context_data ("html") instead.
+	OutDir string
+	// Colors are the widget's colours.
+	Colors WidgetColors
+}
+
+// Fields implements Options.
+func (o *WidgetOptions) Fields() []Field {
+	return []Field{
+		{Name: "out-dir", Usage: "directory the widget files are written to", CLIOnly: "the widget HTML is returned in context_data",
+			CLIDefault: ".", Value: &o.OutDir},
+		{Name: "widget-colors", Usage: "the widget's colours (hex, no '#')", Members: []Field{
+			{Name: "fg1", Usage: "widget text colour (hex, no '#')", Value: &o.Colors.FG1},
+			{Name: "bg1", Usage: "widget background colour", Value: &o.Colors.BG1},
+			{Name: "bg2", Usage: "widget secondary background colour", Value: &o.Colors.BG2},
+			{Name: "bd1", Usage: "widget border colour", Value: &o.Colors.BD1},
+		}},
+	}
+}
+
+// Validate implements Options.
+func (o *WidgetOptions) Validate() error { return nil }
 
 func widgetQuery(o ioc.Observable) string {
 	if o.Kind == ioc.KindURL && o.Value != "" {
@@ -80,7 +107,8 @@ func widgetFileName(o ioc.Observable) string {
 
 func execWidget(ctx context.Context, r *run, t task) outcome {
 	entry := ContextEntry{Type: string(t.obs.Kind), ID: t.obs.ID}
-	c := r.req.WidgetColors
+	wo := options[*WidgetOptions](r)
+	c := wo.Colors
 	w, err := r.d.Client.GetWidgetURL(ctx, t.text, vt.WidgetOptions{FG1: c.FG1, BG1: c.BG1, BG2: c.BG2, BD1: c.BD1})
 	if err != nil {
 		return outcome{entry: entry, fail: r.failure(err)}
@@ -100,10 +128,10 @@ func execWidget(ctx context.Context, r *run, t task) outcome {
 	if err != nil {
 		return outcome{entry: entry, fail: r.failure(err)}
 	}
-	if r.req.OutDir == "" {
+	if wo.OutDir == "" {
 		entry.set("html", string(html))
 	} else {
-		path := filepath.Join(r.req.OutDir, widgetFileName(t.obs))
+		path := filepath.Join(wo.OutDir, widgetFileName(t.obs))
 		if err := writeFileAtomic(path, html); err != nil {
 			return outcome{entry: entry, fail: &Failure{StatusCode: 0, Code: "LocalFileError", Message: fmt.Sprintf("cannot write the widget: %v", err)}}
 		}

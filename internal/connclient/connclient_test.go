@@ -68,7 +68,10 @@ func TestBuildRunsCommandsThroughCacheAndBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := command.Request{Command: "check-file-reputation", Inputs: []string{"44d88612fea8a8f36de82e1278abb02f"}}
+	req, err := command.Prepare(command.Request{Command: "check-file-reputation", Inputs: []string{"44d88612fea8a8f36de82e1278abb02f"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; i < 2; i++ { // the second run is answered by the store's cache
 		env, err := command.Run(ctx, a.Deps(), req)
 		if err != nil {

@@ -246,6 +246,8 @@ type Service struct {
 	now     func() time.Time
 	clients *connclient.Pool
 	river   *river.Client[*sql.Tx]
+	// testConnection is the health check's request, prepared once.
+	testConnection *command.Prepared
 }
 
 // New prepares the service on st, a SQLite or PostgreSQL store (see the package
@@ -283,6 +285,10 @@ func New(ctx context.Context, st store.Store, opts Options) (*Service, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	var err error
+	if s.testConnection, err = command.Prepare(command.Request{Command: command.TestConnection().Name}); err != nil {
+		return nil, err
 	}
 	s.clients = opts.Clients
 	if s.clients == nil {

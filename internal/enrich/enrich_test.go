@@ -31,8 +31,11 @@ func cliVerdict(t *testing.T, serverURL string, kind ioc.Kind, value string) com
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := command.Run(context.Background(), command.Deps{Client: c, Cache: cache.NewMemory()},
-		command.Request{Command: "check-" + string(kind) + "-reputation", Inputs: []string{value}})
+	p, err := command.Prepare(command.Request{Command: "check-" + string(kind) + "-reputation", Inputs: []string{value}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := command.Run(context.Background(), command.Deps{Client: c, Cache: cache.NewMemory()}, p)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,7 +115,7 @@ func (s *Service) CheckConnection(ctx context.Context, name string) (HealthCheck
 	} else {
 		note := &jobNote{}
 		rctx := context.WithValue(vt.WithPriority(quota.WithDefaultRequester(ctx, quota.RequesterHealthCheck), vt.PriorityBackground), noteKey{}, note)
-		env, err := command.Run(rctx, conn.Deps(), command.Request{Command: "test-connection"})
+		env, err := command.Run(rctx, conn.Deps(), s.testConnection)
 		if err != nil {
 			return HealthCheck{}, err
 		}

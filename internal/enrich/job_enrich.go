@@ -164,7 +164,12 @@ func (s *Service) enrichArtifact(ctx context.Context, ev store.Event, art store.
 		return store.Artifact{Status: store.ArtifactError, RiskLevelCode: na,
 			Error: fmt.Sprintf("no connection has the %s reputation check switched on for site %q", art.Type, ev.Site)}, nil
 	}
-	cmd := fmt.Sprintf("check-%s-reputation", art.Type)
+	// The artifact's reputation check, on each connection in turn until one answers.
+	p, err := command.Prepare(command.Request{Command: command.ReputationCheck(art.Type).Name, Inputs: []string{obs.Input},
+		Run: command.RunOptions{Concurrency: 1, MaxAge: s.opts.MaxAge}})
+	if err != nil {
+		return store.Artifact{}, err
+	}
 	var (
 		lastErr  error
 		resetAt  time.Time
@@ -180,9 +185,7 @@ func (s *Service) enrichArtifact(ctx context.Context, ev store.Event, art store.
 		}
 		note := &jobNote{}
 		rctx := context.WithValue(vt.WithPriority(quota.WithRequester(ctx, quota.RequesterEnrichment), vt.PriorityEnrichment), noteKey{}, note)
-		env, err := command.Run(rctx, conn.Deps(), command.Request{
-			Command: cmd, Inputs: []string{obs.Input}, Concurrency: 1, MaxAge: command.Duration(s.opts.MaxAge),
-		})
+		env, err := command.Run(rctx, conn.Deps(), p)
 		if err != nil {
 			return store.Artifact{}, err
 		}

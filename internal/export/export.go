@@ -33,30 +33,30 @@ func ID(parts ...string) string {
 	return uuid.NewSHA1(Namespace, []byte(strings.Join(parts, "\x00"))).String()
 }
 
-// Supports reports whether the results of cmd can be exported: the commands whose
-// answers are VirusTotal's reports of files, IP addresses, URLs and domains.
-func Supports(cmd *command.Command) bool {
-	switch cmd.Group {
-	case "reputation", "reports", "lookup":
-		return true
-	}
-	return false
-}
-
-// ErrUnsupported is returned for an envelope of a command Supports refuses.
+// ErrUnsupported is returned for the results of a command that are not exportable
+// (command.Command.Exportable: they are not VirusTotal's reports of observables).
 type ErrUnsupported struct{ Command, Format string }
 
 func (e *ErrUnsupported) Error() string {
 	return fmt.Sprintf("%s results cannot be written as %s: only lookup, check-*-reputation and get-*-reports results are observables with verdicts", e.Command, e.Format)
 }
 
-// Check returns an *ErrUnsupported when the named command's results cannot be exported.
-func Check(commandName, format string) error {
-	c, ok := command.Lookup(commandName)
-	if !ok || !Supports(c) {
-		return &ErrUnsupported{Command: commandName, Format: format}
+// Check returns an *ErrUnsupported when the results of cmd cannot be exported.
+func Check(cmd *command.Command, format string) error {
+	if !cmd.Exportable {
+		return &ErrUnsupported{Command: cmd.Name, Format: format}
 	}
 	return nil
+}
+
+// CheckEnvelope returns an *ErrUnsupported when env holds results that cannot be
+// exported.
+func CheckEnvelope(env *command.Envelope, format string) error {
+	cmd, ok := env.Source()
+	if !ok {
+		return &ErrUnsupported{Command: env.Command, Format: format}
+	}
+	return Check(cmd, format)
 }
 
 // Observation is what VirusTotal said of one input that succeeded.

@@ -200,8 +200,11 @@ func TestServerNeverAnswers(t *testing.T) {
 	t.Logf("client error after %s: %v", took.Round(time.Millisecond), err)
 
 	// Through a command, as the CLI and the service run it.
-	env, err := command.Run(context.Background(), command.Deps{Client: client, Cache: cache.NewMemory()},
-		command.Request{Command: "check-file-reputation", Inputs: []string{h}})
+	p, err := command.Prepare(command.Request{Command: "check-file-reputation", Inputs: []string{h}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := command.Run(context.Background(), command.Deps{Client: client, Cache: cache.NewMemory()}, p)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,71 +18,52 @@ import (
 	"github.com/vtsoar/vtsoar/vt"
 )
 
-// commandBody is the body of POST /api/v1/commands/{command}: a command.Request, plus
-// file_source for detonate-files.
-type commandBody struct {
-	command.Request
-	// FileSource, for detonate-files, only takes files uploaded with this source
-	// ("incident", "playbook" or "artifact"); empty takes any.
-	FileSource string `json:"file_source,omitempty"`
-}
-
+// handleCommand runs POST /api/v1/commands/{command}. The body is the request's JSON
+// form (command.Request) with two members of the API's own: "connection", the stored
+// connection to run on, and "file_source", which limits the files a command that
+// takes files sees to those uploaded with that source. The request is looked up and
+// checked once, by Prepare.
 func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, u *store.User) error {
-	cmd, ok := command.Lookup(r.PathValue("command"))
-	if !ok {
-		return notFound("no command %q; the commands are listed in /api/v1/openapi.json", r.PathValue("command"))
-	}
-	var body commandBody
-	if err := decodeJSON(w, r, &body); err != nil {
+	var req command.Request
+	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	req := body.Request
-	if req.Command != "" {
-		if c, ok := command.Lookup(req.Command); !ok || c != cmd {
-			return badRequest("command %q in the body differs from %q in the path", req.Command, cmd.Name)
-		}
-	}
-	req.Command = cmd.Name
-	if cmd.Name == "download-file" {
-		return badRequest("download-file writes live samples to a local directory: run it from the CLI (vtsoar download-file --out-dir DIR HASH...)")
-	}
-	if req.OutDir != "" {
-		return badRequest("out_dir is not available over REST: the widget HTML is returned in context_data")
-	}
-	if req.Concurrency < 0 || req.Concurrency > MaxConcurrency {
-		return badRequest("concurrency must be between 1 and %d", MaxConcurrency)
-	}
-	if req.MaxAge < 0 || req.Limit < 0 || req.PollInterval < 0 || req.Timeout < 0 {
-		return badRequest("max_age, limit, poll_interval and timeout must not be negative")
-	}
-	if body.FileSource != "" {
-		if cmd.Name != "detonate-files" {
-			return badRequest("file_source is an option of detonate-files only")
-		}
-		if !slices.Contains([]string{store.FileSourceIncident, store.FileSourcePlaybook, store.FileSourceArtifact}, body.FileSource) {
-			return badRequest("file_source %q is not incident, playbook or artifact", body.FileSource)
-		}
-	}
-	if err := command.Validate(req); err != nil {
+	req.Command = r.PathValue("command")
+	var connName, fileSource string
+	if _, err := req.Take("connection", &connName); err != nil {
 		return commandRefused(err)
 	}
-	if !cmd.NoInputs && len(req.Inputs) == 0 {
-		return badRequest("%s needs at least one input in \"inputs\"", cmd.Name)
+	hasSource, err := req.Take("file_source", &fileSource)
+	if err != nil {
+		return commandRefused(err)
 	}
-	if len(req.Inputs) > 10000 {
-		return badRequest("at most 10000 inputs per request")
+	p, err := s.commands.Prepare(req)
+	if errors.Is(err, command.ErrUnknownCommand) {
+		return notFound("no command %q; the commands are listed in /api/v1/openapi.json", req.Command)
+	}
+	if err != nil {
+		return commandRefused(err)
+	}
+	cmd := p.Command()
+	if hasSource {
+		if !cmd.TakesFiles {
+			return badRequest("file_source is an option of %s only", strings.Join(s.takesFiles, ", "))
+		}
+		if !slices.Contains(store.FileSources(), fileSource) {
+			return badRequest("file_source %q is not %s", fileSource, orList(store.FileSources()))
+		}
 	}
 	format, err := exportFormat(r)
 	if err != nil {
 		return err
 	}
 	if format != "" {
-		if err := export.Check(cmd.Name, format); err != nil {
+		if err := export.Check(cmd, format); err != nil {
 			return badRequest("%v", err)
 		}
 	}
 
-	conn, err := s.pickConnection(r, u, req.Connection)
+	conn, err := s.pickConnection(r, u, connName)
 	if err != nil {
 		return err
 	}
@@ -92,29 +73,25 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, u *store.
 	}
 	d := cc.Deps()
 	d.Logger = s.log.With("command", cmd.Name, "connection", conn.Name)
-	if cmd.Name == "detonate-files" {
+	if cmd.TakesFiles {
 		// The inputs are ids of uploaded files that the user's sites see, of the asked
 		// source if one is given.
 		d.Files = s.files.Source(func(f store.StoredFile) bool {
-			return seesSite(u, f.Site) && (body.FileSource == "" || f.Source == body.FileSource)
+			return seesSite(u, f.Site) && (fileSource == "" || f.Source == fileSource)
 		})
 	}
 
 	// A command that follows analyses may run for its timeout; the answer's deadline
 	// follows it.
 	wait := 5 * time.Minute
-	if cmd.Takes(command.OptTimeout) {
-		t := time.Duration(req.Timeout)
-		if t == 0 {
-			t = command.DefaultTimeout
-		}
+	if t := p.AnalysisTimeout(); t > 0 {
 		wait = t + time.Minute
 	}
 	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait))
 
 	ctx := quota.WithRequester(vt.WithPriority(r.Context(), vt.PriorityInteractive), quota.UserRequester(u.Name))
 	start := time.Now()
-	env, err := command.Run(ctx, d, req)
+	env, err := command.Run(ctx, d, p)
 	s.metrics.commandDuration.WithLabelValues(cmd.Name).Observe(time.Since(start).Seconds())
 	if err != nil {
 		if re := (*command.RequestError)(nil); errors.As(err, &re) {
@@ -166,6 +143,14 @@ func commandRefused(err error) error {
 		return badRequest("%s", re.Message(command.REST))
 	}
 	return badRequest("%v", err)
+}
+
+// orList is "a, b or c".
+func orList(xs []string) string {
+	if len(xs) < 2 {
+		return strings.Join(xs, "")
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " or " + xs[len(xs)-1]
 }
 
 // maxBufferedAnswer is the size of VirusTotal answers up to which a command's

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/vtsoar/vtsoar/internal/command"
@@ -220,6 +221,68 @@ func TestPremiumRelationshipOnAPublicConnection(t *testing.T) {
 	}
 	if n := e.sim.Stats().Requests - before; n != 0 {
 		t.Errorf("%d requests sent to VirusTotal", n)
+	}
+}
+
+// countingCommands is the registry of every command, counting the requests it
+// prepares.
+type countingCommands struct{ prepared atomic.Int64 }
+
+func (c *countingCommands) Prepare(req command.Request) (*command.Prepared, error) {
+	c.prepared.Add(1)
+	return command.Prepare(req)
+}
+
+// Every REST command is looked up and checked once: the server asks the registry to
+// prepare it once (Prepare does the one lookup and the one validation), and nothing
+// else of the server looks a command up or checks its options. The run, the export
+// and the file source take the prepared request.
+func TestCommandPreparedOnce(t *testing.T) {
+	reg := &countingCommands{}
+	e := newEnv(t, envOpts{commands: reg})
+	var up struct{ ID string }
+	e.upload(t, "paris", "sample.bin", []byte("prepared once"), map[string]string{"source": "incident"}).json(t, &up)
+	inputs := map[ioc.Kind][]string{ioc.KindFile: {eicarMD5}, ioc.KindIP: {"8.8.8.8"}, ioc.KindURL: {"https://example.com/"},
+		ioc.KindDomain: {"example.com"}, "": {eicarMD5, "8.8.8.8"}}
+	requests := 0
+	for _, c := range command.All() {
+		body := map[string]any{"connection": "emu", "inputs": inputs[c.Kind]}
+		for _, f := range c.NewOptions().Fields() {
+			switch f.JSONName() {
+			case "relationship":
+				body["relationship"] = command.Relationships(c.Kind)[0].Name
+			case "comment":
+				body["comment"] = "prepared once"
+			case "verdict":
+				body["verdict"] = "harmless"
+			case "poll_interval":
+				body["poll_interval"] = "10ms"
+			}
+		}
+		if c.TakesFiles {
+			body["inputs"], body["file_source"] = []string{up.ID}, "incident"
+		}
+		paths := []string{"/api/v1/commands/" + c.Name}
+		if c.Exportable {
+			paths = append(paths, paths[0]+"?format=stix", paths[0]+"?format=misp")
+		}
+		for _, path := range paths {
+			before := reg.prepared.Load()
+			r := e.do(t, "POST", path, "paris", body)
+			requests++
+			if n := reg.prepared.Load() - before; n != 1 {
+				t.Errorf("POST %s (%d): prepared %d times, want once", path, r.status, n)
+			}
+			if want := 200; c.CLIOnly != "" {
+				want = 400
+				r.problem(t, want)
+			} else if r.status != want {
+				t.Errorf("POST %s = %d %.300s", path, r.status, r.body)
+			}
+		}
+	}
+	if requests < 30 {
+		t.Fatalf("only %d requests", requests)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,12 +98,11 @@ func (s *Server) handleUploadFile(w http.ResponseWriter, r *http.Request, u *sto
 	if up == nil {
 		return badRequest("no \"file\" part in the upload")
 	}
-	switch rec.Source {
-	case store.FileSourceIncident, store.FileSourcePlaybook, store.FileSourceArtifact:
-	case "":
-		return badRequest("the \"source\" field is required: incident, playbook or artifact")
-	default:
-		return badRequest("source %q is not incident, playbook or artifact", rec.Source)
+	switch {
+	case rec.Source == "":
+		return badRequest("the \"source\" field is required: %s", orList(store.FileSources()))
+	case !slices.Contains(store.FileSources(), rec.Source):
+		return badRequest("source %q is not %s", rec.Source, orList(store.FileSources()))
 	}
 	if rec.Site, err = siteFor(u, site); err != nil {
 		return err

@@ -77,6 +77,8 @@ type envOpts struct {
 	simLatency time.Duration
 	// trustedProxies is server.Config.TrustedProxies.
 	trustedProxies []netip.Prefix
+	// commands, when set, is the server's registry of commands.
+	commands server.Commands
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -126,7 +128,8 @@ func newEnv(t testing.TB, o envOpts) *env {
 	}
 	srv, err := server.New(server.Config{Store: st, Cipher: cipher, DataDir: dir, MaxFileSize: o.maxFileSize,
 		Enrich: enr, Metrics: o.metrics, Logger: log, Conn: connclient.Options{Retry: vt.RetryPolicy{MaxAttempts: 1}},
-		MetricsToken: o.metricsToken, BodyReadTimeout: o.bodyReadTimeout, TrustedProxies: o.trustedProxies})
+		MetricsToken: o.metricsToken, BodyReadTimeout: o.bodyReadTimeout, TrustedProxies: o.trustedProxies,
+		Commands: o.commands})
 	if err != nil {
 		t.Fatal(err)
 	}

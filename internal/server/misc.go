@@ -4,22 +4,15 @@ import (
 	"context"
 	_ "embed"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/vtsoar/vtsoar/internal/store"
 )
 
-//go:embed openapi.json
-var openapiDoc []byte
-
-// OpenAPI returns the OpenAPI 3.1 document of the API.
-func OpenAPI() []byte { return slices.Clone(openapiDoc) }
-
 func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request, _ *store.User) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-cache")
-	w.Write(openapiDoc)
+	w.Write(openapiDoc())
 	return nil
 }
 

@@ -52,6 +52,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/vtsoar/vtsoar/internal/auth"
+	"github.com/vtsoar/vtsoar/internal/command"
 	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/gateway"
 	"github.com/vtsoar/vtsoar/internal/secret"
@@ -94,6 +95,9 @@ type Config struct {
 	// Conn tunes the clients built for connections when Clients is nil; its
 	// WrapTransport is replaced by one that counts requests for the metrics.
 	Conn connclient.Options
+	// Commands checks the requests of integration commands (nil: the registry of
+	// every command, command.Commands()).
+	Commands Commands
 	// Enrich runs events and connection health checks; nil answers 503 on those
 	// endpoints.
 	Enrich Enricher
@@ -125,6 +129,12 @@ type Config struct {
 	MetricsToken string
 }
 
+// Commands is what the server needs of the integration commands: Prepare looks a
+// request's command up and checks the request, once (command.Registry).
+type Commands interface {
+	Prepare(command.Request) (*command.Prepared, error)
+}
+
 // Server is the REST API as an http.Handler.
 type Server struct {
 	cfg     Config
@@ -133,8 +143,12 @@ type Server struct {
 	metrics *Metrics
 	files   *store.FileStore
 	conns   *connclient.Pool
-	routes  []route
-	console *console.Console
+	// commands checks the commands' requests; takesFiles names the commands that
+	// take files (file_source).
+	commands   Commands
+	takesFiles []string
+	routes     []route
+	console    *console.Console
 	// metricsToken is the SHA-256 of Config.MetricsToken (nil: none).
 	metricsToken []byte
 	gateway      *gateway.Gateway
@@ -175,6 +189,15 @@ func New(cfg Config) (*Server, error) {
 		s.conns = connclient.NewPool(cfg.Store, cfg.Cipher, opts)
 	}
 	s.metrics.watch(s, cfg.Enrich)
+	s.commands = cfg.Commands
+	if s.commands == nil {
+		s.commands = command.Commands()
+	}
+	for _, c := range command.All() {
+		if c.TakesFiles {
+			s.takesFiles = append(s.takesFiles, c.Name)
+		}
+	}
 	if s.console, err = console.New(console.Config{API: s, Authenticate: s.authenticate, AsUser: asUser, Secure: s.secure,
 		SessionIdle: cfg.SessionIdle, SessionMaxAge: cfg.SessionMaxAge, Store: cfg.Store,
 		Client: s.conns.Get, Logger: cfg.Logger}); err != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -16,6 +17,11 @@ const (
 	FileSourcePlaybook = "playbook"
 	FileSourceArtifact = "artifact"
 )
+
+// FileSources returns the file sources, in the integration's order.
+func FileSources() []string {
+	return []string{FileSourceIncident, FileSourcePlaybook, FileSourceArtifact}
+}
 
 // StoredFile describes a file uploaded to the service. Its content lives outside the
 // database, addressed by its SHA-256.
@@ -53,9 +59,7 @@ func (s *sqlStore) CreateFile(ctx context.Context, f StoredFile) error {
 	if strings.TrimSpace(f.ID) == "" || len(f.SHA256) != 64 {
 		return errors.New("file record needs an id and a sha256")
 	}
-	switch f.Source {
-	case FileSourceIncident, FileSourcePlaybook, FileSourceArtifact:
-	default:
+	if !slices.Contains(FileSources(), f.Source) {
 		return fmt.Errorf("file %s: source %q is not incident, playbook or artifact", f.ID, f.Source)
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {

@@ -3,6 +3,8 @@ package cmdutil
 import (
 	"errors"
 	"fmt"
+
+	"github.com/vtsoar/vtsoar/internal/command"
 )
 
 // Exit codes of the vtsoar binary.
@@ -37,4 +39,15 @@ func (e *ExitError) Error() string { return fmt.Sprintf("exit %d", e.Code) }
 func IsUsage(err error) bool {
 	var u *UsageError
 	return errors.As(err, &u)
+}
+
+// RequestError is err as the command line says it: a malformed request
+// (*command.RequestError, whose message names options by their flags) is a usage
+// error; any other error is returned as it is.
+func RequestError(err error) error {
+	var re *command.RequestError
+	if !errors.As(err, &re) {
+		return err
+	}
+	return &UsageError{Err: err}
 }

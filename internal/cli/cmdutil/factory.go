@@ -20,7 +20,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -48,17 +47,16 @@ const (
 // GlobalOptions are the flags every command takes (but the risk policy's, which
 // package factory registers and reads: Factory.Policy).
 type GlobalOptions struct {
-	APIKey      string
-	ServerURL   string
-	APIVersion  string
-	Output      string
-	Concurrency int
-	MaxAge      time.Duration
-	Fresh       bool
-	Retries     int
-	Verbose     bool
+	APIKey     string
+	ServerURL  string
+	APIVersion string
+	Output     string
+	Retries    int
+	Verbose    bool
 	// DB, Connection and Quota are --db, --connection and --quota.
 	DB, Connection, Quota string
+	// Run are the run's options (--concurrency, --max-age, --fresh).
+	Run command.RunOptions
 }
 
 // Factory is shared by the commands of one invocation: its streams, its global flags
@@ -118,9 +116,8 @@ func (f *Factory) AddGlobalFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ServerURL, "server-url", "", "VirusTotal server (env VT_SERVER_URL; default "+vt.DefaultServerURL+")")
 	fs.StringVar(&o.APIVersion, "api-version", "", "VirusTotal API version, only v3 (env VT_API_VERSION)")
 	fs.StringVarP(&o.Output, "output", "o", "", "output format: json, jsonl, yaml, table, csv, or stix (a STIX 2.1 bundle) or misp (a MISP event) for reputation results (default table on a terminal, json otherwise)")
-	fs.IntVar(&o.Concurrency, "concurrency", command.DefaultConcurrency, "inputs in flight at once")
-	fs.DurationVar(&o.MaxAge, "max-age", command.DefaultMaxAge, "use cached answers younger than this")
-	fs.BoolVar(&o.Fresh, "fresh", false, "ask VirusTotal even when a cached answer is fresh")
+	o.Run = command.RunOptions{Concurrency: command.DefaultConcurrency, MaxAge: command.DefaultMaxAge}
+	AddOptionFlags(fs, o.Run.Fields())
 	fs.IntVar(&o.Retries, "retries", vt.DefaultRetryPolicy.MaxAttempts-1, RetriesUsage())
 	fs.BoolVarP(&o.Verbose, "verbose", "v", false, "log requests and decisions on stderr (never the API key)")
 }
@@ -174,11 +171,8 @@ func (f *Factory) CheckGlobal() error {
 	if f.Options.Output != "" && !contains(OutputFormats, f.Options.Output) {
 		return Usagef("unknown output format %q (want %s)", f.Options.Output, strings.Join(OutputFormats, ", "))
 	}
-	if f.Options.Concurrency < 1 {
-		return Usagef("--concurrency must be at least 1, got %d", f.Options.Concurrency)
-	}
-	if f.Options.MaxAge < 0 {
-		return Usagef("--max-age must not be negative")
+	if f.Options.Run.Concurrency < 1 {
+		return Usagef("--concurrency must be at least 1, got %d", f.Options.Run.Concurrency)
 	}
 	if f.Options.Retries < 0 {
 		return Usagef("--retries must not be negative")
@@ -227,7 +221,7 @@ func NoAPIKey(server string) error {
 // IdleConns is how many idle connections to VirusTotal a client keeps: one per input
 // in flight (--concurrency), plus two for the requests an input makes after its first.
 func (f *Factory) IdleConns() int {
-	return max(f.Options.Concurrency, 1) + 2
+	return max(f.Options.Run.Concurrency, 1) + 2
 }
 
 // ReadInputs returns the inputs of a command: its arguments, where "-" stands for the

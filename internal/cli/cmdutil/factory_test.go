@@ -24,7 +24,7 @@ func TestOutputDefaultAndChecks(t *testing.T) {
 	ios, _, _, _ := iostreams.Test()
 	f := New(ios, "test")
 	f.Getenv = func(string) string { return "" }
-	f.Options.Concurrency = 4
+	f.Options.Run.Concurrency = 4
 	if f.OutputFormat() != "json" {
 		t.Errorf("off a terminal: %s, want json", f.OutputFormat())
 	}

@@ -338,7 +338,11 @@ func testRun(ctx context.Context, opts *TestOptions) error {
 	if err != nil {
 		return err
 	}
-	env, err := command.Run(quota.WithRequester(ctx, quota.RequesterCLI), c.Deps(), command.Request{Command: "test-connection"})
+	p, err := command.Prepare(command.Request{Command: command.TestConnection().Name})
+	if err != nil {
+		return err
+	}
+	env, err := command.Run(quota.WithRequester(ctx, quota.RequesterCLI), c.Deps(), p)
 	if err != nil {
 		return err
 	}

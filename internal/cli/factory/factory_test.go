@@ -34,7 +34,7 @@ func TestConnUsesTheProxyAndTheBudget(t *testing.T) {
 	}))
 	defer proxy.Close()
 	st, f := newEnv(t, nil)
-	f.Options.Concurrency, f.Options.Retries = 8, 0
+	f.Options.Run.Concurrency, f.Options.Retries = 8, 0
 	tg := cmdutil.Target{APIKey: "k", ServerURL: "http://vt.example.invalid", Proxy: proxy.URL, Spec: quota.Spec{PerDay: 1}}
 	c, err := f.Conn(ctx, st, tg)
 	if err != nil {

@@ -88,7 +88,7 @@ no-cache in a request asks VirusTotal again).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name, opts.Output = args[0], f.OutputFormat()
-			opts.Connection, opts.MaxAge = f.Options.Connection, f.Options.MaxAge
+			opts.Connection, opts.MaxAge = f.Options.Connection, f.Options.Run.MaxAge
 			return cmdutil.Run(cmd, opts, runF, addRun)
 		},
 	}

@@ -17,7 +17,7 @@ func newFactory() *cmdutil.Factory {
 	ios, _, _, _ := iostreams.Test()
 	f := cmdutil.New(ios, "test")
 	f.Getenv = func(string) string { return "" }
-	f.Options.Concurrency, f.Options.MaxAge = 4, time.Hour
+	f.Options.Run.Concurrency, f.Options.Run.MaxAge = 4, time.Hour
 	return f
 }
 
@@ -42,17 +42,19 @@ func run(t *testing.T, f *cmdutil.Factory, name string, args ...string) (*integr
 // only those it takes.
 func TestFlagsMakeTheOptions(t *testing.T) {
 	f := newFactory()
-	f.Options.Output, f.Options.Fresh = "jsonl", true
+	f.Options.Output, f.Options.Run.Fresh = "jsonl", true
 	o, err := run(t, f, "get-file-relationships", "-r", "Contacted_Domains", "--limit", "5", "--descriptors-only", "-", "44d88612fea8a8f36de82e1278abb02f")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Command.Name != "get-file-relationships" || o.Relationship != "Contacted_Domains" || o.Limit != 5 || !o.DescriptorsOnly ||
-		strings.Join(o.Args, " ") != "- 44d88612fea8a8f36de82e1278abb02f" || o.Output != "jsonl" || !o.Fresh ||
-		o.Concurrency != 4 || o.MaxAge != time.Hour {
-		t.Fatalf("options %+v", o)
+	ro := o.Opts.(*command.RelationshipOptions)
+	if o.Command.Name != "get-file-relationships" || ro.Relationship != "Contacted_Domains" || ro.Limit != 5 || !ro.DescriptorsOnly ||
+		strings.Join(o.Args, " ") != "- 44d88612fea8a8f36de82e1278abb02f" || o.Output != "jsonl" || !o.Run.Fresh ||
+		o.Run.Concurrency != 4 || o.Run.MaxAge != time.Hour {
+		t.Fatalf("options %+v %+v", o, ro)
 	}
-	if o, err = run(t, f, "scan-url", "--wait", "https://example.com/"); err != nil || !o.Wait || o.PollInterval != command.DefaultPollInterval {
+	if o, err = run(t, f, "scan-url", "--wait", "https://example.com/"); err != nil || !o.Opts.(*command.WaitOptions).Wait ||
+		o.Opts.(*command.WaitOptions).PollInterval != command.DefaultPollInterval {
 		t.Fatalf("scan-url --wait: %+v, %v", o, err)
 	}
 	if _, err := run(t, f, "check-file-reputation", "--relationship", "x", "h"); err == nil {
@@ -70,7 +72,7 @@ func TestArgsAndGlobalsAreCheckedFirst(t *testing.T) {
 	if _, err := run(t, f, "test-connection", "extra"); !cmdutil.IsUsage(err) {
 		t.Errorf("test-connection with an input: %v, want a usage error", err)
 	}
-	f.Options.Concurrency = 0
+	f.Options.Run.Concurrency = 0
 	if o, err := run(t, f, "check-ip-reputation", "8.8.8.8"); !cmdutil.IsUsage(err) || o != nil {
 		t.Errorf("--concurrency 0: %v (ran: %v), want a usage error before the run", err, o != nil)
 	}

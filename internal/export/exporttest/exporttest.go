@@ -24,8 +24,11 @@ func Lookup(t testing.TB, inputs ...string) *command.Envelope {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := command.Run(context.Background(), command.Deps{Client: c, Cache: cache.NewMemory(), Policy: risk.DefaultPolicy()},
-		command.Request{Command: "lookup", Inputs: inputs})
+	p, err := command.Prepare(command.Request{Command: command.LookupCommand().Name, Inputs: inputs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := command.Run(context.Background(), command.Deps{Client: c, Cache: cache.NewMemory(), Policy: risk.DefaultPolicy()}, p)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -113,7 +113,7 @@ type Options struct {
 
 // FromEnvelope builds the MISP event of a reputation command's envelope.
 func FromEnvelope(env *command.Envelope, opts Options) (*Document, error) {
-	if err := export.Check(env.Command, export.FormatMISP); err != nil {
+	if err := export.CheckEnvelope(env, export.FormatMISP); err != nil {
 		return nil, err
 	}
 	obs, err := export.Observations(env)

@@ -124,7 +124,7 @@ type Options struct {
 
 // FromEnvelope builds the bundle of a reputation command's envelope.
 func FromEnvelope(env *command.Envelope, opts Options) (*Bundle, error) {
-	if err := export.Check(env.Command, export.FormatSTIX); err != nil {
+	if err := export.CheckEnvelope(env, export.FormatSTIX); err != nil {
 		return nil, err
 	}
 	obs, err := export.Observations(env)

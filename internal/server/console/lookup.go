@@ -80,7 +80,7 @@ func (c *Console) lookup(w http.ResponseWriter, r *http.Request, s *session) err
 		c.render(w, r, http.StatusOK, "lookup", v)
 		return nil
 	}
-	env, refused, err := c.runCommand(r, s, "lookup", body)
+	env, refused, err := c.runCommand(r, s, command.LookupCommand().Name, body)
 	if err != nil {
 		return err
 	}

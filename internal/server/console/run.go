@@ -11,21 +11,19 @@ import (
 
 	"github.com/vtsoar/vtsoar/internal/command"
 	"github.com/vtsoar/vtsoar/internal/store"
-	"github.com/vtsoar/vtsoar/vt"
 )
 
 type runData struct {
-	Commands      []*command.Command
-	Command       *command.Command
-	Connections   []store.ConnectionView
-	Connection    string
-	Relationships []vt.Relationship
-	Relationship  string
-	Inputs        string
-	Fresh         bool
-	Result        *runResult
+	Commands    []*command.Command
+	Command     *command.Command
+	Connections []store.ConnectionView
+	Connection  string
 	// Summary is the command's description in REST's words, the console's.
 	Summary string
+	// Options are the command's options, then the run's, as the form shows them.
+	Options []formField
+	Inputs  string
+	Result  *runResult
 }
 
 type runResult struct {
@@ -38,17 +36,16 @@ type runResult struct {
 
 func (c *Console) runData(r *http.Request, s *session, name, conn string) (*runData, error) {
 	d := &runData{Commands: command.All(), Connection: conn}
-	if name == "" {
-		name = "check-file-reputation"
-	}
-	cmd, ok := command.Lookup(name)
-	if !ok {
-		return nil, &apiError{Status: http.StatusNotFound, Detail: fmt.Sprintf("there is no command %q", name)}
+	cmd := d.Commands[0]
+	if name != "" {
+		var ok bool
+		if cmd, ok = command.Lookup(name); !ok {
+			return nil, &apiError{Status: http.StatusNotFound, Detail: fmt.Sprintf("there is no command %q", name)}
+		}
 	}
 	d.Command, d.Summary = cmd, cmd.Summary(command.REST)
-	if cmd.Takes(command.OptRelationship) && cmd.Kind != "" {
-		d.Relationships = command.Relationships(cmd.Kind)
-	}
+	run := command.RunOptions{Concurrency: command.DefaultConcurrency, MaxAge: command.DefaultMaxAge}
+	d.Options = append(formFields(cmd.NewOptions().Fields(), ""), formFields(run.Fields(), "")...)
 	var list struct {
 		Connections []store.ConnectionView `json:"connections"`
 	}
@@ -88,14 +85,12 @@ func (c *Console) run(w http.ResponseWriter, r *http.Request, s *session) error 
 	if err != nil {
 		return err
 	}
-	d.Inputs, d.Relationship, d.Fresh = pf.Get("inputs"), pf.Get("relationship"), pf.Get("fresh") != ""
+	d.Inputs = pf.Get("inputs")
 	v := &view{Title: "Run a command", Session: s, Data: d}
-	body := map[string]any{"connection": d.Connection, "inputs": splitInputs(d.Inputs), "fresh": d.Fresh}
+	body := readForm(d.Options, pf)
+	body["connection"], body["inputs"] = d.Connection, splitInputs(d.Inputs)
 	if d.Command.NoInputs {
 		body["inputs"] = []string{}
-	}
-	if d.Relationships != nil {
-		body["relationship"] = d.Relationship
 	}
 	env, refused, err := c.runCommand(r, s, d.Command.Name, body)
 	if err != nil {
