@@ -120,9 +120,9 @@ func (c *Client) GetComments(ctx context.Context, col Collection, id string, opt
 	return out, nil
 }
 
-// maxCommentSize bounds a comment's text (VirusTotal's own limit is not documented;
-// this one keeps a request small).
-const maxCommentSize = 64 << 10
+// MaxCommentSize bounds a comment's text in bytes (VirusTotal's own limit is not
+// documented; this one keeps a request small): AddComment refuses a longer one.
+const MaxCommentSize = 64 << 10
 
 // AddComment posts a comment on an object of c (POST /{collection}/{id}/comments,
 // body {"data": {"type": "comment", "attributes": {"text": text}}}) and returns it as
@@ -133,8 +133,8 @@ func (c *Client) AddComment(ctx context.Context, col Collection, id, text string
 	if strings.TrimSpace(text) == "" {
 		return nil, invalidArgf("empty comment")
 	}
-	if len(text) > maxCommentSize {
-		return nil, invalidArgf("comment of %d bytes: at most %d", len(text), maxCommentSize)
+	if len(text) > MaxCommentSize {
+		return nil, invalidArgf("comment of %d bytes: at most %d", len(text), MaxCommentSize)
 	}
 	body, err := json.Marshal(map[string]any{"data": map[string]any{"type": "comment", "attributes": map[string]any{"text": text}}})
 	if err != nil {

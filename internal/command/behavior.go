@@ -27,14 +27,35 @@ verdicts, tags and how many of each kind of activity was seen.`,
 			}
 			return task{key: objectKey(o), obs: o}, nil
 		},
-		exec: execBehavior,
+		exec:      execBehavior,
+		newFields: func() Fields { return &BehaviorFields{} },
 		keyFields: func(rs []Result) map[string]any {
-			return map[string]any{"Verdicts": detail(rs, "verdicts"), "Tags": detail(rs, "tags")}
+			return map[string]any{
+				"Verdicts": perInput(rs, func(f *BehaviorFields) ([]string, bool) { return f.Verdicts, true }),
+				"Tags":     perInput(rs, func(f *BehaviorFields) ([]string, bool) { return f.Tags, true }),
+			}
 		},
 		noun:    "File",
 		invalid: "Invalid Hash.",
 	}}
 }
+
+// BehaviorFields are the fields of get-file-behavior-summaries' entries: the sandboxes'
+// verdicts and tags, and how much of each kind of activity they saw.
+type BehaviorFields struct {
+	Verdicts              []string `json:"verdicts"`
+	Tags                  []string `json:"tags"`
+	ProcessesCreated      int      `json:"processes_created"`
+	CommandExecutions     int      `json:"command_executions"`
+	FilesWritten          int      `json:"files_written"`
+	FilesDeleted          int      `json:"files_deleted"`
+	MutexesCreated        int      `json:"mutexes_created"`
+	DNSLookups            int      `json:"dns_lookups"`
+	IPTraffic             int      `json:"ip_traffic"`
+	MitreAttackTechniques int      `json:"mitre_attack_techniques"`
+}
+
+func (*BehaviorFields) fields() {}
 
 func execBehavior(ctx context.Context, r *run, t task) outcome {
 	entry := ContextEntry{Type: string(ioc.KindFile), ID: t.obs.ID}
@@ -48,16 +69,18 @@ func execBehavior(ctx context.Context, r *run, t task) outcome {
 		}
 		return v
 	}
-	entry.set("verdicts", strs(s.Verdicts))
-	entry.set("tags", strs(s.Tags))
-	entry.set("processes_created", len(s.ProcessesCreated))
-	entry.set("command_executions", len(s.CommandExecutions))
-	entry.set("files_written", len(s.FilesWritten))
-	entry.set("files_deleted", len(s.FilesDeleted))
-	entry.set("mutexes_created", len(s.MutexesCreated))
-	entry.set("dns_lookups", rawLen(s.DNSLookups))
-	entry.set("ip_traffic", rawLen(s.IPTraffic))
-	entry.set("mitre_attack_techniques", rawLen(s.MitreAttackTechniques))
+	entry.Fields = &BehaviorFields{
+		Verdicts:              strs(s.Verdicts),
+		Tags:                  strs(s.Tags),
+		ProcessesCreated:      len(s.ProcessesCreated),
+		CommandExecutions:     len(s.CommandExecutions),
+		FilesWritten:          len(s.FilesWritten),
+		FilesDeleted:          len(s.FilesDeleted),
+		MutexesCreated:        len(s.MutexesCreated),
+		DNSLookups:            rawLen(s.DNSLookups),
+		IPTraffic:             rawLen(s.IPTraffic),
+		MitreAttackTechniques: rawLen(s.MitreAttackTechniques),
+	}
 	raw := s.Raw
 	if len(raw) == 0 {
 		raw, _ = json.Marshal(map[string]any{"data": s})

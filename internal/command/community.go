@@ -24,8 +24,14 @@ comment's id, date, text, tags and votes. key_fields.CommentCounts gives how man
 read per input.`,
 			newOptions: newLimitOptions,
 			exec:       execGetComments,
+			newFields:  func() Fields { return &CommentsFields{} },
 			keyFields: func(rs []Result) map[string]any {
-				return map[string]any{"CommentCounts": detail(rs, "count")}
+				return map[string]any{"CommentCounts": perInput(rs, func(f *CommentsFields) (int, bool) {
+					if f.Comments == nil {
+						return 0, false
+					}
+					return f.Count, true
+				})}
 			},
 		},
 		{
@@ -40,8 +46,14 @@ object given twice is commented once. key_fields.CommentIDs gives each new comme
 id.`,
 			newOptions: func() Options { return &CommentOptions{} },
 			exec:       execAddComment,
+			newFields:  func() Fields { return &CommentFields{} },
 			keyFields: func(rs []Result) map[string]any {
-				return map[string]any{"CommentIDs": detail(rs, "comment_id")}
+				return map[string]any{"CommentIDs": perInput(rs, func(f *CommentFields) (string, bool) {
+					if f.PostedComment == nil {
+						return "", false
+					}
+					return f.CommentID, true
+				})}
 			},
 		},
 		{
@@ -53,8 +65,14 @@ domain), up to --limit per input: each vote's id, date, verdict and weight, and 
 of those read say harmless and malicious. key_fields.VoteCounts gives them per input.`,
 			newOptions: newLimitOptions,
 			exec:       execGetVotes,
+			newFields:  func() Fields { return &VotesFields{} },
 			keyFields: func(rs []Result) map[string]any {
-				return map[string]any{"VoteCounts": detail(rs, "vote_counts")}
+				return map[string]any{"VoteCounts": perInput(rs, func(f *VotesFields) (map[string]int, bool) {
+					if f.Votes == nil {
+						return nil, false
+					}
+					return f.VoteCounts, true
+				})}
 			},
 		},
 		{
@@ -68,8 +86,14 @@ hash, IP address, URL or domain). An object given twice is voted on once.
 key_fields.VoteIDs gives each vote's id.`,
 			newOptions: func() Options { return &VoteOptions{} },
 			exec:       execAddVote,
+			newFields:  func() Fields { return &VoteFields{} },
 			keyFields: func(rs []Result) map[string]any {
-				return map[string]any{"VoteIDs": detail(rs, "vote_id")}
+				return map[string]any{"VoteIDs": perInput(rs, func(f *VoteFields) (string, bool) {
+					if f.CastVote == nil {
+						return "", false
+					}
+					return f.VoteID, true
+				})}
 			},
 		},
 	}
@@ -89,12 +113,9 @@ type CommentOptions struct {
 	Comment string
 }
 
-// maxComment bounds a comment's text.
-const maxComment = 64 << 10
-
 // Fields implements Options.
 func (o *CommentOptions) Fields() []Field {
-	return []Field{{Name: "comment", Usage: "the comment's text (words starting with # become its tags)", MaxLength: maxComment, Value: &o.Comment}}
+	return []Field{{Name: "comment", Usage: "the comment's text (words starting with # become its tags)", MaxLength: vt.MaxCommentSize, Value: &o.Comment}}
 }
 
 // Validate implements Options: there is a text.
@@ -159,18 +180,19 @@ func objectID(o ioc.Observable) string {
 	return o.ID
 }
 
-// communityEntry is the entry of an input, named by its canonical id.
-func communityEntry(o ioc.Observable) ContextEntry {
+// communityEntry is the entry of an input, named by its canonical id, and the URL
+// when the input is one.
+func communityEntry(o ioc.Observable) (ContextEntry, string) {
 	e := ContextEntry{Type: string(o.Kind), ID: o.ID}
 	if o.Kind == ioc.KindURL && o.Value != "" {
 		e.ID = ioc.URLSHA256ID(o.Value)
-		e.set("url", o.Value)
+		return e, o.Value
 	}
-	return e
+	return e, ""
 }
 
-// commentView is a comment as context_data shows it.
-type commentView struct {
+// CommentView is a comment as context_data shows it.
+type CommentView struct {
 	ID    string          `json:"id"`
 	Date  string          `json:"date,omitempty"`
 	Text  string          `json:"text"`
@@ -178,8 +200,8 @@ type commentView struct {
 	Votes vt.CommentVotes `json:"votes"`
 }
 
-func viewComment(c *vt.Comment) commentView {
-	v := commentView{ID: c.ID, Text: c.Text, Tags: c.Tags, Votes: c.Votes}
+func viewComment(c *vt.Comment) CommentView {
+	v := CommentView{ID: c.ID, Text: c.Text, Tags: c.Tags, Votes: c.Votes}
 	if c.Date != 0 {
 		v.Date = c.Date.Time().Format("2006-01-02T15:04:05Z")
 	}
@@ -189,105 +211,190 @@ func viewComment(c *vt.Comment) commentView {
 	return v
 }
 
+// Page says how much of a list was read: the items kept, the pages read and whether
+// VirusTotal has more.
+type Page struct {
+	Count int  `json:"count"`
+	Pages int  `json:"pages"`
+	More  bool `json:"more"`
+}
+
+// CommentsFields are the fields of get-comments' entries.
+type CommentsFields struct {
+	// URL is the input's URL, when it is one.
+	URL string `json:"url,omitempty"`
+	// Comments is there when the comments were read.
+	*Comments
+}
+
+// Comments are the comments read of an object.
+type Comments struct {
+	Comments []CommentView `json:"comments"`
+	Page
+}
+
+func (*CommentsFields) fields() {}
+
 func execGetComments(ctx context.Context, r *run, t task) outcome {
 	col := Collection(t.obs.Kind)
-	return communityList(r, t, "comments", func(cursor string, n int) ([]*vt.Comment, string, error) {
+	entry, url := communityEntry(t.obs)
+	f := &CommentsFields{URL: url}
+	entry.Fields = f
+	items, page, raw, fail := communityList(r, t, func(cursor string, n int) ([]*vt.Comment, string, error) {
 		p, err := r.d.Client.GetComments(ctx, col, objectID(t.obs), vt.ListOptions{Limit: n, Cursor: cursor})
 		if err != nil {
 			return nil, "", err
 		}
 		return p.Comments, p.Cursor, nil
-	}, viewComment, func(c *vt.Comment) *vt.Object { return &c.Object }, nil)
+	}, func(c *vt.Comment) *vt.Object { return &c.Object })
+	if items != nil {
+		views := make([]CommentView, len(*items))
+		for i, c := range *items {
+			views[i] = viewComment(c)
+		}
+		f.Comments = &Comments{Comments: views, Page: page}
+	}
+	return outcome{entry: entry, raw: raw, fail: fail}
 }
 
-// communityList follows the pages of an object's comments or votes up to --limit:
-// context_data lists their views under name with their count and how far the pages
-// went (finish adds what the kind adds), and raw_data joins the objects as one page.
-func communityList[T, V any](r *run, t task, name string, page func(cursor string, n int) ([]T, string, error),
-	view func(T) V, object func(T) *vt.Object, finish func(*ContextEntry, []T)) outcome {
-	entry := communityEntry(t.obs)
-	var items []T
-	views := []V{}
+// communityList follows the pages of an object's comments or votes up to --limit. It
+// returns what it read (nil when a page could not be read) and how far the pages
+// went, and raw_data's one page joining the objects; fail says what went wrong.
+func communityList[T any](r *run, t task, page func(cursor string, n int) ([]T, string, error),
+	object func(T) *vt.Object) (*[]T, Page, json.RawMessage, *Failure) {
+	items := []T{}
 	var raws []json.RawMessage
 	pages, cursor, err := followPages(options[*LimitOptions](r).Limit, page, func(it T) {
 		items = append(items, it)
-		views = append(views, view(it))
 		raws = append(raws, rawObject(object(it)))
 	})
 	if err != nil {
-		return outcome{entry: entry, fail: kindFailure(t.obs.Kind, err)}
+		return nil, Page{}, nil, kindFailure(t.obs.Kind, err)
 	}
-	entry.set(name, views)
-	entry.set("count", len(views))
-	if finish != nil {
-		finish(&entry, items)
-	}
-	entry.set("pages", pages)
-	entry.set("more", cursor != "")
+	p := Page{Count: len(items), Pages: pages, More: cursor != ""}
 	raw, err := joinedPage(raws, cursor)
 	if err != nil {
-		return outcome{entry: entry, fail: kindFailure(t.obs.Kind, err)}
+		return &items, p, nil, kindFailure(t.obs.Kind, err)
 	}
-	return outcome{entry: entry, raw: raw}
+	return &items, p, raw, nil
 }
 
+// CommentFields are the fields of add-comment's entries.
+type CommentFields struct {
+	// URL is the input's URL, when it is one.
+	URL string `json:"url,omitempty"`
+	// PostedComment is there when the comment was posted.
+	*PostedComment
+}
+
+// PostedComment is a comment add-comment posted.
+type PostedComment struct {
+	CommentID string   `json:"comment_id"`
+	Text      string   `json:"text"`
+	Tags      []string `json:"tags"`
+}
+
+func (*CommentFields) fields() {}
+
 func execAddComment(ctx context.Context, r *run, t task) outcome {
-	entry := communityEntry(t.obs)
+	entry, url := communityEntry(t.obs)
+	f := &CommentFields{URL: url}
+	entry.Fields = f
 	c, err := r.d.Client.AddComment(ctx, Collection(t.obs.Kind), objectID(t.obs), options[*CommentOptions](r).Comment)
 	if err != nil {
 		return outcome{entry: entry, fail: kindFailure(t.obs.Kind, err)}
 	}
 	v := viewComment(c)
-	entry.set("comment_id", v.ID)
-	entry.set("text", v.Text)
-	entry.set("tags", v.Tags)
+	f.PostedComment = &PostedComment{CommentID: v.ID, Text: v.Text, Tags: v.Tags}
 	raw, _ := json.Marshal(map[string]json.RawMessage{"data": rawObject(&c.Object)})
 	return outcome{entry: entry, raw: raw}
 }
 
-// voteView is a vote as context_data shows it.
-type voteView struct {
+// VoteView is a vote as context_data shows it.
+type VoteView struct {
 	ID      string     `json:"id"`
 	Date    string     `json:"date,omitempty"`
 	Verdict vt.Verdict `json:"verdict"`
 	Value   int        `json:"value"`
 }
 
-func viewVote(v *vt.Vote) voteView {
-	out := voteView{ID: v.ID, Verdict: v.Verdict, Value: v.Value}
+func viewVote(v *vt.Vote) VoteView {
+	out := VoteView{ID: v.ID, Verdict: v.Verdict, Value: v.Value}
 	if v.Date != 0 {
 		out.Date = v.Date.Time().Format("2006-01-02T15:04:05Z")
 	}
 	return out
 }
 
+// VotesFields are the fields of get-votes' entries.
+type VotesFields struct {
+	// URL is the input's URL, when it is one.
+	URL string `json:"url,omitempty"`
+	// Votes is there when the votes were read.
+	*Votes
+}
+
+// Votes are the votes read of an object, and how many of them say harmless and
+// malicious.
+type Votes struct {
+	Votes      []VoteView     `json:"votes"`
+	VoteCounts map[string]int `json:"vote_counts"`
+	Page
+}
+
+func (*VotesFields) fields() {}
+
 func execGetVotes(ctx context.Context, r *run, t task) outcome {
 	col := Collection(t.obs.Kind)
-	return communityList(r, t, "votes", func(cursor string, n int) ([]*vt.Vote, string, error) {
+	entry, url := communityEntry(t.obs)
+	f := &VotesFields{URL: url}
+	entry.Fields = f
+	items, page, raw, fail := communityList(r, t, func(cursor string, n int) ([]*vt.Vote, string, error) {
 		p, err := r.d.Client.GetVotes(ctx, col, objectID(t.obs), vt.ListOptions{Limit: n, Cursor: cursor})
 		if err != nil {
 			return nil, "", err
 		}
 		return p.Votes, p.Cursor, nil
-	}, viewVote, func(v *vt.Vote) *vt.Object { return &v.Object }, func(e *ContextEntry, votes []*vt.Vote) {
+	}, func(v *vt.Vote) *vt.Object { return &v.Object })
+	if items != nil {
+		views := make([]VoteView, len(*items))
 		counts := map[string]int{string(vt.VerdictHarmless): 0, string(vt.VerdictMalicious): 0}
-		for _, v := range votes {
+		for i, v := range *items {
+			views[i] = viewVote(v)
 			counts[string(v.Verdict)]++
 		}
-		e.set("vote_counts", counts)
-	})
+		f.Votes = &Votes{Votes: views, VoteCounts: counts, Page: page}
+	}
+	return outcome{entry: entry, raw: raw, fail: fail}
 }
 
+// VoteFields are the fields of add-vote's entries.
+type VoteFields struct {
+	// URL is the input's URL, when it is one.
+	URL string `json:"url,omitempty"`
+	// CastVote is there when the vote was cast.
+	*CastVote
+}
+
+// CastVote is a vote add-vote cast.
+type CastVote struct {
+	VoteID  string     `json:"vote_id"`
+	Verdict vt.Verdict `json:"verdict"`
+	Value   int        `json:"value"`
+}
+
+func (*VoteFields) fields() {}
+
 func execAddVote(ctx context.Context, r *run, t task) outcome {
-	entry := communityEntry(t.obs)
+	entry, url := communityEntry(t.obs)
+	f := &VoteFields{URL: url}
+	entry.Fields = f
 	v, err := r.d.Client.AddVote(ctx, Collection(t.obs.Kind), objectID(t.obs), options[*VoteOptions](r).verdict)
 	if err != nil {
 		return outcome{entry: entry, fail: kindFailure(t.obs.Kind, err)}
 	}
 	vv := viewVote(v)
-	entry.set("vote_id", vv.ID)
-	entry.set("verdict", vv.Verdict)
-	entry.set("value", vv.Value)
+	f.CastVote = &CastVote{VoteID: vv.ID, Verdict: vv.Verdict, Value: vv.Value}
 	raw, _ := json.Marshal(map[string]json.RawMessage{"data": rawObject(&v.Object)})
 	return outcome{entry: entry, raw: raw}
 }
@@ -317,5 +424,5 @@ func joinedPage(objs []json.RawMessage, cursor string) (json.RawMessage, error) 
 	if objs == nil {
 		objs = []json.RawMessage{}
 	}
-	return collected{descs: make([]descriptor, len(objs)), objs: objs, cursor: cursor}.rawPage()
+	return collected{descs: make([]Descriptor, len(objs)), objs: objs, cursor: cursor}.rawPage()
 }

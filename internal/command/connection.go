@@ -19,12 +19,13 @@ Takes no inputs; its single context entry has the server URL as input.`,
 		plan: func(r *run, input string) (task, *Failure) {
 			return task{key: "connection", text: input}, nil
 		},
-		exec: execConnection,
+		exec:      execConnection,
+		newFields: func() Fields { return &UserFields{} },
 		keyFields: func(rs []Result) map[string]any {
 			ok := len(rs) == 1 && rs[0].Err == nil
 			kf := map[string]any{"Connected": ok}
-			if ok {
-				kf["QuotaLeft"] = rs[0].Context.Details["quota_left"]
+			if f, isUser := rs[0].Context.Fields.(*UserFields); ok && isUser {
+				kf["QuotaLeft"] = f.QuotaLeft
 			}
 			return kf
 		},
@@ -32,6 +33,18 @@ Takes no inputs; its single context entry has the server URL as input.`,
 		invalid: "Invalid Input.",
 	}}
 }
+
+// UserFields are the fields of test-connection's entry: the key's user, its quotas as
+// VirusTotal counts them (and what is left of its request quotas), the server and
+// the user's privileges.
+type UserFields struct {
+	Quotas     map[string]QuotaState `json:"quotas"`
+	QuotaLeft  map[string]int64      `json:"quota_left"`
+	ServerURL  string                `json:"server_url"`
+	Privileges []string              `json:"privileges"`
+}
+
+func (*UserFields) fields() {}
 
 // QuotaState is one quota window of a key as VirusTotal counts it.
 type QuotaState struct {
@@ -58,9 +71,7 @@ func execConnection(ctx context.Context, r *run, t task) outcome {
 			left[name] = s.Left
 		}
 	}
-	entry.set("quotas", quotas)
-	entry.set("quota_left", left)
-	entry.set("server_url", t.text)
+	f := &UserFields{Quotas: quotas, QuotaLeft: left, ServerURL: t.text}
 	var privs []string
 	for p, granted := range u.Privileges {
 		if granted {
@@ -71,6 +82,7 @@ func execConnection(ctx context.Context, r *run, t task) outcome {
 	if privs == nil {
 		privs = []string{}
 	}
-	entry.set("privileges", privs)
+	f.Privileges = privs
+	entry.Fields = f
 	return outcome{entry: entry, raw: u.Raw}
 }

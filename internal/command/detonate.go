@@ -44,9 +44,10 @@ unreadable are per-input errors; nothing is sent for them.`, vt.MaxUpload>>20),
 			}
 			return task{key: key, text: ref}, nil
 		},
-		exec: execDetonate,
+		exec:      execDetonate,
+		newFields: func() Fields { return &ObjectFields{} },
 		keyFields: func(rs []Result) map[string]any {
-			return map[string]any{"RiskLevels": riskLevels(rs), "IDs": ids(rs), "AnalysisIDs": detail(rs, "analysis_id")}
+			return map[string]any{"RiskLevels": riskLevels(rs), "IDs": ids(rs), "AnalysisIDs": analysisIDs(rs)}
 		},
 		hasRisk: true,
 		noun:    "File",
@@ -110,18 +111,16 @@ func execDetonate(ctx context.Context, r *run, t task) outcome {
 	if out.fail != nil && out.entry.ID == "" {
 		out.entry.ID = sum
 	}
-	out.entry.Details = cloneDetails(out.entry.Details)
-	out.entry.set("name", name)
+	// The outcome is shared by the inputs with the same content: each has its own
+	// fields, with its file's name.
+	fields := *objectFields(&out.entry)
+	fields.Name = name
+	out.entry.Fields = &fields
 	return out
 }
 
-func cloneDetails(m map[string]any) map[string]any {
-	c := make(map[string]any, len(m)+1)
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
-}
+// ptr is a pointer to a copy of v.
+func ptr[T any](v T) *T { return &v }
 
 func (r *run) detonate(ctx context.Context, ref, name string, size int64, sum string) outcome {
 	entry := ContextEntry{Type: string(ioc.KindFile), ID: sum}
@@ -141,8 +140,8 @@ func (r *run) detonate(ctx context.Context, ref, name string, size int64, sum st
 		if err == nil {
 			e := r.baseEntry(obj)
 			addIdentity(&e, obj)
-			e.set("uploaded", false)
-			e.set("known", true)
+			f := objectFields(&e)
+			f.Uploaded, f.Known = ptr(false), true
 			return outcome{entry: e, raw: obj.raw, aliases: obj.runAliases()}
 		}
 		if !vt.IsNotFound(err) {
@@ -161,9 +160,8 @@ func (r *run) detonate(ctx context.Context, ref, name string, size int64, sum st
 		}
 		analysis = d
 	}
-	entry.set("analysis_id", analysis.ID)
-	entry.set("uploaded", !rescanned)
-	entry.set("rescanned", rescanned)
+	af := objectFields(&entry)
+	af.AnalysisID, af.Uploaded, af.Rescanned = analysis.ID, ptr(!rescanned), ptr(rescanned)
 	a, f := r.waitAnalysis(ctx, &entry, analysis.ID, "")
 	if f != nil {
 		return outcome{entry: entry, fail: f}
@@ -177,9 +175,7 @@ func (r *run) detonate(ctx context.Context, ref, name string, size int64, sum st
 	}
 	e := r.baseEntry(obj)
 	addIdentity(&e, obj)
-	for k, v := range entry.Details {
-		e.set(k, v)
-	}
-	e.set("analysis_status", string(a.Status))
+	rf := objectFields(&e)
+	rf.AnalysisID, rf.Uploaded, rf.Rescanned, rf.AnalysisStatus = af.AnalysisID, af.Uploaded, af.Rescanned, string(a.Status)
 	return outcome{entry: e, raw: obj.raw, aliases: obj.runAliases()}
 }

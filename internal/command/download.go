@@ -44,8 +44,9 @@ The files are samples VirusTotal holds: treat them as live malware.`,
 		newOptions:  func() Options { return &DownloadOptions{MaxSize: DefaultMaxSize} },
 		plan:        objectTask,
 		exec:        execDownload,
+		newFields:   func() Fields { return &DownloadFields{} },
 		keyFields: func(rs []Result) map[string]any {
-			return map[string]any{"Paths": detail(rs, "path")}
+			return map[string]any{"Paths": perInput(rs, func(f *DownloadFields) (string, bool) { return f.Path, true })}
 		},
 		noun:    "File",
 		invalid: "Invalid Hash.",
@@ -78,6 +79,16 @@ func (o *DownloadOptions) Validate() error {
 	}
 	return nil
 }
+
+// DownloadFields are the fields of download-file's entries: where the file went, its
+// size and its sha256.
+type DownloadFields struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+func (*DownloadFields) fields() {}
 
 // errTooLarge is the error of a download past the size cap.
 var errTooLarge = errors.New("larger than the size cap")
@@ -138,9 +149,7 @@ func execDownload(ctx context.Context, r *run, t task) outcome {
 		return outcome{entry: entry, fail: &Failure{Code: "LocalFileError", Message: fmt.Sprintf("cannot keep the file: %v", err)}}
 	}
 	entry.ID = sum
-	entry.set("path", path)
-	entry.set("size", n)
-	entry.set("sha256", sum)
+	entry.Fields = &DownloadFields{Path: path, Size: n, SHA256: sum}
 	raw, _ := json.Marshal(map[string]any{"data": map[string]any{"type": "file", "id": sum,
 		"attributes": map[string]any{"sha256": sum, "size": n, "requested_as": strings.ToLower(t.obs.ID)}}})
 	return outcome{entry: entry, raw: raw}

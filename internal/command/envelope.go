@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/vtsoar/vtsoar/internal/jsonenc"
+	"github.com/vtsoar/vtsoar/ioc"
 )
 
 // The values of Envelope.ReturnData.
@@ -52,6 +53,44 @@ type Envelope struct {
 	cmd *Command
 }
 
+// UnmarshalJSON decodes an envelope, its context entries' fields typed as its
+// command's are (JSONFields when the registry has no such command).
+func (e *Envelope) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		Command     string            `json:"command"`
+		ReturnData  string            `json:"return_data"`
+		KeyFields   map[string]any    `json:"key_fields"`
+		ContextData []json.RawMessage `json:"context_data"`
+		RawData     []json.RawMessage `json:"raw_data"`
+		Errors      []ErrorEntry      `json:"errors"`
+		Skipped     []SkippedInput    `json:"skipped"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*e = Envelope{Command: raw.Command, ReturnData: raw.ReturnData, KeyFields: raw.KeyFields, RawData: raw.RawData,
+		Errors: raw.Errors, Skipped: raw.Skipped}
+	cmd, known := Lookup(raw.Command)
+	if known {
+		e.cmd = cmd
+	}
+	if raw.ContextData != nil {
+		e.ContextData = make([]ContextEntry, len(raw.ContextData))
+	}
+	for i, c := range raw.ContextData {
+		var err error
+		if known {
+			e.ContextData[i], err = cmd.decodeEntry(c)
+		} else {
+			err = e.ContextData[i].UnmarshalJSON(c)
+		}
+		if err != nil {
+			return fmt.Errorf("context_data[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
 // Source returns the command whose results the envelope holds: the one it was made
 // for, else (an envelope decoded from JSON) the one Command names.
 func (e *Envelope) Source() (*Command, bool) {
@@ -77,9 +116,9 @@ type SkippedInput struct {
 }
 
 // ContextEntry is what a command found out about one input. Input and Status are always
-// set; the other fixed fields when they apply; Details holds the command's own fields
-// (for example "analysis_id", "path", "last_analysis_stats"), encoded beside the fixed
-// ones in one flat JSON object.
+// set; the other fixed fields when they apply; Fields holds the command's own fields,
+// typed (ObjectFields, RelationshipFields, ...; for example "analysis_id", "path",
+// "last_analysis_stats"), encoded beside the fixed ones in one flat JSON object.
 type ContextEntry struct {
 	Input         string
 	Status        string
@@ -90,14 +129,15 @@ type ContextEntry struct {
 	RiskReason    string
 	// Error is the error message when Status is "error" (the same as the matching
 	// ErrorEntry's message), so that a streamed entry stands on its own.
-	Error   string
-	Details map[string]any
+	Error string
+	// Fields are the command's own fields; nil when it adds none.
+	Fields Fields
 }
 
 var fixedContextKeys = []string{"input", "status", "type", "id", "risk_level", "risk_level_code", "risk_reason", "error"}
 
 // MarshalJSON encodes the entry as one flat object: the fixed fields first (empty ones
-// left out, except input and status), then Details in key order.
+// left out, except input and status), then the command's fields in name order.
 func (c ContextEntry) MarshalJSON() ([]byte, error) {
 	return c.appendJSON(make([]byte, 0, 512))
 }
@@ -126,71 +166,89 @@ func (c ContextEntry) appendJSON(dst []byte) ([]byte, error) {
 	}
 	str("risk_reason", c.RiskReason)
 	str("error", c.Error)
-	keys := make([]string, 0, len(c.Details))
-	for k := range c.Details {
-		if !slices.Contains(fixedContextKeys, k) {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
+	var buf [32]namedValue
 	var err error
-	for _, k := range keys {
+	for _, f := range sortedFields(buf[:0], c.Fields) {
+		if slices.Contains(fixedContextKeys, f.name) {
+			continue
+		}
 		dst = append(dst, ',')
-		dst = jsonenc.AppendString(dst, k)
+		dst = jsonenc.AppendString(dst, f.name)
 		dst = append(dst, ':')
-		if dst, err = jsonenc.Append(dst, c.Details[k]); err != nil {
-			return nil, fmt.Errorf("context field %s: %w", k, err)
+		if dst, err = jsonenc.Append(dst, f.value); err != nil {
+			return nil, fmt.Errorf("context field %s: %w", f.name, err)
 		}
 	}
 	return append(dst, '}'), nil
 }
 
+// contextFixed are the fixed fields of a context entry, as JSON has them.
+type contextFixed struct {
+	Input         string `json:"input"`
+	Status        string `json:"status"`
+	Type          string `json:"type"`
+	ID            string `json:"id"`
+	RiskLevel     string `json:"risk_level"`
+	RiskLevelCode int    `json:"risk_level_code"`
+	RiskReason    string `json:"risk_reason"`
+	Error         string `json:"error"`
+}
+
 // UnmarshalJSON decodes a flat object: the fixed fields, and every other member into
-// Details.
+// JSONFields (the entry's command, which would give them their types, is not known
+// here: Envelope.UnmarshalJSON and Command.DecodeResult know it).
 func (c *ContextEntry) UnmarshalJSON(b []byte) error {
-	var m map[string]json.RawMessage
+	var m map[string]any
 	if err := json.Unmarshal(b, &m); err != nil {
 		return err
 	}
-	*c = ContextEntry{}
-	str := func(k string, dst *string) error {
-		if v, ok := m[k]; ok {
-			delete(m, k)
-			return json.Unmarshal(v, dst)
-		}
-		return nil
+	if err := c.decodeFixed(b); err != nil {
+		return err
 	}
-	for k, dst := range map[string]*string{"input": &c.Input, "status": &c.Status, "type": &c.Type, "id": &c.ID,
-		"risk_level": &c.RiskLevel, "risk_reason": &c.RiskReason, "error": &c.Error} {
-		if err := str(k, dst); err != nil {
-			return fmt.Errorf("context field %s: %w", k, err)
-		}
-	}
-	if v, ok := m["risk_level_code"]; ok {
-		delete(m, "risk_level_code")
-		if err := json.Unmarshal(v, &c.RiskLevelCode); err != nil {
-			return fmt.Errorf("context field risk_level_code: %w", err)
-		}
+	for _, k := range fixedContextKeys {
+		delete(m, k)
 	}
 	if len(m) > 0 {
-		c.Details = make(map[string]any, len(m))
-		for k, v := range m {
-			var x any
-			if err := json.Unmarshal(v, &x); err != nil {
-				return fmt.Errorf("context field %s: %w", k, err)
-			}
-			c.Details[k] = x
-		}
+		c.Fields = JSONFields(m)
 	}
 	return nil
 }
 
-// set stores a command-specific field.
-func (c *ContextEntry) set(k string, v any) {
-	if c.Details == nil {
-		c.Details = make(map[string]any)
+func (c *ContextEntry) decodeFixed(b []byte) error {
+	var f contextFixed
+	if err := json.Unmarshal(b, &f); err != nil {
+		return fmt.Errorf("context entry: %w", err)
 	}
-	c.Details[k] = v
+	*c = ContextEntry{Input: f.Input, Status: f.Status, Type: f.Type, ID: f.ID, RiskLevel: f.RiskLevel,
+		RiskLevelCode: f.RiskLevelCode, RiskReason: f.RiskReason, Error: f.Error}
+	return nil
+}
+
+// decodeEntry decodes a context entry of the command c: its fields typed as c's are.
+func (c *Command) decodeEntry(b []byte) (ContextEntry, error) {
+	var e ContextEntry
+	if c.newFields == nil {
+		err := e.UnmarshalJSON(b)
+		return e, err
+	}
+	if err := e.decodeFixed(b); err != nil {
+		return e, err
+	}
+	f := c.newFields()
+	if err := json.Unmarshal(b, f); err != nil {
+		return e, fmt.Errorf("context entry of %s: %w", c.Name, err)
+	}
+	if hasFields(f) {
+		e.Fields = f
+	}
+	return e, nil
+}
+
+// hasFields reports whether f writes any field.
+func hasFields(f Fields) bool {
+	found := false
+	EachField(f, func(string, any) bool { found = true; return false })
+	return found
 }
 
 // ErrorEntry describes why one input failed.
@@ -223,6 +281,45 @@ type Result struct {
 
 // OK reports whether the input succeeded.
 func (r Result) OK() bool { return r.Err == nil }
+
+// resultJSON is a Result's JSON.
+type resultJSON struct {
+	Index   int             `json:"index"`
+	Context json.RawMessage `json:"context"`
+	Raw     json.RawMessage `json:"raw,omitempty"`
+	Err     *ErrorEntry     `json:"error,omitempty"`
+}
+
+// MarshalJSON writes the result as a run may keep it to assemble its envelope later:
+// {"index", "context", "raw", "error"}. Command.DecodeResult reads it back.
+func (r Result) MarshalJSON() ([]byte, error) {
+	ctx, err := r.Context.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(resultJSON{Index: r.Index, Context: ctx, Raw: r.Raw, Err: r.Err})
+}
+
+// DecodeResult reads a result of the command c written by Result.MarshalJSON: its
+// entry's fields typed as c's are, and the report its verdict came from decoded from
+// its raw answer (so that it exports as the result of a run does).
+func (c *Command) DecodeResult(b []byte) (Result, error) {
+	var j resultJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return Result{}, fmt.Errorf("result of %s: %w", c.Name, err)
+	}
+	e, err := c.decodeEntry(j.Context)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Index: j.Index, Context: e, Raw: j.Raw, Err: j.Err}
+	if f, ok := e.Fields.(*ObjectFields); ok && f.ReportSummary != nil && len(j.Raw) > 0 {
+		if obj, err := decodeObject(ioc.Kind(e.Type), j.Raw); err == nil {
+			f.report = &obj.Report
+		}
+	}
+	return res, nil
+}
 
 // returnData summarises per-input outcomes.
 func returnData(ok, total int) string {

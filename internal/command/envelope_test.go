@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -20,7 +21,7 @@ import (
 
 func TestContextEntryJSON(t *testing.T) {
 	e := ContextEntry{Input: "x", Status: StatusOK, Type: "file", ID: "abc", RiskLevel: "High", RiskLevelCode: 1,
-		RiskReason: "r", Details: map[string]any{"zeta": 1, "alpha": []string{"a"}, "status": "shadowed"}}
+		RiskReason: "r", Fields: JSONFields{"zeta": 1, "alpha": []string{"a"}, "status": "shadowed"}}
 	b, err := json.Marshal(e)
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +34,7 @@ func TestContextEntryJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
-	if back.Input != "x" || back.RiskLevelCode != 1 || back.Details["zeta"] != 1.0 || len(back.Details) != 2 {
+	if f, _ := back.Fields.(JSONFields); back.Input != "x" || back.RiskLevelCode != 1 || f["zeta"] != 1.0 || len(f) != 2 {
 		t.Errorf("round trip: %+v", back)
 	}
 	min, _ := json.Marshal(ContextEntry{Input: "", Status: StatusError})
@@ -131,7 +132,7 @@ func TestEnvelopeWriteJSON(t *testing.T) {
 	raw := json.RawMessage("\n{ \"data\": {\"id\": \"x\",\n   \"attributes\": {\"html\": \"<b>&amp;</b>\", \"e\": \"\\u00e9\"}} }\n")
 	env := &Envelope{Command: "c", ReturnData: PartiallySuccessful,
 		KeyFields:   map[string]any{"RiskLevels": []string{"High", "N/A"}},
-		ContextData: []ContextEntry{{Input: "a", Status: StatusOK, RiskLevel: "High", Details: map[string]any{"n": 1}}, {Input: "b<", Status: StatusError, Error: "e"}},
+		ContextData: []ContextEntry{{Input: "a", Status: StatusOK, RiskLevel: "High", Fields: JSONFields{"n": 1}}, {Input: "b<", Status: StatusError, Error: "e"}},
 		RawData:     []json.RawMessage{raw},
 		Errors:      []ErrorEntry{{Input: "b<", FailureIndicator: "C failed.", StatusCode: 404, Code: "NotFoundError", Message: "m"}}}
 	withSkipped := *env
@@ -226,15 +227,16 @@ func referenceContextJSON(c ContextEntry) ([]byte, error) {
 	if c.Error != "" {
 		put("error", c.Error)
 	}
-	var keys []string
-	for k := range c.Details {
+	fields := map[string]any{}
+	EachField(c.Fields, func(k string, v any) bool {
 		if !slices.Contains(fixedContextKeys, k) {
-			keys = append(keys, k)
+			fields[k] = v
 		}
-	}
-	slices.Sort(keys)
+		return true
+	})
+	keys := slices.Sorted(maps.Keys(fields))
 	for _, k := range keys {
-		if err := put(k, c.Details[k]); err != nil {
+		if err := put(k, fields[k]); err != nil {
 			return nil, err
 		}
 	}
@@ -268,10 +270,10 @@ func TestContextEntriesEncodeAsEncodingJSON(t *testing.T) {
 		entries = append(entries, e.run(t, req).ContextData...)
 	}
 	entries = append(entries, ContextEntry{Input: "odd \x00<>&\xff", Status: StatusError, Error: "e\u2029",
-		Details: map[string]any{"f": 0.1, "t": time.Unix(1700000000, 0).UTC(), "m": map[string]int{"b": 1, "a": 2}, "nil": nil}})
+		Fields: JSONFields{"f": 0.1, "t": time.Unix(1700000000, 0).UTC(), "m": map[string]int{"b": 1, "a": 2}, "nil": nil}})
 	details := 0
 	for _, c := range entries {
-		details += len(c.Details)
+		EachField(c.Fields, func(string, any) bool { details++; return true })
 		want, werr := referenceContextJSON(c)
 		got, gerr := c.MarshalJSON()
 		if werr != nil || gerr != nil {
@@ -296,7 +298,7 @@ func TestContextEntriesEncodeAsEncodingJSON(t *testing.T) {
 	if len(entries) < 60 || details < 300 {
 		t.Fatalf("only %d entries with %d details: the test covers too little", len(entries), details)
 	}
-	if _, err := (ContextEntry{Details: map[string]any{"bad": math.NaN()}}).MarshalJSON(); err == nil {
+	if _, err := (ContextEntry{Fields: JSONFields{"bad": math.NaN()}}).MarshalJSON(); err == nil {
 		t.Fatal("a NaN detail encoded without error")
 	}
 }

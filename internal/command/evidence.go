@@ -12,21 +12,21 @@ import (
 // and the crowdsourced rules that matched when the policy reads them (decoded from
 // the report only then, so that a default policy costs no extra decoding).
 func (r *run) evidence(obj *object) risk.Evidence {
-	e := risk.Evidence{Found: true, Stats: obj.common.LastAnalysisStats, Reputation: obj.common.Reputation}
+	e := risk.Evidence{Found: true, Stats: obj.Common.LastAnalysisStats, Reputation: obj.Common.Reputation}
 	p := r.d.Policy
 	if p.NeedsEngines() {
-		e.Engines = obj.common.LastAnalysisResults
+		e.Engines = obj.Common.LastAnalysisResults
 		if e.Engines == nil {
 			var a struct {
 				LastAnalysisResults map[string]vt.EngineResult `json:"last_analysis_results"`
 			}
 			if err := json.Unmarshal(obj.attrs, &a); err != nil {
-				r.log.Warn("the engines' verdicts of a report are unreadable; preferred vendors not weighed", "kind", obj.kind, "error", err)
+				r.log.Warn("the engines' verdicts of a report are unreadable; preferred vendors not weighed", "kind", obj.Kind, "error", err)
 			}
 			e.Engines = a.LastAnalysisResults
 		}
 	}
-	if p.NeedsRules() && obj.kind == ioc.KindFile {
+	if p.NeedsRules() && obj.Kind == ioc.KindFile {
 		var a struct {
 			YARA []struct {
 				RuleName    string `json:"rule_name"`

@@ -61,12 +61,12 @@ func TestRunCacheAcrossRuns(t *testing.T) {
 	if got := e.requests(""); got != 0 {
 		t.Errorf("second run sent %d requests, want 0 (a and its md5 cached, the 404 cached briefly)", got)
 	}
-	if env.ContextData[0].Details["cached"] != true || env.Errors[0].StatusCode != 404 {
+	if f := env.ContextData[0].Fields.(*ObjectFields); !f.Cached || env.Errors[0].StatusCode != 404 {
 		t.Errorf("cached run: %s", mustJSON(t, env))
 	}
 
 	env = e.run(t, Request{Command: "get-file-reports", Inputs: []string{a}, Run: RunOptions{Fresh: true}})
-	if got := e.requests(""); got != 1 || env.ContextData[0].Details["cached"] != nil {
+	if got := e.requests(""); got != 1 || env.ContextData[0].Fields.(*ObjectFields).Cached {
 		t.Errorf("--fresh sent %d requests, want 1 and a live answer", got)
 	}
 	env = e.run(t, Request{Command: "get-file-reports", Inputs: []string{a}, Run: RunOptions{MaxAge: time.Nanosecond}})

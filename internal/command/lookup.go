@@ -22,6 +22,7 @@ func lookupCommands() []*Command {
 		Exportable: true,
 		newOptions: func() Options { return &LookupOptions{} },
 		prepare:    prepareLookup,
+		newFields:  func() Fields { return &ObjectFields{} },
 		plan:       lookupTask,
 		exec:       execLookup,
 		keyFields: func(rs []Result) map[string]any {
@@ -145,7 +146,7 @@ func execLookup(ctx context.Context, r *run, t task) outcome {
 	out := reputationOutcome(ctx, r, t, check)
 	out.title = check.Title
 	if out.fail == nil {
-		out.entry.set("check", check.Name)
+		objectFields(&out.entry).Check = check.Name
 	}
 	return out
 }

@@ -32,7 +32,7 @@ func TestLookupRoutesEachKindToItsCheck(t *testing.T) {
 	}
 	checks := []string{"check-file-reputation", "check-ip-reputation", "check-url-reputation", "check-domain-reputation"}
 	for i, c := range env.ContextData[:4] {
-		if c.Status != StatusOK || c.Type != wantTypes[i] || c.Details["check"] != checks[i] || c.RiskLevel == "" || c.RiskReason == "" {
+		if c.Status != StatusOK || c.Type != wantTypes[i] || c.Fields.(*ObjectFields).Check != checks[i] || c.RiskLevel == "" || c.RiskReason == "" {
 			t.Errorf("entry %d: %+v", i, c)
 		}
 	}

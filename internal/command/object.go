@@ -13,18 +13,129 @@ import (
 	"github.com/vtsoar/vtsoar/vt"
 )
 
-// object is a file, URL, domain or IP address report, live or from the cache.
+// Report is VirusTotal's report of a file, URL, domain or IP address, decoded (the
+// attributes the commands read; the engines' verdicts are in the raw answer).
+type Report struct {
+	// Kind is the object's kind, ID its VirusTotal id.
+	Kind ioc.Kind
+	ID   string
+	// Common are the attributes of every kind; File, URL, Domain or IP those of the
+	// object's kind.
+	Common vt.CommonAttributes
+	File   vt.FileAttributes
+	URL    vt.URLAttributes
+	Domain vt.DomainAttributes
+	IP     vt.IPAttributes
+}
+
+// SubmissionDates are the first and last submission of a file or a URL (zero for the
+// other kinds, or when VirusTotal did not say).
+func (r *Report) SubmissionDates() (first, last time.Time) {
+	switch r.Kind {
+	case ioc.KindFile:
+		return r.File.FirstSubmissionDate.Time(), r.File.LastSubmissionDate.Time()
+	case ioc.KindURL:
+		return r.URL.FirstSubmissionDate.Time(), r.URL.LastSubmissionDate.Time()
+	}
+	return time.Time{}, time.Time{}
+}
+
+// ObjectFields are the fields of the entries of the commands about objects and their
+// analyses: check-*-reputation, lookup, get-*-reports, detonate-files, scan-url,
+// rescan-file and rescan-url.
+type ObjectFields struct {
+	// ReportSummary is there when a report gave the verdict.
+	*ReportSummary
+	// A file's hashes; a URL.
+	MD5    string `json:"md5,omitempty"`
+	SHA1   string `json:"sha1,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	URL    string `json:"url,omitempty"`
+	// Check is the reputation check lookup asked (check-ip-reputation...).
+	Check string `json:"check,omitempty"`
+	// ReportDetails are the report's attributes of get-*-reports.
+	*ReportDetails
+	// Submitted: get-url-reports submitted a URL VirusTotal had never seen.
+	Submitted bool `json:"submitted,omitempty"`
+	// AnalysisID is the analysis asked for; AnalysisStatus how far it went.
+	AnalysisID     string `json:"analysis_id,omitempty"`
+	AnalysisStatus string `json:"analysis_status,omitempty"`
+	// Stats are the counts of a completed analysis that gave the verdict (no report).
+	Stats *vt.AnalysisStats `json:"stats,omitempty"`
+	// detonate-files: whether the file was uploaded, already known, analysed again,
+	// and its name.
+	Uploaded  *bool  `json:"uploaded,omitempty"`
+	Known     bool   `json:"known,omitempty"`
+	Rescanned *bool  `json:"rescanned,omitempty"`
+	Name      string `json:"name,omitempty"`
+
+	// report is the decoded report the verdict came from.
+	report *Report
+}
+
+func (*ObjectFields) fields() {}
+
+// Report returns the decoded report the entry's verdict came from: kept by the run
+// (a result decoded from JSON has it when its raw answer was given).
+func (f *ObjectFields) Report() (*Report, bool) { return f.report, f.report != nil }
+
+// ReportSummary is what the verdict of a report rests on.
+type ReportSummary struct {
+	// LastAnalysisStats are the engines' counts (null when the object was never
+	// analysed).
+	LastAnalysisStats *vt.AnalysisStats `json:"last_analysis_stats"`
+	// Reputation is the community score.
+	Reputation       int       `json:"reputation"`
+	LastAnalysisDate time.Time `json:"last_analysis_date,omitzero"`
+	// Cached: the answer came from the cache.
+	Cached bool `json:"cached,omitempty"`
+}
+
+// ReportDetails are the attributes of a report get-*-reports shows, by kind.
+type ReportDetails struct {
+	Tags       []string `json:"tags,omitempty"`
+	TotalVotes vt.Votes `json:"total_votes"`
+	// A file's.
+	Size                *int64    `json:"size,omitempty"`
+	TypeDescription     string    `json:"type_description,omitempty"`
+	MeaningfulName      string    `json:"meaningful_name,omitempty"`
+	Names               []string  `json:"names,omitempty"`
+	FirstSubmissionDate time.Time `json:"first_submission_date,omitzero"`
+	LastSubmissionDate  time.Time `json:"last_submission_date,omitzero"`
+	TimesSubmitted      int       `json:"times_submitted,omitempty"`
+	// A URL's.
+	LastFinalURL         string   `json:"last_final_url,omitempty"`
+	Title                string   `json:"title,omitempty"`
+	LastHTTPResponseCode int      `json:"last_http_response_code,omitempty"`
+	ThreatNames          []string `json:"threat_names,omitempty"`
+	// A URL's or a domain's.
+	Categories map[string]string `json:"categories,omitempty"`
+	// A domain's.
+	Registrar    string    `json:"registrar,omitempty"`
+	CreationDate time.Time `json:"creation_date,omitzero"`
+	// An IP address's.
+	ASN     int    `json:"asn,omitempty"`
+	ASOwner string `json:"as_owner,omitempty"`
+	Country string `json:"country,omitempty"`
+	Network string `json:"network,omitempty"`
+}
+
+// objectFields returns the entry's ObjectFields, made when it has none.
+func objectFields(e *ContextEntry) *ObjectFields {
+	f, ok := e.Fields.(*ObjectFields)
+	if !ok {
+		f = &ObjectFields{}
+		e.Fields = f
+	}
+	return f
+}
+
+// object is a report as the commands use it, live or from the cache.
 type object struct {
-	kind      ioc.Kind
-	id        string
+	Report
 	typ       string
 	raw       json.RawMessage // the whole answer, {"data": {...}}
 	attrs     json.RawMessage // its attributes, a part of raw ("{}" when there are none)
-	common    vt.CommonAttributes
-	file      vt.FileAttributes
-	url       vt.URLAttributes
-	domain    vt.DomainAttributes
-	ip        vt.IPAttributes
 	fromCache bool
 }
 
@@ -133,10 +244,10 @@ func (r *run) fetchObject(ctx context.Context, o ioc.Observable, fresh bool) (*o
 		}
 		return nil, err
 	}
-	if obj.id == "" {
-		obj.id = o.ID
+	if obj.ID == "" {
+		obj.ID = o.ID
 	}
-	e := cache.Entry{Kind: o.Kind, ID: obj.id, Aliases: obj.cacheAliases(o), Body: obj.raw, FetchedAt: r.now()}
+	e := cache.Entry{Kind: o.Kind, ID: obj.ID, Aliases: obj.cacheAliases(o), Body: obj.raw, FetchedAt: r.now()}
 	if r.cachePut(ctx, e) && recent != nil {
 		r.d.Recent.add(server, obj, e.FetchedAt, append([]string{e.ID}, e.Aliases...))
 	}
@@ -152,13 +263,13 @@ func CacheEntry(o ioc.Observable, body []byte, fetchedAt time.Time) (cache.Entry
 	if err != nil {
 		return cache.Entry{}, err
 	}
-	if obj.id == "" {
-		obj.id = o.ID
+	if obj.ID == "" {
+		obj.ID = o.ID
 	}
 	if o.Kind == ioc.KindURL && o.Value == "" {
-		o.Value = obj.url.URL
+		o.Value = obj.URL.URL
 	}
-	return cache.Entry{Kind: o.Kind, ID: obj.id, Aliases: obj.cacheAliases(o), Body: body, FetchedAt: fetchedAt}, nil
+	return cache.Entry{Kind: o.Kind, ID: obj.ID, Aliases: obj.cacheAliases(o), Body: body, FetchedAt: fetchedAt}, nil
 }
 
 // NotFoundEntry returns the cache entry of VirusTotal's not-found answer for o, under
@@ -193,60 +304,64 @@ func otherIDs(id string, more ...string) []string {
 	return out
 }
 
-// cacheAliases are the ids other than obj.id the object is known by.
+// cacheAliases are the ids other than obj.ID the object is known by.
 func (obj *object) cacheAliases(o ioc.Observable) []string {
-	switch obj.kind {
+	switch obj.Kind {
 	case ioc.KindFile:
-		return otherIDs(obj.id, obj.file.MD5, obj.file.SHA1, obj.file.SHA256, o.ID)
+		return otherIDs(obj.ID, obj.File.MD5, obj.File.SHA1, obj.File.SHA256, o.ID)
 	case ioc.KindURL:
 		ids := []string{o.ID}
 		if o.Value != "" {
 			ids = append(ids, ioc.URLID(o.Value), ioc.URLSHA256ID(o.Value))
 		}
-		return otherIDs(obj.id, ids...)
+		return otherIDs(obj.ID, ids...)
 	}
-	return otherIDs(obj.id, o.ID)
+	return otherIDs(obj.ID, o.ID)
 }
 
 // runAliases are the de-duplication keys the object answers besides the task's key.
 func (obj *object) runAliases() []string {
-	switch obj.kind {
+	switch obj.Kind {
 	case ioc.KindFile:
 		var out []string
-		for _, h := range []string{obj.file.MD5, obj.file.SHA1, obj.file.SHA256, obj.id} {
+		for _, h := range []string{obj.File.MD5, obj.File.SHA1, obj.File.SHA256, obj.ID} {
 			if h != "" {
 				out = append(out, "file:"+h)
 			}
 		}
 		return out
 	case ioc.KindURL:
-		out := []string{"url:" + obj.id}
-		if obj.url.URL != "" {
-			out = append(out, "url:"+ioc.URLSHA256ID(obj.url.URL))
+		out := []string{"url:" + obj.ID}
+		if obj.URL.URL != "" {
+			out = append(out, "url:"+ioc.URLSHA256ID(obj.URL.URL))
 		}
 		return out
 	}
-	return []string{string(obj.kind) + ":" + obj.id}
+	return []string{string(obj.Kind) + ":" + obj.ID}
 }
 
 func fileObject(f *vt.File) *object {
-	obj := &object{kind: ioc.KindFile, id: f.ID, typ: f.Type, raw: f.Raw, attrs: attrsOf(f.Object.Attributes), file: f.Attributes, common: f.Attributes.CommonAttributes}
-	if obj.id == "" {
-		obj.id = f.Attributes.SHA256
+	obj := &object{Report: Report{Kind: ioc.KindFile, ID: f.ID, File: f.Attributes, Common: f.Attributes.CommonAttributes},
+		typ: f.Type, raw: f.Raw, attrs: attrsOf(f.Object.Attributes)}
+	if obj.ID == "" {
+		obj.ID = f.Attributes.SHA256
 	}
 	return obj
 }
 
 func urlObject(u *vt.URL) *object {
-	return &object{kind: ioc.KindURL, id: u.ID, typ: u.Type, raw: u.Raw, attrs: attrsOf(u.Object.Attributes), url: u.Attributes, common: u.Attributes.CommonAttributes}
+	return &object{Report: Report{Kind: ioc.KindURL, ID: u.ID, URL: u.Attributes, Common: u.Attributes.CommonAttributes},
+		typ: u.Type, raw: u.Raw, attrs: attrsOf(u.Object.Attributes)}
 }
 
 func domainObject(d *vt.Domain) *object {
-	return &object{kind: ioc.KindDomain, id: d.ID, typ: d.Type, raw: d.Raw, attrs: attrsOf(d.Object.Attributes), domain: d.Attributes, common: d.Attributes.CommonAttributes}
+	return &object{Report: Report{Kind: ioc.KindDomain, ID: d.ID, Domain: d.Attributes, Common: d.Attributes.CommonAttributes},
+		typ: d.Type, raw: d.Raw, attrs: attrsOf(d.Object.Attributes)}
 }
 
 func ipObject(ip *vt.IPAddress) *object {
-	return &object{kind: ioc.KindIP, id: ip.ID, typ: ip.Type, raw: ip.Raw, attrs: attrsOf(ip.Object.Attributes), ip: ip.Attributes, common: ip.Attributes.CommonAttributes}
+	return &object{Report: Report{Kind: ioc.KindIP, ID: ip.ID, IP: ip.Attributes, Common: ip.Attributes.CommonAttributes},
+		typ: ip.Type, raw: ip.Raw, attrs: attrsOf(ip.Object.Attributes)}
 }
 
 // attrsOf is a report's attributes, "{}" when it has none.
@@ -296,26 +411,16 @@ func decodeObject(kind ioc.Kind, raw []byte) (*object, error) {
 
 // verdict applies the policy to the object.
 func (r *run) verdict(obj *object) risk.Verdict {
-	return r.d.Policy.Verdict(obj.kind, r.evidence(obj))
+	return r.d.Policy.Verdict(obj.Kind, r.evidence(obj))
 }
 
 // baseEntry is the context entry of an object with its risk level.
 func (r *run) baseEntry(obj *object) ContextEntry {
 	v := r.verdict(obj)
-	e := ContextEntry{Type: string(obj.kind), ID: obj.id, RiskLevel: v.Level.String(), RiskLevelCode: v.Level.Code(), RiskReason: v.Reason}
-	if obj.common.LastAnalysisStats != nil {
-		e.set("last_analysis_stats", *obj.common.LastAnalysisStats)
-	} else {
-		e.set("last_analysis_stats", nil)
-	}
-	e.set("reputation", obj.common.Reputation)
-	if obj.common.LastAnalysisDate != 0 {
-		e.set("last_analysis_date", obj.common.LastAnalysisDate.Time())
-	}
-	if obj.fromCache {
-		e.set("cached", true)
-	}
-	return e
+	s := &ReportSummary{LastAnalysisStats: obj.Common.LastAnalysisStats, Reputation: obj.Common.Reputation,
+		LastAnalysisDate: obj.Common.LastAnalysisDate.Time(), Cached: obj.fromCache}
+	return ContextEntry{Type: string(obj.Kind), ID: obj.ID, RiskLevel: v.Level.String(), RiskLevelCode: v.Level.Code(), RiskReason: v.Reason,
+		Fields: &ObjectFields{ReportSummary: s, report: &obj.Report}}
 }
 
 // riskLevels is the RiskLevels key field: one level per input, N/A for failures.
@@ -341,13 +446,21 @@ func ids(rs []Result) []string {
 	return out
 }
 
-// detail collects a context field per input (nil where absent).
-func detail(rs []Result, k string) []any {
-	out := make([]any, len(rs))
+// perInput is a key field: for each input, what get finds in its entry's fields when
+// they are an F and the input succeeded, else nil (null in JSON), in input order.
+func perInput[F Fields, V any](rs []Result, get func(F) (V, bool)) []*V {
+	out := make([]*V, len(rs))
 	for i, res := range rs {
-		if res.Err == nil {
-			out[i] = res.Context.Details[k]
+		if f, ok := res.Context.Fields.(F); ok && res.Err == nil {
+			if v, ok := get(f); ok {
+				out[i] = &v
+			}
 		}
 	}
 	return out
+}
+
+// analysisIDs is the AnalysisIDs key field of the commands that ask for analyses.
+func analysisIDs(rs []Result) []*string {
+	return perInput(rs, func(f *ObjectFields) (string, bool) { return f.AnalysisID, f.AnalysisID != "" })
 }

@@ -26,15 +26,24 @@ func limitField(v *int) Field {
 	return Field{Name: "limit", Usage: "most objects per input, pages followed up to it", Positive: true, Value: v}
 }
 
-// descriptor names a related object or a search result.
-type descriptor struct {
+// Descriptor names a related object or a search result.
+type Descriptor struct {
 	Type string `json:"type"`
 	ID   string `json:"id"`
 }
 
+// descriptorIDs are the ids of ds ([] when there are none).
+func descriptorIDs(ds []Descriptor) []string {
+	out := make([]string, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, d.ID)
+	}
+	return out
+}
+
 // collected is what collectPages read: objects up to a limit, page after page.
 type collected struct {
-	descs  []descriptor
+	descs  []Descriptor
 	objs   []json.RawMessage // each object as VirusTotal sent it
 	pages  int
 	cursor string // where the next page starts; empty once every page was read
@@ -70,7 +79,7 @@ func followPages[T any](limit int, fetch func(cursor string, n int) ([]T, string
 // collectPages asks fetch for pages (fetch(cursor, n) returns at most n objects from
 // cursor on) until limit objects are read or VirusTotal has no more.
 func collectPages(limit int, fetch func(cursor string, n int) (*vt.Page, error)) (collected, error) {
-	c := collected{descs: []descriptor{}, objs: []json.RawMessage{}}
+	c := collected{descs: []Descriptor{}, objs: []json.RawMessage{}}
 	var err error
 	c.pages, c.cursor, err = followPages(limit, func(cursor string, n int) ([]*vt.Object, string, error) {
 		page, err := fetch(cursor, n)
@@ -79,7 +88,7 @@ func collectPages(limit int, fetch func(cursor string, n int) (*vt.Page, error))
 		}
 		return page.Objects, page.Cursor, nil
 	}, func(o *vt.Object) {
-		c.descs = append(c.descs, descriptor{Type: o.Type, ID: o.ID})
+		c.descs = append(c.descs, Descriptor{Type: o.Type, ID: o.ID})
 		raw := o.Raw
 		if len(raw) == 0 {
 			raw, _ = json.Marshal(o)

@@ -1,11 +1,15 @@
 package command
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/vtsoar/vtsoar/vt"
+	"github.com/vtsoar/vtsoar/vtsim"
 )
 
 // A prepared request's JSON is its request's JSON form: prepared again, it gives the
@@ -112,8 +116,53 @@ func TestPrepareChecksEachOption(t *testing.T) {
 	if p.RunOptions() != (RunOptions{Concurrency: DefaultConcurrency, MaxAge: DefaultMaxAge}) {
 		t.Errorf("run options' defaults: %+v", p.RunOptions())
 	}
-	long := strings.Repeat("x", maxComment+1)
+	long := strings.Repeat("x", vt.MaxCommentSize+1)
 	if _, err := Prepare(withOptions(t, "add-comment", []string{"8.8.8.8"}, map[string]any{"comment": long})); err == nil {
 		t.Error("a comment longer than the schema allows was taken")
+	}
+}
+
+// A result written as JSON and read back by its command is the result: its fields
+// typed, its report decoded (what STIX and MISP read), and the envelope of the results
+// read back is the envelope of the results as the run gave them.
+func TestResultJSONReadBack(t *testing.T) {
+	e := newEnv(t, vtsim.Options{})
+	for _, req := range []Request{
+		{Command: "get-file-reports", Inputs: []string{findSHA256(t, "kept", exists), "not-a-hash"}},
+		withOptions(t, "get-domain-relationships", []string{"example.com"}, map[string]any{"relationship": "subdomains"}),
+		{Command: "test-connection"},
+	} {
+		p, err := Prepare(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kept [][]byte
+		live := make([]Result, p.Len())
+		if err := Stream(context.Background(), e.deps, p, nil, func(r Result) {
+			b, err := json.Marshal(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			kept = append(kept, b)
+			live[r.Index] = r
+		}); err != nil {
+			t.Fatal(err)
+		}
+		results := make([]Result, p.Len())
+		for _, b := range kept {
+			r, err := p.Command().DecodeResult(b)
+			if err != nil {
+				t.Fatalf("%s: %v", b, err)
+			}
+			if f, ok := r.Context.Fields.(*ObjectFields); ok && f.ReportSummary != nil {
+				if rep, ok := f.Report(); !ok || rep.ID != r.Context.ID {
+					t.Errorf("%s: the report was not decoded from the raw answer", r.Context.Input)
+				}
+			}
+			results[r.Index] = r
+		}
+		if got, want := mustJSON(t, p.Envelope(results)), mustJSON(t, p.Envelope(live)); got != want {
+			t.Errorf("%s: envelope of kept results\n%s\nwant\n%s", req.Command, got, want)
+		}
 	}
 }

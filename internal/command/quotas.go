@@ -19,26 +19,40 @@ left per quota.`,
 		plan: func(r *run, input string) (task, *Failure) {
 			return task{key: "quotas", text: input}, nil
 		},
-		exec: execQuotas,
+		exec:      execQuotas,
+		newFields: func() Fields { return &QuotasFields{} },
 		keyFields: func(rs []Result) map[string]any {
-			if len(rs) != 1 || rs[0].Err != nil {
-				return map[string]any{"QuotaLeft": nil}
+			if len(rs) == 1 && rs[0].Err == nil {
+				if f, ok := rs[0].Context.Fields.(*QuotasFields); ok {
+					return map[string]any{"QuotaLeft": f.QuotaLeft}
+				}
 			}
-			return map[string]any{"QuotaLeft": rs[0].Context.Details["quota_left"]}
+			return map[string]any{"QuotaLeft": nil}
 		},
 		noun:    "User",
 		invalid: "Invalid Input.",
 	}}
 }
 
-// quotaView is one overall quota as context_data shows it.
-type quotaView struct {
-	QuotaState
-	// Group is the group's quota the user spends, when there is one.
-	Group *groupView `json:"group,omitempty"`
+// QuotasFields are the fields of get-quotas' entry: every quota of the key, what is
+// left of each, and the server.
+type QuotasFields struct {
+	Quotas    map[string]QuotaView `json:"quotas"`
+	QuotaLeft map[string]int64     `json:"quota_left"`
+	ServerURL string               `json:"server_url"`
 }
 
-type groupView struct {
+func (*QuotasFields) fields() {}
+
+// QuotaView is one overall quota as context_data shows it.
+type QuotaView struct {
+	QuotaState
+	// Group is the group's quota the user spends, when there is one.
+	Group *GroupQuota `json:"group,omitempty"`
+}
+
+// GroupQuota is the quota of the group whose allowance a user spends.
+type GroupQuota struct {
 	Allowed       int64  `json:"allowed"`
 	Used          int64  `json:"used"`
 	InheritedFrom string `json:"inherited_from,omitempty"`
@@ -51,18 +65,16 @@ func execQuotas(ctx context.Context, r *run, t task) outcome {
 	if err != nil {
 		return outcome{entry: entry, fail: r.failure(err)}
 	}
-	views := make(map[string]quotaView, len(q.Quotas))
+	views := make(map[string]QuotaView, len(q.Quotas))
 	left := make(map[string]int64, len(q.Quotas))
 	for name, oq := range q.Quotas {
-		v := quotaView{QuotaState: QuotaState{Allowed: oq.User.Allowed, Used: oq.User.Used, Left: oq.Left()}}
+		v := QuotaView{QuotaState: QuotaState{Allowed: oq.User.Allowed, Used: oq.User.Used, Left: oq.Left()}}
 		if g := oq.Group; g != nil {
-			v.Group = &groupView{Allowed: g.Allowed, Used: g.Used, InheritedFrom: g.InheritedFrom}
+			v.Group = &GroupQuota{Allowed: g.Allowed, Used: g.Used, InheritedFrom: g.InheritedFrom}
 		}
 		views[name] = v
 		left[name] = v.Left
 	}
-	entry.set("quotas", views)
-	entry.set("quota_left", left)
-	entry.set("server_url", t.text)
+	entry.Fields = &QuotasFields{Quotas: views, QuotaLeft: left, ServerURL: t.text}
 	return outcome{entry: entry, raw: q.Raw}
 }

@@ -76,7 +76,7 @@ func (rc *Recent) add(server string, obj *object, fetchedAt time.Time, names []s
 	e := &recentEntry{obj: obj, fetchedAt: fetchedAt, size: size}
 	for _, n := range names {
 		if n != "" {
-			e.keys = append(e.keys, recentKey(server, obj.kind, n))
+			e.keys = append(e.keys, recentKey(server, obj.Kind, n))
 		}
 	}
 	rc.mu.Lock()

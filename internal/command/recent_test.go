@@ -80,7 +80,7 @@ func TestRecentIsBounded(t *testing.T) {
 	raw := make([]byte, 4<<10)
 	for i := range 100 {
 		id := fmt.Sprint("f", i)
-		rc.add("s", &object{kind: ioc.KindFile, id: id, raw: raw}, time.Now(), []string{id, "alias-" + id})
+		rc.add("s", &object{Report: Report{Kind: ioc.KindFile, ID: id}, raw: raw}, time.Now(), []string{id, "alias-" + id})
 		if rc.size > rc.max {
 			t.Fatalf("after %d answers: %d bytes kept, more than %d", i+1, rc.size, rc.max)
 		}

@@ -77,6 +77,9 @@ type Command struct {
 	summary func(d Door) string
 	// newOptions makes the command's options with their defaults (nil: none).
 	newOptions func() Options
+	// newFields makes an empty value of the command's fields, to decode an entry into
+	// (nil: the command adds none).
+	newFields func() Fields
 	// prepare, when set, turns the request's inputs into those the run answers,
 	// and says which it leaves out and why (lookup: extraction and scope).
 	prepare func(opts Options, inputs []string) ([]string, []SkippedInput)

@@ -32,19 +32,15 @@ func relationshipCommands() []*Command {
 				}
 				return task{key: objectKey(o), obs: o}, nil
 			},
-			exec: execRelationship,
+			exec:      execRelationship,
+			newFields: func() Fields { return &RelationshipFields{} },
 			keyFields: func(rs []Result) map[string]any {
 				related := make([][]string, len(rs))
 				counts := make([]int, len(rs))
 				for i, res := range rs {
 					related[i] = []string{}
-					if res.Err != nil {
-						continue
-					}
-					if d, ok := res.Context.Details["related"].([]descriptor); ok {
-						for _, x := range d {
-							related[i] = append(related[i], x.ID)
-						}
+					if f, ok := res.Context.Fields.(*RelationshipFields); ok && res.Err == nil && f.Related != nil {
+						related[i] = descriptorIDs(f.Related.Related)
 					}
 					counts[i] = len(related[i])
 				}
@@ -221,10 +217,25 @@ func relationshipHint(k ioc.Kind) string {
 	return "known: " + strings.Join(names, ", ")
 }
 
+// RelationshipFields are the fields of get-*-relationships' entries: the relationship
+// followed and, once read, the related objects.
+type RelationshipFields struct {
+	Relationship string `json:"relationship"`
+	*Related
+}
+
+// Related are the objects read through a relationship.
+type Related struct {
+	Related []Descriptor `json:"related"`
+	Page
+}
+
+func (*RelationshipFields) fields() {}
+
 func execRelationship(ctx context.Context, r *run, t task) outcome {
 	o := options[*RelationshipOptions](r)
-	entry := ContextEntry{Type: string(t.obs.Kind), ID: t.obs.ID}
-	entry.set("relationship", o.rel.Name)
+	f := &RelationshipFields{Relationship: o.rel.Name}
+	entry := ContextEntry{Type: string(t.obs.Kind), ID: t.obs.ID, Fields: f}
 	c, err := collectPages(o.Limit, func(cursor string, n int) (*vt.Page, error) {
 		return r.d.Client.RelationshipPage(ctx, o.rel, t.obs.ID,
 			vt.ListOptions{Limit: n, Cursor: cursor, DescriptorsOnly: o.DescriptorsOnly})
@@ -232,10 +243,7 @@ func execRelationship(ctx context.Context, r *run, t task) outcome {
 	if err != nil {
 		return outcome{entry: entry, fail: r.relationshipFailure(o.rel, err)}
 	}
-	entry.set("related", c.descs)
-	entry.set("count", len(c.descs))
-	entry.set("pages", c.pages)
-	entry.set("more", c.cursor != "")
+	f.Related = &Related{Related: c.descs, Page: Page{Count: len(c.descs), Pages: c.pages, More: c.cursor != ""}}
 	raw, err := c.rawPage()
 	if err != nil {
 		return outcome{entry: entry, fail: r.failure(err)}

@@ -22,11 +22,17 @@ func reportCommands() []*Command {
 			InputHelp: inputName(k),
 			plan:      objectTask,
 			exec:      execReport,
+			newFields: func() Fields { return &ObjectFields{} },
 			keyFields: func(rs []Result) map[string]any {
 				return map[string]any{
-					"IDs":               ids(rs),
-					"LastAnalysisStats": detail(rs, "last_analysis_stats"),
-					"RiskLevels":        riskLevels(rs),
+					"IDs": ids(rs),
+					"LastAnalysisStats": perInput(rs, func(f *ObjectFields) (vt.AnalysisStats, bool) {
+						if f.ReportSummary == nil || f.LastAnalysisStats == nil {
+							return vt.AnalysisStats{}, false
+						}
+						return *f.LastAnalysisStats, true
+					}),
+					"RiskLevels": riskLevels(rs),
 				}
 			},
 			hasRisk:    true,
@@ -84,67 +90,50 @@ func execReport(ctx context.Context, r *run, t task) outcome {
 // reports the URL; when the report is still missing after the analysis completed, the
 // analysis itself gives the verdict.
 func (r *run) submitAndReport(ctx context.Context, t task) outcome {
-	entry := ContextEntry{Type: string(ioc.KindURL), ID: ioc.URLSHA256ID(t.obs.Value)}
-	entry.set("submitted", true)
+	f := &ObjectFields{Submitted: true}
+	entry := ContextEntry{Type: string(ioc.KindURL), ID: ioc.URLSHA256ID(t.obs.Value), Fields: f}
 	d, err := r.d.Client.ScanURL(ctx, t.obs.Value)
 	if err != nil {
 		return outcome{entry: entry, fail: r.failure(err)}
 	}
-	entry.set("analysis_id", d.ID)
-	a, f := r.waitAnalysis(ctx, &entry, d.ID, " of the submitted URL")
-	if f != nil {
-		return outcome{entry: entry, fail: f}
+	f.AnalysisID = d.ID
+	a, fail := r.waitAnalysis(ctx, &entry, d.ID, " of the submitted URL")
+	if fail != nil {
+		return outcome{entry: entry, fail: fail}
 	}
 	obj, err := r.fetchObject(ctx, t.obs, true)
 	if err != nil {
 		r.log.InfoContext(ctx, "URL report not available after its analysis; using the analysis", "error", err)
-		entry.set("url", t.obs.Value)
+		f.URL = t.obs.Value
 		return analysisOutcome(r, entry, a, ioc.KindURL)
 	}
 	e := r.baseEntry(obj)
 	addIdentity(&e, obj)
 	addReportFields(&e, obj)
-	e.set("submitted", true)
-	e.set("analysis_id", d.ID)
+	rf := objectFields(&e)
+	rf.Submitted, rf.AnalysisID = true, d.ID
 	return outcome{entry: e, raw: obj.raw, aliases: obj.runAliases()}
 }
 
 func addReportFields(e *ContextEntry, obj *object) {
-	setIf := func(k string, v any, ok bool) {
-		if ok {
-			e.set(k, v)
-		}
-	}
-	c := obj.common
-	setIf("tags", c.Tags, len(c.Tags) > 0)
-	e.set("total_votes", c.TotalVotes)
-	switch obj.kind {
+	c := obj.Common
+	d := &ReportDetails{Tags: c.Tags, TotalVotes: c.TotalVotes}
+	switch obj.Kind {
 	case ioc.KindFile:
-		f := obj.file
-		e.set("size", f.Size)
-		setIf("type_description", f.TypeDescription, f.TypeDescription != "")
-		setIf("meaningful_name", f.MeaningfulName, f.MeaningfulName != "")
-		setIf("names", f.Names, len(f.Names) > 0)
-		setIf("first_submission_date", f.FirstSubmissionDate.Time(), f.FirstSubmissionDate != 0)
-		setIf("last_submission_date", f.LastSubmissionDate.Time(), f.LastSubmissionDate != 0)
-		setIf("times_submitted", f.TimesSubmitted, f.TimesSubmitted != 0)
+		f := obj.File
+		d.Size, d.TypeDescription, d.MeaningfulName, d.Names = &f.Size, f.TypeDescription, f.MeaningfulName, f.Names
+		d.FirstSubmissionDate, d.LastSubmissionDate = f.FirstSubmissionDate.Time(), f.LastSubmissionDate.Time()
+		d.TimesSubmitted = f.TimesSubmitted
 	case ioc.KindURL:
-		u := obj.url
-		setIf("last_final_url", u.LastFinalURL, u.LastFinalURL != "")
-		setIf("title", u.Title, u.Title != "")
-		setIf("last_http_response_code", u.LastHTTPResponseCode, u.LastHTTPResponseCode != 0)
-		setIf("categories", u.Categories, len(u.Categories) > 0)
-		setIf("threat_names", u.ThreatNames, len(u.ThreatNames) > 0)
+		u := obj.URL
+		d.LastFinalURL, d.Title, d.LastHTTPResponseCode, d.Categories, d.ThreatNames =
+			u.LastFinalURL, u.Title, u.LastHTTPResponseCode, u.Categories, u.ThreatNames
 	case ioc.KindDomain:
-		d := obj.domain
-		setIf("registrar", d.Registrar, d.Registrar != "")
-		setIf("creation_date", d.CreationDate.Time(), d.CreationDate != 0)
-		setIf("categories", d.Categories, len(d.Categories) > 0)
+		dom := obj.Domain
+		d.Registrar, d.CreationDate, d.Categories = dom.Registrar, dom.CreationDate.Time(), dom.Categories
 	case ioc.KindIP:
-		ip := obj.ip
-		setIf("asn", ip.ASN, ip.ASN != 0)
-		setIf("as_owner", ip.ASOwner, ip.ASOwner != "")
-		setIf("country", ip.Country, ip.Country != "")
-		setIf("network", ip.Network, ip.Network != "")
+		ip := obj.IP
+		d.ASN, d.ASOwner, d.Country, d.Network = ip.ASN, ip.ASOwner, ip.Country, ip.Network
 	}
+	objectFields(e).ReportDetails = d
 }

@@ -22,6 +22,7 @@ func reputationCommands() []*Command {
 			InputHelp: inputName(k),
 			plan:      objectTask,
 			exec:      execReputation,
+			newFields: func() Fields { return &ObjectFields{} },
 			keyFields: func(rs []Result) map[string]any {
 				return map[string]any{"RiskLevels": riskLevels(rs)}
 			},
@@ -59,14 +60,11 @@ func reputationOutcome(ctx context.Context, r *run, t task, check *Command) outc
 
 // addIdentity adds the fields that name the object (a file's hashes, a URL's URL).
 func addIdentity(e *ContextEntry, obj *object) {
-	switch obj.kind {
+	f := objectFields(e)
+	switch obj.Kind {
 	case ioc.KindFile:
-		e.set("md5", obj.file.MD5)
-		e.set("sha1", obj.file.SHA1)
-		e.set("sha256", obj.file.SHA256)
+		f.MD5, f.SHA1, f.SHA256 = obj.File.MD5, obj.File.SHA1, obj.File.SHA256
 	case ioc.KindURL:
-		if obj.url.URL != "" {
-			e.set("url", obj.url.URL)
-		}
+		f.URL = obj.URL.URL
 	}
 }

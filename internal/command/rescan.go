@@ -28,8 +28,9 @@ the engines' counts. An object given twice is rescanned once.`, k.Noun(), Collec
 			newOptions: newWaitOptions,
 			plan:       objectTask,
 			exec:       execRescan,
+			newFields:  func() Fields { return &ObjectFields{} },
 			keyFields: func(rs []Result) map[string]any {
-				return map[string]any{"AnalysisIDs": detail(rs, "analysis_id"), "RiskLevels": riskLevels(rs)}
+				return map[string]any{"AnalysisIDs": analysisIDs(rs), "RiskLevels": riskLevels(rs)}
 			},
 			hasRisk: true,
 			noun:    noun,
@@ -40,7 +41,10 @@ the engines' counts. An object given twice is rescanned once.`, k.Noun(), Collec
 }
 
 func execRescan(ctx context.Context, r *run, t task) outcome {
-	entry := communityEntry(t.obs)
+	entry, url := communityEntry(t.obs)
+	if url != "" {
+		entry.Fields = &ObjectFields{URL: url}
+	}
 	var d *vt.AnalysisDescriptor
 	var err error
 	if t.obs.Kind == ioc.KindFile {
@@ -51,7 +55,7 @@ func execRescan(ctx context.Context, r *run, t task) outcome {
 	if err != nil {
 		return outcome{entry: entry, fail: r.failure(err)}
 	}
-	entry.set("analysis_id", d.ID)
+	objectFields(&entry).AnalysisID = d.ID
 	if !options[*WaitOptions](r).Wait {
 		return queuedOutcome(entry, d, "rescan requested")
 	}

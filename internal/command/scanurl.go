@@ -34,9 +34,10 @@ verdict, and the risk level is derived from the engines' counts.`,
 			}
 			return task{key: objectKey(o), obs: o}, nil
 		},
-		exec: execScanURL,
+		exec:      execScanURL,
+		newFields: func() Fields { return &ObjectFields{} },
 		keyFields: func(rs []Result) map[string]any {
-			return map[string]any{"AnalysisIDs": detail(rs, "analysis_id"), "RiskLevels": riskLevels(rs)}
+			return map[string]any{"AnalysisIDs": analysisIDs(rs), "RiskLevels": riskLevels(rs)}
 		},
 		hasRisk: true,
 		noun:    "URL",
@@ -45,19 +46,19 @@ verdict, and the risk level is derived from the engines' counts.`,
 }
 
 func execScanURL(ctx context.Context, r *run, t task) outcome {
-	entry := ContextEntry{Type: string(ioc.KindURL), ID: ioc.URLSHA256ID(t.obs.Value)}
-	entry.set("url", t.obs.Value)
+	f := &ObjectFields{URL: t.obs.Value}
+	entry := ContextEntry{Type: string(ioc.KindURL), ID: ioc.URLSHA256ID(t.obs.Value), Fields: f}
 	d, err := r.d.Client.ScanURL(ctx, t.obs.Value)
 	if err != nil {
 		return outcome{entry: entry, fail: r.failure(err)}
 	}
-	entry.set("analysis_id", d.ID)
+	f.AnalysisID = d.ID
 	if !options[*WaitOptions](r).Wait {
 		return queuedOutcome(entry, d, "submitted")
 	}
-	a, f := r.waitAnalysis(ctx, &entry, d.ID, "")
-	if f != nil {
-		return outcome{entry: entry, fail: f}
+	a, fail := r.waitAnalysis(ctx, &entry, d.ID, "")
+	if fail != nil {
+		return outcome{entry: entry, fail: fail}
 	}
 	return analysisOutcome(r, entry, a, ioc.KindURL)
 }
@@ -119,7 +120,7 @@ func queuedOutcome(entry ContextEntry, d *vt.AnalysisDescriptor, done string) ou
 	na := risk.NA
 	entry.RiskLevel, entry.RiskLevelCode = na.String(), na.Code()
 	entry.RiskReason = done + "; not analysed yet (--wait follows the analysis)"
-	entry.set("analysis_status", string(vt.AnalysisQueued))
+	objectFields(&entry).AnalysisStatus = string(vt.AnalysisQueued)
 	raw, _ := json.Marshal(map[string]any{"data": d})
 	return outcome{entry: entry, raw: raw}
 }
@@ -133,7 +134,7 @@ func (r *run) waitAnalysis(ctx context.Context, entry *ContextEntry, id, of stri
 	if err != nil {
 		f := r.failure(err)
 		if a != nil {
-			entry.set("analysis_status", string(a.Status))
+			objectFields(entry).AnalysisStatus = string(a.Status)
 			f.Message = fmt.Sprintf("analysis %s%s not completed (%s): %s", id, of, a.Status, f.Message)
 		}
 		return nil, f
@@ -147,8 +148,8 @@ func analysisOutcome(r *run, entry ContextEntry, a *vt.Analysis, kind ioc.Kind) 
 	stats := a.Stats
 	v := r.d.Policy.Evaluate(kind, &stats, 0, true)
 	entry.RiskLevel, entry.RiskLevelCode, entry.RiskReason = v.Level.String(), v.Level.Code(), v.Reason
-	entry.set("analysis_status", string(a.Status))
-	entry.set("stats", stats)
+	f := objectFields(&entry)
+	f.AnalysisStatus, f.Stats = string(a.Status), &stats
 	raw := a.Raw
 	if len(raw) == 0 {
 		raw, _ = json.Marshal(map[string]any{"data": a})

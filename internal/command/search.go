@@ -27,18 +27,23 @@ accepted). Results are paged up to --limit per query (default 40).`,
 			}
 			return task{key: "search:" + q, text: q}, nil
 		},
-		exec: execSearch,
+		exec:      execSearch,
+		newFields: func() Fields { return &SearchFields{} },
 		keyFields: func(rs []Result) map[string]any {
 			out := make([][]string, len(rs))
 			for i, res := range rs {
 				out[i] = []string{}
-				if d, ok := res.Context.Details["results"].([]descriptor); ok && res.Err == nil {
-					for _, x := range d {
-						out[i] = append(out[i], x.ID)
-					}
+				if f, ok := res.Context.Fields.(*SearchFields); ok && res.Err == nil && f.SearchResults != nil {
+					out[i] = descriptorIDs(f.Results)
 				}
 			}
-			return map[string]any{"ResultIDs": out, "Counts": detail(rs, "count")}
+			counts := perInput(rs, func(f *SearchFields) (int, bool) {
+				if f.SearchResults == nil {
+					return 0, false
+				}
+				return f.Count, true
+			})
+			return map[string]any{"ResultIDs": out, "Counts": counts}
 		},
 		noun:    "Object",
 		invalid: "Invalid Query.",
@@ -63,18 +68,32 @@ func searchQuery(input string) string {
 	return s
 }
 
+// SearchFields are the fields of search's entries: the query and, once run, its
+// results.
+type SearchFields struct {
+	Query string `json:"query"`
+	*SearchResults
+}
+
+// SearchResults are what a search found.
+type SearchResults struct {
+	Results []Descriptor `json:"results"`
+	Count   int          `json:"count"`
+	More    bool         `json:"more"`
+}
+
+func (*SearchFields) fields() {}
+
 func execSearch(ctx context.Context, r *run, t task) outcome {
-	entry := ContextEntry{}
-	entry.set("query", t.text)
+	f := &SearchFields{Query: t.text}
+	entry := ContextEntry{Fields: f}
 	c, err := collectPages(options[*LimitOptions](r).Limit, func(cursor string, n int) (*vt.Page, error) {
 		return r.d.Client.Search(ctx, t.text, vt.ListOptions{Limit: n, Cursor: cursor})
 	})
 	if err != nil {
 		return outcome{entry: entry, fail: r.failure(err)}
 	}
-	entry.set("results", c.descs)
-	entry.set("count", len(c.descs))
-	entry.set("more", c.cursor != "")
+	f.SearchResults = &SearchResults{Results: c.descs, Count: len(c.descs), More: c.cursor != ""}
 	raw, err := c.rawPage()
 	if err != nil {
 		return outcome{entry: entry, fail: r.failure(err)}

@@ -40,14 +40,54 @@ ratio. The widget colours can be set with --fg1, --bg1, --bg2 and --bd1 (hex, no
 			}
 			return task{key: objectKey(o), obs: o, text: widgetQuery(o)}, nil
 		},
-		exec: execWidget,
+		exec:      execWidget,
+		newFields: func() Fields { return &WidgetFields{} },
 		keyFields: func(rs []Result) map[string]any {
-			return map[string]any{"Paths": detail(rs, "path"), "DetectionRatios": detail(rs, "detection_ratio")}
+			return map[string]any{
+				"Paths": perInput(rs, func(f *WidgetFields) (string, bool) {
+					if f.WrittenFile == nil {
+						return "", false
+					}
+					return f.Path, true
+				}),
+				"DetectionRatios": perInput(rs, func(f *WidgetFields) (string, bool) {
+					if f.Widget == nil {
+						return "", false
+					}
+					return f.DetectionRatio, true
+				}),
+			}
 		},
 		noun:    "Object",
 		invalid: "Invalid Input.",
 	}}
 }
+
+// WidgetFields are the fields of retrieve-widget-html-content's entries: the widget
+// and its detection ratio, and its HTML or the file it was written to.
+type WidgetFields struct {
+	*Widget
+	// HTML is the widget's page, when no directory was given (over REST).
+	HTML *string `json:"html,omitempty"`
+	// WrittenFile is the file the widget's page was written to.
+	*WrittenFile
+}
+
+// Widget is a widget VirusTotal made for an object.
+type Widget struct {
+	DetectionRatio string `json:"detection_ratio"`
+	Detections     int    `json:"detections"`
+	Engines        int    `json:"engines"`
+	WidgetURL      string `json:"widget_url"`
+}
+
+// WrittenFile is a file a command wrote.
+type WrittenFile struct {
+	Path  string `json:"path"`
+	Bytes int    `json:"bytes"`
+}
+
+func (*WidgetFields) fields() {}
 
 // WidgetOptions are the options of retrieve-widget-html-content.
 type WidgetOptions struct {
@@ -119,24 +159,21 @@ func execWidget(ctx context.Context, r *run, t task) outcome {
 	if w.ID != "" {
 		entry.ID = w.ID
 	}
-	ratio := fmt.Sprintf("%d/%d", w.DetectionRatio.Detections, w.DetectionRatio.Total)
-	entry.set("detection_ratio", ratio)
-	entry.set("detections", w.DetectionRatio.Detections)
-	entry.set("engines", w.DetectionRatio.Total)
-	entry.set("widget_url", w.URL)
+	f := &WidgetFields{Widget: &Widget{DetectionRatio: fmt.Sprintf("%d/%d", w.DetectionRatio.Detections, w.DetectionRatio.Total),
+		Detections: w.DetectionRatio.Detections, Engines: w.DetectionRatio.Total, WidgetURL: w.URL}}
+	entry.Fields = f
 	html, err := r.d.Client.GetWidgetHTML(ctx, w.URL)
 	if err != nil {
 		return outcome{entry: entry, fail: r.failure(err)}
 	}
 	if wo.OutDir == "" {
-		entry.set("html", string(html))
+		f.HTML = ptr(string(html))
 	} else {
 		path := filepath.Join(wo.OutDir, widgetFileName(t.obs))
 		if err := writeFileAtomic(path, html); err != nil {
 			return outcome{entry: entry, fail: &Failure{StatusCode: 0, Code: "LocalFileError", Message: fmt.Sprintf("cannot write the widget: %v", err)}}
 		}
-		entry.set("path", path)
-		entry.set("bytes", len(html))
+		f.WrittenFile = &WrittenFile{Path: path, Bytes: len(html)}
 	}
 	raw := w.Raw
 	if len(raw) == 0 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -130,7 +131,9 @@ func (s *Service) CheckConnection(ctx context.Context, name string) (HealthCheck
 		}
 		if env.ReturnData == command.Successful {
 			h.Healthy, h.StatusCode, h.Message = true, 200, "ok"
-			h.QuotaLeft = quotaLeft(env.ContextData[0].Details["quota_left"])
+			if u, ok := env.ContextData[0].Fields.(*command.UserFields); ok && len(u.QuotaLeft) > 0 {
+				h.QuotaLeft = maps.Clone(u.QuotaLeft)
+			}
 		} else {
 			f := env.Errors[0]
 			h.StatusCode = f.StatusCode
@@ -187,30 +190,4 @@ func stateName(healthy bool) string {
 		return StateHealthy
 	}
 	return StateFailing
-}
-
-// quotaLeft reads test-connection's quota_left detail.
-func quotaLeft(v any) map[string]int64 {
-	out := map[string]int64{}
-	switch m := v.(type) {
-	case map[string]int64:
-		for k, n := range m {
-			out[k] = n
-		}
-	case map[string]any:
-		for k, n := range m {
-			switch x := n.(type) {
-			case float64:
-				out[k] = int64(x)
-			case int64:
-				out[k] = x
-			case int:
-				out[k] = int64(x)
-			}
-		}
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
 }

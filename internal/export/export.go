@@ -104,6 +104,37 @@ func (o Observation) DetectionRatio() string {
 	return fmt.Sprintf("%d/%d", s.Malicious, n)
 }
 
+// attributes are what an Observation reads of a report.
+type attributes struct {
+	ID                              string
+	MD5, SHA1, SHA256, URL          string
+	LastAnalysisStats               *vt.AnalysisStats
+	Reputation                      int
+	LastAnalysisDate                time.Time
+	FirstSubmission, LastSubmission time.Time
+}
+
+// reportOf returns what an Observation reads of the report of the entry c: the report
+// the run kept, else the one in raw.
+func reportOf(c command.ContextEntry, raw []byte) (attributes, error) {
+	if f, ok := c.Fields.(*command.ObjectFields); ok {
+		if r, ok := f.Report(); ok {
+			first, last := r.SubmissionDates()
+			return attributes{ID: r.ID, MD5: r.File.MD5, SHA1: r.File.SHA1, SHA256: r.File.SHA256, URL: r.URL.URL,
+				LastAnalysisStats: r.Common.LastAnalysisStats, Reputation: r.Common.Reputation,
+				LastAnalysisDate: r.Common.LastAnalysisDate.Time(), FirstSubmission: first, LastSubmission: last}, nil
+		}
+	}
+	var rep report
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		return attributes{}, err
+	}
+	a := rep.Data.Attributes
+	return attributes{ID: rep.Data.ID, MD5: a.MD5, SHA1: a.SHA1, SHA256: a.SHA256, URL: a.URL,
+		LastAnalysisStats: a.LastAnalysisStats, Reputation: a.Reputation, LastAnalysisDate: a.LastAnalysisDate.Time(),
+		FirstSubmission: a.FirstSubmissionDate.Time(), LastSubmission: a.LastSubmissionDate.Time()}, nil
+}
+
 // report is the part of a VirusTotal report an Observation reads.
 type report struct {
 	Data struct {
@@ -124,7 +155,9 @@ type report struct {
 }
 
 // Observations returns an Observation per input of env that succeeded, in input
-// order, read from its context entry and VirusTotal's report in raw_data.
+// order, read from its context entry and the report its verdict came from: the
+// decoded report the run kept (command.ObjectFields.Report), else (an envelope
+// decoded from JSON) VirusTotal's report in raw_data.
 func Observations(env *command.Envelope) ([]Observation, error) {
 	var out []Observation
 	raw := 0
@@ -135,18 +168,17 @@ func Observations(env *command.Envelope) ([]Observation, error) {
 		if raw >= len(env.RawData) {
 			return nil, fmt.Errorf("export: %d inputs succeeded but raw_data has %d reports", raw+1, len(env.RawData))
 		}
-		var rep report
-		if err := json.Unmarshal(env.RawData[raw], &rep); err != nil {
+		a, err := reportOf(c, env.RawData[raw])
+		if err != nil {
 			return nil, fmt.Errorf("export: the report of %s: %w", c.Input, err)
 		}
 		raw++
 		kind := ioc.Kind(c.Type)
-		a := rep.Data.Attributes
 		o := Observation{Input: c.Input, Kind: kind, ID: c.ID, Stats: a.LastAnalysisStats, Reputation: a.Reputation,
 			RiskLevel: c.RiskLevel, RiskLevelCode: c.RiskLevelCode, RiskReason: c.RiskReason,
-			AnalysisDate: a.LastAnalysisDate.Time(), FirstSubmission: a.FirstSubmissionDate.Time(), LastSubmission: a.LastSubmissionDate.Time()}
+			AnalysisDate: a.LastAnalysisDate, FirstSubmission: a.FirstSubmission, LastSubmission: a.LastSubmission}
 		if o.ID == "" {
-			o.ID = rep.Data.ID
+			o.ID = a.ID
 		}
 		switch kind {
 		case ioc.KindFile:

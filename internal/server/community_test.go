@@ -12,20 +12,23 @@ func TestCommandsCommunityOverREST(t *testing.T) {
 	var env command.Envelope
 	r := e.do(t, "POST", "/api/v1/commands/add-comment", "paris", map[string]any{"inputs": []string{eicarMD5, "not one"}, "comment": "seen in #INC-1"})
 	r.json(t, &env)
-	if r.status != 200 || env.ReturnData != command.PartiallySuccessful || env.ContextData[0].Details["comment_id"] == "" ||
+	if c, ok := env.ContextData[0].Fields.(*command.CommentFields); r.status != 200 || env.ReturnData != command.PartiallySuccessful ||
+		!ok || c.PostedComment == nil || c.CommentID == "" ||
 		env.Errors[0].FailureIndicator != "Add Comment failed." {
 		t.Fatalf("add-comment %d: %s", r.status, r.body)
 	}
 	env = command.Envelope{}
 	r = e.do(t, "POST", "/api/v1/commands/get-comments", "paris", map[string]any{"inputs": []string{eicarMD5}, "limit": 3})
 	r.json(t, &env)
-	if cs, _ := env.ContextData[0].Details["comments"].([]any); len(cs) == 0 || !strings.Contains(string(r.body), "seen in #INC-1") {
+	if cs, ok := env.ContextData[0].Fields.(*command.CommentsFields); !ok || cs.Comments == nil || len(cs.Comments.Comments) == 0 ||
+		!strings.Contains(string(r.body), "seen in #INC-1") {
 		t.Errorf("get-comments: %s", r.body)
 	}
 	env = command.Envelope{}
 	r = e.do(t, "POST", "/api/v1/commands/add-vote", "paris", map[string]any{"inputs": []string{"8.8.8.8"}, "verdict": "harmless"})
 	r.json(t, &env)
-	if env.ReturnData != command.Successful || env.ContextData[0].Details["verdict"] != "harmless" {
+	if v, ok := env.ContextData[0].Fields.(*command.VoteFields); env.ReturnData != command.Successful || !ok || v.CastVote == nil ||
+		v.Verdict != "harmless" {
 		t.Errorf("add-vote: %s", r.body)
 	}
 	env = command.Envelope{}

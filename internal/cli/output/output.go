@@ -68,9 +68,10 @@ var fixedColumns = []string{"input", "status", "type", "id", "risk_level", "risk
 func CSV(w io.Writer, env *command.Envelope) error {
 	extra := map[string]bool{}
 	for _, e := range env.ContextData {
-		for k := range e.Details {
+		command.EachField(e.Fields, func(k string, _ any) bool {
 			extra[k] = true
-		}
+			return true
+		})
 	}
 	if len(env.Skipped) > 0 {
 		extra[skipReasonColumn] = true
@@ -90,8 +91,13 @@ func CSV(w io.Writer, env *command.Envelope) error {
 			code = fmt.Sprint(e.RiskLevelCode)
 		}
 		row := []string{e.Input, e.Status, e.Type, e.ID, e.RiskLevel, code, e.RiskReason, e.Error}
+		values := map[string]any{}
+		command.EachField(e.Fields, func(k string, v any) bool {
+			values[k] = v
+			return true
+		})
 		for _, k := range extraCols {
-			v, ok := e.Details[k]
+			v, ok := values[k]
 			row = append(row, cell(v, ok))
 		}
 		if err := cw.Write(PrintableRow(row)); err != nil {
@@ -171,7 +177,7 @@ func Table(w io.Writer, env *command.Envelope, color bool) error {
 		if hasRisk {
 			row = append(row, e.RiskLevel)
 		}
-		row = append(row, summary(env.Command, e))
+		row = append(row, summary(e))
 		rows = append(rows, PrintableRow(row))
 	}
 	widths := make([]int, len(header))
@@ -202,7 +208,7 @@ func Table(w io.Writer, env *command.Envelope, color bool) error {
 	}
 	failed := len(env.Errors)
 	fmt.Fprintf(&b, "\n%s: %d of %d inputs succeeded", env.ReturnData, len(env.ContextData)-failed, len(env.ContextData))
-	if q := quotaLeft(env.KeyFields["QuotaLeft"]); q != "" {
+	if q := quotaLeft(env); q != "" {
 		fmt.Fprintf(&b, "; quota left: %s", q)
 	}
 	b.WriteByte('\n')
@@ -219,60 +225,88 @@ func truncate(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-// summary is the DETAILS column of a row.
-func summary(cmd string, e command.ContextEntry) string {
+// summary is the DETAILS column of a row: what the command's fields say.
+func summary(e command.ContextEntry) string {
 	if e.Status == command.StatusError {
 		return e.Error
 	}
-	d := e.Details
-	str := func(k string) string { return cell(d[k], d[k] != nil) }
-	if s, ok := communitySummary(cmd, d, str); ok {
-		return s
+	more := func(more bool) string {
+		if more {
+			return " (more: raise --limit)"
+		}
+		return ""
 	}
-	switch {
-	case d["relationship"] != nil:
-		s := fmt.Sprintf("%s related via %s", str("count"), str("relationship"))
-		if d["more"] == true {
-			s += " (more: raise --limit)"
+	switch f := e.Fields.(type) {
+	case *command.CommentFields:
+		if f.PostedComment != nil {
+			return "comment " + f.CommentID
 		}
-		return s
-	case d["query"] != nil:
-		return fmt.Sprintf("%s results", str("count"))
-	case d["detection_ratio"] != nil:
-		where := str("path")
-		if where == "" {
-			where = str("widget_url")
+	case *command.VoteFields:
+		if f.CastVote != nil {
+			return "voted " + cell(f.Verdict, true) + " (vote " + f.VoteID + ")"
 		}
-		return fmt.Sprintf("%s detections; %s", str("detection_ratio"), where)
-	case d["verdicts"] != nil:
-		return fmt.Sprintf("verdicts %s, tags %s", str("verdicts"), str("tags"))
-	case d["quota_left"] != nil:
+	case *command.CommentsFields:
+		if f.Comments != nil {
+			return fmt.Sprintf("%d comments%s", f.Count, more(f.More))
+		}
+	case *command.VotesFields:
+		if f.Votes != nil {
+			return fmt.Sprintf("%d votes %s", f.Count, cell(f.VoteCounts, true))
+		}
+	case *command.DownloadFields:
+		return fmt.Sprintf("%d bytes in %s", f.Size, f.Path)
+	case *command.QuotasFields:
+		return fmt.Sprintf("%d quotas", len(f.QuotaLeft))
+	case *command.RelationshipFields:
+		if f.Related != nil {
+			return fmt.Sprintf("%d related via %s%s", f.Count, f.Relationship, more(f.More))
+		}
+	case *command.SearchFields:
+		if f.SearchResults != nil {
+			return fmt.Sprintf("%d results", f.Count)
+		}
+	case *command.WidgetFields:
+		if f.Widget != nil {
+			where := f.WidgetURL
+			if f.WrittenFile != nil {
+				where = f.Path
+			}
+			return fmt.Sprintf("%s detections; %s", f.DetectionRatio, where)
+		}
+	case *command.BehaviorFields:
+		return fmt.Sprintf("verdicts %s, tags %s", cell(f.Verdicts, true), cell(f.Tags, true))
+	case *command.UserFields:
 		if e.ID != "" {
 			return "connected as " + e.ID
 		}
 		return "connected"
-	case cmd == "scan-url" && d["stats"] == nil:
-		return "analysis " + str("analysis_id")
+	case *command.ObjectFields:
+		if f.ReportSummary == nil && f.Stats == nil && f.AnalysisID != "" {
+			return "analysis " + f.AnalysisID // asked for, not followed (no --wait)
+		}
+		s := e.RiskReason
+		if f.Uploaded != nil && !*f.Uploaded && f.Known {
+			s = "already known, not uploaded; " + s
+		}
+		if f.ReportSummary != nil && f.Cached {
+			s += " (cached)"
+		}
+		return s
 	}
-	s := e.RiskReason
-	if d["uploaded"] == false && d["known"] == true {
-		s = "already known, not uploaded; " + s
-	}
-	if d["cached"] == true {
-		s += " (cached)"
-	}
-	return s
+	return e.RiskReason
 }
 
-// quotaLeft formats the QuotaLeft key field: "hourly 96, daily 496, monthly 15496".
-func quotaLeft(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return ""
-	}
+// quotaLeft formats what is left of a key's request quotas, from test-connection's or
+// get-quotas' entry: "hourly 96, daily 496, monthly 15496".
+func quotaLeft(env *command.Envelope) string {
 	var m map[string]int64
-	if json.Unmarshal(b, &m) != nil || len(m) == 0 {
-		return ""
+	for _, e := range env.ContextData {
+		switch f := e.Fields.(type) {
+		case *command.UserFields:
+			m = f.QuotaLeft
+		case *command.QuotasFields:
+			m = f.QuotaLeft
+		}
 	}
 	var parts []string
 	for _, w := range []string{"hourly", "daily", "monthly"} {

@@ -20,7 +20,7 @@ func sample() *command.Envelope {
 		KeyFields: map[string]any{"RiskLevels": []string{"High", "N/A"}},
 		ContextData: []command.ContextEntry{
 			{Input: "44d88612fea8a8f36de82e1278abb02f", Status: "ok", Type: "file", ID: "275a", RiskLevel: "High", RiskLevelCode: 1,
-				RiskReason: "62 of 72 engines flag it malicious; High from 10", Details: map[string]any{"md5": "44d8", "stats": map[string]int{"malicious": 62}}},
+				RiskReason: "62 of 72 engines flag it malicious; High from 10", Fields: command.JSONFields{"md5": "44d8", "stats": map[string]int{"malicious": 62}}},
 			{Input: "0000", Status: "error", RiskLevel: "N/A", RiskLevelCode: 4, Error: "File Not Found."},
 		},
 		Errors: []command.ErrorEntry{{Input: "0000", FailureIndicator: "Check File Reputation failed.", StatusCode: 404, Code: "NotFoundError", Message: "File Not Found."}},

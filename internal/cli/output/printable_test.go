@@ -34,7 +34,7 @@ func hostile() *command.Envelope {
 		Command: "lookup", ReturnData: command.PartiallySuccessful,
 		ContextData: []command.ContextEntry{
 			{Input: "evil\x1b[2J.com", Status: "ok", Type: "domain", ID: "evil.com", RiskLevel: "Low", RiskLevelCode: 3,
-				RiskReason: "reason\x1b]0;title\x07 with \u009b31m C1", Details: map[string]any{"note": "line1\nline2\x7f"}},
+				RiskReason: "reason\x1b]0;title\x07 with \u009b31m C1", Fields: command.JSONFields{"note": "line1\nline2\x7f"}},
 			{Input: "\x1b[31mred", Status: "error", Type: "url", RiskLevel: "N/A", RiskLevelCode: 4, Error: "Bad\x08\x08 input\r"},
 		},
 		Errors:  []command.ErrorEntry{{Input: "\x1b[31mred", Message: "Bad\x08\x08 input\r"}},
@@ -113,7 +113,7 @@ func TestCSVWritesTextAsText(t *testing.T) {
 	type verdict string
 	env := &command.Envelope{Command: "check-file-reputation", ReturnData: command.Successful,
 		ContextData: []command.ContextEntry{{Input: "44d88612fea8a8f36de82e1278abb02f", Status: "ok", Type: "file",
-			Details: map[string]any{
+			Fields: command.JSONFields{
 				"last_analysis_date":  date,
 				"verdict":             verdict("malicious <b>"),
 				"last_analysis_stats": map[string]int{"malicious": 62},

@@ -105,30 +105,3 @@ func orDash(s string) string {
 	}
 	return s
 }
-
-// communitySummary is the DETAILS column of the community, download and quota
-// commands.
-func communitySummary(cmd string, d map[string]any, str func(string) string) (string, bool) {
-	switch {
-	case d["comment_id"] != nil:
-		return "comment " + str("comment_id"), true
-	case d["vote_id"] != nil:
-		return "voted " + str("verdict") + " (vote " + str("vote_id") + ")", true
-	case d["comments"] != nil:
-		s := str("count") + " comments"
-		if d["more"] == true {
-			s += " (more: raise --limit)"
-		}
-		return s, true
-	case d["vote_counts"] != nil:
-		return str("count") + " votes " + str("vote_counts"), true
-	case cmd == "download-file" && d["path"] != nil:
-		return str("size") + " bytes in " + str("path"), true
-	case cmd == "get-quotas":
-		if m, ok := d["quota_left"].(map[string]int64); ok {
-			return fmt.Sprintf("%d quotas", len(m)), true
-		}
-		return "quotas", true
-	}
-	return "", false
-}

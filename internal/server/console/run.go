@@ -108,8 +108,8 @@ func (c *Console) run(w http.ResponseWriter, r *http.Request, s *session) error 
 		} else {
 			res.Failed++
 		}
-		if h, ok := ce.Details["html"].(string); ok && h != "" {
-			res.Widgets[i] = c.widgets.put(h)
+		if w, ok := ce.Fields.(*command.WidgetFields); ok && w.HTML != nil && *w.HTML != "" {
+			res.Widgets[i] = c.widgets.put(*w.HTML)
 		}
 	}
 	d.Result = res
