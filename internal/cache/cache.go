@@ -1,6 +1,9 @@
 // Package cache defines the cache of VirusTotal answers that the commands consult before
-// spending a request, and an in-memory implementation. The persistent implementation
-// shared by every process lives in internal/store.
+// spending a request, an in-memory implementation, and the tier that keeps a process's
+// answers decoded in front of a cache shared with other processes (Recent). The
+// persistent implementation shared by every process lives in internal/store; a
+// connection's client assembles the tiers (internal/connclient), so that a command is
+// given one Cache.
 //
 // Entries are VirusTotal objects (files, URLs, domains, IP addresses) stored under their
 // canonical id and every alias (a file's md5, sha1 and sha256; a URL's base64url id and
@@ -32,6 +35,10 @@ type Entry struct {
 	NotFound bool
 	// FetchedAt is when the answer came from VirusTotal.
 	FetchedAt time.Time
+	// Decoded is Body decoded by the caller that stored it, kept by the caches that
+	// hold answers in memory (Memory, a Recent's tier) so that a later Get need not
+	// decode Body again; nil when the cache does not keep it.
+	Decoded any
 }
 
 // Cache stores VirusTotal answers. Implementations are safe for concurrent use.
@@ -112,7 +119,7 @@ func (m *Memory) Put(_ context.Context, e Entry) error {
 }
 
 // Validator is implemented by caches shared with other processes whose entries a
-// process may keep decoded in memory (command.Recent): Current reports whether id
+// process may keep decoded in memory (Recent): Current reports whether id
 // still leads to the entry fetched at fetchedAt, that is, whether no process has
 // replaced, pruned or cleared it since. It reads only that, not the answer, and counts
 // as a hit of the cache when the entry is current.

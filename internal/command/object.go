@@ -176,32 +176,21 @@ func notFoundErr(kind ioc.Kind) error {
 // fetchObject returns the report of o from the cache (unless fresh or Request.Fresh)
 // or from VirusTotal, storing VirusTotal's answer in the cache.
 func (r *run) fetchObject(ctx context.Context, o ioc.Observable, fresh bool) (*object, error) {
-	recent, _ := r.cache.(cache.Validator)
-	if r.d.Recent == nil {
-		recent = nil
-	}
-	server := r.d.Client.ServerURL()
-	maxAge := r.p.run.MaxAge
 	if !fresh && !r.p.run.Fresh {
-		if recent != nil {
-			if obj, ok := r.d.Recent.get(ctx, recent, server, o.Kind, o.ID, maxAge, r.now()); ok {
-				cp := *obj
-				cp.fromCache = true
-				return &cp, nil
-			}
-		}
-		e, ok, err := r.cache.Get(ctx, o.Kind, o.ID, maxAge)
+		e, ok, err := r.cache.Get(ctx, o.Kind, o.ID, r.p.run.MaxAge)
 		if err != nil {
 			r.log.WarnContext(ctx, "cache read failed; asking VirusTotal", "kind", o.Kind, "error", err)
 		} else if ok {
 			if e.NotFound {
 				return nil, notFoundErr(o.Kind)
 			}
-			obj, err := decodeObject(o.Kind, e.Body)
+			// A cache that keeps answers decoded (Memory, cache.Recent's tier) gives
+			// the object back; another's body is decoded here.
+			obj, isObj := e.Decoded.(*object)
+			if !isObj {
+				obj, err = decodeObject(o.Kind, e.Body)
+			}
 			if err == nil {
-				if recent != nil {
-					r.d.Recent.add(server, obj, e.FetchedAt, append([]string{e.ID}, e.Aliases...))
-				}
 				cp := *obj
 				cp.fromCache = true
 				return &cp, nil
@@ -247,12 +236,13 @@ func (r *run) fetchObject(ctx context.Context, o ioc.Observable, fresh bool) (*o
 	if obj.ID == "" {
 		obj.ID = o.ID
 	}
-	e := cache.Entry{Kind: o.Kind, ID: obj.ID, Aliases: obj.cacheAliases(o), Body: obj.raw, FetchedAt: r.now()}
-	if r.cachePut(ctx, e) && recent != nil {
-		r.d.Recent.add(server, obj, e.FetchedAt, append([]string{e.ID}, e.Aliases...))
-	}
+	r.cachePut(ctx, cache.Entry{Kind: o.Kind, ID: obj.ID, Aliases: obj.cacheAliases(o), Body: obj.raw, FetchedAt: r.now(), Decoded: obj})
 	return obj, nil
 }
+
+// DecodeAnswer decodes a cached answer of kind as the commands read it, for a cache
+// that keeps answers decoded (cache.Recent's tier).
+func DecodeAnswer(kind ioc.Kind, body []byte) (any, error) { return decodeObject(kind, body) }
 
 // CacheEntry returns the cache entry of body, VirusTotal's report of the object of
 // kind asked for as o (its id, and for a URL its canonical form when known), fetched
@@ -282,16 +272,14 @@ func NotFoundEntry(o ioc.Observable, fetchedAt time.Time) cache.Entry {
 	return e
 }
 
-// cachePut stores e in the cache; false when it could not.
-func (r *run) cachePut(ctx context.Context, e cache.Entry) bool {
+// cachePut stores e in the cache (a failure is logged: the answer is still used).
+func (r *run) cachePut(ctx context.Context, e cache.Entry) {
 	if e.ID == "" {
-		return false
+		return
 	}
 	if err := r.cache.Put(ctx, e); err != nil {
 		r.log.WarnContext(ctx, "cache write failed", "kind", e.Kind, "error", err)
-		return false
 	}
-	return true
 }
 
 func otherIDs(id string, more ...string) []string {

@@ -14,9 +14,9 @@ import (
 	"github.com/vtsoar/vtsoar/vtsim"
 )
 
-// The decoded answers a process keeps (Recent) never hide what another process did
-// to the shared cache: an answer it replaced is read again, one it cleared is asked
-// of VirusTotal again.
+// The decoded answers a process keeps (cache.Recent's tier, as a connection's client
+// assembles it) never hide what another process did to the shared cache: an answer
+// it replaced is read again, one it cleared is asked of VirusTotal again.
 func TestRecentFollowsTheSharedCache(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, vtsim.Options{})
@@ -31,8 +31,7 @@ func TestRecentFollowsTheSharedCache(t *testing.T) {
 	}
 	mine, other := open(), open() // two processes on one database
 	counted := &countingCache{Cache: mine.Cache(e.srv.URL)}
-	e.deps.Cache = counted
-	e.deps.Recent = NewRecent(1 << 20)
+	e.deps.Cache = cache.NewRecent(1<<20).Tier(counted, e.srv.URL, DecodeAnswer)
 	id := findSHA256(t, "recent", exists)
 	req := Request{Command: "check-file-reputation", Inputs: []string{id}}
 	check := func(what string, wantRequests int, wantReason string) {
@@ -72,28 +71,6 @@ func TestRecentFollowsTheSharedCache(t *testing.T) {
 	// --fresh asks VirusTotal whatever is kept.
 	req.Run.Fresh = true
 	check("fresh", 3, "")
-}
-
-// Recent holds answers of at most its size, the least recently used leaving first.
-func TestRecentIsBounded(t *testing.T) {
-	rc := NewRecent(64 << 10)
-	raw := make([]byte, 4<<10)
-	for i := range 100 {
-		id := fmt.Sprint("f", i)
-		rc.add("s", &object{Report: Report{Kind: ioc.KindFile, ID: id}, raw: raw}, time.Now(), []string{id, "alias-" + id})
-		if rc.size > rc.max {
-			t.Fatalf("after %d answers: %d bytes kept, more than %d", i+1, rc.size, rc.max)
-		}
-	}
-	if _, ok := rc.names[recentKey("s", ioc.KindFile, "f99")]; !ok {
-		t.Fatal("the last answer is not kept")
-	}
-	if _, ok := rc.names[recentKey("s", ioc.KindFile, "alias-f0")]; ok {
-		t.Fatal("the first answer is still kept under an alias")
-	}
-	if rc.lru.Len()*2 != len(rc.names) {
-		t.Fatalf("%d answers kept under %d names, want two names each", rc.lru.Len(), len(rc.names))
-	}
 }
 
 // countingCache counts the reads of whole answers from a store's cache.

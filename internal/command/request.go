@@ -115,11 +115,9 @@ type Deps struct {
 	// Client talks to VirusTotal, already set up with the connection's limiter, proxy
 	// and retry policy.
 	Client *vt.Client
-	// Cache is consulted before every object fetch (nil: a cache for this run only).
+	// Cache is consulted before every object fetch (nil: a cache for this run only):
+	// the connection's, whose tiers its client assembled (connclient).
 	Cache cache.Cache
-	// Recent, when set and Cache is a cache.Validator, keeps decoded reports in front
-	// of Cache for the process (see Recent).
-	Recent *Recent
 	// Policy derives risk levels (zero value: risk.DefaultPolicy()).
 	Policy risk.Policy
 	// Files opens the files detonate-files uploads (nil: the local file system).

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/vtsoar/vtsoar/internal/cache"
 	"github.com/vtsoar/vtsoar/internal/command"
 	"github.com/vtsoar/vtsoar/internal/quota"
 	"github.com/vtsoar/vtsoar/internal/risk"
@@ -160,10 +161,6 @@ func NewHTTPClient(concurrency int, proxy string) (*http.Client, error) {
 type Options struct {
 	// Quota configures the limiter (zero value: right for VirusTotal).
 	Quota quota.Config
-	// QuotaSpec, when not empty, replaces the connection's budget spec.
-	QuotaSpec string
-	// ServerURL, when not empty, replaces the connection's server.
-	ServerURL string
 	// UserAgent is sent with every request (empty: the client's default).
 	UserAgent string
 	// Retry is the retry policy (zero value: vt.DefaultRetryPolicy).
@@ -177,9 +174,6 @@ type Options struct {
 	// Concurrency is how many requests the caller has in flight at once; the HTTP
 	// client keeps that many idle connections to the server (0: 16).
 	Concurrency int
-	// Policy derives risk levels (zero value: the connection's RiskPolicy, else
-	// risk.DefaultPolicy()).
-	Policy risk.Policy
 	// Logger receives the client's log lines (never the key; nil: discard).
 	Logger *slog.Logger
 	// WrapTransport, when set, wraps the transport of each HTTP client a Pool uses
@@ -188,30 +182,12 @@ type Options struct {
 	// WrapLimiter, when set, wraps the connection's limiter before the client uses it
 	// (to observe waits and spent budgets, or bound how long a request waits).
 	WrapLimiter func(*quota.Limiter) vt.Limiter
-	// CachePutsNoWait makes the cache puts of an unlimited budget return before their
-	// write (store.Caches.CacheNoWait), for a CLI run, where such a key's throughput is
-	// what counts. A limited budget's answers are always written (or, when the
-	// database refuses the write, kept by the store until it takes it) before the put
-	// returns: a run killed then must not lose an answer that a scarce key paid for.
-	CachePutsNoWait bool
-	// Recent, when set, keeps the decoded answers of the process in front of the
-	// store's cache (command.Recent); share one between the connections of a process.
-	Recent *command.Recent
 }
 
-// cacheFor returns the store's cache of server; its puts wait for their write unless
-// noWait is asked for on an unlimited budget (see Options.CachePutsNoWait).
-func cacheFor(st Store, server string, spec quota.Spec, noWait bool) store.Cache {
-	if noWait && spec.Unlimited() {
-		return st.CacheNoWait(server)
-	}
-	return st.Cache(server)
-}
-
-// Conn is a stored connection ready to use.
+// Conn is a connection ready to use: its client, its limiter and its caches.
 type Conn struct {
-	// Connection is the stored connection.
-	Connection store.Connection
+	// Name is the stored connection's name, empty for a key given as such.
+	Name string
 	// Client talks to the connection's server through its proxy and limiter.
 	Client *vt.Client
 	// Limiter spends the connection's budget.
@@ -222,49 +198,40 @@ type Conn struct {
 	// idle pool), for a caller that forwards requests of its own (the gateway).
 	HTTPClient *http.Client
 
-	apiKey string
-	budget string
-	policy risk.Policy
-	logger *slog.Logger
+	// answers is the cache the connection's commands consult (Deps): Cache, its
+	// puts written behind on an unlimited budget of a run of the command line, or
+	// behind a Pool's decoded answers in a service.
+	answers cache.Cache
+	apiKey  string
+	budget  string
+	policy  risk.Policy
+	logger  *slog.Logger
 	// public is true when the budget is VirusTotal's public one: the key is then
 	// taken as a public key (see PublicKey).
 	public bool
-	// recent keeps decoded answers in front of Cache (Options.Recent).
-	recent *command.Recent
 }
 
-// Build opens the connection's key (and its proxy's password) with cipher and builds
-// its client, limiter and cache on st.
-func Build(ctx context.Context, st Store, cipher *secret.Cipher, conn store.Connection, opts Options) (*Conn, error) {
-	key, err := OpenKey(cipher, conn)
+// Build builds the client, limiter and caches of t on st for a run of the command
+// line: the answers of an unlimited budget are written behind the run (within 50 ms,
+// and on the store's Close: store.Caches.CacheNoWait), where such a key's throughput
+// is what counts; a limited budget's are written before a put returns, so that a run
+// killed then does not lose an answer a scarce key paid for. A long-running process
+// keeps its connections' clients in a Pool instead, whose answers are always written
+// before a put returns and kept decoded for the process.
+func Build(ctx context.Context, st Store, t Target, opts Options) (*Conn, error) {
+	c, err := build(ctx, st, t, opts)
 	if err != nil {
 		return nil, err
 	}
-	if conn.Proxy, err = OpenProxy(cipher, conn); err != nil {
-		return nil, err
+	if t.Spec.Unlimited() {
+		c.answers = st.CacheNoWait(c.Client.ServerURL())
 	}
-	return BuildWithKey(ctx, st, conn, key, opts)
+	return c, nil
 }
 
-// BuildWithKey is Build for a key already in hand (a connection being created and
-// tested before it is stored, or --api-key); conn.Proxy is the proxy as it is used,
-// its password in clear.
-func BuildWithKey(_ context.Context, st Store, conn store.Connection, apiKey string, opts Options) (*Conn, error) {
-	specText := conn.Quota
-	if opts.QuotaSpec != "" {
-		specText = opts.QuotaSpec
-	}
-	if specText == "" {
-		specText = "public"
-	}
-	spec, err := quota.ParseSpec(specText)
-	if err != nil {
-		return nil, named(conn, fmt.Errorf("quota: %w", err))
-	}
-	server := conn.ServerURL
-	if opts.ServerURL != "" {
-		server = opts.ServerURL
-	}
+// build builds the client, limiter and cache of t, its answers written before a put
+// returns.
+func build(_ context.Context, st Store, t Target, opts Options) (*Conn, error) {
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -273,15 +240,15 @@ func BuildWithKey(_ context.Context, st Store, conn store.Connection, apiKey str
 	if qcfg.Logger == nil {
 		qcfg.Logger = logger
 	}
-	budget := quota.BudgetID(server, apiKey)
-	lim := quota.New(st, budget, spec, qcfg)
+	budget := t.Budget()
+	lim := quota.New(st, budget, t.Spec, qcfg)
 	var vl vt.Limiter = lim
 	if opts.WrapLimiter != nil {
 		vl = opts.WrapLimiter(lim)
 	}
 	vopts := []vt.Option{vt.WithLimiter(vl), vt.WithLogger(logger)}
-	if server != "" {
-		vopts = append(vopts, vt.WithServerURL(server))
+	if t.ServerURL != "" {
+		vopts = append(vopts, vt.WithServerURL(t.ServerURL))
 	}
 	hc := opts.HTTPClient
 	if hc == nil {
@@ -289,8 +256,9 @@ func BuildWithKey(_ context.Context, st Store, conn store.Connection, apiKey str
 		if n <= 0 {
 			n = defaultConcurrency
 		}
-		if hc, err = NewHTTPClient(n, conn.Proxy); err != nil {
-			return nil, named(conn, err)
+		var err error
+		if hc, err = NewHTTPClient(n, t.Proxy); err != nil {
+			return nil, t.named(err)
 		}
 	}
 	vopts = append(vopts, vt.WithHTTPClient(hc))
@@ -303,46 +271,35 @@ func BuildWithKey(_ context.Context, st Store, conn store.Connection, apiKey str
 	if opts.Timeout > 0 {
 		vopts = append(vopts, vt.WithTimeout(opts.Timeout))
 	}
-	client, err := vt.New(apiKey, vopts...)
+	client, err := vt.New(t.APIKey, vopts...)
 	if err != nil {
-		return nil, named(conn, err)
+		return nil, t.named(err)
 	}
-	policy := opts.Policy
-	if policy.IsZero() {
-		policy = conn.RiskPolicy
-	}
+	policy := t.Policy
 	if policy.IsZero() {
 		policy = risk.DefaultPolicy()
 	}
-	return &Conn{
-		Connection: conn,
+	c := &Conn{
+		Name:       t.Name,
 		Client:     client,
 		Limiter:    lim,
-		Cache:      cacheFor(st, client.ServerURL(), spec, opts.CachePutsNoWait),
+		Cache:      st.Cache(client.ServerURL()),
 		HTTPClient: hc,
-		apiKey:     apiKey,
+		apiKey:     t.APIKey,
 		budget:     budget,
 		policy:     policy,
 		logger:     logger,
-		public:     spec == quota.Public,
-		recent:     opts.Recent,
-	}, nil
-}
-
-// named says which stored connection err is about (none for a key given as such).
-func named(conn store.Connection, err error) error {
-	if conn.Name == "" {
-		return err
+		public:     t.Spec == quota.Public,
 	}
-	return fmt.Errorf("connection %s: %w", conn.Name, err)
+	c.answers = c.Cache
+	return c, nil
 }
 
 // Deps returns what command.Run needs to run a command on the connection.
 func (c *Conn) Deps() command.Deps {
 	return command.Deps{
 		Client:    c.Client,
-		Cache:     c.Cache,
-		Recent:    c.recent,
+		Cache:     c.answers,
 		Policy:    c.policy,
 		Logger:    c.logger,
 		PublicKey: c.public,

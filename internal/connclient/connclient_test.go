@@ -17,6 +17,7 @@ import (
 	"github.com/vtsoar/vtsoar/internal/cache"
 	"github.com/vtsoar/vtsoar/internal/command"
 	"github.com/vtsoar/vtsoar/internal/connclient"
+	"github.com/vtsoar/vtsoar/internal/quota"
 	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/ioc"
@@ -63,8 +64,14 @@ func TestBuildRunsCommandsThroughCacheAndBudget(t *testing.T) {
 	defer st.Close()
 	c := newCipher(t)
 	sealed, _ := connclient.SealKey(c, "sim", "k1")
-	conn := store.Connection{Name: "sim", SealedAPIKey: sealed, ServerURL: srv.URL, Quota: "premium"}
-	a, err := connclient.Build(ctx, st, c, conn, connclient.Options{})
+	// A limited budget: its answers are written before a put returns, and so the
+	// second run, in the same process, finds them.
+	conn := store.Connection{Name: "sim", SealedAPIKey: sealed, ServerURL: srv.URL, Quota: "1000/min"}
+	tg, err := connclient.TargetOf(c, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := connclient.Build(ctx, st, tg, connclient.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,15 +94,22 @@ func TestBuildRunsCommandsThroughCacheAndBudget(t *testing.T) {
 	conn2 := conn
 	conn2.Name = "sim-copy"
 	conn2.SealedAPIKey, _ = connclient.SealKey(c, "sim-copy", "k1")
-	b, err := connclient.Build(ctx, st, c, conn2, connclient.Options{})
+	tg2, err := connclient.TargetOf(c, conn2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := connclient.Build(ctx, st, tg2, connclient.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.Budget() != b.Budget() {
 		t.Fatal("two connections with one key on one server must share a budget")
 	}
-	if _, err := connclient.Build(ctx, st, c, store.Connection{Name: "bad", SealedAPIKey: sealed, Quota: "3/fortnight"}, connclient.Options{}); err == nil {
-		t.Fatal("Build with a key sealed for another name succeeded")
+	if _, err := connclient.TargetOf(c, store.Connection{Name: "bad", SealedAPIKey: sealed, Quota: "1000/min"}); err == nil {
+		t.Fatal("a key sealed for another name was opened")
+	}
+	if _, err := connclient.TargetOf(c, store.Connection{Name: "sim", SealedAPIKey: sealed, Quota: "3/fortnight"}); err == nil {
+		t.Fatal("a connection's budget of 3/fortnight was taken")
 	}
 }
 
@@ -183,13 +197,13 @@ func TestClientKeepsIdleConnectionsForItsConcurrency(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	conn := store.Connection{Name: "sim", ServerURL: srv.URL, Quota: "premium"}
+	tg := connclient.Target{Name: "sim", APIKey: "k", ServerURL: srv.URL, Spec: quota.Premium}
 	for _, tc := range []struct {
 		concurrency int
 		maxSecond   int64
 		minSecond   int64
 	}{{n, 0, 0}, {2, n - 2, n - 2}} {
-		a, err := connclient.BuildWithKey(ctx, st, conn, "k", connclient.Options{Concurrency: tc.concurrency})
+		a, err := connclient.Build(ctx, st, tg, connclient.Options{Concurrency: tc.concurrency})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -226,8 +240,8 @@ func TestProxyWithTheIdlePool(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	conn := store.Connection{Name: "via-proxy", ServerURL: "http://vt.example.invalid", Proxy: proxy.URL, Quota: "premium"}
-	a, err := connclient.BuildWithKey(ctx, st, conn, "k", connclient.Options{Concurrency: 6})
+	tg := connclient.Target{Name: "via-proxy", APIKey: "k", ServerURL: "http://vt.example.invalid", Proxy: proxy.URL, Spec: quota.Premium}
+	a, err := connclient.Build(ctx, st, tg, connclient.Options{Concurrency: 6})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,14 +252,14 @@ func TestProxyWithTheIdlePool(t *testing.T) {
 	if first != 6 || second != 0 {
 		t.Errorf("through the proxy: %d then %d new connections, want 6 then none", first, second)
 	}
-	if _, err := connclient.BuildWithKey(ctx, st, store.Connection{Proxy: "ftp://proxy"}, "k", connclient.Options{}); err == nil {
+	if _, err := connclient.Build(ctx, st, connclient.Target{APIKey: "k", Proxy: "ftp://proxy"}, connclient.Options{}); err == nil {
 		t.Error("a proxy of an unknown scheme was accepted")
 	}
 }
 
-// With CachePutsNoWait, a limited budget's answers are still written before the put
-// returns: another process reads them at once. (A premium budget's may lag by the
-// batch's 10 ms, which the store's suite covers.)
+// A run of the command line writes an unlimited budget's answers behind, but a limited
+// budget's before the put returns: another process reads them at once. (A premium
+// budget's may lag by the batch's 50 ms, which the store's suite covers.)
 func TestLimitedBudgetCachePutsWait(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "db")
@@ -259,17 +273,17 @@ func TestLimitedBudgetCachePutsWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	conn := store.Connection{Name: "pub", ServerURL: "http://127.0.0.1:1", Quota: "public"}
-	c, err := connclient.BuildWithKey(ctx, st, conn, "k1", connclient.Options{CachePutsNoWait: true})
+	tg := connclient.Target{Name: "pub", APIKey: "k1", ServerURL: "http://127.0.0.1:1", Spec: quota.Public}
+	c, err := connclient.Build(ctx, st, tg, connclient.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range 20 {
 		id := fmt.Sprintf("%064x", i)
-		if err := c.Cache.Put(ctx, cache.Entry{Kind: ioc.KindFile, ID: id, Body: []byte(`{"data":{}}`)}); err != nil {
+		if err := c.Deps().Cache.Put(ctx, cache.Entry{Kind: ioc.KindFile, ID: id, Body: []byte(`{"data":{}}`)}); err != nil {
 			t.Fatal(err)
 		}
-		if _, ok, err := other.Cache(conn.ServerURL).Get(ctx, ioc.KindFile, id, 0); err != nil || !ok {
+		if _, ok, err := other.Cache(tg.ServerURL).Get(ctx, ioc.KindFile, id, 0); err != nil || !ok {
 			t.Fatalf("answer %d of a public key not stored when its put returned: %v %v", i, ok, err)
 		}
 	}

@@ -3,11 +3,11 @@ package connclient
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/vtsoar/vtsoar/internal/cache"
 	"github.com/vtsoar/vtsoar/internal/command"
 	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/store"
@@ -24,6 +24,9 @@ type Pool struct {
 	st     Store
 	cipher *secret.Cipher
 	opts   Options
+	// recent keeps the decoded answers of the process, in front of the store's
+	// caches of all its connections.
+	recent *cache.Recent
 
 	mu      sync.Mutex
 	conns   map[string]pooled
@@ -36,21 +39,19 @@ type pooled struct {
 	conn    *Conn
 }
 
-// RecentBytes bounds the decoded answers a Pool keeps in front of the store's cache
-// for its connections (command.Recent), unless its options bring their own.
+// RecentBytes bounds the decoded answers a Pool keeps in front of the store's caches
+// of its connections (cache.Recent).
 const RecentBytes = 32 << 20
 
 // poolConcurrency sizes the idle pool of the HTTP clients of a Pool: the requests one
 // process has in flight to one server at once.
 const poolConcurrency = 16
 
-// NewPool returns the clients of the connections stored in st, built with Build and
-// opts, keys opened with c. Their answers are kept decoded in one command.Recent of
-// RecentBytes unless opts.Recent is set.
+// NewPool returns the clients of the connections stored in st, built with opts, keys
+// opened with c. Their answers are written before a put returns (a job resumed after a
+// kill counts on an answer it received being stored) and kept decoded, in one
+// cache.Recent of RecentBytes, in front of the store's caches.
 func NewPool(st Store, c *secret.Cipher, opts Options) *Pool {
-	if opts.Recent == nil {
-		opts.Recent = command.NewRecent(RecentBytes)
-	}
 	if opts.HTTPClient != nil && opts.WrapTransport != nil {
 		hc := *opts.HTTPClient
 		if hc.Transport == nil {
@@ -59,7 +60,7 @@ func NewPool(st Store, c *secret.Cipher, opts Options) *Pool {
 		hc.Transport = opts.WrapTransport(hc.Transport)
 		opts.HTTPClient = &hc
 	}
-	return &Pool{st: st, cipher: c, opts: opts, conns: map[string]pooled{}, clients: map[string]*http.Client{}}
+	return &Pool{st: st, cipher: c, opts: opts, recent: cache.NewRecent(RecentBytes), conns: map[string]pooled{}, clients: map[string]*http.Client{}}
 }
 
 // Current returns the client built for the connection of stamp when it is still the
@@ -80,22 +81,23 @@ func (p *Pool) Get(ctx context.Context, c store.Connection) (*Conn, error) {
 	if e, ok := p.conns[c.Name]; ok && e.updated.Equal(c.UpdatedAt) && bytes.Equal(e.sealed, c.SealedAPIKey) {
 		return e.conn, nil
 	}
-	opts := p.opts
-	if opts.HTTPClient == nil {
-		proxy, err := OpenProxy(p.cipher, c)
-		if err != nil {
-			return nil, err
-		}
-		hc, err := p.httpClient(proxy)
-		if err != nil {
-			return nil, fmt.Errorf("connection %s: %w", c.Name, err)
-		}
-		opts.HTTPClient = hc
-	}
-	conn, err := Build(ctx, p.st, p.cipher, c, opts)
+	t, err := TargetOf(p.cipher, c)
 	if err != nil {
 		return nil, err
 	}
+	opts := p.opts
+	if opts.HTTPClient == nil {
+		hc, err := p.httpClient(t.Proxy)
+		if err != nil {
+			return nil, t.named(err)
+		}
+		opts.HTTPClient = hc
+	}
+	conn, err := build(ctx, p.st, t, opts)
+	if err != nil {
+		return nil, err
+	}
+	conn.answers = p.recent.Tier(conn.Cache, conn.Client.ServerURL(), command.DecodeAnswer)
 	p.conns[c.Name] = pooled{updated: c.UpdatedAt, sealed: bytes.Clone(c.SealedAPIKey), conn: conn}
 	return conn, nil
 }

@@ -62,7 +62,11 @@ func newRig(t *testing.T, quota string, simOpts vtsim.Options) *rig {
 		t.Fatal(err)
 	}
 	hc := simL.HTTPClient()
-	conn, err := connclient.BuildWithKey(ctx, st, c, realKey, connclient.Options{HTTPClient: hc})
+	tg, err := connclient.TargetOf(cipher, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := connclient.Build(ctx, st, tg, connclient.Options{HTTPClient: hc})
 	if err != nil {
 		t.Fatal(err)
 	}

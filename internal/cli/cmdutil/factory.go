@@ -83,11 +83,11 @@ type Factory struct {
 	// Resolve returns what a command runs against: the stored connection named
 	// connection, else (connection empty) --api-key or VT_API_KEY. Flags win over the
 	// connection, which wins over environment variables (--server-url, --quota).
-	Resolve func(ctx context.Context, st store.Store, connection string) (Target, error)
+	Resolve func(ctx context.Context, st store.Store, connection string) (connclient.Target, error)
 	// Conn builds what t needs to run commands on st: its client (with the global
 	// options and the connection's proxy), its limiter and the store's cache of its
 	// server, through connclient.
-	Conn func(ctx context.Context, st store.Store, t Target) (*connclient.Conn, error)
+	Conn func(ctx context.Context, st store.Store, t connclient.Target) (*connclient.Conn, error)
 	// Executor opens the database and returns what an integration command runs with
 	// on the invocation's target (client, cache, risk policy), and a function that
 	// releases it (closing the database).

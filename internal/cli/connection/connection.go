@@ -299,8 +299,8 @@ type TestOptions struct {
 	IO          *iostreams.IOStreams
 	CheckGlobal func() error
 	OpenStore   func(context.Context) (store.Store, error)
-	Resolve     func(ctx context.Context, st store.Store, connection string) (cmdutil.Target, error)
-	Conn        func(ctx context.Context, st store.Store, t cmdutil.Target) (*connclient.Conn, error)
+	Resolve     func(ctx context.Context, st store.Store, connection string) (connclient.Target, error)
+	Conn        func(ctx context.Context, st store.Store, t connclient.Target) (*connclient.Conn, error)
 
 	// Name is the argument; Output the output format (-o, or its default).
 	Name, Output string

@@ -95,61 +95,61 @@ func cipher(dsn string) (*secret.Cipher, error) {
 	return c, nil
 }
 
-// resolve implements cmdutil.Factory.Resolve.
-func (e *env) resolve(ctx context.Context, st store.Store, connection string) (cmdutil.Target, error) {
+// resolve implements cmdutil.Factory.Resolve: the stored connection's target (its key
+// and proxy opened), with --server-url and --quota on top, or the target of --api-key
+// (or VT_API_KEY) on --server-url (or VT_SERVER_URL).
+func (e *env) resolve(ctx context.Context, st store.Store, connection string) (connclient.Target, error) {
 	f := e.f
-	var t cmdutil.Target
+	var t connclient.Target
 	specText := f.Options.Quota
 	if connection != "" {
 		if f.Options.APIKey != "" {
-			return cmdutil.Target{}, cmdutil.Usagef("give --connection or --api-key, not both")
+			return t, cmdutil.Usagef("give --connection or --api-key, not both")
 		}
 		conn, err := st.GetConnection(ctx, connection)
 		if errors.Is(err, store.ErrNotFound) {
-			return cmdutil.Target{}, cmdutil.Usagef("no connection named %q (see `vtsoar connection list`)", connection)
+			return t, cmdutil.Usagef("no connection named %q (see `vtsoar connection list`)", connection)
 		}
 		if err != nil {
-			return cmdutil.Target{}, err
+			return t, err
 		}
 		path, err := f.DBPath()
 		if err != nil {
-			return cmdutil.Target{}, err
+			return t, err
 		}
 		c, err := f.Cipher(path)
 		if err != nil {
-			return cmdutil.Target{}, err
+			return t, err
 		}
-		if t.APIKey, err = connclient.OpenKey(c, conn); err != nil {
-			return cmdutil.Target{}, &cmdutil.UsageError{Err: err}
+		if t, err = connclient.TargetOf(c, conn); err != nil {
+			return t, &cmdutil.UsageError{Err: err}
 		}
-		if t.Proxy, err = connclient.OpenProxy(c, conn); err != nil {
-			return cmdutil.Target{}, &cmdutil.UsageError{Err: err}
-		}
-		t.Connection, t.ServerURL, t.Policy = conn.Name, conn.ServerURL, conn.RiskPolicy
 		if f.Options.ServerURL != "" {
 			t.ServerURL = f.Options.ServerURL
 		}
-		if specText == "" {
-			specText = conn.Quota
+		if specText == "" && conn.Quota == "" {
+			specText = f.Resolved("", cmdutil.EnvQuota, "")
 		}
 	} else {
 		t.APIKey = strings.TrimSpace(f.Resolved(f.Options.APIKey, "VT_API_KEY", ""))
 		t.ServerURL = f.Resolved(f.Options.ServerURL, "VT_SERVER_URL", "")
 		if t.APIKey == "" {
-			return cmdutil.Target{}, cmdutil.NoAPIKey(t.ServerURL)
+			return t, cmdutil.NoAPIKey(t.ServerURL)
 		}
 		if err := store.CheckAPIKey(t.APIKey); err != nil {
-			return cmdutil.Target{}, cmdutil.Usagef("--api-key or VT_API_KEY: %v", err)
+			return t, cmdutil.Usagef("--api-key or VT_API_KEY: %v", err)
+		}
+		if specText == "" {
+			specText = f.Resolved("", cmdutil.EnvQuota, "public")
 		}
 	}
-	if specText == "" {
-		specText = f.Resolved("", cmdutil.EnvQuota, "public")
+	if specText != "" {
+		spec, err := quota.ParseSpec(specText)
+		if err != nil {
+			return t, &cmdutil.UsageError{Err: fmt.Errorf("--quota: %w", err)}
+		}
+		t.Spec = spec
 	}
-	spec, err := quota.ParseSpec(specText)
-	if err != nil {
-		return cmdutil.Target{}, &cmdutil.UsageError{Err: fmt.Errorf("--quota: %w", err)}
-	}
-	t.Spec = spec
 	return t, nil
 }
 
@@ -164,33 +164,26 @@ func (e *env) quotaConfig() (quota.Config, error) {
 	return cfg, nil
 }
 
-// conn implements cmdutil.Factory.Conn: the client keeps the global options, the
-// connection's proxy and an HTTP client with one idle connection per input in flight.
-// It goes through connclient, as the server and the enrichment do.
-func (e *env) conn(ctx context.Context, st store.Store, t cmdutil.Target) (*connclient.Conn, error) {
+// conn implements cmdutil.Factory.Conn: the client of t (its policy with the risk
+// flags on top) keeps the global options and an HTTP client with one idle connection
+// per input in flight. It goes through connclient, as the server and the enrichment
+// do.
+func (e *env) conn(ctx context.Context, st store.Store, t connclient.Target) (*connclient.Conn, error) {
 	f := e.f
 	cfg, err := f.QuotaConfig()
 	if err != nil {
 		return nil, err
 	}
-	policy, err := f.Policy(t.Policy)
-	if err != nil {
+	if t.Policy, err = f.Policy(t.Policy); err != nil {
 		return nil, err
 	}
-	opts := connclient.Options{
-		Policy:      policy,
+	c, err := connclient.Build(ctx, st, t, connclient.Options{
 		Quota:       cfg,
-		QuotaSpec:   t.Spec.String(),
 		UserAgent:   "vtsoar/" + f.Version,
 		Retry:       vt.RetryPolicy{MaxAttempts: f.Options.Retries + 1},
 		Concurrency: f.IdleConns(),
-		// A premium key's answers are saved without waiting for the write (a kill
-		// loses its last 50 ms of them); a public key's, which cost its day, are not.
-		CachePutsNoWait: true,
-		Logger:          f.Logger(),
-	}
-	conn := store.Connection{Name: t.Connection, ServerURL: t.ServerURL, Proxy: t.Proxy}
-	c, err := connclient.BuildWithKey(ctx, st, conn, t.APIKey, opts)
+		Logger:      f.Logger(),
+	})
 	if err != nil {
 		return nil, &cmdutil.UsageError{Err: err}
 	}
@@ -202,9 +195,6 @@ func (e *env) conn(ctx context.Context, st store.Store, t cmdutil.Target) (*conn
 // function closes the store (recording the cache's hit and miss counts).
 func (e *env) executor(ctx context.Context) (command.Deps, func(), error) {
 	f := e.f
-	if err := f.CheckGlobal(); err != nil {
-		return command.Deps{}, nil, err
-	}
 	st, err := f.OpenStore(ctx)
 	if err != nil {
 		return command.Deps{}, nil, err

@@ -13,6 +13,7 @@ import (
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
 	"github.com/vtsoar/vtsoar/internal/cli/factory"
 	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
+	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/quota"
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/vtsim"
@@ -35,7 +36,7 @@ func TestConnUsesTheProxyAndTheBudget(t *testing.T) {
 	defer proxy.Close()
 	st, f := newEnv(t, nil)
 	f.Options.Run.Concurrency, f.Options.Retries = 8, 0
-	tg := cmdutil.Target{APIKey: "k", ServerURL: "http://vt.example.invalid", Proxy: proxy.URL, Spec: quota.Spec{PerDay: 1}}
+	tg := connclient.Target{APIKey: "k", ServerURL: "http://vt.example.invalid", Proxy: proxy.URL, Spec: quota.Spec{PerDay: 1}}
 	c, err := f.Conn(ctx, st, tg)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
 	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
 	"github.com/vtsoar/vtsoar/internal/cli/storecli"
+	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/quota"
 	"github.com/vtsoar/vtsoar/internal/store"
 )
@@ -42,7 +43,7 @@ type View struct {
 type Options struct {
 	IO          *iostreams.IOStreams
 	OpenStore   func(context.Context) (store.Store, error)
-	Resolve     func(ctx context.Context, st store.Store, connection string) (cmdutil.Target, error)
+	Resolve     func(ctx context.Context, st store.Store, connection string) (connclient.Target, error)
 	QuotaConfig func() (quota.Config, error)
 	// Output is the output format (-o, or its default).
 	Output string
@@ -90,7 +91,7 @@ func run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	defer st.Close()
-	var targets []cmdutil.Target
+	var targets []connclient.Target
 	if opts.Connection == "" && !opts.KeyGiven {
 		conns, err := st.ListConnections(ctx)
 		if err != nil {
@@ -124,11 +125,11 @@ func run(ctx context.Context, opts *Options) error {
 		if err != nil {
 			return err
 		}
-		v := View{Connection: t.Connection, ServerURL: store.NormalizeServerURL(t.ServerURL), Quota: t.Spec.String(),
+		v := View{Connection: t.Name, ServerURL: store.NormalizeServerURL(t.ServerURL), Quota: t.Spec.String(),
 			Requesters: []quota.RequesterUsage{}}
 		for _, r := range u.Requesters {
 			v.Requesters = append(v.Requesters, r)
-			byRequester = append(byRequester, []string{storecli.OrDash(t.Connection), v.ServerURL, storecli.OrDash(r.Requester),
+			byRequester = append(byRequester, []string{storecli.OrDash(t.Name), v.ServerURL, storecli.OrDash(r.Requester),
 				strconv.Itoa(r.Minute), strconv.Itoa(r.Day), strconv.Itoa(r.Month)})
 		}
 		if !u.HeldUntil.IsZero() {
@@ -150,7 +151,7 @@ func run(ctx context.Context, opts *Options) error {
 			if v.HeldUntil != nil {
 				held = storecli.FormatTime(*v.HeldUntil)
 			}
-			rows = append(rows, []string{storecli.OrDash(t.Connection), v.ServerURL, w.Window, limit,
+			rows = append(rows, []string{storecli.OrDash(t.Name), v.ServerURL, w.Window, limit,
 				strconv.Itoa(w.Used), left, storecli.FormatTime(w.Resets), held})
 		}
 		views = append(views, v)

@@ -1,0 +1,182 @@
+package cache
+
+import (
+	"container/list"
+	"context"
+	"sync"
+	"time"
+
+	"github.com/vtsoar/vtsoar/ioc"
+)
+
+// Recent keeps the answers a process read from its shared caches or stored in them
+// last, decoded, in front of those caches (Tier): a lookup that finds its answer here
+// costs one small read of the shared cache, which checks that the entry is still the
+// one kept (Validator: no process replaced, pruned or cleared it), instead of reading
+// the whole answer and decoding it again. It is bounded by the size of the answers it
+// holds, the least recently used going first, and safe for concurrent use. A service
+// answering the same observables over and over (REST, enrichment) keeps one for the
+// process, in front of the caches of all its connections; a single CLI run has no use
+// for it.
+type Recent struct {
+	// Now returns the current time (nil: time.Now).
+	Now func() time.Time
+
+	max int
+
+	mu    sync.Mutex
+	size  int
+	lru   *list.List // of *recentEntry, most recent first
+	names map[string]*list.Element
+}
+
+type recentEntry struct {
+	e    Entry // its Decoded set
+	keys []string
+	size int
+	el   *list.Element // nil once removed
+}
+
+// NewRecent returns a Recent holding answers of up to maxBytes in all.
+func NewRecent(maxBytes int) *Recent {
+	return &Recent{max: maxBytes, lru: list.New(), names: make(map[string]*list.Element)}
+}
+
+// Decoder decodes an answer's body, for the Decoded of the entries a Recent keeps.
+type Decoder func(kind ioc.Kind, body []byte) (any, error)
+
+// Tier returns c with the decoded answers of rc in front of it, those of c kept
+// under scope (c's server): a Get answered by c, or a Put, keeps its answer decoded
+// (decode makes Decoded when a Get's entry has none), and a later Get of any of its
+// ids is answered from memory while c says the entry is current. A c that is no
+// Validator (its entries cannot be checked) is returned as it is.
+func (rc *Recent) Tier(c Cache, scope string, decode Decoder) Cache {
+	v, ok := c.(Validator)
+	if !ok {
+		return c
+	}
+	return &recentTier{rc: rc, c: c, v: v, scope: scope, decode: decode}
+}
+
+type recentTier struct {
+	rc     *Recent
+	c      Cache
+	v      Validator
+	scope  string
+	decode Decoder
+}
+
+// Get implements Cache.
+func (t *recentTier) Get(ctx context.Context, kind ioc.Kind, id string, maxAge time.Duration) (Entry, bool, error) {
+	if e, ok := t.rc.get(ctx, t.v, t.scope, kind, id, maxAge); ok {
+		return e, true, nil
+	}
+	e, ok, err := t.c.Get(ctx, kind, id, maxAge)
+	if err != nil || !ok || e.NotFound {
+		return e, ok, err
+	}
+	if e.Decoded == nil {
+		if d, derr := t.decode(kind, e.Body); derr == nil {
+			e.Decoded = d
+		}
+	}
+	if e.Decoded != nil {
+		t.rc.add(t.scope, e)
+	}
+	return e, true, nil
+}
+
+// Put implements Cache.
+func (t *recentTier) Put(ctx context.Context, e Entry) error {
+	if err := t.c.Put(ctx, e); err != nil {
+		return err
+	}
+	if !e.NotFound && e.Decoded != nil {
+		t.rc.add(t.scope, e)
+	}
+	return nil
+}
+
+func (rc *Recent) now() time.Time {
+	if rc.Now != nil {
+		return rc.Now()
+	}
+	return time.Now()
+}
+
+func recentKey(scope string, kind ioc.Kind, id string) string {
+	return scope + "\x00" + string(kind) + "\x00" + id
+}
+
+// get returns the entry id leads to in scope if it is kept, younger than maxAge
+// (<= 0: any age), and still current in c.
+func (rc *Recent) get(ctx context.Context, c Validator, scope string, kind ioc.Kind, id string, maxAge time.Duration) (Entry, bool) {
+	rc.mu.Lock()
+	el, ok := rc.names[recentKey(scope, kind, id)]
+	var e *recentEntry
+	if ok {
+		e = el.Value.(*recentEntry)
+		rc.lru.MoveToFront(el)
+	}
+	rc.mu.Unlock()
+	if !ok || (maxAge > 0 && rc.now().Sub(e.e.FetchedAt) > maxAge) {
+		return Entry{}, false
+	}
+	if cur, err := c.Current(ctx, kind, id, e.e.FetchedAt); err != nil || !cur {
+		if err == nil {
+			rc.remove(e)
+		}
+		return Entry{}, false
+	}
+	return e.e, true
+}
+
+// add keeps e (its Decoded set) under its id and aliases in scope.
+func (rc *Recent) add(scope string, e Entry) {
+	size := len(e.Body) + 512
+	if size > rc.max/8 {
+		return // one answer never takes a large part of the room
+	}
+	re := &recentEntry{e: e, size: size}
+	for _, n := range append([]string{e.ID}, e.Aliases...) {
+		if n != "" {
+			re.keys = append(re.keys, recentKey(scope, e.Kind, n))
+		}
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for _, k := range re.keys {
+		if el, ok := rc.names[k]; ok {
+			rc.removeLocked(el.Value.(*recentEntry))
+		}
+	}
+	re.el = rc.lru.PushFront(re)
+	for _, k := range re.keys {
+		rc.names[k] = re.el
+	}
+	rc.size += size
+	for rc.size > rc.max {
+		rc.removeLocked(rc.lru.Back().Value.(*recentEntry))
+	}
+}
+
+func (rc *Recent) remove(e *recentEntry) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.removeLocked(e)
+}
+
+// removeLocked forgets e, if still kept, under every name.
+func (rc *Recent) removeLocked(e *recentEntry) {
+	if e.el == nil {
+		return
+	}
+	for _, k := range e.keys {
+		if rc.names[k] == e.el {
+			delete(rc.names, k)
+		}
+	}
+	rc.lru.Remove(e.el)
+	e.el = nil
+	rc.size -= e.size
+}
