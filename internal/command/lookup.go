@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/vtsoar/vtsoar/ioc"
@@ -67,6 +68,11 @@ type LookupOptions struct {
 	IncludePrivate bool
 	// IncludeBenign looks up well-known benign domains too (skipped by default).
 	IncludeBenign bool
+	// Kinds, when set, are the only kinds of observable looked up, comma-separated
+	// ("file,url"); the others found are skipped.
+	Kinds string
+
+	kinds []ioc.Kind
 }
 
 // Fields implements Options.
@@ -78,11 +84,28 @@ func (o *LookupOptions) Fields() []Field {
 			Doc: "look up private, reserved, loopback and documentation addresses and names too (skipped by default)", Value: &o.IncludePrivate},
 		{Name: "include-benign", Usage: "look up well-known benign domains too",
 			Doc: "look up well-known benign domains too (skipped by default)", Value: &o.IncludeBenign},
+		{Name: "kinds", Usage: "look up only these kinds of observable, comma-separated: file, ip, url, domain (default: all)",
+			Value: &o.Kinds},
 	}
 }
 
-// Validate implements Options.
-func (o *LookupOptions) Validate() error { return nil }
+// Validate implements Options: each of Kinds is a kind.
+func (o *LookupOptions) Validate() error {
+	o.kinds = nil
+	for name := range strings.SplitSeq(o.Kinds, ",") {
+		if strings.TrimSpace(name) == "" {
+			continue
+		}
+		k, err := ioc.ParseKind(name)
+		if err != nil {
+			return requestError(&OptionError{Name: "kinds", Reason: "takes " + err.Error()})
+		}
+		if !slices.Contains(o.kinds, k) {
+			o.kinds = append(o.kinds, k)
+		}
+	}
+	return nil
+}
 
 // Texts implements TextInputs: with Extract, the inputs are texts.
 func (o *LookupOptions) Texts() bool { return o.Extract }
@@ -97,6 +120,8 @@ func prepareLookup(opts Options, inputs []string) ([]string, []SkippedInput) {
 		scope, reason := ioc.Classify(o)
 		s := SkippedInput{Input: text, Type: string(o.Kind), Value: o.Value, Reason: reason}
 		switch {
+		case lo.kinds != nil && !slices.Contains(lo.kinds, o.Kind):
+			s.Reason = "not of a kind asked for (" + lo.Kinds + ")"
 		case scope == ioc.NonPublic && !lo.IncludePrivate:
 			s.Include = "include_private"
 		case scope == ioc.WellKnown && !lo.IncludeBenign:

@@ -175,3 +175,27 @@ func inputs(env *Envelope) []string {
 	}
 	return out
 }
+
+// --kinds looks up only the kinds asked for: the others found are skipped, with why; a
+// name that is no kind is refused before anything is sent.
+func TestLookupKinds(t *testing.T) {
+	e := newEnv(t, vtsim.Options{})
+	text := "seen 44d88612fea8a8f36de82e1278abb02f from 45.61.136.22 at hxxp://evil-c2[.]net/x"
+	env := e.run(t, withOptions(t, "lookup", []string{text}, map[string]any{"extract": true, "kinds": "file, ip"}))
+	if got := strings.Join(inputs(env), " "); got != "44d88612fea8a8f36de82e1278abb02f 45.61.136.22" {
+		t.Errorf("looked up %q, want the hash and the address", got)
+	}
+	if len(env.Skipped) != 1 || env.Skipped[0].Type != "url" || env.Skipped[0].Reason != "not of a kind asked for (file, ip)" {
+		t.Errorf("skipped %+v, want the URL, not of a kind asked for", env.Skipped)
+	}
+	before := e.requests("")
+	_, err := Prepare(withOptions(t, "lookup", []string{"x"}, map[string]any{"kinds": "file,hash"}))
+	var re *RequestError
+	if !errors.As(err, &re) || !strings.Contains(re.Message(CLI), "--kinds takes") || !strings.Contains(re.Message(REST), `"kinds" takes`) ||
+		!strings.Contains(err.Error(), `"hash"`) {
+		t.Errorf("kinds file,hash: %v", err)
+	}
+	if n := e.requests(""); n != before {
+		t.Errorf("%d requests sent for a refused request", n-before)
+	}
+}
