@@ -31,7 +31,7 @@ type Recent struct {
 }
 
 type recentEntry struct {
-	e    Entry // its Decoded set
+	e    Entry
 	keys []string
 	size int
 	el   *list.Element // nil once removed
@@ -45,11 +45,12 @@ func NewRecent(maxBytes int) *Recent {
 // Decoder decodes an answer's body, for the Decoded of the entries a Recent keeps.
 type Decoder func(kind ioc.Kind, body []byte) (any, error)
 
-// Tier returns c with the decoded answers of rc in front of it, those of c kept
-// under scope (c's server): a Get answered by c, or a Put, keeps its answer decoded
-// (decode makes Decoded when a Get's entry has none), and a later Get of any of its
-// ids is answered from memory while c says the entry is current. A c that is no
-// Validator (its entries cannot be checked) is returned as it is.
+// Tier returns c with the answers of rc in front of it, those of c kept under scope
+// (c's server): a Get answered by c, or a Put, keeps its answer (decoded by decode,
+// when not nil, if its entry has no Decoded and its body decodes), and a later Get of
+// any of its ids is answered from memory while c says the entry is current. Not-found
+// answers are not kept (c's negative TTL decides those). A c that is no Validator (its
+// entries cannot be checked) is returned as it is.
 func (rc *Recent) Tier(c Cache, scope string, decode Decoder) Cache {
 	v, ok := c.(Validator)
 	if !ok {
@@ -75,14 +76,12 @@ func (t *recentTier) Get(ctx context.Context, kind ioc.Kind, id string, maxAge t
 	if err != nil || !ok || e.NotFound {
 		return e, ok, err
 	}
-	if e.Decoded == nil {
+	if e.Decoded == nil && t.decode != nil {
 		if d, derr := t.decode(kind, e.Body); derr == nil {
 			e.Decoded = d
 		}
 	}
-	if e.Decoded != nil {
-		t.rc.add(t.scope, e)
-	}
+	t.rc.add(t.scope, e)
 	return e, true, nil
 }
 
@@ -91,7 +90,7 @@ func (t *recentTier) Put(ctx context.Context, e Entry) error {
 	if err := t.c.Put(ctx, e); err != nil {
 		return err
 	}
-	if !e.NotFound && e.Decoded != nil {
+	if !e.NotFound {
 		t.rc.add(t.scope, e)
 	}
 	return nil
@@ -131,7 +130,7 @@ func (rc *Recent) get(ctx context.Context, c Validator, scope string, kind ioc.K
 	return e.e, true
 }
 
-// add keeps e (its Decoded set) under its id and aliases in scope.
+// add keeps e under its id and aliases in scope.
 func (rc *Recent) add(scope string, e Entry) {
 	size := len(e.Body) + 512
 	if size > rc.max/8 {

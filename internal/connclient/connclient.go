@@ -295,6 +295,11 @@ func build(_ context.Context, st Store, t Target, opts Options) (*Conn, error) {
 	return c, nil
 }
 
+// Answers returns the cache of the connection's answers as its commands consult it,
+// its tiers assembled (for a caller that reads and stores answers of its own, the
+// gateway).
+func (c *Conn) Answers() cache.Cache { return c.answers }
+
 // Deps returns what command.Run needs to run a command on the connection.
 func (c *Conn) Deps() command.Deps {
 	return command.Deps{

@@ -62,16 +62,13 @@ func newRig(t *testing.T, quota string, simOpts vtsim.Options) *rig {
 		t.Fatal(err)
 	}
 	hc := simL.HTTPClient()
-	tg, err := connclient.TargetOf(cipher, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := connclient.Build(ctx, st, tg, connclient.Options{HTTPClient: hc})
+	// The connection's client as `vtsoar serve` keeps it, in a pool.
+	conn, err := connclient.NewPool(st, cipher, connclient.Options{HTTPClient: hc}).Get(ctx, c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	up := &gateway.Upstream{Connection: "pub", Server: conn.Client.ServerURL(), APIKey: realKey, HTTP: hc,
-		Limiter: conn.Limiter, Cache: conn.Cache, Public: conn.PublicKey()}
+		Limiter: conn.Limiter, Cache: conn.Answers(), Public: conn.PublicKey()}
 	g, err := gateway.New(gateway.Config{Sealer: cipher,
 		Key: func(ctx context.Context, hash []byte) (store.GatewayKey, *gateway.Upstream, error) {
 			k, err := st.GatewayKeyByHash(ctx, hash)

@@ -122,7 +122,9 @@ type Upstream struct {
 	HTTP *http.Client
 	// Limiter spends the connection's budget.
 	Limiter Limiter
-	// Cache is the store's cache of Server's answers.
+	// Cache is the connection's cache of Server's answers, its tiers assembled by its
+	// client (connclient.Conn.Answers: in a service, the answers the process read or
+	// stored last kept in memory in front of the store's cache, checked against it).
 	Cache cache.Cache
 	// Public reports VirusTotal's public budget: premium-only relationships and
 	// endpoints are refused without being sent.
@@ -153,17 +155,11 @@ type Config struct {
 	// BodyTimeout bounds reading a request, its body included (0: 30 seconds); an
 	// upload gets 30 minutes.
 	BodyTimeout time.Duration
-	// RecentBytes bounds the answers kept in memory in front of the store's cache (0:
-	// DefaultRecentBytes); a hit on one costs a read of its fetch time only.
-	RecentBytes int
 	// Secure reports whether a request came over HTTPS (nil: over TLS to this
 	// process), for the links the gateway writes: the server's rule, which believes a
 	// trusted proxy's X-Forwarded-Proto.
 	Secure func(r *http.Request) bool
 }
-
-// DefaultRecentBytes is Config.RecentBytes's default.
-const DefaultRecentBytes = 64 << 20
 
 // Deadlines of the gateway's requests.
 const (
@@ -185,7 +181,6 @@ type Gateway struct {
 	now     func() time.Time
 	timeout time.Duration
 	flights singleflight.Group
-	recent  *recent
 	m       *metrics
 }
 
@@ -207,10 +202,6 @@ func New(cfg Config) (*Gateway, error) {
 	if g.cfg.BodyTimeout <= 0 {
 		g.cfg.BodyTimeout = bodyTimeout
 	}
-	if g.cfg.RecentBytes <= 0 {
-		g.cfg.RecentBytes = DefaultRecentBytes
-	}
-	g.recent = newRecent(g.cfg.RecentBytes)
 	var err error
 	if g.m, err = newMetrics(cfg.Registerer); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)

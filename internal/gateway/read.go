@@ -210,33 +210,14 @@ func (g *Gateway) fromCache(ctx context.Context, c *call, maxAge time.Duration) 
 	if kind == kindAnalysis {
 		maxAge = 0 // any age
 	}
-	rkey := recentKey(c.upBase, string(kind), id)
-	validator, _ := c.up.Cache.(cache.Validator)
-	var e cache.Entry
-	if a, ok := g.recent.get(rkey); ok && validator != nil && (maxAge <= 0 || g.now().Sub(a.fetchedAt) <= maxAge) {
-		if cur, err := validator.Current(ctx, kind, id, a.fetchedAt); err == nil && cur {
-			e = cache.Entry{Kind: kind, ID: id, Body: a.body, FetchedAt: a.fetchedAt}
-		} else if err == nil {
-			g.recent.remove(rkey)
-		}
+	e, ok, err := c.up.Cache.Get(ctx, kind, id, maxAge)
+	if err != nil {
+		g.log.WarnContext(ctx, "gateway: cache read failed; asking VirusTotal", "key", c.key.Name, "route", c.rt.endpoint,
+			"error", err.Error())
+		return nil, false
 	}
-	if e.Body == nil {
-		var (
-			ok  bool
-			err error
-		)
-		e, ok, err = c.up.Cache.Get(ctx, kind, id, maxAge)
-		if err != nil {
-			g.log.WarnContext(ctx, "gateway: cache read failed; asking VirusTotal", "key", c.key.Name, "route", c.rt.endpoint,
-				"error", err.Error())
-			return nil, false
-		}
-		if !ok {
-			return nil, false
-		}
-		if !e.NotFound && validator != nil {
-			g.recent.add(rkey, e.Body, e.FetchedAt)
-		}
+	if !ok {
+		return nil, false
 	}
 	if c.rt.community {
 		m, ok, err := c.up.Cache.Get(ctx, kindCommunity, c.communityID(), 0)
@@ -305,11 +286,6 @@ func (g *Gateway) store(ctx context.Context, c *call, ans *answer) {
 	}
 	if err := c.up.Cache.Put(ctx, e); err != nil {
 		g.log.WarnContext(ctx, "gateway: cache write failed", "key", c.key.Name, "route", c.rt.endpoint, "error", err.Error())
-		return
-	}
-	if !e.NotFound {
-		kind, id := c.cacheKey()
-		g.recent.add(recentKey(c.upBase, string(kind), id), e.Body, e.FetchedAt)
 	}
 }
 

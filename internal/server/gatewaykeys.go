@@ -139,5 +139,5 @@ func (s *Server) gatewayUpstream(ctx context.Context, c store.Connection) (*gate
 // upstreamOf is a connection's client as the gateway forwards to it.
 func upstreamOf(conn *connclient.Conn) *gateway.Upstream {
 	return &gateway.Upstream{Connection: conn.Name, Server: conn.Client.ServerURL(), APIKey: conn.APIKey(),
-		HTTP: conn.HTTPClient, Limiter: conn.Limiter, Cache: conn.Cache, Public: conn.PublicKey()}
+		HTTP: conn.HTTPClient, Limiter: conn.Limiter, Cache: conn.Answers(), Public: conn.PublicKey()}
 }
