@@ -34,7 +34,14 @@ type Error struct {
 	// derived is true when Code was derived from the status (the body was not
 	// VirusTotal's JSON error).
 	derived bool
+	// notJSON is true when the body was not JSON at all (NotJSON).
+	notJSON bool
 }
+
+// NotJSON reports whether the answer's body was not JSON at all: empty, or text that
+// no JSON value starts like, such as a proxy's HTML page (what a JSON parser refuses
+// at its first character). Message then describes the body.
+func (e *Error) NotJSON() bool { return e.notJSON }
 
 // Error returns "virustotal: GET /files/{id}: 404 NotFoundError: <message>".
 func (e *Error) Error() string {
@@ -154,7 +161,7 @@ func ErrorOf(status int, header http.Header, body []byte) *Error {
 		return e
 	}
 	e.Code = codeForStatus(status)
-	e.derived = true
+	e.derived, e.notJSON = true, !startsJSON(body)
 	return e
 }
 
@@ -170,7 +177,7 @@ func (e *Error) QuotaRefusal() bool {
 // malformed is the *Error of a successful answer the client cannot decode.
 func (c *Client) malformed(r *request, res *response, why error) *Error {
 	return &Error{StatusCode: res.status, Code: CodeInvalidResponse, Method: r.method, Path: r.routePath(),
-		Message: c.describeBody(r, res, why.Error())}
+		Message: c.describeBody(r, res, why.Error()), notJSON: !startsJSON(res.body)}
 }
 
 // describeBody says what a body that is not the expected JSON looks like:
@@ -189,7 +196,7 @@ func (c *Client) describeBody(r *request, res *response, why string) string {
 	kind := "non-JSON answer"
 	if json.Valid(res.body) {
 		kind = "unexpected JSON answer"
-	} else if fb := firstByte(res.body); fb == '{' || fb == '[' {
+	} else if startsJSON(res.body) {
 		kind = "malformed JSON answer"
 	}
 	var b strings.Builder
@@ -201,6 +208,13 @@ func (c *Client) describeBody(r *request, res *response, why string) string {
 	b.WriteString(": ")
 	b.WriteString(snippet(c.scrub(r, string(res.body)), 200))
 	return b.String()
+}
+
+// startsJSON reports whether b, after white space, starts as a JSON value may: an
+// object, an array, a string, a number or a literal. An empty body does not.
+func startsJSON(b []byte) bool {
+	fb := firstByte(b)
+	return fb != 0 && strings.IndexByte(`{["-0123456789tfn`, fb) >= 0
 }
 
 // snippet returns the first n characters of s on one line, printable only.

@@ -73,22 +73,23 @@ func TestNonJSONAnswers(t *testing.T) {
 		msg      string // prefix of the message
 		contains string
 		is       func(error) bool
+		notJSON  bool // Error.NotJSON
 	}{
 		{"HTML 502", 502, "text/html; charset=utf-8", html, "HTTP502",
-			fmt.Sprintf("non-JSON answer (text/html, %d bytes): <html> <head><title>502 Bad Gateway</title>", len(html)), "…", IsTransient},
-		{"empty 500", 500, "text/plain", "", "HTTP500", "empty answer (text/plain)", "", nil},
+			fmt.Sprintf("non-JSON answer (text/html, %d bytes): <html> <head><title>502 Bad Gateway</title>", len(html)), "…", IsTransient, true},
+		{"empty 500", 500, "text/plain", "", "HTTP500", "empty answer (text/plain)", "", nil, true},
 		{"text 429", 429, "text/plain", "Rate limit exceeded, slow down\n", CodeTooManyRequests,
-			"non-JSON answer (text/plain, 31 bytes): Rate limit exceeded, slow down", "", IsQuotaExceeded},
-		{"HTML 404", 404, "text/html", "<h1>Not Found</h1>", CodeNotFound, "non-JSON answer (text/html, 18 bytes)", "", IsNotFound},
-		{"HTML 403", 403, "text/html", "<h1>Forbidden</h1>", CodeForbidden, "non-JSON answer", "", IsForbidden},
-		{"empty 401", 401, "", "", CodeAuthenticationRequired, "empty answer (no content type)", "", IsWrongCredentials},
-		{"empty 503", 503, "", "", CodeTransient, "empty answer", "", IsTransient},
-		{"empty 504 GET", 504, "", "", CodeDeadlineExceeded, "empty answer", "", IsTransient},
-		{"JSON without error", 500, "application/json", `{"oops": true}`, "HTTP500", `unexpected JSON answer (application/json, 14 bytes): {"oops": true}`, "", nil},
+			"non-JSON answer (text/plain, 31 bytes): Rate limit exceeded, slow down", "", IsQuotaExceeded, true},
+		{"HTML 404", 404, "text/html", "<h1>Not Found</h1>", CodeNotFound, "non-JSON answer (text/html, 18 bytes)", "", IsNotFound, true},
+		{"HTML 403", 403, "text/html", "<h1>Forbidden</h1>", CodeForbidden, "non-JSON answer", "", IsForbidden, true},
+		{"empty 401", 401, "", "", CodeAuthenticationRequired, "empty answer (no content type)", "", IsWrongCredentials, true},
+		{"empty 503", 503, "", "", CodeTransient, "empty answer", "", IsTransient, true},
+		{"empty 504 GET", 504, "", "", CodeDeadlineExceeded, "empty answer", "", IsTransient, true},
+		{"JSON without error", 500, "application/json", `{"oops": true}`, "HTTP500", `unexpected JSON answer (application/json, 14 bytes): {"oops": true}`, "", nil, false},
 		{"truncated JSON 200", 200, "application/json", `{"data": {"id": "abc", "type": "file", "attri`, CodeInvalidResponse,
-			"malformed JSON answer (application/json, 45 bytes): unexpected end of JSON input: {\"data\"", "", nil},
-		{"HTML 200", 200, "text/html", "<html>maintenance</html>", CodeInvalidResponse, "non-JSON answer (text/html, 24 bytes)", "", nil},
-		{"JSON 200 without data", 200, "application/json", `{"meta": {}}`, CodeInvalidResponse, `unexpected JSON answer (application/json, 12 bytes): answer has no "data" member`, "", nil},
+			"malformed JSON answer (application/json, 45 bytes): unexpected end of JSON input: {\"data\"", "", nil, false},
+		{"HTML 200", 200, "text/html", "<html>maintenance</html>", CodeInvalidResponse, "non-JSON answer (text/html, 24 bytes)", "", nil, true},
+		{"JSON 200 without data", 200, "application/json", `{"meta": {}}`, CodeInvalidResponse, `unexpected JSON answer (application/json, 12 bytes): answer has no "data" member`, "", nil, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -117,6 +118,9 @@ func TestNonJSONAnswers(t *testing.T) {
 			}
 			if tc.is != nil && !tc.is(err) {
 				t.Errorf("helper does not match %v", err)
+			}
+			if e.NotJSON() != tc.notJSON {
+				t.Errorf("NotJSON() = %v, want %v", e.NotJSON(), tc.notJSON)
 			}
 			if rec.count() != 1 {
 				t.Errorf("%d requests", rec.count())

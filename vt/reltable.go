@@ -364,9 +364,14 @@ func RelationshipsOf(c Collection) []Relationship {
 }
 
 // LookupRelationship finds a documented relationship of c by name, ignoring case and
-// surrounding spaces ("Communicating_Files" is "communicating_files").
+// surrounding spaces ("Communicating_Files" is "communicating_files"). A name may end
+// in " (Enterprise)", as D3 SOAR writes the premium-only ones ("Caa_records
+// (Enterprise)"): the suffix is left out.
 func LookupRelationship(c Collection, name string) (Relationship, bool) {
 	n := strings.ToLower(strings.TrimSpace(name))
+	if base, ok := strings.CutSuffix(n, enterpriseSuffix); ok {
+		n = strings.TrimSpace(base)
+	}
 	for _, r := range relationshipTable {
 		if r.Collection == c && r.Name == n {
 			return r.clone(), true
@@ -374,6 +379,10 @@ func LookupRelationship(c Collection, name string) (Relationship, bool) {
 	}
 	return Relationship{}, false
 }
+
+// enterpriseSuffix is how D3 SOAR marks a premium-only relationship's name, in lower
+// case.
+const enterpriseSuffix = "(enterprise)"
 
 // MustRelationship is LookupRelationship for names known at compile time: it panics
 // when c has no relationship called name.

@@ -98,6 +98,15 @@ func TestRelationshipTableShape(t *testing.T) {
 	if _, ok := LookupRelationship(CollectionIPAddresses, "subdomains"); ok {
 		t.Error("subdomains is not an IP address relationship")
 	}
+	// D3 SOAR writes premium-only names with " (Enterprise)" after them.
+	for _, n := range []string{"Caa_records (Enterprise)", "caa_records(ENTERPRISE)", " Caa_records  (Enterprise) "} {
+		if r, ok := LookupRelationship(CollectionDomains, n); !ok || r.Name != "caa_records" {
+			t.Errorf("LookupRelationship(domains, %q) = %+v %v, want caa_records", n, r, ok)
+		}
+	}
+	if _, ok := LookupRelationship(CollectionDomains, "(Enterprise)"); ok {
+		t.Error(`"(Enterprise)" alone names no relationship`)
+	}
 	// Callers get copies: changing one does not change the table.
 	r := one(CollectionURLs, "network_location")
 	r.Returns[0] = "changed"

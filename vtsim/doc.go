@@ -109,8 +109,9 @@
 // Options.FailMix answers a share of the requests (after authentication, before the
 // quota: a failure spends none) with each Fault: 503 TransientError, 504
 // DeadlineExceededError, 429 TooManyRequestsError (a rate refusal, distinct from
-// QuotaExceededError) as VirusTotal's JSON errors, and 502html, the HTML "502 Bad
-// Gateway" page a proxy in front of VirusTotal answers. FailRate is the 503 share.
+// QuotaExceededError) and 404 NotFoundError as VirusTotal's JSON errors, and 502html
+// and 403html, the HTML "502 Bad Gateway" and "403 Forbidden" pages a proxy in front
+// of VirusTotal answers. FailRate is the 503 share.
 // ParseFailMix reads "503=0.1,504=0.05,429=0.05,502html=0.05". Jitter and the failures
 // draw from a generator seeded by Options.Seed.
 //

@@ -88,5 +88,7 @@ func ExampleParseFailMix() {
 	// 504 0.05
 	// 429 0.05
 	// 502html 0.05
+	// 403html 0
+	// 404 0
 	// failure mix "503=0.8,504=0.4": the shares add up to 1.2, more than 1
 }

@@ -28,18 +28,36 @@ const (
 	Fault429 Fault = "429"
 	// Fault502HTML is a proxy's 502 Bad Gateway: an HTML page, not VirusTotal's JSON.
 	Fault502HTML Fault = "502html"
+	// Fault403HTML is a proxy's or a web application firewall's 403 Forbidden in
+	// front of VirusTotal: an HTML page, not VirusTotal's JSON.
+	Fault403HTML Fault = "403html"
+	// Fault404 is VirusTotal's 404 NotFoundError ("The requested resource was not
+	// found."), whatever was asked: a resource VirusTotal does not have, for the
+	// requests the emulator's universe always answers (a URL submission, a search).
+	Fault404 Fault = "404"
 )
 
 // Faults lists the injectable failures, in the order FailMix draws them.
-func Faults() []Fault { return []Fault{Fault503, Fault504, Fault429, Fault502HTML} }
+func Faults() []Fault {
+	return []Fault{Fault503, Fault504, Fault429, Fault502HTML, Fault403HTML, Fault404}
+}
+
+// faultNames lists the faults for error messages: "503, 504, ... or 404".
+func faultNames() string {
+	fs := Faults()
+	names := make([]string, len(fs))
+	for i, f := range fs {
+		names[i] = string(f)
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
 
 // FailMix is the share of requests, each in [0, 1], that get each failure; the shares
 // add up to at most 1.
 type FailMix map[Fault]float64
 
 // ParseFailMix reads a failure mix: comma-separated FAULT=SHARE pairs, for example
-// "503=0.1,504=0.05,429=0.05,502html=0.05". Each fault (503, 504, 429, 502html)
-// appears at most once, each share is a number in [0, 1], and the shares add up to
+// "503=0.1,504=0.05,429=0.05,502html=0.05". Each fault (Faults) appears at most once, each share is a number in [0, 1], and the shares add up to
 // at most 1. An empty string is no failure at all.
 func ParseFailMix(s string) (FailMix, error) {
 	m := FailMix{}
@@ -54,7 +72,7 @@ func ParseFailMix(s string) (FailMix, error) {
 		}
 		f := Fault(strings.ToLower(strings.TrimSpace(name)))
 		if !slices.Contains(Faults(), f) {
-			return nil, fmt.Errorf("failure mix %q: unknown failure %q (want 503, 504, 429 or 502html)", s, name)
+			return nil, fmt.Errorf("failure mix %q: unknown failure %q (want %s)", s, name, faultNames())
 		}
 		if _, dup := m[f]; dup {
 			return nil, fmt.Errorf("failure mix %q: %s is given twice", s, f)
@@ -78,7 +96,7 @@ func (m FailMix) Validate() error {
 	for _, f := range slices.Sorted(maps.Keys(m)) {
 		share := m[f]
 		if !slices.Contains(Faults(), f) {
-			return fmt.Errorf("unknown failure %q (want 503, 504, 429 or 502html)", f)
+			return fmt.Errorf("unknown failure %q (want %s)", f, faultNames())
 		}
 		if math.IsNaN(share) || share < 0 || share > 1 {
 			return fmt.Errorf("%s=%v: the share must be between 0 and 1", f, share)
@@ -138,6 +156,19 @@ func (o Options) failShares() ([]faultShare, error) {
 const badGatewayPage = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n" +
 	"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
 
+// forbiddenPage is the page a proxy or a web application firewall (nginx here)
+// answers when it refuses a request.
+const forbiddenPage = "<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n" +
+	"<center><h1>403 Forbidden</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+
+// writeHTML answers status with an HTML page.
+func writeHTML(w http.ResponseWriter, status int, page string) {
+	w.Header().Set("Content-Type", "text/html")
+	w.Header().Set("Content-Length", strconv.Itoa(len(page)))
+	w.WriteHeader(status)
+	fmt.Fprint(w, page)
+}
+
 // writeFault answers an injected failure. The JSON messages are those of
 // VirusTotal's error table (https://docs.virustotal.com/reference/errors).
 func writeFault(w http.ResponseWriter, f Fault) {
@@ -149,9 +180,10 @@ func writeFault(w http.ResponseWriter, f Fault) {
 	case Fault429:
 		writeError(w, http.StatusTooManyRequests, codeTooMany, "Too many requests.")
 	case Fault502HTML:
-		w.Header().Set("Content-Type", "text/html")
-		w.Header().Set("Content-Length", strconv.Itoa(len(badGatewayPage)))
-		w.WriteHeader(http.StatusBadGateway)
-		fmt.Fprint(w, badGatewayPage)
+		writeHTML(w, http.StatusBadGateway, badGatewayPage)
+	case Fault403HTML:
+		writeHTML(w, http.StatusForbidden, forbiddenPage)
+	case Fault404:
+		writeError(w, http.StatusNotFound, codeNotFound, "The requested resource was not found.")
 	}
 }

@@ -44,7 +44,7 @@ func TestParseFailMix(t *testing.T) {
 // Each failure of the mix is answered as VirusTotal or a proxy answers it, in the
 // shares asked, counted in the stats; the same seed gives the same failures.
 func TestFailMixInjectsAndCounts(t *testing.T) {
-	mix := FailMix{Fault503: 0.1, Fault504: 0.05, Fault429: 0.05, Fault502HTML: 0.05}
+	mix := FailMix{Fault503: 0.1, Fault504: 0.05, Fault429: 0.05, Fault502HTML: 0.05, Fault403HTML: 0.05, Fault404: 0.05}
 	run := func() (map[int]int, string) {
 		e := newEnv(t, Options{FailMix: mix, Seed: 7})
 		got := map[int]int{}
@@ -66,6 +66,14 @@ func TestFailMixInjectsAndCounts(t *testing.T) {
 				if ct != "text/html" || !strings.Contains(string(b), "<h1>502 Bad Gateway</h1>") {
 					t.Fatalf("502: %s %q", ct, b)
 				}
+			case 403:
+				if ct != "text/html" || !strings.Contains(string(b), "<h1>403 Forbidden</h1>") {
+					t.Fatalf("403: %s %q", ct, b)
+				}
+			case 404:
+				if ct != "application/json" || !strings.Contains(string(b), `"NotFoundError"`) {
+					t.Fatalf("404: %s %s", ct, b)
+				}
 			case 429:
 				if !strings.Contains(string(b), `"TooManyRequestsError"`) {
 					t.Fatalf("429 body %s", b)
@@ -77,7 +85,8 @@ func TestFailMixInjectsAndCounts(t *testing.T) {
 			}
 		}
 		st := e.srv.Stats()
-		for f, status := range map[Fault]string{Fault503: "503", Fault504: "504", Fault429: "429", Fault502HTML: "502"} {
+		for f, status := range map[Fault]string{Fault503: "503", Fault504: "504", Fault429: "429", Fault502HTML: "502",
+			Fault403HTML: "403", Fault404: "404"} {
 			if st.ByFault[string(f)] != st.ByStatus[status] || st.ByFault[string(f)] == 0 {
 				t.Errorf("stats: %s injected %d, status %s counted %d", f, st.ByFault[string(f)], status, st.ByStatus[status])
 			}
@@ -92,7 +101,7 @@ func TestFailMixInjectsAndCounts(t *testing.T) {
 	if a != b {
 		t.Error("same seed, different failures")
 	}
-	for status, share := range map[int]float64{503: 0.1, 504: 0.05, 429: 0.05, 502: 0.05, 200: 0.75} {
+	for status, share := range map[int]float64{503: 0.1, 504: 0.05, 429: 0.05, 502: 0.05, 403: 0.05, 404: 0.05, 200: 0.65} {
 		if want := share * 2000; float64(got[status]) < want*0.7 || float64(got[status]) > want*1.3 {
 			t.Errorf("%d answers %d of 2000, want about %.0f", status, got[status], want)
 		}

@@ -35,8 +35,7 @@ verdicts, tags and how many of each kind of activity was seen.`,
 				"Tags":     perInput(rs, func(f *BehaviorFields) ([]string, bool) { return f.Tags, true }),
 			}
 		},
-		noun:    "File",
-		invalid: "Invalid Hash.",
+		NotFound: "File Hash Not Found.",
 	}}
 }
 

@@ -101,7 +101,6 @@ key_fields.VoteIDs gives each vote's id.`,
 		c.Group = "community"
 		c.InputHelp = "OBSERVABLE"
 		c.plan = anyObjectTask
-		c.noun, c.invalid = "Object", "Invalid Input."
 	}
 	return cmds
 }
@@ -169,7 +168,7 @@ func anyObjectTask(_ *run, input string) (task, *Failure) {
 
 // kindFailure is the failure of an error about an object of kind.
 func kindFailure(kind ioc.Kind, err error) *Failure {
-	return failureAs(kindNoun(kind), kindInvalid(kind), err)
+	return failureAs(kindNotFound(kind), kindInvalid(kind), err)
 }
 
 // objectID is the id VirusTotal takes for o in its collection's paths.

@@ -29,8 +29,8 @@ Takes no inputs; its single context entry has the server URL as input.`,
 			}
 			return kf
 		},
-		noun:    "User",
-		invalid: "Invalid Input.",
+		FailureIndicator: "Test Connection failed. Failed to check the connector.",
+		NotFound:         "User Not Found.",
 	}}
 }
 

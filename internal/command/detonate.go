@@ -49,9 +49,9 @@ unreadable are per-input errors; nothing is sent for them.`, vt.MaxUpload>>20),
 		keyFields: func(rs []Result) map[string]any {
 			return map[string]any{"RiskLevels": riskLevels(rs), "IDs": ids(rs), "AnalysisIDs": analysisIDs(rs)}
 		},
-		hasRisk: true,
-		noun:    "File",
-		invalid: "Invalid File.",
+		hasRisk:  true,
+		NotFound: "File ID Not Found.",
+		Invalid:  "Invalid File.",
 	}}
 }
 
@@ -81,7 +81,7 @@ func (r *run) files() FileSource {
 func (r *run) localFailure(ref string, err error) *Failure {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return &Failure{StatusCode: 404, Code: vt.CodeNotFound, Message: r.files().NotFound(ref)}
+		return &Failure{StatusCode: 404, Code: vt.CodeNotFound, Message: joinMsg(r.cmd.NotFound, r.files().NotFound(ref))}
 	case errors.Is(err, fs.ErrPermission):
 		return &Failure{StatusCode: 400, Code: vt.CodeInvalidArgument, Message: fmt.Sprintf("Cannot read %s: permission denied.", ref)}
 	}

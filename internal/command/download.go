@@ -48,8 +48,6 @@ The files are samples VirusTotal holds: treat them as live malware.`,
 		keyFields: func(rs []Result) map[string]any {
 			return map[string]any{"Paths": perInput(rs, func(f *DownloadFields) (string, bool) { return f.Path, true })}
 		},
-		noun:    "File",
-		invalid: "Invalid Hash.",
 	}}
 }
 
@@ -133,7 +131,7 @@ func execDownload(ctx context.Context, r *run, t task) outcome {
 				Message: fmt.Sprintf("The file is larger than %d bytes (--max-size); nothing was kept.", max)}}
 		}
 		var ve *vt.Error
-		if errors.As(err, &ve) && (ve.StatusCode == 403 || ve.Code == vt.CodeForbidden) {
+		if errors.As(err, &ve) && (ve.StatusCode == 403 || ve.Code == vt.CodeForbidden) && !ve.NotJSON() {
 			return outcome{entry: entry, fail: &Failure{StatusCode: ve.StatusCode, Code: ve.Code,
 				Message: "Download File is premium-only: it needs a VirusTotal premium (Enterprise) API key, and this key was refused."}}
 		}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/vtsoar/vtsoar/internal/jsonenc"
@@ -265,6 +266,23 @@ type ErrorEntry struct {
 	// Message says what went wrong, in the integration's words where it has some
 	// ("File Not Found."), else VirusTotal's message.
 	Message string `json:"message"`
+}
+
+// Line is the entry on one line, as D3 SOAR's Error tab gives it (the failure
+// indicator, the status code, the message) with VirusTotal's code: "Test Connection
+// failed. Failed to check the connector. 401 WrongCredentialsError: Wrong API key".
+// A status of 0 (no answer) and an empty code are left out.
+func (e ErrorEntry) Line() string {
+	var b strings.Builder
+	b.WriteString(e.FailureIndicator)
+	if e.StatusCode != 0 {
+		fmt.Fprintf(&b, " %d", e.StatusCode)
+	}
+	if e.Code != "" {
+		b.WriteString(" " + e.Code + ":")
+	}
+	b.WriteString(" " + e.Message)
+	return strings.TrimSpace(b.String())
 }
 
 // Result is the outcome of one input, as Request.OnResult receives it when the input

@@ -47,9 +47,9 @@ type outcome struct {
 	fail  *Failure
 	// aliases are further keys this (successful) answer also answers.
 	aliases []string
-	// title, when set, replaces the command's title in the failure indicator (the
+	// indicator, when set, replaces the command's failure indicator (that of the
 	// reputation check a lookup input went to).
-	title string
+	indicator string
 }
 
 type run struct {
@@ -355,11 +355,11 @@ func (r *run) result(i int, input string, o outcome) Result {
 		if r.cmd.hasRisk {
 			e.RiskLevel, e.RiskLevelCode, e.RiskReason = risk.NA.String(), risk.NA.Code(), ""
 		}
-		title := r.cmd.Title
-		if o.title != "" {
-			title = o.title
+		indicator := r.cmd.FailureIndicator
+		if o.indicator != "" {
+			indicator = o.indicator
 		}
-		res.Err = &ErrorEntry{Input: input, FailureIndicator: title + " failed.",
+		res.Err = &ErrorEntry{Input: input, FailureIndicator: indicator,
 			StatusCode: o.fail.StatusCode, Code: o.fail.Code, Message: o.fail.Message}
 	} else {
 		e.Status = StatusOK
@@ -376,18 +376,26 @@ func (r *run) emit(res Result) {
 }
 
 // failure turns an error into the integration's failure for this command.
-func (r *run) failure(err error) *Failure { return failureAs(r.cmd.noun, r.cmd.invalid, err) }
+func (r *run) failure(err error) *Failure { return failureAs(r.cmd.NotFound, r.cmd.Invalid, err) }
+
+// NotJSON is the message of an answer whose body was not JSON at all (an HTML page),
+// as D3 SOAR's integration reports it: its JSON parser's complaint. vtsoar's
+// description of the body follows it.
+const NotJSON = "Expecting value: line 1 column 1."
 
 // failureAs turns an error into the integration's failure in the words of a command
-// whose object is noun and whose rejected inputs are invalid.
-func failureAs(noun, invalid string, err error) *Failure {
+// whose message for an object VirusTotal does not know is notFound and for a
+// refused input invalid.
+func failureAs(notFound, invalid string, err error) *Failure {
 	var ve *vt.Error
 	switch {
 	case errors.As(err, &ve):
 		f := &Failure{StatusCode: ve.StatusCode, Code: ve.Code, Message: ve.Message}
 		switch {
 		case ve.StatusCode == 404 || ve.Code == vt.CodeNotFound:
-			f.Message = noun + " Not Found."
+			f.Message = notFound
+		case ve.NotJSON():
+			f.Message = joinMsg(NotJSON, ve.Message)
 		case ve.Code == vt.CodeInvalidArgument || ve.Code == vt.CodeBadRequest:
 			f.Message = joinMsg(invalid, ve.Message)
 		case f.Message == "":
@@ -406,7 +414,7 @@ func failureAs(noun, invalid string, err error) *Failure {
 
 // invalidInput is the failure of an input rejected before anything was sent.
 func (r *run) invalidInput(msg string) *Failure {
-	return &Failure{StatusCode: 400, Code: vt.CodeInvalidArgument, Message: joinMsg(r.cmd.invalid, msg)}
+	return &Failure{StatusCode: 400, Code: vt.CodeInvalidArgument, Message: joinMsg(r.cmd.Invalid, msg)}
 }
 
 func joinMsg(head, detail string) string {

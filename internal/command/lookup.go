@@ -34,8 +34,6 @@ func lookupCommands() []*Command {
 			return map[string]any{"RiskLevels": riskLevels(rs), "Kinds": kinds}
 		},
 		hasRisk: true,
-		noun:    "Object",
-		invalid: "Invalid Input.",
 	}}
 }
 
@@ -169,7 +167,7 @@ func execLookup(ctx context.Context, r *run, t task) outcome {
 	}
 	check := ReputationCheck(t.obs.Kind)
 	out := reputationOutcome(ctx, r, t, check)
-	out.title = check.Title
+	out.indicator = check.FailureIndicator
 	if out.fail == nil {
 		objectFields(&out.entry).Check = check.Name
 	}
@@ -191,7 +189,7 @@ func lookupInvalid(input string) outcome {
 	o := outcome{entry: ContextEntry{Type: string(kind)},
 		fail: &Failure{StatusCode: 400, Code: vt.CodeInvalidArgument, Message: joinMsg(kindInvalid(kind), reason)}}
 	if c := ReputationCheck(kind); kind != "" && c != nil {
-		o.title = c.Title
+		o.indicator = c.FailureIndicator
 	}
 	return o
 }

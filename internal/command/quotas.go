@@ -29,8 +29,7 @@ left per quota.`,
 			}
 			return map[string]any{"QuotaLeft": nil}
 		},
-		noun:    "User",
-		invalid: "Invalid Input.",
+		NotFound: "User Not Found.",
 	}}
 }
 

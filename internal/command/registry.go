@@ -35,8 +35,8 @@ import (
 type Command struct {
 	// Name is the CLI and REST name ("check-file-reputation").
 	Name string
-	// Title is the integration's title ("Check File Reputation"); failures say
-	// "<Title> failed.".
+	// Title is the command's title as D3 SOAR's integration names it ("Check File
+	// Reputation", "Get Url Reports").
 	Title string
 	// Kind is the kind of observable the inputs must be; empty when any kind (or a
 	// file, or nothing) is taken.
@@ -72,6 +72,21 @@ type Command struct {
 	// REST API's answer to a request for it).
 	CLIOnly string
 
+	// The command's words, as D3 SOAR's integration writes them (playbooks match
+	// them): each error entry's failure_indicator, and the head of its message,
+	// which vtsoar's detail may follow ("Invalid URLs. <reason>").
+
+	// FailureIndicator is the failure_indicator of a failed input: "<Title> failed."
+	// unless the command says otherwise ("Test Connection failed. Failed to check
+	// the connector.").
+	FailureIndicator string
+	// NotFound is the message of an input VirusTotal does not know ("File Not
+	// Found.", "File Hash Not Found.", "Not Found.").
+	NotFound string
+	// Invalid is the message of an input refused ("Invalid Hash.", "Invalid URLs."),
+	// followed by the reason.
+	Invalid string
+
 	// summary, when set, is the one-line description of a command whose words name
 	// its options or how its results are kept, per door; Short is its CLI's.
 	summary func(d Door) string
@@ -91,10 +106,6 @@ type Command struct {
 	keyFields func(rs []Result) map[string]any
 	// hasRisk: the command yields risk levels (error entries say N/A).
 	hasRisk bool
-	// noun is the object's name in messages ("File", "IP", "URL", "Domain").
-	noun string
-	// invalid is the message of a rejected input ("Invalid Hash.").
-	invalid string
 }
 
 // Summary is the command's one-line description in the words of door d.
@@ -169,6 +180,15 @@ func Commands() *Registry {
 			if c.summary != nil {
 				c.Short = c.summary(CLI)
 			}
+			if c.FailureIndicator == "" {
+				c.FailureIndicator = c.Title + " failed."
+			}
+			if c.NotFound == "" {
+				c.NotFound = kindNotFound(c.Kind)
+			}
+			if c.Invalid == "" {
+				c.Invalid = kindInvalid(c.Kind)
+			}
 			r.byName[c.Name] = c
 			for _, f := range c.NewOptions().Fields() {
 				r.options[f.JSONName()] = f
@@ -218,9 +238,10 @@ func TestConnection() *Command {
 	return c
 }
 
-// kindWords are the integration's words for each kind (ioc.Kinds): its noun ("File
-// Not Found.", "Check File Reputation"), its invalid-input message, and what an input
-// is called in help texts. What a kind is called in prose is ioc's (Kind.Noun).
+// kindWords are the integration's words for each kind (ioc.Kinds), which a command's
+// words are unless it has its own: its noun ("File Not Found.", "Check File
+// Reputation"), its invalid-input message, and what an input is called in help
+// texts. What a kind is called in prose is ioc's (Kind.Noun).
 var kindWords = map[ioc.Kind]struct{ noun, invalid, input, article string }{
 	ioc.KindFile:   {"File", "Invalid Hash.", "HASH", "a"},
 	ioc.KindIP:     {"IP", "Invalid IP.", "IP", "an"},
@@ -235,6 +256,11 @@ func kindNoun(k ioc.Kind) string {
 	return "Object"
 }
 
+// kindNotFound is the message of an object of kind k VirusTotal does not know ("File
+// Not Found."; "Object Not Found." for no kind).
+func kindNotFound(k ioc.Kind) string { return kindNoun(k) + " Not Found." }
+
+// kindInvalid is the message of a refused input of kind k ("Invalid Hash.").
 func kindInvalid(k ioc.Kind) string {
 	if w, ok := kindWords[k]; ok {
 		return w.invalid

@@ -46,8 +46,12 @@ func relationshipCommands() []*Command {
 				}
 				return map[string]any{"RelatedIDs": related, "Counts": counts}
 			},
-			noun:    noun,
-			invalid: kindInvalid(k),
+		}
+		switch k {
+		case ioc.KindFile:
+			c.NotFound = "File Hash Not Found."
+		case ioc.KindURL:
+			c.Title = "Get Url Relationships"
 		}
 		c.newOptions = func() Options { return &RelationshipOptions{Limit: DefaultLimit, of: c} }
 		cmds = append(cmds, c)
@@ -251,9 +255,12 @@ func execRelationship(ctx context.Context, r *run, t task) outcome {
 	return outcome{entry: entry, raw: raw}
 }
 
+// relationshipFailure is the failure of a relationship's page: VirusTotal refusing it
+// to the key says which relationship and why (a 403 that is not VirusTotal's answer,
+// such as a proxy's page, is not VirusTotal's refusal).
 func (r *run) relationshipFailure(rel vt.Relationship, err error) *Failure {
 	var ve *vt.Error
-	if errors.As(err, &ve) && (ve.StatusCode == 403 || ve.Code == vt.CodeForbidden) {
+	if errors.As(err, &ve) && (ve.StatusCode == 403 || ve.Code == vt.CodeForbidden) && !ve.NotJSON() {
 		msg := fmt.Sprintf("The %s relationship", rel.Name)
 		if rel.Premium() {
 			msg += " is premium-only: it needs a VirusTotal premium (Enterprise) API key, and this key was refused"

@@ -37,8 +37,12 @@ func reportCommands() []*Command {
 			},
 			hasRisk:    true,
 			Exportable: true,
-			noun:       noun,
-			invalid:    kindInvalid(k),
+		}
+		switch k {
+		case ioc.KindFile:
+			c.NotFound = "File Hash Not Found."
+		case ioc.KindURL:
+			c.Title, c.Invalid = "Get Url Reports", "Invalid URLs."
 		}
 		c.Long = fmt.Sprintf(`Fetches VirusTotal's report of each %s. raw_data holds the reports as VirusTotal
 sent them; context_data the main attributes and the risk level; key_fields the ids

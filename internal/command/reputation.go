@@ -28,8 +28,6 @@ func reputationCommands() []*Command {
 			},
 			hasRisk:    true,
 			Exportable: true,
-			noun:       noun,
-			invalid:    kindInvalid(k),
 		})
 	}
 	return cmds
@@ -51,7 +49,7 @@ func execReputation(ctx context.Context, r *run, t task) outcome {
 func reputationOutcome(ctx context.Context, r *run, t task, check *Command) outcome {
 	obj, err := r.fetchObject(ctx, t.obs, false)
 	if err != nil {
-		return outcome{entry: ContextEntry{Type: string(t.obs.Kind)}, fail: failureAs(check.noun, check.invalid, err)}
+		return outcome{entry: ContextEntry{Type: string(t.obs.Kind)}, fail: failureAs(check.NotFound, check.Invalid, err)}
 	}
 	e := r.baseEntry(obj)
 	addIdentity(&e, obj)

@@ -137,7 +137,8 @@ type FileSource interface {
 	// Open returns the file named by ref with its base name and size. Errors that
 	// wrap fs.ErrNotExist or fs.ErrPermission are reported as such.
 	Open(ctx context.Context, ref string) (f io.ReadCloser, name string, size int64, err error)
-	// NotFound is the message of a ref whose Open error wraps fs.ErrNotExist.
+	// NotFound says what is missing when Open's error for ref wraps fs.ErrNotExist,
+	// after the command's words ("File ID Not Found."); "" says nothing more.
 	NotFound(ref string) string
 }
 

@@ -33,8 +33,6 @@ the engines' counts. An object given twice is rescanned once.`, k.Noun(), Collec
 				return map[string]any{"AnalysisIDs": analysisIDs(rs), "RiskLevels": riskLevels(rs)}
 			},
 			hasRisk: true,
-			noun:    noun,
-			invalid: kindInvalid(k),
 		})
 	}
 	return cmds

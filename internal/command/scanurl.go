@@ -40,8 +40,6 @@ verdict, and the risk level is derived from the engines' counts.`,
 			return map[string]any{"AnalysisIDs": analysisIDs(rs), "RiskLevels": riskLevels(rs)}
 		},
 		hasRisk: true,
-		noun:    "URL",
-		invalid: "Invalid URL.",
 	}}
 }
 

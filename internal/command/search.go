@@ -45,8 +45,8 @@ accepted). Results are paged up to --limit per query (default 40).`,
 			})
 			return map[string]any{"ResultIDs": out, "Counts": counts}
 		},
-		noun:    "Object",
-		invalid: "Invalid Query.",
+		NotFound: "Not Found.",
+		Invalid:  "Invalid Query.",
 	}}
 }
 

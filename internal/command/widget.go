@@ -58,8 +58,6 @@ ratio. The widget colours can be set with --fg1, --bg1, --bg2 and --bd1 (hex, no
 				}),
 			}
 		},
-		noun:    "Object",
-		invalid: "Invalid Input.",
 	}}
 }
 
@@ -149,12 +147,15 @@ func execWidget(ctx context.Context, r *run, t task) outcome {
 	entry := ContextEntry{Type: string(t.obs.Kind), ID: t.obs.ID}
 	wo := options[*WidgetOptions](r)
 	c := wo.Colors
+	// One rule for an object VirusTotal does not know, whether it answers 404 or a
+	// widget saying so: the words of the observable's kind ("Domain Not Found.").
+	fail := func(err error) *Failure { return kindFailure(t.obs.Kind, err) }
 	w, err := r.d.Client.GetWidgetURL(ctx, t.text, vt.WidgetOptions{FG1: c.FG1, BG1: c.BG1, BG2: c.BG2, BD1: c.BD1})
 	if err != nil {
-		return outcome{entry: entry, fail: r.failure(err)}
+		return outcome{entry: entry, fail: fail(err)}
 	}
 	if w.Found != nil && !*w.Found {
-		return outcome{entry: entry, fail: &Failure{StatusCode: 404, Code: vt.CodeNotFound, Message: kindNoun(t.obs.Kind) + " Not Found."}}
+		return outcome{entry: entry, fail: fail(&vt.Error{StatusCode: 404, Code: vt.CodeNotFound})}
 	}
 	if w.ID != "" {
 		entry.ID = w.ID
@@ -164,7 +165,7 @@ func execWidget(ctx context.Context, r *run, t task) outcome {
 	entry.Fields = f
 	html, err := r.d.Client.GetWidgetHTML(ctx, w.URL)
 	if err != nil {
-		return outcome{entry: entry, fail: r.failure(err)}
+		return outcome{entry: entry, fail: fail(err)}
 	}
 	if wo.OutDir == "" {
 		f.HTML = ptr(string(html))

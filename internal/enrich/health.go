@@ -112,7 +112,7 @@ func (s *Service) CheckConnection(ctx context.Context, name string) (HealthCheck
 	h := store.HealthCheck{Connection: name}
 	conn, err := s.clients.Get(ctx, c)
 	if err != nil {
-		h.Message = "cannot use the connection: " + err.Error()
+		h.Message = command.TestConnection().FailureIndicator + " Cannot use the connection: " + err.Error()
 	} else {
 		note := &jobNote{}
 		rctx := context.WithValue(vt.WithPriority(quota.WithDefaultRequester(ctx, quota.RequesterHealthCheck), vt.PriorityBackground), noteKey{}, note)
@@ -137,10 +137,7 @@ func (s *Service) CheckConnection(ctx context.Context, name string) (HealthCheck
 		} else {
 			f := env.Errors[0]
 			h.StatusCode = f.StatusCode
-			h.Message = conn.Redact(f.Message)
-			if f.Code != "" && f.StatusCode != 0 {
-				h.Message = conn.Redact(fmt.Sprintf("%d %s: %s", f.StatusCode, f.Code, f.Message))
-			}
+			h.Message = conn.Redact(f.Line())
 		}
 	}
 	h.At = s.now().UTC().Truncate(time.Microsecond)

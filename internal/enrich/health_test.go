@@ -88,7 +88,9 @@ func testHealthTransitionsNotifyTwice(t *testing.T, e *env) {
 		if st.healthy && (h.StatusCode != 200 || len(h.QuotaLeft) == 0) {
 			t.Errorf("step %d: healthy check %+v lacks status or quota", i, h)
 		}
-		if !st.healthy && (h.StatusCode != 401 || !strings.Contains(h.Message, "WrongCredentials")) {
+		// A failure is recorded in test-connection's words, as D3 SOAR says them.
+		if !st.healthy && (h.StatusCode != 401 ||
+			h.Message != "Test Connection failed. Failed to check the connector. 401 WrongCredentialsError: Wrong API key") {
 			t.Errorf("step %d: failing check %+v", i, h)
 		}
 	}
@@ -120,7 +122,8 @@ func testHealthTransitionsNotifyTwice(t *testing.T, e *env) {
 		if n.Connection != "vt-prod" || n.Previous == "" || n.At.IsZero() {
 			t.Errorf("webhook notification %+v", n)
 		}
-		if n.State() == "failing" && (n.StatusCode != 401 || n.Previous != "healthy") {
+		if n.State() == "failing" && (n.StatusCode != 401 || n.Previous != "healthy" ||
+			!strings.HasPrefix(n.Message, "Test Connection failed. Failed to check the connector. ")) {
 			t.Errorf("failing notification %+v", n)
 		}
 		if n.State() == "healthy" && n.Previous != "failing" {

@@ -115,10 +115,6 @@ func (st *Staged) Discard() error {
 	return err
 }
 
-// FileIDNotFound is the integration's message for a file id that names no file (or
-// one the caller may not see).
-const FileIDNotFound = "File ID Not Found."
-
 // errNoFile is what a FileSource's Open returns for an id it does not see.
 var errNoFile = fmt.Errorf("file id not found: %w", fs.ErrNotExist)
 
@@ -155,5 +151,6 @@ func (s *FileSource) Open(ctx context.Context, id string) (io.ReadCloser, string
 	return f, meta.Name, meta.Size, nil
 }
 
-// NotFound is the message of an id Open does not find: FileIDNotFound.
-func (s *FileSource) NotFound(string) string { return FileIDNotFound }
+// NotFound implements command.FileSource: an id Open does not find is said to be
+// missing by the command's words alone ("File ID Not Found.").
+func (s *FileSource) NotFound(string) string { return "" }

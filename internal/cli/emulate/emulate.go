@@ -52,9 +52,10 @@ same digest and the EICAR test file is High. Any API key works except "bad-key";
 keys listed in --premium-keys may use premium-only relationships and searches.
 
 --fail-mix answers a share of the requests with each failure as VirusTotal or a
-proxy in front of it sends it: 503 TransientError, 504 DeadlineExceededError and 429
-TooManyRequestsError as VirusTotal's JSON errors, 502html as a proxy's HTML "502 Bad
-Gateway" page. A failure spends no quota.
+proxy in front of it sends it: 503 TransientError, 504 DeadlineExceededError, 429
+TooManyRequestsError and 404 NotFoundError as VirusTotal's JSON errors, 502html and
+403html as a proxy's HTML "502 Bad Gateway" and "403 Forbidden" pages. A failure
+spends no quota.
 
 GET /_emulator/stats counts the requests (by endpoint, status, user and injected
 failure); POST /_emulator/reset clears the counters and quotas (?all=true also forgets
@@ -96,7 +97,8 @@ uploads, scans, comments and votes).`,
 	fl.IntVar(&sim.QuotaDay, "quota-day", 0, "requests per API key per UTC day (0: unlimited)")
 	fl.Float64Var(&sim.FailRate, "fail-rate", 0, "share of requests answered 503 TransientError, 0 to 1 (the 503 share of --fail-mix)")
 	fl.StringVar(&opts.FailMix, "fail-mix", "", "shares of requests answered with each failure, e.g. 503=0.1,504=0.05,429=0.05,502html=0.05\n"+
-		"(503 TransientError, 504 DeadlineExceededError, 429 TooManyRequestsError, 502html a proxy's HTML page)")
+		"(503 TransientError, 504 DeadlineExceededError, 429 TooManyRequestsError, 404 NotFoundError;\n"+
+		"502html and 403html a proxy's HTML pages)")
 	fl.DurationVar(&sim.AnalysisTime, "analysis-time", 3*time.Second, "time an analysis takes from queued to completed")
 	fl.StringVar(&sim.DataDir, "data", "", "directory of JSON files with real VirusTotal objects to serve as they are")
 	fl.StringSliceVar(&sim.PremiumKeys, "premium-keys", nil, "API keys with premium (VT Enterprise) privileges, comma separated")
