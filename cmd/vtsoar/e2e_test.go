@@ -189,20 +189,25 @@ func (e *emu) runIn(t *testing.T, key, stdin string, args ...string) (envelope, 
 // checkShape asserts the envelope's invariants of DESIGN.md.
 func checkShape(t *testing.T, en envelope, r result) {
 	t.Helper()
-	failed := 0
+	failed, skipped := 0, 0
 	for _, c := range en.ContextData {
-		if c["status"] == "error" {
+		switch c["status"] {
+		case "error":
 			failed++
+		case "skipped":
+			skipped++
 		}
 	}
-	if failed != len(en.Errors) || len(en.RawData) != len(en.ContextData)-failed {
-		t.Errorf("%d failed entries, %d errors, %d raw for %d inputs", failed, len(en.Errors), len(en.RawData), len(en.ContextData))
+	ok := len(en.ContextData) - failed - skipped
+	if failed != len(en.Errors) || len(en.RawData) != ok {
+		t.Errorf("%d failed entries, %d errors, %d raw for %d inputs (%d skipped)", failed, len(en.Errors), len(en.RawData), len(en.ContextData), skipped)
 	}
+	// Skipped inputs are neither successes nor failures.
 	want, code := "Partially Successful", 3
 	switch {
 	case failed == 0:
 		want, code = "Successful", 0
-	case failed == len(en.ContextData):
+	case ok == 0:
 		want, code = "Failed", 1
 	}
 	if en.ReturnData != want || r.code != code {
@@ -215,9 +220,13 @@ func checkShape(t *testing.T, en envelope, r result) {
 	}
 }
 
+// inputs are the inputs of the envelope's entries but the skipped ones: those sent.
 func inputs(en envelope) []string {
 	var out []string
 	for _, c := range en.ContextData {
+		if c["status"] == "skipped" {
+			continue
+		}
 		s, _ := c["input"].(string)
 		out = append(out, s)
 	}
@@ -243,10 +252,24 @@ func find(t *testing.T, seed string, pred func(string) bool) string {
 }
 
 // findURL returns a URL that exists (or not) in the emulator's universe.
+// findDomain returns the first public domain of seed the emulator has (want) or has
+// not.
+func findDomain(t *testing.T, seed string, want bool) string {
+	t.Helper()
+	for i := range 1000 {
+		d := fmt.Sprintf("%s-%d.vtsoar.net", seed, i)
+		if exists(d) == want {
+			return d
+		}
+	}
+	t.Fatal("no domain found")
+	return ""
+}
+
 func findURL(t *testing.T, seed string, want bool) string {
 	t.Helper()
 	for i := range 1000 {
-		u := fmt.Sprintf("https://%s.example.com/page/%d", seed, i)
+		u := fmt.Sprintf("https://%s.vtsoar.net/page/%d", seed, i)
 		if exists(sha256Hex(u)) == want {
 			return u
 		}
@@ -300,8 +323,8 @@ func TestCheckReputationOtherKinds(t *testing.T) {
 		invalid, nf     string
 	}{
 		{"check-ip-reputation", "8.8.8.8", "999.1.1.1", "", "Invalid IP.", ""},
-		{"check-url-reputation", "https://example.com/a", "not a url", "http://gone.invalid/", "Invalid URL.", "URL Not Found."},
-		{"check-domain-reputation", "example.com", "bad_domain!", "gone.invalid", "Invalid Domain.", "Domain Not Found."},
+		{"check-url-reputation", "https://vtsoar.net/a", "not a url", findURL(t, "gone", false), "Invalid URL.", "URL Not Found."},
+		{"check-domain-reputation", "vtsoar.net", "bad_domain!", findDomain(t, "gone", false), "Invalid Domain.", "Domain Not Found."},
 	}
 	for _, tt := range tests {
 		args := []string{tt.cmd, tt.good, tt.bad}
@@ -327,8 +350,8 @@ func TestCheckReputationOtherKinds(t *testing.T) {
 func TestGetReports(t *testing.T) {
 	e := newEmu(t, vtsim.Options{AnalysisTime: 60 * time.Millisecond})
 	for _, tc := range []struct{ cmd, in string }{
-		{"get-file-reports", eicarMD5}, {"get-ip-reports", "2001:db8::1"},
-		{"get-url-reports", "hxxps://example[.]com/report"}, {"get-domain-reports", "Example.COM"},
+		{"get-file-reports", eicarMD5}, {"get-ip-reports", "2606:4700::1111"},
+		{"get-url-reports", "hxxps://vtsoar[.]net/report"}, {"get-domain-reports", "Vtsoar.NET"},
 	} {
 		args := []string{tc.cmd, tc.in}
 		if tc.cmd == "get-url-reports" {
@@ -420,8 +443,8 @@ func TestGetRelationships(t *testing.T) {
 	// request, with exit code 2.
 	for _, tc := range []struct{ cmd, rel, in string }{
 		{"get-ip-relationships", "resolutions", "8.8.8.8"},
-		{"get-url-relationships", "network_location", "https://example.com/"},
-		{"get-domain-relationships", "subdomains", "example.com"},
+		{"get-url-relationships", "network_location", "https://vtsoar.net/"},
+		{"get-domain-relationships", "subdomains", "vtsoar.net"},
 	} {
 		en, _ := e.run(t, "k", tc.cmd, "-r", tc.rel, tc.in, "not valid at all")
 		if en.ContextData[0]["status"] != "ok" || en.Errors[0].StatusCode != 400 {
@@ -460,8 +483,8 @@ func TestPremiumRelationshipRefusedOnAPublicBudget(t *testing.T) {
 	e := newEmu(t, vtsim.Options{})
 	env := []string{"VT_API_KEY=k", "VT_SERVER_URL=" + e.srv.URL, "VTSOAR_QUOTA=public"}
 	for _, tc := range []struct{ cmd, rel, in string }{
-		{"get-url-relationships", "contacted_domains", "https://example.com/"},
-		{"get-domain-relationships", "MX_Records", "example.com"},
+		{"get-url-relationships", "contacted_domains", "https://vtsoar.net/"},
+		{"get-domain-relationships", "MX_Records", "vtsoar.net"},
 		{"get-file-relationships", "compressed_parents", eicarSHA256},
 		{"get-ip-relationships", "related_threat_actors", "8.8.8.8"},
 	} {
@@ -475,7 +498,7 @@ func TestPremiumRelationshipRefusedOnAPublicBudget(t *testing.T) {
 		}
 	}
 	before := e.stats(t).Requests
-	r := vtsoar(t, env, "", "-o", "json", "get-url-relationships", "-r", "network_location", "https://example.com/")
+	r := vtsoar(t, env, "", "-o", "json", "get-url-relationships", "-r", "network_location", "https://vtsoar.net/")
 	if r.code != 0 || e.stats(t).Requests == before {
 		t.Errorf("a public relationship on a public budget: exit %d\n%s", r.code, r.stderr)
 	}
@@ -544,14 +567,14 @@ func TestDetonateFiles(t *testing.T) {
 
 func TestScanURL(t *testing.T) {
 	e := newEmu(t, vtsim.Options{AnalysisTime: 60 * time.Millisecond})
-	en, _ := e.run(t, "k", "scan-url", "https://example.com/scan", "ftp//broken")
+	en, _ := e.run(t, "k", "scan-url", "https://vtsoar.net/scan", "ftp//broken")
 	if id, _ := en.ContextData[0]["analysis_id"].(string); id == "" || en.KeyFields["AnalysisIDs"].([]any)[0] != id {
 		t.Errorf("scan-url: %v %v", en.ContextData[0], en.KeyFields)
 	}
 	if en.Errors[0].StatusCode != 400 || !strings.HasPrefix(en.Errors[0].Message, "Invalid URL.") {
 		t.Errorf("invalid URL: %+v", en.Errors)
 	}
-	en, _ = e.run(t, "k", append([]string{"scan-url", "--wait", "https://example.com/scan"}, fast...)...)
+	en, _ = e.run(t, "k", append([]string{"scan-url", "--wait", "https://vtsoar.net/scan"}, fast...)...)
 	c := en.ContextData[0]
 	if c["analysis_status"] != "completed" || c["stats"] == nil || c["risk_level"] == "" {
 		t.Errorf("scan-url --wait: %v", c)
@@ -560,11 +583,11 @@ func TestScanURL(t *testing.T) {
 
 func TestSearch(t *testing.T) {
 	e := newEmu(t, vtsim.Options{})
-	en, _ := e.run(t, "k", "search", eicarMD5, "example[.]com", "ransomware", "  ")
+	en, _ := e.run(t, "k", "search", eicarMD5, "vtsoar[.]net", "ransomware", "  ")
 	if en.ContextData[0]["count"] != 1.0 || en.KeyFields["ResultIDs"].([]any)[0].([]any)[0] != eicarSHA256 {
 		t.Errorf("search by hash: %v %v", en.ContextData[0], en.KeyFields)
 	}
-	if en.ContextData[1]["query"] != "example.com" {
+	if en.ContextData[1]["query"] != "vtsoar.net" {
 		t.Errorf("defanged query not normalised: %v", en.ContextData[1])
 	}
 	if en.ContextData[2]["status"] != "ok" {
@@ -582,7 +605,7 @@ func TestRetrieveWidget(t *testing.T) {
 	for exists(sha256Hex(url)) == false {
 		url += "x"
 	}
-	en, _ := e.run(t, "k", "retrieve-widget-html-content", "--out-dir", dir, eicarMD5, url, "gone.invalid", "%%%")
+	en, _ := e.run(t, "k", "retrieve-widget-html-content", "--out-dir", dir, eicarMD5, url, findDomain(t, "widget-gone", false), "%%%")
 	for i := range 2 {
 		c := en.ContextData[i]
 		p, _ := c["path"].(string)
@@ -639,7 +662,7 @@ func TestQuotaAndTransientFailures(t *testing.T) {
 	}
 
 	flaky := newEmu(t, vtsim.Options{FailRate: 1})
-	en, r := flaky.run(t, "k", "get-domain-reports", "example.com", "example.org")
+	en, r := flaky.run(t, "k", "get-domain-reports", "vtsoar.net", "vtsoar.org")
 	if r.code != 1 || en.Errors[0].StatusCode != 503 || en.Errors[0].Code != "TransientError" || en.Errors[0].FailureIndicator != "Get Domain Reports failed." {
 		t.Errorf("transient: exit %d %+v", r.code, en.Errors)
 	}
@@ -787,12 +810,12 @@ func TestFailureMixEndToEnd(t *testing.T) {
 		files = append(files, find(t, fmt.Sprint("mix-file-", i), exists))
 	}
 	for i := 0; len(domains) < 10; i++ {
-		if d := fmt.Sprintf("mix%d.example.com", i); exists(d) {
+		if d := fmt.Sprintf("mix%d.vtsoar.net", i); exists(d) {
 			domains = append(domains, d)
 		}
 	}
 	for i := 0; len(ips) < 10; i++ {
-		if ip := fmt.Sprintf("203.0.113.%d", 10+i); exists(ip) {
+		if ip := fmt.Sprintf("45.61.136.%d", 10+i); exists(ip) {
 			ips = append(ips, ip)
 		}
 	}
@@ -800,7 +823,7 @@ func TestFailureMixEndToEnd(t *testing.T) {
 		append([]string{"check-file-reputation"}, files...),
 		append([]string{"get-domain-reports"}, domains...),
 		append([]string{"check-ip-reputation"}, ips...),
-		{"get-domain-relationships", "-r", "subdomains", "--limit", "5", "example.com", "example.org"},
+		{"get-domain-relationships", "-r", "subdomains", "--limit", "5", "vtsoar.net", "vtsoar.org"},
 		{"get-file-relationships", "-r", "similar_files", "--limit", "5", eicarSHA256},
 		{"search", "ransomware", "phishing kit"},
 		{"test-connection"},
@@ -891,5 +914,53 @@ func TestRawDataIsVirusTotalsAnswerByteForByte(t *testing.T) {
 		if cached := en.ContextData[0]["cached"] == true; cached != (run == "from the cache") {
 			t.Errorf("%s: context cached = %v", run, en.ContextData[0]["cached"])
 		}
+	}
+}
+
+// TestPrivateInputsAreNotSent: a private address costs no request and no unit of the
+// budget, and keeps its place in the envelope; --include-private sends it.
+func TestPrivateInputsAreNotSent(t *testing.T) {
+	e := newEmu(t, vtsim.Options{})
+	// A budget of one request a day: the run succeeds only if the skipped inputs
+	// spend none.
+	en, r := e.run(t, "k", "--quota", "1/day", "check-ip-reputation", "127.0.0.1", "10.1.2.3", "8.8.8.8")
+	if r.code != 0 || en.ReturnData != "Successful" {
+		t.Fatalf("exit %d, %s: %s", r.code, en.ReturnData, r.stderr)
+	}
+	if n := e.stats(t).Requests; n != 1 {
+		t.Errorf("%d requests, want 1 (8.8.8.8 only)", n)
+	}
+	var statuses []string
+	for _, c := range en.ContextData {
+		statuses = append(statuses, fmt.Sprint(c["input"], " ", c["status"], " ", c["risk_level"], " ", c["skip_reason"]))
+	}
+	want := []string{"127.0.0.1 skipped N/A loopback address", "10.1.2.3 skipped N/A private address (RFC 1918)"}
+	if len(statuses) != 3 || statuses[0] != want[0] || statuses[1] != want[1] || en.ContextData[2]["status"] != "ok" {
+		t.Errorf("entries:\n%s", strings.Join(statuses, "\n"))
+	}
+	if levels := en.KeyFields["RiskLevels"].([]any); len(levels) != 3 || levels[0] != "N/A" || levels[1] != "N/A" {
+		t.Errorf("RiskLevels %v", levels)
+	}
+	var sk struct {
+		Skipped []struct {
+			Index          int
+			Input, Include string
+		} `json:"skipped"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &sk); err != nil || len(sk.Skipped) != 2 || sk.Skipped[1].Index != 1 ||
+		sk.Skipped[1].Input != "10.1.2.3" || sk.Skipped[1].Include != "include_private" {
+		t.Errorf("skipped %+v (%v)", sk.Skipped, err)
+	}
+	// The table says so.
+	r = vtsoar(t, []string{"VT_SERVER_URL=" + e.srv.URL, "VT_API_KEY=k"}, "", "-o", "table", "check-ip-reputation", "10.1.2.3", "8.8.8.8")
+	if !strings.Contains(r.stdout, "not sent: private address (RFC 1918)") || !strings.Contains(r.stdout, "1 skipped (nothing sent)") ||
+		!strings.Contains(r.stdout, "--include-private") {
+		t.Errorf("table:\n%s", r.stdout)
+	}
+	// Asked for, they are sent.
+	before := e.stats(t).Requests
+	en, _ = e.run(t, "k", "--include-private", "check-ip-reputation", "127.0.0.1", "10.1.2.3", "8.8.8.8")
+	if n := e.stats(t).Requests - before; n != 3 || len(inputs(en)) != 3 {
+		t.Errorf("--include-private: %d requests, %d sent", n, len(inputs(en)))
 	}
 }

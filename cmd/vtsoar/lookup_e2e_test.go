@@ -77,11 +77,17 @@ func TestLookupIncidentText(t *testing.T) {
 	}
 	en := decodeLookup(t, r)
 
-	// Each observable once, in the order of the text, with its kind.
+	// Each observable once, in the order of the text, with its kind; those not
+	// looked up keep their places, skipped.
 	type found struct{ input, kind string }
 	var got []found
+	var looked []map[string]any
 	for _, c := range en.ContextData {
+		if c["status"] == "skipped" {
+			continue
+		}
 		got = append(got, found{c["input"].(string), c["type"].(string)})
+		looked = append(looked, c)
 	}
 	want := []found{
 		{"hxxps://suppl1er-payments[.]com/invoice/view?id=7781", "url"},
@@ -95,14 +101,19 @@ func TestLookupIncidentText(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("looked up\n%v\nwant\n%v", got, want)
 	}
-	if fmt := en.KeyFields["Kinds"]; len(fmt.([]any)) != len(want) {
-		t.Errorf("key_fields.Kinds %v", fmt)
+	if kinds := en.KeyFields["Kinds"]; len(kinds.([]any)) != len(en.ContextData) || len(en.ContextData) != len(want)+6 {
+		t.Errorf("key_fields.Kinds %v for %d entries", kinds, len(en.ContextData))
 	}
-	levels := en.KeyFields["RiskLevels"].([]any)
+	var levels []any
+	for i, l := range en.KeyFields["RiskLevels"].([]any) {
+		if en.ContextData[i]["status"] != "skipped" {
+			levels = append(levels, l)
+		}
+	}
 	if levels[2] != "High" || levels[3] != "High" || levels[4] != "High" || levels[1] != "Medium" {
 		t.Errorf("RiskLevels %v", levels)
 	}
-	for i, c := range en.ContextData {
+	for i, c := range looked {
 		if c["check"] != "check-"+want[i].kind+"-reputation" || c["risk_reason"] == "" {
 			t.Errorf("entry %d: %v", i, c)
 		}
@@ -114,13 +125,13 @@ func TestLookupIncidentText(t *testing.T) {
 		skipped = append(skipped, s.Input+" = "+s.Reason)
 	}
 	wantSkipped := []string{
-		"accounts[at]suppl1er-payments[.]com = e-mail address (not an observable VirusTotal checks)",
 		"10.20.30.40 = private address (RFC 1918)",
 		"192.168.7.12 = private address (RFC 1918)",
 		"127.0.0.1 = loopback address",
 		"203.0.113.50 = documentation address (RFC 5737)",
 		"https://www.microsoft.com/en-us/microsoft-365/outlook = URL on a well-known benign domain (microsoft.com)",
 		"www.linkedin.com/company/acme = URL on a well-known benign domain (linkedin.com)",
+		"accounts[at]suppl1er-payments[.]com = e-mail address (not an observable VirusTotal checks)",
 	}
 	if !slices.Equal(skipped, wantSkipped) {
 		t.Errorf("skipped\n%s\nwant\n%s", strings.Join(skipped, "\n"), strings.Join(wantSkipped, "\n"))
@@ -139,7 +150,8 @@ func TestLookupIncidentText(t *testing.T) {
 	if r.code != 0 || e.stats(t).Requests != 5 {
 		t.Errorf("second run: exit %d, %d requests in all", r.code, e.stats(t).Requests)
 	}
-	for _, want := range []string{"TYPE", "Not looked up (7):", "10.20.30.40: private address (RFC 1918)", "--include-private or --include-benign", "(cached)"} {
+	for _, want := range []string{"TYPE", "Not looked up (1):", "accounts[at]suppl1er-payments[.]com: e-mail address",
+		"10.20.30.40", "not sent: private address (RFC 1918)", "6 skipped (nothing sent)", "--include-private or --include-benign", "(cached)"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("table lacks %q:\n%s", want, r.stdout)
 		}
@@ -148,8 +160,8 @@ func TestLookupIncidentText(t *testing.T) {
 	// With --include-private the internal addresses are looked up too.
 	r = vtsoar(t, env, phishIncident, "--db", db, "-o", "json", "lookup", "--extract", "--include-private", "-")
 	en = decodeLookup(t, r)
-	if len(en.ContextData) != 11 || len(en.Skipped) != 3 {
-		t.Errorf("--include-private: %d looked up, %d skipped", len(en.ContextData), len(en.Skipped))
+	if len(inputs(en.envelope)) != 11 || len(en.Skipped) != 3 {
+		t.Errorf("--include-private: %d looked up, %d skipped", len(inputs(en.envelope)), len(en.Skipped))
 	}
 }
 
@@ -186,8 +198,8 @@ func TestLookupLinesAndExitCodes(t *testing.T) {
 	if en, r := e.runIn(t, "k", "foo bar\nbaz qux", "lookup", "-"); r.code != 1 || en.ReturnData != "Failed" {
 		t.Errorf("only bad lines: exit %d %s", r.code, en.ReturnData)
 	}
-	if en, r := e.runIn(t, "k", "all quiet on 10.0.0.1 today", "lookup", "--extract", "-"); r.code != 0 || len(en.ContextData) != 0 {
-		t.Errorf("nothing public in the text: exit %d, %d entries", r.code, len(en.ContextData))
+	if en, r := e.runIn(t, "k", "all quiet on 10.0.0.1 today", "lookup", "--extract", "-"); r.code != 0 || len(inputs(en)) != 0 || en.ReturnData != "Successful" {
+		t.Errorf("nothing public in the text: exit %d, %s, %d looked up", r.code, en.ReturnData, len(inputs(en)))
 	}
 	// Usage errors: exit 2.
 	for _, args := range [][]string{{"lookup"}, {"check-ip-reputation", "--extract", "8.8.8.8"}, {"-o", "stix", "search", "x"}} {

@@ -47,7 +47,7 @@ func TestRiskPolicyFileOverTheLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, file := range []string{big, "/dev/zero"} {
-		cmd := exec.Command(binary, "--api-key", "k", "--risk-policy", "@"+file, "check-domain-reputation", "example.com")
+		cmd := exec.Command(binary, "--api-key", "k", "--risk-policy", "@"+file, "check-domain-reputation", "vtsoar.net")
 		home := t.TempDir()
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "XDG_DATA_HOME=" + filepath.Join(home, "data"), "VTSOAR_MASTER_KEY=",
 			"VT_SERVER_URL=http://127.0.0.1:1"} // never VirusTotal, should the policy be taken

@@ -26,6 +26,9 @@ const (
 const (
 	StatusOK    = "ok"
 	StatusError = "error"
+	// StatusSkipped is an input nothing was sent for (a private address): it is
+	// neither a success nor a failure.
+	StatusSkipped = "skipped"
 )
 
 // Envelope is the result of one command over a list of inputs, the same from the CLI
@@ -34,7 +37,8 @@ type Envelope struct {
 	// Command is the command's name ("check-file-reputation").
 	Command string `json:"command"`
 	// ReturnData is Successful when every input succeeded, Failed when none did, and
-	// Partially Successful otherwise.
+	// Partially Successful otherwise; skipped inputs count as neither (a run whose
+	// inputs were all skipped is Successful).
 	ReturnData string `json:"return_data"`
 	// KeyFields are the values a playbook branches on, one element per input in input
 	// order (for example "RiskLevels").
@@ -46,8 +50,9 @@ type Envelope struct {
 	RawData []json.RawMessage `json:"raw_data"`
 	// Errors has one entry per input that failed, in input order.
 	Errors []ErrorEntry `json:"errors"`
-	// Skipped lists what lookup found but did not look up, and why (a private
-	// address, a well-known benign domain); absent for other commands.
+	// Skipped lists the inputs nothing was sent for, and why (a private address; for
+	// lookup, a well-known benign domain, or what its extraction left out of a text);
+	// absent when there is none.
 	Skipped []SkippedInput `json:"skipped,omitempty"`
 
 	// cmd is the command whose results these are (Source).
@@ -101,8 +106,12 @@ func (e *Envelope) Source() (*Command, bool) {
 	return Lookup(e.Command)
 }
 
-// SkippedInput is an input lookup left out.
+// SkippedInput is an input nothing was sent for.
 type SkippedInput struct {
+	// Index is the position of its context entry (status "skipped") in
+	// context_data; nil for what has none (a text lookup's extraction left out, such
+	// as an e-mail address).
+	Index *int `json:"index,omitempty"`
 	// Input is the observable as given or found in the text.
 	Input string `json:"input"`
 	// Type is its kind ("ip", "domain", ...), empty when it is no observable.
@@ -115,6 +124,9 @@ type SkippedInput struct {
 	// when there is one.
 	Include string `json:"include,omitempty"`
 }
+
+// HasEntry reports whether the skipped input has its own context entry.
+func (s SkippedInput) HasEntry() bool { return s.Index != nil }
 
 // ContextEntry is what a command found out about one input. Input and Status are always
 // set; the other fixed fields when they apply; Fields holds the command's own fields,
@@ -131,11 +143,14 @@ type ContextEntry struct {
 	// Error is the error message when Status is "error" (the same as the matching
 	// ErrorEntry's message), so that a streamed entry stands on its own.
 	Error string
+	// SkipReason says why nothing was sent when Status is "skipped" ("private
+	// address (RFC 1918)").
+	SkipReason string
 	// Fields are the command's own fields; nil when it adds none.
 	Fields Fields
 }
 
-var fixedContextKeys = []string{"input", "status", "type", "id", "risk_level", "risk_level_code", "risk_reason", "error"}
+var fixedContextKeys = []string{"input", "status", "type", "id", "risk_level", "risk_level_code", "risk_reason", "error", "skip_reason"}
 
 // MarshalJSON encodes the entry as one flat object: the fixed fields first (empty ones
 // left out, except input and status), then the command's fields in name order.
@@ -167,6 +182,7 @@ func (c ContextEntry) appendJSON(dst []byte) ([]byte, error) {
 	}
 	str("risk_reason", c.RiskReason)
 	str("error", c.Error)
+	str("skip_reason", c.SkipReason)
 	var buf [32]namedValue
 	var err error
 	for _, f := range sortedFields(buf[:0], c.Fields) {
@@ -193,6 +209,7 @@ type contextFixed struct {
 	RiskLevelCode int    `json:"risk_level_code"`
 	RiskReason    string `json:"risk_reason"`
 	Error         string `json:"error"`
+	SkipReason    string `json:"skip_reason"`
 }
 
 // UnmarshalJSON decodes a flat object: the fixed fields, and every other member into
@@ -221,7 +238,7 @@ func (c *ContextEntry) decodeFixed(b []byte) error {
 		return fmt.Errorf("context entry: %w", err)
 	}
 	*c = ContextEntry{Input: f.Input, Status: f.Status, Type: f.Type, ID: f.ID, RiskLevel: f.RiskLevel,
-		RiskLevelCode: f.RiskLevelCode, RiskReason: f.RiskReason, Error: f.Error}
+		RiskLevelCode: f.RiskLevelCode, RiskReason: f.RiskReason, Error: f.Error, SkipReason: f.SkipReason}
 	return nil
 }
 
@@ -234,6 +251,9 @@ func (c *Command) decodeEntry(b []byte) (ContextEntry, error) {
 	}
 	if err := e.decodeFixed(b); err != nil {
 		return e, err
+	}
+	if e.Status == StatusSkipped {
+		return e, nil // nothing was asked: the command added no fields
 	}
 	f := c.newFields()
 	if err := json.Unmarshal(b, f); err != nil {
@@ -295,10 +315,13 @@ type Result struct {
 	Raw json.RawMessage
 	// Err is set when the input failed.
 	Err *ErrorEntry
+	// Skipped is set when nothing was sent for the input (Context.Status is
+	// "skipped"): why, and the option that would send it.
+	Skipped *SkippedInput
 }
 
-// OK reports whether the input succeeded.
-func (r Result) OK() bool { return r.Err == nil }
+// OK reports whether the input succeeded (a skipped input did not).
+func (r Result) OK() bool { return r.Err == nil && r.Skipped == nil }
 
 // resultJSON is a Result's JSON.
 type resultJSON struct {
@@ -306,16 +329,17 @@ type resultJSON struct {
 	Context json.RawMessage `json:"context"`
 	Raw     json.RawMessage `json:"raw,omitempty"`
 	Err     *ErrorEntry     `json:"error,omitempty"`
+	Skipped *SkippedInput   `json:"skipped,omitempty"`
 }
 
 // MarshalJSON writes the result as a run may keep it to assemble its envelope later:
-// {"index", "context", "raw", "error"}. Command.DecodeResult reads it back.
+// {"index", "context", "raw", "error", "skipped"}. Command.DecodeResult reads it back.
 func (r Result) MarshalJSON() ([]byte, error) {
 	ctx, err := r.Context.MarshalJSON()
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(resultJSON{Index: r.Index, Context: ctx, Raw: r.Raw, Err: r.Err})
+	return json.Marshal(resultJSON{Index: r.Index, Context: ctx, Raw: r.Raw, Err: r.Err, Skipped: r.Skipped})
 }
 
 // DecodeResult reads a result of the command c written by Result.MarshalJSON: its
@@ -330,7 +354,7 @@ func (c *Command) DecodeResult(b []byte) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Index: j.Index, Context: e, Raw: j.Raw, Err: j.Err}
+	res := Result{Index: j.Index, Context: e, Raw: j.Raw, Err: j.Err, Skipped: j.Skipped}
 	if f, ok := e.Fields.(*ObjectFields); ok && f.ReportSummary != nil && len(j.Raw) > 0 {
 		if obj, err := decodeObject(ioc.Kind(e.Type), j.Raw); err == nil {
 			f.report = &obj.Report
@@ -339,10 +363,11 @@ func (c *Command) DecodeResult(b []byte) (Result, error) {
 	return res, nil
 }
 
-// returnData summarises per-input outcomes.
-func returnData(ok, total int) string {
+// returnData summarises per-input outcomes: ok of them succeeded and failed failed
+// (skipped inputs are neither; none of either is Successful).
+func returnData(ok, failed int) string {
 	switch {
-	case total > 0 && ok == total:
+	case failed == 0:
 		return Successful
 	case ok == 0:
 		return Failed

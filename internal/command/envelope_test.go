@@ -53,14 +53,16 @@ func TestEnvelopeJSONNames(t *testing.T) {
 			t.Errorf("envelope JSON lacks %s: %s", k, b)
 		}
 	}
+	// Skipped inputs are counted as neither: none of either (every input skipped) is
+	// Successful.
 	for _, tc := range []struct {
-		ok, total int
-		want      string
-		code      int
-	}{{2, 2, Successful, 0}, {0, 2, Failed, 1}, {1, 2, PartiallySuccessful, 3}} {
-		e := Envelope{ReturnData: returnData(tc.ok, tc.total)}
+		ok, failed int
+		want       string
+		code       int
+	}{{2, 0, Successful, 0}, {0, 2, Failed, 1}, {1, 1, PartiallySuccessful, 3}, {0, 0, Successful, 0}} {
+		e := Envelope{ReturnData: returnData(tc.ok, tc.failed)}
 		if e.ReturnData != tc.want || e.ExitCode() != tc.code {
-			t.Errorf("%d of %d: %q exit %d", tc.ok, tc.total, e.ReturnData, e.ExitCode())
+			t.Errorf("%d ok, %d failed: %q exit %d", tc.ok, tc.failed, e.ReturnData, e.ExitCode())
 		}
 	}
 }
@@ -227,6 +229,9 @@ func referenceContextJSON(c ContextEntry) ([]byte, error) {
 	if c.Error != "" {
 		put("error", c.Error)
 	}
+	if c.SkipReason != "" {
+		put("skip_reason", c.SkipReason)
+	}
 	fields := map[string]any{}
 	EachField(c.Fields, func(k string, v any) bool {
 		if !slices.Contains(fixedContextKeys, k) {
@@ -251,21 +256,21 @@ func TestContextEntriesEncodeAsEncodingJSON(t *testing.T) {
 	for i := range 40 {
 		files = append(files, sha256Hex(fmt.Sprint("ctx-", i)))
 	}
-	urls := []string{"http://example.com/<a>?b=&c", "https://x.example.org/\u2028", "http://192.0.2.7/p"}
+	urls := []string{"http://vtsoar.net/<a>?b=&c", "https://x.vtsoar.org/\u2028", "http://192.0.2.7/p"} // the last one skipped: a documentation address
 	var entries []ContextEntry
 	for _, req := range []Request{
 		{Command: "check-file-reputation", Inputs: files},
 		{Command: "get-file-reports", Inputs: files[:10]},
 		{Command: "check-url-reputation", Inputs: urls},
 		{Command: "get-url-reports", Inputs: urls},
-		{Command: "check-domain-reputation", Inputs: []string{"example.com", "d1.example.org", "bad_domain!"}},
-		{Command: "get-domain-reports", Inputs: []string{"example.com", "d2.example.org"}},
+		{Command: "check-domain-reputation", Inputs: []string{"vtsoar.net", "d1.vtsoar.org", "bad_domain!"}},
+		{Command: "get-domain-reports", Inputs: []string{"vtsoar.net", "d2.vtsoar.org"}},
 		{Command: "check-ip-reputation", Inputs: []string{"8.8.8.8", "1.1.1.1", "1.2.3"}},
 		{Command: "get-ip-reports", Inputs: []string{"8.8.4.4"}},
 		{Command: "get-file-behavior-summaries", Inputs: files[:5]},
-		withOptions(t, "get-domain-relationships", []string{"example.com"}, map[string]any{"relationship": "subdomains"}),
-		{Command: "lookup", Inputs: []string{files[0], "example.com", "8.8.8.8", urls[0]}},
-		{Command: "search", Inputs: []string{"example.com"}},
+		withOptions(t, "get-domain-relationships", []string{"vtsoar.net"}, map[string]any{"relationship": "subdomains"}),
+		{Command: "lookup", Inputs: []string{files[0], "vtsoar.net", "8.8.8.8", urls[0]}},
+		{Command: "search", Inputs: []string{"vtsoar.net"}},
 	} {
 		entries = append(entries, e.run(t, req).ContextData...)
 	}

@@ -127,30 +127,30 @@ func (p *Prepared) Envelope(results []Result) *Envelope {
 	env := &Envelope{Command: p.cmd.Name, cmd: p.cmd, ContextData: make([]ContextEntry, 0, len(results)),
 		RawData: []json.RawMessage{}, Errors: []ErrorEntry{}}
 	ok := 0
-	for _, res := range results {
+	for i, res := range results {
 		env.ContextData = append(env.ContextData, res.Context)
-		if res.Err != nil {
+		switch {
+		case res.Skipped != nil:
+			s := *res.Skipped
+			s.Index = &i
+			env.Skipped = append(env.Skipped, s)
+		case res.Err != nil:
 			env.Errors = append(env.Errors, *res.Err)
-			continue
+		default:
+			ok++
+			raw := res.Raw
+			if len(raw) == 0 {
+				raw = json.RawMessage("null")
+			}
+			env.RawData = append(env.RawData, raw)
 		}
-		ok++
-		raw := res.Raw
-		if len(raw) == 0 {
-			raw = json.RawMessage("null")
-		}
-		env.RawData = append(env.RawData, raw)
 	}
-	env.ReturnData = returnData(ok, len(results))
+	env.ReturnData = returnData(ok, len(env.Errors))
 	env.KeyFields = map[string]any{}
 	if p.cmd.keyFields != nil {
 		env.KeyFields = p.cmd.keyFields(results)
 	}
-	if p.cmd.prepare != nil {
-		env.Skipped = p.Skipped()
-		if len(results) == 0 {
-			env.ReturnData = Successful // nothing left to look up is no failure
-		}
-	}
+	env.Skipped = append(env.Skipped, p.skipped...)
 	return env
 }
 
@@ -216,6 +216,10 @@ func (r *run) execute(ctx context.Context, inputs []string, only []int) {
 		t, f := r.cmd.plan(r, in)
 		if f != nil {
 			r.emit(r.result(i, in, outcome{entry: ContextEntry{Type: string(r.cmd.Kind)}, fail: f}))
+			continue
+		}
+		if s := r.skip(in, t.obs); s != nil {
+			r.emit(r.skipped(i, s))
 			continue
 		}
 		if t.key == "" {
@@ -367,6 +371,48 @@ func (r *run) result(i int, input string, o outcome) Result {
 	}
 	res.Context = e
 	return res
+}
+
+// observableFilter are the options of a command that leaves out more observables
+// than the private ones (lookup's kinds and well-known benign domains): leaveOut says
+// why o, of the given scope and scope's reason, is left out, and the option that
+// would include it; "" keeps it.
+type observableFilter interface {
+	leaveOut(o ioc.Observable, scope ioc.Scope, reason string) (why, include string)
+}
+
+// skip says why nothing is sent for the input in whose task is the observable o, or
+// nil when it is sent: what the command's options leave out (observableFilter); a
+// private, reserved, loopback, link-local or documentation address, or a name
+// reserved for private or documentation use (and a URL on one), as ioc.Classify
+// says, unless the run or the connection includes them.
+func (r *run) skip(input string, o ioc.Observable) *SkippedInput {
+	if o.Kind == "" {
+		return nil
+	}
+	s := &SkippedInput{Input: input, Type: string(o.Kind), Value: o.Value}
+	scope, reason := ioc.Classify(o)
+	if f, ok := r.p.opts.(observableFilter); ok {
+		if why, include := f.leaveOut(o, scope, reason); why != "" {
+			s.Reason, s.Include = why, include
+			return s
+		}
+	}
+	if scope == ioc.NonPublic && !r.p.run.IncludePrivate && !r.d.IncludePrivate {
+		s.Reason, s.Include = reason, "include_private"
+		return s
+	}
+	return nil
+}
+
+// skipped is the result of an input nothing was sent for: its entry, with risk
+// level N/A where the command has risk levels, and why.
+func (r *run) skipped(i int, s *SkippedInput) Result {
+	e := ContextEntry{Input: s.Input, Status: StatusSkipped, Type: s.Type, SkipReason: s.Reason}
+	if r.cmd.hasRisk {
+		e.RiskLevel, e.RiskLevelCode = risk.NA.String(), risk.NA.Code()
+	}
+	return Result{Index: i, Context: e, Skipped: s}
 }
 
 func (r *run) emit(res Result) {

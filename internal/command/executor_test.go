@@ -196,7 +196,7 @@ func TestRunFailuresKeepAnsweredInputs(t *testing.T) {
 	t.Run("wrong key", func(t *testing.T) {
 		e := newEnv(t, vtsim.Options{})
 		e.deps = depsFor(t, e.srv.URL, "bad-key")
-		env := e.run(t, Request{Command: "check-domain-reputation", Inputs: []string{"example.com"}})
+		env := e.run(t, Request{Command: "check-domain-reputation", Inputs: []string{"vtsoar.net"}})
 		if len(env.Errors) != 1 || env.Errors[0].StatusCode != 401 || env.Errors[0].Code != "WrongCredentialsError" {
 			t.Errorf("wrong key: %s", mustJSON(t, env.Errors))
 		}
@@ -237,9 +237,11 @@ func TestRunNotFound(t *testing.T) {
 		{"get-url-reports", "http://nothing.invalid/x", "URL Not Found."},
 	}
 	for _, tt := range tests {
-		req := Request{Command: tt.cmd, Inputs: []string{tt.input}}
+		// The emulator's names under .invalid are not found; they are reserved, so the
+		// run sends them only when told to.
+		req := withOptions(t, tt.cmd, []string{tt.input}, map[string]any{"include_private": true})
 		if tt.cmd == "get-url-reports" {
-			req = withOptions(t, tt.cmd, req.Inputs, map[string]any{"no_submit": true})
+			req = withOptions(t, tt.cmd, []string{tt.input}, map[string]any{"no_submit": true, "include_private": true})
 		}
 		env := e.run(t, req)
 		if len(env.Errors) != 1 || env.Errors[0].StatusCode != 404 || env.Errors[0].Code != "NotFoundError" || env.Errors[0].Message != tt.msg {
@@ -280,7 +282,7 @@ func TestRunRequestErrors(t *testing.T) {
 
 func TestRunWrongKindSaysWhichCommand(t *testing.T) {
 	e := newEnv(t, vtsim.Options{})
-	env := e.run(t, Request{Command: "check-file-reputation", Inputs: []string{"8.8.8.8", "example.com"}})
+	env := e.run(t, Request{Command: "check-file-reputation", Inputs: []string{"8.8.8.8", "vtsoar.net"}})
 	if m := env.Errors[0].Message; m != "Invalid Hash. 8.8.8.8 is an IP address, not a file hash; use the check-ip-reputation command." {
 		t.Errorf("IP given to a file command: %q", m)
 	}

@@ -50,20 +50,19 @@ it first appears, and looked up. E-mail addresses and file names such as setup.p
 left out.
 
 Private, reserved, loopback, link-local and documentation addresses, names reserved for
-private or documentation use (.local, .internal, example.com, ...) and well-known benign
-domains (microsoft.com, ...) are not looked up unless --include-private or
---include-benign says so; the envelope's "skipped" lists them with the reason. URLs on
-well-known domains where anyone publishes (docs.google.com, github.com, dropbox.com,
-...) are always looked up.`
+private or documentation use (.local, .internal, example.com, ...), as for every command,
+and well-known benign domains (microsoft.com, ...) are not looked up unless
+--include-private or --include-benign says so: each keeps its place with status
+"skipped" and the reason, and the envelope's "skipped" lists them. URLs on well-known
+domains where anyone publishes (docs.google.com, github.com, dropbox.com, ...) are
+always looked up.`
 
-// LookupOptions are the options of lookup.
+// LookupOptions are the options of lookup. Private addresses and names are the
+// run's (RunOptions.IncludePrivate), as for every command.
 type LookupOptions struct {
 	// Extract takes each input as free text (an e-mail, a report, a log) whose
 	// observables are looked up, instead of one observable.
 	Extract bool
-	// IncludePrivate looks up private, reserved, loopback and documentation addresses
-	// and names too (skipped by default).
-	IncludePrivate bool
 	// IncludeBenign looks up well-known benign domains too (skipped by default).
 	IncludeBenign bool
 	// Kinds, when set, are the only kinds of observable looked up, comma-separated
@@ -78,8 +77,6 @@ func (o *LookupOptions) Fields() []Field {
 	return []Field{
 		{Name: "extract", Usage: "find the observables in free text (arguments, or all of stdin with -) instead of one per line",
 			Doc: "the inputs are free text (an e-mail, a report, a log) whose observables, defanged or not, are looked up, each once", Value: &o.Extract},
-		{Name: "include-private", Usage: "look up private, reserved, loopback and documentation addresses and names too",
-			Doc: "look up private, reserved, loopback and documentation addresses and names too (skipped by default)", Value: &o.IncludePrivate},
 		{Name: "include-benign", Usage: "look up well-known benign domains too",
 			Doc: "look up well-known benign domains too (skipped by default)", Value: &o.IncludeBenign},
 		{Name: "kinds", Usage: "look up only these kinds of observable, comma-separated: file, ip, url, domain (default: all)",
@@ -105,48 +102,37 @@ func (o *LookupOptions) Validate() error {
 	return nil
 }
 
+// leaveOut implements observableFilter: an observable of a kind not asked for, and a
+// well-known benign domain (or URL on one) unless IncludeBenign.
+func (o *LookupOptions) leaveOut(obs ioc.Observable, scope ioc.Scope, reason string) (why, include string) {
+	switch {
+	case o.kinds != nil && !slices.Contains(o.kinds, obs.Kind):
+		return "not of a kind asked for (" + o.Kinds + ")", ""
+	case scope == ioc.WellKnown && !o.IncludeBenign:
+		return reason, "include_benign"
+	}
+	return "", ""
+}
+
 // Texts implements TextInputs: with Extract, the inputs are texts.
 func (o *LookupOptions) Texts() bool { return o.Extract }
 
-// prepareLookup finds the observables of the request (with Extract, in the text of
-// its inputs) and leaves out those out of scope.
+// prepareLookup finds the observables of the request's texts (Extract); what the
+// extraction leaves out (an e-mail address, a file name) is skipped with its reason.
+// Without Extract, the inputs are the request's. Which observables are sent is the
+// run's rule (run.skip), as for every command.
 func prepareLookup(opts Options, inputs []string) ([]string, []SkippedInput) {
-	lo := opts.(*LookupOptions)
+	if !opts.(*LookupOptions).Extract {
+		return inputs, nil
+	}
 	var out []string
 	var skipped []SkippedInput
-	keep := func(text string, o ioc.Observable) bool {
-		scope, reason := ioc.Classify(o)
-		s := SkippedInput{Input: text, Type: string(o.Kind), Value: o.Value, Reason: reason}
-		switch {
-		case lo.kinds != nil && !slices.Contains(lo.kinds, o.Kind):
-			s.Reason = "not of a kind asked for (" + lo.Kinds + ")"
-		case scope == ioc.NonPublic && !lo.IncludePrivate:
-			s.Include = "include_private"
-		case scope == ioc.WellKnown && !lo.IncludeBenign:
-			s.Include = "include_benign"
-		default:
-			return true
-		}
-		skipped = append(skipped, s)
-		return false
-	}
-	if !lo.Extract {
-		for _, in := range inputs {
-			if o, err := ioc.Parse(in); err == nil && !keep(in, o) {
-				continue
-			}
-			out = append(out, in)
-		}
-		return out, skipped
-	}
 	for _, f := range ioc.Extract(strings.Join(inputs, "\n")) {
 		if f.Ignored != "" {
 			skipped = append(skipped, SkippedInput{Input: f.Text, Reason: f.Ignored})
 			continue
 		}
-		if keep(f.Text, f.Observable) {
-			out = append(out, f.Text)
-		}
+		out = append(out, f.Text)
 	}
 	return out, skipped
 }

@@ -78,8 +78,12 @@ func TestLookupSkipsPrivateAndBenignUnlessAsked(t *testing.T) {
 		{Input: "http://192.168.1.1/admin", Type: "url", Value: "http://192.168.1.1/admin", Reason: "URL on a private address (RFC 1918)", Include: "include_private"},
 		{Input: "printer.local", Type: "domain", Value: "printer.local", Reason: "multicast DNS name of the local network (RFC 6762)", Include: "include_private"},
 	}
-	if !slices.Equal(env.Skipped, want) {
-		t.Errorf("skipped %+v\nwant %+v", env.Skipped, want)
+	if got := skippedOf(t, env); !slices.Equal(got, want) {
+		t.Errorf("skipped %+v\nwant %+v", got, want)
+	}
+	// Each keeps its place: one entry per input, in input order, and one risk level.
+	if len(env.ContextData) != len(in) || len(env.KeyFields["RiskLevels"].([]string)) != len(in) {
+		t.Errorf("%d entries, %v risk levels for %d inputs", len(env.ContextData), env.KeyFields["RiskLevels"], len(in))
 	}
 	if n := e.requests(""); n != 2 {
 		t.Errorf("%d requests for 2 observables in scope", n)
@@ -91,7 +95,7 @@ func TestLookupSkipsPrivateAndBenignUnlessAsked(t *testing.T) {
 	}
 
 	env = e.run(t, Request{Command: "lookup", Inputs: []string{"127.0.0.1", "www.microsoft.com"}})
-	if env.ReturnData != Successful || len(env.ContextData) != 0 || len(env.Skipped) != 2 {
+	if env.ReturnData != Successful || len(env.ContextData) != 2 || len(env.Skipped) != 2 || len(env.Errors) != 0 || env.ExitCode() != 0 {
 		t.Errorf("all skipped: %s, %d entries, %d skipped", env.ReturnData, len(env.ContextData), len(env.Skipped))
 	}
 }
@@ -122,19 +126,21 @@ func TestLookupExtractsFromAnIncident(t *testing.T) {
 	if got := inputs(env); !slices.Equal(got, wantIn) {
 		t.Fatalf("looked up %q\nwant %q", got, wantIn)
 	}
-	if got := mustJSON(t, env.KeyFields["Kinds"]); got != `["url","url","file","file","ip","domain"]` {
+	if got := mustJSON(t, env.KeyFields["Kinds"]); got != `["url","url","file","file","ip","ip","ip","domain","url","domain"]` {
 		t.Errorf("Kinds %s", got)
 	}
 	var reasons []string
-	for _, s := range env.Skipped {
+	for _, s := range skippedOf(t, env) {
 		reasons = append(reasons, s.Input+": "+s.Reason)
 	}
+	// The observables skipped with their entries, in input order, then what the
+	// extraction left out.
 	wantSkipped := []string{
-		"accounts[at]suppl1er-payments[.]com: e-mail address (not an observable VirusTotal checks)",
 		"10.20.30.40: private address (RFC 1918)",
 		"192.168.7.12: private address (RFC 1918)",
 		"https://www.microsoft.com/en-us/privacy: URL on a well-known benign domain (microsoft.com)",
 		"www.linkedin.com: well-known benign domain (linkedin.com)",
+		"accounts[at]suppl1er-payments[.]com: e-mail address (not an observable VirusTotal checks)",
 	}
 	if !slices.Equal(reasons, wantSkipped) {
 		t.Errorf("skipped %q\nwant %q", reasons, wantSkipped)
@@ -154,7 +160,6 @@ func TestLookupExtractsFromAnIncident(t *testing.T) {
 func TestLookupOptionsBelongToLookup(t *testing.T) {
 	for _, req := range []Request{
 		withOptions(t, "check-ip-reputation", []string{"8.8.8.8"}, map[string]any{"extract": true}),
-		withOptions(t, "check-ip-reputation", []string{"8.8.8.8"}, map[string]any{"include_private": true}),
 		withOptions(t, "get-domain-reports", []string{"a.com"}, map[string]any{"include_benign": true}),
 	} {
 		var re *RequestError
@@ -166,12 +171,38 @@ func TestLookupOptionsBelongToLookup(t *testing.T) {
 	if _, err := Prepare(withOptions(t, "lookup", []string{"x"}, all)); err != nil {
 		t.Error(err)
 	}
+	// include_private is the run's, for every command.
+	if _, err := Prepare(withOptions(t, "check-ip-reputation", []string{"8.8.8.8"}, map[string]any{"include_private": true})); err != nil {
+		t.Error(err)
+	}
 }
 
+// inputs are the inputs the run looked up: those of its entries but the skipped.
 func inputs(env *Envelope) []string {
 	var out []string
 	for _, c := range env.ContextData {
-		out = append(out, c.Input)
+		if c.Status != StatusSkipped {
+			out = append(out, c.Input)
+		}
+	}
+	return out
+}
+
+// skippedOf returns the envelope's skipped list without the entries' positions,
+// after checking each position names an entry skipped for the same input and
+// reason.
+func skippedOf(t *testing.T, env *Envelope) []SkippedInput {
+	t.Helper()
+	var out []SkippedInput
+	for _, s := range env.Skipped {
+		if s.Index != nil {
+			e := env.ContextData[*s.Index]
+			if e.Status != StatusSkipped || e.Input != s.Input || e.SkipReason != s.Reason || e.RiskLevel != "N/A" || e.RiskLevelCode != 4 {
+				t.Errorf("skipped %+v: its entry is %+v", s, e)
+			}
+		}
+		s.Index = nil
+		out = append(out, s)
 	}
 	return out
 }

@@ -35,8 +35,9 @@ func (p *Prepared) Inputs() []string { return slices.Clone(p.inputs) }
 // Len is the number of inputs the run answers (len(Inputs())).
 func (p *Prepared) Len() int { return len(p.inputs) }
 
-// Skipped returns what the request gave that the run leaves out, and why (lookup's
-// private addresses and well-known domains).
+// Skipped returns what the request gave that the run leaves out before it starts, and
+// why: what lookup's extraction leaves out of a text (an e-mail address). The inputs
+// the run skips (a private address) are its results (Result.Skipped).
 func (p *Prepared) Skipped() []SkippedInput { return slices.Clone(p.skipped) }
 
 // Options returns the command's options, validated.

@@ -20,9 +20,9 @@ func TestPreparedJSONPreparesAgain(t *testing.T) {
 		inputs  []string
 		members map[string]any
 	}{
-		{"get-domain-relationships", []string{"example.com"}, map[string]any{"relationship": "Subdomains", "limit": 7, "descriptors_only": true}},
+		{"get-domain-relationships", []string{"vtsoar.net"}, map[string]any{"relationship": "Subdomains", "limit": 7, "descriptors_only": true}},
 		{"lookup", []string{"see 10.0.0.1 and evil.example.net", "8.8.8.8"}, map[string]any{"extract": true, "include_benign": true}},
-		{"scan-url", []string{"https://example.com/"}, map[string]any{"wait": true, "poll_interval": "2s", "timeout": 90}},
+		{"scan-url", []string{"https://vtsoar.net/"}, map[string]any{"wait": true, "poll_interval": "2s", "timeout": 90}},
 		{"retrieve-widget-html-content", []string{"8.8.8.8"}, map[string]any{"widget_colors": map[string]any{"fg1": "ffffff", "bd1": "000000"}}},
 		{"add-vote", []string{"8.8.8.8"}, map[string]any{"verdict": "Malicious", "concurrency": 2, "max_age": "1h", "fresh": true}},
 		{"test-connection", nil, nil},
@@ -97,7 +97,7 @@ func TestPrepareChecksEachOption(t *testing.T) {
 	c, _ := Lookup("scan-url")
 	o := c.NewOptions().(*WaitOptions)
 	o.Timeout = 0
-	_, err := Prepare(Request{Command: c.Name, Inputs: []string{"https://example.com/"}, Options: o})
+	_, err := Prepare(Request{Command: c.Name, Inputs: []string{"https://vtsoar.net/"}, Options: o})
 	var oe *OptionError
 	var re *RequestError
 	if !errors.As(err, &oe) || !errors.As(err, &re) || re.Message(CLI) != "--timeout must be positive" ||
@@ -105,11 +105,11 @@ func TestPrepareChecksEachOption(t *testing.T) {
 		t.Errorf("timeout 0: %v", err)
 	}
 	// In a body, 0 is the default.
-	p, err := Prepare(withOptions(t, c.Name, []string{"https://example.com/"}, map[string]any{"timeout": 0, "limit": 3}))
+	p, err := Prepare(withOptions(t, c.Name, []string{"https://vtsoar.net/"}, map[string]any{"timeout": 0, "limit": 3}))
 	if err == nil || !strings.Contains(err.Error(), "does not take the option --limit") {
 		t.Errorf("limit on scan-url: %v %v", p, err)
 	}
-	p, err = Prepare(withOptions(t, c.Name, []string{"https://example.com/"}, map[string]any{"timeout": 0}))
+	p, err = Prepare(withOptions(t, c.Name, []string{"https://vtsoar.net/"}, map[string]any{"timeout": 0}))
 	if err != nil || p.AnalysisTimeout() != DefaultTimeout {
 		t.Errorf("timeout 0 in a body: %v, %v", p.AnalysisTimeout(), err)
 	}
@@ -129,7 +129,7 @@ func TestResultJSONReadBack(t *testing.T) {
 	e := newEnv(t, vtsim.Options{})
 	for _, req := range []Request{
 		{Command: "get-file-reports", Inputs: []string{findSHA256(t, "kept", exists), "not-a-hash"}},
-		withOptions(t, "get-domain-relationships", []string{"example.com"}, map[string]any{"relationship": "subdomains"}),
+		withOptions(t, "get-domain-relationships", []string{"vtsoar.net"}, map[string]any{"relationship": "subdomains"}),
 		{Command: "test-connection"},
 	} {
 		p, err := Prepare(req)

@@ -15,8 +15,8 @@ import (
 func TestPremiumRelationshipsRefusedOnAPublicKey(t *testing.T) {
 	e := newEnv(t, vtsim.Options{})
 	e.deps.PublicKey = true
-	inputs := map[ioc.Kind]string{ioc.KindFile: "44d88612fea8a8f36de82e1278abb02f", ioc.KindURL: "https://example.com/",
-		ioc.KindDomain: "example.com", ioc.KindIP: "8.8.8.8"}
+	inputs := map[ioc.Kind]string{ioc.KindFile: "44d88612fea8a8f36de82e1278abb02f", ioc.KindURL: "https://vtsoar.net/",
+		ioc.KindDomain: "vtsoar.net", ioc.KindIP: "8.8.8.8"}
 	refused := 0
 	for _, k := range ioc.Kinds() {
 		for _, rel := range Relationships(k) {
@@ -45,14 +45,14 @@ func TestPremiumRelationshipsRefusedOnAPublicKey(t *testing.T) {
 	if refused < 60 {
 		t.Errorf("only %d premium relationships refused", refused)
 	}
-	env := e.run(t, withOptions(t, "get-domain-relationships", []string{"example.com"}, map[string]any{"relationship": "subdomains"}))
+	env := e.run(t, withOptions(t, "get-domain-relationships", []string{"vtsoar.net"}, map[string]any{"relationship": "subdomains"}))
 	if env.ReturnData != Successful {
 		t.Errorf("a public relationship on a public key: %+v", env.Errors)
 	}
 	// With the key not known to be public, the premium one is asked, and refused by
 	// VirusTotal with a clear message.
 	e.deps.PublicKey = false
-	env = e.run(t, withOptions(t, "get-url-relationships", []string{"https://example.com/"}, map[string]any{"relationship": "contacted_domains"}))
+	env = e.run(t, withOptions(t, "get-url-relationships", []string{"https://vtsoar.net/"}, map[string]any{"relationship": "contacted_domains"}))
 	if len(env.Errors) != 1 || env.Errors[0].StatusCode != 403 || !strings.Contains(env.Errors[0].Message, "premium-only") {
 		t.Errorf("premium relationship answered 403: %+v", env.Errors)
 	}

@@ -67,7 +67,8 @@ func (r *Request) Take(name string, v any) (bool, error) {
 }
 
 // RunOptions are the options of any run: the CLI's global flags --concurrency,
-// --max-age and --fresh, and the members of the same names (with '_') of a REST body.
+// --max-age, --fresh and --include-private, and the members of the same names (with
+// '_') of a REST body.
 type RunOptions struct {
 	// Concurrency is the number of inputs in flight at once (0: DefaultConcurrency).
 	Concurrency int
@@ -75,6 +76,9 @@ type RunOptions struct {
 	MaxAge time.Duration
 	// Fresh bypasses the cache (answers are still stored in it).
 	Fresh bool
+	// IncludePrivate sends private, reserved, loopback, link-local and documentation
+	// addresses and names to VirusTotal too (skipped by default).
+	IncludePrivate bool
 }
 
 // Fields describes the run's options.
@@ -83,6 +87,8 @@ func (o *RunOptions) Fields() []Field {
 		{Name: "concurrency", Usage: "inputs in flight at once", NonNegative: true, Max: MaxBodyConcurrency, Value: &o.Concurrency},
 		{Name: "max-age", Usage: "use cached answers younger than this", NonNegative: true, Value: &o.MaxAge},
 		{Name: "fresh", Usage: "ask VirusTotal even when a cached answer is fresh", Value: &o.Fresh},
+		{Name: "include-private", Usage: "send private, reserved, loopback, link-local and documentation addresses and names to VirusTotal too",
+			Doc: "send private, reserved, loopback, link-local and documentation addresses and names (and URLs on them) to VirusTotal too; skipped by default", Value: &o.IncludePrivate},
 	}
 }
 
@@ -126,6 +132,10 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now returns the current time (nil: time.Now).
 	Now func() time.Time
+	// IncludePrivate sends private, reserved, loopback, link-local and documentation
+	// addresses and names to VirusTotal, whatever the run's options say (a connection
+	// that allows it).
+	IncludePrivate bool
 	// PublicKey is true when the key is a public one (its budget is VirusTotal's
 	// public budget): premium-only relationships are then refused before any request
 	// is sent, with a RequestError wrapping ErrPremiumOnly.

@@ -25,7 +25,11 @@ accepted). Results are paged up to --limit per query (default 40).`,
 			if q == "" {
 				return task{}, r.invalidInput("the query is empty")
 			}
-			return task{key: "search:" + q, text: q}, nil
+			t := task{key: "search:" + q, text: q}
+			if o, err := ioc.Parse(q); err == nil {
+				t.obs = o // a query that is an observable is skipped as one (a private address)
+			}
+			return t, nil
 		},
 		exec:      execSearch,
 		newFields: func() Fields { return &SearchFields{} },

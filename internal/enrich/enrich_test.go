@@ -2,7 +2,9 @@ package enrich_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -57,14 +59,14 @@ func testEnrichMixedEvent(t *testing.T, b string) {
 		{Type: ioc.KindFile, Value: "3395856ce81f2b7382dee72602f798b642f14140"}, // EICAR's sha1
 		{Type: ioc.KindFile, Value: strings.Repeat("0", 64)},                    // never seen: N/A
 		{Type: ioc.KindIP, Value: "8.8.8.8"},
-		{Type: ioc.KindIP, Value: "2001:db8::1"},
-		{Type: ioc.KindURL, Value: "hxxp://example[.]com/login"},
-		{Type: ioc.KindDomain, Value: "example.org"},
-		{Type: ioc.KindDomain, Value: "nothing.invalid"}, // not found: N/A
-		{Type: ioc.KindIP, Value: "999.1.1.1"},           // invalid
+		{Type: ioc.KindIP, Value: "2001:db8::1"}, // a documentation address: not sent
+		{Type: ioc.KindURL, Value: "hxxp://vtsoar[.]net/login"},
+		{Type: ioc.KindDomain, Value: "vtsoar.org"},
+		{Type: ioc.KindDomain, Value: missingDomain(t)}, // not found: N/A
+		{Type: ioc.KindIP, Value: "999.1.1.1"},          // invalid
 	}
 	for i := 0; i < 12; i++ {
-		arts = append(arts, enrich.Artifact{Type: ioc.KindDomain, Value: "host" + string(rune('a'+i)) + ".example.net"})
+		arts = append(arts, enrich.Artifact{Type: ioc.KindDomain, Value: "host" + string(rune('a'+i)) + ".vtsoar.net"})
 	}
 	ev, err := s.SubmitEvent(e.ctx, enrich.NewEvent{Site: "paris", Artifacts: arts})
 	if err != nil {
@@ -93,6 +95,12 @@ func testEnrichMixedEvent(t *testing.T, b string) {
 		case i == 2 || i == 7:
 			if a.Status != "done" || a.RiskLevel != "N/A" || !strings.Contains(a.RiskReason, "Not Found") {
 				t.Errorf("unknown object %s: %+v", a.Value, a)
+			}
+			continue
+		case i == 4:
+			if a.Status != "done" || a.RiskLevel != "N/A" || a.Connection != "" ||
+				a.RiskReason != "Not sent to VirusTotal: documentation address (RFC 3849)." {
+				t.Errorf("documentation address: %+v", a)
 			}
 			continue
 		}
@@ -130,6 +138,9 @@ func testEnrichMixedEvent(t *testing.T, b string) {
 	}
 	if n := e.count.key("key-d"); n != 0 {
 		t.Errorf("connection of another site sent %d requests", n)
+	}
+	if n := e.count.paths()["GET /api/v3/ip_addresses/2001:db8::1"]; n != 0 {
+		t.Errorf("the documentation address was sent %d times", n)
 	}
 	// EICAR by md5 then by sha1: one fetch (the cache knows the aliases), unless both
 	// were in flight at once.
@@ -218,7 +229,7 @@ func testSpentBudgetDefersToReset(t *testing.T, b string) {
 	s := e.service(enrich.Options{})
 	var arts []enrich.Artifact
 	for i := 1; i <= 5; i++ {
-		arts = append(arts, enrich.Artifact{Type: ioc.KindIP, Value: "192.0.2." + strconv.Itoa(i)})
+		arts = append(arts, enrich.Artifact{Type: ioc.KindIP, Value: "45.61.136." + strconv.Itoa(i)})
 	}
 	ev, err := s.SubmitEvent(e.ctx, enrich.NewEvent{Artifacts: arts})
 	if err != nil {
@@ -281,5 +292,56 @@ func TestStopWithoutStart(t *testing.T) {
 	defer cancel()
 	if err := s.Stop(ctx); err != nil {
 		t.Fatalf("Stop before Start: %v", err)
+	}
+}
+
+// missingDomain is a public domain the emulator's universe does not have: the first
+// byte of SHA-256 of its name is below 0x10.
+func missingDomain(t *testing.T) string {
+	t.Helper()
+	for i := range 10000 {
+		d := fmt.Sprintf("absent%d.com", i)
+		if sum := sha256.Sum256([]byte(d)); sum[0] < 0x10 {
+			return d
+		}
+	}
+	t.Fatal("no missing domain")
+	return ""
+}
+
+// TestPrivateArtifactsAreNotSent: the System Reputation Check leaves private,
+// loopback, link-local and documentation addresses and reserved names (and URLs on
+// them) at N/A with the reason, done, with no request to VirusTotal and no unit of
+// any budget spent.
+func TestPrivateArtifactsAreNotSent(t *testing.T) { eachBackend(t, testPrivateArtifactsAreNotSent) }
+
+func testPrivateArtifactsAreNotSent(t *testing.T, b string) {
+	e := newEnv(t, b, vtsim.Options{})
+	e.addConn("all", "key-all", allKinds, nil, 0)
+	s := e.service(enrich.Options{})
+	arts := []enrich.Artifact{
+		{Type: ioc.KindIP, Value: "127.0.0.1"},
+		{Type: ioc.KindIP, Value: "10.1.2.3"},
+		{Type: ioc.KindIP, Value: "169.254.10.1"},
+		{Type: ioc.KindIP, Value: "192.0.2.7"},
+		{Type: ioc.KindURL, Value: "http://192.168.1.1/admin"},
+		{Type: ioc.KindDomain, Value: "printer.local"},
+		{Type: ioc.KindDomain, Value: "example.com"},
+	}
+	ev, err := s.SubmitEvent(e.ctx, enrich.NewEvent{Site: "paris", Artifacts: arts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := waitDone(t, s, ev.ID, 30*time.Second)
+	for _, a := range done.Artifacts {
+		if a.Status != "done" || a.RiskLevel != "N/A" || !strings.HasPrefix(a.RiskReason, "Not sent to VirusTotal: ") || a.Connection != "" {
+			t.Errorf("%s: %+v", a.Value, a)
+		}
+	}
+	if done.RiskLevel != "N/A" {
+		t.Errorf("event risk %s, want N/A", done.RiskLevel)
+	}
+	if n := e.count.key("key-all"); n != 0 {
+		t.Errorf("%d requests to VirusTotal for private artifacts", n)
 	}
 }

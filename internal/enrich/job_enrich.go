@@ -160,6 +160,11 @@ func (s *Service) enrichArtifact(ctx context.Context, ev store.Event, art store.
 	if err != nil {
 		return store.Artifact{}, err
 	}
+	// A private, reserved, loopback, link-local or documentation address or name is
+	// not sent to VirusTotal (the commands' rule): it is done, N/A, spending nothing.
+	if scope, reason := ioc.Classify(obs); scope == ioc.NonPublic {
+		return skippedArtifact(reason), nil
+	}
 	if len(conns) == 0 {
 		return store.Artifact{Status: store.ArtifactError, RiskLevelCode: na,
 			Error: fmt.Sprintf("no connection has the %s reputation check switched on for site %q", art.Type, ev.Site)}, nil
@@ -190,6 +195,9 @@ func (s *Service) enrichArtifact(ctx context.Context, ev store.Event, art store.
 			return store.Artifact{}, err
 		}
 		entry := env.ContextData[0]
+		if entry.Status == command.StatusSkipped {
+			return skippedArtifact(entry.SkipReason), nil
+		}
 		if entry.Status == command.StatusOK {
 			return store.Artifact{Status: store.ArtifactDone, RiskLevelCode: entry.RiskLevelCode, RiskReason: entry.RiskReason,
 				Connection: c.Name, ObjectID: entry.ID}, nil
@@ -243,6 +251,12 @@ func (s *Service) enrichArtifact(ctx context.Context, ev store.Event, art store.
 	}
 	s.log.WarnContext(ctx, "enrichment failed", "event", ev.ID, "artifact", art.Index, "error", lastErr)
 	return store.Artifact{}, fmt.Errorf("enrich %s %d: %w", ev.ID, art.Index, lastErr)
+}
+
+// skippedArtifact is the result of an artifact nothing was sent for, and why.
+func skippedArtifact(reason string) store.Artifact {
+	return store.Artifact{Status: store.ArtifactDone, RiskLevelCode: risk.NA.Code(),
+		RiskReason: "Not sent to VirusTotal: " + reason + "."}
 }
 
 // spentWindow returns the spent day or month window of a budget, if any (for clients

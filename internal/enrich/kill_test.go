@@ -121,11 +121,11 @@ func testKillAndResume(t *testing.T, b string) {
 			h := sha256.Sum256([]byte("kill-test-" + strconv.Itoa(i)))
 			arts[i] = enrich.Artifact{Type: ioc.KindFile, Value: hex.EncodeToString(h[:])}
 		case 1:
-			arts[i] = enrich.Artifact{Type: ioc.KindIP, Value: fmt.Sprintf("10.%d.%d.%d", i/65536, i/256%256, i%256)}
+			arts[i] = enrich.Artifact{Type: ioc.KindIP, Value: fmt.Sprintf("11.%d.%d.%d", i/65536, i/256%256, i%256)}
 		case 2:
-			arts[i] = enrich.Artifact{Type: ioc.KindDomain, Value: fmt.Sprintf("host-%d.example.com", i)}
+			arts[i] = enrich.Artifact{Type: ioc.KindDomain, Value: fmt.Sprintf("host-%d.vtsoar.net", i)}
 		case 3:
-			arts[i] = enrich.Artifact{Type: ioc.KindURL, Value: fmt.Sprintf("http://example.net/page/%d", i)}
+			arts[i] = enrich.Artifact{Type: ioc.KindURL, Value: fmt.Sprintf("http://vtsoar.org/page/%d", i)}
 		}
 	}
 	ev, err := submitter.SubmitEvent(e.ctx, enrich.NewEvent{Site: "hq", Artifacts: arts})

@@ -43,7 +43,7 @@ func testReplicasHealthOncePerInterval(t *testing.T, e *env) {
 	}
 	arts := make([]enrich.Artifact, 40)
 	for i := range arts {
-		arts[i] = enrich.Artifact{Type: ioc.KindDomain, Value: "replica-" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + string(rune('a'+i/26)) + ".example.com"}
+		arts[i] = enrich.Artifact{Type: ioc.KindDomain, Value: "replica-" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + string(rune('a'+i/26)) + ".vtsoar.net"}
 	}
 	ev, err := svcs[1].SubmitEvent(e.ctx, enrich.NewEvent{Artifacts: arts})
 	if err != nil {

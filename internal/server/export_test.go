@@ -25,13 +25,17 @@ func TestCommandLookup(t *testing.T) {
 	r.json(t, &env)
 	var kinds []string
 	for _, c := range env.ContextData {
-		kinds = append(kinds, c.Type+" "+c.Input)
+		kinds = append(kinds, c.Status+" "+c.Type+" "+c.Input)
 	}
-	want := "url hxxps://invoices-d3sk[.]com/pay?ref=991,file 44d88612fea8a8f36de82e1278abb02f,ip 45.61.136(.)22"
+	want := "ok url hxxps://invoices-d3sk[.]com/pay?ref=991,ok file 44d88612fea8a8f36de82e1278abb02f,ok ip 45.61.136(.)22," +
+		"skipped ip 10.4.4.20,skipped url https://www.microsoft.com/security"
 	if strings.Join(kinds, ",") != want {
-		t.Errorf("looked up %v, want %s", kinds, want)
+		t.Errorf("entries %v, want %s", kinds, want)
 	}
-	if len(env.Skipped) != 3 || env.Skipped[1].Input != "10.4.4.20" || env.Skipped[1].Include != "include_private" {
+	// The skipped observables with their entries' positions, then the e-mail address
+	// the extraction left out.
+	if len(env.Skipped) != 3 || env.Skipped[0].Input != "10.4.4.20" || env.Skipped[0].Include != "include_private" ||
+		env.Skipped[0].Index == nil || *env.Skipped[0].Index != 3 || env.Skipped[2].Index != nil {
 		t.Errorf("skipped %+v", env.Skipped)
 	}
 

@@ -58,9 +58,9 @@ func TestStatsAndClear(t *testing.T) {
 	if s := getStats(t, dir); len(s) != 0 {
 		t.Fatalf("empty cache: %+v", s)
 	}
-	vtsoar(dir, "check-domain-reputation", "a.example", "b.example", "--server-url", a.URL)
-	vtsoar(dir, "check-domain-reputation", "a.example", "b.example", "--server-url", a.URL) // hits
-	vtsoar(dir, "check-ip-reputation", "192.0.2.7", "--server-url", b.URL)
+	vtsoar(dir, "check-domain-reputation", "a.vtsoar.net", "b.vtsoar.net", "--server-url", a.URL)
+	vtsoar(dir, "check-domain-reputation", "a.vtsoar.net", "b.vtsoar.net", "--server-url", a.URL) // hits
+	vtsoar(dir, "check-ip-reputation", "8.8.8.8", "--server-url", b.URL)
 	if n := simA.Stats().Requests; n != 2 {
 		t.Fatalf("server A got %d requests, want 2 (second run cached)", n)
 	}
@@ -87,7 +87,7 @@ func TestStatsAndClear(t *testing.T) {
 		t.Fatalf("after clearing A: %+v", s)
 	}
 	// Cleared: the next run asks again.
-	vtsoar(dir, "check-domain-reputation", "a.example", "--server-url", a.URL)
+	vtsoar(dir, "check-domain-reputation", "a.vtsoar.net", "--server-url", a.URL)
 	if n := simA.Stats().Requests; n != 3 {
 		t.Fatalf("after clear, server A got %d requests, want 3", n)
 	}

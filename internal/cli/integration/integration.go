@@ -96,10 +96,17 @@ func inputsHelp(c *command.Command) string {
 	if _, ok := c.NewOptions().(command.TextInputs); ok {
 		extract = "\nWith --extract, each argument is a text, and - reads all of stdin as one."
 	}
+	private := ""
+	if !c.TakesFiles {
+		private = `
+Private, reserved, loopback, link-local and documentation addresses and names (and URLs
+on them) are not sent to VirusTotal unless --include-private: each is reported at its
+position with status "skipped", and costs nothing.`
+	}
 	return `
 
 Inputs are arguments; - reads them from stdin, one per line (blank lines and # comments
-skipped). Duplicates are answered once and reported at each position.` + extract + `
+skipped). Duplicates are answered once and reported at each position.` + private + extract + `
 
 Exit codes: 0 Successful, 3 Partially Successful, 1 Failed, 2 usage or configuration error.`
 }

@@ -96,6 +96,9 @@ func CSV(w io.Writer, env *command.Envelope) error {
 			values[k] = v
 			return true
 		})
+		if e.SkipReason != "" {
+			values[skipReasonColumn] = e.SkipReason
+		}
 		for _, k := range extraCols {
 			v, ok := values[k]
 			row = append(row, cell(v, ok))
@@ -206,8 +209,17 @@ func Table(w io.Writer, env *command.Envelope, color bool) error {
 		}
 		b.WriteByte('\n')
 	}
-	failed := len(env.Errors)
-	fmt.Fprintf(&b, "\n%s: %d of %d inputs succeeded", env.ReturnData, len(env.ContextData)-failed, len(env.ContextData))
+	failed, skipped := len(env.Errors), 0
+	for _, e := range env.ContextData {
+		if e.Status == command.StatusSkipped {
+			skipped++
+		}
+	}
+	sent := len(env.ContextData) - skipped
+	fmt.Fprintf(&b, "\n%s: %d of %d inputs succeeded", env.ReturnData, sent-failed, sent)
+	if skipped > 0 {
+		fmt.Fprintf(&b, ", %d skipped (nothing sent)", skipped)
+	}
 	if q := quotaLeft(env); q != "" {
 		fmt.Fprintf(&b, "; quota left: %s", q)
 	}
@@ -227,8 +239,11 @@ func truncate(s string, n int) string {
 
 // summary is the DETAILS column of a row: what the command's fields say.
 func summary(e command.ContextEntry) string {
-	if e.Status == command.StatusError {
+	switch e.Status {
+	case command.StatusError:
 		return e.Error
+	case command.StatusSkipped:
+		return "not sent: " + e.SkipReason
 	}
 	more := func(more bool) string {
 		if more {

@@ -14,13 +14,15 @@ import (
 // skipReasonColumn is the CSV column of the reason an input was skipped.
 const skipReasonColumn = "skip_reason"
 
-// StatusSkipped is the status of a skipped input in JSON lines and CSV rows.
-const StatusSkipped = "skipped"
-
-// SkippedLines writes one JSON line per skipped input, after the streamed entries:
-// {"input": ..., "status": "skipped", "type": ..., "reason": ..., "include": ...}.
+// SkippedLines writes one JSON line per skipped input that has no context entry of
+// its own (what lookup's extraction left out of a text), after the streamed entries:
+// {"input": ..., "status": "skipped", "type": ..., "reason": ..., "include": ...}. The
+// others were streamed as entries.
 func SkippedLines(w io.Writer, skipped []command.SkippedInput) error {
 	for _, s := range skipped {
+		if s.HasEntry() {
+			continue
+		}
 		b, err := json.Marshal(struct {
 			Input   string `json:"input"`
 			Status  string `json:"status"`
@@ -28,7 +30,7 @@ func SkippedLines(w io.Writer, skipped []command.SkippedInput) error {
 			Value   string `json:"value,omitempty"`
 			Reason  string `json:"reason"`
 			Include string `json:"include,omitempty"`
-		}{s.Input, StatusSkipped, s.Type, s.Value, s.Reason, s.Include})
+		}{s.Input, command.StatusSkipped, s.Type, s.Value, s.Reason, s.Include})
 		if err != nil {
 			return err
 		}
@@ -39,11 +41,15 @@ func SkippedLines(w io.Writer, skipped []command.SkippedInput) error {
 	return nil
 }
 
-// skippedRows writes a CSV row per skipped input: its input, status "skipped", its
-// type, and the reason in the skip_reason column.
+// skippedRows writes a CSV row per skipped input that has no context entry of its
+// own: its input, status "skipped", its type, and the reason in the skip_reason
+// column.
 func skippedRows(cw *csv.Writer, skipped []command.SkippedInput, extraCols []string) error {
 	for _, s := range skipped {
-		row := []string{s.Input, StatusSkipped, s.Type, "", "", "", "", ""}
+		if s.HasEntry() {
+			continue
+		}
+		row := []string{s.Input, command.StatusSkipped, s.Type, "", "", "", "", ""}
 		for _, k := range extraCols {
 			v := ""
 			if k == skipReasonColumn {
@@ -58,18 +64,28 @@ func skippedRows(cw *csv.Writer, skipped []command.SkippedInput, extraCols []str
 	return nil
 }
 
-// skippedFooter lists the skipped inputs under a table, with what looks them up.
+// skippedFooter lists under a table the skipped inputs that have no row of their own
+// (what lookup's extraction left out of a text), and says what looks the skipped
+// ones up.
 func skippedFooter(b *bytes.Buffer, skipped []command.SkippedInput) {
 	if len(skipped) == 0 {
 		return
 	}
-	fmt.Fprintf(b, "Not looked up (%d):\n", len(skipped))
+	var listed []command.SkippedInput
 	flags := map[string]bool{}
 	for _, s := range skipped {
-		fmt.Fprintf(b, "  %s: %s\n", truncate(Printable(s.Input), 72), Printable(s.Reason))
+		if !s.HasEntry() {
+			listed = append(listed, s)
+		}
 		if s.Include != "" {
 			flags["--"+strings.ReplaceAll(s.Include, "_", "-")] = true
 		}
+	}
+	if len(listed) > 0 {
+		fmt.Fprintf(b, "Not looked up (%d):\n", len(listed))
+	}
+	for _, s := range listed {
+		fmt.Fprintf(b, "  %s: %s\n", truncate(Printable(s.Input), 72), Printable(s.Reason))
 	}
 	var list []string
 	for _, f := range []string{"--include-private", "--include-benign"} {

@@ -54,7 +54,7 @@ func TestSpentDayFailsRemainingInputs(t *testing.T) {
 	defer srv.Close()
 	t.Setenv("VT_SERVER_URL", srv.URL)
 	t.Setenv("VT_API_KEY", "quota-test-key")
-	r := vtsoar(dir, "", "check-domain-reputation", "a.example", "b.example", "c.example", "--quota", "2/day",
+	r := vtsoar(dir, "", "check-domain-reputation", "a.vtsoar.net", "b.vtsoar.net", "c.vtsoar.net", "--quota", "2/day",
 		"--concurrency", "1", "-o", "json")
 	if r.code != 3 {
 		t.Fatalf("exit %d, want 3 (partially successful)\n%s%s", r.code, r.out, r.errOut)

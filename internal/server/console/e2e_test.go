@@ -255,7 +255,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if got := c.text("p.empty"); !strings.Contains(got, "No events") {
 		t.Errorf("empty events page says %q", got)
 	}
-	c.do(chromedp.SetValue(chromedp.ID("artifacts"), eicarMD5+"\n"+slowIP+"\nexample.com"),
+	c.do(chromedp.SetValue(chromedp.ID("artifacts"), eicarMD5+"\n"+slowIP+"\nvtsoar.net"),
 		chromedp.Click(chromedp.ID("post-event")), chromedp.WaitVisible(chromedp.ID("event")))
 	if st := c.js(`document.getElementById("event").dataset.status`); st == "done" {
 		t.Fatalf("the event is done before its slow artifact was answered")

@@ -32,7 +32,7 @@ const (
 	badHash   = "44d88612fea8a8f36de82e1278abb02"
 	simAPIKey = "console-test-key-never-shown-0123456789"
 	// slowIP is answered by the emulator after 1.5s.
-	slowIP = "198.51.100.7"
+	slowIP = "45.61.136.77"
 )
 
 // hostileWidget is what the emulator's widget page is replaced with: a script that

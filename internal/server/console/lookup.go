@@ -24,8 +24,9 @@ type lookupData struct {
 }
 
 type lookupResult struct {
-	Env        *command.Envelope
-	OK, Failed int
+	Env *command.Envelope
+	// OK, Failed and Skipped count the entries (Skipped: not looked up).
+	OK, Failed, Skipped int
 	// Levels counts the entries per risk level, highest first, for the summary.
 	Levels []levelCount
 }
@@ -92,9 +93,13 @@ func (c *Console) lookup(w http.ResponseWriter, r *http.Request, s *session) err
 	res := &lookupResult{Env: env}
 	count := map[string]int{}
 	for _, e := range env.ContextData {
-		if e.Status == command.StatusOK {
+		switch e.Status {
+		case command.StatusOK:
 			res.OK++
-		} else {
+		case command.StatusSkipped:
+			res.Skipped++
+			continue
+		default:
 			res.Failed++
 		}
 		count[e.RiskLevel]++

@@ -93,12 +93,17 @@ func TestLookupInBrowser(t *testing.T) {
 	c.do(chromedp.Click(chromedp.CSS(`nav a[href="/lookup"]`)), chromedp.WaitVisible(chromedp.ID("lookup-form")))
 	c.do(chromedp.SetValue(chromedp.ID("text"), incident), chromedp.Click(chromedp.ID("lookup")),
 		chromedp.WaitVisible(chromedp.ID("lookup-table")))
-	rows := c.js(`Array.from(document.querySelectorAll("#lookup-table tbody tr")).map(r => Array.from(r.cells).map(td => td.textContent.trim()).slice(1, 4).join("|")).join("\n")`)
+	rows := c.js(`Array.from(document.querySelectorAll("#lookup-table tbody tr:not(.st-skipped)")).map(r => Array.from(r.cells).map(td => td.textContent.trim()).slice(1, 4).join("|")).join("\n")`)
 	lines := strings.Split(rows, "\n")
 	if len(lines) != 4 || lines[0] != "hxxps://invoices-d3sk[.]com/pay?ref=991|url|"+riskOf(lines[0]) ||
 		!strings.HasPrefix(lines[1], eicarMD5+"|file|High") || !strings.HasPrefix(lines[2], "45.61.136(.)22|ip|") ||
 		!strings.HasPrefix(lines[3], "invoices-d3sk(.)com|domain|") {
 		t.Errorf("lookup rows (found as|type|risk):\n%s", rows)
+	}
+	// The observables not looked up keep their rows, with why.
+	skippedRows := c.js(`Array.from(document.querySelectorAll("#lookup-table tbody tr.st-skipped")).map(r => Array.from(r.cells).map(td => td.textContent.trim()).slice(1, 5).join("|")).join("\n")`)
+	if !strings.Contains(skippedRows, "10.4.4.20|ip|N/A|Not looked up: private address (RFC 1918)") || strings.Count(skippedRows, "\n") != 1 {
+		t.Errorf("skipped rows (found as|type|risk|why):\n%s", skippedRows)
 	}
 	if got := c.js(`document.querySelector("#lookup-table .risk-high") ? "yes" : "no"`); got != "yes" {
 		t.Error("no High badge")

@@ -30,8 +30,8 @@ type runResult struct {
 	Env *command.Envelope
 	// Widgets are the widget pages of context entries that carry HTML, by position.
 	Widgets map[int]string
-	// OK and Failed count the inputs.
-	OK, Failed int
+	// OK, Failed and Skipped count the inputs (Skipped: nothing sent).
+	OK, Failed, Skipped int
 }
 
 func (c *Console) runData(r *http.Request, s *session, name, conn string) (*runData, error) {
@@ -103,9 +103,12 @@ func (c *Console) run(w http.ResponseWriter, r *http.Request, s *session) error 
 	}
 	res := &runResult{Env: env, Widgets: map[int]string{}}
 	for i, ce := range env.ContextData {
-		if ce.Status == command.StatusOK {
+		switch ce.Status {
+		case command.StatusOK:
 			res.OK++
-		} else {
+		case command.StatusSkipped:
+			res.Skipped++
+		default:
 			res.Failed++
 		}
 		if w, ok := ce.Fields.(*command.WidgetFields); ok && w.HTML != nil && *w.HTML != "" {
