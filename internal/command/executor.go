@@ -175,8 +175,19 @@ type premiumOptions interface {
 	needsPremium() string
 }
 
+// depsOptions are options that can be checked only against the run's Deps (where
+// download-file's files go).
+type depsOptions interface {
+	checkDeps(d Deps) error
+}
+
 func newRun(d Deps, p *Prepared) (*run, error) {
 	cmd := p.cmd
+	if do, ok := p.opts.(depsOptions); ok {
+		if err := do.checkDeps(d); err != nil {
+			return nil, err
+		}
+	}
 	if po, ok := p.opts.(premiumOptions); ok && d.PublicKey {
 		if what := po.needsPremium(); what != "" {
 			return nil, premiumOnly(what)

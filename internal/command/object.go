@@ -448,6 +448,19 @@ func perInput[F Fields, V any](rs []Result, get func(F) (V, bool)) []*V {
 	return out
 }
 
+// keptFiles are the fields of a command that writes files: keptFile is the id of the
+// file Deps.Keep kept, or "".
+type keptFiles interface {
+	Fields
+	keptFile() string
+}
+
+// fileIDs is the FileIDs key field of the commands that write files: the id of each
+// input's file kept by Deps.Keep, nil where none was.
+func fileIDs(rs []Result) []*string {
+	return perInput(rs, func(f keptFiles) (string, bool) { return f.keptFile(), f.keptFile() != "" })
+}
+
 // analysisIDs is the AnalysisIDs key field of the commands that ask for analyses.
 func analysisIDs(rs []Result) []*string {
 	return perInput(rs, func(f *ObjectFields) (string, bool) { return f.AnalysisID, f.AnalysisID != "" })

@@ -65,8 +65,10 @@ type Command struct {
 	// TakesFiles: the inputs are files to send (local paths on the command line, ids
 	// of uploaded files over REST, opened through Deps.Files).
 	TakesFiles bool
-	// WritesFiles: the command writes what it gets as files into a local directory
-	// (--out-dir).
+	// WritesFiles: the command makes files of what it gets: on the command line it
+	// writes them into a local directory (--out-dir); a run without a directory (over
+	// REST) gives them to Deps.Keep, and key_fields.FileIDs names them, one per
+	// input.
 	WritesFiles bool
 	// CLIOnly, when set, says why the command runs from the command line only (the
 	// REST API's answer to a request for it).

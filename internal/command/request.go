@@ -128,6 +128,11 @@ type Deps struct {
 	Policy risk.Policy
 	// Files opens the files detonate-files uploads (nil: the local file system).
 	Files FileSource
+	// Keep keeps the files a command that writes files makes when it has no local
+	// directory to write them to (over REST: the file store, as playbook files); nil:
+	// download-file needs its directory, and retrieve-widget-html-content's HTML is
+	// only in its entry.
+	Keep FileKeeper
 	// Logger logs what the run does (nil: discard).
 	Logger *slog.Logger
 	// Now returns the current time (nil: time.Now).
@@ -150,6 +155,14 @@ type FileSource interface {
 	// NotFound says what is missing when Open's error for ref wraps fs.ErrNotExist,
 	// after the command's words ("File ID Not Found."); "" says nothing more.
 	NotFound(ref string) string
+}
+
+// FileKeeper keeps the files a command makes (Deps.Keep).
+type FileKeeper interface {
+	// Keep stores what write writes as a new file named by write's answer, and
+	// returns its id. Nothing is kept when write fails; a file past the keeper's size
+	// limit fails write's writes with an error of the keeper.
+	Keep(ctx context.Context, write func(w io.Writer) (name string, err error)) (id string, err error)
 }
 
 // LocalFiles opens paths on the local file system.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,14 +23,16 @@ func widgetCommands() []*Command {
 		Group: "widget",
 		summary: func(d Door) string {
 			if d == REST {
-				return "VirusTotal widget HTML of each observable, in its context entry's html"
+				return "VirusTotal widget HTML of each observable, in its context entry's html and kept as a playbook file"
 			}
 			return "VirusTotal widget HTML of each observable, written to --out-dir"
 		},
 		Long: `Retrieves VirusTotal's widget (a small HTML report) of each observable: a file hash,
 URL, domain or IP address. Each widget is written as a file in --out-dir, named after the
 observable's type and id; context_data gives its path, the widget URL and the detection
-ratio. The widget colours can be set with --fg1, --bg1, --bg2 and --bd1 (hex, no '#').`,
+ratio. Over REST the HTML is in each entry's html and kept in the service's file store as
+a playbook file (key_fields.FileIDs). The widget colours can be set with --fg1, --bg1,
+--bg2 and --bd1 (hex, no '#').`,
 		InputHelp:   "OBSERVABLE",
 		WritesFiles: true,
 		newOptions:  func() Options { return &WidgetOptions{} },
@@ -56,6 +59,7 @@ ratio. The widget colours can be set with --fg1, --bg1, --bg2 and --bd1 (hex, no
 					}
 					return f.DetectionRatio, true
 				}),
+				"FileIDs": fileIDs(rs),
 			}
 		},
 	}}
@@ -67,9 +71,14 @@ type WidgetFields struct {
 	*Widget
 	// HTML is the widget's page, when no directory was given (over REST).
 	HTML *string `json:"html,omitempty"`
+	// FileID is the file Deps.Keep kept the page as (over REST).
+	FileID string `json:"file_id,omitempty"`
 	// WrittenFile is the file the widget's page was written to.
 	*WrittenFile
 }
+
+// keptFile implements keptFiles.
+func (f *WidgetFields) keptFile() string { return f.FileID }
 
 // Widget is a widget VirusTotal made for an object.
 type Widget struct {
@@ -169,6 +178,16 @@ func execWidget(ctx context.Context, r *run, t task) outcome {
 	}
 	if wo.OutDir == "" {
 		f.HTML = ptr(string(html))
+		if r.d.Keep != nil {
+			id, err := r.d.Keep.Keep(ctx, func(w io.Writer) (string, error) {
+				_, err := w.Write(html)
+				return widgetFileName(t.obs), err
+			})
+			if err != nil {
+				return outcome{entry: entry, fail: keepFailure(err)}
+			}
+			f.FileID = id
+		}
 	} else {
 		path := filepath.Join(wo.OutDir, widgetFileName(t.obs))
 		if err := writeFileAtomic(path, html); err != nil {

@@ -179,16 +179,20 @@ type Options struct {
 	PollOnly bool
 }
 
-// Artifact is one observable of a new event.
+// Artifact is one observable of a new event: a type and a value, or a file artifact
+// given as an uploaded file of the event's site (FileID), whose sha256 is the value.
 type Artifact struct {
-	Type  ioc.Kind `json:"type"`
-	Value string   `json:"value"`
+	Type   ioc.Kind `json:"type"`
+	Value  string   `json:"value,omitempty"`
+	FileID string   `json:"file_id,omitempty"`
 }
 
 // NewEvent is an event to enrich.
 type NewEvent struct {
-	Site      string     `json:"site"`
-	Artifacts []Artifact `json:"artifacts"`
+	Site string `json:"site"`
+	// IncidentID is the incident of the same site the event belongs to ("": none).
+	IncidentID string     `json:"incident_id,omitempty"`
+	Artifacts  []Artifact `json:"artifacts"`
 }
 
 // Event is an event and the progress of its enrichment.
@@ -196,6 +200,8 @@ type Event struct {
 	ID string `json:"id"`
 	// Site is the site (tenant) the event belongs to.
 	Site string `json:"site"`
+	// IncidentID is the incident the event belongs to ("": none).
+	IncidentID string `json:"incident_id,omitempty"`
 	// Status is "pending", "enriching" or "done".
 	Status string `json:"status"`
 	// RiskLevel is the highest risk of the artifacts finished so far.
@@ -214,6 +220,8 @@ type Event struct {
 type ArtifactResult struct {
 	Type  ioc.Kind `json:"type"`
 	Value string   `json:"value"`
+	// FileID is the uploaded file the artifact was posted as ("": a hash).
+	FileID string `json:"file_id,omitempty"`
 	// Status is "pending", "done" or "error".
 	Status        string `json:"status"`
 	RiskLevel     string `json:"risk_level"`
@@ -446,8 +454,11 @@ func newEventID() string {
 
 // SubmitEvent stores the event and queues one enrichment job per artifact, in one
 // transaction; it returns at once. A malformed event (no artifacts, an unknown type,
-// an empty value) is an error wrapping ErrInvalidEvent; a value that is not a valid
-// observable of its type is accepted and ends as an artifact in error.
+// an empty value, a file id with a value or of another type than file, a file id that
+// names no file of the event's site) is an error wrapping ErrInvalidEvent; a value
+// that is not a valid observable of its type is accepted and ends as an artifact in
+// error. The event's incident, if any, must be of the event's site (an error
+// wrapping store.ErrNotFound when there is no such incident).
 func (s *Service) SubmitEvent(ctx context.Context, ev NewEvent) (Event, error) {
 	if len(ev.Artifacts) == 0 {
 		return Event{}, fmt.Errorf("%w: no artifacts", ErrInvalidEvent)
@@ -455,20 +466,25 @@ func (s *Service) SubmitEvent(ctx context.Context, ev NewEvent) (Event, error) {
 	if len(ev.Artifacts) > MaxArtifacts {
 		return Event{}, fmt.Errorf("%w: %d artifacts, at most %d", ErrInvalidEvent, len(ev.Artifacts), MaxArtifacts)
 	}
-	rec := store.Event{ID: newEventID(), Site: ev.Site, RiskLevelCode: risk.NA.Code()}
+	rec := store.Event{ID: newEventID(), Site: ev.Site, IncidentID: ev.IncidentID, RiskLevelCode: risk.NA.Code()}
 	for i, a := range ev.Artifacts {
 		kind, err := ioc.ParseKind(string(a.Type))
 		if err != nil {
 			return Event{}, fmt.Errorf("%w: artifact %d: type: %w", ErrInvalidEvent, i, err)
 		}
 		v := strings.TrimSpace(a.Value)
-		if v == "" {
+		switch {
+		case a.FileID != "" && kind != ioc.KindFile:
+			return Event{}, fmt.Errorf("%w: artifact %d: file_id is for a file artifact, not %s", ErrInvalidEvent, i, kind)
+		case a.FileID != "" && v != "":
+			return Event{}, fmt.Errorf("%w: artifact %d: a value or a file_id, not both (the file's sha256 is the value)", ErrInvalidEvent, i)
+		case a.FileID != "":
+		case v == "":
 			return Event{}, fmt.Errorf("%w: artifact %d: empty value", ErrInvalidEvent, i)
-		}
-		if len(v) > MaxValueLength {
+		case len(v) > MaxValueLength:
 			return Event{}, fmt.Errorf("%w: artifact %d: value longer than %d bytes", ErrInvalidEvent, i, MaxValueLength)
 		}
-		rec.Artifacts = append(rec.Artifacts, store.Artifact{Type: kind, Value: v})
+		rec.Artifacts = append(rec.Artifacts, store.Artifact{Type: kind, Value: v, FileID: a.FileID})
 	}
 	created, err := s.st.CreateEvent(ctx, rec, func(ctx context.Context, tx *sql.Tx) error {
 		params := make([]river.InsertManyParams, len(rec.Artifacts))
@@ -478,6 +494,9 @@ func (s *Service) SubmitEvent(ctx context.Context, ev NewEvent) (Event, error) {
 		_, err := s.river.InsertManyFastTx(ctx, tx, params)
 		return err
 	})
+	if fe := (*store.ArtifactFileError)(nil); errors.As(err, &fe) {
+		return Event{}, fmt.Errorf("%w: %w", ErrInvalidEvent, fe)
+	}
 	if err != nil {
 		return Event{}, fmt.Errorf("enrich: submit event: %w", err)
 	}
@@ -495,10 +514,10 @@ func (s *Service) GetEvent(ctx context.Context, id string) (Event, error) {
 	return toEvent(ev), nil
 }
 
-// ListEvents returns the newest events (without their artifacts) of the given sites
-// (nil: every site), at most limit.
-func (s *Service) ListEvents(ctx context.Context, sites []string, limit int) ([]Event, error) {
-	evs, err := s.st.ListEvents(ctx, sites, limit)
+// ListEvents returns a page of the events (without their artifacts) that f selects,
+// newest first.
+func (s *Service) ListEvents(ctx context.Context, f store.EventFilter, p store.Page) ([]Event, error) {
+	evs, err := s.st.ListEvents(ctx, f, p)
 	if err != nil {
 		return nil, err
 	}
@@ -532,13 +551,13 @@ func levelName(code int) string {
 
 func toEvent(ev store.Event) Event {
 	out := Event{
-		ID: ev.ID, Site: ev.Site, Status: ev.Status,
+		ID: ev.ID, Site: ev.Site, IncidentID: ev.IncidentID, Status: ev.Status,
 		RiskLevel: levelName(ev.RiskLevelCode), RiskLevelCode: ev.RiskLevelCode,
 		ArtifactsDone: ev.FinishedCount, ArtifactsTotal: ev.ArtifactCount, CreatedAt: ev.CreatedAt, UpdatedAt: ev.UpdatedAt,
 	}
 	for _, a := range ev.Artifacts {
 		out.Artifacts = append(out.Artifacts, ArtifactResult{
-			Type: a.Type, Value: a.Value, Status: a.Status,
+			Type: a.Type, Value: a.Value, FileID: a.FileID, Status: a.Status,
 			RiskLevel: levelName(a.RiskLevelCode), RiskLevelCode: a.RiskLevelCode, RiskReason: a.RiskReason,
 			Connection: a.Connection, ObjectID: a.ObjectID, Error: a.Error,
 		})
@@ -546,7 +565,8 @@ func toEvent(ev store.Event) Event {
 	return out
 }
 
-// eventRisk is the event's risk from its final artifacts: the highest of them.
+// eventRisk is the event's risk from its final artifacts, and an incident's from its
+// events: the highest of them.
 func eventRisk(states []store.ArtifactState) int {
 	levels := make([]risk.Level, len(states))
 	for i, st := range states {

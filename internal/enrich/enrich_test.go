@@ -182,11 +182,11 @@ func testEnrichSiteScoping(t *testing.T, b string) {
 	if _, err := s.SubmitEvent(e.ctx, enrich.NewEvent{Site: "paris", Artifacts: []enrich.Artifact{{Type: ioc.KindIP, Value: "1.2.3.4"}}}); err != nil {
 		t.Fatal(err)
 	}
-	lyon, err := s.ListEvents(e.ctx, []string{"lyon"}, 10)
+	lyon, err := s.ListEvents(e.ctx, store.EventFilter{Sites: []string{"lyon"}}, store.Page{Limit: 10})
 	if err != nil || len(lyon) != 1 || lyon[0].ID != ev.ID {
 		t.Fatalf("ListEvents(lyon) = %+v, %v", lyon, err)
 	}
-	all, err := s.ListEvents(e.ctx, nil, 10)
+	all, err := s.ListEvents(e.ctx, store.EventFilter{}, store.Page{Limit: 10})
 	if err != nil || len(all) != 2 {
 		t.Fatalf("ListEvents(all) = %d events, %v", len(all), err)
 	}
@@ -201,15 +201,18 @@ func testSubmitEventValidation(t *testing.T, b string) {
 	e := newEnv(t, b, vtsim.Options{})
 	s := e.service(enrich.Options{})
 	for name, ev := range map[string]enrich.NewEvent{
-		"no artifacts": {Site: "x"},
-		"unknown type": {Artifacts: []enrich.Artifact{{Type: "email", Value: "a@b.c"}}},
-		"empty value":  {Artifacts: []enrich.Artifact{{Type: ioc.KindIP, Value: " "}}},
+		"no artifacts":      {Site: "x"},
+		"unknown type":      {Artifacts: []enrich.Artifact{{Type: "email", Value: "a@b.c"}}},
+		"empty value":       {Artifacts: []enrich.Artifact{{Type: ioc.KindIP, Value: " "}}},
+		"file id of an ip":  {Artifacts: []enrich.Artifact{{Type: ioc.KindIP, FileID: "f_1"}}},
+		"file id and value": {Artifacts: []enrich.Artifact{{Type: ioc.KindFile, Value: "44d88612fea8a8f36de82e1278abb02f", FileID: "f_1"}}},
+		"unknown file id":   {Artifacts: []enrich.Artifact{{Type: ioc.KindFile, FileID: "f_missing"}}},
 	} {
 		if _, err := s.SubmitEvent(e.ctx, ev); !errors.Is(err, enrich.ErrInvalidEvent) {
 			t.Errorf("%s: err = %v, want ErrInvalidEvent", name, err)
 		}
 	}
-	if evs, _ := s.ListEvents(e.ctx, nil, 10); len(evs) != 0 {
+	if evs, _ := s.ListEvents(e.ctx, store.EventFilter{}, store.Page{Limit: 10}); len(evs) != 0 {
 		t.Errorf("rejected events were stored: %+v", evs)
 	}
 }

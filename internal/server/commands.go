@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,21 +18,26 @@ import (
 )
 
 // handleCommand runs POST /api/v1/commands/{command}. The body is the request's JSON
-// form (command.Request) with two members of the API's own: "connection", the stored
-// connection to run on, and "file_source", which limits the files a command that
-// takes files sees to those uploaded with that source. The request is looked up and
-// checked once, by Prepare.
+// form (command.Request) with members of the API's own: "connection", the stored
+// connection to run on; "file_source", which limits the files a command that takes
+// files sees to those of that source; and "site", the site of the playbook files a
+// command that writes files keeps. The request is looked up and checked once, by
+// Prepare.
 func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, u *store.User) error {
 	var req command.Request
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
 	req.Command = r.PathValue("command")
-	var connName, fileSource string
+	var connName, fileSource, site string
 	if _, err := req.Take("connection", &connName); err != nil {
 		return commandRefused(err)
 	}
 	hasSource, err := req.Take("file_source", &fileSource)
+	if err != nil {
+		return commandRefused(err)
+	}
+	hasSite, err := req.Take("site", &site)
 	if err != nil {
 		return commandRefused(err)
 	}
@@ -49,8 +53,16 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, u *store.
 		if !cmd.TakesFiles {
 			return badRequest("file_source is an option of %s only", strings.Join(s.takesFiles, ", "))
 		}
-		if !slices.Contains(store.FileSources(), fileSource) {
-			return badRequest("file_source %q is not %s", fileSource, orList(store.FileSources()))
+		if fileSource, err = store.ParseFileSource(fileSource); err != nil {
+			return badRequest("file_source: %v", err)
+		}
+	}
+	if hasSite && !cmd.WritesFiles {
+		return badRequest("site is an option of %s only (the site of the files they keep)", strings.Join(s.writesFiles, ", "))
+	}
+	if cmd.WritesFiles {
+		if site, err = siteFor(u, site); err != nil {
+			return err
 		}
 	}
 	format, err := exportFormat(r)
@@ -77,8 +89,12 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, u *store.
 		// The inputs are ids of uploaded files that the user's sites see, of the asked
 		// source if one is given.
 		d.Files = s.files.Source(func(f store.StoredFile) bool {
-			return seesSite(u, f.Site) && (fileSource == "" || f.Source == fileSource)
+			return seesSite(u, f.Site) && (fileSource == "" || f.InSource(fileSource))
 		})
+	}
+	if cmd.WritesFiles {
+		// What it makes is kept in the file store, as playbook files of the site.
+		d.Keep = playbookFiles{s: s, site: site, user: u.Name}
 	}
 
 	// A command that follows analyses may run for its timeout; the answer's deadline

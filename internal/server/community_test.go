@@ -44,7 +44,7 @@ func TestCommandsCommunityOverREST(t *testing.T) {
 	}{
 		{"add-vote", map[string]any{"inputs": []string{"8.8.8.8"}, "verdict": "meh"}, "harmless or malicious"},
 		{"add-comment", map[string]any{"inputs": []string{"8.8.8.8"}}, "comment"},
-		{"download-file", map[string]any{"inputs": []string{eicarMD5}}, "from the CLI"},
+		{"download-file", map[string]any{"inputs": []string{eicarMD5}, "out_dir": "/tmp"}, "out_dir is not available over REST"},
 	} {
 		if p := e.do(t, "POST", "/api/v1/commands/"+tc.command, "paris", tc.body).problem(t, 400); !strings.Contains(p.Detail, tc.detail) {
 			t.Errorf("%s: %s", tc.command, p.Detail)

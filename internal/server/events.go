@@ -18,7 +18,7 @@ import (
 type Enricher interface {
 	SubmitEvent(ctx context.Context, ev enrich.NewEvent) (enrich.Event, error)
 	GetEvent(ctx context.Context, id string) (enrich.Event, error)
-	ListEvents(ctx context.Context, sites []string, limit int) ([]enrich.Event, error)
+	ListEvents(ctx context.Context, f store.EventFilter, p store.Page) ([]enrich.Event, error)
 	HealthHistory(ctx context.Context, conn string, limit int) ([]enrich.HealthCheck, error)
 	CheckConnection(ctx context.Context, conn string) (enrich.HealthCheck, error)
 }
@@ -51,8 +51,9 @@ func limitParam(r *http.Request, def, max int) (int, error) {
 
 // eventBody is the body of POST /api/v1/events.
 type eventBody struct {
-	Site      string            `json:"site"`
-	Artifacts []enrich.Artifact `json:"artifacts"`
+	Site       string            `json:"site"`
+	IncidentID string            `json:"incident_id"`
+	Artifacts  []enrich.Artifact `json:"artifacts"`
 }
 
 func (s *Server) handleSubmitEvent(w http.ResponseWriter, r *http.Request, u *store.User) error {
@@ -64,11 +65,21 @@ func (s *Server) handleSubmitEvent(w http.ResponseWriter, r *http.Request, u *st
 	if err := decodeJSON(w, r, &body); err != nil {
 		return err
 	}
-	site, err := siteFor(u, body.Site)
-	if err != nil {
+	var site string
+	if body.IncidentID != "" {
+		// An event of an incident is of the incident's site.
+		inc, err := s.incidentFor(r.Context(), u, body.IncidentID)
+		if err != nil {
+			return err
+		}
+		if body.Site != "" && body.Site != inc.Site {
+			return badRequest("incident %s is of site %q, not %q: an event of it is of its site", inc.ID, inc.Site, body.Site)
+		}
+		site = inc.Site
+	} else if site, err = siteFor(u, body.Site); err != nil {
 		return err
 	}
-	ev, err := en.SubmitEvent(r.Context(), enrich.NewEvent{Site: site, Artifacts: body.Artifacts})
+	ev, err := en.SubmitEvent(r.Context(), enrich.NewEvent{Site: site, IncidentID: body.IncidentID, Artifacts: body.Artifacts})
 	if errors.Is(err, enrich.ErrInvalidEvent) {
 		return badRequest("%v", err)
 	}
@@ -80,23 +91,43 @@ func (s *Server) handleSubmitEvent(w http.ResponseWriter, r *http.Request, u *st
 	return nil
 }
 
+// eventsOut is the answer of GET /api/v1/events.
+type eventsOut struct {
+	Events     []enrich.Event `json:"events"`
+	NextCursor string         `json:"next_cursor,omitempty"`
+}
+
+// handleListEvents answers the events of the user's sites, newest first, in pages,
+// those of an incident (?incident=, one the user sees) only when asked.
 func (s *Server) handleListEvents(w http.ResponseWriter, r *http.Request, u *store.User) error {
 	en, err := s.enricher()
 	if err != nil {
 		return err
 	}
-	limit, err := limitParam(r, 100, 1000)
+	page, err := pageParams(r)
 	if err != nil {
 		return err
 	}
-	evs, err := en.ListEvents(r.Context(), userSites(u), limit)
+	f := store.EventFilter{Sites: userSites(u)}
+	if id := r.URL.Query().Get("incident"); id != "" {
+		if _, err := s.incidentFor(r.Context(), u, id); err != nil {
+			return err
+		}
+		f.Incident = id
+	}
+	evs, err := en.ListEvents(r.Context(), f, page)
 	if err != nil {
 		return internal(err)
 	}
+	out := eventsOut{Events: evs}
 	if evs == nil {
-		evs = []enrich.Event{}
+		out.Events = []enrich.Event{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"events": evs})
+	if len(evs) > 0 {
+		last := evs[len(evs)-1]
+		out.NextCursor = store.NextCursor(page, len(evs), store.Cursor{CreatedAt: last.CreatedAt, ID: last.ID}).String()
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

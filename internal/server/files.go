@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,38 +17,57 @@ import (
 
 // fileOut is an uploaded file as the API shows it.
 type fileOut struct {
-	ID        string    `json:"id"`
-	SHA256    string    `json:"sha256"`
-	Size      int64     `json:"size"`
-	Name      string    `json:"name"`
-	Source    string    `json:"source"`
-	Site      string    `json:"site"`
+	ID     string `json:"id"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+	Name   string `json:"name"`
+	Source string `json:"source"`
+	Site   string `json:"site"`
+	// IncidentID is the incident the file is attached to.
+	IncidentID string `json:"incident_id,omitempty"`
+	// Artifact: an event's artifact was posted as the file, which makes it an
+	// artifact file whatever its source.
+	Artifact  bool      `json:"artifact,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
 func showFile(f store.StoredFile) fileOut {
-	return fileOut{ID: f.ID, SHA256: f.SHA256, Size: f.Size, Name: f.Name, Source: f.Source, Site: f.Site, CreatedAt: f.CreatedAt}
+	return fileOut{ID: f.ID, SHA256: f.SHA256, Size: f.Size, Name: f.Name, Source: f.Source, Site: f.Site,
+		IncidentID: f.IncidentID, Artifact: f.Artifact, CreatedAt: f.CreatedAt}
 }
 
-func (s *Server) handleUploadFile(w http.ResponseWriter, r *http.Request, u *store.User) error {
+// upload is a multipart upload read by readUpload: the file's content staged in the
+// file store, its name, and the form's other fields.
+type upload struct {
+	staged *store.Staged
+	name   string
+	fields map[string]string
+}
+
+// readUpload reads a multipart/form-data body: one "file" part, streamed to the file
+// store up to Config.MaxFileSize (413 past it), and the fields named in fields (each
+// at most 256 bytes); anything else is refused. The caller discards up.staged unless
+// it keeps it. usage says what the body holds, for the error of another content type.
+func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, fields []string, usage string) (up upload, err error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" {
-		return &apiError{status: http.StatusUnsupportedMediaType, typ: ProblemInvalidRequest,
-			detail: "upload the file as multipart/form-data with a \"file\" part and a \"source\" field"}
+		return up, &apiError{status: http.StatusUnsupportedMediaType, typ: ProblemInvalidRequest,
+			detail: "upload the file as multipart/form-data " + usage}
 	}
 	// The whole body is bounded by the file limit plus room for the other fields.
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxFileSize+MaxJSONBody)
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return badRequest("bad multipart body: %v", err)
+		return up, badRequest("bad multipart body: %v", err)
 	}
-	var (
-		rec  store.StoredFile
-		up   *store.Staged // the file's content, until it is committed
-		site string
-	)
 	// Content of a refused upload is not kept.
-	defer func() { up.Discard() }()
+	defer func() {
+		if err != nil {
+			up.staged.Discard()
+			up.staged = nil
+		}
+	}()
+	up.fields = map[string]string{}
 	for {
 		p, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -56,72 +76,89 @@ func (s *Server) handleUploadFile(w http.ResponseWriter, r *http.Request, u *sto
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				return err
+				return up, err
 			}
-			return badRequest("bad multipart body: %v", err)
+			return up, badRequest("bad multipart body: %v", err)
 		}
-		switch p.FormName() {
-		case "file":
-			if up != nil {
-				return badRequest("one \"file\" part per upload")
+		switch name := p.FormName(); {
+		case name == "file":
+			if up.staged != nil {
+				return up, badRequest("one \"file\" part per upload")
 			}
-			up, err = s.files.Stage(p, s.cfg.MaxFileSize)
+			up.staged, err = s.files.Stage(p, s.cfg.MaxFileSize)
 			if err != nil {
 				var mbe *http.MaxBytesError
 				var tle *store.TooLargeError
 				if errors.As(err, &mbe) || errors.As(err, &tle) {
-					return &apiError{status: http.StatusRequestEntityTooLarge, typ: ProblemTooLarge,
+					return up, &apiError{status: http.StatusRequestEntityTooLarge, typ: ProblemTooLarge,
 						detail: fmt.Sprintf("the file is larger than the limit of %d bytes", s.cfg.MaxFileSize)}
 				}
-				return internal(err)
+				return up, internal(err)
 			}
-			rec.SHA256, rec.Size = up.SHA256, up.Size
-			rec.Name = filepath.Base(strings.ReplaceAll(p.FileName(), `\`, "/"))
-			if rec.Name == "." || rec.Name == "/" {
-				rec.Name = ""
+			up.name = filepath.Base(strings.ReplaceAll(p.FileName(), `\`, "/"))
+			if up.name == "." || up.name == "/" {
+				up.name = ""
 			}
-		case "source", "site":
+		case slices.Contains(fields, name):
 			b, err := io.ReadAll(io.LimitReader(p, 256))
 			if err != nil {
-				return badRequest("bad multipart body: %v", err)
+				return up, badRequest("bad multipart body: %v", err)
 			}
-			if p.FormName() == "source" {
-				rec.Source = strings.TrimSpace(string(b))
-			} else {
-				site = string(b)
-			}
+			up.fields[name] = string(b)
 		default:
-			return badRequest("unknown form field %q (want file, source and optionally site)", p.FormName())
+			want := "file"
+			if len(fields) > 0 {
+				want = "file and optionally " + orList(fields)
+			}
+			return up, badRequest("unknown form field %q (want %s)", name, want)
 		}
 		p.Close()
 	}
-	if up == nil {
-		return badRequest("no \"file\" part in the upload")
+	if up.staged == nil {
+		return up, badRequest("no \"file\" part in the upload")
 	}
-	switch {
-	case rec.Source == "":
-		return badRequest("the \"source\" field is required: %s", orList(store.FileSources()))
-	case !slices.Contains(store.FileSources(), rec.Source):
-		return badRequest("source %q is not %s", rec.Source, orList(store.FileSources()))
+	if err := store.CheckText("file name", up.name); err != nil {
+		return up, badRequest("%v", err)
 	}
-	if rec.Site, err = siteFor(u, site); err != nil {
-		return err
-	}
-	rec.ID, rec.Uploader = newID("f_"), u.Name
-	if err := up.Commit(); err != nil {
-		return internal(err)
-	}
-	if err := s.cfg.Store.CreateFile(r.Context(), rec); err != nil {
-		return internal(err)
-	}
-	rec, err = s.cfg.Store.GetFile(r.Context(), rec.ID)
+	return up, nil
+}
+
+// keepUpload records an upload read by readUpload as rec, answers 201 with the file
+// and logs it.
+func (s *Server) keepUpload(w http.ResponseWriter, r *http.Request, up upload, rec store.StoredFile) error {
+	defer up.staged.Discard()
+	rec.ID, rec.Name = newID("f_"), up.name
+	f, err := s.files.Keep(r.Context(), up.staged, rec)
 	if err != nil {
 		return internal(err)
 	}
-	s.log.InfoContext(r.Context(), "file uploaded", "id", rec.ID, "sha256", rec.SHA256, "size", rec.Size, "source", rec.Source, "site", rec.Site)
-	w.Header().Set("Location", "/api/v1/files/"+rec.ID)
-	writeJSON(w, http.StatusCreated, showFile(rec))
+	s.log.InfoContext(r.Context(), "file uploaded", "id", f.ID, "sha256", f.SHA256, "size", f.Size, "source", f.Source,
+		"site", f.Site, "incident", f.IncidentID)
+	w.Header().Set("Location", "/api/v1/files/"+f.ID)
+	writeJSON(w, http.StatusCreated, showFile(f))
 	return nil
+}
+
+func (s *Server) handleUploadFile(w http.ResponseWriter, r *http.Request, u *store.User) error {
+	up, err := s.readUpload(w, r, []string{"source", "site"}, `with a "file" part and a "source" field`)
+	if err != nil {
+		return err
+	}
+	rec := store.StoredFile{Uploader: u.Name}
+	src, ok := up.fields["source"]
+	if !ok {
+		up.staged.Discard()
+		return badRequest("the \"source\" field is required: %s", orList(store.FileSources()))
+	}
+	if rec.Source, err = store.ParseFileSource(src); err != nil {
+		up.staged.Discard()
+		return badRequest("%v", err)
+	}
+	if rec.Site, err = siteFor(u, up.fields["site"]); err != nil {
+		up.staged.Discard()
+		return err
+	}
+	return s.keepUpload(w, r, up, rec)
 }
 
 func (s *Server) handleGetFile(w http.ResponseWriter, r *http.Request, u *store.User) error {
@@ -138,4 +175,78 @@ func (s *Server) handleGetFile(w http.ResponseWriter, r *http.Request, u *store.
 	}
 	writeJSON(w, http.StatusOK, showFile(f))
 	return nil
+}
+
+// filesOut is the answer of GET /api/v1/files.
+type filesOut struct {
+	Files []fileOut `json:"files"`
+	// NextCursor, when there may be more, is the ?cursor= of the next page.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// handleListFiles answers the files of the user's sites, newest first, of a source
+// (?source=) and of an incident (?incident=, which must be one the user sees).
+func (s *Server) handleListFiles(w http.ResponseWriter, r *http.Request, u *store.User) error {
+	page, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	f := store.FileFilter{Sites: userSites(u)}
+	if src := q.Get("source"); src != "" {
+		if f.Source, err = store.ParseFileSource(src); err != nil {
+			return badRequest("source: %v", err)
+		}
+	}
+	if id := q.Get("incident"); id != "" {
+		if _, err := s.incidentFor(r.Context(), u, id); err != nil {
+			return err
+		}
+		f.Incident = id
+	}
+	files, err := s.cfg.Store.ListFiles(r.Context(), f, page)
+	if err != nil {
+		return internal(err)
+	}
+	out := filesOut{Files: make([]fileOut, len(files))}
+	for i, f := range files {
+		out.Files[i] = showFile(f)
+	}
+	if len(files) > 0 {
+		out.NextCursor = store.NextCursor(page, len(files), files[len(files)-1].Cursor()).String()
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// pageParams reads ?limit= (1 to 1000, default 100) and ?cursor= (a next_cursor this
+// list gave).
+func pageParams(r *http.Request) (store.Page, error) {
+	limit, err := limitParam(r, store.DefaultPageLimit, 1000)
+	if err != nil {
+		return store.Page{}, err
+	}
+	after, err := store.ParseCursor(r.URL.Query().Get("cursor"))
+	if err != nil {
+		return store.Page{}, badRequest("cursor: %v", err)
+	}
+	return store.Page{Limit: limit, After: after}, nil
+}
+
+// playbookFiles keeps the files a command makes over REST (command.FileKeeper): in
+// the file store, as playbook files of site, uploaded by user.
+type playbookFiles struct {
+	s          *Server
+	site, user string
+}
+
+// Keep implements command.FileKeeper.
+func (k playbookFiles) Keep(ctx context.Context, write func(io.Writer) (string, error)) (string, error) {
+	f, err := k.s.files.Add(ctx, store.StoredFile{ID: newID("f_"), Source: store.FileSourcePlaybook, Site: k.site, Uploader: k.user},
+		k.s.cfg.MaxFileSize, write)
+	if err != nil {
+		return "", err
+	}
+	k.s.log.InfoContext(ctx, "playbook file kept", "id", f.ID, "sha256", f.SHA256, "size", f.Size, "site", f.Site)
+	return f.ID, nil
 }

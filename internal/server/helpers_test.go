@@ -79,6 +79,8 @@ type envOpts struct {
 	trustedProxies []netip.Prefix
 	// commands, when set, is the server's registry of commands.
 	commands server.Commands
+	// premiumKeys are the emulator's premium keys (vtsim.Options.PremiumKeys).
+	premiumKeys []string
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -100,7 +102,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim := vtsim.MustNew(vtsim.Options{DataDir: o.simData, Latency: o.simLatency})
+	sim := vtsim.MustNew(vtsim.Options{DataDir: o.simData, Latency: o.simLatency, PremiumKeys: o.premiumKeys})
 	simSrv := httptest.NewServer(sim)
 	t.Cleanup(simSrv.Close)
 
@@ -285,6 +287,19 @@ func (e *env) send(t testing.TB, req *http.Request, user string) resp {
 // upload posts a file as user with the given form fields.
 func (e *env) upload(t testing.TB, user, name string, content []byte, fields map[string]string) resp {
 	t.Helper()
+	return e.uploadTo(t, "/api/v1/files", user, name, content, fields)
+}
+
+// attach attaches a file to incident id as user.
+func (e *env) attach(t testing.TB, id, user, name string, content []byte) resp {
+	t.Helper()
+	return e.uploadTo(t, "/api/v1/incidents/"+id+"/attachments", user, name, content, nil)
+}
+
+// uploadTo posts a multipart upload of a file (when content is not nil) and fields to
+// path as user.
+func (e *env) uploadTo(t testing.TB, path, user, name string, content []byte, fields map[string]string) resp {
+	t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	for k, v := range fields {
@@ -295,7 +310,7 @@ func (e *env) upload(t testing.TB, user, name string, content []byte, fields map
 		fw.Write(content)
 	}
 	mw.Close()
-	req, _ := http.NewRequest("POST", e.http.URL+"/api/v1/files", &buf)
+	req, _ := http.NewRequest("POST", e.http.URL+path, &buf)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	return e.send(t, req, user)
 }

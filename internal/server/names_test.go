@@ -7,6 +7,7 @@ import (
 
 	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/server"
+	"github.com/vtsoar/vtsoar/internal/store"
 )
 
 // An api_key holding CR or LF (or any control character) is refused with 400: stored,
@@ -53,7 +54,7 @@ func TestControlCharactersRefused(t *testing.T) {
 	if _, err := e.st.GetConnection(ctx, "ok"); err == nil {
 		t.Fatal("a connection with a bad site or user was stored")
 	}
-	if list, _ := e.st.ListEvents(ctx, nil, 100); len(list) != 0 {
+	if list, _ := e.st.ListEvents(ctx, store.EventFilter{}, store.Page{}); len(list) != 0 {
 		t.Fatalf("events stored: %+v", list)
 	}
 	// The key given well works: commands on the connection answer 200.

@@ -60,13 +60,16 @@ func (s schema) MarshalJSON() ([]byte, error) {
 // buildOpenAPI fills the placeholders of base: CommandName with the names of cmds,
 // CommandRequest with the members of their requests (the union of their options,
 // each saying which commands take it, and the run's options) and the API's own
-// (command, connection, inputs, file_source).
+// (command, connection, inputs, file_source, site).
 func buildOpenAPI(base []byte, cmds []*command.Command) ([]byte, error) {
-	var names, files []string
+	var names, files, writers []string
 	for _, c := range cmds {
 		names = append(names, c.Name)
 		if c.TakesFiles {
 			files = append(files, c.Name)
+		}
+		if c.WritesFiles {
+			writers = append(writers, c.Name)
 		}
 	}
 	commandName := schema{{"type", "string"}, {"enum", names},
@@ -116,7 +119,12 @@ func buildOpenAPI(base []byte, cmds []*command.Command) ([]byte, error) {
 		}
 		props = append(props, member{f.JSONName(), s})
 	}
-	props = append(props, member{"file_source", schema{{"$ref", "#/components/schemas/FileSource"}}})
+	props = append(props,
+		member{"file_source", schema{{"description", "only the uploaded files of this source; " + strings.Join(files, ", ")},
+			{"$ref", "#/components/schemas/FileSource"}}},
+		member{"site", schema{{"type", "string"},
+			{"description", "the site of the playbook files the command keeps (default: the user's only site, or \"default\" for a user of every site); " +
+				strings.Join(writers, ", ")}}})
 	commandRequest := schema{{"type", "object"}, {"additionalProperties", false}, {"properties", props}}
 
 	doc := base

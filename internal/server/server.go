@@ -1,5 +1,5 @@
 // Package server is vtsoar's REST API (`vtsoar serve`): the integration commands,
-// connections, events, files and jobs under /api/v1, an OpenAPI 3.1 document that
+// connections, events, incidents, files and jobs under /api/v1, an OpenAPI 3.1 document that
 // describes them, Prometheus metrics, a health check and, at /, the web console
 // (package console), which goes through the same API and so the same authorisation.
 //
@@ -21,9 +21,9 @@
 // the connections they may use) or admin (all of that, and manage connections and
 // read users). A user belongs to sites (tenants), or to every site ("*"). A connection
 // lists the users who may run it (empty: every user) and the sites it serves (empty:
-// every site); an analyst may run it only when both allow. An event belongs to one
-// site and only users of that site see it: another site's event answers 404, as a
-// missing one does, so that ids do not reveal what other sites have.
+// every site); an analyst may run it only when both allow. An event, an incident or a
+// file belongs to one site and only users of that site see it: another site's answers
+// 404, as a missing one does, so that ids do not reveal what other sites have.
 //
 // # Errors
 //
@@ -143,12 +143,13 @@ type Server struct {
 	metrics *Metrics
 	files   *store.FileStore
 	conns   *connclient.Pool
-	// commands checks the commands' requests; takesFiles names the commands that
-	// take files (file_source).
-	commands   Commands
-	takesFiles []string
-	routes     []route
-	console    *console.Console
+	// commands checks the commands' requests; takesFiles and writesFiles name the
+	// commands that take files (file_source) and those that write them (site).
+	commands    Commands
+	takesFiles  []string
+	writesFiles []string
+	routes      []route
+	console     *console.Console
 	// metricsToken is the SHA-256 of Config.MetricsToken (nil: none).
 	metricsToken []byte
 	gateway      *gateway.Gateway
@@ -196,6 +197,9 @@ func New(cfg Config) (*Server, error) {
 	for _, c := range command.All() {
 		if c.TakesFiles {
 			s.takesFiles = append(s.takesFiles, c.Name)
+		}
+		if c.WritesFiles {
+			s.writesFiles = append(s.writesFiles, c.Name)
 		}
 	}
 	if s.console, err = console.New(console.Config{API: s, Authenticate: s.authenticate, AsUser: asUser, Secure: s.secure,
@@ -353,7 +357,13 @@ func (s *Server) table() []route {
 		{method: "GET", path: "/api/v1/events", access: analyst, handle: s.handleListEvents},
 		{method: "GET", path: "/api/v1/events/{id}", access: analyst, handle: s.handleGetEvent},
 
+		{method: "POST", path: "/api/v1/incidents", access: analyst, handle: s.handleCreateIncident},
+		{method: "GET", path: "/api/v1/incidents", access: analyst, handle: s.handleListIncidents},
+		{method: "GET", path: "/api/v1/incidents/{id}", access: analyst, handle: s.handleGetIncident},
+		{method: "POST", path: "/api/v1/incidents/{id}/attachments", access: analyst, handle: s.handleAttach, read: uploadReadTimeout},
+
 		{method: "POST", path: "/api/v1/files", access: analyst, handle: s.handleUploadFile, read: uploadReadTimeout},
+		{method: "GET", path: "/api/v1/files", access: analyst, handle: s.handleListFiles},
 		{method: "GET", path: "/api/v1/files/{id}", access: analyst, handle: s.handleGetFile},
 
 		{method: "GET", path: "/api/v1/jobs", access: anyRole, handle: s.handleJobs},

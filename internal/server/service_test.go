@@ -251,6 +251,15 @@ func TestEveryEndpointNeverReturnsTheKey(t *testing.T) {
 	var f fileJSON
 	r.json(t, &f)
 	ok("GET", "/api/v1/files/"+f.ID, nil, 200)
+	r = ok("POST", "/api/v1/incidents", map[string]any{"title": "Phishing"}, 201)
+	var inc incidentJSON
+	r.json(t, &inc)
+	ok("GET", "/api/v1/incidents", nil, 200)
+	ok("GET", "/api/v1/incidents/"+inc.ID, nil, 200)
+	if r := e.attach(t, inc.ID, admin, "mail.eml", []byte("From: x")); r.status != 201 {
+		t.Fatalf("attach = %d %s", r.status, r.body)
+	}
+	ok("GET", "/api/v1/files?incident="+inc.ID, nil, 200)
 	ok("GET", "/api/v1/jobs", nil, 200)
 	ok("GET", "/api/v1/users", nil, 200)
 	r = ok("POST", "/api/v1/gateway-keys", map[string]any{"name": "misp", "connection": "emu", "priority": "batch", "max_wait": "5s"}, 201)

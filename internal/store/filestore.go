@@ -63,16 +63,24 @@ type Staged struct {
 // fails with a *TooLargeError (and an error of r is returned as it is). The caller
 // commits or discards it.
 func (fs *FileStore) Stage(r io.Reader, max int64) (*Staged, error) {
+	return fs.StageFrom(func(w io.Writer) error {
+		_, err := io.Copy(w, r)
+		return err
+	}, max)
+}
+
+// StageFrom stages what write writes, as Stage does what it reads: at most max bytes
+// (a write past them fails with a *TooLargeError, which write returns); an error of
+// write discards what it wrote.
+func (fs *FileStore) StageFrom(write func(w io.Writer) error, max int64) (*Staged, error) {
 	tmp, err := os.CreateTemp(fs.dir, ".upload-*")
 	if err != nil {
 		return nil, err
 	}
 	st := &Staged{fs: fs, tmp: tmp.Name()}
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, max+1))
-	if err == nil && n > max {
-		err = &TooLargeError{Limit: max}
-	}
+	lw := &limitWriter{w: io.MultiWriter(tmp, h), max: max}
+	err = write(lw)
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -83,8 +91,54 @@ func (fs *FileStore) Stage(r io.Reader, max int64) (*Staged, error) {
 		st.Discard()
 		return nil, err
 	}
-	st.SHA256, st.Size = hex.EncodeToString(h.Sum(nil)), n
+	st.SHA256, st.Size = hex.EncodeToString(h.Sum(nil)), lw.n
 	return st, nil
+}
+
+// limitWriter writes at most max bytes to w; a write past them writes nothing and
+// fails with a *TooLargeError.
+type limitWriter struct {
+	w      io.Writer
+	max, n int64
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if l.n+int64(len(p)) > l.max {
+		return 0, &TooLargeError{Limit: l.max}
+	}
+	n, err := l.w.Write(p)
+	l.n += int64(n)
+	return n, err
+}
+
+// Keep commits staged content and records it as rec (its SHA256 and Size from st),
+// and returns the record as stored. Nothing is recorded when the commit fails; the
+// content stays at its address when the record fails (another record may share it).
+func (fs *FileStore) Keep(ctx context.Context, st *Staged, rec StoredFile) (StoredFile, error) {
+	rec.SHA256, rec.Size = st.SHA256, st.Size
+	if err := st.Commit(); err != nil {
+		return StoredFile{}, err
+	}
+	if err := fs.meta.CreateFile(ctx, rec); err != nil {
+		return StoredFile{}, err
+	}
+	return fs.meta.GetFile(ctx, rec.ID)
+}
+
+// Add stores what write writes (at most max bytes, as StageFrom) as the file rec,
+// named by write's answer, and returns the record as stored: the file a command makes
+// over REST (a playbook file), written straight to the store.
+func (fs *FileStore) Add(ctx context.Context, rec StoredFile, max int64, write func(w io.Writer) (name string, err error)) (StoredFile, error) {
+	st, err := fs.StageFrom(func(w io.Writer) error {
+		var err error
+		rec.Name, err = write(w)
+		return err
+	}, max)
+	if err != nil {
+		return StoredFile{}, err
+	}
+	defer st.Discard()
+	return fs.Keep(ctx, st, rec)
 }
 
 // Commit moves the staged content to its content address (kept as it is when the same

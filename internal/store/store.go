@@ -1,14 +1,15 @@
 // Package store persists what vtsoar shares between runs and processes: stored
 // connections (with their API keys sealed by internal/secret), the quota ledger that
 // every process on one key consults before spending a request, the cache of
-// VirusTotal answers, and the service's users, uploaded files, events and connection
-// health checks.
+// VirusTotal answers, and the service's users, uploaded files, incidents, events and
+// connection health checks.
 //
 // Store is one interface made of narrow parts (Connections, Ledger, Caches, Users,
-// Sessions, Files, Events, HealthChecks, GatewayKeys) so that a package depends only on
-// what it uses. Each part is in a file of its own, with its types and its SQL:
-// connections.go, ledger.go, cache.go, users.go, sessions.go, files.go, events.go,
-// health.go and gatewaykeys.go.
+// Sessions, Files, Incidents, Events, HealthChecks, GatewayKeys) so that a package
+// depends only on what it uses. Each part is in a file of its own, with its types and
+// its SQL: connections.go, ledger.go, cache.go, users.go, sessions.go, files.go,
+// incidents.go, events.go, health.go and gatewaykeys.go; page.go holds the paging of
+// the lists that grow (events, incidents, files).
 //
 // The SQL is written once, in portable SQL over database/sql (ON CONFLICT upserts,
 // integer timestamps in Unix microseconds, ? placeholders), and runs on two
@@ -53,6 +54,7 @@ type Store interface {
 	Users
 	Sessions
 	Files
+	Incidents
 	Events
 	HealthChecks
 	GatewayKeys

@@ -5,16 +5,19 @@
 package commandtest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,22 +117,59 @@ func Envelopes(t testing.TB) []Run {
 	do.OutDir = filepath.Join(dir, "downloads")
 	download.Options = do
 	reqs = append(reqs, widget, download)
+	// Over REST, what they make is kept by Deps.Keep (the file store's playbook files).
+	keptDeps := deps
+	keptDeps.Keep = &keeper{}
+	kept := []command.Request{
+		body(t, "download-file", []string{"44d88612fea8a8f36de82e1278abb02f", missing}, nil),
+		body(t, "retrieve-widget-html-content", []string{"8.8.8.8"}, nil),
+	}
 
 	stable := strings.NewReplacer(dir, "DIR", srv.URL, "SIM")
 	var out []Run
-	for _, req := range reqs {
-		req.Run.Concurrency = 1
-		p, err := command.Prepare(req)
-		if err != nil {
-			t.Fatalf("%s: %v", req.Command, err)
+	for _, c := range []struct {
+		deps command.Deps
+		reqs []command.Request
+	}{{deps, reqs}, {keptDeps, kept}} {
+		for _, req := range c.reqs {
+			req.Run.Concurrency = 1
+			p, err := command.Prepare(req)
+			if err != nil {
+				t.Fatalf("%s: %v", req.Command, err)
+			}
+			env, err := command.Run(context.Background(), c.deps, p)
+			if err != nil {
+				t.Fatalf("%s: %v", req.Command, err)
+			}
+			out = append(out, Run{Envelope: env, Stable: stable})
 		}
-		env, err := command.Run(context.Background(), deps, p)
-		if err != nil {
-			t.Fatalf("%s: %v", req.Command, err)
-		}
-		out = append(out, Run{Envelope: env, Stable: stable})
 	}
 	return out
+}
+
+// keeper keeps files in memory, named kept-1, kept-2, ... in the order it is given
+// them: a command.FileKeeper.
+type keeper struct {
+	mu    sync.Mutex
+	files []keptFile
+}
+
+type keptFile struct {
+	name    string
+	content []byte
+}
+
+// Keep implements command.FileKeeper.
+func (k *keeper) Keep(_ context.Context, write func(w io.Writer) (string, error)) (string, error) {
+	var b bytes.Buffer
+	name, err := write(&b)
+	if err != nil {
+		return "", err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.files = append(k.files, keptFile{name, b.Bytes()})
+	return fmt.Sprintf("kept-%d", len(k.files)), nil
 }
 
 // body is the request of the command name whose JSON form has inputs and the members

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vtsoar/vtsoar/internal/server/console"
+	"github.com/vtsoar/vtsoar/internal/store"
 )
 
 func TestSignInAndHeaders(t *testing.T) {
@@ -292,7 +293,7 @@ func TestControlCharactersRefused(t *testing.T) {
 	if r.status != http.StatusBadRequest || !strings.Contains(r.body, "control character") {
 		t.Errorf("event with a site holding ESC: %d %.300s", r.status, r.body)
 	}
-	if list, _ := e.st.ListEvents(t.Context(), nil, 10); len(list) != 0 {
+	if list, _ := e.st.ListEvents(t.Context(), store.EventFilter{}, store.Page{Limit: 10}); len(list) != 0 {
 		t.Fatalf("event stored: %+v", list)
 	}
 }

@@ -14,7 +14,7 @@ func TestRunPageSpeaksRESTsWords(t *testing.T) {
 	for cmd, want := range map[string]string{
 		"retrieve-widget-html-content": "in its context entry",
 		"get-ip-relationships":         "Objects related to each IP address (&#34;relationship&#34;)",
-		"download-file":                "the CLI only",
+		"download-file":                "into the file store",
 	} {
 		p := b.get("/run?command=" + cmd)
 		hint, _, _ := strings.Cut(p.body[strings.Index(p.body, `<p class="hint">`)+1:], "</p>")

@@ -128,19 +128,25 @@ func testEvents(t *testing.T, open Opener) {
 	if _, err := s.CreateEvent(ctx, store.Event{ID: "e2", Site: "lyon"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	all, err := s.ListEvents(ctx, nil, 0)
+	all, err := s.ListEvents(ctx, store.EventFilter{}, store.Page{})
 	if err != nil || len(all) != 2 || all[0].ID != "e2" || all[1].ID != "e1" || all[0].Artifacts != nil {
 		t.Fatalf("ListEvents(all) = %+v, %v", all, err)
 	}
-	paris, err := s.ListEvents(ctx, []string{"paris"}, 10)
+	paris, err := s.ListEvents(ctx, store.EventFilter{Sites: []string{"paris"}}, store.Page{Limit: 10})
 	if err != nil || len(paris) != 1 || paris[0].ID != "e1" {
 		t.Fatalf("ListEvents(paris) = %+v, %v", paris, err)
 	}
-	if none, err := s.ListEvents(ctx, []string{}, 10); err != nil || len(none) != 0 {
+	if none, err := s.ListEvents(ctx, store.EventFilter{Sites: []string{}}, store.Page{Limit: 10}); err != nil || len(none) != 0 {
 		t.Fatalf("ListEvents(no site) = %+v, %v", none, err)
 	}
-	if one, err := s.ListEvents(ctx, nil, 1); err != nil || len(one) != 1 {
+	one, err := s.ListEvents(ctx, store.EventFilter{}, store.Page{Limit: 1})
+	if err != nil || len(one) != 1 || one[0].ID != "e2" {
 		t.Fatalf("ListEvents(limit 1) = %+v, %v", one, err)
+	}
+	// The next page starts after the last event of the previous one.
+	next, err := s.ListEvents(ctx, store.EventFilter{}, store.Page{Limit: 1, After: one[0].Cursor()})
+	if err != nil || len(next) != 1 || next[0].ID != "e1" {
+		t.Fatalf("ListEvents(after e2) = %+v, %v", next, err)
 	}
 }
 
