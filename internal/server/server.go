@@ -203,7 +203,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	if s.console, err = console.New(console.Config{API: s, Authenticate: s.authenticate, AsUser: asUser, Secure: s.secure,
-		SessionIdle: cfg.SessionIdle, SessionMaxAge: cfg.SessionMaxAge, Store: cfg.Store,
+		SessionIdle: cfg.SessionIdle, SessionMaxAge: cfg.SessionMaxAge, UploadTimeout: uploadReadTimeout, Store: cfg.Store,
 		Client: s.conns.Get, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}

@@ -1,6 +1,7 @@
 // Package console is vtsoar's web console: server-rendered pages (html/template,
 // assets embedded in the binary, a little plain JavaScript for tabs and progress)
-// that let analysts run commands and follow events, and administrators manage
+// that let analysts run commands, follow events and incidents (with their attached
+// files) and detonate files of each file source, and administrators manage
 // connections, in a browser.
 //
 // # Sessions and authorisation
@@ -26,7 +27,9 @@
 // console's addresses leaves it). Every form that
 // changes something is a POST carrying a CSRF token: an HMAC keyed by the session's
 // id, which only the browser's cookie holds, so that every replica checks it (a
-// double-submit cookie on the sign-in form). The widget HTML of
+// double-submit cookie on the sign-in form). A form that uploads a file
+// (multipart) carries it as its first part, checked before the file is read; the
+// file is then streamed to the API, never held whole. The widget HTML of
 // retrieve-widget-html-content, which comes from VirusTotal, is served from its own
 // path under "Content-Security-Policy: sandbox" and shown in an iframe with
 // sandbox="": it gets an opaque origin, and no script of it runs.
@@ -47,6 +50,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -80,6 +84,9 @@ type Config struct {
 	Store store.Store
 	// Client returns the client of a stored connection (its budget and limiter).
 	Client func(ctx context.Context, c store.Connection) (*connclient.Conn, error)
+	// UploadTimeout is how long a form that uploads a file may take to arrive (0:
+	// DefaultUploadTimeout); other requests have the server's read deadline.
+	UploadTimeout time.Duration
 	// Logger receives what goes wrong (nil: discard). Never a token or a key.
 	Logger *slog.Logger
 	// Now is the clock (nil: time.Now).
@@ -116,6 +123,9 @@ const (
 	DefaultSessionMaxAge = 7 * 24 * time.Hour
 )
 
+// DefaultUploadTimeout bounds the time a form that uploads a file takes to arrive.
+const DefaultUploadTimeout = 30 * time.Minute
+
 // ContentSecurityPolicy is the policy of every console page.
 const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"frame-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -138,6 +148,9 @@ func New(cfg Config) (*Console, error) {
 	}
 	if cfg.SessionMaxAge <= 0 {
 		cfg.SessionMaxAge = DefaultSessionMaxAge
+	}
+	if cfg.UploadTimeout <= 0 {
+		cfg.UploadTimeout = DefaultUploadTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -172,6 +185,13 @@ func New(cfg Config) (*Console, error) {
 	c.mux.HandleFunc("GET /events", c.page(c.events, false))
 	c.mux.HandleFunc("POST /events", c.page(c.submitEvent, true))
 	c.mux.HandleFunc("GET /events/{id}", c.page(c.event, false))
+	c.mux.HandleFunc("GET /incidents", c.page(c.incidents, false))
+	c.mux.HandleFunc("POST /incidents", c.page(c.createIncident, true))
+	c.mux.HandleFunc("GET /incidents/{id}", c.page(c.incident, false))
+	c.mux.HandleFunc("POST /incidents/{id}/events", c.page(c.submitIncidentEvent, true))
+	c.mux.HandleFunc("POST /incidents/{id}/attachments", c.upload(c.attach))
+	c.mux.HandleFunc("GET /detonate", c.page(c.detonateForm, false))
+	c.mux.HandleFunc("POST /detonate", c.upload(c.detonate))
 	c.mux.HandleFunc("GET /quota", c.page(c.quota, false))
 	c.mux.HandleFunc("GET /users", c.page(c.users, false))
 	c.mux.HandleFunc("GET /gateway-keys", c.page(c.gatewayKeys, false))
@@ -252,6 +272,84 @@ func (c *Console) page(f pageFunc, post bool) http.HandlerFunc {
 	}
 }
 
+// uploadFunc handles a multipart form for a signed-in user: its fields are read from
+// parts, in order, the CSRF token (checked) first.
+type uploadFunc func(w http.ResponseWriter, r *http.Request, s *session, mr *multipart.Reader) error
+
+// upload signs a multipart form's request in and checks its CSRF token, which must be
+// the form's first part, before anything else of the body is read; the form then has
+// Config.UploadTimeout to arrive, and f reads the rest, streaming a file part rather
+// than holding it.
+func (c *Console) upload(f uploadFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s, err := c.session(r)
+		if err != nil {
+			c.render(w, r, http.StatusUnauthorized, "error", &view{Title: "Signed out",
+				Error: "You are not signed in (or your session ended). Sign in again, then repeat what you did."})
+			return
+		}
+		expired := func() {
+			c.render(w, r, http.StatusForbidden, "error", &view{Title: "Form expired", Session: s,
+				Error: "This form's security token is missing or out of date (the page may be old, or the service restarted). Go back, reload the page and send it again."})
+		}
+		if !c.sameOrigin(r) {
+			expired()
+			return
+		}
+		mr, err := r.MultipartReader()
+		if err != nil {
+			c.render(w, r, http.StatusBadRequest, "error", &view{Title: "Bad form", Session: s, Error: "The form could not be read: " + err.Error()})
+			return
+		}
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(c.cfg.UploadTimeout))
+		p, err := mr.NextPart()
+		if err != nil || p.FormName() != "csrf" {
+			expired()
+			return
+		}
+		tok, err := io.ReadAll(io.LimitReader(p, 256))
+		if err != nil || !hmac.Equal(tok, []byte(s.csrf)) {
+			expired()
+			return
+		}
+		if err := f(w, r, s, mr); err != nil {
+			c.fail(w, r, s, err)
+		}
+	}
+}
+
+// formValues reads the small fields of a multipart form (at most maxForm bytes in
+// all) up to its file part, which it returns (nil when the form has none, or when no
+// file was chosen: a part without a file name).
+func formValues(mr *multipart.Reader, file string) (url.Values, *multipart.Part, error) {
+	vals := url.Values{}
+	left := int64(maxForm)
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return vals, nil, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if p.FormName() == file {
+			if p.FileName() == "" {
+				p.Close()
+				continue
+			}
+			return vals, p, nil
+		}
+		b, err := io.ReadAll(io.LimitReader(p, left+1))
+		if err != nil {
+			return nil, nil, err
+		}
+		if left -= int64(len(b)); left < 0 {
+			return nil, nil, errors.New("the form is too large")
+		}
+		vals.Add(p.FormName(), string(b))
+	}
+}
+
 // sameOrigin refuses a POST that the browser says comes from another site (Origin,
 // Sec-Fetch-Site). An opaque origin ("null", as sandboxed frames have) is left to the
 // CSRF token, which such a frame cannot know.
@@ -304,23 +402,29 @@ func (e *apiError) Error() string { return e.Detail }
 // call runs one request on the API as the session's user and decodes a 2xx answer's
 // JSON into out (when not nil).
 func (c *Console) call(r *http.Request, s *session, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
+	if body == nil {
+		return c.send(r, s, method, path, "", nil, out)
 	}
-	req, err := http.NewRequestWithContext(c.cfg.AsUser(r.Context(), s.user), method, path, rd)
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	return c.send(r, s, method, path, "application/json", bytes.NewReader(b), out)
+}
+
+// send runs one request on the API as the session's user with a body of content type
+// ct (none when body is nil), read as the API reads it (an upload streamed), and
+// decodes a 2xx answer's JSON into out (when not nil).
+func (c *Console) send(r *http.Request, s *session, method, path, ct string, body io.Reader, out any) error {
+	req, err := http.NewRequestWithContext(c.cfg.AsUser(r.Context(), s.user), method, path, body)
 	if err != nil {
 		return err
 	}
 	req.RemoteAddr = r.RemoteAddr
 	req.Host = r.Host
 	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
 	}
 	rec := &recorder{header: http.Header{}}
 	c.cfg.API.ServeHTTP(rec, req)

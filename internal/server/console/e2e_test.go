@@ -41,9 +41,11 @@ type chrome struct {
 func newChrome(t *testing.T, base string) *chrome {
 	t.Helper()
 	path := chromiumPath(t)
+	// The screenshots go to the test's artifact directory (kept with go test
+	// -artifacts -outputdir DIR), or to $VTSOAR_SCREENSHOTS.
 	shots := os.Getenv("VTSOAR_SCREENSHOTS")
 	if shots == "" {
-		shots = t.TempDir()
+		shots = t.ArtifactDir()
 	} else if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -341,6 +343,82 @@ func TestConsoleInBrowser(t *testing.T) {
 	if n := c.js(`String(document.querySelectorAll("#test-connection, .danger").length)`); n != "0" {
 		t.Error("the analyst is offered Test or Delete")
 	}
+}
+
+// TestIncidentsAndDetonateInBrowser drives D3's file sources in Chromium: an incident
+// made on the Incidents page, a file attached to it with the browser's file picker,
+// an event of it whose risk becomes the incident's; then the Detonate page, which
+// detonates the attachment picked from its source and a file uploaded there, and
+// shows the envelope's tabs.
+func TestIncidentsAndDetonateInBrowser(t *testing.T) {
+	e := newEnv(t)
+	e.addConnection(t, "emu")
+	c := newChrome(t, e.srv.URL)
+	c.signIn(e.tokens["admin"])
+	files := t.TempDir()
+	mail := filepath.Join(files, "invoice-4711.pdf.exe")
+	dropper := filepath.Join(files, "dropper.js")
+	os.WriteFile(mail, []byte("MZ an attachment of the phishing mail"), 0o600)
+	os.WriteFile(dropper, []byte("var dropped = 'an artifact carried as content';"), 0o600)
+
+	// An incident, and a file attached with the file picker.
+	c.open("/incidents", "#incident-form")
+	c.do(chromedp.SetValue(chromedp.ID("title"), "Phishing wave: fake invoices"),
+		chromedp.SetValue(chromedp.ID("description"), "Mails from billing@ with an .exe attachment."),
+		chromedp.Click(chromedp.ID("create-incident")), chromedp.WaitVisible(chromedp.ID("attach-form")))
+	if got := c.text("#incident-risk"); got != "N/A" {
+		t.Errorf("a new incident's risk = %q", got)
+	}
+	c.do(chromedp.SetUploadFiles(chromedp.ID("attachment"), []string{mail}), chromedp.Click(chromedp.ID("attach")),
+		chromedp.WaitVisible(chromedp.ID("attachments")))
+	if got := c.text("#attachments tbody tr td"); !strings.Contains(got, "invoice-4711.pdf.exe") {
+		t.Fatalf("attachments = %q", got)
+	}
+	incident := c.location()
+
+	// An event of the incident: its risk becomes the incident's.
+	c.do(chromedp.SetValue(chromedp.ID("artifacts"), eicarMD5+"\nexample.com"), chromedp.Click(chromedp.ID("post-incident-event")),
+		chromedp.WaitVisible(chromedp.ID("event")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("event").dataset.status === "done"`, chromedp.WithPollingTimeout(15*time.Second)))
+	c.do(chromedp.Navigate(incident), chromedp.WaitVisible(chromedp.ID("incident-events")))
+	if got := c.text("#incident-risk"); got != "High" {
+		t.Errorf("the incident's risk = %q, want its event's High", got)
+	}
+	c.shot("incident")
+	c.open("/incidents", "#incidents")
+	if got := c.text("#incidents tbody tr td:nth-child(3)"); got != "High" {
+		t.Errorf("the incident's risk in the list = %q", got)
+	}
+	c.shot("incidents")
+
+	// The attachment's Detonate button opens the page with it picked; detonated.
+	c.do(chromedp.Navigate(incident), chromedp.WaitVisible(chromedp.ID("attachments")),
+		chromedp.Click(chromedp.CSS(`#attachments a.button`)), chromedp.WaitVisible(chromedp.ID("detonate-form")))
+	if got := c.js(`String(document.querySelectorAll("#source-files input[name=file_id]:checked").length)`); got != "1" {
+		t.Fatalf("ticked files = %s, want the attachment", got)
+	}
+	c.do(chromedp.SetValue(chromedp.ID("poll_interval"), "10ms"), chromedp.Click(chromedp.ID("detonate")),
+		chromedp.WaitVisible(chromedp.ID("result")))
+	if got := c.text("#return-data"); got != "Successful" {
+		t.Errorf("detonating the attachment: %q", got)
+	}
+
+	// A file uploaded on the Detonate page, as an artifact file, detonated at once.
+	c.open("/detonate?source=artifact", "#detonate-form")
+	c.do(chromedp.SetUploadFiles(chromedp.ID("upload"), []string{dropper}), chromedp.SetValue(chromedp.ID("poll_interval"), "10ms"))
+	c.shot("detonate-upload")
+	c.do(chromedp.Click(chromedp.ID("detonate")), chromedp.WaitVisible(chromedp.ID("result")))
+	if got := c.text("#return-data"); got != "Successful" {
+		t.Errorf("detonating an upload: %q", got)
+	}
+	if got := c.js(`String(document.querySelectorAll("#source-files input[name=file_id]:checked").length)`); got != "1" {
+		t.Errorf("the uploaded file is not listed ticked among the artifact files (%s)", got)
+	}
+	c.do(chromedp.Click(chromedp.ID("t-context")))
+	if row := c.text("#context-data tbody tr"); !strings.Contains(row, "ok") || !strings.Contains(row, "file") {
+		t.Errorf("context data = %q", row)
+	}
+	c.shot("detonate-result")
 }
 
 // TestLoginRedirectStaysOnSiteInBrowser follows the console's redirects after sign-in

@@ -7,22 +7,17 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/vtsoar/vtsoar/internal/enrich"
-	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/ioc"
 )
 
 type eventsData struct {
 	Events []enrich.Event
-	// Sites are the sites the user may post to; AnySite when they belong to every
-	// site (then a site is typed).
-	Sites     []string
-	AnySite   bool
+	// The site the event is posted to, as the user may choose it.
+	siteChoice
 	Artifacts string
-	Site      string
 }
 
 func (c *Console) eventsData(r *http.Request, s *session) (*eventsData, error) {
@@ -32,13 +27,7 @@ func (c *Console) eventsData(r *http.Request, s *session) (*eventsData, error) {
 	if err := c.call(r, s, "GET", "/api/v1/events?limit=100", nil, &evs); err != nil {
 		return nil, err
 	}
-	d := &eventsData{Events: evs.Events}
-	if slices.Contains(s.user.Sites, store.AllSites) {
-		d.AnySite = true
-	} else {
-		d.Sites = s.user.Sites
-	}
-	return d, nil
+	return &eventsData{Events: evs.Events, siteChoice: siteChoiceOf(s)}, nil
 }
 
 func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session) error {
@@ -88,6 +77,18 @@ func parseArtifact(l string) (ioc.Kind, string, error) {
 	return o.Kind, o.Input, nil
 }
 
+// artifactsProblem says why artifacts read by parseArtifacts are not posted, or "".
+func artifactsProblem(arts []enrich.Artifact, unknown []string) string {
+	switch {
+	case len(unknown) > 0:
+		return "Nothing was posted: some lines are not a file hash, IP address, URL or domain (prefix a line with " +
+			"file:, ip:, url: or domain: to say which): " + strings.Join(unknown, "; ")
+	case len(arts) == 0:
+		return "Give at least one artifact, one per line."
+	}
+	return ""
+}
+
 func (c *Console) submitEvent(w http.ResponseWriter, r *http.Request, s *session) error {
 	d, err := c.eventsData(r, s)
 	if err != nil {
@@ -96,14 +97,8 @@ func (c *Console) submitEvent(w http.ResponseWriter, r *http.Request, s *session
 	d.Artifacts, d.Site = r.PostForm.Get("artifacts"), strings.TrimSpace(r.PostForm.Get("site"))
 	v := &view{Title: "Events", Session: s, Data: d}
 	arts, unknown := parseArtifacts(d.Artifacts)
-	switch {
-	case len(unknown) > 0:
-		v.Error = "Nothing was posted: some lines are not a file hash, IP address, URL or domain (prefix a line with " +
-			"file:, ip:, url: or domain: to say which): " + strings.Join(unknown, "; ")
-	case len(arts) == 0:
-		v.Error = "Give at least one artifact, one per line."
-	}
-	if v.Error != "" {
+	if msg := artifactsProblem(arts, unknown); msg != "" {
+		v.Error = msg
 		c.render(w, r, http.StatusBadRequest, "events", v)
 		return nil
 	}

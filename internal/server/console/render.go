@@ -111,10 +111,11 @@ func riskClass(level string) string {
 	return "risk risk-na"
 }
 
-// parseTemplates parses every page with the layout.
+// parseTemplates parses every page with the layout and the partials (the templates
+// whose names start with "_", which pages include).
 func (c *Console) parseTemplates() error {
 	c.pages = map[string]*template.Template{}
-	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/_*.html")
 	if err != nil {
 		return fmt.Errorf("console: templates: %w", err)
 	}
@@ -124,7 +125,7 @@ func (c *Console) parseTemplates() error {
 	}
 	for _, f := range files {
 		name := strings.TrimSuffix(path.Base(f), ".html")
-		if name == "layout" {
+		if name == "layout" || strings.HasPrefix(name, "_") {
 			continue
 		}
 		t, err := template.Must(base.Clone()).ParseFS(templateFS, f)

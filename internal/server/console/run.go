@@ -101,6 +101,13 @@ func (c *Console) run(w http.ResponseWriter, r *http.Request, s *session) error 
 		c.render(w, r, http.StatusOK, "run", v)
 		return nil
 	}
+	d.Result = c.runResult(env)
+	c.render(w, r, http.StatusOK, "run", v)
+	return nil
+}
+
+// runResult is what the envelope's tabs show of env.
+func (c *Console) runResult(env *command.Envelope) *runResult {
 	res := &runResult{Env: env, Widgets: map[int]string{}}
 	for i, ce := range env.ContextData {
 		switch ce.Status {
@@ -115,9 +122,7 @@ func (c *Console) run(w http.ResponseWriter, r *http.Request, s *session) error 
 			res.Widgets[i] = c.widgets.put(*w.HTML)
 		}
 	}
-	d.Result = res
-	c.render(w, r, http.StatusOK, "run", v)
-	return nil
+	return res
 }
 
 // runCommand runs a command through the API. The API's refusal of the request (not
