@@ -119,14 +119,9 @@ func (s *Server) handleListEvents(w http.ResponseWriter, r *http.Request, u *sto
 	if err != nil {
 		return internal(err)
 	}
-	out := eventsOut{Events: evs}
-	if evs == nil {
-		out.Events = []enrich.Event{}
-	}
-	if len(evs) > 0 {
-		last := evs[len(evs)-1]
-		out.NextCursor = store.NextCursor(page, len(evs), store.Cursor{CreatedAt: last.CreatedAt, ID: last.ID}).String()
-	}
+	var out eventsOut
+	out.Events, out.NextCursor = paged(page, evs, func(ev enrich.Event) enrich.Event { return ev },
+		func(ev enrich.Event) store.Cursor { return store.Cursor{CreatedAt: ev.CreatedAt, ID: ev.ID} })
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -10,31 +10,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/vtsoar/vtsoar/internal/store"
 )
-
-// fileOut is an uploaded file as the API shows it.
-type fileOut struct {
-	ID     string `json:"id"`
-	SHA256 string `json:"sha256"`
-	Size   int64  `json:"size"`
-	Name   string `json:"name"`
-	Source string `json:"source"`
-	Site   string `json:"site"`
-	// IncidentID is the incident the file is attached to.
-	IncidentID string `json:"incident_id,omitempty"`
-	// Artifact: an event's artifact was posted as the file, which makes it an
-	// artifact file whatever its source.
-	Artifact  bool      `json:"artifact,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
-func showFile(f store.StoredFile) fileOut {
-	return fileOut{ID: f.ID, SHA256: f.SHA256, Size: f.Size, Name: f.Name, Source: f.Source, Site: f.Site,
-		IncidentID: f.IncidentID, Artifact: f.Artifact, CreatedAt: f.CreatedAt}
-}
 
 // upload is a multipart upload read by readUpload: the file's content staged in the
 // file store, its name, and the form's other fields.
@@ -135,7 +113,7 @@ func (s *Server) keepUpload(w http.ResponseWriter, r *http.Request, up upload, r
 	s.log.InfoContext(r.Context(), "file uploaded", "id", f.ID, "sha256", f.SHA256, "size", f.Size, "source", f.Source,
 		"site", f.Site, "incident", f.IncidentID)
 	w.Header().Set("Location", "/api/v1/files/"+f.ID)
-	writeJSON(w, http.StatusCreated, showFile(f))
+	writeJSON(w, http.StatusCreated, f.View())
 	return nil
 }
 
@@ -173,13 +151,13 @@ func (s *Server) handleGetFile(w http.ResponseWriter, r *http.Request, u *store.
 	if err != nil {
 		return internal(err)
 	}
-	writeJSON(w, http.StatusOK, showFile(f))
+	writeJSON(w, http.StatusOK, f.View())
 	return nil
 }
 
 // filesOut is the answer of GET /api/v1/files.
 type filesOut struct {
-	Files []fileOut `json:"files"`
+	Files []store.FileView `json:"files"`
 	// NextCursor, when there may be more, is the ?cursor= of the next page.
 	NextCursor string `json:"next_cursor,omitempty"`
 }
@@ -208,15 +186,23 @@ func (s *Server) handleListFiles(w http.ResponseWriter, r *http.Request, u *stor
 	if err != nil {
 		return internal(err)
 	}
-	out := filesOut{Files: make([]fileOut, len(files))}
-	for i, f := range files {
-		out.Files[i] = showFile(f)
-	}
-	if len(files) > 0 {
-		out.NextCursor = store.NextCursor(page, len(files), files[len(files)-1].Cursor()).String()
-	}
+	var out filesOut
+	out.Files, out.NextCursor = paged(page, files, store.StoredFile.View, store.StoredFile.Cursor)
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// paged returns the views of a page of rows, and the next_cursor of the page after it
+// ("" when the page was not full).
+func paged[T, V any](p store.Page, rows []T, view func(T) V, at func(T) store.Cursor) ([]V, string) {
+	out := make([]V, len(rows))
+	for i, r := range rows {
+		out[i] = view(r)
+	}
+	if len(rows) == 0 {
+		return out, ""
+	}
+	return out, store.NextCursor(p, len(rows), at(rows[len(rows)-1])).String()
 }
 
 // pageParams reads ?limit= (1 to 1000, default 100) and ?cursor= (a next_cursor this

@@ -5,37 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"time"
 
-	"github.com/vtsoar/vtsoar/internal/risk"
 	"github.com/vtsoar/vtsoar/internal/store"
 )
-
-// incidentOut is an incident as the API shows it.
-type incidentOut struct {
-	ID          string `json:"id"`
-	Site        string `json:"site"`
-	Title       string `json:"title"`
-	Description string `json:"description"`
-	Creator     string `json:"creator"`
-	// RiskLevel is the highest risk of its events so far.
-	RiskLevel        string    `json:"risk_level"`
-	RiskLevelCode    int       `json:"risk_level_code"`
-	EventsTotal      int       `json:"events_total"`
-	AttachmentsTotal int       `json:"attachments_total"`
-	CreatedAt        time.Time `json:"created_at"`
-	UpdatedAt        time.Time `json:"updated_at"`
-}
-
-func showIncident(i store.Incident) incidentOut {
-	level := risk.Level(i.RiskLevelCode)
-	if !level.Valid() {
-		level = risk.NA
-	}
-	return incidentOut{ID: i.ID, Site: i.Site, Title: i.Title, Description: i.Description, Creator: i.Creator,
-		RiskLevel: level.String(), RiskLevelCode: level.Code(), EventsTotal: i.EventCount, AttachmentsTotal: i.AttachmentCount,
-		CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt}
-}
 
 // incidentIn is the body of POST /api/v1/incidents.
 type incidentIn struct {
@@ -63,7 +35,7 @@ func (s *Server) handleCreateIncident(w http.ResponseWriter, r *http.Request, u 
 	}
 	s.log.InfoContext(r.Context(), "incident created", "id", inc.ID, "site", inc.Site)
 	w.Header().Set("Location", "/api/v1/incidents/"+url.PathEscape(inc.ID))
-	writeJSON(w, http.StatusCreated, showIncident(inc))
+	writeJSON(w, http.StatusCreated, inc.View())
 	return nil
 }
 
@@ -88,14 +60,14 @@ func (s *Server) handleGetIncident(w http.ResponseWriter, r *http.Request, u *st
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, showIncident(inc))
+	writeJSON(w, http.StatusOK, inc.View())
 	return nil
 }
 
 // incidentsOut is the answer of GET /api/v1/incidents.
 type incidentsOut struct {
-	Incidents  []incidentOut `json:"incidents"`
-	NextCursor string        `json:"next_cursor,omitempty"`
+	Incidents  []store.IncidentView `json:"incidents"`
+	NextCursor string               `json:"next_cursor,omitempty"`
 }
 
 func (s *Server) handleListIncidents(w http.ResponseWriter, r *http.Request, u *store.User) error {
@@ -107,13 +79,8 @@ func (s *Server) handleListIncidents(w http.ResponseWriter, r *http.Request, u *
 	if err != nil {
 		return internal(err)
 	}
-	out := incidentsOut{Incidents: make([]incidentOut, len(list))}
-	for i, inc := range list {
-		out.Incidents[i] = showIncident(inc)
-	}
-	if len(list) > 0 {
-		out.NextCursor = store.NextCursor(page, len(list), list[len(list)-1].Cursor()).String()
-	}
+	var out incidentsOut
+	out.Incidents, out.NextCursor = paged(page, list, store.Incident.View, store.Incident.Cursor)
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

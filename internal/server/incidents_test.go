@@ -5,23 +5,12 @@ import (
 	"testing"
 
 	"github.com/vtsoar/vtsoar/internal/command"
+	"github.com/vtsoar/vtsoar/internal/store"
 )
 
 // eicarSHA256 is the EICAR test file's sha256, which the emulator serves as a premium
 // download.
 const eicarSHA256 = "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"
-
-type incidentJSON struct {
-	ID               string `json:"id"`
-	Site             string `json:"site"`
-	Title            string `json:"title"`
-	Description      string `json:"description"`
-	Creator          string `json:"creator"`
-	RiskLevel        string `json:"risk_level"`
-	RiskLevelCode    int    `json:"risk_level_code"`
-	EventsTotal      int    `json:"events_total"`
-	AttachmentsTotal int    `json:"attachments_total"`
-}
 
 // command runs a command as user and decodes its envelope (200 expected).
 func (e *env) command(t *testing.T, user, name string, body map[string]any) *command.Envelope {
@@ -66,13 +55,13 @@ func TestDetonateFilesOfEachSource(t *testing.T) {
 	if r.status != 201 {
 		t.Fatalf("POST incident = %d %s", r.status, r.body)
 	}
-	var inc incidentJSON
+	var inc store.IncidentView
 	r.json(t, &inc)
 	if inc.Site != "paris" || inc.Creator != "paris" || inc.RiskLevel != "N/A" || r.header.Get("Location") != "/api/v1/incidents/"+inc.ID {
 		t.Fatalf("created incident = %+v (Location %q)", inc, r.header.Get("Location"))
 	}
 	r = e.attach(t, inc.ID, "paris", "invoice.pdf.exe", []byte("an attachment of the phishing mail\x00"))
-	var attachment fileJSONFull
+	var attachment store.FileView
 	r.json(t, &attachment)
 	if r.status != 201 || attachment.Source != "incident" || attachment.IncidentID != inc.ID || attachment.Site != "paris" || attachment.Name != "invoice.pdf.exe" {
 		t.Fatalf("attachment = %d %+v", r.status, attachment)
@@ -81,7 +70,7 @@ func TestDetonateFilesOfEachSource(t *testing.T) {
 	// An uploaded artifact file, posted as the content of a file artifact of an event
 	// of the incident; another event of it carries the EICAR hash.
 	r = e.upload(t, "paris", "dropper.js", []byte("var x = 'an artifact carried as content';"), map[string]string{"source": "Artifact File"})
-	var artifact fileJSONFull
+	var artifact store.FileView
 	r.json(t, &artifact)
 	if r.status != 201 || artifact.Source != "artifact" {
 		t.Fatalf("artifact upload = %d %s", r.status, r.body)
@@ -104,7 +93,7 @@ func TestDetonateFilesOfEachSource(t *testing.T) {
 	if doneB.RiskLevel != "High" {
 		t.Fatalf("the EICAR event's risk = %s", doneB.RiskLevel)
 	}
-	var got incidentJSON
+	var got store.IncidentView
 	e.do(t, "GET", "/api/v1/incidents/"+inc.ID, "paris", nil).json(t, &got)
 	want := min(doneA.RiskLevelCode, doneB.RiskLevelCode)
 	if got.RiskLevelCode != want || got.RiskLevel != "High" || got.EventsTotal != 2 || got.AttachmentsTotal != 1 {
@@ -134,7 +123,7 @@ func TestDetonateFilesOfEachSource(t *testing.T) {
 	if env.ReturnData != command.PartiallySuccessful || len(ids) != 2 || ids[0] == "" || ids[1] != "" {
 		t.Fatalf("download-file = %s, FileIDs %q", env.ReturnData, ids)
 	}
-	var playbook fileJSONFull
+	var playbook store.FileView
 	e.do(t, "GET", "/api/v1/files/"+ids[0], "paris", nil).json(t, &playbook)
 	if playbook.Source != "playbook" || playbook.SHA256 != eicarSHA256 || playbook.Site != "paris" || playbook.Size != 68 {
 		t.Fatalf("the downloaded file = %+v", playbook)
@@ -146,7 +135,7 @@ func TestDetonateFilesOfEachSource(t *testing.T) {
 	if ids := fileIDs(t, env); !ok || wf.HTML == nil || len(ids) != 1 || ids[0] == "" || wf.FileID != ids[0] {
 		t.Fatalf("widget over REST = %+v, FileIDs %v", env.ContextData[0], ids)
 	}
-	var widget fileJSONFull
+	var widget store.FileView
 	e.do(t, "GET", "/api/v1/files/"+wf.FileID, "paris", nil).json(t, &widget)
 	if widget.Source != "playbook" || widget.Size != int64(len(*wf.HTML)) || !strings.HasSuffix(widget.Name, ".html") {
 		t.Fatalf("the widget's file = %+v", widget)
@@ -162,7 +151,7 @@ func TestDetonateFilesOfEachSource(t *testing.T) {
 		{"?limit=1", widget.ID},
 	} {
 		var list struct {
-			Files []fileJSONFull `json:"files"`
+			Files []store.FileView `json:"files"`
 		}
 		e.do(t, "GET", "/api/v1/files"+tc.query, "paris", nil).json(t, &list)
 		var got []string
@@ -189,7 +178,7 @@ func TestDetonateFilesOfEachSource(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		source string
-		file   fileJSONFull
+		file   store.FileView
 	}{
 		{"Incident Attachment File", attachment},
 		{"artifact", artifact},
@@ -225,8 +214,8 @@ func TestDetonateFilesOfEachSource(t *testing.T) {
 		t.Errorf("lyon posting paris' file as an artifact: %q", p.Detail)
 	}
 	var lists struct {
-		Incidents []incidentJSON `json:"incidents"`
-		Files     []fileJSONFull `json:"files"`
+		Incidents []store.IncidentView `json:"incidents"`
+		Files     []store.FileView     `json:"files"`
 	}
 	e.do(t, "GET", "/api/v1/incidents", "lyon", nil).json(t, &lists)
 	e.do(t, "GET", "/api/v1/files", "lyon", nil).json(t, &lists)
@@ -237,134 +226,6 @@ func TestDetonateFilesOfEachSource(t *testing.T) {
 		env := detonate("lyon", src, attachment.ID, artifact.ID, playbook.ID)
 		if env.ReturnData != command.Failed || len(env.Errors) != 3 || env.Errors[2].Message != "File ID Not Found." {
 			t.Errorf("lyon detonating paris' files (source %q) = %s %+v", src, env.ReturnData, env.Errors)
-		}
-	}
-}
-
-// fileJSONFull is a file as the API answers it, with its incident and artifact flag.
-type fileJSONFull struct {
-	fileJSON
-	IncidentID string `json:"incident_id"`
-	Artifact   bool   `json:"artifact"`
-}
-
-// TestIncidentsAndFilesRefuseBadRequests: what is malformed or not the user's is
-// refused with a problem that says why, and nothing is stored.
-func TestIncidentsAndFilesRefuseBadRequests(t *testing.T) {
-	const limit = 64
-	e := newEnv(t, envOpts{enrich: true, maxFileSize: limit})
-	var inc incidentJSON
-	e.do(t, "POST", "/api/v1/incidents", "paris", map[string]any{"title": "ok"}).json(t, &inc)
-	for _, tc := range []struct {
-		user   string
-		body   any
-		status int
-		detail string
-	}{
-		{"paris", map[string]any{"title": ""}, 400, "incident title"},
-		{"paris", map[string]any{"title": "bell\a"}, 400, "control character"},
-		{"paris", map[string]any{"title": strings.Repeat("t", 201)}, 400, "1 to 200"},
-		{"paris", map[string]any{"title": "t", "description": "esc \x1b[2J"}, 400, "control character"},
-		{"paris", map[string]any{"title": "t", "status": "open"}, 400, "status"},
-		{"paris", map[string]any{"title": "t", "site": "lyon"}, 403, "lyon"},
-		{"both", map[string]any{"title": "t"}, 400, "several sites"},
-		{"", map[string]any{"title": "t"}, 401, "bearer"},
-	} {
-		p := e.do(t, "POST", "/api/v1/incidents", tc.user, tc.body).problem(t, tc.status)
-		if !strings.Contains(p.Detail, tc.detail) {
-			t.Errorf("POST incident %v as %q: %q, want it to say %s", tc.body, tc.user, p.Detail, tc.detail)
-		}
-	}
-	var list struct {
-		Incidents  []incidentJSON `json:"incidents"`
-		NextCursor string         `json:"next_cursor"`
-	}
-	e.do(t, "GET", "/api/v1/incidents", "admin", nil).json(t, &list)
-	if len(list.Incidents) != 1 || list.NextCursor != "" {
-		t.Fatalf("incidents after the refusals = %+v", list)
-	}
-
-	// Pages: the cursor of a full page leads to the next one; a bad cursor is 400.
-	for i := range 2 {
-		e.do(t, "POST", "/api/v1/incidents", "paris", map[string]any{"title": "more " + strings.Repeat("!", i)})
-	}
-	var seen []string
-	cursor := ""
-	for range 4 {
-		list.NextCursor = ""
-		list.Incidents = nil
-		e.do(t, "GET", "/api/v1/incidents?limit=2&cursor="+cursor, "paris", nil).json(t, &list)
-		for _, i := range list.Incidents {
-			seen = append(seen, i.ID)
-		}
-		if cursor = list.NextCursor; cursor == "" {
-			break
-		}
-	}
-	if len(seen) != 3 || seen[2] != inc.ID {
-		t.Fatalf("incidents page by page = %v, want 3 ending with %s", seen, inc.ID)
-	}
-	for _, q := range []string{"?cursor=garbage!", "?limit=0", "?limit=1001"} {
-		e.do(t, "GET", "/api/v1/incidents"+q, "paris", nil).problem(t, 400)
-		e.do(t, "GET", "/api/v1/files"+q, "paris", nil).problem(t, 400)
-		e.do(t, "GET", "/api/v1/events"+q, "paris", nil).problem(t, 400)
-	}
-	e.do(t, "GET", "/api/v1/files?source=email", "paris", nil).problem(t, 400)
-	e.do(t, "GET", "/api/v1/incidents/inc_nope", "paris", nil).problem(t, 404)
-
-	// Attachments: multipart, within --max-file-size, to an incident the user sees.
-	e.attach(t, "inc_nope", "paris", "x", []byte("x")).problem(t, 404)
-	e.attach(t, inc.ID, "paris", "big", []byte(strings.Repeat("A", limit+1))).problem(t, 413)
-	e.uploadTo(t, "/api/v1/incidents/"+inc.ID+"/attachments", "paris", "x", []byte("x"), map[string]string{"source": "playbook"}).problem(t, 400)
-	e.uploadTo(t, "/api/v1/incidents/"+inc.ID+"/attachments", "paris", "", nil, nil).problem(t, 400)
-	e.do(t, "POST", "/api/v1/incidents/"+inc.ID+"/attachments", "paris", `{"file":"x"}`).problem(t, 415)
-	var got incidentJSON
-	e.do(t, "GET", "/api/v1/incidents/"+inc.ID, "paris", nil).json(t, &got)
-	if got.AttachmentsTotal != 0 {
-		t.Fatalf("refused attachments were kept: %+v", got)
-	}
-
-	// An event of an incident is of the incident's site.
-	p := e.do(t, "POST", "/api/v1/events", "both", map[string]any{"incident_id": inc.ID, "site": "lyon",
-		"artifacts": []map[string]string{{"type": "ip", "value": "8.8.8.8"}}}).problem(t, 400)
-	if !strings.Contains(p.Detail, "paris") {
-		t.Errorf("an event of lyon in a paris incident: %q", p.Detail)
-	}
-	r := e.do(t, "POST", "/api/v1/events", "both", map[string]any{"incident_id": inc.ID,
-		"artifacts": []map[string]string{{"type": "ip", "value": "8.8.8.8"}}})
-	var ev eventJSON
-	r.json(t, &ev)
-	if r.status != 201 || ev.Site != "paris" {
-		t.Fatalf("an event of the incident by a user of two sites = %d %s", r.status, r.body)
-	}
-	for _, arts := range [][]map[string]string{
-		{{"type": "ip", "file_id": "f_x"}},
-		{{"type": "file", "file_id": "f_x", "value": eicarMD5}},
-		{{"type": "file", "file_id": "f_nope"}},
-	} {
-		e.do(t, "POST", "/api/v1/events", "paris", map[string]any{"artifacts": arts}).problem(t, 400)
-	}
-
-	// The members of the API's own are checked.
-	for _, tc := range []struct {
-		command string
-		body    map[string]any
-		detail  string
-	}{
-		{"detonate-files", map[string]any{"inputs": []string{"f_x"}, "file_source": "email"}, "Incident Attachment File"},
-		{"detonate-files", map[string]any{"inputs": []string{"f_x"}, "file_source": 3}, "file_source"},
-		{"check-ip-reputation", map[string]any{"inputs": []string{"8.8.8.8"}, "file_source": "incident"}, "detonate-files"},
-		{"check-ip-reputation", map[string]any{"inputs": []string{"8.8.8.8"}, "site": "paris"}, "retrieve-widget-html-content, download-file"},
-		{"retrieve-widget-html-content", map[string]any{"inputs": []string{"8.8.8.8"}, "site": "lyon"}, "lyon"},
-	} {
-		tc.body["connection"] = "emu"
-		r := e.do(t, "POST", "/api/v1/commands/"+tc.command, "paris", tc.body)
-		if r.status != 400 && r.status != 403 {
-			t.Errorf("%s %v = %d %s", tc.command, tc.body, r.status, r.body)
-			continue
-		}
-		if p := r.problem(t, r.status); !strings.Contains(p.Detail, tc.detail) {
-			t.Errorf("%s %v: %q, want it to say %s", tc.command, tc.body, p.Detail, tc.detail)
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vtsoar/vtsoar/internal/store"
 )
 
 // metric returns the value of the sample of a Prometheus text exposition whose name
@@ -252,7 +254,7 @@ func TestEveryEndpointNeverReturnsTheKey(t *testing.T) {
 	r.json(t, &f)
 	ok("GET", "/api/v1/files/"+f.ID, nil, 200)
 	r = ok("POST", "/api/v1/incidents", map[string]any{"title": "Phishing"}, 201)
-	var inc incidentJSON
+	var inc store.IncidentView
 	r.json(t, &inc)
 	ok("GET", "/api/v1/incidents", nil, 200)
 	ok("GET", "/api/v1/incidents/"+inc.ID, nil, 200)

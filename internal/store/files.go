@@ -90,6 +90,28 @@ func (f StoredFile) InSource(src string) bool {
 	return f.Source == src || (src == FileSourceArtifact && f.Artifact)
 }
 
+// FileView is a file as the REST API and the console show it.
+type FileView struct {
+	ID     string `json:"id"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+	Name   string `json:"name"`
+	Source string `json:"source"`
+	Site   string `json:"site"`
+	// IncidentID is the incident the file is attached to.
+	IncidentID string `json:"incident_id,omitempty"`
+	// Artifact: an event's artifact was posted as the file, which makes it an
+	// artifact file whatever its source.
+	Artifact  bool      `json:"artifact,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// View returns the file as it is shown.
+func (f StoredFile) View() FileView {
+	return FileView{ID: f.ID, SHA256: f.SHA256, Size: f.Size, Name: f.Name, Source: f.Source, Site: f.Site,
+		IncidentID: f.IncidentID, Artifact: f.Artifact, CreatedAt: f.CreatedAt}
+}
+
 // Cursor is the file's position in a list (Page.After).
 func (f StoredFile) Cursor() Cursor { return Cursor{CreatedAt: f.CreatedAt, ID: f.ID} }
 

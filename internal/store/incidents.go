@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/vtsoar/vtsoar/internal/risk"
 )
 
 // Incident is a case of a site: the events posted to it and the files attached to
@@ -30,6 +32,33 @@ type Incident struct {
 	// CreatedAt and UpdatedAt are set by the store; UpdatedAt moves when its risk is
 	// recomputed.
 	CreatedAt, UpdatedAt time.Time
+}
+
+// IncidentView is an incident as the REST API and the console show it.
+type IncidentView struct {
+	ID          string `json:"id"`
+	Site        string `json:"site"`
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	Creator     string `json:"creator"`
+	// RiskLevel is the highest risk of its events so far.
+	RiskLevel        string    `json:"risk_level"`
+	RiskLevelCode    int       `json:"risk_level_code"`
+	EventsTotal      int       `json:"events_total"`
+	AttachmentsTotal int       `json:"attachments_total"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
+}
+
+// View returns the incident as it is shown.
+func (i Incident) View() IncidentView {
+	level := risk.Level(i.RiskLevelCode)
+	if !level.Valid() {
+		level = risk.NA
+	}
+	return IncidentView{ID: i.ID, Site: i.Site, Title: i.Title, Description: i.Description, Creator: i.Creator,
+		RiskLevel: level.String(), RiskLevelCode: level.Code(), EventsTotal: i.EventCount, AttachmentsTotal: i.AttachmentCount,
+		CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt}
 }
 
 // Cursor is the incident's position in a list (Page.After).

@@ -27,7 +27,7 @@ type detonateData struct {
 	// chosen, whose files are Files.
 	Sources []command.Choice
 	Source  string
-	Files   []storedFile
+	Files   []store.FileView
 	// Picked are the ids of the files ticked.
 	Picked []string
 	// Options are the command's options as the form shows them.
@@ -72,7 +72,7 @@ func (c *Console) detonateData(r *http.Request, s *session, source, conn string,
 	}
 	d.Connections = list.Connections
 	var files struct {
-		Files []storedFile `json:"files"`
+		Files []store.FileView `json:"files"`
 	}
 	if err := c.call(r, s, "GET", "/api/v1/files?limit=100&source="+url.QueryEscape(d.Source), nil, &files); err != nil {
 		return nil, err
@@ -110,7 +110,7 @@ func (c *Console) detonate(w http.ResponseWriter, r *http.Request, s *session, m
 	}
 	inputs := slices.Clone(d.Picked)
 	if file != nil {
-		var up storedFile
+		var up store.FileView
 		fields := [][2]string{{"source", d.Source}}
 		if site := strings.TrimSpace(vals.Get("site")); site != "" {
 			fields = append(fields, [2]string{"site", site})

@@ -11,39 +11,10 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/vtsoar/vtsoar/internal/enrich"
 	"github.com/vtsoar/vtsoar/internal/store"
 )
-
-// incident is an incident as the API answers it.
-type incident struct {
-	ID               string    `json:"id"`
-	Site             string    `json:"site"`
-	Title            string    `json:"title"`
-	Description      string    `json:"description"`
-	Creator          string    `json:"creator"`
-	RiskLevel        string    `json:"risk_level"`
-	RiskLevelCode    int       `json:"risk_level_code"`
-	EventsTotal      int       `json:"events_total"`
-	AttachmentsTotal int       `json:"attachments_total"`
-	CreatedAt        time.Time `json:"created_at"`
-	UpdatedAt        time.Time `json:"updated_at"`
-}
-
-// storedFile is a file as the API answers it.
-type storedFile struct {
-	ID         string    `json:"id"`
-	SHA256     string    `json:"sha256"`
-	Size       int64     `json:"size"`
-	Name       string    `json:"name"`
-	Source     string    `json:"source"`
-	Site       string    `json:"site"`
-	IncidentID string    `json:"incident_id"`
-	Artifact   bool      `json:"artifact"`
-	CreatedAt  time.Time `json:"created_at"`
-}
 
 // siteChoice is what a form offers to choose a site: a typed one for a user of every
 // site, a list for a user of several, nothing for a user of one.
@@ -61,14 +32,14 @@ func siteChoiceOf(s *session) siteChoice {
 }
 
 type incidentsData struct {
-	Incidents []incident
+	Incidents []store.IncidentView
 	siteChoice
 	Title, Description string
 }
 
 func (c *Console) incidentsData(r *http.Request, s *session) (*incidentsData, error) {
 	var list struct {
-		Incidents []incident `json:"incidents"`
+		Incidents []store.IncidentView `json:"incidents"`
 	}
 	if err := c.call(r, s, "GET", "/api/v1/incidents?limit=100", nil, &list); err != nil {
 		return nil, err
@@ -92,7 +63,7 @@ func (c *Console) createIncident(w http.ResponseWriter, r *http.Request, s *sess
 	}
 	pf := r.PostForm
 	d.Title, d.Description, d.Site = pf.Get("title"), pf.Get("description"), strings.TrimSpace(pf.Get("site"))
-	var inc incident
+	var inc store.IncidentView
 	err = c.call(r, s, "POST", "/api/v1/incidents", map[string]any{"title": d.Title, "description": d.Description, "site": d.Site}, &inc)
 	if ae := (*apiError)(nil); errors.As(err, &ae) && (ae.Status == http.StatusBadRequest || ae.Status == http.StatusForbidden) {
 		c.render(w, r, http.StatusBadRequest, "incidents", &view{Title: "Incidents", Session: s, Data: d,
@@ -107,9 +78,9 @@ func (c *Console) createIncident(w http.ResponseWriter, r *http.Request, s *sess
 }
 
 type incidentData struct {
-	Incident    incident
+	Incident    store.IncidentView
 	Events      []enrich.Event
-	Attachments []storedFile
+	Attachments []store.FileView
 	Artifacts   string
 }
 
@@ -126,7 +97,7 @@ func (c *Console) incidentData(r *http.Request, s *session, id string) (*inciden
 		return nil, err
 	}
 	var files struct {
-		Files []storedFile `json:"files"`
+		Files []store.FileView `json:"files"`
 	}
 	if err := c.call(r, s, "GET", "/api/v1/files?limit=100&incident="+url.QueryEscape(id), nil, &files); err != nil {
 		return nil, err
