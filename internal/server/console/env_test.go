@@ -214,6 +214,12 @@ func (b *browser) do(method, path string, form url.Values) page {
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
+	return b.send(req)
+}
+
+// send sends req with b's cookies and reads the answer.
+func (b *browser) send(req *http.Request) page {
+	b.t.Helper()
 	resp, err := b.c.Do(req)
 	if err != nil {
 		b.t.Fatal(err)

@@ -2,7 +2,6 @@ package console_test
 
 import (
 	"bytes"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -32,13 +31,7 @@ func (b *browser) multipart(path string, fields [][2]string, name string, conten
 		b.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", mw.FormDataContentType())
-	resp, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return page{status: resp.StatusCode, header: resp.Header, body: string(data)}
+	return b.send(req)
 }
 
 var fileIDRE = regexp.MustCompile(`f_[0-9a-f]{24}`)
