@@ -57,6 +57,55 @@ func OpenKey(c *secret.Cipher, conn store.Connection) (string, error) {
 	return string(b), nil
 }
 
+// KeyRefAAD is the associated data a connection's API key reference is sealed with:
+// bound to the connection's name, and not to be taken for its key.
+func KeyRefAAD(name string) []byte { return []byte("vtsoar connection key reference\x00" + name) }
+
+// SealKeyRef seals the API key reference (env:NAME, file:PATH, exec:COMMAND) of the
+// connection called name.
+func SealKeyRef(c *secret.Cipher, name, ref string) ([]byte, error) {
+	return c.Seal([]byte(ref), KeyRefAAD(name))
+}
+
+// OpenKeyRef opens the sealed API key reference of a stored connection.
+func OpenKeyRef(c *secret.Cipher, conn store.Connection) (string, error) {
+	return openSealed(c, conn.Name, "its API key's reference", conn.SealedAPIKeyRef, KeyRefAAD(conn.Name))
+}
+
+// WebhookSecretRefAAD is the associated data a connection's notification webhook
+// secret reference is sealed with.
+func WebhookSecretRefAAD(name string) []byte {
+	return []byte("vtsoar connection webhook secret reference\x00" + name)
+}
+
+// SealWebhookSecretRef seals the secret reference of the connection's notification
+// webhook.
+func SealWebhookSecretRef(c *secret.Cipher, name, ref string) ([]byte, error) {
+	return c.Seal([]byte(ref), WebhookSecretRefAAD(name))
+}
+
+// OpenWebhookSecretRef opens the sealed secret reference of a stored connection's
+// notification webhook ("" when it has none).
+func OpenWebhookSecretRef(c *secret.Cipher, conn store.Connection) (string, error) {
+	if len(conn.SealedNotifyWebhookSecretRef) == 0 {
+		return "", nil
+	}
+	return openSealed(c, conn.Name, "its webhook's secret reference", conn.SealedNotifyWebhookSecretRef, WebhookSecretRefAAD(conn.Name))
+}
+
+// openSealed opens what a connection keeps sealed; errors name the connection and
+// what, never the value.
+func openSealed(c *secret.Cipher, name, what string, sealed, aad []byte) (string, error) {
+	if c == nil {
+		return "", fmt.Errorf("connection %s: no master key to open %s", name, what)
+	}
+	b, err := c.Open(sealed, aad)
+	if err != nil {
+		return "", fmt.Errorf("connection %s: %s: %w", name, what, err)
+	}
+	return string(b), nil
+}
+
 // ProxyAAD is the associated data a connection's proxy URL is sealed with: it binds
 // the sealed URL to the connection's name, and cannot be taken for its API key.
 func ProxyAAD(name string) []byte { return []byte("vtsoar connection proxy\x00" + name) }
@@ -182,6 +231,9 @@ type Options struct {
 	// WrapLimiter, when set, wraps the connection's limiter before the client uses it
 	// (to observe waits and spent budgets, or bound how long a request waits).
 	WrapLimiter func(*quota.Limiter) vt.Limiter
+	// Secrets resolves the keys stored as references (nil: a Resolver that keeps
+	// nothing).
+	Secrets *secret.Resolver
 }
 
 // Conn is a connection ready to use: its client, its limiter and its caches.
@@ -203,8 +255,11 @@ type Conn struct {
 	// behind a Pool's decoded answers in a service.
 	answers cache.Cache
 	apiKey  string
+	keyRef  string
+	proxy   string
 	budget  string
 	policy  risk.Policy
+	private bool
 	logger  *slog.Logger
 	// public is true when the budget is VirusTotal's public one: the key is then
 	// taken as a public key (see PublicKey).
@@ -286,8 +341,11 @@ func build(_ context.Context, st Store, t Target, opts Options) (*Conn, error) {
 		Cache:      st.Cache(client.ServerURL()),
 		HTTPClient: hc,
 		apiKey:     t.APIKey,
+		keyRef:     t.keyRef,
+		proxy:      t.Proxy,
 		budget:     budget,
 		policy:     policy,
+		private:    t.IncludePrivate,
 		logger:     logger,
 		public:     t.Spec == quota.Public,
 	}
@@ -303,11 +361,12 @@ func (c *Conn) Answers() cache.Cache { return c.answers }
 // Deps returns what command.Run needs to run a command on the connection.
 func (c *Conn) Deps() command.Deps {
 	return command.Deps{
-		Client:    c.Client,
-		Cache:     c.answers,
-		Policy:    c.policy,
-		Logger:    c.logger,
-		PublicKey: c.public,
+		Client:         c.Client,
+		Cache:          c.answers,
+		Policy:         c.policy,
+		Logger:         c.logger,
+		PublicKey:      c.public,
+		IncludePrivate: c.private,
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -67,7 +68,7 @@ func TestBuildRunsCommandsThroughCacheAndBudget(t *testing.T) {
 	// A limited budget: its answers are written before a put returns, and so the
 	// second run, in the same process, finds them.
 	conn := store.Connection{Name: "sim", SealedAPIKey: sealed, ServerURL: srv.URL, Quota: "1000/min"}
-	tg, err := connclient.TargetOf(c, conn)
+	tg, err := connclient.TargetOf(ctx, c, nil, conn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func TestBuildRunsCommandsThroughCacheAndBudget(t *testing.T) {
 	conn2 := conn
 	conn2.Name = "sim-copy"
 	conn2.SealedAPIKey, _ = connclient.SealKey(c, "sim-copy", "k1")
-	tg2, err := connclient.TargetOf(c, conn2)
+	tg2, err := connclient.TargetOf(ctx, c, nil, conn2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,10 +106,10 @@ func TestBuildRunsCommandsThroughCacheAndBudget(t *testing.T) {
 	if a.Budget() != b.Budget() {
 		t.Fatal("two connections with one key on one server must share a budget")
 	}
-	if _, err := connclient.TargetOf(c, store.Connection{Name: "bad", SealedAPIKey: sealed, Quota: "1000/min"}); err == nil {
+	if _, err := connclient.TargetOf(ctx, c, nil, store.Connection{Name: "bad", SealedAPIKey: sealed, Quota: "1000/min"}); err == nil {
 		t.Fatal("a key sealed for another name was opened")
 	}
-	if _, err := connclient.TargetOf(c, store.Connection{Name: "sim", SealedAPIKey: sealed, Quota: "3/fortnight"}); err == nil {
+	if _, err := connclient.TargetOf(ctx, c, nil, store.Connection{Name: "sim", SealedAPIKey: sealed, Quota: "3/fortnight"}); err == nil {
 		t.Fatal("a connection's budget of 3/fortnight was taken")
 	}
 }
@@ -326,5 +327,66 @@ func TestSetOpenProxy(t *testing.T) {
 		if err := connclient.SetProxy(c, &conn, p); err != nil || conn.Proxy != p || conn.SealedProxy != nil {
 			t.Errorf("SetProxy(%q): proxy %q, %d sealed bytes, %v", p, conn.Proxy, len(conn.SealedProxy), err)
 		}
+	}
+}
+
+// A key stored as a reference is resolved at each use: a pool keeps what it resolved
+// for the resolver's TTL, GetFresh resolves it again (a test of the connection), and
+// the client is built again only when the key changed. An inactive connection has no
+// client; one with include_private sends private inputs.
+func TestPoolResolvesKeyReferences(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c := newCipher(t)
+	keyFile := filepath.Join(t.TempDir(), "vt.key")
+	if err := os.WriteFile(keyFile, []byte("key-one\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := connclient.SealKeyRef(c, "vault", "file:"+keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := store.Connection{Name: "vault", SealedAPIKeyRef: ref, Quota: "premium", IncludePrivate: true}
+	if err := st.CreateConnection(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	conn, _ = st.GetConnection(ctx, "vault")
+	pool := connclient.NewPool(st, c, connclient.Options{Secrets: secret.NewResolver(time.Hour)})
+	a, err := pool.Get(ctx, conn)
+	if err != nil || a.APIKey() != "key-one" || !a.Deps().IncludePrivate {
+		t.Fatalf("Get: %v, key %q, include_private %v", err, a.APIKey(), a.Deps().IncludePrivate)
+	}
+	if err := os.WriteFile(keyFile, []byte("key-two\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := pool.Get(ctx, conn); b != a {
+		t.Error("within the TTL, the pool built another client")
+	}
+	b, err := pool.GetFresh(ctx, conn)
+	if err != nil || b == a || b.APIKey() != "key-two" {
+		t.Fatalf("GetFresh: %v, key %q (same client: %v)", err, b.APIKey(), b == a)
+	}
+	if c2, _ := pool.GetFresh(ctx, conn); c2 != b {
+		t.Error("GetFresh built another client for the same key")
+	}
+	// The reference itself is not readable without the master key, nor movable to
+	// another connection.
+	moved := conn
+	moved.Name = "other"
+	if _, err := connclient.OpenKeyRef(c, moved); err == nil {
+		t.Error("a sealed reference opened under another connection's name")
+	}
+	os.Remove(keyFile)
+	if _, err := pool.GetFresh(ctx, conn); err == nil || strings.Contains(err.Error(), "key-two") || !strings.Contains(err.Error(), "vault") {
+		t.Errorf("missing key file: %v", err)
+	}
+
+	conn.Inactive = true
+	if _, err := pool.Get(ctx, conn); !errors.Is(err, store.ErrInactive) || !strings.Contains(err.Error(), "vault is inactive") {
+		t.Errorf("inactive: %v", err)
 	}
 }

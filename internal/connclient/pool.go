@@ -17,9 +17,12 @@ import (
 // REST server and the enrichment of `vtsoar serve` share one), so that the requests
 // on one connection share its limiter (one in-process priority queue per budget) and
 // its HTTP keep-alive connections. A client is rebuilt when its stored connection
-// changes (its update time or its sealed key). The connections going through one
-// proxy share one HTTP client, unless the options give the HTTP client of all.
-// Options.WrapTransport wraps the transport of every HTTP client the pool uses.
+// changes (its update time or its sealed key), or, for a key stored as a reference,
+// when the reference resolves to another key (Options.Secrets keeps what it resolved
+// for its TTL). An inactive connection has no client (an *InactiveError). The
+// connections going through one proxy share one HTTP client, unless the options give
+// the HTTP client of all. Options.WrapTransport wraps the transport of every HTTP
+// client the pool uses.
 type Pool struct {
 	st     Store
 	cipher *secret.Cipher
@@ -64,11 +67,12 @@ func NewPool(st Store, c *secret.Cipher, opts Options) *Pool {
 }
 
 // Current returns the client built for the connection of stamp when it is still the
-// one stored (nil otherwise: Get builds it again).
+// one stored and its key is stored as such (nil otherwise: Get builds it again, or
+// resolves its key's reference again).
 func (p *Pool) Current(stamp store.ConnectionStamp) *Conn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if e, ok := p.conns[stamp.Name]; ok && e.updated.Equal(stamp.UpdatedAt) && bytes.Equal(e.sealed, stamp.SealedAPIKey) {
+	if e, ok := p.conns[stamp.Name]; ok && e.conn.keyRef == "" && e.updated.Equal(stamp.UpdatedAt) && bytes.Equal(e.sealed, stamp.SealedAPIKey) {
 		return e.conn
 	}
 	return nil
@@ -77,13 +81,21 @@ func (p *Pool) Current(stamp store.ConnectionStamp) *Conn {
 // Get returns the client of the stored connection c.
 func (p *Pool) Get(ctx context.Context, c store.Connection) (*Conn, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if e, ok := p.conns[c.Name]; ok && e.updated.Equal(c.UpdatedAt) && bytes.Equal(e.sealed, c.SealedAPIKey) {
+	if e, ok := p.conns[c.Name]; ok && e.conn.keyRef == "" && e.updated.Equal(c.UpdatedAt) && bytes.Equal(e.sealed, c.SealedAPIKey) {
+		p.mu.Unlock()
 		return e.conn, nil
 	}
-	t, err := TargetOf(p.cipher, c)
+	p.mu.Unlock()
+	// Out of the lock: resolving a reference may run a vault's client.
+	t, err := TargetOf(ctx, p.cipher, p.opts.Secrets, c)
 	if err != nil {
 		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e, ok := p.conns[c.Name]; ok && e.updated.Equal(c.UpdatedAt) && bytes.Equal(e.sealed, c.SealedAPIKey) &&
+		e.conn.apiKey == t.APIKey && e.conn.proxy == t.Proxy {
+		return e.conn, nil // built meanwhile, or its reference resolves to the key it has
 	}
 	opts := p.opts
 	if opts.HTTPClient == nil {
@@ -107,6 +119,18 @@ func (p *Pool) Forget(name string) {
 	p.mu.Lock()
 	delete(p.conns, name)
 	p.mu.Unlock()
+}
+
+// GetFresh is Get with the connection's key reference resolved again, whatever the
+// resolver kept (a test of the connection checks the key as it is now). The client is
+// built again only when the key changed.
+func (p *Pool) GetFresh(ctx context.Context, c store.Connection) (*Conn, error) {
+	if len(c.SealedAPIKeyRef) > 0 && p.opts.Secrets != nil {
+		if ref, err := OpenKeyRef(p.cipher, c); err == nil {
+			p.opts.Secrets.Forget(ref)
+		}
+	}
+	return p.Get(ctx, c)
 }
 
 // httpClient returns the HTTP client for a proxy ("" for none), its transport wrapped

@@ -70,6 +70,13 @@ func (e *Email) Name() string {
 	return "email"
 }
 
+// WithRecipients implements Addressed: the same server and sender, to another list.
+func (e *Email) WithRecipients(to []string) Notifier {
+	cp := *e
+	cp.To = to
+	return &cp
+}
+
 // Validate checks the configuration.
 func (e *Email) Validate() error {
 	if e.Host == "" {

@@ -69,6 +69,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sort"
 	"strings"
 	"time"
@@ -147,8 +148,13 @@ type Options struct {
 	// server (nil: a connclient.Pool of the service's own, with Cipher and
 	// ClientOptions).
 	Clients *connclient.Pool
-	// Notifiers are told when a connection's health changes.
+	// Notifiers are told when a connection's health changes, unless the connection
+	// has recipients of its own (e-mail addresses, told through the Notifier that is
+	// Addressed; a webhook).
 	Notifiers []Notifier
+	// WebhookClient posts to the connections' own webhooks (nil: a client with a 10s
+	// timeout).
+	WebhookClient *http.Client
 	// Workers is the number of artifacts enriched at once (0: DefaultWorkers).
 	Workers int
 	// Clock returns the current time for health checks, notifications, the deferral
@@ -583,7 +589,7 @@ func (s *Service) enrichers(ctx context.Context, kind ioc.Kind, site string) ([]
 	}
 	var out []store.Connection
 	for _, c := range all {
-		if !hasKind(c.ReputationChecks, kind) || !servesSite(c.Sites, site) {
+		if c.Inactive || !hasKind(c.ReputationChecks, kind) || !servesSite(c.Sites, site) {
 			continue
 		}
 		out = append(out, c)

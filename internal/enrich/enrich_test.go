@@ -347,4 +347,25 @@ func testPrivateArtifactsAreNotSent(t *testing.T, b string) {
 	if n := e.count.key("key-all"); n != 0 {
 		t.Errorf("%d requests to VirusTotal for private artifacts", n)
 	}
+	// A connection that includes them sends them: the artifact is answered through it.
+	e.addConn("private-ok", "key-private", allKinds, nil, 0)
+	c, err := e.st.GetConnection(e.ctx, "private-ok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.IncludePrivate = true
+	if err := e.st.UpdateConnection(e.ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	ev, err = s.SubmitEvent(e.ctx, enrich.NewEvent{Site: "paris", Artifacts: []enrich.Artifact{{Type: ioc.KindIP, Value: "10.1.2.3"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done = waitDone(t, s, ev.ID, 30*time.Second)
+	if a := done.Artifacts[0]; a.Status != "done" || a.Connection != "private-ok" || a.RiskLevel == "" || strings.HasPrefix(a.RiskReason, "Not sent") {
+		t.Errorf("private artifact with a connection that includes them: %+v", a)
+	}
+	if e.count.key("key-private") == 0 || e.count.key("key-all") != 0 {
+		t.Errorf("requests: %d through private-ok, %d through all", e.count.key("key-private"), e.count.key("key-all"))
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/vtsoar/vtsoar/internal/command"
+	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/quota"
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/vt"
@@ -66,8 +67,8 @@ func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[sweepArgs]) error {
 	slack := s.opts.HealthSweepInterval / 2
 	var params []river.InsertManyParams
 	for _, c := range conns {
-		if c.HealthCheckMinutes <= 0 {
-			continue
+		if c.HealthCheckMinutes <= 0 || c.Inactive {
+			continue // no schedule, or an inactive connection: nothing is sent on it
 		}
 		every := time.Duration(c.HealthCheckMinutes) * s.opts.HealthMinute
 		if h, ok := last[c.Name]; ok && now.Sub(h.At) < every-slack {
@@ -92,8 +93,8 @@ type healthWorker struct {
 // Work implements river.Worker.
 func (w *healthWorker) Work(ctx context.Context, job *river.Job[healthArgs]) error {
 	_, err := w.s.CheckConnection(ctx, job.Args.Connection)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil // removed since the sweep
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInactive) {
+		return nil // removed, or made inactive, since the sweep
 	}
 	return err
 }
@@ -103,14 +104,22 @@ func (w *healthWorker) Work(ctx context.Context, job *river.Job[healthArgs]) err
 // fails), queues a notification to every notifier in the same transaction. A
 // connection that cannot be tested because its own daily or monthly budget is spent
 // is not recorded (the connection is not at fault): the error wraps the
-// *quota.ExhaustedError.
+// *quota.ExhaustedError. An inactive connection is not tested, nor recorded: the
+// error wraps store.ErrInactive. A key stored as a reference is resolved again
+// for the test.
 func (s *Service) CheckConnection(ctx context.Context, name string) (HealthCheck, error) {
 	c, err := s.st.GetConnection(ctx, name)
 	if err != nil {
 		return HealthCheck{}, err
 	}
+	if c.Inactive {
+		return HealthCheck{}, &connclient.InactiveError{Name: name}
+	}
 	h := store.HealthCheck{Connection: name}
-	conn, err := s.clients.Get(ctx, c)
+	conn, err := s.clients.GetFresh(ctx, c)
+	if errors.Is(err, store.ErrInactive) {
+		return HealthCheck{}, err
+	}
 	if err != nil {
 		h.Message = command.TestConnection().FailureIndicator + " Cannot use the connection: " + err.Error()
 	} else {
@@ -144,7 +153,7 @@ func (s *Service) CheckConnection(ctx context.Context, name string) (HealthCheck
 	changed := false
 	_, _, err = s.st.RecordHealthCheck(ctx, h, func(ctx context.Context, tx *sql.Tx, prev store.HealthCheck, hadPrev bool) error {
 		changed = hadPrev && prev.Healthy != h.Healthy || !hadPrev && !h.Healthy
-		if hadPrev && prev.Healthy == h.Healthy || !hadPrev && h.Healthy || len(s.opts.Notifiers) == 0 {
+		if hadPrev && prev.Healthy == h.Healthy || !hadPrev && h.Healthy {
 			return nil
 		}
 		n := Notification{
@@ -155,8 +164,8 @@ func (s *Service) CheckConnection(ctx context.Context, name string) (HealthCheck
 			n.Previous = stateName(prev.Healthy)
 			n.Since = prev.At
 		}
-		for _, nt := range s.opts.Notifiers {
-			if _, err := s.river.InsertTx(ctx, tx, notifyArgs{Notifier: nt.Name(), Notification: n}, nil); err != nil {
+		for _, d := range s.deliveries(ctx, c, n) {
+			if _, err := s.river.InsertTx(ctx, tx, d, nil); err != nil {
 				return err
 			}
 		}

@@ -3,6 +3,7 @@ package enrich_test
 import (
 	"bytes"
 	"crypto/tls"
+	"errors"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -11,6 +12,7 @@ import (
 	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/enrich"
 	"github.com/vtsoar/vtsoar/internal/pipenet"
+	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/ioc"
 	"github.com/vtsoar/vtsoar/vtsim"
 )
@@ -213,5 +215,106 @@ func testHealthCheckScheduled(t *testing.T, e *env) {
 				t.Errorf("%s: scheduled check %+v", c.name, hist[i])
 			}
 		}
+	}
+}
+
+// TestConnectionOwnRecipients: a connection with recipients of its own is notified to
+// them (its e-mail addresses through the service's SMTP server, its webhook signed by
+// its own secret, a reference resolved at delivery), not to the service's; another
+// connection still is to the service's.
+func TestConnectionOwnRecipients(t *testing.T) { inBubble(t, testConnectionOwnRecipients) }
+
+func testConnectionOwnRecipients(t *testing.T, e *env) {
+	e.addConn("own", "bad-key", nil, nil, 0)
+	e.addConn("shared", "bad-key", nil, nil, 0)
+	t.Setenv("VTSOAR_TEST_SMTP_PASSWORD", "smtp-password")
+	t.Setenv("VTSOAR_TEST_OWN_HOOK", "own-hook-secret")
+	c, err := e.st.GetConnection(e.ctx, "own")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.NotifyEmails = []string{"Oncall <oncall@example.org>"}
+	c.NotifyWebhookURL = "http://own-hooks.test/vt"
+	if c.SealedNotifyWebhookSecretRef, err = connclient.SealWebhookSecretRef(e.cipher, "own", "env:VTSOAR_TEST_OWN_HOOK"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.UpdateConnection(e.ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	smtpNet := pipenet.Listen("smtp.test")
+	ss, pool := serveSMTP(t, smtpNet, true)
+	shared := &webhookReceiver{key: []byte("service-secret")}
+	own := &webhookReceiver{key: []byte("own-hook-secret")}
+	ownHooks, stop := pipenet.Serve("own-hooks.test", own)
+	t.Cleanup(stop)
+	s := e.service(enrich.Options{
+		Notifiers: []enrich.Notifier{
+			&enrich.Email{Host: "localhost", Port: 587, Dial: smtpNet.DialContext, From: "vtsoar@example.org", To: []string{"soc@example.org"},
+				Username: "alerts", PasswordRef: "env:VTSOAR_TEST_SMTP_PASSWORD", TLSConfig: &tls.Config{RootCAs: pool}},
+			hookServer(t, shared, "service-secret"),
+		},
+		WebhookClient: ownHooks.HTTPClient(),
+	})
+	for _, name := range []string{"own", "shared"} {
+		if _, err := s.CheckConnection(e.ctx, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settle()
+	byRcpt := map[string]string{}
+	for _, m := range ss.messages() {
+		for _, to := range m.To {
+			byRcpt[to] += string(m.Data)
+		}
+	}
+	if len(byRcpt) != 2 || !strings.Contains(byRcpt["oncall@example.org"], "own") || strings.Contains(byRcpt["oncall@example.org"], "shared") ||
+		!strings.Contains(byRcpt["soc@example.org"], "shared") || strings.Contains(byRcpt["soc@example.org"], "connection own ") {
+		t.Errorf("e-mails by recipient: %v", byRcpt)
+	}
+	if got := shared.payloads(); len(got) != 1 || got[0].Notification.Connection != "shared" {
+		t.Errorf("the service's webhook got %+v", got)
+	}
+	if got := own.payloads(); len(got) != 1 || got[0].Notification.Connection != "own" || own.rejected != 0 {
+		t.Errorf("the connection's webhook got %+v (%d refused)", got, own.rejected)
+	}
+}
+
+// TestInactiveConnectionSendsNothing: an inactive connection runs no health check
+// (scheduled or asked for) and no enrichment: the emulator sees no request from it.
+func TestInactiveConnectionSendsNothing(t *testing.T) {
+	inBubble(t, testInactiveConnectionSendsNothing)
+}
+
+func testInactiveConnectionSendsNothing(t *testing.T, e *env) {
+	e.addConn("off", "key-off", allKinds, nil, 1)
+	c, err := e.st.GetConnection(e.ctx, "off")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Inactive = true
+	if err := e.st.UpdateConnection(e.ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	s := e.service(enrich.Options{HealthSweepInterval: 10 * time.Second})
+	if _, err := s.CheckConnection(e.ctx, "off"); !errors.Is(err, store.ErrInactive) {
+		t.Errorf("CheckConnection of an inactive connection: %v", err)
+	}
+	ev, err := s.SubmitEvent(e.ctx, enrich.NewEvent{Artifacts: []enrich.Artifact{{Type: ioc.KindIP, Value: "8.8.8.8"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Minute) // five scheduled checks' time, and the event's job
+	done, err := s.GetEvent(e.ctx, ev.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := done.Artifacts[0]; a.Status != "error" || !strings.Contains(a.Error, "no connection") {
+		t.Errorf("artifact with only an inactive connection: %+v", a)
+	}
+	if hist, _ := e.st.HealthHistory(e.ctx, "off", 0); len(hist) != 0 {
+		t.Errorf("%d health checks of an inactive connection", len(hist))
+	}
+	if n := e.count.key("key-off"); n != 0 {
+		t.Errorf("%d requests on an inactive connection", n)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -161,9 +162,13 @@ func (s *Service) enrichArtifact(ctx context.Context, ev store.Event, art store.
 		return store.Artifact{}, err
 	}
 	// A private, reserved, loopback, link-local or documentation address or name is
-	// not sent to VirusTotal (the commands' rule): it is done, N/A, spending nothing.
+	// sent to VirusTotal only by the connections that include them (the commands'
+	// rule); with none, it is done, N/A, spending nothing.
 	if scope, reason := ioc.Classify(obs); scope == ioc.NonPublic {
-		return skippedArtifact(reason), nil
+		conns = slices.DeleteFunc(conns, func(c store.Connection) bool { return !c.IncludePrivate })
+		if len(conns) == 0 {
+			return skippedArtifact(reason), nil
+		}
 	}
 	if len(conns) == 0 {
 		return store.Artifact{Status: store.ArtifactError, RiskLevelCode: na,

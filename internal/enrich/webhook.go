@@ -43,9 +43,11 @@ type Webhook struct {
 	// URL receives the POST.
 	URL string
 	// Secret is the shared HMAC key; SecretRef names it instead (env:NAME or
-	// file:PATH), read at each delivery.
+	// file:PATH; with Secrets, also exec:COMMAND), read at each delivery.
 	Secret    []byte
 	SecretRef string
+	// Secrets, when set, resolves SecretRef (it keeps what it resolved for its TTL).
+	Secrets *secret.Resolver
 	// Client sends the request (nil: a client with a 10s timeout).
 	Client *http.Client
 	// MaxAttempts bounds the attempts of one delivery (0: 3); Backoff is the wait
@@ -67,14 +69,20 @@ func (w *Webhook) Name() string {
 	return "webhook"
 }
 
-func (w *Webhook) secret() ([]byte, error) {
+func (w *Webhook) secret(ctx context.Context) ([]byte, error) {
 	if len(w.Secret) > 0 {
 		return w.Secret, nil
 	}
 	if w.SecretRef == "" {
 		return nil, errors.New("webhook notifier: no secret")
 	}
-	s, err := secret.Resolve(w.SecretRef)
+	var s string
+	var err error
+	if w.Secrets != nil {
+		s, err = w.Secrets.Resolve(ctx, w.SecretRef)
+	} else {
+		s, err = secret.Resolve(w.SecretRef)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("webhook notifier: secret: %w", err)
 	}
@@ -118,7 +126,7 @@ func VerifyWebhook(key []byte, h http.Header, body []byte, maxSkew time.Duration
 
 // Notify implements Notifier.
 func (w *Webhook) Notify(ctx context.Context, n Notification) error {
-	key, err := w.secret()
+	key, err := w.secret(ctx)
 	if err != nil {
 		return err
 	}

@@ -296,6 +296,9 @@ func (g *Gateway) keyFound(ctx context.Context, c *call, k store.GatewayKey, up 
 		g.log.WarnContext(ctx, "gateway: the key's connection does not exist", "key", k.Name, "connection", k.Connection)
 		return &refusal{status: http.StatusUnauthorized, code: vt.CodeWrongCredentials, reason: "credentials",
 			message: "Wrong API key: the connection it was made for no longer exists"}
+	case errors.Is(err, store.ErrInactive):
+		return &refusal{status: http.StatusForbidden, code: vt.CodeForbidden, reason: "credentials",
+			message: "The connection this key was made for is inactive: nothing is sent on it"}
 	case err != nil:
 		g.log.ErrorContext(ctx, "gateway: the key or its connection cannot be read", "key", k.Name, "error", err.Error())
 		ref := unavailable()

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/quota"
 	"github.com/vtsoar/vtsoar/internal/risk"
+	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/ioc"
 	"github.com/vtsoar/vtsoar/vt"
@@ -22,8 +24,14 @@ import (
 // connectionIn is a connection as the API takes it. Absent members keep their value
 // (PATCH, and api_key on PUT) or take their default (POST, PUT).
 type connectionIn struct {
-	Name               *string   `json:"name"`
-	APIKey             *string   `json:"api_key"`
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+	Active      *bool   `json:"active"`
+	APIKey      *string `json:"api_key"`
+	// APIKeyRef is the key as a secret reference resolved at each use, taken when it
+	// matches the operator's patterns (Config.AllowSecretRefs).
+	APIKeyRef          *string   `json:"api_key_ref"`
+	APIVersion         *string   `json:"api_version"`
 	ServerURL          *string   `json:"server_url"`
 	Quota              *string   `json:"quota"`
 	Proxy              *string   `json:"proxy"`
@@ -34,7 +42,12 @@ type connectionIn struct {
 	// RiskPolicy is the connection's risk policy (risk.ParsePolicy); null is the
 	// default policy, absent keeps it (a json.RawMessage keeps "null" where a
 	// pointer would not tell it from absent).
-	RiskPolicy json.RawMessage `json:"risk_policy"`
+	RiskPolicy     json.RawMessage `json:"risk_policy"`
+	IncludePrivate *bool           `json:"include_private"`
+	// The connection's own health notification recipients ([] and "": none).
+	NotifyEmails           *[]string `json:"notify_emails"`
+	NotifyWebhookURL       *string   `json:"notify_webhook_url"`
+	NotifyWebhookSecretRef *string   `json:"notify_webhook_secret_ref"`
 }
 
 func nonNil(s []string) []string {
@@ -70,8 +83,11 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 }
 
 // apply validates in and writes it onto c; create says whether c is new.
-func (s *Server) apply(c *store.Connection, in connectionIn, create bool) error {
-	if in.APIKey != nil {
+func (s *Server) apply(ctx context.Context, c *store.Connection, in connectionIn, create bool) error {
+	switch {
+	case in.APIKey != nil && in.APIKeyRef != nil:
+		return badRequest("give api_key or api_key_ref, not both")
+	case in.APIKey != nil:
 		key := strings.TrimSpace(*in.APIKey)
 		if err := store.CheckAPIKey(key); err != nil {
 			return badRequest("api_key: %v", err)
@@ -80,9 +96,41 @@ func (s *Server) apply(c *store.Connection, in connectionIn, create bool) error 
 		if err != nil {
 			return internal(err)
 		}
-		c.SealedAPIKey = sealed
-	} else if create {
-		return badRequest("api_key is required")
+		c.SealedAPIKey, c.SealedAPIKeyRef = sealed, nil
+	case in.APIKeyRef != nil:
+		ref := strings.TrimSpace(*in.APIKeyRef)
+		if err := s.allowedRef(ctx, "api_key_ref", ref); err != nil {
+			return err
+		}
+		sealed, err := connclient.SealKeyRef(s.cfg.Cipher, c.Name, ref)
+		if err != nil {
+			return internal(err)
+		}
+		c.SealedAPIKey, c.SealedAPIKeyRef = nil, sealed
+	case create:
+		return badRequest("api_key or api_key_ref is required")
+	}
+	if in.Description != nil {
+		if err := store.CheckDescription(*in.Description); err != nil {
+			return badRequest("%v", err)
+		}
+		c.Description = *in.Description
+	}
+	if in.Active != nil {
+		c.Inactive = !*in.Active
+	}
+	if in.APIVersion != nil {
+		v := strings.TrimSpace(*in.APIVersion)
+		if err := store.CheckAPIVersion(v); err != nil {
+			return badRequest("api_version: %v", err)
+		}
+		c.APIVersion = v
+	}
+	if in.IncludePrivate != nil {
+		c.IncludePrivate = *in.IncludePrivate
+	}
+	if err := s.applyNotify(ctx, c, in); err != nil {
+		return err
 	}
 	if in.ServerURL != nil {
 		v, err := optionalURL("server_url", *in.ServerURL, vt.ParseServerURL)
@@ -165,6 +213,70 @@ func (s *Server) apply(c *store.Connection, in connectionIn, create bool) error 
 	return nil
 }
 
+// applyNotify writes the connection's own health notification recipients of in onto
+// c: a webhook needs its secret reference, kept when the URL is given again without
+// one, dropped with the URL.
+func (s *Server) applyNotify(ctx context.Context, c *store.Connection, in connectionIn) error {
+	if in.NotifyEmails != nil {
+		emails := make([]string, 0, len(*in.NotifyEmails))
+		for _, e := range *in.NotifyEmails {
+			if e = strings.TrimSpace(e); e != "" && !slices.Contains(emails, e) {
+				emails = append(emails, e)
+			}
+		}
+		if err := store.CheckNotifyEmails(emails); err != nil {
+			return badRequest("notify_emails: %v", err)
+		}
+		c.NotifyEmails = emails
+		if len(emails) == 0 {
+			c.NotifyEmails = nil
+		}
+	}
+	if in.NotifyWebhookURL != nil {
+		u := strings.TrimSpace(*in.NotifyWebhookURL)
+		if u != "" {
+			if err := store.CheckWebhookURL(u); err != nil {
+				return badRequest("notify_webhook_url: %v", err)
+			}
+		}
+		c.NotifyWebhookURL = u
+	}
+	if in.NotifyWebhookSecretRef != nil {
+		ref := strings.TrimSpace(*in.NotifyWebhookSecretRef)
+		if ref == "" {
+			c.SealedNotifyWebhookSecretRef = nil
+		} else {
+			if err := s.allowedRef(ctx, "notify_webhook_secret_ref", ref); err != nil {
+				return err
+			}
+			sealed, err := connclient.SealWebhookSecretRef(s.cfg.Cipher, c.Name, ref)
+			if err != nil {
+				return internal(err)
+			}
+			c.SealedNotifyWebhookSecretRef = sealed
+		}
+	}
+	if c.NotifyWebhookURL == "" {
+		c.SealedNotifyWebhookSecretRef = nil
+	} else if len(c.SealedNotifyWebhookSecretRef) == 0 {
+		return badRequest("notify_webhook_url needs notify_webhook_secret_ref, the reference of the key that signs its bodies")
+	}
+	return nil
+}
+
+// allowedRef checks a secret reference given as the member name: it matches one of
+// the operator's patterns (never an exec: one), and resolves now (what it names
+// exists). Its answer is not kept: it is resolved at each use.
+func (s *Server) allowedRef(ctx context.Context, name, ref string) error {
+	if err := secret.AllowedRef(ref, s.cfg.AllowSecretRefs); err != nil {
+		return badRequest("%s: %v", name, err)
+	}
+	if _, err := (&secret.Resolver{}).Resolve(ctx, ref); err != nil {
+		return badRequest("%s: %v", name, err)
+	}
+	return nil
+}
+
 // optionalURL is the URL member name of a connection, trimmed, checked with parse
 // unless it is empty (none).
 func optionalURL(name, v string, parse func(string) (*url.URL, error)) (string, error) {
@@ -230,7 +342,7 @@ func (s *Server) handleCreateConnection(w http.ResponseWriter, r *http.Request, 
 	if err := store.CheckConnectionName(c.Name); err != nil {
 		return badRequest("%v", err)
 	}
-	if err := s.apply(&c, in, true); err != nil {
+	if err := s.apply(r.Context(), &c, in, true); err != nil {
 		return err
 	}
 	if err := s.cfg.Store.CreateConnection(r.Context(), c); err != nil {
@@ -268,7 +380,11 @@ func (s *Server) updateConnection(w http.ResponseWriter, r *http.Request, u *sto
 		// PUT replaces the connection: what is not given takes its default, except the
 		// key, which is kept when not given (it cannot be read back to send it again).
 		prev := c
-		c = store.Connection{Name: c.Name, SealedAPIKey: c.SealedAPIKey, CreatedAt: c.CreatedAt, ReputationChecks: ioc.Kinds()}
+		c = store.Connection{Name: c.Name, SealedAPIKey: c.SealedAPIKey, SealedAPIKeyRef: c.SealedAPIKeyRef,
+			CreatedAt: c.CreatedAt, ReputationChecks: ioc.Kinds()}
+		if in.NotifyWebhookURL != nil && strings.TrimSpace(*in.NotifyWebhookURL) == prev.NotifyWebhookURL {
+			c.NotifyWebhookURL, c.SealedNotifyWebhookSecretRef = prev.NotifyWebhookURL, prev.SealedNotifyWebhookSecretRef
+		}
 		if in.Proxy != nil && strings.TrimSpace(*in.Proxy) == prev.Proxy {
 			c.Proxy, c.SealedProxy = prev.Proxy, prev.SealedProxy // as shown: kept
 		}
@@ -276,7 +392,7 @@ func (s *Server) updateConnection(w http.ResponseWriter, r *http.Request, u *sto
 			in.Quota = new(string)
 		}
 	}
-	if err := s.apply(&c, in, false); err != nil {
+	if err := s.apply(r.Context(), &c, in, false); err != nil {
 		return err
 	}
 	if put && c.Quota == "" {

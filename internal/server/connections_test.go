@@ -2,11 +2,15 @@ package server_test
 
 import (
 	"context"
+	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/vtsoar/vtsoar/internal/connclient"
+	"github.com/vtsoar/vtsoar/internal/store"
 )
 
 type connJSON struct {
@@ -58,7 +62,7 @@ func TestConnectionCRUD(t *testing.T) {
 		detail string
 	}{
 		{map[string]any{"name": "vt2", "api_key": "x"}, 409, "exists"},
-		{map[string]any{"name": "vt3"}, 400, "api_key is required"},
+		{map[string]any{"name": "vt3"}, 400, "api_key or api_key_ref is required"},
 		{map[string]any{"name": "vt3", "api_key": "   "}, 400, "API key is empty"},
 		{map[string]any{"api_key": "x"}, 400, "name is required"},
 		{map[string]any{"name": "a/b", "api_key": "x"}, 400, "connection name"},
@@ -135,4 +139,142 @@ func TestConnectionBodyLimit(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	big := `{"name":"big","api_key":"` + strings.Repeat("a", 2<<20) + `"}`
 	e.do(t, "POST", "/api/v1/connections", "admin", big).problem(t, 413)
+}
+
+// The connection fields of D3 SOAR's integration over REST: description, active,
+// api_version, include_private and the connection's own notification recipients,
+// each checked by the rule every door uses.
+func TestConnectionFields(t *testing.T) {
+	e := newEnv(t, envOpts{allowSecretRefs: []string{"env:VTSOAR_TEST_*"}})
+	t.Setenv("VTSOAR_TEST_HOOK", "hook-secret")
+	r := e.do(t, "POST", "/api/v1/connections", "admin", map[string]any{
+		"name": "soc", "api_key": apiKey, "server_url": e.simURL, "description": "SOC — Paris", "active": false,
+		"api_version": "v3", "include_private": true, "notify_emails": []string{"Oncall <oncall@example.org>", "soc@example.org"},
+		"notify_webhook_url": "https://hooks.example.org/vt", "notify_webhook_secret_ref": "env:VTSOAR_TEST_HOOK",
+	})
+	if r.status != 201 {
+		t.Fatalf("create = %d %s", r.status, r.body)
+	}
+	var v store.ConnectionView
+	r.json(t, &v)
+	if v.Description != "SOC — Paris" || v.Active || v.APIVersion != "v3" || !v.IncludePrivate || len(v.NotifyEmails) != 2 ||
+		v.NotifyWebhookURL != "https://hooks.example.org/vt" || !v.NotifyWebhookSecretRefSet || v.APIKeyRefSet {
+		t.Errorf("created %+v", v)
+	}
+	if strings.Contains(string(r.body), "VTSOAR_TEST_HOOK") || strings.Contains(string(r.body), "hook-secret") {
+		t.Errorf("the webhook's secret reference is in the answer: %s", r.body)
+	}
+	// PATCH keeps what is not given; the URL given again keeps its secret; no URL, no
+	// secret.
+	r = e.do(t, "PATCH", "/api/v1/connections/soc", "admin", map[string]any{"active": true, "notify_webhook_url": "https://hooks.example.org/vt2"})
+	r.json(t, &v)
+	if r.status != 200 || !v.Active || v.Description != "SOC — Paris" || !v.NotifyWebhookSecretRefSet || v.NotifyWebhookURL != "https://hooks.example.org/vt2" {
+		t.Errorf("patched %d %+v", r.status, v)
+	}
+	r = e.do(t, "PATCH", "/api/v1/connections/soc", "admin", map[string]any{"notify_webhook_url": "", "notify_emails": []string{}})
+	r.json(t, &v)
+	if v.NotifyWebhookSecretRefSet || len(v.NotifyEmails) != 0 || v.NotifyWebhookURL != "" {
+		t.Errorf("recipients removed: %+v", v)
+	}
+	for _, tc := range []struct {
+		body   map[string]any
+		detail string
+	}{
+		{map[string]any{"api_version": "v2"}, "unsupported API version"},
+		{map[string]any{"description": "a\x1b[31mb"}, "control character"},
+		{map[string]any{"description": strings.Repeat("x", store.MaxDescriptionLen+1)}, "at most"},
+		{map[string]any{"notify_emails": []string{"not an address"}}, "notify_emails"},
+		{map[string]any{"notify_webhook_url": "ftp://x"}, "notify_webhook_url"},
+		{map[string]any{"notify_webhook_url": "https://hooks.example.org/x"}, "notify_webhook_secret_ref"},
+		{map[string]any{"notify_webhook_url": "https://h.example.org/", "notify_webhook_secret_ref": "env:HOME"}, "matches none"},
+	} {
+		p := e.do(t, "PATCH", "/api/v1/connections/soc", "admin", tc.body).problem(t, 400)
+		if !strings.Contains(p.Detail, tc.detail) {
+			t.Errorf("%v: %q, want it to say %q", tc.body, p.Detail, tc.detail)
+		}
+	}
+}
+
+// An inactive connection runs nothing: a command and a test on it are a 409 problem
+// naming it, and nothing reaches the emulator.
+func TestInactiveConnectionRefused(t *testing.T) {
+	e := newEnv(t, envOpts{enrich: true})
+	e.do(t, "PATCH", "/api/v1/connections/emu", "admin", map[string]any{"active": false})
+	before := e.sim.Stats().Requests
+	for _, path := range []string{"/api/v1/commands/check-ip-reputation", "/api/v1/connections/emu/test"} {
+		p := e.do(t, "POST", path, "admin", map[string]any{"connection": "emu", "inputs": []string{"8.8.8.8"}}).problem(t, 409)
+		if !strings.HasSuffix(p.Type, "conflict") || !strings.Contains(p.Detail, "emu is inactive") {
+			t.Errorf("%s: %+v", path, p)
+		}
+	}
+	// Nor through the VirusTotal gateway: a key made for it is refused, 403.
+	key := e.gatewayKey(t, "gw", "emu", nil)
+	req, _ := http.NewRequest("GET", e.http.URL+"/api/v3/ip_addresses/8.8.8.8", nil)
+	req.Header.Set("x-apikey", key)
+	res, err := e.http.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusForbidden {
+		t.Errorf("gateway on an inactive connection: %d", res.StatusCode)
+	}
+	if n := e.sim.Stats().Requests - before; n != 0 {
+		t.Errorf("%d requests on an inactive connection", n)
+	}
+	var list struct{ Connections []store.ConnectionView }
+	e.do(t, "GET", "/api/v1/connections", "admin", nil).json(t, &list)
+	if len(list.Connections) != 1 || list.Connections[0].Active {
+		t.Errorf("list: %+v", list.Connections)
+	}
+	e.do(t, "PATCH", "/api/v1/connections/emu", "admin", map[string]any{"active": true})
+	if r := e.do(t, "POST", "/api/v1/commands/check-ip-reputation", "admin", map[string]any{"connection": "emu", "inputs": []string{"8.8.8.8"}}); r.status != 200 {
+		t.Errorf("active again: %d %s", r.status, r.body)
+	}
+}
+
+// The key as a reference: taken over REST only when it matches the operator's
+// patterns (never exec:), stored sealed, never shown, and resolved at each use: the
+// key file rewritten between two tests, the second test uses the new key.
+func TestConnectionKeyReference(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, envOpts{enrich: true, allowSecretRefs: []string{"file:" + dir + "/*", "env:VTSOAR_TEST_*"}})
+	keyFile := filepath.Join(dir, "vt.key")
+	if err := os.WriteFile(keyFile, []byte("good-key-0123\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{"file:/etc/passwd", "env:HOME", "exec:cat " + keyFile, "file:" + dir + "/../vt.key", "file:" + dir + "/missing"} {
+		p := e.do(t, "POST", "/api/v1/connections", "admin", map[string]any{"name": "ref", "api_key_ref": ref, "server_url": e.simURL}).problem(t, 400)
+		if !strings.Contains(p.Detail, "api_key_ref") {
+			t.Errorf("%s: %q", ref, p.Detail)
+		}
+	}
+	r := e.do(t, "POST", "/api/v1/connections", "admin", map[string]any{"name": "ref", "api_key_ref": "file:" + keyFile,
+		"server_url": e.simURL, "quota": "premium"})
+	if r.status != 201 || strings.Contains(string(r.body), keyFile) || strings.Contains(string(r.body), "good-key") {
+		t.Fatalf("create = %d %s", r.status, r.body)
+	}
+	var v store.ConnectionView
+	r.json(t, &v)
+	if !v.APIKeySet || !v.APIKeyRefSet {
+		t.Errorf("view %+v", v)
+	}
+	var h struct {
+		Healthy    bool `json:"healthy"`
+		StatusCode int  `json:"status_code"`
+	}
+	e.do(t, "POST", "/api/v1/connections/ref/test", "admin", nil).json(t, &h)
+	if !h.Healthy {
+		t.Fatalf("first test: %+v", h)
+	}
+	if err := os.WriteFile(keyFile, []byte("bad-key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.do(t, "POST", "/api/v1/connections/ref/test", "admin", nil).json(t, &h)
+	if h.Healthy || h.StatusCode != 401 {
+		t.Errorf("second test, the key file now says bad-key: %+v", h)
+	}
+	if strings.Contains(e.logs.String(), "good-key-0123") {
+		t.Error("the key is in the log")
+	}
 }

@@ -81,6 +81,8 @@ type envOpts struct {
 	commands server.Commands
 	// premiumKeys are the emulator's premium keys (vtsim.Options.PremiumKeys).
 	premiumKeys []string
+	// allowSecretRefs is server.Config.AllowSecretRefs.
+	allowSecretRefs []string
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -131,7 +133,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	srv, err := server.New(server.Config{Store: st, Cipher: cipher, DataDir: dir, MaxFileSize: o.maxFileSize,
 		Enrich: enr, Metrics: o.metrics, Logger: log, Conn: connclient.Options{Retry: vt.RetryPolicy{MaxAttempts: 1}},
 		MetricsToken: o.metricsToken, BodyReadTimeout: o.bodyReadTimeout, TrustedProxies: o.trustedProxies,
-		Commands: o.commands})
+		Commands: o.commands, AllowSecretRefs: o.allowSecretRefs})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/store"
 )
 
@@ -106,6 +107,10 @@ func problemFor(err error) (Problem, error) {
 	if store.IsUnavailable(err) {
 		return Problem{Type: ProblemUnavailable, Status: http.StatusServiceUnavailable,
 			Detail: "the database is not answering; try again shortly"}, err
+	}
+	var inactive *connclient.InactiveError
+	if errors.As(err, &inactive) {
+		return Problem{Type: ProblemConflict, Status: http.StatusConflict, Detail: inactive.Error()}, nil
 	}
 	var ae *apiError
 	if errors.As(err, &ae) {

@@ -95,6 +95,10 @@ type Config struct {
 	// Conn tunes the clients built for connections when Clients is nil; its
 	// WrapTransport is replaced by one that counts requests for the metrics.
 	Conn connclient.Options
+	// AllowSecretRefs are the patterns (globs: 'env:VT_*', 'file:/run/secrets/*') of
+	// the secret references a connection may be given over the API
+	// (secret.AllowedRef); none: no reference is taken.
+	AllowSecretRefs []string
 	// Commands checks the requests of integration commands (nil: the registry of
 	// every command, command.Commands()).
 	Commands Commands

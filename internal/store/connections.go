@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/mail"
+	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vtsoar/vtsoar/internal/risk"
 	"github.com/vtsoar/vtsoar/internal/secret"
@@ -18,9 +21,21 @@ import (
 type Connection struct {
 	// Name identifies the connection (--connection NAME).
 	Name string
+	// Description is free text about the connection (CheckDescription).
+	Description string
+	// Inactive: the connection runs nothing (no command, health check or
+	// enrichment); D3 SOAR's Active unticked.
+	Inactive bool
 	// SealedAPIKey is the API key sealed by secret.Cipher.Seal; the store never holds
-	// the key in clear.
+	// the key in clear. Empty when SealedAPIKeyRef holds a reference instead.
 	SealedAPIKey []byte
+	// SealedAPIKeyRef is the API key as a secret reference (env:NAME, file:PATH,
+	// exec:COMMAND) resolved at each use, sealed as the key is so that what the
+	// database holds cannot be changed into another reference without the master
+	// key. Exactly one of SealedAPIKey and SealedAPIKeyRef is set.
+	SealedAPIKeyRef []byte
+	// APIVersion is the VirusTotal API version ("" or "v3", the only one).
+	APIVersion string
 	// ServerURL is the VirusTotal server (empty: the default).
 	ServerURL string
 	// Quota is the budget spec ("public", "premium" or "N/min,N/day,N/month").
@@ -46,8 +61,45 @@ type Connection struct {
 	// RiskPolicy derives the risk levels of the connection's results (zero value:
 	// risk.DefaultPolicy()).
 	RiskPolicy risk.Policy
+	// IncludePrivate sends private, reserved, loopback, link-local and documentation
+	// addresses and names to VirusTotal (the commands and the enrichment skip them
+	// otherwise).
+	IncludePrivate bool
+	// NotifyEmails and NotifyWebhookURL are the connection's own recipients of its
+	// health notifications, which replace the service's when any is set; the
+	// webhook's HMAC key is the secret reference sealed in SealedNotifyWebhookSecretRef.
+	NotifyEmails                 []string
+	NotifyWebhookURL             string
+	SealedNotifyWebhookSecretRef []byte
 	// CreatedAt and UpdatedAt are set by the store.
 	CreatedAt, UpdatedAt time.Time
+}
+
+// ErrInactive is wrapped by the error of using a connection that is not active: it
+// runs nothing, and nothing is sent on it.
+var ErrInactive = errors.New("the connection is inactive")
+
+// ConnectionAPIVersion is the one API version a connection may have.
+const ConnectionAPIVersion = "v3"
+
+// MaxDescriptionLen bounds a connection's description, in characters.
+const MaxDescriptionLen = 1000
+
+// CheckDescription refuses a connection's description longer than
+// MaxDescriptionLen characters or holding a control character (CheckText).
+func CheckDescription(s string) error {
+	if n := utf8.RuneCountInString(s); n > MaxDescriptionLen {
+		return fmt.Errorf("description is %d characters long; at most %d", n, MaxDescriptionLen)
+	}
+	return CheckText("description", s)
+}
+
+// CheckAPIVersion refuses an API version other than v3 ("" is v3).
+func CheckAPIVersion(v string) error {
+	if v != "" && v != ConnectionAPIVersion {
+		return fmt.Errorf("unsupported API version %q: VirusTotal's API v3 is the only one (api_version v3)", v)
+	}
+	return nil
 }
 
 // Connections stores connections.
@@ -69,8 +121,14 @@ type Connections interface {
 // whether one is set) and a proxy's password masked. The REST API, the console and
 // `vtsoar connection list` all show this.
 type ConnectionView struct {
-	Name               string   `json:"name"`
-	APIKeySet          bool     `json:"api_key_set"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Active      bool   `json:"active"`
+	APIKeySet   bool   `json:"api_key_set"`
+	// APIKeyRefSet says that the key is a secret reference resolved at each use
+	// (the reference is never shown, as a key is not).
+	APIKeyRefSet       bool     `json:"api_key_ref_set"`
+	APIVersion         string   `json:"api_version"`
 	ServerURL          string   `json:"server_url"`
 	Quota              string   `json:"quota"`
 	Proxy              string   `json:"proxy"`
@@ -79,20 +137,31 @@ type ConnectionView struct {
 	Sites              []string `json:"sites"`
 	Users              []string `json:"users"`
 	// RiskPolicy is the connection's risk policy with its defaults written out.
-	RiskPolicy risk.Policy `json:"risk_policy"`
-	CreatedAt  time.Time   `json:"created_at"`
-	UpdatedAt  time.Time   `json:"updated_at"`
+	RiskPolicy     risk.Policy `json:"risk_policy"`
+	IncludePrivate bool        `json:"include_private"`
+	// The connection's own health notification recipients: whether its webhook's
+	// secret reference is set, never the reference.
+	NotifyEmails              []string  `json:"notify_emails"`
+	NotifyWebhookURL          string    `json:"notify_webhook_url"`
+	NotifyWebhookSecretRefSet bool      `json:"notify_webhook_secret_ref_set"`
+	CreatedAt                 time.Time `json:"created_at"`
+	UpdatedAt                 time.Time `json:"updated_at"`
 }
 
 // View returns the connection as shown: the server URL as used (the default when none
 // was given), lists never nil so that JSON shows [].
 func (c Connection) View() ConnectionView {
 	v := ConnectionView{
-		Name: c.Name, APIKeySet: len(c.SealedAPIKey) > 0, ServerURL: NormalizeServerURL(c.ServerURL), Quota: c.Quota,
+		Name: c.Name, Description: c.Description, Active: !c.Inactive,
+		APIKeySet: len(c.SealedAPIKey) > 0 || len(c.SealedAPIKeyRef) > 0, APIKeyRefSet: len(c.SealedAPIKeyRef) > 0,
+		APIVersion: ConnectionAPIVersion, ServerURL: NormalizeServerURL(c.ServerURL), Quota: c.Quota,
 		Proxy: secret.RedactURL(c.Proxy), HealthCheckMinutes: c.HealthCheckMinutes,
 		ReputationChecks: make([]string, 0, len(c.ReputationChecks)),
 		Sites:            append([]string{}, c.Sites...), Users: append([]string{}, c.Users...),
-		RiskPolicy: c.RiskPolicy.Normalized(), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		RiskPolicy: c.RiskPolicy.Normalized(), IncludePrivate: c.IncludePrivate,
+		NotifyEmails: append([]string{}, c.NotifyEmails...), NotifyWebhookURL: c.NotifyWebhookURL,
+		NotifyWebhookSecretRefSet: len(c.SealedNotifyWebhookSecretRef) > 0,
+		CreatedAt:                 c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	}
 	for _, k := range c.ReputationChecks {
 		v.ReputationChecks = append(v.ReputationChecks, string(k))
@@ -101,7 +170,17 @@ func (c Connection) View() ConnectionView {
 }
 
 const connColumns = `name, sealed_api_key, server_url, quota, proxy, reputation_checks,
-health_check_minutes, sites, users, created_at, updated_at, risk_policy, sealed_proxy`
+health_check_minutes, sites, users, created_at, updated_at, risk_policy, sealed_proxy,
+inactive, description, api_version, include_private, notify_emails, notify_webhook_url,
+sealed_notify_webhook_secret_ref, sealed_api_key_ref`
+
+// sqlBool is b as the INTEGER column that holds it (0 or 1).
+func sqlBool(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 func jsonList[T any](v []T) string {
 	if v == nil {
@@ -115,13 +194,38 @@ func validConnection(c Connection) error {
 	if strings.TrimSpace(c.Name) == "" {
 		return errors.New("connection name is empty")
 	}
-	if len(c.SealedAPIKey) == 0 {
-		return fmt.Errorf("connection %s: no sealed API key", c.Name)
+	if (len(c.SealedAPIKey) == 0) == (len(c.SealedAPIKeyRef) == 0) {
+		return fmt.Errorf("connection %s: want a sealed API key or a sealed reference to it, one of the two", c.Name)
+	}
+	if err := CheckDescription(c.Description); err != nil {
+		return fmt.Errorf("connection %s: %w", c.Name, err)
+	}
+	if err := CheckAPIVersion(c.APIVersion); err != nil {
+		return fmt.Errorf("connection %s: %w", c.Name, err)
+	}
+	if err := CheckNotifyEmails(c.NotifyEmails); err != nil {
+		return fmt.Errorf("connection %s: %w", c.Name, err)
+	}
+	if c.NotifyWebhookURL != "" {
+		if err := CheckWebhookURL(c.NotifyWebhookURL); err != nil {
+			return fmt.Errorf("connection %s: %w", c.Name, err)
+		}
+	}
+	if (c.NotifyWebhookURL == "") != (len(c.SealedNotifyWebhookSecretRef) == 0) {
+		return fmt.Errorf("connection %s: a notification webhook needs both its URL and its secret", c.Name)
 	}
 	if err := c.RiskPolicy.Validate(); err != nil {
 		return fmt.Errorf("connection %s: %w", c.Name, err)
 	}
 	return nil
+}
+
+// emptyIfNil is b, or an empty value when b is nil (for a column that is NOT NULL).
+func emptyIfNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }
 
 // nilIfEmpty is b, or SQL NULL when b is empty.
@@ -159,9 +263,12 @@ func (s *sqlStore) CreateConnection(ctx context.Context, c Connection) error {
 		if n > 0 {
 			return fmt.Errorf("connection %s: %w", c.Name, ErrExists)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO connections (`+connColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			c.Name, c.SealedAPIKey, c.ServerURL, c.Quota, c.Proxy, jsonList(c.ReputationChecks),
-			c.HealthCheckMinutes, jsonList(c.Sites), jsonList(c.Users), now, now, policy, nilIfEmpty(c.SealedProxy))
+		_, err := tx.ExecContext(ctx, `INSERT INTO connections (`+connColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.Name, emptyIfNil(c.SealedAPIKey), c.ServerURL, c.Quota, c.Proxy, jsonList(c.ReputationChecks),
+			c.HealthCheckMinutes, jsonList(c.Sites), jsonList(c.Users), now, now, policy, nilIfEmpty(c.SealedProxy),
+			sqlBool(c.Inactive), c.Description, c.APIVersion, sqlBool(c.IncludePrivate), jsonList(c.NotifyEmails), c.NotifyWebhookURL,
+			nilIfEmpty(c.SealedNotifyWebhookSecretRef), nilIfEmpty(c.SealedAPIKeyRef))
 		return err
 	})
 }
@@ -178,9 +285,12 @@ func (s *sqlStore) UpdateConnection(ctx context.Context, c Connection) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE connections SET sealed_api_key = ?, server_url = ?, quota = ?,
 proxy = ?, reputation_checks = ?, health_check_minutes = ?, sites = ?, users = ?, updated_at = ?, risk_policy = ?,
-sealed_proxy = ? WHERE name = ?`,
-			c.SealedAPIKey, c.ServerURL, c.Quota, c.Proxy, jsonList(c.ReputationChecks), c.HealthCheckMinutes,
-			jsonList(c.Sites), jsonList(c.Users), micros(s.opts.now()), policy, nilIfEmpty(c.SealedProxy), c.Name)
+sealed_proxy = ?, inactive = ?, description = ?, api_version = ?, include_private = ?, notify_emails = ?,
+notify_webhook_url = ?, sealed_notify_webhook_secret_ref = ?, sealed_api_key_ref = ? WHERE name = ?`,
+			emptyIfNil(c.SealedAPIKey), c.ServerURL, c.Quota, c.Proxy, jsonList(c.ReputationChecks), c.HealthCheckMinutes,
+			jsonList(c.Sites), jsonList(c.Users), micros(s.opts.now()), policy, nilIfEmpty(c.SealedProxy),
+			sqlBool(c.Inactive), c.Description, c.APIVersion, sqlBool(c.IncludePrivate), jsonList(c.NotifyEmails), c.NotifyWebhookURL,
+			nilIfEmpty(c.SealedNotifyWebhookSecretRef), nilIfEmpty(c.SealedAPIKeyRef), c.Name)
 		if err != nil {
 			return err
 		}
@@ -190,13 +300,28 @@ sealed_proxy = ? WHERE name = ?`,
 
 func scanConnection(r rowScanner) (Connection, error) {
 	var (
-		c                            Connection
-		checks, sites, users, policy string
-		created, updated             int64
+		c                                    Connection
+		checks, sites, users, policy, emails string
+		created, updated                     int64
+		inactive, private                    int
 	)
 	if err := r.Scan(&c.Name, &c.SealedAPIKey, &c.ServerURL, &c.Quota, &c.Proxy, &checks,
-		&c.HealthCheckMinutes, &sites, &users, &created, &updated, &policy, &c.SealedProxy); err != nil {
+		&c.HealthCheckMinutes, &sites, &users, &created, &updated, &policy, &c.SealedProxy,
+		&inactive, &c.Description, &c.APIVersion, &private, &emails, &c.NotifyWebhookURL,
+		&c.SealedNotifyWebhookSecretRef, &c.SealedAPIKeyRef); err != nil {
 		return Connection{}, err
+	}
+	c.Inactive, c.IncludePrivate = inactive != 0, private != 0
+	if err := json.Unmarshal([]byte(emails), &c.NotifyEmails); err != nil {
+		return Connection{}, fmt.Errorf("connection %s: notify_emails: %w", c.Name, err)
+	}
+	for _, b := range []*[]byte{&c.SealedAPIKey, &c.SealedNotifyWebhookSecretRef, &c.SealedAPIKeyRef} {
+		if len(*b) == 0 {
+			*b = nil
+		}
+	}
+	if len(c.NotifyEmails) == 0 {
+		c.NotifyEmails = nil
 	}
 	if policy != "" {
 		p, err := risk.ParsePolicy([]byte(policy))
@@ -248,4 +373,38 @@ func (s *sqlStore) ListConnections(ctx context.Context) ([]Connection, error) {
 // DeleteConnection implements Connections.
 func (s *sqlStore) DeleteConnection(ctx context.Context, name string) error {
 	return s.deleteNamed(ctx, "connections", "connection", name)
+}
+
+// CheckNotifyEmails refuses a connection's notification recipient that is not one
+// e-mail address as net/mail reads it ("soc@example.org", "SOC <soc@example.org>"),
+// or that holds a control character.
+func CheckNotifyEmails(emails []string) error {
+	for _, e := range emails {
+		if err := CheckText("e-mail address", e); err != nil {
+			return err
+		}
+		if _, err := mail.ParseAddress(e); err != nil {
+			return fmt.Errorf("e-mail address %q: %w", e, err)
+		}
+	}
+	return nil
+}
+
+// CheckWebhookURL refuses a notification webhook's URL that is not an absolute http
+// or https URL with a host, or that holds a user's password or a control character.
+func CheckWebhookURL(s string) error {
+	if err := CheckText("webhook URL", s); err != nil {
+		return err
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("webhook URL %q: %w", s, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("webhook URL %q: want an http:// or https:// URL with a host", s)
+	}
+	if u.User != nil {
+		return fmt.Errorf("webhook URL %q: no user or password in it (the webhook's secret signs the body)", s)
+	}
+	return nil
 }

@@ -41,9 +41,11 @@ observable types it checks automatically. Use one with --connection NAME on any 
 	cmd.AddCommand(
 		NewCmdAdd(f, nil),
 		storecli.NewCmdList(f, "List stored connections (never their keys)",
-			[]string{"NAME", "SERVER", "QUOTA", "PROXY", "CHECKS", "HEALTH_MIN", "SITES", "USERS", "RISK_POLICY", "UPDATED"},
+			[]string{"NAME", "ACTIVE", "DESCRIPTION", "SERVER", "KEY", "QUOTA", "PROXY", "CHECKS", "HEALTH_MIN", "SITES", "USERS", "RISK_POLICY", "UPDATED"},
 			listConnections, nil),
 		NewCmdTest(f, nil),
+		NewCmdActivate(f, true, nil),
+		NewCmdActivate(f, false, nil),
 		storecli.NewCmdRemove(f, "connection", "Remove a stored connection", deleteConnection, nil),
 	)
 	return cmd
@@ -61,8 +63,11 @@ type AddOptions struct {
 	Cipher func(dsn string) (*secret.Cipher, error)
 	Policy func(base risk.Policy) (risk.Policy, error)
 	// Quota is the budget (--quota, else VTSOAR_QUOTA, else public); ServerURL is
-	// --server-url, else VT_SERVER_URL (else VirusTotal's).
-	Quota, ServerURL string
+	// --server-url, else VT_SERVER_URL (else VirusTotal's); APIVersion is
+	// --api-version, else VT_API_VERSION (else v3); IncludePrivate is the global
+	// --include-private.
+	Quota, ServerURL, APIVersion string
+	IncludePrivate               bool
 
 	// Name is the argument; the others are the command's flags.
 	Name        string
@@ -75,6 +80,13 @@ type AddOptions struct {
 	Sites       []string
 	Users       []string
 	Replace     bool
+	Description string
+	Inactive    bool
+	// NotifyEmails, NotifyWebhookURL and NotifyWebhookSecret (a secret reference) are
+	// the connection's own health notification recipients.
+	NotifyEmails        []string
+	NotifyWebhookURL    string
+	NotifyWebhookSecret string
 }
 
 // kindNames are the observable kinds, comma-separated: "file,ip,url,domain".
@@ -111,8 +123,9 @@ func parseChecks(s string) ([]ioc.Kind, error) {
 }
 
 // readKey returns the API key from exactly one of --api-key-stdin, --api-key-file and
-// --api-key (a secret reference).
-func readKey(in io.Reader, o *AddOptions) (string, error) {
+// --api-key (a secret reference, returned as ref: it is stored, and resolved at each
+// use; it is resolved here once, to check that it gives a key).
+func readKey(ctx context.Context, in io.Reader, o *AddOptions) (key, ref string, err error) {
 	n := 0
 	for _, set := range []bool{o.KeyStdin, o.KeyFile != "", o.KeyRef != ""} {
 		if set {
@@ -120,10 +133,8 @@ func readKey(in io.Reader, o *AddOptions) (string, error) {
 		}
 	}
 	if n != 1 {
-		return "", cmdutil.Usagef("give the API key with exactly one of --api-key-stdin, --api-key-file PATH or --api-key env:NAME|file:PATH")
+		return "", "", cmdutil.Usagef("give the API key with exactly one of --api-key-stdin, --api-key-file PATH or --api-key env:NAME|file:PATH|exec:COMMAND")
 	}
-	var key string
-	var err error
 	switch {
 	case o.KeyStdin:
 		var b []byte
@@ -135,19 +146,20 @@ func readKey(in io.Reader, o *AddOptions) (string, error) {
 	case o.KeyFile != "":
 		key, err = secret.ReadSecretFile(o.KeyFile)
 	default:
-		if !secret.IsReference(o.KeyRef) {
-			return "", cmdutil.Usagef("--api-key of `connection add` takes a reference, env:NAME or file:PATH; a key written on the command line would stay in the shell history and show in ps (use --api-key-stdin)")
+		if !secret.IsKeyReference(o.KeyRef) {
+			return "", "", cmdutil.Usagef("--api-key of `connection add` takes a reference, env:NAME, file:PATH or exec:COMMAND; a key written on the command line would stay in the shell history and show in ps (use --api-key-stdin)")
 		}
-		key, err = secret.Resolve(o.KeyRef)
+		ref = o.KeyRef
+		key, err = (&secret.Resolver{}).Resolve(ctx, ref)
 	}
 	if err != nil {
-		return "", &cmdutil.UsageError{Err: err}
+		return "", "", &cmdutil.UsageError{Err: err}
 	}
 	key = strings.TrimSpace(key)
 	if err := store.CheckAPIKey(key); err != nil {
-		return "", &cmdutil.UsageError{Err: err}
+		return "", "", &cmdutil.UsageError{Err: err}
 	}
-	return key, nil
+	return key, ref, nil
 }
 
 // NewCmdAdd returns `connection add`; runF, when not nil, runs in place of storing
@@ -157,27 +169,35 @@ func NewCmdAdd(f *cmdutil.Factory, runF func(context.Context, *AddOptions) error
 	cmd := &cobra.Command{
 		Use:   "add NAME",
 		Short: "Store a connection",
-		Long: `Store a connection. The API key is read from stdin (--api-key-stdin), from a file
-(--api-key-file PATH, trailing newline ignored) or from a secret reference
-(--api-key env:NAME or --api-key file:PATH), never from the command line itself.
---server-url (else VT_SERVER_URL), --quota (else VTSOAR_QUOTA) and the risk policy
-flags (--suspicious-threshold, --preferred-vendors, --preferred-vendors-threshold,
---crowdsourced, --risk-policy; global flags) are stored with the connection.`,
-		Example: `  printf '%s' "$VT_API_KEY" | vtsoar connection add prod --api-key-stdin --quota public
+		Long: `Store a connection. The API key is read from stdin (--api-key-stdin) or from a file
+(--api-key-file PATH, trailing newline ignored) and stored encrypted, or given as a
+secret reference that is stored instead and resolved at each use: --api-key env:NAME,
+file:PATH, or exec:COMMAND (a password vault's client, run without a shell, its output
+trimmed is the key: exec:'vault kv get -field=key secret/vt'). Never the key itself on
+the command line. A reference is resolved once now, to check that it gives a key.
+--server-url (else VT_SERVER_URL), --quota (else VTSOAR_QUOTA), --api-version,
+--include-private and the risk policy flags (--suspicious-threshold,
+--preferred-vendors, --preferred-vendors-threshold, --crowdsourced, --risk-policy;
+global flags) are stored with the connection. --notify-email and --notify-webhook-url
+with --notify-webhook-secret are the connection's own recipients of its health
+notifications, instead of those of vtsoar serve.`,
+		Example: `  printf '%s' "$VT_API_KEY" | vtsoar connection add prod --api-key-stdin --quota public --description "SOC, Paris"
   vtsoar connection add emu --api-key env:EMU_KEY --server-url http://127.0.0.1:8089 --reputation-checks file,url
+  vtsoar connection add vault --api-key exec:'vault kv get -field=key secret/vt' --notify-email soc@example.org
   vtsoar connection add soc --api-key env:VT_KEY --suspicious-threshold 3 --preferred-vendors Kaspersky,ESET-NOD32 --crowdsourced`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
 			o.Quota = f.Resolved(f.Options.Quota, cmdutil.EnvQuota, "public")
 			o.ServerURL = f.Resolved(f.Options.ServerURL, cmdutil.EnvServerURL, "")
+			o.APIVersion, o.IncludePrivate = f.APIVersion(), f.Options.Run.IncludePrivate
 			return cmdutil.Run(cmd, o, runF, addRun)
 		},
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&o.KeyStdin, "api-key-stdin", false, "read the API key from stdin")
 	fl.StringVar(&o.KeyFile, "api-key-file", "", "read the API key from the file at PATH")
-	fl.StringVar(&o.KeyRef, "api-key", "", "the API key as a secret reference: env:NAME or file:PATH")
+	fl.StringVar(&o.KeyRef, "api-key", "", "the API key as a secret reference resolved at each use: env:NAME, file:PATH or exec:COMMAND")
 	fl.StringVar(&o.Proxy, "proxy", "", "HTTP proxy URL for this connection")
 	kinds := kindNames()
 	fl.StringVar(&o.Checks, "reputation-checks", kinds, "observable types enriched automatically: any of "+kinds+", or all, or none")
@@ -185,6 +205,11 @@ flags (--suspicious-threshold, --preferred-vendors, --preferred-vendors-threshol
 	fl.StringSliceVar(&o.Sites, "site", nil, "sites whose events the connection enriches (repeatable; default all)")
 	fl.StringSliceVar(&o.Users, "user", nil, "users allowed to run the connection (repeatable; default all)")
 	fl.BoolVar(&o.Replace, "replace", false, "replace an existing connection of that name")
+	fl.StringVar(&o.Description, "description", "", "free text about the connection")
+	fl.BoolVar(&o.Inactive, "inactive", false, "store it inactive: it runs nothing until `vtsoar connection activate NAME`")
+	fl.StringSliceVar(&o.NotifyEmails, "notify-email", nil, "e-mail address told of the connection's health changes, instead of serve's --smtp-to (repeatable)")
+	fl.StringVar(&o.NotifyWebhookURL, "notify-webhook-url", "", "URL told of the connection's health changes, instead of serve's --webhook-url")
+	fl.StringVar(&o.NotifyWebhookSecret, "notify-webhook-secret", "", "the HMAC key of --notify-webhook-url, as env:NAME, file:PATH or exec:COMMAND")
 	return cmd
 }
 
@@ -226,11 +251,31 @@ func addRun(ctx context.Context, o *AddOptions) error {
 			return cmdutil.Usagef("--server-url (or %s): %v", cmdutil.EnvServerURL, err)
 		}
 	}
+	if err := store.CheckDescription(o.Description); err != nil {
+		return cmdutil.Usagef("--description: %v", err)
+	}
+	if err := store.CheckAPIVersion(o.APIVersion); err != nil {
+		return cmdutil.Usagef("--api-version: %v", err)
+	}
+	if err := store.CheckNotifyEmails(o.NotifyEmails); err != nil {
+		return cmdutil.Usagef("--notify-email: %v", err)
+	}
+	if (o.NotifyWebhookURL == "") != (o.NotifyWebhookSecret == "") {
+		return cmdutil.Usagef("give --notify-webhook-url and --notify-webhook-secret together")
+	}
+	if o.NotifyWebhookURL != "" {
+		if err := store.CheckWebhookURL(o.NotifyWebhookURL); err != nil {
+			return cmdutil.Usagef("--notify-webhook-url: %v", err)
+		}
+		if !secret.IsKeyReference(o.NotifyWebhookSecret) {
+			return cmdutil.Usagef("--notify-webhook-secret takes a reference, env:NAME, file:PATH or exec:COMMAND")
+		}
+	}
 	policy, err := o.Policy(risk.Policy{})
 	if err != nil {
 		return err
 	}
-	key, err := readKey(o.IO.In, o)
+	key, ref, err := readKey(ctx, o.IO.In, o)
 	if err != nil {
 		return err
 	}
@@ -242,20 +287,30 @@ func addRun(ctx context.Context, o *AddOptions) error {
 	if err != nil {
 		return err
 	}
-	sealed, err := connclient.SealKey(c, name, key)
+	conn := store.Connection{
+		Name: name, ServerURL: server, Quota: spec.String(),
+		ReputationChecks: checks, HealthCheckMinutes: o.HealthEvery, Sites: sites, Users: users,
+		RiskPolicy: policy, Description: o.Description, Inactive: o.Inactive, APIVersion: o.APIVersion,
+		IncludePrivate: o.IncludePrivate, NotifyEmails: o.NotifyEmails, NotifyWebhookURL: o.NotifyWebhookURL,
+	}
+	if ref != "" {
+		conn.SealedAPIKeyRef, err = connclient.SealKeyRef(c, name, ref)
+	} else {
+		conn.SealedAPIKey, err = connclient.SealKey(c, name, key)
+	}
 	if err != nil {
 		return err
+	}
+	if o.NotifyWebhookSecret != "" {
+		if conn.SealedNotifyWebhookSecretRef, err = connclient.SealWebhookSecretRef(c, name, o.NotifyWebhookSecret); err != nil {
+			return err
+		}
 	}
 	st, err := o.OpenDB(ctx, path, nil)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	conn := store.Connection{
-		Name: name, SealedAPIKey: sealed, ServerURL: server, Quota: spec.String(),
-		ReputationChecks: checks, HealthCheckMinutes: o.HealthEvery, Sites: sites, Users: users,
-		RiskPolicy: policy,
-	}
 	if err := connclient.SetProxy(c, &conn, o.Proxy); err != nil {
 		return err
 	}
@@ -269,8 +324,69 @@ func addRun(ctx context.Context, o *AddOptions) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(o.IO.ErrOut, "Stored connection %s (%s, quota %s, risk policy: %s); its key is encrypted.\n",
-		name, store.NormalizeServerURL(server), spec, policy.Summary())
+	how := "its key is encrypted"
+	if ref != "" {
+		how = "its key's reference is encrypted and resolved at each use"
+	}
+	state := ""
+	if o.Inactive {
+		state = ", inactive"
+	}
+	fmt.Fprintf(o.IO.ErrOut, "Stored connection %s (%s, quota %s, risk policy: %s%s); %s.\n",
+		name, store.NormalizeServerURL(server), spec, policy.Summary(), state, how)
+	return nil
+}
+
+// ActivateOptions are what `connection activate` and `deactivate` run with.
+type ActivateOptions struct {
+	IO        *iostreams.IOStreams
+	OpenStore func(context.Context) (store.Store, error)
+	// Name is the argument; Active what the connection becomes.
+	Name   string
+	Active bool
+}
+
+// NewCmdActivate returns `connection activate` (active) or `connection deactivate`;
+// runF, when not nil, runs in place of the change (tests).
+func NewCmdActivate(f *cmdutil.Factory, active bool, runF func(context.Context, *ActivateOptions) error) *cobra.Command {
+	o := &ActivateOptions{IO: f.IOStreams, OpenStore: f.OpenStore, Active: active}
+	use, short := "deactivate NAME", "Make a connection inactive: it runs no command, health check or enrichment"
+	if active {
+		use, short = "activate NAME", "Make an inactive connection active again"
+	}
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Name = args[0]
+			return cmdutil.Run(cmd, o, runF, activateRun)
+		},
+	}
+}
+
+func activateRun(ctx context.Context, o *ActivateOptions) error {
+	st, err := o.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	c, err := st.GetConnection(ctx, o.Name)
+	if errors.Is(err, store.ErrNotFound) {
+		return cmdutil.Usagef("no connection named %q (see `vtsoar connection list`)", o.Name)
+	}
+	if err != nil {
+		return err
+	}
+	c.Inactive = !o.Active
+	if err := st.UpdateConnection(ctx, c); err != nil {
+		return err
+	}
+	state := "inactive: it runs nothing"
+	if o.Active {
+		state = "active"
+	}
+	fmt.Fprintf(o.IO.ErrOut, "Connection %s is %s.\n", c.Name, state)
 	return nil
 }
 
@@ -286,7 +402,11 @@ func listConnections(ctx context.Context, st store.Store) (any, [][]string, erro
 	for _, c := range conns {
 		v := c.View()
 		views = append(views, v)
-		rows = append(rows, []string{v.Name, v.ServerURL, v.Quota, storecli.OrDash(v.Proxy),
+		key := "stored"
+		if v.APIKeyRefSet {
+			key = "reference"
+		}
+		rows = append(rows, []string{v.Name, strconv.FormatBool(v.Active), storecli.OrDash(v.Description), v.ServerURL, key, v.Quota, storecli.OrDash(v.Proxy),
 			storecli.OrDash(strings.Join(v.ReputationChecks, ",")), strconv.Itoa(v.HealthCheckMinutes),
 			storecli.OrDash(strings.Join(v.Sites, ",")), storecli.OrDash(strings.Join(v.Users, ",")),
 			c.RiskPolicy.Summary(), storecli.FormatTime(v.UpdatedAt)})

@@ -121,7 +121,9 @@ func (e *env) resolve(ctx context.Context, st store.Store, connection string) (c
 		if err != nil {
 			return t, err
 		}
-		if t, err = connclient.TargetOf(c, conn); err != nil {
+		// A key stored as a reference is resolved now, for this run (an exec: one runs
+		// its command); an inactive connection is refused before anything is sent.
+		if t, err = connclient.TargetOf(ctx, c, &secret.Resolver{}, conn); err != nil {
 			return t, &cmdutil.UsageError{Err: err}
 		}
 		if f.Options.ServerURL != "" {

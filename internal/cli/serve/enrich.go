@@ -26,9 +26,10 @@ func startEnrich(ctx context.Context, env Env, o Flags, m *server.Metrics) (serv
 		return nil, nil, nil, err
 	}
 	eopts := enrich.Options{
-		Logger:    env.Log.With("component", "enrich"),
-		Cipher:    env.Cipher,
-		Client:    connclient.Options{UserAgent: env.UserAgent, Logger: env.Log, Quota: env.Quota},
+		Logger: env.Log.With("component", "enrich"),
+		Cipher: env.Cipher,
+		Client: connclient.Options{UserAgent: env.UserAgent, Logger: env.Log, Quota: env.Quota,
+			Secrets: secret.NewResolver(o.SecretCacheTTL)},
 		Notifiers: notifiers,
 	}
 	k, err := testknobs.Load(os.Getenv) // none in a binary built without them

@@ -57,6 +57,12 @@ type Flags struct {
 	MetricsTokenRef string
 	// Notify configures the notifications of health changes.
 	Notify NotifyFlags
+	// AllowSecretRefs are --allow-secret-ref: the patterns of the secret references
+	// a connection may be given over the API (none: no reference is taken).
+	AllowSecretRefs []string
+	// SecretCacheTTL is --secret-cache-ttl: how long a connection's key reference
+	// (and its webhook's secret) keeps what it resolved to.
+	SecretCacheTTL time.Duration
 }
 
 // minMetricsToken is the shortest metrics token taken, in bytes.
@@ -123,6 +129,9 @@ func (o *Flags) AddFlags(cmd *cobra.Command) {
 	fl.StringVar(&o.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	fl.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.StringVar(&o.MetricsTokenRef, "metrics-token", "", "bearer token that may read /metrics besides admins (a scraper's), as env:NAME or file:PATH")
+	fl.StringArrayVar(&o.AllowSecretRefs, "allow-secret-ref", nil,
+		"a pattern of the secret references a connection's key may be given as over the API, e.g. 'env:VT_*' or 'file:/run/secrets/*' (repeatable; none: no reference; exec: never)")
+	fl.DurationVar(&o.SecretCacheTTL, "secret-cache-ttl", secret.DefaultCacheTTL, "how long what a connection's key reference resolved to is used before it is resolved again")
 	n := &o.Notify
 	fl.StringVar(&n.SMTPHost, "smtp-host", "", "SMTP server for health notifications (none: no e-mail)")
 	fl.IntVar(&n.SMTPPort, "smtp-port", 587, "SMTP port")
@@ -338,6 +347,14 @@ func Run(ctx context.Context, env Env, o Flags, ready func(baseURL string)) erro
 	if err != nil {
 		return err
 	}
+	for _, p := range o.AllowSecretRefs {
+		if err := secret.CheckRefPattern(p); err != nil {
+			return &cmdutil.UsageError{Err: err}
+		}
+	}
+	if o.SecretCacheTTL < 0 {
+		return cmdutil.Usagef("--secret-cache-ttl must not be negative")
+	}
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -354,6 +371,7 @@ func Run(ctx context.Context, env Env, o Flags, ready func(baseURL string)) erro
 		Store: env.Store, Cipher: env.Cipher, DataDir: o.DataDir, MaxFileSize: o.MaxFileSize,
 		Enrich: enr, Logger: env.Log, Clients: clients, Metrics: metrics, MetricsToken: metricsToken,
 		SessionIdle: o.SessionIdle, SessionMaxAge: o.SessionMaxAge, CookieSecure: o.CookieSecure, TrustedProxies: proxies,
+		AllowSecretRefs: o.AllowSecretRefs,
 	})
 	if err != nil {
 		ln.Close()

@@ -99,6 +99,10 @@ func (c *Console) connection(w http.ResponseWriter, r *http.Request, s *session)
 func (c *Console) testConnection(w http.ResponseWriter, r *http.Request, s *session) error {
 	var h enrich.HealthCheck
 	if err := c.call(r, s, "POST", "/api/v1/connections/"+url.PathEscape(r.PathValue("name"))+"/test", nil, &h); err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) && ae.Status == http.StatusConflict {
+			return c.showConnection(w, r, s, &view{Error: "Not tested: " + ae.Detail}, nil)
+		}
 		return err
 	}
 	return c.showConnection(w, r, s, &view{}, &h)
@@ -115,29 +119,33 @@ func (c *Console) deleteConnection(w http.ResponseWriter, r *http.Request, s *se
 
 // connForm is the add/edit form of a connection.
 type connForm struct {
-	New                 bool
-	Name                string
-	KeySet              bool
-	ServerURL, Quota    string
-	Proxy               string
-	Checks              []string
-	HealthMinutes       string
-	Sites               string
-	Users               []string
-	AllUsers            []user
-	AllChecks           []string
-	NotificationsNotice string
+	New              bool
+	Name             string
+	Description      string
+	Active           bool
+	KeySet, KeyRef   bool
+	ServerURL, Quota string
+	Proxy            string
+	Checks           []string
+	HealthMinutes    string
+	IncludePrivate   bool
+	// NotifyEmails are the connection's own e-mail recipients, comma-separated;
+	// NotifyWebhookURL its webhook, whose secret reference is WebhookSecretSet.
+	NotifyEmails     string
+	NotifyWebhookURL string
+	WebhookSecretSet bool
+	Sites            string
+	Users            []string
+	AllUsers         []user
+	AllChecks        []string
 }
-
-// notificationsNotice says where health notifications are set: for the whole service.
-const notificationsNotice = "Notifications of health changes (healthy to failing and back) go to the e-mail and webhook set for the whole service when it starts (vtsoar serve --smtp-host/--smtp-to, --webhook-url/--webhook-secret); they apply to every connection and cannot be changed here."
 
 func (c *Console) renderConnForm(w http.ResponseWriter, r *http.Request, s *session, f connForm, status int, msg string) error {
 	us, err := c.usersList(r, s)
 	if err != nil {
 		return err
 	}
-	f.AllUsers, f.AllChecks, f.NotificationsNotice = us, allChecks(), notificationsNotice
+	f.AllUsers, f.AllChecks = us, allChecks()
 	title := "Add a connection"
 	if !f.New {
 		title = "Edit connection " + f.Name
@@ -147,7 +155,7 @@ func (c *Console) renderConnForm(w http.ResponseWriter, r *http.Request, s *sess
 }
 
 func (c *Console) newConnection(w http.ResponseWriter, r *http.Request, s *session) error {
-	return c.renderConnForm(w, r, s, connForm{New: true, Quota: "public", Checks: allChecks(), HealthMinutes: "60"}, http.StatusOK, "")
+	return c.renderConnForm(w, r, s, connForm{New: true, Active: true, Quota: "public", Checks: allChecks(), HealthMinutes: "60"}, http.StatusOK, "")
 }
 
 func (c *Console) editConnection(w http.ResponseWriter, r *http.Request, s *session) error {
@@ -158,17 +166,25 @@ func (c *Console) editConnection(w http.ResponseWriter, r *http.Request, s *sess
 	if err := c.call(r, s, "GET", "/api/v1/connections/"+url.PathEscape(r.PathValue("name")), nil, &cn); err != nil {
 		return err
 	}
-	f := connForm{Name: cn.Name, KeySet: cn.APIKeySet, ServerURL: cn.ServerURL, Quota: cn.Quota, Proxy: cn.Proxy,
-		Checks: cn.ReputationChecks, HealthMinutes: strconv.Itoa(cn.HealthCheckMinutes), Sites: strings.Join(cn.Sites, ", "), Users: cn.Users}
+	f := connForm{Name: cn.Name, Description: cn.Description, Active: cn.Active, KeySet: cn.APIKeySet, KeyRef: cn.APIKeyRefSet,
+		ServerURL: cn.ServerURL, Quota: cn.Quota, Proxy: cn.Proxy, Checks: cn.ReputationChecks,
+		HealthMinutes: strconv.Itoa(cn.HealthCheckMinutes), IncludePrivate: cn.IncludePrivate,
+		NotifyEmails: strings.Join(cn.NotifyEmails, ", "), NotifyWebhookURL: cn.NotifyWebhookURL,
+		WebhookSecretSet: cn.NotifyWebhookSecretRefSet, Sites: strings.Join(cn.Sites, ", "), Users: cn.Users}
 	return c.renderConnForm(w, r, s, f, http.StatusOK, "")
 }
 
 // readConnForm reads the form into the form's values and the API's body.
 func readConnForm(r *http.Request, create bool) (connForm, map[string]any, error) {
 	pf := r.PostForm
-	f := connForm{New: create, Name: strings.TrimSpace(pf.Get("name")), ServerURL: strings.TrimSpace(pf.Get("server_url")),
+	f := connForm{New: create, Name: strings.TrimSpace(pf.Get("name")), Description: pf.Get("description"),
+		// The form says active_field with its checkbox: a checkbox left unticked is
+		// sent as nothing, and a form without it keeps the default, active.
+		Active: pf.Get("active") != "" || pf.Get("active_field") == "", ServerURL: strings.TrimSpace(pf.Get("server_url")),
 		Quota: strings.TrimSpace(pf.Get("quota")), Proxy: strings.TrimSpace(pf.Get("proxy")), Checks: pf["checks"],
-		HealthMinutes: strings.TrimSpace(pf.Get("health_check_minutes")), Sites: strings.TrimSpace(pf.Get("sites")), Users: pf["users"]}
+		HealthMinutes: strings.TrimSpace(pf.Get("health_check_minutes")), IncludePrivate: pf.Get("include_private") != "",
+		NotifyEmails: strings.TrimSpace(pf.Get("notify_emails")), NotifyWebhookURL: strings.TrimSpace(pf.Get("notify_webhook_url")),
+		Sites: strings.TrimSpace(pf.Get("sites")), Users: pf["users"]}
 	if f.Checks == nil {
 		f.Checks = []string{}
 	}
@@ -176,20 +192,22 @@ func readConnForm(r *http.Request, create bool) (connForm, map[string]any, error
 		f.Users = []string{}
 	}
 	body := map[string]any{"server_url": f.ServerURL, "quota": f.Quota, "proxy": f.Proxy,
-		"reputation_checks": f.Checks, "users": f.Users}
+		"reputation_checks": f.Checks, "users": f.Users, "description": f.Description, "active": f.Active,
+		"include_private": f.IncludePrivate, "notify_emails": splitList(f.NotifyEmails),
+		"notify_webhook_url": f.NotifyWebhookURL}
 	if create {
 		body["name"] = f.Name
 	}
 	if key := strings.TrimSpace(pf.Get("api_key")); key != "" {
 		body["api_key"] = key
 	}
-	sites := []string{}
-	for _, s := range strings.Split(f.Sites, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			sites = append(sites, s)
-		}
+	if ref := strings.TrimSpace(pf.Get("api_key_ref")); ref != "" {
+		body["api_key_ref"] = ref
 	}
-	body["sites"] = sites
+	if ref := strings.TrimSpace(pf.Get("notify_webhook_secret_ref")); ref != "" {
+		body["notify_webhook_secret_ref"] = ref
+	}
+	body["sites"] = splitList(f.Sites)
 	n := 0
 	if f.HealthMinutes != "" {
 		var err error
@@ -201,13 +219,26 @@ func readConnForm(r *http.Request, create bool) (connForm, map[string]any, error
 	return f, body, nil
 }
 
+// splitList reads a comma-separated list, its items trimmed, the empty ones left out.
+func splitList(s string) []string {
+	out := []string{}
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
 func (c *Console) createConnection(w http.ResponseWriter, r *http.Request, s *session) error {
 	f, body, err := readConnForm(r, true)
 	if err != nil {
 		return c.renderConnForm(w, r, s, f, http.StatusBadRequest, err.Error())
 	}
-	if _, ok := body["api_key"]; !ok {
-		return c.renderConnForm(w, r, s, f, http.StatusBadRequest, "The API key is required: paste the key of your VirusTotal account.")
+	_, key := body["api_key"]
+	_, ref := body["api_key_ref"]
+	if !key && !ref {
+		return c.renderConnForm(w, r, s, f, http.StatusBadRequest, "The API key is required: paste the key of your VirusTotal account, or give a reference to it.")
 	}
 	var out store.ConnectionView
 	if err := c.call(r, s, "POST", "/api/v1/connections", body, &out); err != nil {

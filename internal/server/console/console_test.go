@@ -348,3 +348,42 @@ func TestGatewayKeysPage(t *testing.T) {
 		t.Fatal("the key is still stored")
 	}
 }
+
+// The connection's fields of D3 SOAR's integration in the console: its description,
+// whether it is active and its own notification recipients are set in the form and
+// shown in the list and on its page; an inactive one is not tested.
+func TestConnectionFieldsInConsole(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(t)
+	b.login(e.tokens["admin"])
+	nf := b.get("/connections/new")
+	if !strings.Contains(nf.body, `id="description"`) || !strings.Contains(nf.body, `id="active"`) || !strings.Contains(nf.body, `id="notify_emails"`) {
+		t.Fatal("the form lacks the new fields")
+	}
+	r := b.do("POST", "/connections/new", url.Values{"csrf": {nf.csrf(t)}, "name": {"soc"}, "api_key": {simAPIKey},
+		"server_url": {e.simURL}, "quota": {"premium"}, "description": {"SOC <Paris>"}, "active_field": {"1"},
+		"notify_emails": {"oncall@example.org, soc@example.org"}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("create = %d %.500s", r.status, r.body)
+	}
+	page := b.get("/connections/soc")
+	for _, want := range []string{"Inactive: it runs no command", "SOC &lt;Paris&gt;", "oncall@example.org, soc@example.org", "skipped"} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	list := b.get("/connections")
+	if !strings.Contains(list.body, "Inactive") || !strings.Contains(list.body, "SOC &lt;Paris&gt;") {
+		t.Error("the list lacks the state or the description")
+	}
+	tested := b.do("POST", "/connections/soc/test", url.Values{"csrf": {page.csrf(t)}})
+	if tested.status != 200 || !strings.Contains(tested.body, "Not tested: connection soc is inactive") {
+		t.Errorf("test of an inactive connection = %d %.300s", tested.status, tested.body)
+	}
+	// A description with a control character is refused by the rule of every door.
+	ef := b.get("/connections/soc/edit")
+	bad := b.do("POST", "/connections/soc/edit", url.Values{"csrf": {ef.csrf(t)}, "description": {"a\x1b[2Jb"}, "active_field": {"1"}, "active": {"1"}})
+	if bad.status != http.StatusBadRequest || !strings.Contains(bad.body, "control character") {
+		t.Errorf("bad description = %d", bad.status)
+	}
+}

@@ -176,6 +176,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	c.do(chromedp.Click(chromedp.CSS(`a[href="/connections/new"].button`)), chromedp.WaitVisible(chromedp.ID("connection-form")))
 	c.do(chromedp.SetValue(chromedp.ID("name"), "emu"),
+		chromedp.SetValue(chromedp.ID("description"), "The offline emulator"),
 		chromedp.SetValue(chromedp.ID("api_key"), simAPIKey),
 		chromedp.SetValue(chromedp.ID("server_url"), e.simURL),
 		chromedp.SetValue(chromedp.ID("quota"), "premium"),
@@ -194,7 +195,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	c.shot("connection-tested")
 	c.open("/connections", "#connections")
-	if got := c.text("#connections tbody tr td:nth-child(2)"); got != "Healthy" {
+	if got := c.text("#connections tbody tr td:nth-child(4)"); got != "Healthy" {
 		t.Errorf("health in the list = %q", got)
 	}
 	c.shot("connections")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,17 +25,24 @@ func testConnections(t *testing.T, open Opener) {
 		t.Fatalf("List on empty store = %v, %v", list, err)
 	}
 	full := store.Connection{
-		Name:               "vt-prod",
-		SealedAPIKey:       []byte{1, 0xde, 0xad, 0, 0xbe, 0xef},
-		ServerURL:          "https://vt.example",
-		Quota:              "4/min,500/day",
-		Proxy:              "http://ops:xxxxx@proxy:3128",
-		SealedProxy:        []byte{2, 0, 0xca, 0xfe},
-		ReputationChecks:   []ioc.Kind{ioc.KindFile, ioc.KindURL},
-		HealthCheckMinutes: 15,
-		Sites:              []string{"paris", "lyon"},
-		Users:              []string{"alice"},
-		RiskPolicy:         testPolicy(),
+		Name:                         "vt-prod",
+		SealedAPIKey:                 []byte{1, 0xde, 0xad, 0, 0xbe, 0xef},
+		ServerURL:                    "https://vt.example",
+		Quota:                        "4/min,500/day",
+		Proxy:                        "http://ops:xxxxx@proxy:3128",
+		SealedProxy:                  []byte{2, 0, 0xca, 0xfe},
+		ReputationChecks:             []ioc.Kind{ioc.KindFile, ioc.KindURL},
+		HealthCheckMinutes:           15,
+		Sites:                        []string{"paris", "lyon"},
+		Users:                        []string{"alice"},
+		RiskPolicy:                   testPolicy(),
+		Description:                  "SOC's key — Paris",
+		Inactive:                     true,
+		APIVersion:                   "v3",
+		IncludePrivate:               true,
+		NotifyEmails:                 []string{"soc@example.org", "Oncall <oncall@example.org>"},
+		NotifyWebhookURL:             "https://hooks.example.org/vt",
+		SealedNotifyWebhookSecretRef: []byte{3, 1},
 	}
 	bad := full
 	bad.Name, bad.RiskPolicy.PreferredVendorsThreshold = "bad-policy", 3
@@ -53,6 +61,29 @@ func testConnections(t *testing.T, open Opener) {
 	if err := s.CreateConnection(ctx, store.Connection{Name: "nokey"}); err == nil {
 		t.Fatal("a connection without a sealed key was stored")
 	}
+	if err := s.CreateConnection(ctx, store.Connection{Name: "both", SealedAPIKey: []byte{1}, SealedAPIKeyRef: []byte{2}}); err == nil {
+		t.Fatal("a connection with a sealed key and a sealed reference was stored")
+	}
+	for _, c := range []store.Connection{
+		{Name: "bad-text", SealedAPIKey: []byte{1}, Description: "a\x1b[2Jb"},
+		{Name: "bad-long", SealedAPIKey: []byte{1}, Description: strings.Repeat("é", store.MaxDescriptionLen+1)},
+		{Name: "bad-version", SealedAPIKey: []byte{1}, APIVersion: "v2"},
+	} {
+		if err := s.CreateConnection(ctx, c); err == nil {
+			t.Errorf("%s was stored: %+v", c.Name, c)
+		}
+	}
+	// The key as a reference resolved at each use: stored sealed, no key beside it.
+	if err := s.CreateConnection(ctx, store.Connection{Name: "by-ref", SealedAPIKeyRef: []byte{7, 7}}); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.GetConnection(ctx, "by-ref"); err != nil || c.SealedAPIKey != nil || !bytes.Equal(c.SealedAPIKeyRef, []byte{7, 7}) ||
+		!c.View().APIKeySet || !c.View().APIKeyRefSet {
+		t.Errorf("by reference: %+v, %v", c, err)
+	}
+	if err := s.DeleteConnection(ctx, "by-ref"); err != nil {
+		t.Fatal(err)
+	}
 	got, err := s.GetConnection(ctx, "vt-prod")
 	if err != nil {
 		t.Fatal(err)
@@ -69,21 +100,30 @@ func testConnections(t *testing.T, open Opener) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if min.ReputationChecks != nil || min.SealedProxy != nil || min.Sites != nil || min.Users != nil || min.HealthCheckMinutes != 0 || !min.RiskPolicy.IsZero() {
+	if min.ReputationChecks != nil || min.SealedProxy != nil || min.Sites != nil || min.Users != nil || min.HealthCheckMinutes != 0 || !min.RiskPolicy.IsZero() ||
+		min.Inactive || min.IncludePrivate || min.Description != "" || min.APIVersion != "" || min.NotifyEmails != nil ||
+		min.NotifyWebhookURL != "" || min.SealedNotifyWebhookSecretRef != nil || min.SealedAPIKeyRef != nil {
 		t.Errorf("minimal connection came back as %+v", min)
+	}
+	if v := min.View(); !v.Active || v.APIVersion != "v3" || v.APIKeyRefSet || v.NotifyEmails == nil {
+		t.Errorf("minimal connection's view %+v", v)
 	}
 
 	upd := full
 	upd.Quota, upd.Sites, upd.ReputationChecks, upd.SealedAPIKey = "premium", nil, []ioc.Kind{ioc.KindIP}, []byte{9, 9}
 	upd.RiskPolicy = risk.Policy{}
 	upd.Proxy, upd.SealedProxy = "http://proxy:3128", nil
+	upd.Inactive, upd.IncludePrivate, upd.Description, upd.NotifyEmails = false, false, "", nil
+	upd.NotifyWebhookURL, upd.SealedNotifyWebhookSecretRef = "", nil
 	clk.Advance(time.Minute)
 	if err := s.UpdateConnection(ctx, upd); err != nil {
 		t.Fatal(err)
 	}
 	got2, _ := s.GetConnection(ctx, "vt-prod")
 	if got2.Quota != "premium" || got2.Sites != nil || !reflect.DeepEqual(got2.ReputationChecks, []ioc.Kind{ioc.KindIP}) ||
-		!bytes.Equal(got2.SealedAPIKey, []byte{9, 9}) || !got2.RiskPolicy.IsZero() || got2.Proxy != "http://proxy:3128" || got2.SealedProxy != nil {
+		!bytes.Equal(got2.SealedAPIKey, []byte{9, 9}) || !got2.RiskPolicy.IsZero() || got2.Proxy != "http://proxy:3128" || got2.SealedProxy != nil ||
+		got2.Inactive || got2.IncludePrivate || got2.Description != "" || got2.NotifyEmails != nil || got2.NotifyWebhookURL != "" ||
+		got2.SealedNotifyWebhookSecretRef != nil {
 		t.Errorf("after Update: %+v", got2)
 	}
 	if !got2.CreatedAt.Equal(t0) || !got2.UpdatedAt.Equal(t0.Add(time.Minute)) {
