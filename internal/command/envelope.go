@@ -323,6 +323,25 @@ type Result struct {
 // OK reports whether the input succeeded (a skipped input did not).
 func (r Result) OK() bool { return r.Err == nil && r.Skipped == nil }
 
+// Compact returns r without what only raw_data and the exports read (VirusTotal's
+// answer, the decoded report its verdict came from): what a caller that writes each
+// result as it comes (-o jsonl) keeps, so that its memory does not grow with the
+// answers.
+func (r Result) Compact() Result {
+	r.Raw, r.Context = nil, compactEntry(r.Context)
+	return r
+}
+
+// compactEntry is e without the decoded report its verdict came from.
+func compactEntry(e ContextEntry) ContextEntry {
+	if f, ok := e.Fields.(*ObjectFields); ok && f.report != nil {
+		cp := *f
+		cp.report = nil
+		e.Fields = &cp
+	}
+	return e
+}
+
 // resultJSON is a Result's JSON.
 type resultJSON struct {
 	Index   int             `json:"index"`

@@ -306,7 +306,9 @@ func (r *run) lookup(key string) (outcome, bool) {
 
 func (r *run) remember(key string, o outcome) {
 	if !r.keepRaw {
-		o.raw = nil // no task left to start can be answered by it
+		// No task left to start can be answered by it: what only raw_data and the
+		// exports read is not kept for the rest of the run.
+		o.raw, o.entry = nil, compactEntry(o.entry)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -175,7 +175,7 @@ func run(ctx context.Context, o *Options) error {
 			if writeErr == nil {
 				writeErr = output.JSONLine(stream, res.Context)
 			}
-			res.Raw = nil
+			res = res.Compact()
 		}
 		results[res.Index] = res
 	})
