@@ -34,6 +34,16 @@
 // short poll for the less urgent one; between processes of one priority the order
 // is whoever reaches the ledger first.
 //
+// # Who waits, and how long a request may
+//
+// A request waits as its context says: WithObserver has the limiter tell an Observer
+// when the request begins to wait for a unit (with the minute's use and when the next
+// unit comes free) and when it gets one, once per wait, whether it waits at the head
+// of the queue or behind it; WithWaitLimit has it give up at once, with a *WaitError
+// saying when the budget frees, when no unit comes free before its limit, instead of
+// sleeping until then. The registrations in the store say who waits (the requester)
+// and since when, for every process (Usage.Waiting).
+//
 // # 429
 //
 // Throttled (called by the vt client when VirusTotal answers 429) holds the whole
@@ -240,7 +250,7 @@ func (l *Limiter) Wait(ctx context.Context, r vt.Request) error {
 			return nil
 		}
 	}
-	w, ready := l.enqueue(r.Priority)
+	w, ready := l.enqueue(ctx, r.Priority)
 	for {
 		select {
 		case <-ready:
@@ -249,6 +259,9 @@ func (l *Limiter) Wait(ctx context.Context, r vt.Request) error {
 				l.release()
 			}
 			return ctx.Err()
+		}
+		if err := l.gaveUp(w); err != nil {
+			return err // taken out of the queue: its limit is before the next free unit
 		}
 		// w holds the turn.
 		granted, err := l.attempt(ctx, w)
@@ -272,14 +285,16 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 func (l *Limiter) attempt(ctx context.Context, w *waiter) (bool, error) {
 	wake := l.cfg.now().Add(l.cfg.maxPoll())
 	req := store.TakeRequest{
-		Budget:    l.budget,
-		Clock:     l.cfg.now,
-		Windows:   l.windows,
-		Waiter:    &store.Waiter{ID: l.id, Priority: int(w.prio), Expires: wake.Add(registrationGrace)},
-		Requester: RequesterFrom(ctx),
+		Budget:  l.budget,
+		Clock:   l.cfg.now,
+		Windows: l.windows,
+		Waiter: &store.Waiter{ID: l.id, Priority: int(w.prio), Expires: wake.Add(registrationGrace),
+			Requester: w.requester, Since: w.since},
+		Requester: w.requester,
 	}
 	if next, ok := l.nextQueued(); ok {
-		req.Then = &store.Waiter{ID: l.id, Priority: int(next), Expires: l.cfg.now().Add(l.cfg.maxPoll() + registrationGrace)}
+		req.Then = &store.Waiter{ID: l.id, Priority: int(next.prio), Expires: l.cfg.now().Add(l.cfg.maxPoll() + registrationGrace),
+			Requester: next.requester, Since: next.since}
 	}
 	res, err := l.ledger.TakeUnit(ctx, req)
 	if err != nil {
@@ -290,6 +305,9 @@ func (l *Limiter) attempt(ctx context.Context, w *waiter) (bool, error) {
 	}
 	l.noteHoldEnded(res.HoldEnded)
 	if res.Granted {
+		if !w.reported.IsZero() && w.obs != nil {
+			w.obs.Resumed(l.waitOf(w, w.reported, stateOf(res)))
+		}
 		return true, nil
 	}
 	switch {
@@ -308,6 +326,14 @@ func (l *Limiter) attempt(ctx context.Context, w *waiter) (bool, error) {
 		wake = res.FreeAt
 	case res.Deferred:
 		wake = res.Now.Add(l.cfg.deferPoll())
+	}
+	if !res.Deferred {
+		// The budget has no unit before wake: a request whose limit is earlier gives
+		// up now, the others are told that they wait.
+		if err := l.waiting(ctx, w, l.waitOf(w, wake, stateOf(res))); err != nil {
+			l.forget(ctx)
+			return false, err
+		}
 	}
 	if limit := res.Now.Add(l.cfg.maxPoll()); wake.After(limit) {
 		wake = limit
@@ -405,6 +431,18 @@ type waiter struct {
 	seq   uint64
 	ready chan struct{}
 	index int // in the heap; -1 once popped
+
+	// requester and since are who waits and since when (the ledger's record of
+	// waiters); obs and limit are the Observer and the WaitLimit of its context.
+	requester string
+	since     time.Time
+	obs       Observer
+	limit     *WaitLimit
+	// reported is the end of the wait obs was last told of (zero: none).
+	reported time.Time
+	// err is set when the waiter gave up while queued (its limit is before the next
+	// free unit), before its ready channel is closed.
+	err error
 }
 
 type waitQueue []*waiter
@@ -436,11 +474,14 @@ func (q *waitQueue) Pop() any {
 
 // enqueue queues a waiter; it returns the waiter and the channel closed when it holds
 // the turn.
-func (l *Limiter) enqueue(p vt.Priority) (*waiter, chan struct{}) {
+func (l *Limiter) enqueue(ctx context.Context, p vt.Priority) (*waiter, chan struct{}) {
+	obs, _ := ctx.Value(observerKey{}).(Observer)
+	limit, _ := ctx.Value(waitLimitKey{}).(*WaitLimit)
+	now := l.cfg.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.seq++
-	w := &waiter{prio: p, seq: l.seq, ready: make(chan struct{})}
+	w := &waiter{prio: p, seq: l.seq, ready: make(chan struct{}), requester: RequesterFrom(ctx), since: now, obs: obs, limit: limit}
 	heap.Push(&l.queue, w)
 	if !l.busy {
 		l.handOver()
@@ -472,7 +513,7 @@ func (l *Limiter) dequeue(w *waiter) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if w.index < 0 {
-		return false
+		return w.err != nil // out of the queue for its limit: it never held the turn
 	}
 	heap.Remove(&l.queue, w.index)
 	return true
@@ -492,12 +533,20 @@ func (l *Limiter) yield(w *waiter) chan struct{} {
 	return w.ready
 }
 
-// nextQueued returns the priority of the most urgent queued waiter.
-func (l *Limiter) nextQueued() (vt.Priority, bool) {
+// queuedWaiter is what the ledger's registration says of a queued waiter.
+type queuedWaiter struct {
+	prio      vt.Priority
+	requester string
+	since     time.Time
+}
+
+// nextQueued returns the most urgent queued waiter.
+func (l *Limiter) nextQueued() (queuedWaiter, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.queue.Len() == 0 {
-		return 0, false
+		return queuedWaiter{}, false
 	}
-	return l.queue[0].prio, true
+	w := l.queue[0]
+	return queuedWaiter{prio: w.prio, requester: w.requester, since: w.since}, true
 }

@@ -101,6 +101,21 @@ type Usage struct {
 	// Requesters are who spent the units of the day and of the month (see
 	// WithRequester), by name.
 	Requesters []RequesterUsage
+	// Waiting are who waits for a unit now, in every process that shares the ledger,
+	// most urgent first.
+	Waiting []Waiting
+}
+
+// Waiting is a requester waiting for a unit of a budget, as the ledger's record of
+// waiters has it: each waiting process (or each run deferred to its budget) names
+// its most urgent waiter.
+type Waiting struct {
+	// Requester is who waits (see RequesterUsage.Requester).
+	Requester string `json:"requester"`
+	// Priority is its priority: "interactive", "enrichment" or "background".
+	Priority string `json:"priority"`
+	// Since is when it began to wait.
+	Since time.Time `json:"since"`
 }
 
 // RequesterUsage is what one requester spent of a budget.
@@ -151,6 +166,13 @@ func (l *Limiter) Usage(ctx context.Context) (Usage, error) {
 		if ru.Month > 0 {
 			u.Requesters = append(u.Requesters, ru)
 		}
+	}
+	waiters, err := l.ledger.Waiters(ctx, l.budget, now)
+	if err != nil {
+		return Usage{}, fmt.Errorf("quota: %w", err)
+	}
+	for _, w := range waiters {
+		u.Waiting = append(u.Waiting, Waiting{Requester: w.Requester, Priority: vt.Priority(w.Priority).String(), Since: w.Since})
 	}
 	return u, nil
 }

@@ -5,6 +5,7 @@ import (
 	"container/list"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,13 +74,39 @@ type backlog struct {
 	closed  bool
 }
 
-// keptPut is one answer waiting to be written.
+// keptPut is one write waiting to be written: a cache answer (c and e), or the
+// result of an input of a run (run and res), which is as much a paid answer.
 type keptPut struct {
 	c    *sqlCache
 	e    cache.Entry
-	keys []string // backlogKey of each of its names
+	run  string
+	res  RunResult
+	at   time.Time // when the result was put
+	keys []string  // backlogKey of each of its names (runResultKey for a run's result)
 	size int
 	el   *list.Element // nil once it left the backlog
+}
+
+// what names the kept write in the log: what it is ("cache", "run result") and its
+// attributes.
+func (kp *keptPut) what() (string, []any) {
+	if kp.c == nil {
+		return "run result", []any{"run", kp.run, "input", kp.res.Index}
+	}
+	return "cache", []any{"server", kp.c.server, "kind", kp.e.Kind, "id", kp.e.ID}
+}
+
+// op returns the kept write's batch write and the function that releases it.
+func (kp *keptPut) op() (*batchOp, func()) {
+	if kp.c == nil {
+		return kp.res.op(kp.run, kp.at), func() {}
+	}
+	return kp.c.putOp(kp.e, false, true)
+}
+
+// runResultKey is the backlog's name of the result of input index of run.
+func runResultKey(run string, index int) string {
+	return "run\x00" + run + "\x00" + strconv.Itoa(index)
 }
 
 func backlogKey(server string, kind ioc.Kind, name string) string {
@@ -107,6 +134,38 @@ func (b *backlog) keep(c *sqlCache, e cache.Entry, err error) bool {
 		kp.keys = append(kp.keys, backlogKey(c.server, e.Kind, n))
 		kp.size += len(n)
 	}
+	return b.keepPut(kp, err)
+}
+
+// keepResult keeps the result of an input of run, whose write failed with err, as
+// keep does a cache answer.
+func (b *backlog) keepResult(run string, res RunResult, err error) bool {
+	res.Data = bytes.Clone(res.Data)
+	kp := &keptPut{run: run, res: res, at: b.s.opts.now(), keys: []string{runResultKey(run, res.Index)}, size: len(res.Data) + len(run) + keptOverhead}
+	return b.keepPut(kp, err)
+}
+
+// keptResults returns the results of run kept in this process, by input.
+func (b *backlog) keptResults(run string) map[int]RunResult {
+	if b.kept.Load() == 0 {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out map[int]RunResult
+	for el := b.puts.Front(); el != nil; el = el.Next() {
+		if kp := el.Value.(*keptPut); kp.c == nil && kp.run == run {
+			if out == nil {
+				out = map[int]RunResult{}
+			}
+			out[kp.res.Index] = kp.res
+		}
+	}
+	return out
+}
+
+// keepPut keeps kp and starts the writer; false when the store is closing.
+func (b *backlog) keepPut(kp *keptPut, err error) bool {
 	maxBytes, maxPuts := b.limits()
 	b.mu.Lock()
 	if b.closed {
@@ -120,7 +179,7 @@ func (b *backlog) keep(c *sqlCache, e cache.Entry, err error) bool {
 	}
 	for _, k := range kp.keys {
 		if el, ok := b.names[k]; ok {
-			if el.Value.(*keptPut).e.FetchedAt.After(e.FetchedAt) {
+			if kp.c != nil && el.Value.(*keptPut).e.FetchedAt.After(kp.e.FetchedAt) {
 				b.mu.Unlock()
 				return true // a later answer of the object is kept already
 			}
@@ -150,12 +209,16 @@ func (b *backlog) keep(c *sqlCache, e cache.Entry, err error) bool {
 	b.mu.Unlock()
 
 	log := b.s.opts.logger()
-	log.Warn("cache write failed; the answer is kept in memory and written when the database answers",
-		"server", c.server, "kind", e.Kind, "id", e.ID, "kept", n, "kept_bytes", size, "error", err)
+	noun, attrs := kp.what()
+	log.Warn(noun+" write failed; the answer is kept in memory and written when the database answers",
+		append(attrs, "kept", n, "kept_bytes", size, "error", err)...)
 	for _, d := range dropped {
-		log.Error("cache answer dropped: too many answers wait for the database; it will be asked for again",
-			"server", d.c.server, "kind", d.e.Kind, "id", d.e.ID, "max_answers", maxPuts, "max_bytes", maxBytes,
-			"dropped_total", droppedTotal)
+		noun, attrs := d.what()
+		if noun == "cache" {
+			noun = "cache answer"
+		}
+		log.Error(noun+" dropped: too many answers wait for the database; it will be asked for again",
+			append(attrs, "max_answers", maxPuts, "max_bytes", maxBytes, "dropped_total", droppedTotal)...)
 	}
 	return true
 }
@@ -237,7 +300,7 @@ func (b *backlog) forget(server string, before time.Time) {
 	for el := b.puts.Front(); el != nil; {
 		next := el.Next()
 		kp := el.Value.(*keptPut)
-		if kp.c.server == server && (before.IsZero() || kp.e.FetchedAt.Before(before)) {
+		if kp.c != nil && kp.c.server == server && (before.IsZero() || kp.e.FetchedAt.Before(before)) {
 			b.removeLocked(kp)
 		}
 		el = next
@@ -317,7 +380,7 @@ func (b *backlog) write(puts []*keptPut) int {
 	ops := make([]*batchOp, len(puts))
 	releases := make([]func(), len(puts))
 	for i, kp := range puts {
-		ops[i], releases[i] = kp.c.putOp(kp.e, false, true)
+		ops[i], releases[i] = kp.op()
 		ops[i].done = make(chan error, 1)
 		b.s.batch.submit(ops[i])
 	}

@@ -33,6 +33,10 @@ type Waiter struct {
 	// Expires is when the registration lapses unless renewed; a process that dies
 	// stops holding others back at this time.
 	Expires time.Time
+	// Requester is who waits (see TakeRequest.Requester), and Since since when, for
+	// those who look at the budget (Waiters).
+	Requester string
+	Since     time.Time
 }
 
 // TakeRequest asks for one unit of a budget.
@@ -113,6 +117,13 @@ type Ledger interface {
 	// caller's clock, the one its windows are computed with), holds that ended more
 	// than an hour before now and waiter registrations expired by now.
 	PruneLedger(ctx context.Context, now, before time.Time) error
+	// PutWaiter registers (or renews) a waiter of a budget without asking for a unit:
+	// work that waits elsewhere than in a limiter (a run deferred to when its
+	// budget allows it) keeps its place so.
+	PutWaiter(ctx context.Context, budget string, w Waiter) error
+	// Waiters returns the registrations of a budget alive at now, most urgent first,
+	// then oldest first.
+	Waiters(ctx context.Context, budget string, now time.Time) ([]Waiter, error)
 	// RequesterUsage returns, for each requester that spent units of the budget in
 	// one of windows (their Since; Limit and Span are not read), the units it spent
 	// in each, by requester name.
@@ -293,10 +304,48 @@ WHERE budget = ? AND waiter <> ? AND expires_at > ?`, r.Budget, r.Waiter.ID, now
 }
 
 func upsertWaiter(ctx context.Context, tx *sql.Tx, budget string, w Waiter) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO quota_waiters (budget, waiter, priority, expires_at) VALUES (?, ?, ?, ?)
-ON CONFLICT (budget, waiter) DO UPDATE SET priority = excluded.priority, expires_at = excluded.expires_at`,
-		budget, w.ID, w.Priority, micros(w.Expires))
+	var since int64
+	if !w.Since.IsZero() {
+		since = micros(w.Since)
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO quota_waiters (budget, waiter, priority, expires_at, requester, since)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (budget, waiter) DO UPDATE SET priority = excluded.priority, expires_at = excluded.expires_at,
+requester = excluded.requester, since = excluded.since`,
+		budget, w.ID, w.Priority, micros(w.Expires), w.Requester, since)
 	return err
+}
+
+// PutWaiter implements Ledger.
+func (s *sqlStore) PutWaiter(ctx context.Context, budget string, w Waiter) error {
+	err := s.dialect.ledgerTx(ctx, func(tx *sql.Tx) error { return upsertWaiter(ctx, tx, budget, w) })
+	if err != nil {
+		return fmt.Errorf("store: quota waiter: %w", err)
+	}
+	return nil
+}
+
+// Waiters implements Ledger.
+func (s *sqlStore) Waiters(ctx context.Context, budget string, now time.Time) ([]Waiter, error) {
+	out, err := queryAll(ctx, s.db, func(r rowScanner) (Waiter, error) {
+		var (
+			w              Waiter
+			expires, since int64
+		)
+		if err := r.Scan(&w.ID, &w.Priority, &expires, &w.Requester, &since); err != nil {
+			return w, err
+		}
+		w.Expires = fromMicros(expires)
+		if since != 0 {
+			w.Since = fromMicros(since)
+		}
+		return w, nil
+	}, `SELECT waiter, priority, expires_at, requester, since FROM quota_waiters WHERE budget = ? AND expires_at > ?
+ORDER BY priority, since, waiter`, budget, micros(now))
+	if err != nil {
+		return nil, fmt.Errorf("store: quota waiters: %w", err)
+	}
+	return out, nil
 }
 
 // countWindows counts the units of each window in one scan. With limitedOnly, windows

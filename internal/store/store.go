@@ -5,11 +5,11 @@
 // connection health checks.
 //
 // Store is one interface made of narrow parts (Connections, Ledger, Caches, Users,
-// Sessions, Files, Incidents, Events, HealthChecks, GatewayKeys) so that a package
-// depends only on what it uses. Each part is in a file of its own, with its types and
-// its SQL: connections.go, ledger.go, cache.go, users.go, sessions.go, files.go,
-// incidents.go, events.go, health.go and gatewaykeys.go; page.go holds the paging of
-// the lists that grow (events, incidents, files).
+// Sessions, Files, Incidents, Events, HealthChecks, GatewayKeys, Runs) so that a
+// package depends only on what it uses. Each part is in a file of its own, with its
+// types and its SQL: connections.go, ledger.go, cache.go, users.go, sessions.go,
+// files.go, incidents.go, events.go, health.go, gatewaykeys.go and runs.go; page.go
+// holds the paging of the lists that grow (events, incidents, files).
 //
 // The SQL is written once, in portable SQL over database/sql (ON CONFLICT upserts,
 // integer timestamps in Unix microseconds, ? placeholders), and runs on two
@@ -26,7 +26,7 @@
 // The behaviour every implementation must have is the test suite in package
 // storetest, which runs on both.
 //
-// The transaction of CreateEvent and RecordHealthCheck is handed to their callback as
+// The transaction of CreateEvent, CreateRun and RecordHealthCheck is handed to their callback as
 // a *sql.Tx on the database that SQLDB's DB opens, so that
 // a job queue keeping its tables there commits its jobs together with the store's
 // records.
@@ -58,6 +58,7 @@ type Store interface {
 	Events
 	HealthChecks
 	GatewayKeys
+	Runs
 	// Close releases the store (flushing cache statistics).
 	Close() error
 }

@@ -46,6 +46,8 @@ func Run(t *testing.T, open Opener) {
 	t.Run("HealthChecks", func(t *testing.T) { testHealthChecks(t, open) })
 	t.Run("GatewayKeys", func(t *testing.T) { testGatewayKeys(t, open) })
 	t.Run("LedgerRequesters", func(t *testing.T) { testLedgerRequesters(t, open) })
+	t.Run("LedgerWaitersRecord", func(t *testing.T) { testLedgerWaitersRecord(t, open) })
+	t.Run("Runs", func(t *testing.T) { testRuns(t, open) })
 }
 
 // Clock is a settable clock for tests.
