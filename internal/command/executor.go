@@ -359,6 +359,11 @@ func (r *run) safeExec(ctx context.Context, t task) (out outcome) {
 	if err := ctx.Err(); err != nil {
 		return outcome{fail: r.failure(err)}
 	}
+	if r.d.Admit != nil {
+		if err := r.d.Admit(); err != nil {
+			return outcome{fail: r.failure(err)}
+		}
+	}
 	return r.cmd.exec(ctx, r, t)
 }
 

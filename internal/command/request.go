@@ -145,6 +145,11 @@ type Deps struct {
 	// public budget): premium-only relationships are then refused before any request
 	// is sent, with a RequestError wrapping ErrPremiumOnly.
 	PublicKey bool
+	// Admit, when set, is asked before each input (or each group of inputs naming
+	// one object) starts: an error leaves it out, failed as the error says, while
+	// the inputs already started go on (a background run's job whose time to start
+	// inputs is up).
+	Admit func() error
 }
 
 // FileSource opens the files detonate-files takes as inputs.

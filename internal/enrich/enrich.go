@@ -70,6 +70,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -90,8 +91,10 @@ import (
 	"github.com/vtsoar/vtsoar/vt"
 )
 
-// Queue names.
+// Queue names. Runs have a queue of their own, so that a backlog of events never
+// holds back a person's run.
 const (
+	QueueRuns        = "runs"
 	QueueEnrich      = "enrich"
 	QueueMaintenance = "maintenance"
 )
@@ -183,6 +186,9 @@ type Options struct {
 	// instead of being told by LISTEN/NOTIFY: for a PostgreSQL reached through a
 	// pooler that cannot LISTEN (PgBouncer in transaction mode). SQLite always polls.
 	PollOnly bool
+	// RunRetention is how long runs and their results are kept (0:
+	// DefaultRunRetention).
+	RunRetention time.Duration
 }
 
 // Artifact is one observable of a new event: a type and a value, or a file artifact
@@ -262,6 +268,11 @@ type Service struct {
 	river   *river.Client[*sql.Tx]
 	// testConnection is the health check's request, prepared once.
 	testConnection *command.Prepared
+	// id names this service's process among the workers of runs: host, process id
+	// and a random part.
+	id string
+	// runDone tells WaitRun in this process when a run is over.
+	runDone runWatchers
 }
 
 // New prepares the service on st, a SQLite or PostgreSQL store (see the package
@@ -293,7 +304,10 @@ func New(ctx context.Context, st store.Store, opts Options) (*Service, error) {
 	if opts.HealthMinute <= 0 {
 		opts.HealthMinute = time.Minute
 	}
-	s := &Service{st: st, db: sqldb.DB(), opts: opts, log: opts.Logger, now: opts.Clock}
+	if opts.RunRetention <= 0 {
+		opts.RunRetention = DefaultRunRetention
+	}
+	s := &Service{st: st, db: sqldb.DB(), opts: opts, log: opts.Logger, now: opts.Clock, id: processID()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -340,9 +354,12 @@ func New(ctx context.Context, st store.Store, opts Options) (*Service, error) {
 	river.AddWorker(workers, &sweepWorker{s: s})
 	river.AddWorker(workers, &healthWorker{s: s})
 	river.AddWorker(workers, &notifyWorker{s: s})
+	river.AddWorker(workers, &runWorker{s: s})
+	river.AddWorker(workers, &pruneRunsWorker{s: s})
 	cfg := &river.Config{
 		Logger: quiet(s.log).With("component", "river"),
 		Queues: map[string]river.QueueConfig{
+			QueueRuns:        {MaxWorkers: opts.Workers},
 			QueueEnrich:      {MaxWorkers: opts.Workers},
 			QueueMaintenance: {MaxWorkers: 2},
 		},
@@ -354,6 +371,9 @@ func New(ctx context.Context, st store.Store, opts Options) (*Service, error) {
 			river.NewPeriodicJob(river.PeriodicInterval(opts.HealthSweepInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return sweepArgs{}, nil },
 				&river.PeriodicJobOpts{ID: "health_sweep", RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(runPruneInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return pruneRunsArgs{}, nil },
+				&river.PeriodicJobOpts{ID: "prune_runs", RunOnStart: true}),
 		},
 	}
 	// River fetches jobs at most once per FetchCooldown, which bounds a replica's
@@ -448,6 +468,17 @@ func (s *Service) Stop(ctx context.Context) error {
 		return fmt.Errorf("enrich: %w", err)
 	}
 	return nil
+}
+
+// processID names this process among the workers of runs.
+func processID() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown"
+	}
+	var b [4]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
 
 func newEventID() string {

@@ -44,6 +44,9 @@ type jobNote struct {
 	mu        sync.Mutex
 	exhausted *quota.ExhaustedError
 	waitLong  bool
+	// unbounded leaves the job's waits for the budget as long as the limiter says
+	// (a run's job, which bounds them itself with quota.WithWaitLimit).
+	unbounded bool
 }
 
 type noteKey struct{}
@@ -61,8 +64,14 @@ var errWaitedTooLong = errors.New("waited too long for a quota unit")
 
 func (l noteLimiter) Wait(ctx context.Context, r vt.Request) error {
 	note, _ := ctx.Value(noteKey{}).(*jobNote)
-	if note == nil || l.maxWait <= 0 {
-		return l.Limiter.Wait(ctx, r)
+	if note == nil || l.maxWait <= 0 || note.unbounded {
+		err := l.Limiter.Wait(ctx, r)
+		if ex := (*quota.ExhaustedError)(nil); note != nil && errors.As(err, &ex) {
+			note.mu.Lock()
+			note.exhausted = ex
+			note.mu.Unlock()
+		}
+		return err
 	}
 	wctx, cancel := context.WithTimeout(ctx, l.maxWait)
 	defer cancel()

@@ -65,6 +65,10 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, u *store.
 			return err
 		}
 	}
+	prefs, err := parsePrefer(r.Header.Values("Prefer"))
+	if err != nil {
+		return err
+	}
 	format, err := exportFormat(r)
 	if err != nil {
 		return err
@@ -78,6 +82,9 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, u *store.
 	conn, err := s.pickConnection(r, u, connName)
 	if err != nil {
 		return err
+	}
+	if prefs.async {
+		return s.submitRun(w, r, u, p, conn, format, prefs)
 	}
 	cc, err := s.conns.Get(r.Context(), conn)
 	if err != nil {
@@ -107,6 +114,11 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, u *store.
 
 	ctx := quota.WithRequester(vt.WithPriority(r.Context(), vt.PriorityInteractive), quota.UserRequester(u.Name))
 	start := time.Now()
+	var limit *quota.WaitLimit
+	if prefs.hasWait {
+		// The budget must serve the command within the wait; else 429, at once.
+		ctx, limit = quota.WithWaitLimit(ctx, start.Add(prefs.wait))
+	}
 	env, err := command.Run(ctx, d, p)
 	s.metrics.commandDuration.WithLabelValues(cmd.Name).Observe(time.Since(start).Seconds())
 	if err != nil {
@@ -114,6 +126,13 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, u *store.
 			return commandRefused(re)
 		}
 		return internal(err)
+	}
+	if limit != nil {
+		if we := limit.Err(); we != nil {
+			w.Header().Set("Preference-Applied", "wait="+strconv.Itoa(int(prefs.wait/time.Second)))
+			return quotaWaitRefused(conn.Name, we, time.Now())
+		}
+		w.Header().Set("Preference-Applied", "wait="+strconv.Itoa(int(prefs.wait/time.Second)))
 	}
 	if format != "" {
 		return writeExport(w, format, env)

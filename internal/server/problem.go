@@ -22,6 +22,12 @@ type Problem struct {
 	Status int `json:"status"`
 	// Detail explains this occurrence, in words a user can act on.
 	Detail string `json:"detail,omitempty"`
+	// ResumesAt is, for a quota-exceeded problem, when the budget has a request free
+	// again (also in Retry-After).
+	ResumesAt *time.Time `json:"resumes_at,omitempty"`
+
+	// retryAfter is the Retry-After of the answer, in seconds (0: none).
+	retryAfter int
 }
 
 // problemTypeBase prefixes the type URIs of vtsoar's own problems.
@@ -38,6 +44,7 @@ const (
 	ProblemUnavailable      = problemTypeBase + "unavailable"
 	ProblemInternal         = problemTypeBase + "internal"
 	ProblemMethodNotAllowed = problemTypeBase + "method-not-allowed"
+	ProblemQuotaExceeded    = problemTypeBase + "quota-exceeded"
 )
 
 // apiError is an error a handler returns to answer with a problem.
@@ -46,6 +53,9 @@ type apiError struct {
 	typ    string
 	detail string
 	err    error // the cause, logged, never sent
+	// retryAfter (seconds) and resumesAt say when to ask again (a 429).
+	retryAfter int
+	resumesAt  time.Time
 }
 
 func (e *apiError) Error() string {
@@ -114,7 +124,11 @@ func problemFor(err error) (Problem, error) {
 	}
 	var ae *apiError
 	if errors.As(err, &ae) {
-		return Problem{Type: ae.typ, Status: ae.status, Detail: ae.detail}, ae.err
+		p := Problem{Type: ae.typ, Status: ae.status, Detail: ae.detail, retryAfter: ae.retryAfter}
+		if !ae.resumesAt.IsZero() {
+			p.ResumesAt = &ae.resumesAt
+		}
+		return p, ae.err
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {

@@ -105,6 +105,9 @@ type Config struct {
 	// Enrich runs events and connection health checks; nil answers 503 on those
 	// endpoints.
 	Enrich Enricher
+	// Runs runs commands in the background (Prefer: respond-async, /api/v1/runs);
+	// nil: Enrich when it does (an *enrich.Service), else 503 on those.
+	Runs Runner
 	// DataDir holds uploaded files (under DataDir/files, by sha256).
 	DataDir string
 	// MaxFileSize bounds an upload (0: DefaultMaxFileSize).
@@ -370,6 +373,10 @@ func (s *Server) table() []route {
 		{method: "GET", path: "/api/v1/files", access: analyst, handle: s.handleListFiles},
 		{method: "GET", path: "/api/v1/files/{id}", access: analyst, handle: s.handleGetFile},
 
+		{method: "GET", path: "/api/v1/runs", access: analyst, handle: s.handleListRuns},
+		{method: "GET", path: "/api/v1/runs/{id}", access: analyst, handle: s.handleGetRun},
+		{method: "DELETE", path: "/api/v1/runs/{id}", access: analyst, handle: s.handleCancelRun},
+
 		{method: "GET", path: "/api/v1/jobs", access: anyRole, handle: s.handleJobs},
 		{method: "GET", path: "/api/v1/users", access: admin, handle: s.handleListUsers},
 
@@ -448,6 +455,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if p.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="vtsoar"`)
+	}
+	if p.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(p.retryAfter))
 	}
 	writeProblem(w, p)
 }

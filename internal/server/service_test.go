@@ -277,6 +277,15 @@ func TestEveryEndpointNeverReturnsTheKey(t *testing.T) {
 			t.Fatalf("GET /api/v3/%s = %d %s", p, r.status, r.body)
 		}
 	}
+	// Runs: one done, one waiting for its budget and cancelled.
+	var run runJSON
+	e.doPrefer(t, "/api/v1/commands/check-file-reputation", admin, "respond-async", map[string]any{"connection": "emu", "inputs": []string{eicarMD5}}).json(t, &run)
+	e.waitRun(t, run.ID, admin, "done")
+	ok("GET", "/api/v1/runs", nil, 200)
+	e.addConnection(t, "slow", e.sealKey(t, "slow", "slow-key-0000"), "1/min")
+	e.doPrefer(t, "/api/v1/commands/check-ip-reputation", admin, "respond-async", map[string]any{"connection": "slow", "inputs": []string{"1.1.1.1", "1.1.1.2"}}).json(t, &run)
+	e.waitRun(t, run.ID, admin, "waiting")
+	ok("DELETE", "/api/v1/runs/"+run.ID, nil, 200)
 	ok("GET", "/metrics", nil, 200)
 	ok("DELETE", "/api/v1/gateway-keys/misp", nil, 204)
 	ok("DELETE", "/api/v1/connections/vt2", nil, 204)

@@ -40,6 +40,8 @@ type sqlStore struct {
 	mu     sync.Mutex
 	caches map[string]*sqlCache
 	stmts  map[string]*sql.Stmt // prepared once (stmt)
+	// preparing are the statements being prepared on the database for txStmt.
+	preparing map[string]bool
 
 	// batch groups cache puts and the units of unlimited budgets into shared
 	// transactions (batch.go).
@@ -157,13 +159,38 @@ func (s *sqlStore) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// txStmt is stmt bound to tx.
+// txStmt is stmt bound to tx. A statement not prepared yet is prepared on tx's own
+// connection for this transaction (and on the database for the next ones, once a
+// connection is free): preparing it on the database would need a second connection
+// while tx holds one and, on SQLite, the write lock, which every other connection of
+// the pool may be waiting for.
 func (s *sqlStore) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
-	st, err := s.stmt(ctx, query)
-	if err != nil {
-		return nil, err
+	s.mu.Lock()
+	st, ok := s.stmts[query]
+	prepare := !ok && !s.preparing[query]
+	if prepare {
+		if s.preparing == nil {
+			s.preparing = map[string]bool{}
+		}
+		s.preparing[query] = true
 	}
-	return tx.StmtContext(ctx, st), nil
+	s.mu.Unlock()
+	if ok {
+		return tx.StmtContext(ctx, st), nil
+	}
+	if prepare {
+		go func() {
+			s.stmt(context.WithoutCancel(ctx), query)
+			s.mu.Lock()
+			delete(s.preparing, query)
+			s.mu.Unlock()
+		}()
+	}
+	st, err := tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("preparing a statement: %w", err)
+	}
+	return st, nil
 }
 
 // queryRow is db.QueryRowContext through the statement prepared once (stmt).

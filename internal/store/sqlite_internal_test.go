@@ -2,12 +2,16 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vtsoar/vtsoar/internal/cache"
+	"github.com/vtsoar/vtsoar/ioc"
 )
 
 func TestSQLiteFileModeWALAndMigrations(t *testing.T) {
@@ -146,5 +150,41 @@ func TestNormalizeServerURL(t *testing.T) {
 		if got := NormalizeServerURL(in); got != want {
 			t.Errorf("NormalizeServerURL(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestWriteWithEveryOtherConnectionTaken: a write whose statement is not prepared yet
+// goes through while every other connection of the pool is taken (on a busy service,
+// by readers and River waiting for SQLite's write lock that the write holds): it
+// prepares the statement on its own transaction's connection instead of waiting for a
+// second one, which would wait for ever.
+func TestWriteWithEveryOtherConnectionTaken(t *testing.T) {
+	ctx := context.Background()
+	st, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "v.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := st.(*sqliteStore)
+	var held []*sql.Conn
+	for range sqliteConns() - 1 {
+		c, err := s.db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := st.Cache("https://vt.example").Put(wctx, cache.Entry{Kind: ioc.KindFile, ID: "abc", Body: []byte(`{}`)}); err != nil {
+		t.Fatalf("the write waited for a connection: %v", err)
+	}
+	if err := st.PutRunResult(wctx, "r", RunResult{Index: 0, Data: []byte(`{}`)}); err != nil {
+		t.Fatalf("the write waited for a connection: %v", err)
 	}
 }

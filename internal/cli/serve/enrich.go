@@ -30,7 +30,8 @@ func startEnrich(ctx context.Context, env Env, o Flags, m *server.Metrics) (serv
 		Cipher: env.Cipher,
 		Client: connclient.Options{UserAgent: env.UserAgent, Logger: env.Log, Quota: env.Quota,
 			Secrets: secret.NewResolver(o.SecretCacheTTL)},
-		Notifiers: notifiers,
+		Notifiers:    notifiers,
+		RunRetention: o.RunRetention,
 	}
 	k, err := testknobs.Load(os.Getenv) // none in a binary built without them
 	if err != nil {

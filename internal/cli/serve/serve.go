@@ -24,6 +24,7 @@ import (
 
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
 	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
+	"github.com/vtsoar/vtsoar/internal/enrich"
 	"github.com/vtsoar/vtsoar/internal/quota"
 	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/server"
@@ -55,6 +56,9 @@ type Flags struct {
 	// MetricsTokenRef is --metrics-token: a reference (env:NAME or file:PATH) to the
 	// bearer token a Prometheus scraper reads GET /metrics with, besides admins.
 	MetricsTokenRef string
+	// RunRetention is how long runs (Prefer: respond-async) and their results are
+	// kept.
+	RunRetention time.Duration
 	// Notify configures the notifications of health changes.
 	Notify NotifyFlags
 	// AllowSecretRefs are --allow-secret-ref: the patterns of the secret references
@@ -132,6 +136,7 @@ func (o *Flags) AddFlags(cmd *cobra.Command) {
 	fl.StringArrayVar(&o.AllowSecretRefs, "allow-secret-ref", nil,
 		"a pattern of the secret references a connection's key may be given as over the API, e.g. 'env:VT_*' or 'file:/run/secrets/*' (repeatable; none: no reference; exec: never)")
 	fl.DurationVar(&o.SecretCacheTTL, "secret-cache-ttl", secret.DefaultCacheTTL, "how long what a connection's key reference resolved to is used before it is resolved again")
+	fl.DurationVar(&o.RunRetention, "run-retention", enrich.DefaultRunRetention, "how long runs (commands asked with Prefer: respond-async) and their results are kept")
 	n := &o.Notify
 	fl.StringVar(&n.SMTPHost, "smtp-host", "", "SMTP server for health notifications (none: no e-mail)")
 	fl.IntVar(&n.SMTPPort, "smtp-port", 587, "SMTP port")
@@ -342,6 +347,9 @@ func Run(ctx context.Context, env Env, o Flags, ready func(baseURL string)) erro
 	}
 	if o.SessionIdle <= 0 || o.SessionMaxAge <= 0 {
 		return cmdutil.Usagef("--session-idle and --session-max-age must be positive")
+	}
+	if o.RunRetention <= 0 {
+		return cmdutil.Usagef("--run-retention must be positive")
 	}
 	proxies, err := o.trustedProxies()
 	if err != nil {
