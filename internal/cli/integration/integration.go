@@ -167,7 +167,9 @@ func run(ctx context.Context, o *Options) error {
 		stream = output.NewStream(io.Out, streamDelay)
 	}
 	results := make([]command.Result, p.Len())
-	err = command.Stream(quota.WithRequester(ctx, quota.RequesterCLI), deps, p, nil, func(res command.Result) {
+	waits := &budgetWaits{w: io.ErrOut, progress: progress, quiet: format == "jsonl", now: time.Now}
+	ctx = quota.WithObserver(quota.WithRequester(ctx, quota.RequesterCLI), waits)
+	err = command.Stream(ctx, deps, p, nil, func(res command.Result) {
 		if progress != nil {
 			progress.Add(1)
 		}

@@ -54,6 +54,9 @@ func (s *IOStreams) IsStderrTTY() bool { return s.stderrTTY }
 // SetStdoutTTY overrides terminal detection of standard output (tests).
 func (s *IOStreams) SetStdoutTTY(v bool) { s.stdoutTTY = v }
 
+// SetStderrTTY overrides terminal detection of standard error (tests).
+func (s *IOStreams) SetStderrTTY(v bool) { s.stderrTTY = v }
+
 // ColorEnabled reports whether standard output may carry colour: it is a terminal and
 // colour was not turned off.
 func (s *IOStreams) ColorEnabled() bool { return s.stdoutTTY && !s.noColor }

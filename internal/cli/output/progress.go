@@ -20,9 +20,12 @@ type Progress struct {
 	mu      sync.Mutex
 	done    int
 	last    time.Time
-	drawn   bool
+	drawn   int         // the columns of the bar drawn (0: none)
 	pending *time.Timer // draws the count at the end of the throttle window
 	closed  bool
+	// waiting, while the inputs left wait for the budget, is when the next one may
+	// leave (shown after the count).
+	waiting time.Time
 }
 
 // NewProgress returns a bar for total inputs, width columns wide.
@@ -67,10 +70,47 @@ func (p *Progress) draw() {
 	}
 	p.last = time.Now()
 	label := fmt.Sprintf(" %d/%d inputs", p.done, p.total)
-	bar := p.width - len(label) - 2
+	if !p.waiting.IsZero() {
+		label += ", waiting for the budget until " + p.waiting.Local().Format(time.TimeOnly)
+	}
+	bar := max(p.width-len(label)-2, 10)
 	filled := bar * p.done / max(1, p.total)
 	fmt.Fprintf(p.w, "\r[%s%s]%s", strings.Repeat("#", filled), strings.Repeat("-", bar-filled), label)
-	p.drawn = true
+	p.drawn = bar + 2 + len(label)
+}
+
+// Wait writes line above the bar and shows, after the count, that the inputs left
+// wait for the budget until until.
+func (p *Progress) Wait(line string, until time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	p.clear()
+	fmt.Fprintln(p.w, line)
+	p.waiting = until
+	p.draw()
+}
+
+// Resume shows that the inputs no longer wait for the budget.
+func (p *Progress) Resume() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.waiting.IsZero() {
+		return
+	}
+	p.clear()
+	p.waiting = time.Time{}
+	p.draw()
+}
+
+// clear erases the bar; p.mu is held.
+func (p *Progress) clear() {
+	if p.drawn > 0 {
+		fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", p.drawn))
+		p.drawn = 0
+	}
 }
 
 // Done clears the bar; nothing is drawn after it.
@@ -82,7 +122,5 @@ func (p *Progress) Done() {
 		p.pending.Stop()
 		p.pending = nil
 	}
-	if p.drawn {
-		fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", p.width))
-	}
+	p.clear()
 }

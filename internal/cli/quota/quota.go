@@ -4,7 +4,9 @@ package quota
 
 import (
 	"context"
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,6 +39,10 @@ type View struct {
 	// Requesters are who spent the budget this month (gateway keys, REST users, the
 	// enrichment, health checks, the CLI), by name.
 	Requesters []quota.RequesterUsage `json:"requesters"`
+	// Waiting are who wait for a request of the budget now, and since when, in every
+	// process on the database (a CLI run, a REST user's command or run, the
+	// enrichment...), most urgent first.
+	Waiting []quota.Waiting `json:"waiting"`
 }
 
 // Options are what the quota command runs with.
@@ -65,13 +71,14 @@ func NewCmdQuota(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 		Long: `Show, for the connection (--connection NAME, or the key of --api-key / VT_API_KEY), or
 for every stored connection when neither is given, the requests spent and left in the
 sliding minute, the UTC day and the UTC month, as recorded by every vtsoar process
-sharing the database. A budget held after a 429 answer shows until when.
+sharing the database. A budget held after a 429 answer shows until when, and who
+waits for a request of it now (WAITING), since when.
 
 Each request is recorded with its requester: a gateway key (gateway:NAME), a user of
 the REST API or the console (user:NAME), the enrichment, a scheduled health check
 (health-check) or the CLI (cli). JSON and YAML list them under "requesters" with what
-each spent in each window; --by-requester lists them in the table and CSV instead of
-the windows.`,
+each spent in each window, and those waiting under "waiting"; --by-requester lists
+them in the table and CSV instead of the windows.`,
 		Example: `  vtsoar quota --connection prod
   vtsoar quota --by-requester`,
 		Args: cobra.NoArgs,
@@ -126,11 +133,29 @@ func run(ctx context.Context, opts *Options) error {
 			return err
 		}
 		v := View{Connection: t.Name, ServerURL: store.NormalizeServerURL(t.ServerURL), Quota: t.Spec.String(),
-			Requesters: []quota.RequesterUsage{}}
+			Requesters: []quota.RequesterUsage{}, Waiting: []quota.Waiting{}}
+		waitingSince := map[string]time.Time{}
+		var waiting []string
+		for _, w := range u.Waiting {
+			v.Waiting = append(v.Waiting, w)
+			if _, ok := waitingSince[w.Requester]; !ok {
+				waitingSince[w.Requester] = w.Since
+			}
+			waiting = append(waiting, fmt.Sprintf("%s since %s", storecli.OrDash(w.Requester), storecli.FormatTime(w.Since)))
+		}
+		listed := map[string]bool{}
 		for _, r := range u.Requesters {
 			v.Requesters = append(v.Requesters, r)
+			listed[r.Requester] = true
 			byRequester = append(byRequester, []string{storecli.OrDash(t.Name), v.ServerURL, storecli.OrDash(r.Requester),
-				strconv.Itoa(r.Minute), strconv.Itoa(r.Day), strconv.Itoa(r.Month)})
+				strconv.Itoa(r.Minute), strconv.Itoa(r.Day), strconv.Itoa(r.Month), formatSince(waitingSince, r.Requester)})
+		}
+		for _, w := range u.Waiting {
+			if !listed[w.Requester] {
+				listed[w.Requester] = true
+				byRequester = append(byRequester, []string{storecli.OrDash(t.Name), v.ServerURL, storecli.OrDash(w.Requester),
+					"0", "0", "0", formatSince(waitingSince, w.Requester)})
+			}
 		}
 		if !u.HeldUntil.IsZero() {
 			h := u.HeldUntil
@@ -151,13 +176,26 @@ func run(ctx context.Context, opts *Options) error {
 			if v.HeldUntil != nil {
 				held = storecli.FormatTime(*v.HeldUntil)
 			}
+			who := "-"
+			if w.Window == "minute" && len(waiting) > 0 {
+				who = strings.Join(waiting, "; ")
+			}
 			rows = append(rows, []string{storecli.OrDash(t.Name), v.ServerURL, w.Window, limit,
-				strconv.Itoa(w.Used), left, storecli.FormatTime(w.Resets), held})
+				strconv.Itoa(w.Used), left, storecli.FormatTime(w.Resets), held, who})
 		}
 		views = append(views, v)
 	}
 	if opts.ByRequester {
-		return storecli.Print(opts.IO, opts.Output, views, []string{"CONNECTION", "SERVER", "REQUESTER", "MINUTE", "DAY", "MONTH"}, byRequester)
+		return storecli.Print(opts.IO, opts.Output, views, []string{"CONNECTION", "SERVER", "REQUESTER", "MINUTE", "DAY", "MONTH", "WAITING_SINCE"}, byRequester)
 	}
-	return storecli.Print(opts.IO, opts.Output, views, []string{"CONNECTION", "SERVER", "WINDOW", "LIMIT", "USED", "LEFT", "RESETS", "HELD_UNTIL"}, rows)
+	return storecli.Print(opts.IO, opts.Output, views, []string{"CONNECTION", "SERVER", "WINDOW", "LIMIT", "USED", "LEFT", "RESETS", "HELD_UNTIL", "WAITING"}, rows)
+}
+
+// formatSince is when requester began to wait, or "-" when it does not wait.
+func formatSince(since map[string]time.Time, requester string) string {
+	t, ok := since[requester]
+	if !ok {
+		return "-"
+	}
+	return storecli.FormatTime(t)
 }

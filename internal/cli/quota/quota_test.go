@@ -11,6 +11,8 @@ import (
 
 	"github.com/vtsoar/vtsoar/internal/cli"
 	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
+	"github.com/vtsoar/vtsoar/internal/quota"
+	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/vtsim"
 )
 
@@ -102,8 +104,8 @@ func TestSpentDayFailsRemainingInputs(t *testing.T) {
 		t.Fatalf("table:\n%s", table.out)
 	}
 	by := vtsoar(dir, "", "quota", "--quota", "2/day", "--by-requester", "-o", "csv")
-	if want := "CONNECTION,SERVER,REQUESTER,MINUTE,DAY,MONTH\n-," + strings.ToLower(srv.URL) + ",cli,"; !strings.HasPrefix(by.out, want) ||
-		!strings.HasSuffix(by.out, ",2,2\n") {
+	if want := "CONNECTION,SERVER,REQUESTER,MINUTE,DAY,MONTH,WAITING_SINCE\n-," + strings.ToLower(srv.URL) + ",cli,"; !strings.HasPrefix(by.out, want) ||
+		!strings.HasSuffix(by.out, ",2,2,-\n") {
 		t.Fatalf("--by-requester:\n%s\nwant %s...,2,2", by.out, want)
 	}
 }
@@ -129,5 +131,45 @@ func TestQuotaOfEveryConnection(t *testing.T) {
 	}
 	if r := vtsoar(dir, "", "quota", "--quota", "3/week"); r.code != 2 {
 		t.Fatalf("bad --quota: exit %d", r.code)
+	}
+}
+
+// TestQuotaShowsWhoWaits: a requester waiting for the budget in another process (its
+// registration in the database) is shown with since when, in JSON, in the table and
+// by requester.
+func TestQuotaShowsWhoWaits(t *testing.T) {
+	t.Setenv("VTSOAR_MASTER_KEY", "")
+	dir := t.TempDir()
+	vtsoar(dir, "key-one", "connection", "add", "one", "--api-key-stdin", "--server-url", "https://vt.example", "--quota", "public")
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(dir, "vtsoar.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	since := time.Now().UTC().Truncate(time.Second).Add(-20 * time.Second)
+	if err := st.PutWaiter(ctx, quota.BudgetID("https://vt.example", "key-one"), store.Waiter{ID: "run:r1", Priority: 0,
+		Expires: time.Now().Add(time.Minute), Requester: "user:alice", Since: since}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	r := vtsoar(dir, "", "quota", "--connection", "one", "-o", "json")
+	var vs []struct {
+		Waiting []struct {
+			Requester, Priority string
+			Since               time.Time
+		} `json:"waiting"`
+	}
+	if err := json.Unmarshal([]byte(r.out), &vs); err != nil || len(vs) != 1 || len(vs[0].Waiting) != 1 {
+		t.Fatalf("quota: %v\n%s%s", err, r.out, r.errOut)
+	}
+	if w := vs[0].Waiting[0]; w.Requester != "user:alice" || w.Priority != "interactive" || !w.Since.Equal(since) {
+		t.Fatalf("waiting = %+v", w)
+	}
+	stamp := since.Format(time.RFC3339)
+	if table := vtsoar(dir, "", "quota", "--connection", "one", "-o", "table"); !strings.Contains(table.out, "user:alice since "+stamp) {
+		t.Fatalf("table:\n%s", table.out)
+	}
+	if by := vtsoar(dir, "", "quota", "--connection", "one", "--by-requester", "-o", "csv"); !strings.Contains(by.out, ",user:alice,0,0,0,"+stamp+"\n") {
+		t.Fatalf("by requester:\n%s", by.out)
 	}
 }
