@@ -182,6 +182,8 @@ func New(cfg Config) (*Console, error) {
 	c.mux.HandleFunc("POST /lookup/export", c.page(c.lookupExport, true))
 	c.mux.HandleFunc("GET /run", c.page(c.runForm, false))
 	c.mux.HandleFunc("POST /run", c.page(c.run, true))
+	c.mux.HandleFunc("GET /runs/{id}", c.page(c.runPage, false))
+	c.mux.HandleFunc("POST /runs/{id}/cancel", c.page(c.cancelRun, true))
 	c.mux.HandleFunc("GET /events", c.page(c.events, false))
 	c.mux.HandleFunc("POST /events", c.page(c.submitEvent, true))
 	c.mux.HandleFunc("GET /events/{id}", c.page(c.event, false))
@@ -416,16 +418,37 @@ func (c *Console) call(r *http.Request, s *session, method, path string, body, o
 // ct (none when body is nil), read as the API reads it (an upload streamed), and
 // decodes a 2xx answer's JSON into out (when not nil).
 func (c *Console) send(r *http.Request, s *session, method, path, ct string, body io.Reader, out any) error {
+	h := http.Header{}
+	if ct != "" {
+		h.Set("Content-Type", ct)
+	}
+	_, err := c.sendWith(r, s, method, path, h, body, out)
+	return err
+}
+
+// callJSON is call with more request headers (Prefer); it returns the answer's status.
+func (c *Console) callJSON(r *http.Request, s *session, method, path string, header http.Header, body, out any) (int, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return 0, err
+	}
+	h := header.Clone()
+	h.Set("Content-Type", "application/json")
+	return c.sendWith(r, s, method, path, h, bytes.NewReader(b), out)
+}
+
+// sendWith is send with the request's headers header; it returns the answer's status.
+func (c *Console) sendWith(r *http.Request, s *session, method, path string, header http.Header, body io.Reader, out any) (int, error) {
 	req, err := http.NewRequestWithContext(c.cfg.AsUser(r.Context(), s.user), method, path, body)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	req.RemoteAddr = r.RemoteAddr
 	req.Host = r.Host
-	req.Header.Set("Accept", "application/json")
-	if ct != "" {
-		req.Header.Set("Content-Type", ct)
+	for k, vs := range header {
+		req.Header[k] = vs
 	}
+	req.Header.Set("Accept", "application/json")
 	rec := &recorder{header: http.Header{}}
 	c.cfg.API.ServeHTTP(rec, req)
 	if rec.status == 0 {
@@ -443,14 +466,14 @@ func (c *Console) send(r *http.Request, s *session, method, path, ct string, bod
 		if p.Detail == "" {
 			p.Detail = http.StatusText(rec.status)
 		}
-		return &apiError{Status: rec.status, Detail: p.Detail}
+		return rec.status, &apiError{Status: rec.status, Detail: p.Detail}
 	}
 	if out != nil && rec.body.Len() > 0 {
 		if err := json.Unmarshal(rec.body.Bytes(), out); err != nil {
-			return fmt.Errorf("reading the answer of %s %s: %w", method, path, err)
+			return rec.status, fmt.Errorf("reading the answer of %s %s: %w", method, path, err)
 		}
 	}
-	return nil
+	return rec.status, nil
 }
 
 // recorder is the ResponseWriter of an in-process API call.

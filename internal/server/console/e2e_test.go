@@ -6,11 +6,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/vtsoar/vtsoar/internal/connclient"
+	"github.com/vtsoar/vtsoar/internal/store"
 )
 
 // chromiumPath returns the system Chromium, or skips the test (fails it under CI).
@@ -447,5 +451,69 @@ func TestLoginRedirectStaysOnSiteInBrowser(t *testing.T) {
 		if loc := c.location(); loc != e.srv.URL+"/" {
 			t.Errorf("/login?next=%s signed in: the browser is at %s", next, loc)
 		}
+	}
+}
+
+// TestRunWaitsInBrowser runs a command that its budget (2 requests a minute) cannot
+// finish at once: the console follows its run, which shows the inputs done and that
+// it waits for the budget until when, refreshing itself; the quota page shows who
+// waits; the run is cancelled from its page and the user's recent runs list it.
+func TestRunWaitsInBrowser(t *testing.T) {
+	e := newEnv(t)
+	sealed, err := connclient.SealKey(e.cipher, "pub", simAPIKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.CreateConnection(context.Background(), store.Connection{Name: "pub", SealedAPIKey: sealed,
+		ServerURL: e.simURL, Quota: "2/min"}); err != nil {
+		t.Fatal(err)
+	}
+	c := newChrome(t, e.srv.URL)
+	c.signIn(e.tokens["admin"])
+	c.open("/run?command=check-ip-reputation&connection=pub", "#run-form")
+	c.do(chromedp.SetValue(chromedp.ID("inputs"), "8.8.4.4\n9.9.9.9\n1.0.0.1"),
+		chromedp.Click(chromedp.ID("run")), chromedp.WaitVisible(chromedp.ID("run-view")))
+	if !strings.Contains(c.location(), "/runs/run_") {
+		t.Fatalf("after submitting, the browser is at %s", c.location())
+	}
+	c.do(chromedp.Poll[chromedp.Void](`document.getElementById("run-view").dataset.state === "waiting"`, chromedp.WithPollingTimeout(15*time.Second)))
+	if st := c.text("#run-state"); !regexp.MustCompile(`^waiting for the budget until \d\d:\d\d:\d\d UTC`).MatchString(st) {
+		t.Errorf("state = %q", st)
+	}
+	if n := c.text("#run-count"); n != "2 of 3" {
+		t.Errorf("count = %q", n)
+	}
+	if rows := c.js(`String(document.querySelectorAll("#context-data tbody tr").length)`); rows != "2" {
+		t.Errorf("the partial result shows %s entries, want the 2 done", rows)
+	}
+	c.shot("run-waiting")
+	// The page refreshes itself in place while the run goes on.
+	c.do(chromedp.Evaluate[chromedp.Void](`window.stillHere = true`))
+	time.Sleep(1500 * time.Millisecond)
+	if c.js(`String(window.stillHere === true)`) != "true" {
+		t.Error("the run page reloaded instead of refreshing in place")
+	}
+	runURL := c.location()
+
+	// The quota page says who waits.
+	c.open("/quota", "#quota-pub")
+	if who := c.js(`Array.from(document.querySelectorAll("#quota-pub table.waiting tbody tr")).map(r => r.cells[0].textContent + "/" + r.cells[1].textContent).join(",")`); who != "user:admin/interactive" {
+		t.Errorf("waiting on the quota page = %q", who)
+	}
+	c.shot("quota-waiting")
+
+	// Cancel it: it stops refreshing; what was done stays.
+	c.do(chromedp.Navigate(runURL), chromedp.WaitVisible(chromedp.ID("cancel-run")), chromedp.Click(chromedp.ID("cancel-run")),
+		chromedp.WaitVisible(chromedp.CSS(`#run-view[data-state="cancelled"]`)))
+	if n := c.js(`String(document.querySelectorAll("#cancel-run, [data-poll='1']").length)`); n != "0" {
+		t.Errorf("a cancelled run still offers Cancel or refreshes")
+	}
+	if n := c.text("#run-count"); n != "2 of 3" {
+		t.Errorf("count after cancelling = %q", n)
+	}
+	c.shot("run-cancelled")
+	c.open("/run", "#recent-runs")
+	if got := c.js(`Array.from(document.querySelectorAll("#recent-runs tbody tr")).map(r => r.cells[1].textContent + ":" + r.cells[3].textContent).join(",")`); got != "check-ip-reputation:cancelled" {
+		t.Errorf("recent runs = %q", got)
 	}
 }

@@ -21,9 +21,12 @@ type quotaRow struct {
 	// Requesters are who spent the budget this month (gateway keys, users, the
 	// enrichment, health checks, the CLI).
 	Requesters []quota.RequesterUsage
-	Held       time.Time
-	Chart      *chart
-	Error      string
+	// Waiting are who wait for a request of the budget now, in any process, and
+	// since when.
+	Waiting []quota.Waiting
+	Held    time.Time
+	Chart   *chart
+	Error   string
 }
 
 func (c *Console) quota(w http.ResponseWriter, r *http.Request, s *session) error {
@@ -61,7 +64,7 @@ func (c *Console) quotaOf(ctx context.Context, name string, now time.Time, row *
 	if err != nil {
 		return err
 	}
-	row.Windows, row.Held, row.Requesters = u.Windows, u.HeldUntil, u.Requesters
+	row.Windows, row.Held, row.Requesters, row.Waiting = u.Windows, u.HeldUntil, u.Requesters, u.Waiting
 	counts, err := hourlyUnits(ctx, c.cfg.Store, cc.Budget(), now)
 	if err != nil {
 		return err

@@ -92,8 +92,9 @@ var funcs = template.FuncMap{
 		}
 		return false
 	},
-	"add":  func(a, b int) int { return a + b },
-	"list": func(s ...string) []string { return s },
+	"add":   func(a, b int) int { return a + b },
+	"clock": func(t time.Time) string { return t.UTC().Format("15:04:05 UTC") },
+	"list":  func(s ...string) []string { return s },
 }
 
 // riskClass returns the CSS class of a risk level's badge.

@@ -7,13 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
+	"time"
 
 	"github.com/vtsoar/vtsoar/internal/command"
 	"github.com/vtsoar/vtsoar/internal/store"
 )
 
 type runData struct {
+	// Runs are the user's recent runs.
+	Runs        []runView
 	Commands    []*command.Command
 	Command     *command.Command
 	Connections []store.ConnectionView
@@ -32,6 +36,8 @@ type runResult struct {
 	Widgets map[int]string
 	// OK, Failed and Skipped count the inputs (Skipped: nothing sent).
 	OK, Failed, Skipped int
+	// Partial says the result is of the inputs done so far, of a run that goes on.
+	Partial bool
 }
 
 func (c *Console) runData(r *http.Request, s *session, name, conn string) (*runData, error) {
@@ -53,6 +59,14 @@ func (c *Console) runData(r *http.Request, s *session, name, conn string) (*runD
 		return nil, err
 	}
 	d.Connections = list.Connections
+	var runs struct {
+		Runs []runView `json:"runs"`
+	}
+	if err := c.call(r, s, "GET", "/api/v1/runs?limit=10", nil, &runs); err == nil {
+		d.Runs = runs.Runs
+	} else if ae := (*apiError)(nil); !errors.As(err, &ae) || ae.Status != http.StatusServiceUnavailable {
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -92,7 +106,7 @@ func (c *Console) run(w http.ResponseWriter, r *http.Request, s *session) error 
 	if d.Command.NoInputs {
 		body["inputs"] = []string{}
 	}
-	env, refused, err := c.runCommand(r, s, d.Command.Name, body)
+	run, status, refused, err := c.submitCommand(r, s, d.Command.Name, body)
 	if err != nil {
 		return err
 	}
@@ -101,8 +115,63 @@ func (c *Console) run(w http.ResponseWriter, r *http.Request, s *session) error 
 		c.render(w, r, http.StatusOK, "run", v)
 		return nil
 	}
-	d.Result = c.runResult(env)
+	if status != http.StatusOK {
+		// Not over within the console's wait: the run's page follows it.
+		http.Redirect(w, r, "/runs/"+url.PathEscape(run.ID), http.StatusSeeOther)
+		return nil
+	}
+	d.Result = c.runResult(run.Envelope)
 	c.render(w, r, http.StatusOK, "run", v)
+	return nil
+}
+
+// runView is a run as the API answers it.
+type runView struct {
+	ID          string            `json:"id"`
+	Command     string            `json:"command"`
+	Connection  string            `json:"connection"`
+	State       string            `json:"state"`
+	InputsTotal int               `json:"inputs_total"`
+	InputsDone  int               `json:"inputs_done"`
+	ResumesAt   *time.Time        `json:"resumes_at"`
+	CreatedAt   time.Time         `json:"created_at"`
+	FinishedAt  *time.Time        `json:"finished_at"`
+	Error       string            `json:"error"`
+	Envelope    *command.Envelope `json:"envelope"`
+}
+
+type runPageData struct {
+	Run    runView
+	Final  bool
+	Result *runResult
+}
+
+// runPage follows a run: its state, the budget's wait, its progress and the result
+// tabs of the inputs done so far; the page refreshes itself until the run is over.
+func (c *Console) runPage(w http.ResponseWriter, r *http.Request, s *session) error {
+	var run runView
+	if err := c.call(r, s, "GET", "/api/v1/runs/"+url.PathEscape(r.PathValue("id")), nil, &run); err != nil {
+		return err
+	}
+	d := &runPageData{Run: run, Final: store.FinalRunState(run.State)}
+	if run.Envelope != nil {
+		d.Result = c.runResult(run.Envelope)
+		d.Result.Partial = run.InputsDone < run.InputsTotal
+	}
+	c.render(w, r, http.StatusOK, "runview", &view{Title: "Run " + run.ID, Nav: "run", Session: s, Data: d})
+	return nil
+}
+
+// cancelRun cancels a run and shows it.
+func (c *Console) cancelRun(w http.ResponseWriter, r *http.Request, s *session) error {
+	id := r.PathValue("id")
+	if err := c.call(r, s, "DELETE", "/api/v1/runs/"+url.PathEscape(id), nil, nil); err != nil {
+		var ae *apiError
+		if !errors.As(err, &ae) || ae.Status != http.StatusConflict {
+			return err
+		}
+	}
+	http.Redirect(w, r, "/runs/"+url.PathEscape(id), http.StatusSeeOther)
 	return nil
 }
 
@@ -131,14 +200,39 @@ func (c *Console) runResult(env *command.Envelope) *runResult {
 func (c *Console) runCommand(r *http.Request, s *session, name string, body map[string]any) (env *command.Envelope, refused string, err error) {
 	env = &command.Envelope{}
 	if err := c.call(r, s, "POST", "/api/v1/commands/"+name, body, env); err != nil {
-		var ae *apiError
-		if !errors.As(err, &ae) || ae.Status == http.StatusUnauthorized {
-			return nil, "", err
-		}
-		if ae.Detail == "" {
-			return nil, http.StatusText(ae.Status), nil
-		}
-		return nil, ae.Detail, nil
+		refused, err := refusal(err)
+		return nil, refused, err
 	}
 	return env, "", nil
+}
+
+// runWait is how long the console waits for a command's run to be over before it
+// shows the run's page instead.
+const runWait = "5"
+
+// submitCommand runs a command through the API as a run (Prefer: respond-async),
+// waiting runWait seconds for it: the run, and the API's status (200 when it is over,
+// 202 when not). A refusal is returned as runCommand's.
+func (c *Console) submitCommand(r *http.Request, s *session, name string, body map[string]any) (run *runView, status int, refused string, err error) {
+	run = &runView{}
+	status, err = c.callJSON(r, s, "POST", "/api/v1/commands/"+name,
+		http.Header{"Prefer": {"respond-async, wait=" + runWait}}, body, run)
+	if err != nil {
+		refused, err := refusal(err)
+		return nil, 0, refused, err
+	}
+	return run, status, "", nil
+}
+
+// refusal is the API's refusal of a request, in its words, for the page to show; an
+// error of another kind (the sign-in refused, which ends the session) is returned.
+func refusal(err error) (string, error) {
+	var ae *apiError
+	if !errors.As(err, &ae) || ae.Status == http.StatusUnauthorized {
+		return "", err
+	}
+	if ae.Detail == "" {
+		return http.StatusText(ae.Status), nil
+	}
+	return ae.Detail, nil
 }
