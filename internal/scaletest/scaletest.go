@@ -30,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vtsoar/vtsoar/internal/cli/testknobs"
 	"github.com/vtsoar/vtsoar/vtsim"
 )
 
@@ -207,7 +208,15 @@ type Emulator struct {
 // arguments (such as --latency), its output appended to logPath, and returns once it
 // listens.
 func StartEmulator(ctx context.Context, bin, logPath string, args ...string) (*Emulator, error) {
+	return StartEmulatorEnv(ctx, bin, logPath, nil, args...)
+}
+
+// StartEmulatorEnv is StartEmulator with more environment variables (NAME=value), such
+// as the test knobs' VTSOAR_QUOTA_WINDOW, which makes the emulator's minute as short
+// as the replicas' (see Build).
+func StartEmulatorEnv(ctx context.Context, bin, logPath string, env []string, args ...string) (*Emulator, error) {
 	cmd := exec.Command(bin, append([]string{"emulate", "--addr", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -344,14 +353,9 @@ func LoadAvg() string {
 }
 
 // ScaledClock returns a clock that runs time.Minute/window times faster than the real
-// one from now on, so that an emulator's calendar minute lasts window.
-func ScaledClock(window time.Duration) func() time.Time {
-	t0 := time.Now()
-	factor := float64(time.Minute) / float64(window)
-	return func() time.Time {
-		return t0.Add(time.Duration(float64(time.Since(t0)) * factor))
-	}
-}
+// one from now on, so that an emulator's calendar minute lasts window (the clock that
+// `vtsoar emulate` built with the test knobs takes for VTSOAR_QUOTA_WINDOW).
+func ScaledClock(window time.Duration) func() time.Time { return testknobs.ScaledClock(window) }
 
 // Request is one request the emulator answered.
 type Request struct {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
 	"github.com/vtsoar/vtsoar/internal/cli/iostreams"
+	"github.com/vtsoar/vtsoar/internal/cli/testknobs"
 	"github.com/vtsoar/vtsoar/vtsim"
 )
 
@@ -86,6 +87,11 @@ uploads, scans, comments and votes).`,
 				return errors.New("quotas and durations must not be negative")
 			}
 			sim.Seed = uint64(time.Now().UnixNano())
+			k, err := testknobs.Load(os.Getenv) // none in a binary built without them
+			if err != nil {
+				return cmdutil.Usagef("%v", err)
+			}
+			k.Emulator(sim)
 			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}

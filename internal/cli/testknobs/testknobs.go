@@ -1,7 +1,7 @@
-// Package testknobs shortens the CLI's and the service's time windows for the tests
-// that run vtsoar as real processes (several `vtsoar serve` replicas, a CLI run whose
-// daily quota runs out), which cannot wait real minutes and cannot share a synctest
-// bubble with the test.
+// Package testknobs shortens the CLI's, the service's and the emulator's time windows
+// for the tests that run vtsoar as real processes (several `vtsoar serve` replicas, a
+// CLI run whose daily quota runs out, `vtsoar emulate` counting its minute), which
+// cannot wait real minutes and cannot share a synctest bubble with the test.
 //
 // The knobs exist only in a binary built with the build tag vtsoar_testknobs, which
 // internal/scaletest.Build passes. In every other build, the released binary among
@@ -14,6 +14,7 @@ import (
 
 	"github.com/vtsoar/vtsoar/internal/enrich"
 	"github.com/vtsoar/vtsoar/internal/quota"
+	"github.com/vtsoar/vtsoar/vtsim"
 )
 
 // Knobs are the shortened times; a zero field leaves its default alone.
@@ -30,6 +31,25 @@ type Knobs struct {
 func (k Knobs) Quota(cfg *quota.Config) {
 	set(&cfg.Minute, k.QuotaMinute)
 	set(&cfg.Margin, k.QuotaMargin)
+}
+
+// Emulator gives the emulator of `vtsoar emulate` a clock on which a minute lasts
+// QuotaMinute (ScaledClock), so that its per-minute quota turns as fast as the
+// shortened minute of the vtsoar processes it serves.
+func (k Knobs) Emulator(o *vtsim.Options) {
+	if k.QuotaMinute > 0 {
+		o.Now = ScaledClock(k.QuotaMinute)
+	}
+}
+
+// ScaledClock returns a clock that runs time.Minute/window times faster than the real
+// one from now on, so that a calendar minute on it lasts window.
+func ScaledClock(window time.Duration) func() time.Time {
+	t0 := time.Now()
+	factor := float64(time.Minute) / float64(window)
+	return func() time.Time {
+		return t0.Add(time.Duration(float64(time.Since(t0)) * factor))
+	}
 }
 
 // Enrich applies the background service's knobs to o.
