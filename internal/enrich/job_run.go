@@ -109,15 +109,21 @@ type runEnd struct {
 // release lets the run go with the change ch, and tells the waiters of this process
 // when the run is over.
 func (e *runEnd) release(ctx context.Context, ch store.RunChange) error {
+	_, err := e.releaseRun(ctx, ch)
+	return err
+}
+
+// releaseRun is release, which returns the run as it is then.
+func (e *runEnd) releaseRun(ctx context.Context, ch store.RunChange) (store.Run, error) {
 	ch.Release = e.holder
 	run, err := e.s.st.UpdateRun(context.WithoutCancel(ctx), e.id, ch)
 	if err != nil {
-		return err
+		return run, err
 	}
 	if run.Final() {
 		e.s.runDone.over(e.id)
 	}
-	return nil
+	return run, nil
 }
 
 // fail ends the run as failed, saying why.
@@ -183,10 +189,11 @@ func (w *runWorker) work(ctx context.Context, job *river.Job[runArgs], run store
 			return w.again(ctx, end, 0)
 		}
 	}
-	if err := end.release(ctx, store.RunChange{State: store.RunDone}); err != nil {
+	after, err := end.releaseRun(ctx, store.RunChange{State: store.RunDone})
+	if err != nil {
 		return err
 	}
-	if after, err := s.st.GetRun(context.WithoutCancel(ctx), run.ID); err == nil && !after.Final() {
+	if !after.Final() {
 		// A result this process keeps because the store refused its write is not
 		// counted yet: the run is done once it is written.
 		return w.again(ctx, end, time.Second)

@@ -97,9 +97,9 @@ func (kp *keptPut) what() (string, []any) {
 }
 
 // op returns the kept write's batch write and the function that releases it.
-func (kp *keptPut) op() (*batchOp, func()) {
+func (kp *keptPut) op(b *backlog) (*batchOp, func()) {
 	if kp.c == nil {
-		return kp.res.op(kp.run, kp.at), func() {}
+		return b.s.resultOp(kp.run, kp.res, kp.at), func() {}
 	}
 	return kp.c.putOp(kp.e, false, true)
 }
@@ -380,7 +380,7 @@ func (b *backlog) write(puts []*keptPut) int {
 	ops := make([]*batchOp, len(puts))
 	releases := make([]func(), len(puts))
 	for i, kp := range puts {
-		ops[i], releases[i] = kp.op()
+		ops[i], releases[i] = kp.op(b)
 		ops[i].done = make(chan error, 1)
 		b.s.batch.submit(ops[i])
 	}

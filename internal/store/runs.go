@@ -102,9 +102,9 @@ type RunChange struct {
 // Runs stores runs and their inputs' results.
 type Runs interface {
 	// CreateRun stores r as RunQueued and calls inTx (when not nil) within the same
-	// transaction, which queues the run's job and returns its id (kept as JobID), so
-	// that the run and its job are committed or rolled back together. ErrExists if
-	// the id is taken.
+	// transaction, before the run's record is written: inTx queues the run's job and
+	// returns its id (kept as JobID), so that the run and its job are committed or
+	// rolled back together. ErrExists if the id is taken.
 	CreateRun(ctx context.Context, r Run, inTx func(ctx context.Context, tx *sql.Tx) (int64, error)) (Run, error)
 	// GetRun returns a run; ErrNotFound if there is none.
 	GetRun(ctx context.Context, id string) (Run, error)
@@ -147,25 +147,27 @@ func (s *sqlStore) CreateRun(ctx context.Context, r Run, inTx func(context.Conte
 	r.CreatedAt, r.UpdatedAt, r.FinishedAt = now, now, time.Time{}
 	err := s.writeKeyed(ctx, runKeys(r.ID), func(tx *sql.Tx) error {
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM runs WHERE id = ?`, r.ID).Scan(&n); err != nil {
+		count, err := s.txStmt(ctx, tx, `SELECT COUNT(*) FROM runs WHERE id = ?`)
+		if err != nil {
+			return err
+		}
+		if err := count.QueryRowContext(ctx, r.ID).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {
 			return fmt.Errorf("run %s: %w", r.ID, ErrExists)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO runs (`+runColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, '', 0, '', ?, ?, 0)`,
-			r.ID, r.User, r.Command, r.Connection, string(r.Request), r.State, r.InputsTotal, micros(now), micros(now)); err != nil {
-			return err
+		if inTx != nil {
+			if r.JobID, err = inTx(ctx, tx); err != nil {
+				return err
+			}
 		}
-		if inTx == nil {
-			return nil
-		}
-		job, err := inTx(ctx, tx)
+		ins, err := s.txStmt(ctx, tx, `INSERT INTO runs (`+runColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, '', ?, '', ?, ?, 0)`)
 		if err != nil {
 			return err
 		}
-		r.JobID = job
-		_, err = tx.ExecContext(ctx, `UPDATE runs SET job_id = ? WHERE id = ?`, job, r.ID)
+		_, err = ins.ExecContext(ctx, r.ID, r.User, r.Command, r.Connection, string(r.Request), r.State, r.InputsTotal, r.JobID,
+			micros(now), micros(now))
 		return err
 	})
 	if err != nil {
@@ -195,8 +197,21 @@ func scanRun(r rowScanner) (Run, error) {
 	return run, nil
 }
 
-func getRun(ctx context.Context, q queryer, id string) (Run, error) {
-	run, err := scanRun(q.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
+const runGetSQL = `SELECT ` + runColumns + ` FROM runs WHERE id = ?`
+
+// getRun reads run id in tx, or outside a transaction when tx is nil.
+func (s *sqlStore) getRun(ctx context.Context, tx *sql.Tx, id string) (Run, error) {
+	var row *sql.Row
+	if tx == nil {
+		row = s.queryRow(ctx, runGetSQL, id)
+	} else {
+		st, err := s.txStmt(ctx, tx, runGetSQL)
+		if err != nil {
+			return Run{}, err
+		}
+		row = st.QueryRowContext(ctx, id)
+	}
+	run, err := scanRun(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Run{}, fmt.Errorf("run %s: %w", id, ErrNotFound)
 	}
@@ -205,7 +220,7 @@ func getRun(ctx context.Context, q queryer, id string) (Run, error) {
 
 // GetRun implements Runs.
 func (s *sqlStore) GetRun(ctx context.Context, id string) (Run, error) {
-	run, err := getRun(ctx, s.db, id)
+	run, err := s.getRun(ctx, nil, id)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return Run{}, fmt.Errorf("store: get run: %w", err)
 	}
@@ -226,7 +241,7 @@ func (s *sqlStore) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
 		where, args = append(where, `user_name = ?`), append(args, f.User)
 	}
 	if f.Before != "" {
-		before, err := getRun(ctx, s.db, f.Before)
+		before, err := s.getRun(ctx, nil, f.Before)
 		if err != nil {
 			return nil, err
 		}
@@ -284,24 +299,32 @@ ON CONFLICT (run_id, idx) DO NOTHING`
 
 // op is the batch write of res, a result of run: the result, and the run's count of
 // done inputs when it is the input's first.
-func (res RunResult) op(run string, now time.Time) *batchOp {
+func (s *sqlStore) resultOp(run string, res RunResult, now time.Time) *batchOp {
 	data, encoding := encodeBody(nil, res.Data)
 	return &batchOp{keys: runKeys(run), size: len(data) + len(run), apply: func(ctx context.Context, tx *sql.Tx) error {
-		put, err := tx.ExecContext(ctx, runResultPutSQL, run, res.Index, data, encoding)
+		put, err := s.txStmt(ctx, tx, runResultPutSQL)
 		if err != nil {
 			return err
 		}
-		if n, err := put.RowsAffected(); err != nil || n == 0 {
+		done, err := put.ExecContext(ctx, run, res.Index, data, encoding)
+		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, runResultCountSQL, micros(now), run)
+		if n, err := done.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		count, err := s.txStmt(ctx, tx, runResultCountSQL)
+		if err != nil {
+			return err
+		}
+		_, err = count.ExecContext(ctx, micros(now), run)
 		return err
 	}}
 }
 
 // PutRunResult implements Runs.
 func (s *sqlStore) PutRunResult(ctx context.Context, id string, res RunResult) error {
-	op := res.op(id, s.opts.now())
+	op := s.resultOp(id, res, s.opts.now())
 	written, err := s.batch.do(ctx, op)
 	if !written {
 		// The caller gave up; the write goes on, and a failure of it is kept.
@@ -326,7 +349,7 @@ func (s *sqlStore) UpdateRun(ctx context.Context, id string, ch RunChange) (Run,
 	var run Run
 	err := s.writeKeyed(ctx, runKeys(id), func(tx *sql.Tx) error {
 		var err error
-		if run, err = getRun(ctx, tx, id); err != nil {
+		if run, err = s.getRun(ctx, tx, id); err != nil {
 			return err
 		}
 		now := s.opts.now().UTC().Truncate(time.Microsecond)
@@ -350,7 +373,7 @@ func (s *sqlStore) UpdateRun(ctx context.Context, id string, ch RunChange) (Run,
 			}
 		}
 		run.UpdatedAt = now
-		return writeRun(ctx, tx, run)
+		return s.writeRun(ctx, tx, run)
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return Run{}, fmt.Errorf("store: update run: %w", err)
@@ -359,7 +382,7 @@ func (s *sqlStore) UpdateRun(ctx context.Context, id string, ch RunChange) (Run,
 }
 
 // writeRun writes what a worker or a cancel changes of a run.
-func writeRun(ctx context.Context, tx *sql.Tx, r Run) error {
+func (s *sqlStore) writeRun(ctx context.Context, tx *sql.Tx, r Run) error {
 	var resumes, finished int64
 	if !r.ResumesAt.IsZero() {
 		resumes = micros(r.ResumesAt)
@@ -367,8 +390,12 @@ func writeRun(ctx context.Context, tx *sql.Tx, r Run) error {
 	if !r.FinishedAt.IsZero() {
 		finished = micros(r.FinishedAt)
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE runs SET state = ?, resumes_at = ?, error = ?, worker = ?, updated_at = ?,
-finished_at = ? WHERE id = ?`, r.State, resumes, r.Error, r.Worker, micros(r.UpdatedAt), finished, r.ID)
+	up, err := s.txStmt(ctx, tx, `UPDATE runs SET state = ?, resumes_at = ?, error = ?, worker = ?, updated_at = ?,
+finished_at = ? WHERE id = ?`)
+	if err != nil {
+		return err
+	}
+	_, err = up.ExecContext(ctx, r.State, resumes, r.Error, r.Worker, micros(r.UpdatedAt), finished, r.ID)
 	return err
 }
 
@@ -377,12 +404,12 @@ func (s *sqlStore) CancelRun(ctx context.Context, id string) (Run, error) {
 	var run Run
 	err := s.writeKeyed(ctx, runKeys(id), func(tx *sql.Tx) error {
 		var err error
-		if run, err = getRun(ctx, tx, id); err != nil || run.Final() {
+		if run, err = s.getRun(ctx, tx, id); err != nil || run.Final() {
 			return err
 		}
 		now := s.opts.now().UTC().Truncate(time.Microsecond)
 		run.State, run.ResumesAt, run.UpdatedAt, run.FinishedAt = RunCancelled, time.Time{}, now, now
-		return writeRun(ctx, tx, run)
+		return s.writeRun(ctx, tx, run)
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return Run{}, fmt.Errorf("store: cancel run: %w", err)
