@@ -1,6 +1,22 @@
 // Package enrich runs vtsoar's durable background work on a job queue (River) kept in
-// the store's database: the System Reputation Check of posted events, scheduled
-// connection health checks, and the notifications they send.
+// the store's database: runs (commands asked over REST with Prefer: respond-async), the
+// System Reputation Check of posted events, scheduled connection health checks, and the
+// notifications they send.
+//
+// # Runs
+//
+// SubmitRun stores a run (the prepared request's JSON form, never a key) and queues its
+// job in the same transaction, in a queue of its own (QueueRuns) so that a backlog of
+// events never holds back a person's run. A run's job runs the inputs that have no
+// result yet (command.Stream with only them) at interactive priority for the run's
+// user, and keeps each final result in the store as it comes, so that a job taken up
+// again (after a crash, by another replica) asks nothing twice. A job starts inputs for
+// half of JobTimeout, then hands the run to the next job; a wait for the budget longer
+// than that lets the worker go: the run is "waiting" until the budget's next unit, keeps
+// its place among the budget's waiters (store.PutWaiter) and its job is snoozed until a
+// little before. CancelRun cancels the run's job and waits until the worker holding it
+// (which looks at the run's state every runPoll) has let it go, so that nothing is sent
+// after it returns. A periodic job prunes the runs older than Options.RunRetention.
 //
 // # Events
 //

@@ -43,7 +43,8 @@ type CacheBacklog struct {
 
 // backlog keeps the cache puts whose write failed (the database restarting,
 // unreachable, or busy past its timeout) in memory until they are written: an answer
-// VirusTotal was paid for is not dropped because the store missed a beat. While it is
+// VirusTotal was paid for is not dropped because the store missed a beat. The results of
+// runs' inputs are kept the same way (keepResult; RunResults finds them meanwhile). While it is
 // kept, an answer is what the cache gives for its names in this process (Get,
 // Current), so that a job run again here finds it instead of asking VirusTotal; a
 // goroutine writes the kept answers, oldest first, trying again with a growing wait

@@ -204,10 +204,10 @@ func NewCmdServe(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the REST API and run the background enrichment",
-		Long: `Serve the REST API (/api/v1: commands, connections, events, files, jobs; its OpenAPI
-document at /api/v1/openapi.json; /metrics; /healthz) on --addr, and run the durable
-background work: event enrichment and scheduled connection health checks with their
-notifications. Every API call takes a bearer token: make the first admin with
+		Long: `Serve the REST API (/api/v1: commands, runs, connections, events, files, jobs; its
+OpenAPI document at /api/v1/openapi.json; /metrics; /healthz) on --addr, and run the
+durable background work: runs (commands asked with Prefer: respond-async), event
+enrichment and scheduled connection health checks with their notifications. Every API call takes a bearer token: make the first admin with
 ` + "`vtsoar user add NAME --role admin`" + `. SIGINT or SIGTERM stops accepting requests, lets
 those in flight finish (--grace) and stops the background work, which resumes on the
 next start.`,
