@@ -105,25 +105,31 @@ func (s *Server) submitRun(w http.ResponseWriter, r *http.Request, u *store.User
 	}
 	if prefs.hasWait && prefs.wait > 0 {
 		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(prefs.wait + writeTimeout))
-		if run, err = rn.WaitRun(r.Context(), run.ID, time.Now().Add(prefs.wait)); err != nil {
+		waited, err := rn.WaitRun(r.Context(), run.ID, time.Now().Add(prefs.wait))
+		if err != nil && r.Context().Err() == nil {
 			return internal(err)
 		}
-		if run.State == store.RunDone {
-			env, err := rn.RunEnvelope(r.Context(), run)
-			if err != nil {
-				return internal(err)
-			}
-			w.Header().Set("Preference-Applied", "wait="+strconv.Itoa(int(prefs.wait/time.Second)))
-			w.Header().Set("Content-Location", runLocation(run.ID))
-			if format != "" {
-				return writeExport(w, format, env)
-			}
-			return writeRun(w, http.StatusOK, run, env)
+		if err == nil {
+			run = waited
 		}
+	}
+	env := p.Envelope(nil)
+	if run.InputsDone > 0 {
+		if env, err = rn.RunEnvelope(r.Context(), run); err != nil {
+			return internal(err)
+		}
+	}
+	if run.State == store.RunDone {
+		w.Header().Set("Preference-Applied", "wait="+strconv.Itoa(int(prefs.wait/time.Second)))
+		w.Header().Set("Content-Location", runLocation(run.ID))
+		if format != "" {
+			return writeExport(w, format, env)
+		}
+		return writeRun(w, http.StatusOK, run, env)
 	}
 	w.Header().Set("Location", runLocation(run.ID))
 	w.Header().Set("Preference-Applied", "respond-async")
-	return writeRun(w, http.StatusAccepted, run, p.Envelope(nil))
+	return writeRun(w, http.StatusAccepted, run, env)
 }
 
 // quotaWaitRefused is the 429 of a synchronous command whose budget has no request
