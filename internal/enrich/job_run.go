@@ -140,6 +140,11 @@ func (w *runWorker) work(ctx context.Context, job *river.Job[runArgs], run store
 	if err != nil {
 		return end.fail(ctx, fmt.Sprintf("the run's request cannot be prepared again: %v", err))
 	}
+	if cmd := p.Command(); cmd.TakesFiles || cmd.WritesFiles {
+		// Its files are the file store's, of its user's sites: only a synchronous
+		// request has them (and a run never reads the service's own disk).
+		return end.fail(ctx, cmd.Name+" reads or keeps files of the file store and runs only synchronously")
+	}
 	conn, err := s.st.GetConnection(ctx, run.Connection)
 	if errors.Is(err, store.ErrNotFound) {
 		return end.fail(ctx, fmt.Sprintf("the connection %s was removed", run.Connection))

@@ -89,9 +89,9 @@ func (s *Service) GetRun(ctx context.Context, id string) (store.Run, error) {
 	return s.st.GetRun(ctx, id)
 }
 
-// ListRuns returns runs newest first, as f selects them.
-func (s *Service) ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, error) {
-	return s.st.ListRuns(ctx, f)
+// ListRuns returns a page of the runs f selects, newest first.
+func (s *Service) ListRuns(ctx context.Context, f store.RunFilter, p store.Page) ([]store.Run, error) {
+	return s.st.ListRuns(ctx, f, p)
 }
 
 // RunEnvelope returns the envelope of the inputs of run finished so far, in input

@@ -24,7 +24,7 @@ import (
 type Runner interface {
 	SubmitRun(ctx context.Context, r enrich.NewRun) (store.Run, error)
 	GetRun(ctx context.Context, id string) (store.Run, error)
-	ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, error)
+	ListRuns(ctx context.Context, f store.RunFilter, p store.Page) ([]store.Run, error)
 	RunEnvelope(ctx context.Context, run store.Run) (*command.Envelope, error)
 	CancelRun(ctx context.Context, id string) (store.Run, error)
 	WaitRun(ctx context.Context, id string, deadline time.Time) (store.Run, error)
@@ -96,8 +96,8 @@ func (s *Server) submitRun(w http.ResponseWriter, r *http.Request, u *store.User
 	if err != nil {
 		return err
 	}
-	if p.Command().TakesFiles {
-		return badRequest("%s reads uploaded files and runs only synchronously: ask without Prefer: respond-async", p.Command().Name)
+	if cmd := p.Command(); cmd.TakesFiles || cmd.WritesFiles {
+		return badRequest("%s reads or keeps files of the file store and runs only synchronously: ask without Prefer: respond-async", cmd.Name)
 	}
 	run, err := rn.SubmitRun(r.Context(), enrich.NewRun{User: u.Name, Connection: conn.Name, Prepared: p})
 	if err != nil {
@@ -193,41 +193,30 @@ func (s *Server) handleGetRun(w http.ResponseWriter, r *http.Request, u *store.U
 	return writeRun(w, http.StatusOK, run, env)
 }
 
-// runsPage is the answer of GET /api/v1/runs.
-type runsPage struct {
+// runsOut is the answer of GET /api/v1/runs.
+type runsOut struct {
 	Runs []runOut `json:"runs"`
-	// Next is the path of the next page, when there is one.
-	Next string `json:"next,omitempty"`
+	// NextCursor, when there may be more, is the ?cursor= of the next page.
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
+// handleListRuns answers the caller's runs, newest first, in pages.
 func (s *Server) handleListRuns(w http.ResponseWriter, r *http.Request, u *store.User) error {
 	rn, err := s.runner()
 	if err != nil {
 		return err
 	}
-	limit, err := limitParam(r, 100, 1000)
+	page, err := pageParams(r)
 	if err != nil {
 		return err
 	}
-	before := r.URL.Query().Get("before")
-	if before != "" {
-		if _, err := s.visibleRun(r.Context(), rn, u, before); err != nil {
-			return badRequest("before: no run %q of yours", before)
-		}
-	}
-	runs, err := rn.ListRuns(r.Context(), store.RunFilter{User: u.Name, Before: before, Limit: limit + 1})
+	runs, err := rn.ListRuns(r.Context(), store.RunFilter{User: u.Name}, page)
 	if err != nil {
 		return internal(err)
 	}
-	page := runsPage{Runs: []runOut{}}
-	for i, run := range runs {
-		if i == limit {
-			page.Next = "/api/v1/runs?" + url.Values{"before": {runs[i-1].ID}, "limit": {strconv.Itoa(limit)}}.Encode()
-			break
-		}
-		page.Runs = append(page.Runs, toRunOut(run))
-	}
-	writeJSON(w, http.StatusOK, page)
+	var out runsOut
+	out.Runs, out.NextCursor = paged(page, runs, toRunOut, store.Run.Cursor)
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

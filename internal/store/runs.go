@@ -76,12 +76,10 @@ type RunResult struct {
 type RunFilter struct {
 	// User, when not empty, keeps the runs of that user only.
 	User string
-	// Before, when not empty, is the id of a run: only older runs are listed (the
-	// next page).
-	Before string
-	// Limit bounds the runs listed (<= 0: 100).
-	Limit int
 }
+
+// Cursor is the run's position in a list of runs (Page.After).
+func (r Run) Cursor() Cursor { return Cursor{CreatedAt: r.CreatedAt, ID: r.ID} }
 
 // RunChange is a change of a run's state by its worker (UpdateRun).
 type RunChange struct {
@@ -108,8 +106,9 @@ type Runs interface {
 	CreateRun(ctx context.Context, r Run, inTx func(ctx context.Context, tx *sql.Tx) (int64, error)) (Run, error)
 	// GetRun returns a run; ErrNotFound if there is none.
 	GetRun(ctx context.Context, id string) (Run, error)
-	// ListRuns returns runs newest first (without their results).
-	ListRuns(ctx context.Context, f RunFilter) ([]Run, error)
+	// ListRuns returns a page of the runs f selects, newest first (without their
+	// results).
+	ListRuns(ctx context.Context, f RunFilter, p Page) ([]Run, error)
 	// RunResults returns the results of a run's finished inputs, by index, those this
 	// process keeps because their write failed included.
 	RunResults(ctx context.Context, id string) ([]RunResult, error)
@@ -228,11 +227,7 @@ func (s *sqlStore) GetRun(ctx context.Context, id string) (Run, error) {
 }
 
 // ListRuns implements Runs.
-func (s *sqlStore) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
-	}
+func (s *sqlStore) ListRuns(ctx context.Context, f RunFilter, p Page) ([]Run, error) {
 	var (
 		where []string
 		args  []any
@@ -240,20 +235,8 @@ func (s *sqlStore) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
 	if f.User != "" {
 		where, args = append(where, `user_name = ?`), append(args, f.User)
 	}
-	if f.Before != "" {
-		before, err := s.getRun(ctx, nil, f.Before)
-		if err != nil {
-			return nil, err
-		}
-		at := micros(before.CreatedAt)
-		where, args = append(where, `(created_at < ? OR (created_at = ? AND id < ?))`), append(args, at, at, before.ID)
-	}
-	q := `SELECT ` + runColumns + ` FROM runs`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, ` AND `)
-	}
-	q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
-	runs, err := queryAll(ctx, s.db, scanRun, q, append(args, limit)...)
+	q, args := pageQuery(p, where, args)
+	runs, err := queryAll(ctx, s.db, scanRun, `SELECT `+runColumns+` FROM runs`+q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list runs: %w", err)
 	}

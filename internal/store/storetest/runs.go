@@ -139,16 +139,17 @@ func testRuns(t *testing.T, open Opener) {
 		}
 		return strings.Join(out, ",")
 	}
-	if all, err := s.ListRuns(ctx, store.RunFilter{}); err != nil || ids(all) != "r3,r2,r1" {
+	if all, err := s.ListRuns(ctx, store.RunFilter{}, store.Page{}); err != nil || ids(all) != "r3,r2,r1" {
 		t.Fatalf("ListRuns = %s, %v", ids(all), err)
 	}
-	if bobs, _ := s.ListRuns(ctx, store.RunFilter{User: "bob", Limit: 1}); ids(bobs) != "r3" {
+	bobs, _ := s.ListRuns(ctx, store.RunFilter{User: "bob"}, store.Page{Limit: 1})
+	if ids(bobs) != "r3" {
 		t.Fatalf("bob's first page = %s", ids(bobs))
 	}
-	if bobs, _ := s.ListRuns(ctx, store.RunFilter{User: "bob", Before: "r3"}); ids(bobs) != "r2" {
-		t.Fatalf("bob's next page = %s", ids(bobs))
+	if next, _ := s.ListRuns(ctx, store.RunFilter{User: "bob"}, store.Page{Limit: 1, After: bobs[0].Cursor()}); ids(next) != "r2" {
+		t.Fatalf("bob's next page = %s", ids(next))
 	}
-	if alices, _ := s.ListRuns(ctx, store.RunFilter{User: "alice"}); ids(alices) != "r1" {
+	if alices, _ := s.ListRuns(ctx, store.RunFilter{User: "alice"}, store.Page{}); ids(alices) != "r1" {
 		t.Fatalf("alice's runs = %s", ids(alices))
 	}
 
@@ -163,7 +164,7 @@ func testRuns(t *testing.T, open Opener) {
 	if rs, err := s.RunResults(ctx, "r1"); err != nil || len(rs) != 0 {
 		t.Fatalf("a pruned run's results: %d, %v", len(rs), err)
 	}
-	if all, _ := s.ListRuns(ctx, store.RunFilter{}); ids(all) != "r3,r2" {
+	if all, _ := s.ListRuns(ctx, store.RunFilter{}, store.Page{}); ids(all) != "r3,r2" {
 		t.Fatalf("after pruning: %s", ids(all))
 	}
 }
