@@ -55,7 +55,7 @@ func TestProgressShowsTheWait(t *testing.T) {
 		cmd := integration.NewCmd(f, c, nil)
 		var args []string
 		for i := range 12 {
-			args = append(args, fmt.Sprintf("198.51.100.%d", i+1))
+			args = append(args, fmt.Sprintf("8.8.%d.%d", i+1, i+1)) // public: none skipped
 		}
 		cmd.SetArgs(args)
 		cmd.SetOut(io.Discard)

@@ -106,6 +106,20 @@ func (c *Console) run(w http.ResponseWriter, r *http.Request, s *session) error 
 	if d.Command.NoInputs {
 		body["inputs"] = []string{}
 	}
+	if d.Command.TakesFiles || d.Command.WritesFiles {
+		// Its files are the file store's: it runs only synchronously.
+		env, refused, err := c.runCommand(r, s, d.Command.Name, body)
+		if err != nil {
+			return err
+		}
+		if refused != "" {
+			v.Error = "The command did not run: " + refused
+		} else {
+			d.Result = c.runResult(env)
+		}
+		c.render(w, r, http.StatusOK, "run", v)
+		return nil
+	}
 	run, status, refused, err := c.submitCommand(r, s, d.Command.Name, body)
 	if err != nil {
 		return err
