@@ -83,12 +83,12 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, u *store.
 	if err != nil {
 		return err
 	}
-	if prefs.async {
-		return s.submitRun(w, r, u, p, conn, format, prefs)
-	}
 	cc, err := s.conns.Get(r.Context(), conn)
 	if err != nil {
 		return internal(err)
+	}
+	if prefs.async {
+		return s.submitRun(w, r, u, p, conn, format, prefs)
 	}
 	d := cc.Deps()
 	d.Logger = s.log.With("command", cmd.Name, "connection", conn.Name)
