@@ -183,6 +183,9 @@ type Limiter struct {
 	queue waitQueue
 	busy  bool // a waiter holds the turn (consults the ledger)
 	seq   uint64
+	// current is the wait the head of the queue was last told of, until a unit is
+	// granted (nil: none known).
+	current *Wait
 
 	holdMu    sync.Mutex
 	holdEnded time.Time // end of the budget's last minute hold, as the ledger reported it
@@ -305,6 +308,9 @@ func (l *Limiter) attempt(ctx context.Context, w *waiter) (bool, error) {
 	}
 	l.noteHoldEnded(res.HoldEnded)
 	if res.Granted {
+		l.mu.Lock()
+		l.current = nil
+		l.mu.Unlock()
 		if !w.reported.IsZero() && w.obs != nil {
 			w.obs.Resumed(l.waitOf(w, w.reported, stateOf(res)))
 		}
@@ -479,12 +485,32 @@ func (l *Limiter) enqueue(ctx context.Context, p vt.Priority) (*waiter, chan str
 	limit, _ := ctx.Value(waitLimitKey{}).(*WaitLimit)
 	now := l.cfg.now()
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.seq++
 	w := &waiter{prio: p, seq: l.seq, ready: make(chan struct{}), requester: RequesterFrom(ctx), since: now, obs: obs, limit: limit}
+	// While the budget is known to grant nothing before a time (the head waits for
+	// it), a request that joins the queue waits as long: it gives up at once when its
+	// limit is earlier, and is told at once that it waits.
+	var told *Wait
+	if cur := l.current; cur != nil && cur.Until.After(now) {
+		wt := *cur
+		wt.Requester, wt.Priority, wt.Since = w.requester, w.prio, w.since
+		if limit != nil && wt.Until.After(limit.At) {
+			w.err, w.index = limit.fail(wt), -1
+			close(w.ready)
+			l.mu.Unlock()
+			return w, w.ready
+		}
+		if obs != nil {
+			w.reported, told = wt.Until, &wt
+		}
+	}
 	heap.Push(&l.queue, w)
 	if !l.busy {
 		l.handOver()
+	}
+	l.mu.Unlock()
+	if told != nil {
+		obs.Waiting(*told)
 	}
 	return w, w.ready
 }

@@ -166,6 +166,8 @@ func (l *Limiter) waiting(ctx context.Context, w *waiter, wt Wait) error {
 		}
 	}
 	l.mu.Lock()
+	cur := wt
+	l.current = &cur
 	var out []*waiter
 	for _, q := range l.queue {
 		qw := wt

@@ -14,7 +14,8 @@ import (
 // budgetWaits tells the person running a command when its inputs wait for the
 // budget (a quota.Observer): one line on stderr as the wait begins, once per wait
 // (not with -o jsonl, whose stderr carries only the run's outcome), and, with a
-// progress bar, the wait beside the count until the inputs go on.
+// progress bar, the wait beside the count until the inputs go on. A wait shorter than
+// minWaitTold is not told: it is over before anyone could wonder.
 type budgetWaits struct {
 	w        io.Writer
 	progress *output.Progress
@@ -29,8 +30,8 @@ type budgetWaits struct {
 func (b *budgetWaits) Waiting(w quota.Wait) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if w.Until.Equal(b.told) {
-		return // the same wait, told by another input that waits for it
+	if w.Until.Equal(b.told) || w.Until.Sub(b.now()) < minWaitTold {
+		return // the same wait, told by another input that waits for it; or a blink
 	}
 	b.told = w.Until
 	line := WaitLine(w, b.now())
@@ -48,6 +49,9 @@ func (b *budgetWaits) Resumed(quota.Wait) {
 		b.progress.Resume()
 	}
 }
+
+// minWaitTold is the shortest wait for the budget that is told.
+const minWaitTold = time.Second
 
 // WaitLine is the line that says a run waits for its budget: "waiting for the public
 // budget: 4 requests this minute used, next at 14:03:05 (58 s)", the time on the
