@@ -257,6 +257,25 @@ func (w *runWorker) stream(ctx context.Context, run store.Run, p *command.Prepar
 		}
 		return nil
 	}
+	// The results are written by a few writers beside the inputs, which the store
+	// groups into shared transactions: an input's result does not wait for the one
+	// before it to be written.
+	kept := make(chan store.RunResult, 4*runWriters)
+	var writers sync.WaitGroup
+	for range runWriters {
+		writers.Go(func() {
+			for res := range kept {
+				err := s.st.PutRunResult(context.WithoutCancel(rctx), run.ID, res)
+				mu.Lock()
+				if err != nil {
+					putErr = err
+				} else {
+					left--
+				}
+				mu.Unlock()
+			}
+		})
+	}
 	err := command.Stream(rctx, deps, p, only, func(res command.Result) {
 		if f := res.Err; f != nil {
 			switch {
@@ -271,17 +290,16 @@ func (w *runWorker) stream(ctx context.Context, run store.Run, p *command.Prepar
 			}
 		}
 		data, err := json.Marshal(res)
-		if err == nil {
-			err = s.st.PutRunResult(context.WithoutCancel(rctx), run.ID, store.RunResult{Index: res.Index, Data: data})
-		}
-		mu.Lock()
-		defer mu.Unlock()
 		if err != nil {
+			mu.Lock()
 			putErr = err
+			mu.Unlock()
 			return
 		}
-		left--
+		kept <- store.RunResult{Index: res.Index, Data: data}
 	})
+	close(kept)
+	writers.Wait()
 	cancel()
 	cancelled.Wait()
 	select {
@@ -378,6 +396,9 @@ func (w *runWorker) retry(ctx context.Context, job *river.Job[runArgs], end *run
 	end.snoozed = true
 	return err
 }
+
+// runWriters is the number of writers of a run's results.
+const runWriters = 4
 
 // errJobTimeUp leaves out the inputs of a run's job whose time to start inputs is
 // up: the next job runs them. It is a cancellation, which is what their failure says
