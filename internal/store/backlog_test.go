@@ -262,3 +262,70 @@ func TestIsUnavailable(t *testing.T) {
 		t.Error("a PostgreSQL connection that broke is not unavailability")
 	}
 }
+
+// TestBacklogKeepsFailedRunResults makes the database refuse writes while a run's
+// results are put: the puts succeed, the results are kept in memory and found by
+// RunResults of this process (while the database reads), and once the database
+// answers they are written and counted in the run's InputsDone, where another process
+// finds them.
+func TestBacklogKeepsFailedRunResults(t *testing.T) {
+	t.Run("SQLite", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "vtsoar.db")
+		synctest.Test(t, func(t *testing.T) { testBacklogResults(t, path, sqliteWriteLock(path)) })
+	})
+	t.Run("PostgreSQL", func(t *testing.T) {
+		dsn := pgtest.DSN(t)
+		synctest.Test(t, func(t *testing.T) { testBacklogResults(t, dsn, postgresDown(dsn)) })
+	})
+}
+
+func testBacklogResults(t *testing.T, dsn string, block blocker) {
+	ctx := context.Background()
+	open := func() Store {
+		st, err := Open(ctx, dsn, Options{BusyTimeout: 200 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	st, other := open(), open()
+	defer other.Close()
+	if _, err := st.CreateRun(ctx, Run{ID: "r1", User: "alice", Command: "search", Connection: "c", InputsTotal: 2}, nil); err != nil {
+		t.Fatal(err)
+	}
+	unblock := block(t)
+	for i := range 2 {
+		if err := st.PutRunResult(ctx, "r1", RunResult{Index: i, Data: []byte(fmt.Sprintf(`{"index":%d}`, i))}); err != nil {
+			t.Fatalf("put while the database refuses writes: %v", err)
+		}
+	}
+	if n := core(t, st).backlog.stats().Answers; n != 2 {
+		t.Fatalf("%d results kept, want 2", n)
+	}
+	// A database that reads (SQLite busy) gives the kept results with the stored
+	// ones; one out of reach (PostgreSQL down) says so, rather than a part.
+	switch rs, err := st.RunResults(ctx, "r1"); {
+	case err != nil && !IsUnavailable(err):
+		t.Fatalf("RunResults of this process while kept: %v", err)
+	case err == nil && (len(rs) != 2 || rs[1].Index != 1 || string(rs[1].Data) != `{"index":1}`):
+		t.Fatalf("RunResults of this process while kept = %+v", rs)
+	}
+	unblock()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		run, err := other.GetRun(ctx, "r1")
+		if err == nil && run.InputsDone == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the kept results were not written: %+v, %v", run, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if rs, err := other.RunResults(ctx, "r1"); err != nil || len(rs) != 2 {
+		t.Fatalf("another process reads %d results, %v", len(rs), err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
