@@ -398,7 +398,7 @@ func (w *runWorker) retry(ctx context.Context, job *river.Job[runArgs], end *run
 }
 
 // runWriters is the number of writers of a run's results.
-const runWriters = 4
+const runWriters = 16
 
 // errJobTimeUp leaves out the inputs of a run's job whose time to start inputs is
 // up: the next job runs them. It is a cancellation, which is what their failure says
