@@ -172,7 +172,7 @@ type Options struct {
 	// Addressed; a webhook).
 	Notifiers []Notifier
 	// WebhookClient posts to the connections' own webhooks (nil: a client with a 10s
-	// timeout).
+	// timeout), following no redirect (Webhook.Client).
 	WebhookClient *http.Client
 	// Workers is the number of artifacts enriched at once (0: DefaultWorkers).
 	Workers int

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/mail"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -353,3 +354,50 @@ func TestWebhookRetriesBounded(t *testing.T) {
 }
 
 type mimeDecoder = mime.WordDecoder
+
+// A webhook that answers with a redirect does not get its notification moved: the
+// other server receives nothing (neither body nor signature), the delivery fails at
+// once with an error that says so, and the error holds no secret. The same with the
+// client given for the connections' own webhooks.
+func TestWebhookFollowsNoRedirect(t *testing.T) {
+	var elsewhere atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer other.Close()
+	var calls atomic.Int32
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		code, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/"))
+		http.Redirect(w, r, other.URL+"/stolen", code)
+	}))
+	defer hook.Close()
+	const key = "webhook-secret-never-shown"
+	given := &http.Client{Timeout: time.Minute}
+	for _, client := range []*http.Client{nil, given} {
+		which := "the default client"
+		if client != nil {
+			which = "the client given"
+		}
+		for _, code := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+			calls.Store(0)
+			wh := &enrich.Webhook{URL: hook.URL + "/" + strconv.Itoa(code), Secret: []byte(key), Client: client, Backoff: time.Millisecond}
+			err := wh.Notify(context.Background(), testNotification())
+			if err == nil || !strings.Contains(err.Error(), strconv.Itoa(code)) || !strings.Contains(err.Error(), "redirect") {
+				t.Errorf("%s, %d: err = %v, want a failed delivery naming the redirect", which, code, err)
+			} else if strings.Contains(err.Error(), key) || strings.Contains(err.Error(), "stolen") {
+				t.Errorf("%s, %d: the error shows the secret or where it was sent: %v", which, code, err)
+			}
+			if calls.Load() != 1 {
+				t.Errorf("%s, %d: %d attempts, want 1 (a redirect is not retried)", which, code, calls.Load())
+			}
+		}
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Errorf("the redirect's target got %d notifications", n)
+	}
+	if given.CheckRedirect != nil {
+		t.Error("Notify changed the client it was given")
+	}
+}

@@ -48,7 +48,8 @@ type Webhook struct {
 	SecretRef string
 	// Secrets, when set, resolves SecretRef (it keeps what it resolved for its TTL).
 	Secrets *secret.Resolver
-	// Client sends the request (nil: a client with a 10s timeout).
+	// Client sends the request (nil: a client with a 10s timeout). A copy of it is
+	// used that follows no redirect: an answer 3xx is a failed delivery.
 	Client *http.Client
 	// MaxAttempts bounds the attempts of one delivery (0: 3); Backoff is the wait
 	// before the second attempt, doubled after each (0: 500ms). Answers 4xx other
@@ -130,10 +131,7 @@ func (w *Webhook) Notify(ctx context.Context, n Notification) error {
 	if err != nil {
 		return err
 	}
-	client := w.Client
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
-	}
+	client := noRedirects(w.Client)
 	attempts := w.MaxAttempts
 	if attempts <= 0 {
 		attempts = 3
@@ -167,6 +165,18 @@ func (w *Webhook) Notify(ctx context.Context, n Notification) error {
 	return lastErr
 }
 
+// noRedirects returns a copy of c (nil: a client with a 10s timeout) that follows no
+// redirect: it returns the 3xx answer instead, so that a notification (its body and
+// signature) goes to the webhook's URL and nowhere else.
+func noRedirects(c *http.Client) *http.Client {
+	hc := http.Client{Timeout: 10 * time.Second}
+	if c != nil {
+		hc = *c
+	}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &hc
+}
+
 func (w *Webhook) post(ctx context.Context, client *http.Client, key []byte, at time.Time, n Notification) (retry bool, err error) {
 	p := WebhookPayload{Type: "connection.health_changed", Timestamp: at.Unix(), Notification: n}
 	body, err := json.Marshal(p)
@@ -192,6 +202,9 @@ func (w *Webhook) post(ctx context.Context, client *http.Client, key []byte, at 
 	resp.Body.Close()
 	if resp.StatusCode/100 == 2 {
 		return false, nil
+	}
+	if resp.StatusCode/100 == 3 {
+		return false, fmt.Errorf("webhook notifier: %s answered %s, a redirect, which is not followed: the URL must be the receiver's own", redactURL(w.URL), resp.Status)
 	}
 	retry = resp.StatusCode >= 500 || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooManyRequests
 	return retry, fmt.Errorf("webhook notifier: %s answered %s", redactURL(w.URL), resp.Status)
