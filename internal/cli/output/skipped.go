@@ -57,7 +57,7 @@ func skippedRows(cw *csv.Writer, skipped []command.SkippedInput, extraCols []str
 			}
 			row = append(row, v)
 		}
-		if err := cw.Write(PrintableRow(row)); err != nil {
+		if err := cw.Write(CSVRow(row)); err != nil {
 			return err
 		}
 	}

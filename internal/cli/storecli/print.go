@@ -16,8 +16,8 @@ import (
 )
 
 // Print writes records on ios's output in format (cmdutil.Factory.OutputFormat): v (a
-// slice) as JSON, JSON lines or YAML; headers and rows as a table or CSV, each cell
-// output.Printable.
+// slice) as JSON, JSON lines or YAML; headers and rows as a table, each cell
+// output.Printable, or CSV, each cell an output.CSVCell.
 func Print(ios *iostreams.IOStreams, format string, v any, headers []string, rows [][]string) error {
 	w := ios.Out
 	switch format {
@@ -58,9 +58,9 @@ func Print(ios *iostreams.IOStreams, format string, v any, headers []string, row
 		return enc.Close()
 	case "csv":
 		cw := csv.NewWriter(w)
-		cw.Write(output.PrintableRow(headers))
+		cw.Write(output.CSVRow(headers))
 		for _, r := range rows {
-			cw.Write(output.PrintableRow(r))
+			cw.Write(output.CSVRow(r))
 		}
 		cw.Flush()
 		return cw.Error()

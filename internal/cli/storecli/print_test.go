@@ -30,3 +30,28 @@ func TestPrintEscapesControlCharacters(t *testing.T) {
 		t.Errorf("Print changed its caller's rows: %q", rows[0])
 	}
 }
+
+// TestPrintCSVNeutralisesFormulas: a listing's CSV writes a name or a message that a
+// spreadsheet would run as a formula as text (after a single quote); its numbers and
+// its dashes stay as they are, and the table shows the text unchanged.
+func TestPrintCSVNeutralisesFormulas(t *testing.T) {
+	rows := [][]string{{`=HYPERLINK("http://evil.example","x")`, "@SUM(1)", "-1", "-"}, {"+cmd|' /C calc'!A0", "-2+3", "+2.5", "12"}}
+	want := map[string]string{
+		"csv": "A,B,C,D\n" +
+			`"'=HYPERLINK(""http://evil.example"",""x"")",'@SUM(1),-1,-` + "\n" +
+			`'+cmd|' /C calc'!A0,'-2+3,+2.5,12` + "\n",
+		"table": "A                                      B        C     D\n" +
+			`=HYPERLINK("http://evil.example","x")  @SUM(1)  -1    -` + "\n" +
+			`+cmd|' /C calc'!A0                     -2+3     +2.5  12` + "\n",
+	}
+	for format, want := range want {
+		var out bytes.Buffer
+		ios := &iostreams.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &out}
+		if err := storecli.Print(ios, format, nil, []string{"A", "B", "C", "D"}, rows); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != want {
+			t.Errorf("%s:\n%s\nwant\n%s", format, out.String(), want)
+		}
+	}
+}
