@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/vtsoar/vtsoar/internal/command"
@@ -14,14 +15,24 @@ import (
 
 func TestPrintable(t *testing.T) {
 	for in, want := range map[string]string{
-		"example.com":             "example.com",
-		"\x1b[2J":                 `\x1b[2J`,
-		"a\tb\nc\rd\x00e\x07":     `a\tb\nc\rd\x00e\a`,
-		"del\x7f":                 `del\x7f`,
-		"c1 \u009b31m \u0085":     `c1 \u009b31m \u0085`,
-		"bad \xff\x9b byte":       `bad \xff\x9b byte`,
-		"ünïcödé – ok, \\x1b too": "ünïcödé – ok, \\x1b too",
-		"\ufffd stays":            "\ufffd stays",
+		"example.com":                    "example.com",
+		"\x1b[2J":                        `\x1b[2J`,
+		"a\tb\nc\rd\x00e\x07":            `a\tb\nc\rd\x00e\a`,
+		"del\x7f":                        `del\x7f`,
+		"c1 \u009b31m \u0085":            `c1 \u009b31m \u0085`,
+		"bad \xff\x9b byte":              `bad \xff\x9b byte`,
+		"ünïcödé – ok, \\x1b too":        "ünïcödé – ok, \\x1b too",
+		"\ufffd stays":                   "\ufffd stays",
+		"\u202egnp.exe":                  `\u202egnp.exe`,
+		"a\u202a\u202b\u202c\u202d":      `a\u202a\u202b\u202c\u202d`,
+		"\u2066\u2067\u2068\u2069":       `\u2066\u2067\u2068\u2069`,
+		"pay\u200bpal\u200c\u200d.com":   `pay\u200bpal\u200c\u200d.com`,
+		"\u200e\u200f\u061c\ufeff\u00ad": `\u200e\u200f\u061c\ufeff\u00ad`,
+		"line\u2028para\u2029":           `line\u2028para\u2029`,
+		"tag\U000e0041":                  `tag\U000e0041`,
+		"fill\u3164\u115f\uffa0":         `fill\u3164\u115f\uffa0`,
+		"עברית and عربي":                 "עברית and عربي",
+		"emoji 👍🏽 ✓":                     "emoji 👍🏽 ✓",
 	} {
 		if got := Printable(in); got != want {
 			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
@@ -218,4 +229,52 @@ func TestCSVCellNumbers(t *testing.T) {
 			t.Errorf("CSVCell(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// invisibleFree fails when out holds a character that can hide or reorder what a
+// table shows: a format character (bidi controls, zero-width characters), a line or
+// paragraph separator.
+func invisibleFree(t *testing.T, what, out string) {
+	t.Helper()
+	for _, r := range out {
+		if unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) || r == 0x3164 {
+			t.Errorf("%s holds invisible character %U:\n%q", what, r, out)
+			return
+		}
+	}
+}
+
+// TestTableEscapesBidiAndInvisibleCharacters: a domain whose name a bidi override
+// reverses, or that zero-width characters make look like another, is shown with
+// those characters escaped (Trojan Source), in the table and in CSV, and the table's
+// columns stay aligned.
+func TestTableEscapesBidiAndInvisibleCharacters(t *testing.T) {
+	env := &command.Envelope{Command: "lookup", ReturnData: command.Successful,
+		ContextData: []command.ContextEntry{
+			{Input: "\u202emoc.elgoog", Status: "ok", Type: "domain", ID: "x", RiskLevel: "High", RiskLevelCode: 1,
+				RiskReason: "isolate \u2066evil\u2069 and \u200ezero\u200b\u200dwidth"},
+			{Input: "pay\u200bpal.com", Status: "ok", Type: "domain", ID: "y", RiskLevel: "Low", RiskLevelCode: 3,
+				RiskReason: "filler\u3164 line\u2028sep"},
+		}}
+	var b bytes.Buffer
+	if err := Table(&b, env, false); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	invisibleFree(t, "table", out)
+	for _, want := range []string{`\u202emoc.elgoog`, `pay\u200bpal.com`, `isolate \u2066evil\u2069 and \u200ezero\u200b\u200dwidth`,
+		`filler\u3164 line\u2028sep`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	lines := strings.Split(out, "\n")
+	if strings.Index(lines[0], "STATUS") != strings.Index(lines[1], "ok") || strings.Index(lines[1], "ok") != strings.Index(lines[2], "ok") {
+		t.Errorf("columns not aligned:\n%s", out)
+	}
+	b.Reset()
+	if err := CSV(&b, env); err != nil {
+		t.Fatal(err)
+	}
+	invisibleFree(t, "csv", b.String())
 }
