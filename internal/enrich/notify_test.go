@@ -401,3 +401,31 @@ func TestWebhookFollowsNoRedirect(t *testing.T) {
 		t.Error("Notify changed the client it was given")
 	}
 }
+
+// A webhook's URL often is its receiver's secret (a token in its path or query, as
+// Slack's and Teams' are): a failed delivery's error, which the service logs, names the
+// receiver by its scheme and host only, whether the receiver refused the delivery or
+// could not be reached.
+func TestWebhookErrorsKeepTheURLsSecret(t *testing.T) {
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+	}))
+	defer refusing.Close()
+	gone := httptest.NewServer(http.NotFoundHandler())
+	goneURL := gone.URL
+	gone.Close()
+	const token = "T0001/B0002/hook-token-never-logged"
+	for _, base := range []string{refusing.URL, goneURL} {
+		wh := &enrich.Webhook{URL: base + "/services/" + token + "?sig=query-token-never-logged", Secret: []byte("k"), Backoff: time.Millisecond}
+		err := wh.Notify(context.Background(), testNotification())
+		if err == nil {
+			t.Fatalf("%s: delivered", base)
+		}
+		if strings.Contains(err.Error(), "never-logged") {
+			t.Errorf("the error shows the webhook URL's secret: %v", err)
+		}
+		if !strings.Contains(err.Error(), strings.TrimPrefix(base, "http://")) {
+			t.Errorf("the error does not name the receiver's host %s: %v", base, err)
+		}
+	}
+}

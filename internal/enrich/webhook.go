@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -177,6 +178,21 @@ func noRedirects(c *http.Client) *http.Client {
 	return &hc
 }
 
+// webhookOrigin names a webhook's URL in errors and logs by its scheme and host only:
+// many receivers (Slack's, Teams', a SOAR's) take the URL's path or query as their
+// secret.
+func webhookOrigin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "the webhook's URL"
+	}
+	origin := u.Scheme + "://" + u.Host
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+		origin += "/…"
+	}
+	return origin
+}
+
 func (w *Webhook) post(ctx context.Context, client *http.Client, key []byte, at time.Time, n Notification) (retry bool, err error) {
 	p := WebhookPayload{Type: "connection.health_changed", Timestamp: at.Unix(), Notification: n}
 	body, err := json.Marshal(p)
@@ -196,7 +212,11 @@ func (w *Webhook) post(ctx context.Context, client *http.Client, key []byte, at 
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return true, fmt.Errorf("webhook notifier: %s", secret.Redact(err.Error(), string(key)))
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its text holds the whole URL
+		}
+		return true, fmt.Errorf("webhook notifier: %s: %s", webhookOrigin(w.URL), secret.Redact(err.Error(), string(key)))
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
@@ -204,8 +224,8 @@ func (w *Webhook) post(ctx context.Context, client *http.Client, key []byte, at 
 		return false, nil
 	}
 	if resp.StatusCode/100 == 3 {
-		return false, fmt.Errorf("webhook notifier: %s answered %s, a redirect, which is not followed: the URL must be the receiver's own", redactURL(w.URL), resp.Status)
+		return false, fmt.Errorf("webhook notifier: %s answered %s, a redirect, which is not followed: the URL must be the receiver's own", webhookOrigin(w.URL), resp.Status)
 	}
 	retry = resp.StatusCode >= 500 || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooManyRequests
-	return retry, fmt.Errorf("webhook notifier: %s answered %s", redactURL(w.URL), resp.Status)
+	return retry, fmt.Errorf("webhook notifier: %s answered %s", webhookOrigin(w.URL), resp.Status)
 }
