@@ -259,10 +259,26 @@ func (c *Command) decodeEntry(b []byte) (ContextEntry, error) {
 	if err := json.Unmarshal(b, f); err != nil {
 		return e, fmt.Errorf("context entry of %s: %w", c.Name, err)
 	}
-	if hasFields(f) {
+	if hasFields(f) && writesAny(b, f) {
 		e.Fields = f
 	}
 	return e, nil
+}
+
+// writesAny reports whether the entry b has a member of f's fields: an entry written
+// without fields (a failure) is read back without them, though some of them are
+// written whatever their value when there.
+func writesAny(b []byte, f Fields) bool {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return true
+	}
+	found := false
+	EachField(f, func(name string, _ any) bool {
+		_, found = m[name]
+		return !found
+	})
+	return found
 }
 
 // hasFields reports whether f writes any field.

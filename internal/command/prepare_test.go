@@ -173,3 +173,30 @@ func TestResultJSONReadBack(t *testing.T) {
 		}
 	}
 }
+
+// An entry written without the command's fields (a failed download: no size, no
+// sha256) is read back without them, though some of them are always written when
+// there.
+func TestResultWithoutFieldsReadBack(t *testing.T) {
+	cmd, ok := Lookup("download-file")
+	if !ok {
+		t.Fatal("no download-file")
+	}
+	zeros := strings.Repeat("0", 64)
+	res := Result{Context: ContextEntry{Input: zeros, Status: StatusError, Type: "file", ID: zeros, Error: "File Not Found."},
+		Err: &ErrorEntry{Input: zeros, FailureIndicator: "Download File failed.", StatusCode: 404, Code: "NotFoundError", Message: "File Not Found."}}
+	b, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := cmd.DecodeResult(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Context.Fields != nil {
+		t.Errorf("%s read back with fields %+v", b, back.Context.Fields)
+	}
+	if got, want := mustJSON(t, back.Context), mustJSON(t, res.Context); got != want {
+		t.Errorf("read back as %s, want %s", got, want)
+	}
+}

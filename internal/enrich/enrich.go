@@ -205,6 +205,12 @@ type Options struct {
 	// RunRetention is how long runs and their results are kept (0:
 	// DefaultRunRetention).
 	RunRetention time.Duration
+	// Files is the file store that the runs of the commands that read or keep files
+	// use (detonate-files, download-file, retrieve-widget-html-content): the REST
+	// server's (nil: such runs fail, saying so).
+	Files *store.FileStore
+	// MaxFileSize bounds a file a run keeps (0: store.DefaultMaxFileSize).
+	MaxFileSize int64
 }
 
 // Artifact is one observable of a new event: a type and a value, or a file artifact
@@ -322,6 +328,9 @@ func New(ctx context.Context, st store.Store, opts Options) (*Service, error) {
 	}
 	if opts.RunRetention <= 0 {
 		opts.RunRetention = DefaultRunRetention
+	}
+	if opts.MaxFileSize <= 0 {
+		opts.MaxFileSize = store.DefaultMaxFileSize
 	}
 	s := &Service{st: st, db: sqldb.DB(), opts: opts, log: opts.Logger, now: opts.Clock, id: processID()}
 	if s.log == nil {

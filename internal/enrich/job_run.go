@@ -136,14 +136,19 @@ func runPlace(id string) string { return "run:" + id }
 
 func (w *runWorker) work(ctx context.Context, job *river.Job[runArgs], run store.Run, end *runEnd) error {
 	s := w.s
-	p, err := prepareRun(run)
+	p, door, err := prepareRun(run)
 	if err != nil {
 		return end.fail(ctx, fmt.Sprintf("the run's request cannot be prepared again: %v", err))
 	}
-	if cmd := p.Command(); cmd.TakesFiles || cmd.WritesFiles {
-		// Its files are the file store's, of its user's sites: only a synchronous
-		// request has them (and a run never reads the service's own disk).
-		return end.fail(ctx, cmd.Name+" reads or keeps files of the file store and runs only synchronously")
+	// Whoever asked for the run must still be there, with access to its connection
+	// (and to the site of the files it keeps) each time a job takes it up: a run of
+	// a user removed, or whose access was taken away, ends without a request.
+	u, err := s.st.GetUser(ctx, run.User)
+	if errors.Is(err, store.ErrNotFound) {
+		return end.fail(ctx, fmt.Sprintf("the user %s was removed", run.User))
+	}
+	if err != nil {
+		return w.retry(ctx, job, end, err)
 	}
 	conn, err := s.st.GetConnection(ctx, run.Connection)
 	if errors.Is(err, store.ErrNotFound) {
@@ -151,6 +156,13 @@ func (w *runWorker) work(ctx context.Context, job *river.Job[runArgs], run store
 	}
 	if err != nil {
 		return w.retry(ctx, job, end, err)
+	}
+	if err := u.MayUse(conn); err != nil {
+		return end.fail(ctx, err.Error())
+	}
+	files, err := w.files(p.Command(), u, door)
+	if err != nil {
+		return end.fail(ctx, err.Error())
 	}
 	cc, err := s.clients.Get(ctx, conn)
 	if err != nil {
@@ -174,7 +186,7 @@ func (w *runWorker) work(ctx context.Context, job *river.Job[runArgs], run store
 		}
 	}
 	if len(only) > 0 {
-		out, err := w.stream(ctx, run, p, cc, only)
+		out, err := w.stream(ctx, run, p, cc, files, only)
 		if err != nil {
 			var re *command.RequestError
 			if errors.As(err, &re) {
@@ -207,6 +219,38 @@ func (w *runWorker) work(ctx context.Context, job *river.Job[runArgs], run store
 	return nil
 }
 
+// runFiles are the files of the file store a run's command reads and keeps.
+type runFiles struct {
+	source command.FileSource
+	keep   command.FileKeeper
+}
+
+// files returns what cmd reads and keeps of the file store for u, as the synchronous
+// request does: the files of u's sites (of door's source, when it names one), and the
+// playbook files of door's site, which u must still belong to.
+func (w *runWorker) files(cmd *command.Command, u store.User, door runDoor) (runFiles, error) {
+	var out runFiles
+	if !cmd.TakesFiles && !cmd.WritesFiles {
+		return out, nil
+	}
+	fs := w.s.opts.Files
+	if fs == nil {
+		return out, fmt.Errorf("%s reads or keeps files of the file store, which this service does not have", cmd.Name)
+	}
+	if cmd.TakesFiles {
+		out.source = fs.Source(func(f store.StoredFile) bool {
+			return u.SeesSite(f.Site) && (door.FileSource == "" || f.InSource(door.FileSource))
+		})
+	}
+	if cmd.WritesFiles {
+		if !u.SeesSite(door.Site) {
+			return out, fmt.Errorf("user %s does not belong to site %q", u.Name, door.Site)
+		}
+		out.keep = fs.Playbook(door.Site, u.Name, w.s.opts.MaxFileSize, w.s.log)
+	}
+	return out, nil
+}
+
 // streamed is what a job's stream of a run's inputs came to.
 type streamed struct {
 	// left counts the inputs left without a result.
@@ -220,7 +264,7 @@ type streamed struct {
 
 // stream runs the inputs only of run's request p on cc, keeping each result that is
 // final as it comes.
-func (w *runWorker) stream(ctx context.Context, run store.Run, p *command.Prepared, cc *connclient.Conn, only []int) (streamed, error) {
+func (w *runWorker) stream(ctx context.Context, run store.Run, p *command.Prepared, cc *connclient.Conn, files runFiles, only []int) (streamed, error) {
 	s := w.s
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -250,6 +294,12 @@ func (w *runWorker) stream(ctx context.Context, run store.Run, p *command.Prepar
 		stopped = func() bool { return rctx.Err() != nil }
 	)
 	deps.Logger = s.log.With("run", run.ID, "command", run.Command, "connection", run.Connection)
+	if files.source != nil {
+		deps.Files = files.source
+	}
+	if files.keep != nil {
+		deps.Keep = files.keep
+	}
 	deps.Admit = func() error {
 		if s.now().After(stopAt) {
 			timeUp.Store(true)

@@ -28,6 +28,20 @@ type NewRun struct {
 	Connection string
 	// Prepared is the command's request, checked.
 	Prepared *command.Prepared
+	// FileSource, for a command that takes files, limits the files it sees to those
+	// of that source (store.ParseFileSource's; "": every source). The files are
+	// those of the stored file store that the user's sites see when the run works.
+	FileSource string
+	// Site, for a command that keeps files, is the site of the playbook files it
+	// keeps (which the caller checked the user belongs to).
+	Site string
+}
+
+// runDoor is what a run keeps of its REST request beside the command's: the members
+// "file_source" and "site" of its JSON form.
+type runDoor struct {
+	FileSource string
+	Site       string
 }
 
 // Defaults of the runs' options.
@@ -59,7 +73,7 @@ func newRunID() string {
 // SubmitRun stores a run of r.Prepared on r.Connection for r.User and queues its job,
 // in one transaction; it returns at once, the run queued.
 func (s *Service) SubmitRun(ctx context.Context, r NewRun) (store.Run, error) {
-	req, err := json.Marshal(r.Prepared)
+	req, err := runRequest(r)
 	if err != nil {
 		return store.Run{}, fmt.Errorf("enrich: submit run: %w", err)
 	}
@@ -97,7 +111,7 @@ func (s *Service) ListRuns(ctx context.Context, f store.RunFilter, p store.Page)
 // RunEnvelope returns the envelope of the inputs of run finished so far, in input
 // order: the synchronous answer's shape, whole once the run is done.
 func (s *Service) RunEnvelope(ctx context.Context, run store.Run) (*command.Envelope, error) {
-	p, err := prepareRun(run)
+	p, _, err := prepareRun(run)
 	if err != nil {
 		return nil, err
 	}
@@ -117,18 +131,49 @@ func (s *Service) RunEnvelope(ctx context.Context, run store.Run) (*command.Enve
 	return p.Envelope(results), nil
 }
 
-// prepareRun prepares a run's request again from its JSON form.
-func prepareRun(run store.Run) (*command.Prepared, error) {
+// runRequest is the JSON form of r's request that the run keeps: the prepared
+// request's, with "file_source" and "site" when r has them.
+func runRequest(r NewRun) ([]byte, error) {
+	req, err := json.Marshal(r.Prepared)
+	if err != nil || (r.FileSource == "" && r.Site == "") {
+		return req, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(req, &m); err != nil {
+		return nil, err
+	}
+	for name, v := range map[string]string{"file_source": r.FileSource, "site": r.Site} {
+		if v != "" {
+			b, err := json.Marshal(v)
+			if err != nil {
+				return nil, err
+			}
+			m[name] = b
+		}
+	}
+	return json.Marshal(m)
+}
+
+// prepareRun prepares a run's request again from its JSON form (runRequest's), and
+// returns what it keeps of the REST request beside it.
+func prepareRun(run store.Run) (*command.Prepared, runDoor, error) {
 	var req command.Request
+	var door runDoor
 	if err := json.Unmarshal(run.Request, &req); err != nil {
-		return nil, fmt.Errorf("enrich: run %s: its request: %w", run.ID, err)
+		return nil, door, fmt.Errorf("enrich: run %s: its request: %w", run.ID, err)
 	}
 	req.Command = run.Command
+	if _, err := req.Take("file_source", &door.FileSource); err != nil {
+		return nil, door, fmt.Errorf("enrich: run %s: its request: %w", run.ID, err)
+	}
+	if _, err := req.Take("site", &door.Site); err != nil {
+		return nil, door, fmt.Errorf("enrich: run %s: its request: %w", run.ID, err)
+	}
 	p, err := command.Prepare(req)
 	if err != nil {
-		return nil, fmt.Errorf("enrich: run %s: its request: %w", run.ID, err)
+		return nil, door, fmt.Errorf("enrich: run %s: its request: %w", run.ID, err)
 	}
-	return p, nil
+	return p, door, nil
 }
 
 // CancelRun cancels a run that is not over: its job is cancelled, and the worker that

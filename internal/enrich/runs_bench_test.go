@@ -31,6 +31,9 @@ func BenchmarkCachedRuns(b *testing.B) {
 	if err := st.CreateConnection(ctx, store.Connection{Name: "emu", SealedAPIKey: sealed, ServerURL: sim.URL, Quota: "premium"}); err != nil {
 		b.Fatal(err)
 	}
+	if err := st.CreateUser(ctx, store.User{Name: "u", Role: store.RoleAnalyst, Sites: []string{store.AllSites}, TokenHash: []byte("u")}); err != nil {
+		b.Fatal(err)
+	}
 	s, err := enrich.New(ctx, st, enrich.Options{Cipher: cipher, FetchPollInterval: 50 * time.Millisecond})
 	if err != nil {
 		b.Fatal(err)

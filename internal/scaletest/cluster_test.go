@@ -81,6 +81,9 @@ type cluster struct {
 	api       *scaletest.API
 	replicas  []*scaletest.Replica
 	logs      []string
+	// sharedData gives the replicas started from then on one --data-dir (a shared
+	// volume), instead of one each.
+	sharedData bool
 }
 
 // newCluster makes the database (dsn, or a fresh one when empty), an admin token and
@@ -132,6 +135,9 @@ func (c *cluster) start(n int) {
 		i := len(c.replicas)
 		log := filepath.Join(c.dir, fmt.Sprintf("replica-%d.log", i))
 		data := filepath.Join(c.dir, fmt.Sprintf("data-%d", i))
+		if c.sharedData {
+			data = filepath.Join(c.dir, "data")
+		}
 		os.MkdirAll(data, 0o700)
 		r, err := scaletest.StartReplica(c.ctx, scaletest.ReplicaConfig{
 			Binary: c.bin, DB: c.dsn, MasterKey: c.masterKey, DataDir: data, LogPath: log,

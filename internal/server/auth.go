@@ -70,14 +70,10 @@ func (s *Server) secure(r *http.Request) bool {
 }
 
 // allSites reports whether u sees every site.
-func allSites(u *store.User) bool {
-	return slices.Contains(u.Sites, store.AllSites)
-}
+func allSites(u *store.User) bool { return u.SeesAllSites() }
 
 // seesSite reports whether u may see what belongs to site.
-func seesSite(u *store.User, site string) bool {
-	return allSites(u) || slices.Contains(u.Sites, site)
-}
+func seesSite(u *store.User, site string) bool { return u.SeesSite(site) }
 
 // userSites returns the sites whose events u sees, nil meaning all.
 func userSites(u *store.User) []string {
@@ -112,18 +108,10 @@ func siteFor(u *store.User, asked string) (string, error) {
 	return "", badRequest("user %s belongs to several sites (%s): say which one with \"site\"", u.Name, strings.Join(u.Sites, ", "))
 }
 
-// mayUse reports why u may not run conn, or nil. Admins may run every connection; an
-// analyst must be among its users (when it lists any) and share a site with it (when
-// it names any).
+// mayUse reports why u may not run conn (403), or nil: store.User.MayUse.
 func mayUse(u *store.User, c store.Connection) error {
-	if u.Role == store.RoleAdmin {
-		return nil
-	}
-	if len(c.Users) > 0 && !slices.Contains(c.Users, u.Name) {
-		return forbidden("user %s may not use connection %s", u.Name, c.Name)
-	}
-	if len(c.Sites) > 0 && !allSites(u) && !slices.ContainsFunc(c.Sites, func(s string) bool { return slices.Contains(u.Sites, s) }) {
-		return forbidden("connection %s does not serve the sites of user %s", c.Name, u.Name)
+	if err := u.MayUse(c); err != nil {
+		return forbidden("%v", err)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vtsoar/vtsoar/internal/command"
+	"github.com/vtsoar/vtsoar/internal/enrich"
 	"github.com/vtsoar/vtsoar/internal/export"
 	"github.com/vtsoar/vtsoar/internal/quota"
 	"github.com/vtsoar/vtsoar/internal/store"
@@ -88,7 +89,8 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, u *store.
 		return internal(err)
 	}
 	if prefs.async {
-		return s.submitRun(w, r, u, p, conn, format, prefs)
+		return s.submitRun(w, r, enrich.NewRun{User: u.Name, Connection: conn.Name, Prepared: p, FileSource: fileSource, Site: site},
+			format, prefs)
 	}
 	d := cc.Deps()
 	d.Logger = s.log.With("command", cmd.Name, "connection", conn.Name)
@@ -101,7 +103,7 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, u *store.
 	}
 	if cmd.WritesFiles {
 		// What it makes is kept in the file store, as playbook files of the site.
-		d.Keep = playbookFiles{s: s, site: site, user: u.Name}
+		d.Keep = s.files.Playbook(site, u.Name, s.cfg.MaxFileSize, s.log)
 	}
 
 	// A command that follows analyses may run for its timeout; the answer's deadline

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -105,7 +104,7 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, fields []str
 // and logs it.
 func (s *Server) keepUpload(w http.ResponseWriter, r *http.Request, up upload, rec store.StoredFile) error {
 	defer up.staged.Discard()
-	rec.ID, rec.Name = newID("f_"), up.name
+	rec.ID, rec.Name = store.NewFileID(), up.name
 	f, err := s.files.Keep(r.Context(), up.staged, rec)
 	if err != nil {
 		return internal(err)
@@ -217,22 +216,4 @@ func pageParams(r *http.Request) (store.Page, error) {
 		return store.Page{}, badRequest("cursor: %v", err)
 	}
 	return store.Page{Limit: limit, After: after}, nil
-}
-
-// playbookFiles keeps the files a command makes over REST (command.FileKeeper): in
-// the file store, as playbook files of site, uploaded by user.
-type playbookFiles struct {
-	s          *Server
-	site, user string
-}
-
-// Keep implements command.FileKeeper.
-func (k playbookFiles) Keep(ctx context.Context, write func(io.Writer) (string, error)) (string, error) {
-	f, err := k.s.files.Add(ctx, store.StoredFile{ID: newID("f_"), Source: store.FileSourcePlaybook, Site: k.site, Uploader: k.user},
-		k.s.cfg.MaxFileSize, write)
-	if err != nil {
-		return "", err
-	}
-	k.s.log.InfoContext(ctx, "playbook file kept", "id", f.ID, "sha256", f.SHA256, "size", f.Size, "site", f.Site)
-	return f.ID, nil
 }

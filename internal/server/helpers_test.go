@@ -115,8 +115,12 @@ func newEnv(t testing.TB, o envOpts) *env {
 	}
 	var enr server.Enricher
 	if o.enrich {
+		files, err := store.NewFileStore(filepath.Join(dir, store.FilesDir), st)
+		if err != nil {
+			t.Fatal(err)
+		}
 		svc, err := enrich.New(ctx, st, enrich.Options{Cipher: cipher, Logger: log, FetchPollInterval: 20 * time.Millisecond,
-			Client: connclient.Options{Retry: vt.RetryPolicy{MaxAttempts: 1}}})
+			Client: connclient.Options{Retry: vt.RetryPolicy{MaxAttempts: 1}}, Files: files, MaxFileSize: o.maxFileSize})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -88,18 +88,15 @@ func writeRun(w http.ResponseWriter, status int, r store.Run, env *command.Envel
 func runLocation(id string) string { return "/api/v1/runs/" + url.PathEscape(id) }
 
 // submitRun answers POST /api/v1/commands/{command} with Prefer: respond-async: the
-// run is queued and answered at once (202 with its Location), or, with a wait, the
+// run nr is queued and answered at once (202 with its Location), or, with a wait, the
 // envelope when the run is over within it (200).
-func (s *Server) submitRun(w http.ResponseWriter, r *http.Request, u *store.User, p *command.Prepared, conn store.Connection,
-	format string, prefs preferences) error {
+func (s *Server) submitRun(w http.ResponseWriter, r *http.Request, nr enrich.NewRun, format string, prefs preferences) error {
 	rn, err := s.runner()
 	if err != nil {
 		return err
 	}
-	if cmd := p.Command(); cmd.TakesFiles || cmd.WritesFiles {
-		return badRequest("%s reads or keeps files of the file store and runs only synchronously: ask without Prefer: respond-async", cmd.Name)
-	}
-	run, err := rn.SubmitRun(r.Context(), enrich.NewRun{User: u.Name, Connection: conn.Name, Prepared: p})
+	p := nr.Prepared
+	run, err := rn.SubmitRun(r.Context(), nr)
 	if err != nil {
 		return internal(err)
 	}

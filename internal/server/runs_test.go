@@ -161,12 +161,6 @@ func TestRunWithWaitAnswersTheEnvelope(t *testing.T) {
 	if pa := r.header.Get("Preference-Applied"); pa != "wait=20" {
 		t.Fatalf("Preference-Applied = %q", pa)
 	}
-	// A command that keeps files of the file store runs only synchronously.
-	p := e.doPrefer(t, "/api/v1/commands/retrieve-widget-html-content", "paris", "respond-async",
-		map[string]any{"connection": "emu", "inputs": []string{eicarMD5}}).problem(t, 400)
-	if !strings.Contains(p.Detail, "synchronously") {
-		t.Fatalf("detail = %q", p.Detail)
-	}
 }
 
 // TestRunWaitingForTheBudgetIsCancelled: a run on a budget of 2 a minute does 2

@@ -65,7 +65,7 @@ const (
 	// MaxJSONBody bounds a JSON request body.
 	MaxJSONBody = 1 << 20
 	// DefaultMaxFileSize bounds an uploaded file: VirusTotal's largest upload.
-	DefaultMaxFileSize = 650 << 20
+	DefaultMaxFileSize = store.DefaultMaxFileSize
 	// MaxConcurrency bounds the concurrency a command request may ask for.
 	MaxConcurrency = 16
 	// ReadHeaderTimeout bounds the time to read a request's headers.
@@ -182,7 +182,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()
 	}
-	files, err := store.NewFileStore(filepath.Join(cfg.DataDir, "files"), cfg.Store)
+	files, err := store.NewFileStore(filepath.Join(cfg.DataDir, store.FilesDir), cfg.Store)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}

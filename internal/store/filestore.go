@@ -2,15 +2,26 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 )
+
+// FilesDir is the directory of a service's data directory (serve --data-dir) that
+// holds its file store: the REST server and the runs of the background service open
+// the same one, and replicas share it.
+const FilesDir = "files"
+
+// DefaultMaxFileSize bounds a file the store takes (an upload, a playbook file):
+// VirusTotal's largest upload.
+const DefaultMaxFileSize = 650 << 20
 
 // FileStore keeps uploaded files: their content on disk, content-addressed
 // (DIR/ab/abcdef... by SHA-256, written once and shared by every upload of the same
@@ -208,3 +219,38 @@ func (s *FileSource) Open(ctx context.Context, id string) (io.ReadCloser, string
 // NotFound implements command.FileSource: an id Open does not find is said to be
 // missing by the command's words alone ("File ID Not Found.").
 func (s *FileSource) NotFound(string) string { return "" }
+
+// NewFileID returns a new id of a stored file ("f_" and 24 hex digits).
+func NewFileID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return "f_" + hex.EncodeToString(b[:])
+}
+
+// Playbook returns the keeper of the files a command makes over REST, synchronously or
+// in a run (command.FileKeeper): each kept in fs as a playbook file of site, uploaded
+// by user, at most max bytes, and logged to log.
+func (fs *FileStore) Playbook(site, user string, max int64, log *slog.Logger) *PlaybookKeeper {
+	return &PlaybookKeeper{fs: fs, site: site, user: user, max: max, log: log}
+}
+
+// PlaybookKeeper keeps playbook files (FileStore.Playbook).
+type PlaybookKeeper struct {
+	fs         *FileStore
+	site, user string
+	max        int64
+	log        *slog.Logger
+}
+
+// Keep implements command.FileKeeper: what write writes is kept as a new playbook
+// file, named by write's answer; Keep returns its id.
+func (k *PlaybookKeeper) Keep(ctx context.Context, write func(io.Writer) (string, error)) (string, error) {
+	f, err := k.fs.Add(ctx, StoredFile{ID: NewFileID(), Source: FileSourcePlaybook, Site: k.site, Uploader: k.user}, k.max, write)
+	if err != nil {
+		return "", err
+	}
+	if k.log != nil {
+		k.log.InfoContext(ctx, "playbook file kept", "id", f.ID, "sha256", f.SHA256, "size", f.Size, "site", f.Site)
+	}
+	return f.ID, nil
+}

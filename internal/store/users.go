@@ -72,6 +72,28 @@ type User struct {
 	CreatedAt time.Time
 }
 
+// SeesAllSites reports whether u sees every site.
+func (u User) SeesAllSites() bool { return slices.Contains(u.Sites, AllSites) }
+
+// SeesSite reports whether u may see what belongs to site.
+func (u User) SeesSite(site string) bool { return u.SeesAllSites() || slices.Contains(u.Sites, site) }
+
+// MayUse reports why u may not run the connection c, or nil. Admins may run every
+// connection; an analyst must be among its users (when it lists any) and share a site
+// with it (when it names any).
+func (u User) MayUse(c Connection) error {
+	if u.Role == RoleAdmin {
+		return nil
+	}
+	if len(c.Users) > 0 && !slices.Contains(c.Users, u.Name) {
+		return fmt.Errorf("user %s may not use connection %s", u.Name, c.Name)
+	}
+	if len(c.Sites) > 0 && !u.SeesAllSites() && !slices.ContainsFunc(c.Sites, func(s string) bool { return slices.Contains(u.Sites, s) }) {
+		return fmt.Errorf("connection %s does not serve the sites of user %s", c.Name, u.Name)
+	}
+	return nil
+}
+
 // Users stores the users of the REST API.
 type Users interface {
 	// CreateUser stores a new user; ErrExists if the name or the token hash is taken.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/vtsoar/vtsoar/internal/cli/cmdutil"
@@ -12,6 +13,7 @@ import (
 	"github.com/vtsoar/vtsoar/internal/enrich"
 	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/server"
+	"github.com/vtsoar/vtsoar/internal/store"
 )
 
 // startEnrich starts the background service (event enrichment, health checks and
@@ -25,6 +27,10 @@ func startEnrich(ctx context.Context, env Env, o Flags, m *server.Metrics) (serv
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	files, err := store.NewFileStore(filepath.Join(o.DataDir, store.FilesDir), env.Store)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	eopts := enrich.Options{
 		Logger: env.Log.With("component", "enrich"),
 		Cipher: env.Cipher,
@@ -32,6 +38,8 @@ func startEnrich(ctx context.Context, env Env, o Flags, m *server.Metrics) (serv
 			Secrets: secret.NewResolver(o.SecretCacheTTL)},
 		Notifiers:    notifiers,
 		RunRetention: o.RunRetention,
+		Files:        files,
+		MaxFileSize:  o.MaxFileSize,
 	}
 	k, err := testknobs.Load(os.Getenv) // none in a binary built without them
 	if err != nil {
