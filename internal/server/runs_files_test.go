@@ -11,11 +11,16 @@ import (
 	"github.com/vtsoar/vtsoar/internal/store"
 )
 
-// fileIDPattern matches the id of a stored file.
-var fileIDPattern = regexp.MustCompile(`^f_[0-9a-f]{24}$`)
+// fileIDPattern matches the id of a stored file; widgetToken the token of a widget's
+// URL, which changes every second.
+var (
+	fileIDPattern = regexp.MustCompile(`^f_[0-9a-f]{24}$`)
+	widgetToken   = regexp.MustCompile(`/ui/widget/html/[^/]+$`)
+)
 
 // withoutFileIDs returns v (a decoded envelope) with the ids of stored files replaced
-// by "f_": two answers that keep files keep new ones each.
+// by "f_" (two answers that keep files keep new ones each), and without the tokens of
+// widgets' URLs.
 func withoutFileIDs(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
@@ -34,6 +39,7 @@ func withoutFileIDs(v any) any {
 		if fileIDPattern.MatchString(x) {
 			return "f_"
 		}
+		return widgetToken.ReplaceAllString(x, "/ui/widget/html/TOKEN")
 	}
 	return v
 }
