@@ -59,9 +59,10 @@ func main() {
 	db := flag.String("db", "", "the database (default: a fresh SQLite file; a postgres:// URL of an empty database)")
 	bin := flag.String("bin", "", "the vtsoar binary (default: build ./cmd/vtsoar)")
 	keep := flag.Bool("keep", false, "keep the work directory (database, logs)")
+	waits := flag.Bool("waits", false, "on PostgreSQL, sample pg_stat_activity during the new case's synchronous command and run, and print what the sessions wait for")
 	flag.Parse()
 
-	b := &bench{runs: *runs, clients: *clients, inputs: *inputs, concurrency: *concurrency, latency: *latency, db: *db}
+	b := &bench{runs: *runs, clients: *clients, inputs: *inputs, concurrency: *concurrency, latency: *latency, db: *db, waits: *waits}
 	ok, err := b.run(*bin, *keep)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench/runs:", err)
@@ -77,6 +78,7 @@ func main() {
 type bench struct {
 	runs, clients, inputs, concurrency int
 	latency                            time.Duration
+	waits                              bool
 
 	dir, bin, db string
 	emu          *scaletest.Emulator
@@ -328,14 +330,17 @@ func (b *bench) fresh(ctx context.Context) error {
 	var syncWall, runWall time.Duration
 	for round := range 2 {
 		in := hashes(fmt.Sprintf("sync-%d", round), b.inputs)
+		stop := b.sample(ctx, fmt.Sprintf("synchronous %d", round+1))
 		start := time.Now()
 		if _, err := b.post(ctx, "", map[string]any{"connection": "emu", "inputs": in, "concurrency": b.concurrency}, nil); err != nil {
 			return fmt.Errorf("the synchronous command: %w", err)
 		}
 		syncWall += time.Since(start)
+		stop()
 
 		in = hashes(fmt.Sprintf("run-%d", round), b.inputs)
 		var r run
+		stop = b.sample(ctx, fmt.Sprintf("run %d", round+1))
 		start = time.Now()
 		if _, err := b.post(ctx, "respond-async", map[string]any{"connection": "emu", "inputs": in, "concurrency": b.concurrency}, &r); err != nil {
 			return fmt.Errorf("the run: %w", err)
@@ -356,12 +361,27 @@ func (b *bench) fresh(ctx context.Context) error {
 			}
 		}
 		runWall += time.Since(start)
+		stop()
 	}
 	ratio := runWall.Seconds() / syncWall.Seconds()
 	fmt.Printf("new:    %d new hashes at %s latency, concurrency %d: synchronous %s, run (submission to seen done) %s, twice each: ratio %.2f (goal <= %.1f)\n",
 		b.inputs, b.latency, b.concurrency, round(syncWall/2), round(runWall/2), ratio, goalRunRatio)
 	b.check(ratio <= goalRunRatio, "new")
 	return nil
+}
+
+// sample samples what the PostgreSQL sessions wait for (-waits) until the function it
+// returns is called, which prints it under what.
+func (b *bench) sample(ctx context.Context, what string) func() {
+	if !b.waits || !strings.HasPrefix(b.db, "postgres") {
+		return func() {}
+	}
+	var out bytes.Buffer
+	stop := scaletest.SampleWaits(ctx, b.db, &out)
+	return func() {
+		stop()
+		fmt.Printf("%s: %s", what, out.String())
+	}
 }
 
 func (b *bench) check(ok bool, what string) {

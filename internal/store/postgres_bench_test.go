@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/vtsoar/vtsoar/internal/store"
@@ -55,5 +56,25 @@ func BenchmarkPostgres(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	})
+	// 16 puts at once, each waited for: a command's 16 inputs in flight writing their
+	// answers (puts/s).
+	next := n + 1<<20
+	var mu sync.Mutex
+	b.Run("CachePut16", func(b *testing.B) {
+		b.SetParallelism(16)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				mu.Lock()
+				i := next
+				next++
+				mu.Unlock()
+				if err := c.Put(ctx, benchEntry(i, body)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "puts/s")
 	})
 }
