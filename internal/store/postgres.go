@@ -127,6 +127,15 @@ func OpenPostgres(ctx context.Context, dsn string, opts Options) (Store, error) 
 	if _, ok := params["application_name"]; !ok {
 		params["application_name"] = "vtsoar"
 	}
+	if _, ok := params["plan_cache_mode"]; !ok {
+		// Every execution of a prepared statement is planned with its values. A
+		// generic plan, which PostgreSQL keeps after five executions, is costed on the
+		// statistics of then: made while a table is new and empty (a new database,
+		// its first minute), the cache's alias lookup took the (server, kind, id)
+		// index and filtered every alias of the server, a scan that grew with the
+		// cache, and kept that plan for the connection's life.
+		params["plan_cache_mode"] = "force_custom_plan"
+	}
 	// The store's own queries go through database/sql's pool, which keeps its idle
 	// connections with their prepared statements; the pgx pool (which connects only
 	// when used) serves a job queue.

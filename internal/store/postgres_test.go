@@ -314,3 +314,30 @@ WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&killed); 
 		}
 	}
 }
+
+// TestPostgresPlansEachExecution: the store's sessions plan every execution of a
+// prepared statement with its values (plan_cache_mode force_custom_plan), unless the
+// DSN says otherwise. A generic plan made while the cache's tables were new and empty
+// looked a name up by filtering every alias of the server, slower with each answer
+// cached, for as long as the connection lived.
+func TestPostgresPlansEachExecution(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	for _, tc := range []struct{ dsn, want string }{
+		{dsn, "force_custom_plan"},
+		{dsn + "&plan_cache_mode=auto", "auto"},
+	} {
+		s := openDSN(t, tc.dsn, store.Options{})
+		// The store's own connections and the job queue's are made alike.
+		var mode string
+		if err := s.(store.SQLDB).DB().QueryRowContext(ctx, `SHOW plan_cache_mode`).Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
+		if mode != tc.want {
+			t.Errorf("plan_cache_mode = %q, want %q", mode, tc.want)
+		}
+		if err := s.Cache("https://www.virustotal.com").Put(ctx, benchEntry(1, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
