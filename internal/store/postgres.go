@@ -10,6 +10,7 @@ import (
 	"hash/fnv"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -305,13 +306,29 @@ func (c *rebindConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver
 		}
 		return tx, nil
 	}
-	for _, k := range keyLocks(keys) {
-		if _, err := c.Conn.ExecContext(ctx, fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, %d)`, keySpace, k), nil); err != nil {
-			tx.Rollback()
-			return nil, fmt.Errorf("write lock: %w", pgError(err))
-		}
+	if _, err := c.Conn.ExecContext(ctx, keyLocksSQL(keyLocks(keys)), nil); err != nil {
+		tx.Rollback()
+		return nil, fmt.Errorf("write lock: %w", pgError(err))
 	}
 	return tx, nil
+}
+
+// keyLocksSQL is the statement that takes the advisory locks of locks (keyLocks'), in
+// their order, in one round trip: a batch of cache puts names a few keys each.
+func keyLocksSQL(locks []int32) string {
+	if len(locks) == 1 {
+		return fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, %d)`, keySpace, locks[0])
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `SELECT count(pg_advisory_xact_lock(%d, k)) FROM unnest('{`, keySpace)
+	for i, k := range locks {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(int(k)))
+	}
+	b.WriteString(`}'::int4[]) AS k`)
+	return b.String()
 }
 
 // Prepare implements driver.Conn.
