@@ -254,6 +254,9 @@ type Conn struct {
 	// puts written behind on an unlimited budget of a run of the command line, or
 	// behind a Pool's decoded answers in a service.
 	answers cache.Cache
+	// behind is answers with puts written behind (store.Caches.CacheBehind), for a
+	// Pool's connection on an unlimited budget; nil otherwise.
+	behind  cache.Cache
 	apiKey  string
 	keyRef  string
 	proxy   string
@@ -357,6 +360,17 @@ func build(_ context.Context, st Store, t Target, opts Options) (*Conn, error) {
 // its tiers assembled (for a caller that reads and stores answers of its own, the
 // gateway).
 func (c *Conn) Answers() cache.Cache { return c.answers }
+
+// AnswersBehind returns Answers with puts that return once the answer is held in this
+// process, before it is written (store.Caches.CacheBehind), and true, for a Pool's
+// connection on an unlimited budget, where throughput counts and an answer asked again
+// costs nothing scarce; Answers and false otherwise.
+func (c *Conn) AnswersBehind() (cache.Cache, bool) {
+	if c.behind != nil {
+		return c.behind, true
+	}
+	return c.answers, false
+}
 
 // Deps returns what command.Run needs to run a command on the connection.
 func (c *Conn) Deps() command.Deps {

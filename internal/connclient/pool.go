@@ -110,6 +110,9 @@ func (p *Pool) Get(ctx context.Context, c store.Connection) (*Conn, error) {
 		return nil, err
 	}
 	conn.answers = p.recent.Tier(conn.Cache, conn.Client.ServerURL(), command.DecodeAnswer)
+	if t.Spec.Unlimited() {
+		conn.behind = p.recent.Tier(p.st.CacheBehind(conn.Client.ServerURL()), conn.Client.ServerURL(), command.DecodeAnswer)
+	}
 	p.conns[c.Name] = pooled{updated: c.UpdatedAt, sealed: bytes.Clone(c.SealedAPIKey), conn: conn}
 	return conn, nil
 }

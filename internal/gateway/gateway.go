@@ -34,9 +34,14 @@
 // widgets are never cached.
 //
 // What is not cached is fetched once: identical requests from several clients at
-// once share one upstream request (one flight per connection and canonical request),
-// whose answer is stored before it is handed out, so that a request that comes after
-// it, to any replica, finds it in the cache.
+// once share one upstream request (one flight per connection and canonical request).
+// On a connection with a limited budget its answer is stored before it is handed
+// out, so that a request that comes after it, to any replica, finds it in the cache.
+// On an unlimited budget (Upstream.StoredBehind) it is handed out first and stored
+// behind: the flight is shared until the answer is held in the process's cache
+// (memory, and the store's backlog until its write lands, retried if it fails), so
+// that a request after it to this process finds it at once, and one to another
+// replica once the write lands.
 //
 // # Budget
 //
@@ -81,7 +86,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/vtsoar/vtsoar/internal/auth"
 	"github.com/vtsoar/vtsoar/internal/cache"
@@ -126,6 +130,12 @@ type Upstream struct {
 	// client (connclient.Conn.Answers: in a service, the answers the process read or
 	// stored last kept in memory in front of the store's cache, checked against it).
 	Cache cache.Cache
+	// StoredBehind reports that Cache's puts return once the answer is held in this
+	// process, before it is written (store.Caches.CacheBehind: a connection with an
+	// unlimited budget): the gateway then answers a miss first and stores it after,
+	// its flight shared until the answer is held. Otherwise it stores the answer
+	// before it answers, so that a request after it, to any replica, finds it.
+	StoredBehind bool
 	// Public reports VirusTotal's public budget: premium-only relationships and
 	// endpoints are refused without being sent.
 	Public bool
@@ -180,7 +190,7 @@ type Gateway struct {
 	log     *slog.Logger
 	now     func() time.Time
 	timeout time.Duration
-	flights singleflight.Group
+	flights flights
 	m       *metrics
 }
 

@@ -9,9 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 
 	"github.com/vtsoar/vtsoar/internal/cache"
 	"github.com/vtsoar/vtsoar/internal/command"
@@ -32,7 +31,7 @@ type answer struct {
 
 // serveRead answers a cacheable GET: from the cache when it holds a fresh answer,
 // else from the flight that asks VirusTotal: identical requests (one connection, one
-// canonical request) at the same time share one (golang.org/x/sync/singleflight).
+// canonical request) at the same time share one.
 func (g *Gateway) serveRead(w http.ResponseWriter, r *http.Request, c *call) {
 	ctx := r.Context()
 	maxAge, fresh := cacheWish(r.Header, c.key.MaxAge)
@@ -47,26 +46,24 @@ func (g *Gateway) serveRead(w http.ResponseWriter, r *http.Request, c *call) {
 	c.header = forwardHeader(r.Header)
 	key := c.key.Connection + "\x00" + c.flightKey()
 	for tries := 0; ; tries++ {
-		led := false
-		ch := g.flights.DoChan(key, func() (any, error) {
-			led = true
-			return g.lead(ctx, c)
-		})
-		var res singleflight.Result
+		f, led := g.flights.join(key, fresh)
+		if led {
+			go g.lead(ctx, c, key, f)
+		}
 		select {
-		case res = <-ch:
+		case <-f.done:
 		case <-ctx.Done():
 			c.outcome = "canceled"
 			return
 		}
 		var ref *refusal
-		if !led && errors.As(res.Err, &ref) && ref.reason == "budget" && tries < 2 {
+		if !led && errors.As(f.err, &ref) && ref.reason == "budget" && tries < 2 {
 			// The request that led waited at its own key's priority and max wait;
 			// this one waits at its own.
 			continue
 		}
-		if res.Err != nil {
-			g.fail(w, c, res.Err)
+		if f.err != nil {
+			g.fail(w, c, f.err)
 			return
 		}
 		c.outcome = "miss"
@@ -74,23 +71,94 @@ func (g *Gateway) serveRead(w http.ResponseWriter, r *http.Request, c *call) {
 			c.outcome = "shared"
 			g.m.shared.WithLabelValues(c.key.Name).Inc()
 		}
-		g.write(w, c, res.Val.(*answer))
+		g.write(w, c, f.ans)
+		if led {
+			// The answer is on its way; the request ends once its flight stored it,
+			// so that a server shutting down waits for that too.
+			http.NewResponseController(w).Flush()
+			<-f.stored
+		}
 		return
 	}
 }
 
-// lead runs the flight of c's request: it takes a unit, asks VirusTotal and stores
-// the answer before handing it to the flight's requests, so that a request that comes
-// after the answer, to this process or another, finds it in the cache. It does not
-// end with the request that started it, which may go away while others wait.
-func (g *Gateway) lead(ctx context.Context, c *call) (*answer, error) {
+// flight is one upstream request that identical requests share.
+type flight struct {
+	// done is closed once ans or err is set.
+	done chan struct{}
+	ans  *answer
+	err  error
+	// stored is closed once the flight is over: its answer stored, or not to be.
+	stored chan struct{}
+	// answered is set when done is closed, under flights' lock.
+	answered bool
+}
+
+// flights are the upstream requests under way, by connection and canonical request.
+type flights struct {
+	mu sync.Mutex
+	m  map[string]*flight
+}
+
+// join returns the flight of key, a new one that the caller leads (led) when there is
+// none, or when the caller wants VirusTotal asked again (fresh) and the one there has
+// answered already.
+func (fs *flights) join(key string, fresh bool) (f *flight, led bool) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if f, ok := fs.m[key]; ok && !(fresh && f.answered) {
+		return f, false
+	}
+	if fs.m == nil {
+		fs.m = make(map[string]*flight)
+	}
+	f = &flight{done: make(chan struct{}), stored: make(chan struct{})}
+	fs.m[key] = f
+	return f, true
+}
+
+// answer hands f's outcome to its requests.
+func (fs *flights) answer(f *flight, ans *answer, err error) {
+	fs.mu.Lock()
+	f.ans, f.err, f.answered = ans, err, true
+	fs.mu.Unlock()
+	close(f.done)
+}
+
+// end forgets f: a request for key from now on starts a flight of its own.
+func (fs *flights) end(key string, f *flight) {
+	fs.mu.Lock()
+	if fs.m[key] == f {
+		delete(fs.m, key)
+	}
+	fs.mu.Unlock()
+}
+
+// lead runs the flight f of c's request: it takes a unit, asks VirusTotal and stores
+// the answer, so that a request that comes after it, to this process or another,
+// finds it in the cache. It stores the answer before handing it to the flight's
+// requests, unless the connection's cache stores it behind (Upstream.StoredBehind):
+// then it hands it out first, and the flight is shared until the answer is held in
+// this process. It does not end with the request that started it, which may go away
+// while others wait.
+func (g *Gateway) lead(ctx context.Context, c *call, key string, f *flight) {
+	defer close(f.stored)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.key.MaxWait+g.timeout)
 	defer cancel()
 	ans, err := g.fetch(ctx, c)
+	if err == nil && c.up.StoredBehind {
+		g.flights.answer(f, ans, nil)
+		g.store(ctx, c, ans)
+		g.flights.end(key, f)
+		return
+	}
 	if err == nil {
 		g.store(ctx, c, ans)
 	}
-	return ans, err
+	// Forgotten first, so that a request that retries after a refusal starts a
+	// flight of its own.
+	g.flights.end(key, f)
+	g.flights.answer(f, ans, err)
 }
 
 // fetch asks VirusTotal for c's GET, after taking a unit of the budget.
@@ -159,8 +227,26 @@ func (g *Gateway) write(w http.ResponseWriter, c *call, ans *answer) {
 		h.Set("X-Vtsoar-Cache", c.outcome)
 	}
 	w.WriteHeader(ans.status)
-	writeLinks(w, body, at, c.upBase, c.base)
+	if len(at) == 0 {
+		w.Write(body)
+		return
+	}
+	// Rewritten into one buffer and written at once: one system call fewer than
+	// writing it in pieces.
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	writeLinks(buf, body, at, c.upBase, c.base)
+	w.Write(buf.Bytes())
+	if buf.Cap() <= maxPooledBuffer {
+		bodyBuffers.Put(buf)
+	}
 }
+
+// bodyBuffers hold the answers whose links are rewritten; maxPooledBuffer bounds the
+// size of one kept for the next.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledBuffer = 1 << 20
 
 // cacheWish reads the client's Cache-Control: no-cache (or max-age=0) asks VirusTotal
 // again (fresh); max-age=N lowers the key's max age.

@@ -183,3 +183,33 @@ func BenchmarkGatewayCached(b *testing.B) {
 		b.Fatalf("%d cached GETs reached the emulator", after-before)
 	}
 }
+
+// BenchmarkGatewayMiss is the diagnosis of bench/gateway's upstream case in one
+// process (the figure is bench/gateway's): GETs of reports nobody asked before,
+// one at a time, through the VirusTotal gateway to the emulator (no latency).
+func BenchmarkGatewayMiss(b *testing.B) {
+	e := newEnv(b, envOpts{discardLogs: true})
+	r := e.do(b, "POST", "/api/v1/gateway-keys", "admin", map[string]any{"name": "bench", "connection": "emu"})
+	var k struct{ Key string }
+	r.json(b, &k)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	before := emulatorRequests(b, e.simURL)
+	b.ResetTimer()
+	for i := range b.N {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v3/domains/miss-%d.example.com", e.http.URL, i), nil)
+		req.Header.Set("x-apikey", k.Key)
+		res, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 && res.StatusCode != 404 {
+			b.Fatalf("GET = %d", res.StatusCode)
+		}
+	}
+	b.StopTimer()
+	if after := emulatorRequests(b, e.simURL); after-before != b.N {
+		b.Fatalf("%d misses reached the emulator %d times", b.N, after-before)
+	}
+}

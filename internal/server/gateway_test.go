@@ -2,13 +2,16 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +20,7 @@ import (
 
 	vtgo "github.com/VirusTotal/vt-go"
 
+	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/ioc"
 	"github.com/vtsoar/vtsoar/vt"
 )
@@ -488,5 +492,76 @@ func TestGatewayFollowsTheConnection(t *testing.T) {
 	}
 	if users := e.sim.Stats().ByUser; len(users) != 2 {
 		t.Fatalf("the emulator saw %d keys (%v): the new key was not used", len(users), users)
+	}
+}
+
+// TestGatewayMissStoredBehind asks the gateway for a report on a premium connection
+// while the database refuses every write (another connection holds SQLite's write
+// lock): the miss is answered, the same GET right after is answered from the cache
+// without asking the emulator again, and once the database answers the report is
+// written, where another process finds it: the answer VirusTotal was paid for is not
+// lost because it was handed out before its write.
+func TestGatewayMissStoredBehind(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	key := e.gatewayKey(t, "k", "emu", nil)
+	get := func(domain string) (string, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", e.http.URL+"/api/v3/domains/"+domain, nil)
+		req.Header.Set("x-apikey", key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 {
+			t.Fatalf("GET = %d %s", res.StatusCode, body)
+		}
+		return res.Header.Get("X-Vtsoar-Cache"), body
+	}
+	// The connection's limiter prunes the ledger, a write, on its first request.
+	get("before.example.com")
+	path := filepath.Join(e.dataDir, "vtsoar.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	lock, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The warm-up's writes may still be under way.
+	if _, err := lock.ExecContext(context.Background(), `PRAGMA busy_timeout = 10000`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock.ExecContext(context.Background(), `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+	before := e.sim.Stats().Requests
+	outcome, first := get("behind.example.com")
+	if outcome != "miss" {
+		t.Fatalf("first GET: %s, want a miss", outcome)
+	}
+	outcome, again := get("behind.example.com")
+	if outcome != "hit" || !bytes.Equal(again, first) {
+		t.Fatalf("the GET right after: %s, want a hit with the same answer", outcome)
+	}
+	if n := e.sim.Stats().Requests - before; n != 1 {
+		t.Fatalf("the emulator was asked %d times for one report asked twice", n)
+	}
+	lock.ExecContext(context.Background(), `ROLLBACK`)
+	lock.Close()
+	if err := e.st.Close(); err != nil { // writes what is queued or kept
+		t.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if got, ok, err := st.Cache(e.simURL).Get(context.Background(), ioc.KindDomain, "behind.example.com", 0); err != nil || !ok ||
+		!bytes.Contains(got.Body, []byte(`"id":"behind.example.com"`)) {
+		t.Fatalf("another process finds %v %v: %.100s", ok, err, got.Body)
 	}
 }

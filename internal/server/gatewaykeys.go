@@ -138,6 +138,7 @@ func (s *Server) gatewayUpstream(ctx context.Context, c store.Connection) (*gate
 
 // upstreamOf is a connection's client as the gateway forwards to it.
 func upstreamOf(conn *connclient.Conn) *gateway.Upstream {
+	answers, behind := conn.AnswersBehind()
 	return &gateway.Upstream{Connection: conn.Name, Server: conn.Client.ServerURL(), APIKey: conn.APIKey(),
-		HTTP: conn.HTTPClient, Limiter: conn.Limiter, Cache: conn.Answers(), Public: conn.PublicKey()}
+		HTTP: conn.HTTPClient, Limiter: conn.Limiter, Cache: answers, StoredBehind: behind, Public: conn.PublicKey()}
 }

@@ -61,18 +61,21 @@ type backlog struct {
 	// lookups of a backlog that is empty, which is the usual case.
 	kept atomic.Int64
 
-	mu      sync.Mutex
-	puts    list.List                // of *keptPut, oldest first
-	names   map[string]*list.Element // backlogKey of each name of each kept put
-	bytes   int
-	written int64
-	dropped int64
-	lastErr error
-	writing bool          // the writer goroutine runs
-	wake    chan struct{} // tells the writer to try now
-	stop    chan struct{} // closed by close
-	wg      sync.WaitGroup
-	closed  bool
+	mu    sync.Mutex
+	puts  list.List                // of *keptPut, oldest first
+	names map[string]*list.Element // backlogKey of each name of each kept put
+	bytes int
+	// behind and behindBytes count the kept puts whose first write is queued
+	// (Caches.CacheBehind): the writer leaves them to it.
+	behind, behindBytes int
+	written             int64
+	dropped             int64
+	lastErr             error
+	writing             bool          // the writer goroutine runs
+	wake                chan struct{} // tells the writer to try now
+	stop                chan struct{} // closed by close
+	wg                  sync.WaitGroup
+	closed              bool
 }
 
 // keptPut is one write waiting to be written: a cache answer (c and e), or the
@@ -86,6 +89,9 @@ type keptPut struct {
 	keys []string  // backlogKey of each of its names (runResultKey for a run's result)
 	size int
 	el   *list.Element // nil once it left the backlog
+	// behind marks a put behind (hold) whose first write is queued and has not
+	// failed: the writer does not write it, and it does not count as kept.
+	behind bool
 }
 
 // what names the kept write in the log: what it is ("cache", "run result") and its
@@ -128,6 +134,11 @@ func (b *backlog) limits() (maxBytes, maxPuts int) {
 // keep keeps e, whose write to c failed with err, and starts the writer; false when
 // the store is closing and nothing will write it any more.
 func (b *backlog) keep(c *sqlCache, e cache.Entry, err error) bool {
+	return b.keepPut(newKeptPut(c, e), err)
+}
+
+// newKeptPut is e, put to c, as the backlog keeps it: its body and aliases copied.
+func newKeptPut(c *sqlCache, e cache.Entry) *keptPut {
 	kp := &keptPut{c: c, e: e, size: len(e.Body) + keptOverhead}
 	kp.e.Aliases = slices.Clone(e.Aliases)
 	kp.e.Body = bytes.Clone(e.Body)
@@ -135,7 +146,101 @@ func (b *backlog) keep(c *sqlCache, e cache.Entry, err error) bool {
 		kp.keys = append(kp.keys, backlogKey(c.server, e.Kind, n))
 		kp.size += len(n)
 	}
-	return b.keepPut(kp, err)
+	return kp
+}
+
+// hold keeps e, put behind to c (Caches.CacheBehind), while its first write is
+// queued, so that this process's Get and Current find it until the write lands
+// (settleBehind). It returns nil and true when a later answer of the object is kept
+// already (nothing to write), and false when the backlog is full or closing: the
+// caller then writes e before returning.
+func (b *backlog) hold(c *sqlCache, e cache.Entry) (*keptPut, bool) {
+	kp := newKeptPut(c, e)
+	kp.behind = true
+	maxBytes, maxPuts := b.limits()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed || b.bytes+kp.size > maxBytes || b.puts.Len() >= maxPuts {
+		return nil, false
+	}
+	b.init()
+	for _, k := range kp.keys {
+		if el, ok := b.names[k]; ok {
+			if el.Value.(*keptPut).e.FetchedAt.After(kp.e.FetchedAt) {
+				return nil, true
+			}
+			b.removeLocked(el.Value.(*keptPut))
+		}
+	}
+	kp.el = b.puts.PushBack(kp)
+	for _, k := range kp.keys {
+		b.names[k] = kp.el
+	}
+	b.bytes += kp.size
+	b.behind++
+	b.behindBytes += kp.size
+	b.kept.Store(int64(b.puts.Len()))
+	return kp, true
+}
+
+// settleBehind takes the outcome of the first write of kp, held by hold: written, it
+// leaves the backlog (and the older answers of its object kept here are moot); failed,
+// it stays, kept as the answers whose write failed are, and the writer tries it again.
+func (b *backlog) settleBehind(kp *keptPut, err error) {
+	if err == nil {
+		b.mu.Lock()
+		b.removeLocked(kp)
+		b.mu.Unlock()
+		b.stored(kp.c, kp.e)
+		return
+	}
+	b.mu.Lock()
+	if kp.el == nil {
+		// Replaced by a later answer of the object, or cleared.
+		b.mu.Unlock()
+		return
+	}
+	if b.closed {
+		b.removeLocked(kp)
+		b.mu.Unlock()
+		b.s.batch.lostPut(err)
+		return
+	}
+	b.unbehindLocked(kp)
+	b.lastErr = err
+	n, size := b.puts.Len()-b.behind, b.bytes-b.behindBytes
+	b.startLocked()
+	b.mu.Unlock()
+	noun, attrs := kp.what()
+	b.s.opts.logger().Warn(noun+" write failed; the answer is kept in memory and written when the database answers",
+		append(attrs, "kept", n, "kept_bytes", size, "error", err)...)
+}
+
+// unbehindLocked counts kp as kept from now on, not behind.
+func (b *backlog) unbehindLocked(kp *keptPut) {
+	if kp.behind {
+		kp.behind = false
+		b.behind--
+		b.behindBytes -= kp.size
+	}
+}
+
+// init makes the backlog's index and channels on first use.
+func (b *backlog) init() {
+	if b.names == nil {
+		b.names = make(map[string]*list.Element)
+		b.wake = make(chan struct{}, 1)
+		b.stop = make(chan struct{})
+	}
+}
+
+// startLocked starts the writer unless it runs.
+func (b *backlog) startLocked() {
+	if !b.writing {
+		b.writing = true
+		b.wg.Add(1)
+		go b.run()
+	}
 }
 
 // keepResult keeps the result of an input of run, whose write failed with err, as
@@ -173,11 +278,7 @@ func (b *backlog) keepPut(kp *keptPut, err error) bool {
 		b.mu.Unlock()
 		return false
 	}
-	if b.names == nil {
-		b.names = make(map[string]*list.Element)
-		b.wake = make(chan struct{}, 1)
-		b.stop = make(chan struct{})
-	}
+	b.init()
 	for _, k := range kp.keys {
 		if el, ok := b.names[k]; ok {
 			if kp.c != nil && el.Value.(*keptPut).e.FetchedAt.After(kp.e.FetchedAt) {
@@ -193,20 +294,20 @@ func (b *backlog) keepPut(kp *keptPut, err error) bool {
 	}
 	b.bytes += kp.size
 	var dropped []*keptPut
-	for b.puts.Len() > 1 && (b.bytes > maxBytes || b.puts.Len() > maxPuts) {
-		old := b.puts.Front().Value.(*keptPut)
+	for el := b.puts.Front(); el != nil && b.puts.Len() > 1 && (b.bytes > maxBytes || b.puts.Len() > maxPuts); {
+		old := el.Value.(*keptPut)
+		el = el.Next()
+		if old.behind || old == kp {
+			continue // its write is under way: it leaves by itself
+		}
 		b.removeLocked(old)
 		b.dropped++
 		dropped = append(dropped, old)
 	}
 	b.lastErr = err
 	b.kept.Store(int64(b.puts.Len()))
-	n, size, droppedTotal := b.puts.Len(), b.bytes, b.dropped
-	if !b.writing {
-		b.writing = true
-		b.wg.Add(1)
-		go b.run()
-	}
+	n, size, droppedTotal := b.puts.Len()-b.behind, b.bytes-b.behindBytes, b.dropped
+	b.startLocked()
 	b.mu.Unlock()
 
 	log := b.s.opts.logger()
@@ -237,6 +338,7 @@ func (b *backlog) removeLocked(kp *keptPut) {
 	b.puts.Remove(kp.el)
 	kp.el = nil
 	b.bytes -= kp.size
+	b.unbehindLocked(kp)
 	b.kept.Store(int64(b.puts.Len()))
 }
 
@@ -312,7 +414,7 @@ func (b *backlog) forget(server string, before time.Time) {
 func (b *backlog) stats() CacheBacklog {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return CacheBacklog{Answers: b.puts.Len(), Bytes: int64(b.bytes), Written: b.written, Dropped: b.dropped}
+	return CacheBacklog{Answers: b.puts.Len() - b.behind, Bytes: int64(b.bytes - b.behindBytes), Written: b.written, Dropped: b.dropped}
 }
 
 // run is the writer: it writes the kept answers until there are none or the store
@@ -333,7 +435,7 @@ func (b *backlog) run() {
 		n, left := b.writeKept()
 		if left == 0 {
 			b.mu.Lock()
-			if b.puts.Len() == 0 {
+			if b.puts.Len() == b.behind {
 				b.writing = false
 				written := b.written
 				b.mu.Unlock()
@@ -359,7 +461,9 @@ func (b *backlog) writeKept() (written, left int) {
 	b.mu.Lock()
 	var puts []*keptPut
 	for el := b.puts.Front(); el != nil; el = el.Next() {
-		puts = append(puts, el.Value.(*keptPut))
+		if kp := el.Value.(*keptPut); !kp.behind {
+			puts = append(puts, kp)
+		}
 	}
 	b.mu.Unlock()
 	if len(puts) == 0 {
@@ -372,7 +476,9 @@ func (b *backlog) writeKept() (written, left int) {
 	if !down {
 		written += b.write(puts[1:])
 	}
-	return written, int(b.kept.Load())
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return written, b.puts.Len() - b.behind
 }
 
 // write writes puts (each a deferred write that leaves a later answer alone) and
@@ -426,7 +532,7 @@ func (b *backlog) close() error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return fmt.Errorf("store: %d cache answers kept in memory could not be written: %w", b.puts.Len(), b.lastErr)
+	return fmt.Errorf("store: %d cache answers kept in memory could not be written: %w", b.puts.Len()-b.behind, b.lastErr)
 }
 
 // keptAt returns when the kept answer that id leads to on server was fetched.

@@ -329,3 +329,122 @@ func testBacklogResults(t *testing.T, dsn string, block blocker) {
 		t.Fatal(err)
 	}
 }
+
+// TestCacheBehind puts answers to a cache written behind (Caches.CacheBehind): a put
+// returns before its write ends, its answer found by this process (by any id, and as current)
+// before it is written, even while the database refuses writes; a write that fails
+// leaves the answer kept, and the backlog writes it once the database answers, where
+// another process finds it. Close writes what is still queued.
+func TestCacheBehind(t *testing.T) {
+	t.Run("SQLite", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "vtsoar.db")
+		synctest.Test(t, func(t *testing.T) { testCacheBehind(t, path, sqliteWriteLock(path), false) })
+	})
+	t.Run("PostgreSQL", func(t *testing.T) {
+		dsn := pgtest.DSN(t)
+		synctest.Test(t, func(t *testing.T) { testCacheBehind(t, dsn, postgresDown(dsn), true) })
+	})
+}
+
+func testCacheBehind(t *testing.T, dsn string, block blocker, unavailable bool) {
+	ctx := context.Background()
+	var logs logBuffer
+	open := func() Store {
+		st, err := Open(ctx, dsn, Options{BusyTimeout: 200 * time.Millisecond,
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	st, other := open(), open()
+	const server = "https://www.virustotal.com"
+	c, oc := st.CacheBehind(server), other.Cache(server)
+	t0 := time.Now().Add(-time.Minute).Truncate(time.Microsecond)
+	entry := func(n int) cache.Entry {
+		sum := sha256.Sum256([]byte(fmt.Sprint("behind-", n)))
+		id := hex.EncodeToString(sum[:])
+		body := fmt.Sprintf(`{"data": {"id": %q, "n": %d, "pad": %q}}`, id, n, strings.Repeat("x", 2000))
+		return cache.Entry{Kind: ioc.KindFile, ID: id, Aliases: []string{id[:32]}, Body: []byte(body), FetchedAt: t0}
+	}
+	put := func(e cache.Entry) {
+		t.Helper()
+		if err := c.Put(ctx, e); err != nil {
+			t.Fatalf("put %s: %v", e.ID[:8], err)
+		}
+	}
+	found := func(c Cache, e cache.Entry) bool {
+		t.Helper()
+		got, ok, err := c.Get(ctx, e.Kind, e.Aliases[0], 0)
+		if err != nil && !unavailable {
+			t.Fatalf("get %s: %v", e.ID[:8], err)
+		}
+		return ok && bytes.Equal(got.Body, e.Body) && got.FetchedAt.Equal(e.FetchedAt)
+	}
+	// waitFor waits, in the bubble's time, until cond holds.
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for range 50 {
+			if cond() {
+				return
+			}
+			time.Sleep(backlogRetryMin)
+		}
+		t.Fatalf("%s: not after 5s", what)
+	}
+
+	// The database takes the write: found here at once, there once written; nothing
+	// counts as kept.
+	e1 := entry(1)
+	put(e1)
+	if !found(c, e1) {
+		t.Fatal("the answer put behind is not found by its alias in this process")
+	}
+	if cur, err := c.Current(ctx, e1.Kind, e1.ID, t0); err != nil || !cur {
+		t.Fatalf("Current of the answer put behind: %v %v", cur, err)
+	}
+	waitFor("the other process finds the answer", func() bool { return found(oc, e1) })
+	if b := st.CacheBacklog(); b.Answers != 0 || b.Written != 0 || b.Dropped != 0 {
+		t.Fatalf("backlog %+v after a write that landed", b)
+	}
+
+	// The database refuses the write: the put returns at once all the same, the answer
+	// is found here meanwhile, kept when its write fails, and written by the backlog
+	// once the database answers.
+	unblock := block(t)
+	e2 := entry(2)
+	put(e2)
+	if !unavailable && st.CacheBacklog().Answers != 0 {
+		// SQLite busy: the write waits 200 ms for the lock before it fails.
+		t.Fatal("the put waited for its write to fail")
+	}
+	if !found(c, e2) {
+		t.Fatal("the answer put behind is not found while the database refuses its write")
+	}
+	waitFor("the failed write is kept", func() bool { return st.CacheBacklog().Answers == 1 })
+	if !found(c, e2) {
+		t.Fatal("the kept answer is not found")
+	}
+	if !strings.Contains(logs.String(), "cache write failed; the answer is kept in memory") {
+		t.Errorf("no log line says the answer is kept:\n%s", logs.String())
+	}
+	unblock()
+	waitFor("the backlog writes the kept answer", func() bool { return st.CacheBacklog().Answers == 0 })
+	if b := st.CacheBacklog(); b.Written != 1 || b.Dropped != 0 {
+		t.Fatalf("backlog %+v, want the kept answer written", b)
+	}
+	if !found(oc, e2) {
+		t.Fatal("the other process does not find the answer the backlog wrote")
+	}
+
+	// Close writes what is queued.
+	e3 := entry(3)
+	put(e3)
+	if err := st.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if !found(oc, e3) {
+		t.Fatal("close did not write the answer put behind")
+	}
+}

@@ -34,6 +34,16 @@ type Caches interface {
 	// or so, which a later run asks again. Not for the enrichment, whose resumption
 	// after a kill counts on an answer it received being stored.
 	CacheNoWait(serverURL string) Cache
+	// CacheBehind is Cache(serverURL) with puts that return once their answer is
+	// held in this process's backlog, before it is written: Get and Current of this
+	// process find it there at once, a shared transaction writes it at once (not held
+	// back as CacheNoWait's), a write that fails leaves it kept and tried again as a
+	// put's whose write failed, and Close writes what is left. Other processes find
+	// it once the write lands. A put finding the backlog full is written before it
+	// returns. For a service that answers before the write lands (the VirusTotal
+	// gateway on an unlimited budget): killed, it loses the answers of the
+	// transaction in flight, a millisecond or so.
+	CacheBehind(serverURL string) Cache
 	// CacheServers lists the servers that have cached answers.
 	CacheServers(ctx context.Context) ([]string, error)
 	// CacheBacklog describes the answers this process keeps in memory because their
@@ -124,6 +134,38 @@ type noWaitCache struct{ *sqlCache }
 
 // Put implements cache.Cache without waiting for the write.
 func (c noWaitCache) Put(ctx context.Context, e cache.Entry) error { return c.putEntry(ctx, e, true) }
+
+// CacheBehind implements Caches.
+func (s *sqlStore) CacheBehind(serverURL string) Cache {
+	return behindCache{s.cache(serverURL)}
+}
+
+// behindCache is a server's cache whose puts are written behind (CacheBehind).
+type behindCache struct{ *sqlCache }
+
+// Put implements cache.Cache: e is held in the backlog and its write queued.
+func (c behindCache) Put(ctx context.Context, e cache.Entry) error {
+	if e.ID == "" || e.Kind == "" {
+		return errors.New("store: cache put: entry without kind or id")
+	}
+	if e.FetchedAt.IsZero() {
+		e.FetchedAt = c.now()
+	}
+	kp, ok := c.s.backlog.hold(c.sqlCache, e)
+	if !ok {
+		return c.putEntry(ctx, e, false)
+	}
+	if kp == nil {
+		return nil // a later answer of the object is kept
+	}
+	op, release := c.putOp(kp.e, false, false)
+	op.after = func(err error) {
+		release()
+		c.s.backlog.settleBehind(kp, err)
+	}
+	c.s.batch.submit(op)
+	return nil
+}
 
 // CacheServers implements Caches.
 func (s *sqlStore) CacheServers(ctx context.Context) ([]string, error) {
