@@ -48,7 +48,8 @@ func (g *Gateway) serveRead(w http.ResponseWriter, r *http.Request, c *call) {
 	for tries := 0; ; tries++ {
 		f, led := g.flights.join(key, fresh)
 		if led {
-			go g.lead(ctx, c, key, f)
+			g.lead(ctx, w, c, key, f)
+			return
 		}
 		select {
 		case <-f.done:
@@ -57,7 +58,7 @@ func (g *Gateway) serveRead(w http.ResponseWriter, r *http.Request, c *call) {
 			return
 		}
 		var ref *refusal
-		if !led && errors.As(f.err, &ref) && ref.reason == "budget" && tries < 2 {
+		if errors.As(f.err, &ref) && ref.reason == "budget" && tries < 2 {
 			// The request that led waited at its own key's priority and max wait;
 			// this one waits at its own.
 			continue
@@ -66,18 +67,9 @@ func (g *Gateway) serveRead(w http.ResponseWriter, r *http.Request, c *call) {
 			g.fail(w, c, f.err)
 			return
 		}
-		c.outcome = "miss"
-		if !led {
-			c.outcome = "shared"
-			g.m.shared.WithLabelValues(c.key.Name).Inc()
-		}
+		c.outcome = "shared"
+		g.m.shared.WithLabelValues(c.key.Name).Inc()
 		g.write(w, c, f.ans)
-		if led {
-			// The answer is on its way; the request ends once its flight stored it,
-			// so that a server shutting down waits for that too.
-			http.NewResponseController(w).Flush()
-			<-f.stored
-		}
 		return
 	}
 }
@@ -88,8 +80,6 @@ type flight struct {
 	done chan struct{}
 	ans  *answer
 	err  error
-	// stored is closed once the flight is over: its answer stored, or not to be.
-	stored chan struct{}
 	// answered is set when done is closed, under flights' lock.
 	answered bool
 }
@@ -112,7 +102,7 @@ func (fs *flights) join(key string, fresh bool) (f *flight, led bool) {
 	if fs.m == nil {
 		fs.m = make(map[string]*flight)
 	}
-	f = &flight{done: make(chan struct{}), stored: make(chan struct{})}
+	f = &flight{done: make(chan struct{})}
 	fs.m[key] = f
 	return f, true
 }
@@ -134,31 +124,52 @@ func (fs *flights) end(key string, f *flight) {
 	fs.mu.Unlock()
 }
 
-// lead runs the flight f of c's request: it takes a unit, asks VirusTotal and stores
-// the answer, so that a request that comes after it, to this process or another,
-// finds it in the cache. It stores the answer before handing it to the flight's
-// requests, unless the connection's cache stores it behind (Upstream.StoredBehind):
-// then it hands it out first, and the flight is shared until the answer is held in
-// this process. It does not end with the request that started it, which may go away
-// while others wait.
-func (g *Gateway) lead(ctx context.Context, c *call, key string, f *flight) {
-	defer close(f.stored)
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.key.MaxWait+g.timeout)
+// lead runs the flight f of c's request and answers it: it takes a unit, asks
+// VirusTotal and stores the answer, so that a request that comes after it, to this
+// process or another, finds it in the cache. It stores the answer before handing it
+// to the flight's requests and its own client, unless the connection's cache stores
+// it behind (Upstream.StoredBehind): then it answers first, and the flight is shared
+// until the answer is held in this process. It goes on when its client goes away
+// (others may wait for it), and the request ends once the flight is over, so that a
+// server shutting down waits for the store too.
+func (g *Gateway) lead(ctx context.Context, w http.ResponseWriter, c *call, key string, f *flight) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.key.MaxWait+g.timeout)
 	defer cancel()
-	ans, err := g.fetch(ctx, c)
+	ans, err := g.fetch(fctx, c)
 	if err == nil && c.up.StoredBehind {
 		g.flights.answer(f, ans, nil)
-		g.store(ctx, c, ans)
+		if g.answerLed(ctx, w, c, ans, nil) {
+			// The answer's last bytes go now, not when the request ends.
+			http.NewResponseController(w).Flush()
+		}
+		g.store(fctx, c, ans)
 		g.flights.end(key, f)
 		return
 	}
 	if err == nil {
-		g.store(ctx, c, ans)
+		g.store(fctx, c, ans)
 	}
 	// Forgotten first, so that a request that retries after a refusal starts a
 	// flight of its own.
 	g.flights.end(key, f)
 	g.flights.answer(f, ans, err)
+	g.answerLed(ctx, w, c, ans, err)
+}
+
+// answerLed answers the client of the request that led a flight with its outcome,
+// unless it went away; it reports whether it wrote an answer of VirusTotal's.
+func (g *Gateway) answerLed(ctx context.Context, w http.ResponseWriter, c *call, ans *answer, err error) bool {
+	switch {
+	case ctx.Err() != nil:
+		c.outcome = "canceled"
+		return false
+	case err != nil:
+		g.fail(w, c, err)
+		return false
+	}
+	c.outcome = "miss"
+	g.write(w, c, ans)
+	return true
 }
 
 // fetch asks VirusTotal for c's GET, after taking a unit of the budget.
@@ -182,7 +193,12 @@ func (g *Gateway) fetch(ctx context.Context, c *call) (*answer, error) {
 
 // readAnswer reads VirusTotal's answer whole and tells the limiter of a 429.
 func (g *Gateway) readAnswer(ctx context.Context, c *call, resp *http.Response) (*answer, error) {
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	var buf bytes.Buffer
+	if n := resp.ContentLength; n > 0 && n <= maxAnswer {
+		buf.Grow(int(n) + bytes.MinRead) // read at once, without growing
+	}
+	_, err := buf.ReadFrom(io.LimitReader(resp.Body, maxAnswer+1))
+	body := buf.Bytes()
 	if err != nil || len(body) > maxAnswer {
 		if err == nil {
 			err = errors.New("answer too large")
