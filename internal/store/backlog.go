@@ -151,9 +151,10 @@ func newKeptPut(c *sqlCache, e cache.Entry) *keptPut {
 
 // hold keeps e, put behind to c (Caches.CacheBehind), while its first write is
 // queued, so that this process's Get and Current find it until the write lands
-// (settleBehind). It returns nil and true when a later answer of the object is kept
-// already (nothing to write), and false when the backlog is full or closing: the
-// caller then writes e before returning.
+// (settleBehind). As a put replaces what is stored, it replaces what is kept of its
+// object, whenever that was fetched (an answer made stale is put with an old fetch
+// time). It returns false when the backlog is full or closing: the caller then writes
+// e before returning.
 func (b *backlog) hold(c *sqlCache, e cache.Entry) (*keptPut, bool) {
 	kp := newKeptPut(c, e)
 	kp.behind = true
@@ -166,9 +167,6 @@ func (b *backlog) hold(c *sqlCache, e cache.Entry) (*keptPut, bool) {
 	b.init()
 	for _, k := range kp.keys {
 		if el, ok := b.names[k]; ok {
-			if el.Value.(*keptPut).e.FetchedAt.After(kp.e.FetchedAt) {
-				return nil, true
-			}
 			b.removeLocked(el.Value.(*keptPut))
 		}
 	}

@@ -422,20 +422,29 @@ func testCacheBehind(t *testing.T, dsn string, block blocker, unavailable bool) 
 	if !found(c, e2) {
 		t.Fatal("the answer put behind is not found while the database refuses its write")
 	}
-	waitFor("the failed write is kept", func() bool { return st.CacheBacklog().Answers == 1 })
-	if !found(c, e2) {
-		t.Fatal("the kept answer is not found")
+	// A put replaces what the process holds of its object, whenever that was fetched,
+	// as it replaces what is stored: a report made stale right after it was put.
+	fresh, stale := entry(10), entry(10)
+	fresh.FetchedAt, stale.FetchedAt = t0.Add(time.Second), t0
+	put(fresh)
+	put(stale)
+	if !found(c, stale) {
+		t.Fatal("the answer made stale is not what this process finds")
+	}
+	waitFor("the failed writes are kept", func() bool { return st.CacheBacklog().Answers == 2 })
+	if !found(c, e2) || !found(c, stale) {
+		t.Fatal("the kept answers are not found")
 	}
 	if !strings.Contains(logs.String(), "cache write failed; the answer is kept in memory") {
 		t.Errorf("no log line says the answer is kept:\n%s", logs.String())
 	}
 	unblock()
-	waitFor("the backlog writes the kept answer", func() bool { return st.CacheBacklog().Answers == 0 })
-	if b := st.CacheBacklog(); b.Written != 1 || b.Dropped != 0 {
-		t.Fatalf("backlog %+v, want the kept answer written", b)
+	waitFor("the backlog writes the kept answers", func() bool { return st.CacheBacklog().Answers == 0 })
+	if b := st.CacheBacklog(); b.Written != 2 || b.Dropped != 0 {
+		t.Fatalf("backlog %+v, want the kept answers written", b)
 	}
-	if !found(oc, e2) {
-		t.Fatal("the other process does not find the answer the backlog wrote")
+	if !found(oc, e2) || !found(oc, stale) {
+		t.Fatal("the other process does not find the answers the backlog wrote")
 	}
 
 	// Close writes what is queued.

@@ -155,9 +155,6 @@ func (c behindCache) Put(ctx context.Context, e cache.Entry) error {
 	if !ok {
 		return c.putEntry(ctx, e, false)
 	}
-	if kp == nil {
-		return nil // a later answer of the object is kept
-	}
 	op, release := c.putOp(kp.e, false, false)
 	op.after = func(err error) {
 		release()
