@@ -56,6 +56,9 @@ type postgresStore struct {
 	// plain is a database/sql handle on pool without rebinding or write lock, for a
 	// job queue that keeps its tables in the same database (DB).
 	plain *sql.DB
+	// stopAnalyze ends analyzeYoung, and analyzed is closed once it has.
+	stopAnalyze context.CancelFunc
+	analyzed    chan struct{}
 }
 
 var (
@@ -128,15 +131,6 @@ func OpenPostgres(ctx context.Context, dsn string, opts Options) (Store, error) 
 	if _, ok := params["application_name"]; !ok {
 		params["application_name"] = "vtsoar"
 	}
-	if _, ok := params["plan_cache_mode"]; !ok {
-		// Every execution of a prepared statement is planned with its values. A
-		// generic plan, which PostgreSQL keeps after five executions, is costed on the
-		// statistics of then: made while a table is new and empty (a new database,
-		// its first minute), the cache's alias lookup took the (server, kind, id)
-		// index and filtered every alias of the server, a scan that grew with the
-		// cache, and kept that plan for the connection's life.
-		params["plan_cache_mode"] = "force_custom_plan"
-	}
 	// The store's own queries go through database/sql's pool, which keeps its idle
 	// connections with their prepared statements; the pgx pool (which connects only
 	// when used) serves a job queue.
@@ -157,6 +151,12 @@ func OpenPostgres(ctx context.Context, dsn string, opts Options) (Store, error) 
 		pool.Close()
 		return nil, fmt.Errorf("store: %s: %w", where, err)
 	}
+	actx, stop := context.WithCancel(context.Background())
+	s.stopAnalyze, s.analyzed = stop, make(chan struct{})
+	go func() {
+		defer close(s.analyzed)
+		analyzeYoung(actx, s.plain)
+	}()
 	return s, nil
 }
 
@@ -249,6 +249,8 @@ func (s *postgresStore) cacheCurrentSQL() string { return cacheCurrentSQL }
 
 // release implements dialect.
 func (s *postgresStore) release() error {
+	s.stopAnalyze()
+	<-s.analyzed
 	err := s.plain.Close()
 	s.pool.Close()
 	return err
