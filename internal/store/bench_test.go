@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/vtsoar/vtsoar/internal/cache"
 	"github.com/vtsoar/vtsoar/internal/store"
@@ -99,4 +100,55 @@ func BenchmarkCachePut(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "puts/s")
 		})
 	}
+}
+
+// BenchmarkGatewayHitReads measures what the VirusTotal gateway reads of the SQLite
+// store for a cache hit answered from memory: the gateway key with its connection's
+// stamp, and the check that the answer held is the stored one; apart (two reads) and
+// together (GatewayKeyCacheStamp, one read), one at a time.
+func BenchmarkGatewayHitReads(b *testing.B) {
+	ctx := context.Background()
+	s := benchSQLite(b)
+	const server = "https://www.virustotal.com"
+	if err := s.CreateConnection(ctx, store.Connection{Name: "vt", SealedAPIKey: []byte{1}}); err != nil {
+		b.Fatal(err)
+	}
+	hash := make([]byte, 32)
+	if err := s.CreateGatewayKey(ctx, store.GatewayKey{Name: "k", KeyHash: hash, Connection: "vt", Priority: store.GatewayBatch}); err != nil {
+		b.Fatal(err)
+	}
+	c := s.Cache(server)
+	const n = 500
+	body := make([]byte, 13<<10)
+	var at []time.Time
+	for i := range n {
+		e := benchEntry(i, body)
+		e.FetchedAt = time.Now().Truncate(time.Microsecond)
+		at = append(at, e.FetchedAt)
+		if err := c.Put(ctx, e); err != nil {
+			b.Fatal(err)
+		}
+	}
+	check := func(b *testing.B, ctx context.Context, i int) {
+		if cur, err := c.Current(ctx, ioc.KindFile, fmt.Sprintf("%064x", i), at[i]); err != nil || !cur {
+			b.Fatalf("Current = %v, %v", cur, err)
+		}
+	}
+	b.Run("apart", func(b *testing.B) {
+		for i := 0; b.Loop(); i = (i + 1) % n {
+			if _, _, err := s.GatewayKeyConnection(ctx, hash); err != nil {
+				b.Fatal(err)
+			}
+			check(b, ctx, i)
+		}
+	})
+	b.Run("together", func(b *testing.B) {
+		for i := 0; b.Loop(); i = (i + 1) % n {
+			_, _, st, err := s.GatewayKeyCacheStamp(ctx, hash, server, ioc.KindFile, fmt.Sprintf("%064x", i))
+			if err != nil || !st.Read() {
+				b.Fatal(err)
+			}
+			check(b, st.Context(ctx), i)
+		}
+	})
 }

@@ -301,6 +301,33 @@ WHERE a.server = ? AND a.kind = ? AND a.alias = ?`
 
 var _ cache.Validator = (*sqlCache)(nil)
 
+// CacheStamp is the fetch time of a server's cached answer as read along with a
+// gateway key (GatewayKeys.GatewayKeyCacheStamp), or the lack of one. The zero
+// CacheStamp was not read.
+type CacheStamp struct {
+	server  string // normalised; "" when not read
+	kind    ioc.Kind
+	id      string
+	fetched int64 // microseconds
+	found   bool
+}
+
+// Read reports whether s was read: the server asked was the key's connection's.
+func (s CacheStamp) Read() bool { return s.server != "" }
+
+type cacheStampKey struct{}
+
+// Context returns ctx carrying s (ctx itself when s was not read): a Current of its
+// entry in its server's cache with that context, by the id it was read by, takes s
+// instead of reading the store again. It is for the request it was read for, which
+// checks its answer at once.
+func (s CacheStamp) Context(ctx context.Context) context.Context {
+	if !s.Read() {
+		return ctx
+	}
+	return context.WithValue(ctx, cacheStampKey{}, s)
+}
+
 // Current implements cache.Validator.
 func (c *sqlCache) Current(ctx context.Context, kind ioc.Kind, id string, fetchedAt time.Time) (bool, error) {
 	if at, ok := c.s.backlog.keptAt(c.server, kind, id); ok {
@@ -311,12 +338,19 @@ func (c *sqlCache) Current(ctx context.Context, kind ioc.Kind, id string, fetche
 		return true, nil
 	}
 	var fetched int64
-	err := c.s.queryRow(ctx, c.s.dialect.cacheCurrentSQL(), c.server, string(kind), id).Scan(&fetched)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("store: cache: %w", err)
+	if st, ok := ctx.Value(cacheStampKey{}).(CacheStamp); ok && st.server == c.server && st.kind == kind && st.id == id {
+		if !st.found {
+			return false, nil
+		}
+		fetched = st.fetched
+	} else {
+		err := c.s.queryRow(ctx, c.s.dialect.cacheCurrentSQL(), c.server, string(kind), id).Scan(&fetched)
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("store: cache: %w", err)
+		}
 	}
 	if fetched != micros(fetchedAt) {
 		return false, nil

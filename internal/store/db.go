@@ -25,6 +25,8 @@ type sqlStore struct {
 	// its credentials).
 	where string
 	opts  Options
+	// keyStampSQL is GatewayKeyCacheStamp's statement in the dialect.
+	keyStampSQL string
 
 	// writeSem, a semaphore of one, serialises this process's write transactions that
 	// exclude every other (write; on SQLite all of them), so that they queue in Go
@@ -81,6 +83,7 @@ func newSQLStore(db *sql.DB, d dialect, where string, opts Options) *sqlStore {
 	s := &sqlStore{db: db, dialect: d, where: where, opts: opts, caches: map[string]*sqlCache{}, writeSem: make(chan struct{}, 1)}
 	s.batch.s = s
 	s.backlog.s = s
+	s.keyStampSQL = gatewayKeyCacheStampSQL(d.cacheCurrentSQL())
 	return s
 }
 

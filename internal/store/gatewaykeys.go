@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/vtsoar/vtsoar/ioc"
 )
 
 // Priorities of a gateway key's requests for its connection's budget.
@@ -50,6 +52,12 @@ type GatewayKeys interface {
 	// key: not found") if there is no such key, and the key with ErrNotFound (as
 	// "connection NAME: not found") if its connection no longer exists.
 	GatewayKeyConnection(ctx context.Context, hash []byte) (GatewayKey, ConnectionStamp, error)
+	// GatewayKeyCacheStamp is GatewayKeyConnection reading, in the same statement,
+	// the stamp of the entry id of kind in the cache of server (a server URL, as
+	// Caches.Cache takes it), when server is the key's connection's: a request with
+	// the key that a process answers from memory, once Current has checked the
+	// answer against the store (CacheStamp.Context), then reads the store once.
+	GatewayKeyCacheStamp(ctx context.Context, hash []byte, server string, kind ioc.Kind, id string) (GatewayKey, ConnectionStamp, CacheStamp, error)
 	// GetGatewayKey returns a key by name; ErrNotFound if none.
 	GetGatewayKey(ctx context.Context, name string) (GatewayKey, error)
 	// ListGatewayKeys returns every key, by name.
@@ -170,6 +178,40 @@ func (s *sqlStore) GatewayKeyConnection(ctx context.Context, hash []byte) (Gatew
 	}
 	cs.UpdatedAt = fromMicros(updated)
 	return k, cs, nil
+}
+
+// gatewayKeyCacheStampSQL is gatewayKeyConnectionSQL that also reads the
+// connection's server and, by currentSQL (the dialect's cacheCurrentSQL), an entry's
+// fetch time: its parameters are currentSQL's, then the key's hash.
+func gatewayKeyCacheStampSQL(currentSQL string) string {
+	return `SELECT ` + qualified("k", gatewayKeyColumns) + `, c.name, c.updated_at, c.sealed_api_key, c.server_url, (` +
+		currentSQL + `)
+FROM gateway_keys k JOIN connections c ON c.name = k.connection WHERE k.key_hash = ?`
+}
+
+// GatewayKeyCacheStamp implements GatewayKeys.
+func (s *sqlStore) GatewayKeyCacheStamp(ctx context.Context, hash []byte, server string, kind ioc.Kind, id string) (GatewayKey, ConnectionStamp, CacheStamp, error) {
+	var (
+		cs        ConnectionStamp
+		updated   int64
+		serverURL string
+		fetched   sql.NullInt64
+	)
+	norm := NormalizeServerURL(server)
+	k, err := scanGatewayKey(prefixedRow{r: s.queryRow(ctx, s.keyStampSQL, norm, string(kind), id, hash),
+		rest: []any{&cs.Name, &updated, &cs.SealedAPIKey, &serverURL, &fetched}})
+	if errors.Is(err, sql.ErrNoRows) {
+		k, cs, err := s.GatewayKeyConnection(ctx, hash)
+		return k, cs, CacheStamp{}, err
+	}
+	if err != nil {
+		return GatewayKey{}, ConnectionStamp{}, CacheStamp{}, fmt.Errorf("store: gateway key: %w", err)
+	}
+	cs.UpdatedAt = fromMicros(updated)
+	if serverURL != server && NormalizeServerURL(serverURL) != norm {
+		return k, cs, CacheStamp{}, nil // another server's cache: not the one read
+	}
+	return k, cs, CacheStamp{server: norm, kind: kind, id: id, fetched: fetched.Int64, found: fetched.Valid}, nil
 }
 
 // prefixedRow scans a row's last columns into rest, and the first ones into what Scan

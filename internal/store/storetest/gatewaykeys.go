@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/ioc"
 )
 
 func testGatewayKeys(t *testing.T, open Opener) {
@@ -145,5 +146,92 @@ func testLedgerRequesters(t *testing.T, open Opener) {
 	}
 	if got, err := s.RequesterUsage(ctx, "b", []store.Window{{Since: clk.Now().Add(time.Hour)}}); err != nil || len(got) != 0 {
 		t.Fatalf("RequesterUsage of an empty window = %+v, %v", got, err)
+	}
+}
+
+// A gateway key read with the stamp of a cached answer: the key as
+// GatewayKeyConnection reads it, and the stamp that Current then takes instead of
+// reading the store, for the server of the key's connection only.
+func testGatewayKeyCacheStamp(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s, other := open(t, "keystamp", store.Options{}), open(t, "keystamp", store.Options{})
+	const emu = "http://emu.example:8080"
+	for _, c := range []store.Connection{{Name: "emu", SealedAPIKey: []byte{1}, ServerURL: emu + "/"}, {Name: "vt", SealedAPIKey: []byte{2}}} {
+		if err := s.CreateConnection(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []store.GatewayKey{
+		{Name: "e", KeyHash: []byte("hash-e"), Connection: "emu", Priority: store.GatewayBatch, MaxWait: time.Second},
+		{Name: "v", KeyHash: []byte("hash-v"), Connection: "vt", Priority: store.GatewayBatch, MaxWait: time.Second},
+	} {
+		if err := s.CreateGatewayKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := time.Now().Add(-time.Minute).Truncate(time.Microsecond)
+	c, oc := s.Cache(emu), other.Cache(emu)
+	if err := c.Put(ctx, fileEntry(eicarSHA256, eicarMD5, eicarSHA1, `{"v":1}`, at)); err != nil {
+		t.Fatal(err)
+	}
+	read := func(hash, server, id string) (store.GatewayKey, store.CacheStamp) {
+		t.Helper()
+		k, cs, st, err := s.GatewayKeyCacheStamp(ctx, []byte(hash), server, ioc.KindFile, id)
+		wk, wcs, werr := s.GatewayKeyConnection(ctx, []byte(hash))
+		if err != nil || werr != nil || !reflect.DeepEqual(k, wk) || !reflect.DeepEqual(cs, wcs) {
+			t.Fatalf("GatewayKeyCacheStamp(%s) = %+v, %+v, %v; GatewayKeyConnection = %+v, %+v, %v", hash, k, cs, err, wk, wcs, werr)
+		}
+		return k, st
+	}
+	current := func(what string, ctx context.Context, id string, fetched time.Time, want bool) {
+		t.Helper()
+		if got, err := c.Current(ctx, ioc.KindFile, id, fetched); err != nil || got != want {
+			t.Fatalf("%s: Current = %v, %v; want %v", what, got, err, want)
+		}
+	}
+
+	if _, st := read("hash-e", emu, eicarMD5); !st.Read() {
+		t.Fatal("the stamp of the key's connection's server was not read")
+	} else {
+		current("the stamp read", st.Context(ctx), eicarMD5, at, true)
+		current("another fetch time", st.Context(ctx), eicarMD5, at.Add(time.Second), false)
+		// Another replica replaces the answer: the stamp, read before, is what the
+		// request it was read for checks its answer against; a check by another id
+		// reads the store.
+		if err := oc.Put(ctx, fileEntry(eicarSHA256, eicarMD5, eicarSHA1, `{"v":2}`, at.Add(time.Second))); err != nil {
+			t.Fatal(err)
+		}
+		current("the stamp read before the replacement", st.Context(ctx), eicarMD5, at, true)
+		current("another id than the stamp's", st.Context(ctx), eicarSHA1, at, false)
+	}
+	_, st := read("hash-e", "HTTP://EMU.example:8080", eicarSHA1)
+	current("read after the replacement", st.Context(ctx), eicarSHA1, at, false)
+	current("the replacement", st.Context(ctx), eicarSHA1, at.Add(time.Second), true)
+	if _, err := oc.Clear(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, st = read("hash-e", emu, eicarSHA1)
+	current("read after another replica cleared the cache", st.Context(ctx), eicarSHA1, at.Add(time.Second), false)
+
+	// Another server than the key's connection's: nothing read for it.
+	if _, st := read("hash-v", emu, eicarMD5); st.Read() {
+		t.Fatal("a stamp was read from another server's cache than the key's connection's")
+	}
+	if _, _, _, err := s.GatewayKeyCacheStamp(ctx, []byte("nope"), emu, ioc.KindFile, eicarMD5); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GatewayKeyCacheStamp(missing) err = %v", err)
+	}
+	// A key whose connection is gone is found, with the connection's ErrNotFound.
+	if err := s.DeleteConnection(ctx, "vt"); err != nil {
+		t.Fatal(err)
+	}
+	if k, _, st, err := s.GatewayKeyCacheStamp(ctx, []byte("hash-v"), serverVT, ioc.KindFile, eicarMD5); k.Name != "v" || st.Read() || !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GatewayKeyCacheStamp of a key without connection = %+v, %v, %v", k, st, err)
+	}
+	// Removed through another replica: refused at once.
+	if err := other.DeleteGatewayKey(ctx, "e"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := s.GatewayKeyCacheStamp(ctx, []byte("hash-e"), emu, ioc.KindFile, eicarMD5); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a removed key is still found: %v", err)
 	}
 }

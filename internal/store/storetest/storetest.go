@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("EventsConcurrent", func(t *testing.T) { testEventsConcurrent(t, open) })
 	t.Run("HealthChecks", func(t *testing.T) { testHealthChecks(t, open) })
 	t.Run("GatewayKeys", func(t *testing.T) { testGatewayKeys(t, open) })
+	t.Run("GatewayKeyCacheStamp", func(t *testing.T) { testGatewayKeyCacheStamp(t, open) })
 	t.Run("LedgerRequesters", func(t *testing.T) { testLedgerRequesters(t, open) })
 	t.Run("LedgerWaitersRecord", func(t *testing.T) { testLedgerWaitersRecord(t, open) })
 	t.Run("Runs", func(t *testing.T) { testRuns(t, open) })
