@@ -9,8 +9,10 @@
 //
 // A gateway key (store.GatewayKey, made by auth.CreateGatewayKey) is 64 hex digits, as
 // VirusTotal's keys are, stored as its SHA-256 and read from the store on every
-// request, so that a key removed on one replica is refused by all at once. A missing
-// key is 401 AuthenticationRequiredError, a wrong or removed one 401
+// request, so that a key removed on one replica is refused by all at once; for a GET
+// the cache may answer, in the same statement as what the answer the process holds in
+// memory is checked against (Config.KeyFor), so that a hit reads the store once. A
+// missing key is 401 AuthenticationRequiredError, a wrong or removed one 401
 // WrongCredentialsError. The connection's real key is sent to VirusTotal and to
 // nowhere else: it is replaced by the caller's gateway key in what comes back, the
 // upload URLs VirusTotal hands out are sealed into the gateway's own, and nothing the
@@ -92,6 +94,7 @@ import (
 	"github.com/vtsoar/vtsoar/internal/quota"
 	"github.com/vtsoar/vtsoar/internal/secret"
 	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/ioc"
 	"github.com/vtsoar/vtsoar/vt"
 )
 
@@ -148,6 +151,11 @@ type Config struct {
 	// store.ErrNotFound with a zero key when there is no such key, with the key when
 	// its connection no longer exists.
 	Key func(ctx context.Context, hash []byte) (store.GatewayKey, *Upstream, error)
+	// KeyFor is Key that also reads, in the same statement, what a cached answer to
+	// the object kind and id is checked against (store.CacheStamp), and returns ctx
+	// carrying it for that check: a request answered from the process's memory then
+	// reads the store once (nil: Key is used for every request).
+	KeyFor func(ctx context.Context, hash []byte, kind ioc.Kind, id string) (context.Context, store.GatewayKey, *Upstream, error)
 	// KeyNamed is Key by the key's name (an upload URL of the gateway names its key).
 	KeyNamed func(ctx context.Context, name string) (store.GatewayKey, *Upstream, error)
 	// Sealer seals upload URLs.
@@ -264,9 +272,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc.SetReadDeadline(time.Now().Add(read))
 	// Until the key says how long it may wait for the budget.
 	rc.SetWriteDeadline(time.Now().Add(bodyTimeout))
-	if ref := g.authenticate(r.Context(), r, c); ref != nil {
+	ctx, ref := g.authenticate(r.Context(), r, c)
+	if ref != nil {
 		g.refuse(sw, c, ref)
 		return
+	}
+	if ctx != r.Context() {
+		r = r.WithContext(ctx)
 	}
 	write := c.key.MaxWait + g.timeout + bodyTimeout
 	if c.rt.long {
@@ -286,15 +298,30 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.forward(sw, r, c)
 }
 
-// authenticate finds the caller's gateway key and its connection.
-func (g *Gateway) authenticate(ctx context.Context, r *http.Request, c *call) *refusal {
+// authenticate finds the caller's gateway key and its connection; for a GET the cache
+// may answer, it reads with them what the cached answer is checked against, carried
+// by the context it returns.
+func (g *Gateway) authenticate(ctx context.Context, r *http.Request, c *call) (context.Context, *refusal) {
 	c.given = r.Header.Get("X-Apikey")
 	if c.given == "" {
-		return &refusal{status: http.StatusUnauthorized, code: vt.CodeAuthenticationRequired, reason: "credentials",
+		return ctx, &refusal{status: http.StatusUnauthorized, code: vt.CodeAuthenticationRequired, reason: "credentials",
 			message: "X-Apikey header is missing"}
 	}
-	k, up, err := g.cfg.Key(ctx, auth.HashToken(c.given))
-	return g.keyFound(ctx, c, k, up, err)
+	var (
+		k   store.GatewayKey
+		up  *Upstream
+		err error
+	)
+	if g.cfg.KeyFor != nil && r.Method == http.MethodGet && c.rt.read != readNone {
+		kind, id := c.cacheKey()
+		var kctx context.Context
+		if kctx, k, up, err = g.cfg.KeyFor(ctx, auth.HashToken(c.given), kind, id); kctx != nil {
+			ctx = kctx
+		}
+	} else {
+		k, up, err = g.cfg.Key(ctx, auth.HashToken(c.given))
+	}
+	return ctx, g.keyFound(ctx, c, k, up, err)
 }
 
 // keyFound takes what Config.Key or KeyNamed found for c.

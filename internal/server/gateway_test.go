@@ -20,6 +20,7 @@ import (
 
 	vtgo "github.com/VirusTotal/vt-go"
 
+	"github.com/vtsoar/vtsoar/internal/cache"
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/ioc"
 	"github.com/vtsoar/vtsoar/vt"
@@ -563,5 +564,66 @@ func TestGatewayMissStoredBehind(t *testing.T) {
 	if got, ok, err := st.Cache(e.simURL).Get(context.Background(), ioc.KindDomain, "behind.example.com", 0); err != nil || !ok ||
 		!bytes.Contains(got.Body, []byte(`"id":"behind.example.com"`)) {
 		t.Fatalf("another process finds %v %v: %.100s", ok, err, got.Body)
+	}
+}
+
+// A report the gateway answers from its memory, its key and the answer's stamp read
+// in one statement, follows the store as it did with two: another process's newer
+// answer is served at once, a cache that process cleared is asked of VirusTotal
+// again, and a key that process removed is refused at once.
+func TestGatewayHitsFollowTheStore(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	key := e.gatewayKey(t, "k", "emu", nil)
+	get := func() (int, string, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", e.http.URL+"/api/v3/domains/follow.example.com", nil)
+		req.Header.Set("x-apikey", key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode, res.Header.Get("X-Vtsoar-Cache"), string(body)
+	}
+	_, how, first := get()
+	if how != "miss" {
+		t.Fatalf("first GET: %s", how)
+	}
+	for i := range 2 {
+		if st, how, again := get(); st != 200 || how != "hit" || again != first {
+			t.Fatalf("GET %d after the miss: %d %s, same answer %v", i+2, st, how, again == first)
+		}
+	}
+	other, err := store.Open(context.Background(), filepath.Join(e.dataDir, "vtsoar.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	c := other.Cache(e.simURL)
+	newer := strings.Replace(first, `"reputation":`, `"reputation":1`, 1)
+	if newer == first {
+		t.Fatalf("the answer has no reputation to change: %.300s", first)
+	}
+	if err := c.Put(context.Background(), cache.Entry{Kind: ioc.KindDomain, ID: "follow.example.com", Body: []byte(newer)}); err != nil {
+		t.Fatal(err)
+	}
+	if st, how, got := get(); st != 200 || how != "hit" || got != newer {
+		t.Fatalf("after another process's answer: %d %s, the newer answer %v", st, how, got == newer)
+	}
+	if _, err := c.Clear(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, how, _ := get(); how != "miss" {
+		t.Fatalf("after another process cleared the cache: %s, want VirusTotal asked again", how)
+	}
+	if _, how, _ := get(); how != "hit" {
+		t.Fatalf("the GET after: %s", how)
+	}
+	if err := other.DeleteGatewayKey(context.Background(), "k"); err != nil {
+		t.Fatal(err)
+	}
+	if st, _, body := get(); st != http.StatusUnauthorized || !strings.Contains(body, "WrongCredentialsError") {
+		t.Fatalf("a key removed by another process: %d %.200s", st, body)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/vtsoar/vtsoar/internal/connclient"
 	"github.com/vtsoar/vtsoar/internal/gateway"
 	"github.com/vtsoar/vtsoar/internal/store"
+	"github.com/vtsoar/vtsoar/ioc"
 )
 
 // gatewayKeyIn is a gateway key as the API takes it.
@@ -101,15 +102,47 @@ func (s *Server) gatewayKey(ctx context.Context, hash []byte) (store.GatewayKey,
 	if err != nil {
 		return k, nil, err
 	}
+	up, err := s.gatewayUpstreamOf(ctx, k, stamp)
+	if err == nil {
+		s.keyServers.Store(string(hash), up.Server)
+	}
+	return k, up, err
+}
+
+// gatewayKeyFor is the gateway's Config.KeyFor: gatewayKey reading with the key the
+// stamp of the cached answer to kind and id in the cache of the server the key's
+// connection had on its last request here (none on its first: then the answer's
+// check reads it).
+func (s *Server) gatewayKeyFor(ctx context.Context, hash []byte, kind ioc.Kind, id string) (context.Context, store.GatewayKey, *gateway.Upstream, error) {
+	server, ok := s.keyServers.Load(string(hash))
+	if !ok {
+		k, up, err := s.gatewayKey(ctx, hash)
+		return ctx, k, up, err
+	}
+	k, stamp, cs, err := s.cfg.Store.GatewayKeyCacheStamp(ctx, hash, server.(string), kind, id)
+	if err != nil {
+		return ctx, k, nil, err
+	}
+	up, err := s.gatewayUpstreamOf(ctx, k, stamp)
+	if err != nil {
+		return ctx, k, nil, err
+	}
+	if up.Server != server {
+		s.keyServers.Store(string(hash), up.Server)
+	}
+	return cs.Context(ctx), k, up, nil
+}
+
+// gatewayUpstreamOf is the connection of k, whose stamp was read with it.
+func (s *Server) gatewayUpstreamOf(ctx context.Context, k store.GatewayKey, stamp store.ConnectionStamp) (*gateway.Upstream, error) {
 	if conn := s.conns.Current(stamp); conn != nil {
-		return k, upstreamOf(conn), nil
+		return upstreamOf(conn), nil
 	}
 	c, err := s.cfg.Store.GetConnection(ctx, k.Connection)
 	if err != nil {
-		return k, nil, err
+		return nil, err
 	}
-	up, err := s.gatewayUpstream(ctx, c)
-	return k, up, err
+	return s.gatewayUpstream(ctx, c)
 }
 
 // gatewayKeyNamed is the gateway's Config.KeyNamed.

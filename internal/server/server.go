@@ -47,6 +47,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/net/netutil"
@@ -160,6 +161,10 @@ type Server struct {
 	// metricsToken is the SHA-256 of Config.MetricsToken (nil: none).
 	metricsToken []byte
 	gateway      *gateway.Gateway
+	// keyServers holds, by the SHA-256 of a gateway key, the server of its
+	// connection on the key's last request (gatewayKeyFor's guess of the cache to
+	// read with the key).
+	keyServers sync.Map
 }
 
 // New returns the API described by cfg.
@@ -214,7 +219,7 @@ func New(cfg Config) (*Server, error) {
 		Client: s.conns.Get, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	if s.gateway, err = gateway.New(gateway.Config{Key: s.gatewayKey, KeyNamed: s.gatewayKeyNamed, Sealer: cfg.Cipher,
+	if s.gateway, err = gateway.New(gateway.Config{Key: s.gatewayKey, KeyFor: s.gatewayKeyFor, KeyNamed: s.gatewayKeyNamed, Sealer: cfg.Cipher,
 		Logger: cfg.Logger, Registerer: s.metrics.Registry, BodyTimeout: cfg.BodyReadTimeout, Secure: s.secure}); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
