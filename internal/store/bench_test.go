@@ -134,6 +134,9 @@ func BenchmarkGatewayHitReads(b *testing.B) {
 			b.Fatalf("Current = %v, %v", cur, err)
 		}
 	}
+	// A request's context, which ends when its client goes away.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	b.Run("apart", func(b *testing.B) {
 		for i := 0; b.Loop(); i = (i + 1) % n {
 			if _, _, err := s.GatewayKeyConnection(ctx, hash); err != nil {

@@ -74,6 +74,9 @@ type dialect interface {
 	batchTx(ctx context.Context, keys, budgets []string, fn func(tx *sql.Tx) error) error
 	// cacheCurrentSQL is the statement of Cache.Current (see cacheCurrentSQL).
 	cacheCurrentSQL() string
+	// lookupCtx is the context of a read of a few rows by their keys on a request's
+	// path (GatewayKeyCacheStamp), made from the request's ctx.
+	lookupCtx(ctx context.Context) context.Context
 	// release releases what the dialect holds beside the core's db, once the core
 	// has closed it.
 	release() error

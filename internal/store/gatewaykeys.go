@@ -198,7 +198,7 @@ func (s *sqlStore) GatewayKeyCacheStamp(ctx context.Context, hash []byte, server
 		fetched   sql.NullInt64
 	)
 	norm := NormalizeServerURL(server)
-	k, err := scanGatewayKey(prefixedRow{r: s.queryRow(ctx, s.keyStampSQL, norm, string(kind), id, hash),
+	k, err := scanGatewayKey(prefixedRow{r: s.queryRow(s.dialect.lookupCtx(ctx), s.keyStampSQL, norm, string(kind), id, hash),
 		rest: []any{&cs.Name, &updated, &cs.SealedAPIKey, &serverURL, &fetched}})
 	if errors.Is(err, sql.ErrNoRows) {
 		k, cs, err := s.GatewayKeyConnection(ctx, hash)

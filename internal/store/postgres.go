@@ -247,6 +247,10 @@ func (s *postgresStore) batchTx(ctx context.Context, keys, budgets []string, fn 
 // and chooses the index for itself.
 func (s *postgresStore) cacheCurrentSQL() string { return cacheCurrentSQL }
 
+// lookupCtx implements dialect: ctx itself, so that a read held up on the network
+// ends with its request.
+func (s *postgresStore) lookupCtx(ctx context.Context) context.Context { return ctx }
+
 // release implements dialect.
 func (s *postgresStore) release() error {
 	s.stopAnalyze()
