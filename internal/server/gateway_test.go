@@ -573,7 +573,10 @@ func TestGatewayMissStoredBehind(t *testing.T) {
 // again, and a key that process removed is refused at once.
 func TestGatewayHitsFollowTheStore(t *testing.T) {
 	e := newEnv(t, envOpts{})
-	key := e.gatewayKey(t, "k", "emu", nil)
+	// A limited budget: the miss is stored before it is answered, so that the other
+	// process's answer is written after it (a premium connection's is stored behind).
+	e.addConnection(t, "lim", e.sealKey(t, "lim", apiKey), "100/min")
+	key := e.gatewayKey(t, "k", "lim", nil)
 	get := func() (int, string, string) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", e.http.URL+"/api/v3/domains/follow.example.com", nil)
