@@ -148,22 +148,13 @@ type measurement struct {
 
 func (b *bench) run(concs []int, formats []string, bin, vtcli string, keep bool) (bool, error) {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "vtsoar-bench-cli-")
+	w, err := scaletest.NewWorkdir(ctx, "cli", bin, true, keep)
 	if err != nil {
 		return false, err
 	}
+	defer w.Close()
+	dir, bin := w.Dir, w.Bin
 	b.dir = dir
-	if keep {
-		fmt.Println("work directory:", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
-	if bin == "" {
-		fmt.Println("building ./cmd/vtsoar ...")
-		if bin, err = scaletest.Build(ctx, dir); err != nil {
-			return false, err
-		}
-	}
 	b.bin = bin
 	if err := b.startEmulator(ctx); err != nil {
 		return false, err

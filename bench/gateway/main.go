@@ -34,7 +34,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -96,22 +95,13 @@ type bench struct {
 
 func (b *bench) run(bin string, keep bool) (bool, error) {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "vtsoar-bench-gateway-")
+	w, err := scaletest.NewWorkdir(ctx, "gateway", bin, false, keep)
 	if err != nil {
 		return false, err
 	}
+	defer w.Close()
+	dir, bin := w.Dir, w.Bin
 	b.dir = dir
-	if keep {
-		fmt.Println("work directory:", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
-	if bin == "" {
-		fmt.Println("building ./cmd/vtsoar ...")
-		if bin, err = scaletest.BuildRelease(ctx, dir); err != nil {
-			return false, err
-		}
-	}
 	b.bin, b.db = bin, filepath.Join(dir, "vtsoar.db")
 	if b.emu, err = scaletest.StartEmulator(ctx, bin, filepath.Join(dir, "emulator.log"), "--latency", b.latency.String()); err != nil {
 		return false, err
@@ -148,21 +138,17 @@ func (b *bench) run(bin string, keep bool) (bool, error) {
 
 // vtsoar runs the binary on the benchmark's database and returns its stdout.
 func (b *bench) vtsoar(ctx context.Context, stdin string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, b.bin, append([]string{"--db", b.db}, args...)...)
-	cmd.Env = append(os.Environ(), "VTSOAR_MASTER_KEY="+masterKey, "NO_COLOR=1")
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("vtsoar %s: %w\n%s", strings.Join(args, " "), err, errOut.String())
-	}
-	return out.String(), nil
+	return b.cli().Run(ctx, stdin, args...)
+}
+
+// cli runs the binary's commands on the benchmark's database.
+func (b *bench) cli() scaletest.CLI {
+	return scaletest.CLI{Bin: b.bin, DB: b.db, MasterKey: masterKey}
 }
 
 // setUp stores the connection on the emulator and makes the gateway key.
 func (b *bench) setUp(ctx context.Context) error {
-	if _, err := b.vtsoar(ctx, "bench-real-key-0123456789abcdef", "connection", "add", "emu", "--api-key-stdin",
-		"--server-url", b.emu.URL, "--quota", "premium"); err != nil {
+	if err := b.cli().AddEmulatorConnection(ctx, b.emu.URL); err != nil {
 		return err
 	}
 	out, err := b.vtsoar(ctx, "", "gateway-key", "add", "bench", "--connection", "emu", "-o", "json")

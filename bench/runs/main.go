@@ -29,7 +29,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -90,22 +89,13 @@ type bench struct {
 
 func (b *bench) run(bin string, keep bool) (bool, error) {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "vtsoar-bench-runs-")
+	w, err := scaletest.NewWorkdir(ctx, "runs", bin, false, keep)
 	if err != nil {
 		return false, err
 	}
+	defer w.Close()
+	dir, bin := w.Dir, w.Bin
 	b.dir = dir
-	if keep {
-		fmt.Println("work directory:", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
-	if bin == "" {
-		fmt.Println("building ./cmd/vtsoar ...")
-		if bin, err = scaletest.BuildRelease(ctx, dir); err != nil {
-			return false, err
-		}
-	}
 	b.bin = bin
 	if b.db == "" {
 		b.db = filepath.Join(dir, "vtsoar.db")
@@ -144,21 +134,17 @@ func (b *bench) run(bin string, keep bool) (bool, error) {
 
 // vtsoar runs the binary on the benchmark's database and returns its stdout.
 func (b *bench) vtsoar(ctx context.Context, stdin string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, b.bin, append([]string{"--db", b.db}, args...)...)
-	cmd.Env = append(os.Environ(), "VTSOAR_MASTER_KEY="+masterKey, "NO_COLOR=1", "XDG_DATA_HOME="+b.dir)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("vtsoar %s: %w\n%s", strings.Join(args, " "), err, errOut.String())
-	}
-	return out.String(), nil
+	return b.cli().Run(ctx, stdin, args...)
+}
+
+// cli runs the binary's commands on the benchmark's database.
+func (b *bench) cli() scaletest.CLI {
+	return scaletest.CLI{Bin: b.bin, DB: b.db, MasterKey: masterKey, DataHome: b.dir}
 }
 
 // setUp stores the connection on the emulator and makes the user.
 func (b *bench) setUp(ctx context.Context) error {
-	if _, err := b.vtsoar(ctx, "bench-real-key-0123456789abcdef", "connection", "add", "emu", "--api-key-stdin",
-		"--server-url", b.emu.URL, "--quota", "premium"); err != nil {
+	if err := b.cli().AddEmulatorConnection(ctx, b.emu.URL); err != nil {
 		return err
 	}
 	out, err := b.vtsoar(ctx, "", "user", "add", "bench", "--role", "analyst", "-o", "json")
