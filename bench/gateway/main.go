@@ -255,7 +255,7 @@ func (b *bench) cached(ctx context.Context) error {
 	runtime.ReadMemStats(&ms)
 	rate := float64(n.Load()) / wall.Seconds()
 	slices.Sort(lats)
-	p50, p99 := pct(lats, 50), pct(lats, 99)
+	p50, p99 := scaletest.Percentile(lats, 50), scaletest.Percentile(lats, 99)
 	per := func(d time.Duration) time.Duration { return round(d / time.Duration(max(n.Load(), 1))) }
 	fmt.Printf("cached GETs, concurrency %d, %s: %.0f req/s (goal >= %d), p50 %s, p99 %s (goal <= %s), serve CPU %s a request, %d errors; the load: CPU %s a request, %d GCs\n",
 		b.conc, b.dur, rate, goalCachedRate, round(p50), round(p99), goalCachedP99, per(cpu), errs.Load(), per(self), ms.NumGC-gc0)
@@ -279,9 +279,9 @@ func (b *bench) upstream(ctx context.Context) error {
 	}
 	slices.Sort(gw)
 	slices.Sort(direct)
-	add50, add99 := pct(gw, 50)-pct(direct, 50), pct(gw, 99)-pct(direct, 99)
+	add50, add99 := scaletest.Percentile(gw, 50)-scaletest.Percentile(direct, 50), scaletest.Percentile(gw, 99)-scaletest.Percentile(direct, 99)
 	fmt.Printf("upstream GETs at %s emulator latency, %d each way: direct p50 %s p99 %s; through the gateway p50 %s p99 %s; added p50 %s (goal <= %s), p99 %s (goal <= %s)\n",
-		b.latency, b.misses, round(pct(direct, 50)), round(pct(direct, 99)), round(pct(gw, 50)), round(pct(gw, 99)),
+		b.latency, b.misses, round(scaletest.Percentile(direct, 50)), round(scaletest.Percentile(direct, 99)), round(scaletest.Percentile(gw, 50)), round(scaletest.Percentile(gw, 99)),
 		round(add50), goalAddedP50, round(add99), goalAddedP99)
 	b.check(add50 <= goalAddedP50 && add99 <= goalAddedP99, "upstream")
 	return nil
@@ -356,14 +356,6 @@ func (b *bench) check(ok bool, what string) {
 		b.missed = true
 		fmt.Printf("  MISSED: %s\n", what)
 	}
-}
-
-func pct(sorted []time.Duration, p int) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := (len(sorted)*p + 99) / 100
-	return sorted[min(max(i-1, 0), len(sorted)-1)]
 }
 
 func round(d time.Duration) time.Duration {

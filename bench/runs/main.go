@@ -301,11 +301,11 @@ func (b *bench) cached(ctx context.Context) error {
 	}
 	slices.Sort(lats)
 	slices.Sort(srv)
-	p99 := pct(lats, 99)
+	p99 := scaletest.Percentile(lats, 99)
 	fmt.Printf("cached: %d runs of one cached input, %d clients: %.0f submissions/s (goal >= %d); submission to seen done p50 %s, p99 %s (goal <= %s);\n"+
 		"        created to finished in serve p50 %s, p99 %s; all done %s after the first submission; serve CPU %s a run\n",
-		b.runs, b.clients, rate, goalSubmitRate, round(pct(lats, 50)), round(p99), goalDoneP99,
-		round(pct(srv, 50)), round(pct(srv, 99)), round(allDone), round(cpu/time.Duration(b.runs)))
+		b.runs, b.clients, rate, goalSubmitRate, round(scaletest.Percentile(lats, 50)), round(p99), goalDoneP99,
+		round(scaletest.Percentile(srv, 50)), round(scaletest.Percentile(srv, 99)), round(allDone), round(cpu/time.Duration(b.runs)))
 	b.check(rate >= goalSubmitRate && p99 <= goalDoneP99, "cached")
 	return nil
 }
@@ -375,15 +375,6 @@ func (b *bench) check(ok bool, what string) {
 		b.missed = true
 		fmt.Printf("  MISSED: %s\n", what)
 	}
-}
-
-// pct is the p-th percentile of sorted durations.
-func pct(sorted []time.Duration, p int) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := (len(sorted)*p + 99) / 100
-	return sorted[min(max(i-1, 0), len(sorted)-1)]
 }
 
 func round(d time.Duration) time.Duration {

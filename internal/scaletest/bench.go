@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 )
 
 // Workdir is a benchmark's temporary directory and the vtsoar binary it measures.
@@ -82,4 +83,14 @@ func (c CLI) AddEmulatorConnection(ctx context.Context, emuURL string) error {
 	_, err := c.Run(ctx, "bench-real-key-0123456789abcdef", "connection", "add", "emu", "--api-key-stdin",
 		"--server-url", emuURL, "--quota", "premium")
 	return err
+}
+
+// Percentile is the p-th percentile (nearest rank) of sorted durations; 0 when there
+// are none.
+func Percentile(sorted []time.Duration, p int) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := (len(sorted)*p + 99) / 100
+	return sorted[min(max(i-1, 0), len(sorted)-1)]
 }
