@@ -48,6 +48,18 @@ func (g *Gateway) serveRead(w http.ResponseWriter, r *http.Request, c *call) {
 	for tries := 0; ; tries++ {
 		f, led := g.flights.join(key, fresh)
 		if led {
+			// A flight of the same request may have ended, its answer stored, between
+			// the read of the cache above and this one's start: read it again.
+			if !fresh {
+				if ans, ok := g.fromCache(ctx, c, maxAge); ok {
+					g.flights.end(key, f)
+					g.flights.answer(f, ans, nil)
+					c.outcome = "hit"
+					g.m.hits.WithLabelValues(c.key.Name).Inc()
+					g.write(w, c, ans)
+					return
+				}
+			}
 			g.lead(ctx, w, c, key, f)
 			return
 		}
