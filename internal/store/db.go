@@ -44,6 +44,10 @@ type sqlStore struct {
 	stmts  map[string]*sql.Stmt // prepared once (stmt)
 	// preparing are the statements being prepared on the database for txStmt.
 	preparing map[string]bool
+	// preparers are txStmt's goroutines preparing statements on the database; close
+	// waits for them (closing stops new ones) before it closes the database.
+	preparers sync.WaitGroup
+	closing   bool
 
 	// batch groups cache puts and the units of unlimited budgets into shared
 	// transactions (batch.go).
@@ -173,12 +177,13 @@ func (s *sqlStore) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 func (s *sqlStore) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
 	s.mu.Lock()
 	st, ok := s.stmts[query]
-	prepare := !ok && !s.preparing[query]
+	prepare := !ok && !s.preparing[query] && !s.closing
 	if prepare {
 		if s.preparing == nil {
 			s.preparing = map[string]bool{}
 		}
 		s.preparing[query] = true
+		s.preparers.Add(1)
 	}
 	s.mu.Unlock()
 	if ok {
@@ -186,6 +191,7 @@ func (s *sqlStore) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.S
 	}
 	if prepare {
 		go func() {
+			defer s.preparers.Done()
 			s.stmt(context.WithoutCancel(ctx), query)
 			s.mu.Lock()
 			delete(s.preparing, query)
@@ -282,6 +288,10 @@ func (s *sqlStore) close() error {
 	if err := s.batch.takePutErr(); err != nil {
 		errs = append(errs, fmt.Errorf("store: cache put: %w", err))
 	}
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	s.preparers.Wait()
 	s.mu.Lock()
 	caches := make([]*sqlCache, 0, len(s.caches))
 	for _, c := range s.caches {
