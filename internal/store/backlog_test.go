@@ -99,30 +99,38 @@ func postgresDown(dsn string) blocker {
 // bounds (logged and counted), and once the database answers they are written, where
 // another process finds them, except one of them that the other process had fetched
 // again meanwhile. Close writes what is kept, or says what it could not write.
-func TestBacklogKeepsFailedCachePuts(t *testing.T) {
+func TestBacklogKeepsFailedCachePuts(t *testing.T) { withWritesRefused(t, testBacklog) }
+
+// withWritesRefused runs test in a synctest bubble on SQLite and on PostgreSQL, with
+// the database to open, the blocker that makes it refuse writes, and whether it is
+// then unavailable (PostgreSQL) rather than locked (SQLite).
+func withWritesRefused(t *testing.T, test func(t *testing.T, dsn string, block blocker, unavailable bool)) {
 	t.Run("SQLite", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "vtsoar.db")
-		synctest.Test(t, func(t *testing.T) { testBacklog(t, path, sqliteWriteLock(path), false) })
+		synctest.Test(t, func(t *testing.T) { test(t, path, sqliteWriteLock(path), false) })
 	})
 	t.Run("PostgreSQL", func(t *testing.T) {
 		dsn := pgtest.DSN(t)
-		synctest.Test(t, func(t *testing.T) { testBacklog(t, dsn, postgresDown(dsn), true) })
+		synctest.Test(t, func(t *testing.T) { test(t, dsn, postgresDown(dsn), true) })
 	})
+}
+
+// openLogged opens dsn with a short busy timeout, logging to logs, closed at cleanup.
+func openLogged(t *testing.T, dsn string, logs *logBuffer) Store {
+	t.Helper()
+	st, err := Open(context.Background(), dsn, Options{BusyTimeout: 200 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
 
 func testBacklog(t *testing.T, dsn string, block blocker, unavailable bool) {
 	ctx := context.Background()
 	var logs logBuffer
-	open := func() Store {
-		st, err := Open(ctx, dsn, Options{BusyTimeout: 200 * time.Millisecond,
-			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st
-	}
-	st, other := open(), open()
+	st, other := openLogged(t, dsn, &logs), openLogged(t, dsn, &logs)
 	s := core(t, st)
 	s.backlog.maxPuts, s.backlog.maxBytes = 3, 6000
 	const server = "https://www.virustotal.com"
@@ -230,7 +238,7 @@ func testBacklog(t *testing.T, dsn string, block blocker, unavailable bool) {
 		t.Error("close did not write the kept answer")
 	}
 	// ... or says what it could not write.
-	last := open()
+	last := openLogged(t, dsn, &logs)
 	unblock = block(t)
 	put(last.Cache(server), entry(7, 10, t0))
 	err := last.Close()
@@ -335,30 +343,12 @@ func testBacklogResults(t *testing.T, dsn string, block blocker) {
 // before it is written, even while the database refuses writes; a write that fails
 // leaves the answer kept, and the backlog writes it once the database answers, where
 // another process finds it. Close writes what is still queued.
-func TestCacheBehind(t *testing.T) {
-	t.Run("SQLite", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "vtsoar.db")
-		synctest.Test(t, func(t *testing.T) { testCacheBehind(t, path, sqliteWriteLock(path), false) })
-	})
-	t.Run("PostgreSQL", func(t *testing.T) {
-		dsn := pgtest.DSN(t)
-		synctest.Test(t, func(t *testing.T) { testCacheBehind(t, dsn, postgresDown(dsn), true) })
-	})
-}
+func TestCacheBehind(t *testing.T) { withWritesRefused(t, testCacheBehind) }
 
 func testCacheBehind(t *testing.T, dsn string, block blocker, unavailable bool) {
 	ctx := context.Background()
 	var logs logBuffer
-	open := func() Store {
-		st, err := Open(ctx, dsn, Options{BusyTimeout: 200 * time.Millisecond,
-			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st
-	}
-	st, other := open(), open()
+	st, other := openLogged(t, dsn, &logs), openLogged(t, dsn, &logs)
 	const server = "https://www.virustotal.com"
 	c, oc := st.CacheBehind(server), other.Cache(server)
 	t0 := time.Now().Add(-time.Minute).Truncate(time.Microsecond)
