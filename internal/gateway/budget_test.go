@@ -39,6 +39,23 @@ type rig struct {
 // configured by simOpts; it stops when the test ends.
 func newRig(t *testing.T, quota string, simOpts vtsim.Options) *rig {
 	t.Helper()
+	rec := scaletest.NewRecorder(vtsim.MustNew(simOpts))
+	simL, stopSim := pipenet.Serve("vtsim", rec)
+	const realKey = "real-key-of-the-public-connection-0123456789"
+	hc := simL.HTTPClient()
+	st, g := gatewayOn(t, "pub", "http://vtsim", quota, realKey, hc)
+	gwL, stopGw := pipenet.Serve("vtsoar", g)
+	r := &rig{st: st, rec: rec, gw: gwL}
+	r.stops = []func(){stopGw, hc.CloseIdleConnections, stopSim, func() { st.Close() }}
+	return r
+}
+
+// gatewayOn opens a store in a temporary directory, stores the connection name on
+// serverURL with quota and realKey, and returns the store (for the caller to close) and
+// a gateway whose every key leads to the connection's client, as `vtsoar serve` keeps
+// it in a pool, sending with hc.
+func gatewayOn(t *testing.T, name, serverURL, quota, realKey string, hc *http.Client) (store.Store, *gateway.Gateway) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "vtsoar.db"), store.Options{})
 	if err != nil {
@@ -50,24 +67,19 @@ func newRig(t *testing.T, quota string, simOpts vtsim.Options) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := scaletest.NewRecorder(vtsim.MustNew(simOpts))
-	simL, stopSim := pipenet.Serve("vtsim", rec)
-	const realKey = "real-key-of-the-public-connection-0123456789"
-	sealed, err := connclient.SealKey(cipher, "pub", realKey)
+	sealed, err := connclient.SealKey(cipher, name, realKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := store.Connection{Name: "pub", SealedAPIKey: sealed, ServerURL: "http://vtsim", Quota: quota}
+	c := store.Connection{Name: name, SealedAPIKey: sealed, ServerURL: serverURL, Quota: quota}
 	if err := st.CreateConnection(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	hc := simL.HTTPClient()
-	// The connection's client as `vtsoar serve` keeps it, in a pool.
 	conn, err := connclient.NewPool(st, cipher, connclient.Options{HTTPClient: hc}).Get(ctx, c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	up := &gateway.Upstream{Connection: "pub", Server: conn.Client.ServerURL(), APIKey: realKey, HTTP: hc,
+	up := &gateway.Upstream{Connection: name, Server: conn.Client.ServerURL(), APIKey: realKey, HTTP: hc,
 		Limiter: conn.Limiter, Cache: conn.Answers(), Public: conn.PublicKey()}
 	g, err := gateway.New(gateway.Config{Sealer: cipher,
 		Key: func(ctx context.Context, hash []byte) (store.GatewayKey, *gateway.Upstream, error) {
@@ -81,10 +93,7 @@ func newRig(t *testing.T, quota string, simOpts vtsim.Options) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gwL, stopGw := pipenet.Serve("vtsoar", g)
-	r := &rig{st: st, rec: rec, gw: gwL}
-	r.stops = []func(){stopGw, hc.CloseIdleConnections, stopSim, func() { st.Close() }}
-	return r
+	return st, g
 }
 
 func (r *rig) stop() {

@@ -2,20 +2,14 @@ package gateway_test
 
 import (
 	"context"
-	"crypto/rand"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/vtsoar/vtsoar/internal/auth"
-	"github.com/vtsoar/vtsoar/internal/connclient"
-	"github.com/vtsoar/vtsoar/internal/gateway"
-	"github.com/vtsoar/vtsoar/internal/secret"
-	"github.com/vtsoar/vtsoar/internal/store"
 )
 
 // headerLog keeps the X-Apikey header of each request a server got, by path.
@@ -67,45 +61,10 @@ func TestGatewayRedirectKeepsTheKeyHome(t *testing.T) {
 	defer vt.Close()
 
 	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "vtsoar.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	k := make([]byte, secret.KeySize)
-	rand.Read(k)
-	cipher, err := secret.NewCipher(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealed, err := connclient.SealKey(cipher, "c", realKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := store.Connection{Name: "c", SealedAPIKey: sealed, ServerURL: vt.URL, Quota: "premium"}
-	if err := st.CreateConnection(ctx, c); err != nil {
-		t.Fatal(err)
-	}
 	hc := &http.Client{Transport: &http.Transport{}}
 	defer hc.CloseIdleConnections()
-	conn, err := connclient.NewPool(st, cipher, connclient.Options{HTTPClient: hc}).Get(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	up := &gateway.Upstream{Connection: "c", Server: conn.Client.ServerURL(), APIKey: realKey, HTTP: hc,
-		Limiter: conn.Limiter, Cache: conn.Answers(), Public: conn.PublicKey()}
-	g, err := gateway.New(gateway.Config{Sealer: cipher,
-		Key: func(ctx context.Context, hash []byte) (store.GatewayKey, *gateway.Upstream, error) {
-			k, err := st.GatewayKeyByHash(ctx, hash)
-			return k, up, err
-		},
-		KeyNamed: func(ctx context.Context, name string) (store.GatewayKey, *gateway.Upstream, error) {
-			k, err := st.GetGatewayKey(ctx, name)
-			return k, up, err
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, g := gatewayOn(t, "c", vt.URL, "premium", realKey, hc)
+	defer st.Close()
 	gw := httptest.NewServer(g)
 	defer gw.Close()
 	key, _, err := auth.CreateGatewayKey(ctx, st, auth.GatewayKeyOptions{Name: "k", Connection: "c"})
