@@ -192,9 +192,13 @@ func (s *Service) CancelRun(ctx context.Context, id string) (store.Run, error) {
 		}
 	}
 	deadline := time.Now().Add(cancelAckWait)
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
 	for run.Worker != "" && time.Now().Before(deadline) {
-		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
-			return run, err
+		select {
+		case <-ctx.Done():
+			return run, ctx.Err()
+		case <-poll.C:
 		}
 		if run, err = s.st.GetRun(ctx, id); err != nil {
 			return run, err
@@ -270,17 +274,6 @@ func (w *runWatchers) over(id string) {
 		case ch <- struct{}{}:
 		default:
 		}
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 
