@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vtsoar/vtsoar/ioc"
@@ -13,7 +14,8 @@ import (
 // last, decoded, in front of those caches (Tier): a lookup that finds its answer here
 // costs one small read of the shared cache, which checks that the entry is still the
 // one kept (Validator: no process replaced, pruned or cleared it), instead of reading
-// the whole answer and decoding it again. It is bounded by the size of the answers it
+// the whole answer and decoding it again; none when the lookup's context allows an
+// entry confirmed a moment ago (WithRecheck). It is bounded by the size of the answers it
 // holds, the least recently used going first, and safe for concurrent use. A service
 // answering the same observables over and over (REST, enrichment) keeps one for the
 // process, in front of the caches of all its connections; a single CLI run has no use
@@ -35,6 +37,38 @@ type recentEntry struct {
 	keys []string
 	size int
 	el   *list.Element // nil once removed
+	// confirmed is when the shared cache last said it holds e (it was read, stored
+	// or found current), in Unix nanoseconds.
+	confirmed atomic.Int64
+}
+
+// recheckKey carries a Recheck in a context.
+type recheckKey struct{}
+
+// recheck is WithRecheck's: what a Get made with it takes as the time, and how long
+// an entry's confirmation stands.
+type recheck struct {
+	now   time.Time
+	every time.Duration
+}
+
+// WithRecheck returns ctx under which a Get of a Tier answers from memory, without
+// asking its shared cache, an entry that cache confirmed (it was read from it, stored
+// in it, or found current) less than every before now; an older confirmation is
+// checked again (Validator.Current). A change another process made to the shared
+// cache is then seen within every. Confirmations made under it are dated now.
+// Without it (or with every <= 0) each Get asks the shared cache.
+func WithRecheck(ctx context.Context, now time.Time, every time.Duration) context.Context {
+	return context.WithValue(ctx, recheckKey{}, recheck{now: now, every: every})
+}
+
+// recheckOf returns the Recheck of ctx, and the time it takes as now (rc's clock
+// without one).
+func (rc *Recent) recheckOf(ctx context.Context) (recheck, time.Time) {
+	if r, ok := ctx.Value(recheckKey{}).(recheck); ok {
+		return r, r.now
+	}
+	return recheck{}, rc.now()
 }
 
 // NewRecent returns a Recent holding answers of up to maxBytes in all.
@@ -81,7 +115,8 @@ func (t *recentTier) Get(ctx context.Context, kind ioc.Kind, id string, maxAge t
 			e.Decoded = d
 		}
 	}
-	t.rc.add(t.scope, e)
+	_, now := t.rc.recheckOf(ctx)
+	t.rc.add(t.scope, e, now)
 	return e, true, nil
 }
 
@@ -91,7 +126,8 @@ func (t *recentTier) Put(ctx context.Context, e Entry) error {
 		return err
 	}
 	if !e.NotFound {
-		t.rc.add(t.scope, e)
+		_, now := t.rc.recheckOf(ctx)
+		t.rc.add(t.scope, e, now)
 	}
 	return nil
 }
@@ -108,7 +144,8 @@ func recentKey(scope string, kind ioc.Kind, id string) string {
 }
 
 // get returns the entry id leads to in scope if it is kept, younger than maxAge
-// (<= 0: any age), and still current in c.
+// (<= 0: any age), and still current in c: confirmed within ctx's WithRecheck, or
+// found current by c now.
 func (rc *Recent) get(ctx context.Context, c Validator, scope string, kind ioc.Kind, id string, maxAge time.Duration) (Entry, bool) {
 	rc.mu.Lock()
 	el, ok := rc.names[recentKey(scope, kind, id)]
@@ -121,22 +158,28 @@ func (rc *Recent) get(ctx context.Context, c Validator, scope string, kind ioc.K
 	if !ok || (maxAge > 0 && rc.now().Sub(e.e.FetchedAt) > maxAge) {
 		return Entry{}, false
 	}
+	r, now := rc.recheckOf(ctx)
+	if r.every > 0 && now.Sub(time.Unix(0, e.confirmed.Load())) < r.every {
+		return e.e, true
+	}
 	if cur, err := c.Current(ctx, kind, id, e.e.FetchedAt); err != nil || !cur {
 		if err == nil {
 			rc.remove(e)
 		}
 		return Entry{}, false
 	}
+	e.confirmed.Store(now.UnixNano())
 	return e.e, true
 }
 
-// add keeps e under its id and aliases in scope.
-func (rc *Recent) add(scope string, e Entry) {
+// add keeps e under its id and aliases in scope, confirmed at now.
+func (rc *Recent) add(scope string, e Entry, now time.Time) {
 	size := len(e.Body) + 512
 	if size > rc.max/8 {
 		return // one answer never takes a large part of the room
 	}
 	re := &recentEntry{e: e, size: size}
+	re.confirmed.Store(now.UnixNano())
 	for _, n := range append([]string{e.ID}, e.Aliases...) {
 		if n != "" {
 			re.keys = append(re.keys, recentKey(scope, e.Kind, n))

@@ -14,7 +14,7 @@ func TestRecentIsBounded(t *testing.T) {
 	body := make([]byte, 4<<10)
 	for i := range 100 {
 		id := fmt.Sprint("f", i)
-		rc.add("s", Entry{Kind: ioc.KindFile, ID: id, Aliases: []string{"alias-" + id}, Body: body, FetchedAt: time.Now(), Decoded: i})
+		rc.add("s", Entry{Kind: ioc.KindFile, ID: id, Aliases: []string{"alias-" + id}, Body: body, FetchedAt: time.Now(), Decoded: i}, time.Now())
 		if rc.size > rc.max {
 			t.Fatalf("after %d answers: %d bytes kept, more than %d", i+1, rc.size, rc.max)
 		}

@@ -158,6 +158,12 @@ type Config struct {
 	KeyFor func(ctx context.Context, hash []byte, kind ioc.Kind, id string) (context.Context, store.GatewayKey, *Upstream, error)
 	// KeyNamed is Key by the key's name (an upload URL of the gateway names its key).
 	KeyNamed func(ctx context.Context, name string) (store.GatewayKey, *Upstream, error)
+	// Recheck is how long a key found by KeyFor, and a cached answer the store
+	// confirmed, stand for a cacheable GET without reading the store again: within
+	// it, a cached GET reads nothing of the store, and a key another process removed,
+	// or an answer another process replaced, is still served (never a request to
+	// VirusTotal: that reads the key again). 0: every request reads the store.
+	Recheck time.Duration
 	// Sealer seals upload URLs.
 	Sealer Sealer
 	// Now is the clock (nil: time.Now).
@@ -199,6 +205,7 @@ type Gateway struct {
 	now     func() time.Time
 	timeout time.Duration
 	flights flights
+	keys    keyMemos
 	m       *metrics
 }
 
@@ -236,9 +243,11 @@ type call struct {
 	method, query string
 	header        http.Header
 	key           store.GatewayKey
-	// given is the gateway key as the client sent it.
-	given string
-	up    *Upstream
+	// given is the gateway key as the client sent it; remembered reports that it was
+	// found in the keys of the last Config.Recheck, not read from the store.
+	given      string
+	remembered bool
+	up         *Upstream
 	// base is the gateway's /api/v3/ as the client reached it, upBase the server's.
 	base, upBase string
 	// outcome says where the answer came from, for the log: "hit", "miss", "shared",
@@ -313,11 +322,7 @@ func (g *Gateway) authenticate(ctx context.Context, r *http.Request, c *call) (c
 		err error
 	)
 	if g.cfg.KeyFor != nil && r.Method == http.MethodGet && c.rt.read != readNone {
-		kind, id := c.cacheKey()
-		var kctx context.Context
-		if kctx, k, up, err = g.cfg.KeyFor(ctx, auth.HashToken(c.given), kind, id); kctx != nil {
-			ctx = kctx
-		}
+		ctx, k, up, err = g.readKey(ctx, c)
 	} else {
 		k, up, err = g.cfg.Key(ctx, auth.HashToken(c.given))
 	}

@@ -43,6 +43,10 @@ func (g *Gateway) serveRead(w http.ResponseWriter, r *http.Request, c *call) {
 			return
 		}
 	}
+	if ref := g.confirmKey(ctx, c); ref != nil {
+		g.refuse(w, c, ref)
+		return
+	}
 	c.header = forwardHeader(r.Header)
 	key := c.key.Connection + "\x00" + c.flightKey()
 	for tries := 0; ; tries++ {

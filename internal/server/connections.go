@@ -405,6 +405,7 @@ func (s *Server) updateConnection(w http.ResponseWriter, r *http.Request, u *sto
 		return internal(err)
 	}
 	s.conns.Forget(name)
+	s.gateway.Forget()
 	c, err = s.cfg.Store.GetConnection(r.Context(), name)
 	if err != nil {
 		return internal(err)
@@ -431,6 +432,7 @@ func (s *Server) handleDeleteConnection(w http.ResponseWriter, r *http.Request, 
 		return internal(err)
 	}
 	s.conns.Forget(name)
+	s.gateway.Forget()
 	s.log.InfoContext(r.Context(), "connection deleted", "connection", name, "by", u.Name)
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -568,9 +568,9 @@ func TestGatewayMissStoredBehind(t *testing.T) {
 }
 
 // A report the gateway answers from its memory, its key and the answer's stamp read
-// in one statement, follows the store as it did with two: another process's newer
-// answer is served at once, a cache that process cleared is asked of VirusTotal
-// again, and a key that process removed is refused at once.
+// in one statement, follows the store as it did with two: with --gateway-recheck 0,
+// another process's newer answer is served at once, a cache that process cleared is
+// asked of VirusTotal again, and a key that process removed is refused at once.
 func TestGatewayHitsFollowTheStore(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	// A limited budget: the miss is stored before it is answered, so that the other
@@ -628,5 +628,100 @@ func TestGatewayHitsFollowTheStore(t *testing.T) {
 	}
 	if st, _, body := get(); st != http.StatusUnauthorized || !strings.Contains(body, "WrongCredentialsError") {
 		t.Fatalf("a key removed by another process: %d %.200s", st, body)
+	}
+}
+
+// gatewayGet asks the gateway of e for path with key: the status, X-Vtsoar-Cache and
+// the body.
+func (e *env) gatewayGet(t *testing.T, path, key string) (int, string, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", e.http.URL+"/api/v3/"+path, nil)
+	req.Header.Set("x-apikey", key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header.Get("X-Vtsoar-Cache"), string(body)
+}
+
+// Within --gateway-recheck of the store's last word, a cached GET reads nothing of
+// the store: another process's newer answer, and its removal of a key, are seen once
+// the window has passed, while a request that would go to VirusTotal reads the key
+// first and spends nothing for a removed one. A key removed, or a connection
+// deactivated, through this process counts at once.
+func TestGatewayRecheckWindow(t *testing.T) {
+	var (
+		mu  sync.Mutex
+		now = time.Now()
+	)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	e := newEnv(t, envOpts{gatewayRecheck: time.Minute, now: clock})
+	e.addConnection(t, "lim", e.sealKey(t, "lim", apiKey), "100/min")
+	key := e.gatewayKey(t, "k", "lim", nil)
+	const report = "domains/window.example.com"
+	_, how, first := e.gatewayGet(t, report, key)
+	if how != "miss" {
+		t.Fatalf("first GET: %s", how)
+	}
+	other, err := store.Open(context.Background(), filepath.Join(e.dataDir, "vtsoar.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	newer := strings.Replace(first, `"reputation":`, `"reputation":1`, 1)
+	if newer == first {
+		t.Fatalf("the answer has no reputation to change: %.300s", first)
+	}
+	if err := other.Cache(e.simURL).Put(context.Background(), cache.Entry{Kind: ioc.KindDomain, ID: "window.example.com", Body: []byte(newer)}); err != nil {
+		t.Fatal(err)
+	}
+	if st, how, got := e.gatewayGet(t, report, key); st != 200 || how != "hit" || got != first {
+		t.Fatalf("within the window after another process's answer: %d %s, the answer held %v", st, how, got == first)
+	}
+	advance(time.Minute)
+	if st, how, got := e.gatewayGet(t, report, key); st != 200 || how != "hit" || got != newer {
+		t.Fatalf("after the window: %d %s, the newer answer %v", st, how, got == newer)
+	}
+
+	if err := other.DeleteGatewayKey(context.Background(), "k"); err != nil {
+		t.Fatal(err)
+	}
+	if st, how, _ := e.gatewayGet(t, report, key); st != 200 || how != "hit" {
+		t.Fatalf("a cached GET within the window of a key another process removed: %d %s", st, how)
+	}
+	before := e.sim.Stats().Requests
+	if st, _, body := e.gatewayGet(t, "domains/uncached.example.com", key); st != http.StatusUnauthorized || !strings.Contains(body, "WrongCredentialsError") {
+		t.Fatalf("a GET for VirusTotal with a key another process removed: %d %.200s", st, body)
+	}
+	if n := e.sim.Stats().Requests - before; n != 0 {
+		t.Fatalf("a removed key sent %d requests to VirusTotal", n)
+	}
+	if st, _, _ := e.gatewayGet(t, report, key); st != http.StatusUnauthorized {
+		t.Fatalf("a cached GET once the store said the key is gone: %d", st)
+	}
+
+	key2 := e.gatewayKey(t, "k2", "lim", nil)
+	if st, how, _ := e.gatewayGet(t, report, key2); st != 200 || how != "hit" {
+		t.Fatalf("a new key: %d %s", st, how)
+	}
+	if r := e.do(t, "DELETE", "/api/v1/gateway-keys/k2", "admin", nil); r.status != 204 {
+		t.Fatalf("DELETE: %d %s", r.status, r.body)
+	}
+	if st, _, _ := e.gatewayGet(t, report, key2); st != http.StatusUnauthorized {
+		t.Fatalf("a key removed through this process, within the window: %d", st)
+	}
+
+	key3 := e.gatewayKey(t, "k3", "lim", nil)
+	if st, _, _ := e.gatewayGet(t, report, key3); st != 200 {
+		t.Fatalf("a third key: %d", st)
+	}
+	if r := e.do(t, "PATCH", "/api/v1/connections/lim", "admin", map[string]any{"active": false}); r.status != 200 {
+		t.Fatalf("PATCH: %d %s", r.status, r.body)
+	}
+	if st, _, body := e.gatewayGet(t, report, key3); st != http.StatusForbidden {
+		t.Fatalf("a key of a connection deactivated through this process, within the window: %d %.200s", st, body)
 	}
 }

@@ -89,6 +89,7 @@ func (s *Server) handleDeleteGatewayKey(w http.ResponseWriter, r *http.Request, 
 		}
 		return internal(err)
 	}
+	s.gateway.Forget()
 	s.log.InfoContext(r.Context(), "gateway key removed", "gateway_key", name, "by", u.Name)
 	w.WriteHeader(http.StatusNoContent)
 	return nil

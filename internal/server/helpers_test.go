@@ -83,6 +83,9 @@ type envOpts struct {
 	premiumKeys []string
 	// allowSecretRefs is server.Config.AllowSecretRefs.
 	allowSecretRefs []string
+	// gatewayRecheck and now are server.Config.GatewayRecheck and Now.
+	gatewayRecheck time.Duration
+	now            func() time.Time
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -137,7 +140,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	srv, err := server.New(server.Config{Store: st, Cipher: cipher, DataDir: dir, MaxFileSize: o.maxFileSize,
 		Enrich: enr, Metrics: o.metrics, Logger: log, Conn: connclient.Options{Retry: vt.RetryPolicy{MaxAttempts: 1}},
 		MetricsToken: o.metricsToken, BodyReadTimeout: o.bodyReadTimeout, TrustedProxies: o.trustedProxies,
-		Commands: o.commands, AllowSecretRefs: o.allowSecretRefs})
+		Commands: o.commands, AllowSecretRefs: o.allowSecretRefs, GatewayRecheck: o.gatewayRecheck, Now: o.now})
 	if err != nil {
 		t.Fatal(err)
 	}

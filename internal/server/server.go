@@ -73,6 +73,9 @@ const (
 	ReadHeaderTimeout = 10 * time.Second
 	// IdleTimeout closes idle keep-alive connections.
 	IdleTimeout = 2 * time.Minute
+	// DefaultGatewayRecheck is serve's --gateway-recheck: a cached GET of the
+	// gateway reads nothing of the database within it.
+	DefaultGatewayRecheck = time.Second
 	// DefaultBodyReadTimeout bounds reading a request, body included, on every route
 	// (the API's and the console's); uploads get uploadReadTimeout.
 	DefaultBodyReadTimeout = 30 * time.Second
@@ -131,6 +134,13 @@ type Config struct {
 	// TrustedProxies are the proxies whose X-Forwarded-Proto is believed: a request
 	// from one of them that says https gets Secure cookies.
 	TrustedProxies []netip.Prefix
+	// GatewayRecheck is how long the VirusTotal gateway takes a key, and a cached
+	// answer the store confirmed, as they were for cached GETs (gateway.Config.Recheck;
+	// 0: every request reads the store). This process's own removals and connection
+	// changes count at once.
+	GatewayRecheck time.Duration
+	// Now is the clock of the gateway (nil: time.Now).
+	Now func() time.Time
 	// MetricsToken, when not empty, is a bearer token that may read GET /metrics (a
 	// Prometheus scraper's), besides admins; it is compared in constant time and
 	// opens nothing else.
@@ -220,6 +230,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	if s.gateway, err = gateway.New(gateway.Config{Key: s.gatewayKey, KeyFor: s.gatewayKeyFor, KeyNamed: s.gatewayKeyNamed, Sealer: cfg.Cipher,
+		Recheck: cfg.GatewayRecheck, Now: cfg.Now,
 		Logger: cfg.Logger, Registerer: s.metrics.Registry, BodyTimeout: cfg.BodyReadTimeout, Secure: s.secure}); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}

@@ -46,6 +46,8 @@ type Flags struct {
 	MaxConnections int
 	// SessionIdle and SessionMaxAge bound the console's sessions.
 	SessionIdle, SessionMaxAge time.Duration
+	// GatewayRecheck is --gateway-recheck (server.Config.GatewayRecheck).
+	GatewayRecheck time.Duration
 	// CookieSecure makes the console's cookies Secure on every request.
 	CookieSecure bool
 	// TrustedProxies are --trusted-proxy: addresses or CIDR prefixes of the proxies
@@ -126,6 +128,7 @@ func (o *Flags) AddFlags(cmd *cobra.Command) {
 	fl.Int64Var(&o.MaxFileSize, "max-file-size", server.DefaultMaxFileSize, "largest file upload in bytes")
 	fl.DurationVar(&o.Grace, "grace", 15*time.Second, "time requests in flight get to finish on SIGINT/SIGTERM")
 	fl.IntVar(&o.MaxConnections, "max-connections", server.DefaultMaxConnections, "client connections held open at once; more wait until one closes")
+	fl.DurationVar(&o.GatewayRecheck, "gateway-recheck", server.DefaultGatewayRecheck, "how long the VirusTotal gateway answers a cached GET with a key and an answer the database confirmed, without reading it again; changes made through another process count after it (0: read it on every request)")
 	fl.DurationVar(&o.SessionIdle, "session-idle", console.DefaultSessionIdle, "a console session unused for this long ends")
 	fl.DurationVar(&o.SessionMaxAge, "session-max-age", console.DefaultSessionMaxAge, "a console session ends this long after sign-in")
 	fl.BoolVar(&o.CookieSecure, "cookie-secure", false, "mark the console's cookies Secure on every request (the service is reached over HTTPS only)")
@@ -363,6 +366,9 @@ func Run(ctx context.Context, env Env, o Flags, ready func(baseURL string)) erro
 	if o.SecretCacheTTL < 0 {
 		return cmdutil.Usagef("--secret-cache-ttl must not be negative")
 	}
+	if o.GatewayRecheck < 0 || o.GatewayRecheck > time.Minute {
+		return cmdutil.Usagef("--gateway-recheck must be between 0 and 1m")
+	}
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -379,7 +385,7 @@ func Run(ctx context.Context, env Env, o Flags, ready func(baseURL string)) erro
 		Store: env.Store, Cipher: env.Cipher, DataDir: o.DataDir, MaxFileSize: o.MaxFileSize,
 		Enrich: enr, Logger: env.Log, Clients: clients, Metrics: metrics, MetricsToken: metricsToken,
 		SessionIdle: o.SessionIdle, SessionMaxAge: o.SessionMaxAge, CookieSecure: o.CookieSecure, TrustedProxies: proxies,
-		AllowSecretRefs: o.AllowSecretRefs,
+		AllowSecretRefs: o.AllowSecretRefs, GatewayRecheck: o.GatewayRecheck,
 	})
 	if err != nil {
 		ln.Close()
