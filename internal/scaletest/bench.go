@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"strings"
@@ -87,10 +88,10 @@ func (c CLI) AddEmulatorConnection(ctx context.Context, emuURL string) error {
 
 // Percentile is the p-th percentile (nearest rank) of sorted durations; 0 when there
 // are none.
-func Percentile(sorted []time.Duration, p int) time.Duration {
+func Percentile(sorted []time.Duration, p float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0
 	}
-	i := (len(sorted)*p + 99) / 100
+	i := int(math.Ceil(float64(len(sorted)) * p / 100))
 	return sorted[min(max(i-1, 0), len(sorted)-1)]
 }
