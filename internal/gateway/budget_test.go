@@ -31,21 +31,23 @@ import (
 type rig struct {
 	st    store.Store
 	rec   *scaletest.Recorder
+	g     *gateway.Gateway
 	gw    *pipenet.Listener
 	stops []func()
 }
 
 // newRig serves the gateway for one connection with budget quota on an emulator
-// configured by simOpts; it stops when the test ends.
-func newRig(t *testing.T, quota string, simOpts vtsim.Options) *rig {
+// configured by simOpts, its configuration changed by each of with; it stops when
+// the test ends.
+func newRig(t *testing.T, quota string, simOpts vtsim.Options, with ...configFunc) *rig {
 	t.Helper()
 	rec := scaletest.NewRecorder(vtsim.MustNew(simOpts))
 	simL, stopSim := pipenet.Serve("vtsim", rec)
 	const realKey = "real-key-of-the-public-connection-0123456789"
 	hc := simL.HTTPClient()
-	st, g := gatewayOn(t, "pub", "http://vtsim", quota, realKey, hc)
+	st, g := gatewayOn(t, "pub", "http://vtsim", quota, realKey, hc, with...)
 	gwL, stopGw := pipenet.Serve("vtsoar", g)
-	r := &rig{st: st, rec: rec, gw: gwL}
+	r := &rig{st: st, rec: rec, g: g, gw: gwL}
 	r.stops = []func(){stopGw, hc.CloseIdleConnections, stopSim, func() { st.Close() }}
 	return r
 }
@@ -53,8 +55,8 @@ func newRig(t *testing.T, quota string, simOpts vtsim.Options) *rig {
 // gatewayOn opens a store in a temporary directory, stores the connection name on
 // serverURL with quota and realKey, and returns the store (for the caller to close) and
 // a gateway whose every key leads to the connection's client, as `vtsoar serve` keeps
-// it in a pool, sending with hc.
-func gatewayOn(t *testing.T, name, serverURL, quota, realKey string, hc *http.Client) (store.Store, *gateway.Gateway) {
+// it in a pool, sending with hc, its configuration changed by each of with.
+func gatewayOn(t *testing.T, name, serverURL, quota, realKey string, hc *http.Client, with ...configFunc) (store.Store, *gateway.Gateway) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "vtsoar.db"), store.Options{})
@@ -81,7 +83,7 @@ func gatewayOn(t *testing.T, name, serverURL, quota, realKey string, hc *http.Cl
 	}
 	up := &gateway.Upstream{Connection: name, Server: conn.Client.ServerURL(), APIKey: realKey, HTTP: hc,
 		Limiter: conn.Limiter, Cache: conn.Answers(), Public: conn.PublicKey()}
-	g, err := gateway.New(gateway.Config{Sealer: cipher,
+	cfg := gateway.Config{Sealer: cipher,
 		Key: func(ctx context.Context, hash []byte) (store.GatewayKey, *gateway.Upstream, error) {
 			k, err := st.GatewayKeyByHash(ctx, hash)
 			return k, up, err
@@ -89,12 +91,20 @@ func gatewayOn(t *testing.T, name, serverURL, quota, realKey string, hc *http.Cl
 		KeyNamed: func(ctx context.Context, name string) (store.GatewayKey, *gateway.Upstream, error) {
 			k, err := st.GetGatewayKey(ctx, name)
 			return k, up, err
-		}})
+		}}
+	for _, f := range with {
+		f(&cfg, st, up)
+	}
+	g, err := gateway.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return st, g
 }
+
+// configFunc changes the configuration of gatewayOn's gateway, given its store and its
+// connection's client.
+type configFunc func(cfg *gateway.Config, st store.Store, up *gateway.Upstream)
 
 func (r *rig) stop() {
 	for _, f := range r.stops {

@@ -22,6 +22,8 @@ type keyMemo struct {
 type keyMemos struct {
 	mu sync.Mutex
 	m  map[string]keyMemo
+	// gen counts the forgets: a key read before one is not kept after it.
+	gen uint64
 }
 
 // fresh returns the key of hash if the store gave it less than every before now.
@@ -32,10 +34,21 @@ func (ms *keyMemos) fresh(hash []byte, now time.Time, every time.Duration) (keyM
 	return m, ok && now.Sub(m.read) < every
 }
 
-// keep notes that the store gave k and up for hash at now, or (up nil) gave nothing.
-func (ms *keyMemos) keep(hash []byte, k store.GatewayKey, up *Upstream, now time.Time) {
+// generation returns the count of forgets, to give keep with what is read after it.
+func (ms *keyMemos) generation() uint64 {
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
+	return ms.gen
+}
+
+// keep notes that the store gave k and up for hash at now, or (up nil) gave nothing,
+// in a read that began at generation gen: a read that a forget overtook is not kept.
+func (ms *keyMemos) keep(gen uint64, hash []byte, k store.GatewayKey, up *Upstream, now time.Time) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	if gen != ms.gen {
+		return
+	}
 	if up == nil {
 		delete(ms.m, string(hash))
 		return
@@ -50,6 +63,7 @@ func (ms *keyMemos) keep(hash []byte, k store.GatewayKey, up *Upstream, now time
 func (ms *keyMemos) forget() {
 	ms.mu.Lock()
 	clear(ms.m)
+	ms.gen++
 	ms.mu.Unlock()
 }
 
@@ -72,6 +86,7 @@ func (g *Gateway) readKey(ctx context.Context, c *call) (context.Context, store.
 			return cache.WithRecheck(ctx, now, every), m.key, m.up, nil
 		}
 	}
+	gen := g.keys.generation()
 	kind, id := c.cacheKey()
 	kctx, k, up, err := g.cfg.KeyFor(ctx, hash, kind, id)
 	if kctx != nil {
@@ -83,7 +98,7 @@ func (g *Gateway) readKey(ctx context.Context, c *call) (context.Context, store.
 	if err != nil {
 		up = nil
 	}
-	g.keys.keep(hash, k, up, now)
+	g.keys.keep(gen, hash, k, up, now)
 	return cache.WithRecheck(ctx, now, every), k, up, err
 }
 
@@ -95,10 +110,11 @@ func (g *Gateway) confirmKey(ctx context.Context, c *call) *refusal {
 		return nil
 	}
 	hash := auth.HashToken(c.given)
+	gen := g.keys.generation()
 	k, up, err := g.cfg.Key(ctx, hash)
 	if err != nil {
 		up = nil
 	}
-	g.keys.keep(hash, k, up, g.now())
+	g.keys.keep(gen, hash, k, up, g.now())
 	return g.keyFound(ctx, c, k, up, err)
 }
