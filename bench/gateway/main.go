@@ -13,9 +13,8 @@
 //     prints the requests per second, the latency percentiles, the CPU serve spent a
 //     request, and the CPU and GCs the load itself spent (it shares the cores with
 //     serve). Goals on 2 cores: >= 5,000 requests a second flat out, p99 <= 5 ms
-//     at 5,000 a second. (Flat out, the cores are saturated by serve and the load
-//     together, and the latency is the queue of -c requests plus the time the
-//     system's scheduler holds either process off a core.)
+//     flat out and at 5,000 a second. (Flat out, serve and the load saturate the
+//     cores together: the latency is mostly the queue of -c requests.)
 //   - upstream: -m requests for objects nobody asked before, one at a time, each
 //     through the gateway and, alternately, directly to the emulator; the latency the
 //     gateway adds is the difference of the two at each percentile. Goals: <= 1 ms at
@@ -231,12 +230,12 @@ func (b *bench) cached(ctx context.Context) error {
 		}
 	}
 	flat := b.load(reqs, 0)
-	fmt.Printf("cached GETs flat out, concurrency %d, %s: %.0f req/s (goal >= %d), p50 %s, p99 %s, p99.9 %s (the cores saturated: the queue of %d), serve CPU %s a request, %d errors; the load: CPU %s a request, %d GCs\n",
-		b.conc, b.dur, flat.rate, goalCachedRate, round(flat.p50), round(flat.p99), round(flat.p999), b.conc, flat.serveCPU, flat.errs, flat.loadCPU, flat.gcs)
+	fmt.Printf("cached GETs flat out, concurrency %d, %s: %.0f req/s (goal >= %d), p50 %s, p99 %s (goal <= %s), p99.9 %s, serve CPU %s a request, %d errors; the load: CPU %s a request, %d GCs\n",
+		b.conc, b.dur, flat.rate, goalCachedRate, round(flat.p50), round(flat.p99), goalCachedP99, round(flat.p999), flat.serveCPU, flat.errs, flat.loadCPU, flat.gcs)
 	paced := b.load(reqs, b.rate)
 	fmt.Printf("cached GETs at %d req/s, concurrency %d, %s: %.0f req/s, p50 %s, p99 %s (goal <= %s), p99.9 %s, serve CPU %s a request, %d errors; the load: CPU %s a request, %d GCs\n",
 		b.rate, b.conc, b.dur, paced.rate, round(paced.p50), round(paced.p99), goalCachedP99, round(paced.p999), paced.serveCPU, paced.errs, paced.loadCPU, paced.gcs)
-	b.check(flat.rate >= goalCachedRate && flat.errs == 0, "cached flat out")
+	b.check(flat.rate >= goalCachedRate && flat.p99 <= goalCachedP99 && flat.errs == 0, "cached flat out")
 	b.check(b.rate >= goalCachedRate && paced.rate >= 0.99*float64(b.rate) && paced.p99 <= goalCachedP99 && paced.errs == 0, "cached at the goal's rate")
 	return nil
 }
