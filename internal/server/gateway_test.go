@@ -21,6 +21,7 @@ import (
 	vtgo "github.com/VirusTotal/vt-go"
 
 	"github.com/vtsoar/vtsoar/internal/cache"
+	"github.com/vtsoar/vtsoar/internal/server"
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/ioc"
 	"github.com/vtsoar/vtsoar/vt"
@@ -147,9 +148,10 @@ func get(t *testing.T, what string, gw, direct *vtgo.Client, gwBase, simBase, pa
 // emulator answers the same calls: reports of the four kinds (by any id, the second
 // time from the cache), a relationship over three pages (by links.next and by
 // vt-go's iterator, staying on the gateway), a URL scan followed to its analysis, a
-// 40 MB upload through an upload URL of the gateway, a comment, the key's user.
+// 40 MB upload through an upload URL of the gateway, a comment, the key's user. The
+// gateway runs as serve runs it by default (--gateway-recheck).
 func TestGatewayWithVirusTotalsGoClient(t *testing.T) {
-	e := newEnv(t, envOpts{})
+	e := newEnv(t, envOpts{gatewayRecheck: server.DefaultGatewayRecheck})
 	key := e.gatewayKey(t, "vt-go", "emu", nil)
 	gw, watch := vtgoClient(t, key, apiKey)
 	direct, _ := vtgoClient(t, apiKey)
@@ -310,7 +312,7 @@ func mustParse(t *testing.T, k ioc.Kind, s string) ioc.Observable {
 // Three clients, each with a key of its own, ask for the same 50 objects at once: the
 // emulator is asked 50 times, and the others share a flight or hit the cache.
 func TestGatewayThreeClientsOneRequestPerObject(t *testing.T) {
-	e := newEnv(t, envOpts{simLatency: 20 * time.Millisecond})
+	e := newEnv(t, envOpts{simLatency: 20 * time.Millisecond, gatewayRecheck: server.DefaultGatewayRecheck})
 	var objects []string
 	for i := range 50 {
 		objects = append(objects, fmt.Sprintf("domains/shared-%02d.com", i))
