@@ -28,13 +28,14 @@ func NewCmdGatewayKey(f *cmdutil.Factory) *cobra.Command {
 (vt-cli, vt-py, vt-go, MISP, Cortex, OpenCTI, XSOAR): each is given a gateway key in
 place of the real key, and all of them spend the connection's one budget and share
 its cache. A key is shown once, when it is made, and only its SHA-256 is stored; a
-removed key is refused at once by every replica.`,
+removed key sends nothing more to VirusTotal, and every replica refuses it within
+serve's --gateway-recheck (a second).`,
 	}
 	cmd.AddCommand(
 		NewCmdAdd(f, nil),
 		storecli.NewCmdList(f, "List the gateway keys (never the keys themselves)",
 			[]string{"NAME", "CONNECTION", "PRIORITY", "MAX_WAIT", "MAX_AGE", "CREATED"}, listKeys, nil),
-		storecli.NewCmdRemove(f, "gateway key", "Remove a gateway key; every replica refuses it at once", deleteKey, nil),
+		storecli.NewCmdRemove(f, "gateway key", "Remove a gateway key; every replica refuses it within a second", deleteKey, nil),
 	)
 	return cmd
 }

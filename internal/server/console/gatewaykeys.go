@@ -36,7 +36,7 @@ type newGatewayKey struct {
 func (c *Console) gatewayKeys(w http.ResponseWriter, r *http.Request, s *session) error {
 	v := &view{}
 	if r.URL.Query().Has("removed") {
-		v.Notice = "Gateway key removed: every replica refuses it from now on."
+		v.Notice = "Gateway key removed: refused here from now on, by the other replicas within a second; it sends nothing more to VirusTotal."
 	}
 	return c.renderGatewayKeys(w, r, s, v, gatewayKeyForm{Priority: store.GatewayInteractive, MaxWait: "90s", MaxAge: "24h"}, nil, http.StatusOK)
 }
