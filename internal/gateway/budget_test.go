@@ -106,6 +106,16 @@ func gatewayOn(t *testing.T, name, serverURL, quota, realKey string, hc *http.Cl
 // connection's client.
 type configFunc func(cfg *gateway.Config, st store.Store, up *gateway.Upstream)
 
+// key makes a gateway key named name for the rig's connection and returns it.
+func (r *rig) key(t *testing.T, name string) string {
+	t.Helper()
+	key, _, err := auth.CreateGatewayKey(t.Context(), r.st, auth.GatewayKeyOptions{Name: name, Connection: "pub"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
 func (r *rig) stop() {
 	for _, f := range r.stops {
 		f()
@@ -217,10 +227,7 @@ func TestPublicBudgetThreeClients(t *testing.T) {
 func TestRecentAnswersFollowTheStore(t *testing.T) {
 	r := newRig(t, "premium", vtsim.Options{})
 	defer r.stop()
-	key, _, err := auth.CreateGatewayKey(t.Context(), r.st, auth.GatewayKeyOptions{Name: "k", Connection: "pub"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := r.key(t, "k")
 	cli := r.gw.HTTPClient()
 	defer cli.CloseIdleConnections()
 	get := func() (string, string) {

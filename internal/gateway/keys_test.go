@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vtsoar/vtsoar/internal/auth"
 	"github.com/vtsoar/vtsoar/internal/gateway"
 	"github.com/vtsoar/vtsoar/internal/store"
 	"github.com/vtsoar/vtsoar/ioc"
@@ -35,10 +34,7 @@ func TestForgetOvertakesAKeyBeingRead(t *testing.T) {
 		}
 	})
 	defer r.stop()
-	key, _, err := auth.CreateGatewayKey(t.Context(), r.st, auth.GatewayKeyOptions{Name: "k", Connection: "pub"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := r.key(t, "k")
 	cli := r.gw.HTTPClient()
 	defer cli.CloseIdleConnections()
 	get := func() int {

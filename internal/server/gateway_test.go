@@ -509,18 +509,11 @@ func TestGatewayMissStoredBehind(t *testing.T) {
 	key := e.gatewayKey(t, "k", "emu", nil)
 	get := func(domain string) (string, []byte) {
 		t.Helper()
-		req, _ := http.NewRequest("GET", e.http.URL+"/api/v3/domains/"+domain, nil)
-		req.Header.Set("x-apikey", key)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		st, how, body := e.gatewayGet(t, "domains/"+domain, key)
+		if st != 200 {
+			t.Fatalf("GET = %d %s", st, body)
 		}
-		defer res.Body.Close()
-		body, _ := io.ReadAll(res.Body)
-		if res.StatusCode != 200 {
-			t.Fatalf("GET = %d %s", res.StatusCode, body)
-		}
-		return res.Header.Get("X-Vtsoar-Cache"), body
+		return how, []byte(body)
 	}
 	// The connection's limiter prunes the ledger, a write, on its first request.
 	get("before.example.com")
@@ -581,15 +574,7 @@ func TestGatewayHitsFollowTheStore(t *testing.T) {
 	key := e.gatewayKey(t, "k", "lim", nil)
 	get := func() (int, string, string) {
 		t.Helper()
-		req, _ := http.NewRequest("GET", e.http.URL+"/api/v3/domains/follow.example.com", nil)
-		req.Header.Set("x-apikey", key)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		body, _ := io.ReadAll(res.Body)
-		return res.StatusCode, res.Header.Get("X-Vtsoar-Cache"), string(body)
+		return e.gatewayGet(t, "domains/follow.example.com", key)
 	}
 	_, how, first := get()
 	if how != "miss" {
