@@ -126,3 +126,10 @@ func (m *Memory) Put(_ context.Context, e Entry) error {
 type Validator interface {
 	Current(ctx context.Context, kind ioc.Kind, id string, fetchedAt time.Time) (bool, error)
 }
+
+// HitCounter is implemented by shared caches that count their hits (a store's
+// statistics): a Recent that answers one of their entries from memory without asking
+// them (WithRecheck) counts the hit there.
+type HitCounter interface {
+	CountHit()
+}

@@ -90,20 +90,25 @@ func (rc *Recent) Tier(c Cache, scope string, decode Decoder) Cache {
 	if !ok {
 		return c
 	}
-	return &recentTier{rc: rc, c: c, v: v, scope: scope, decode: decode}
+	hc, _ := c.(HitCounter)
+	return &recentTier{rc: rc, c: c, v: v, hc: hc, scope: scope, decode: decode}
 }
 
 type recentTier struct {
 	rc     *Recent
 	c      Cache
 	v      Validator
+	hc     HitCounter // nil: c counts no hits
 	scope  string
 	decode Decoder
 }
 
 // Get implements Cache.
 func (t *recentTier) Get(ctx context.Context, kind ioc.Kind, id string, maxAge time.Duration) (Entry, bool, error) {
-	if e, ok := t.rc.get(ctx, t.v, t.scope, kind, id, maxAge); ok {
+	if e, ok, unasked := t.rc.get(ctx, t.v, t.scope, kind, id, maxAge); ok {
+		if unasked && t.hc != nil {
+			t.hc.CountHit()
+		}
 		return e, true, nil
 	}
 	e, ok, err := t.c.Get(ctx, kind, id, maxAge)
@@ -144,9 +149,9 @@ func recentKey(scope string, kind ioc.Kind, id string) string {
 }
 
 // get returns the entry id leads to in scope if it is kept, younger than maxAge
-// (<= 0: any age), and still current in c: confirmed within ctx's WithRecheck, or
-// found current by c now.
-func (rc *Recent) get(ctx context.Context, c Validator, scope string, kind ioc.Kind, id string, maxAge time.Duration) (Entry, bool) {
+// (<= 0: any age), and still current in c: confirmed within ctx's WithRecheck (then
+// unasked: c was not asked), or found current by c now.
+func (rc *Recent) get(ctx context.Context, c Validator, scope string, kind ioc.Kind, id string, maxAge time.Duration) (_ Entry, ok, unasked bool) {
 	rc.mu.Lock()
 	el, ok := rc.names[recentKey(scope, kind, id)]
 	var e *recentEntry
@@ -156,20 +161,20 @@ func (rc *Recent) get(ctx context.Context, c Validator, scope string, kind ioc.K
 	}
 	rc.mu.Unlock()
 	if !ok || (maxAge > 0 && rc.now().Sub(e.e.FetchedAt) > maxAge) {
-		return Entry{}, false
+		return Entry{}, false, false
 	}
 	r, now := rc.recheckOf(ctx)
 	if r.every > 0 && now.Sub(time.Unix(0, e.confirmed.Load())) < r.every {
-		return e.e, true
+		return e.e, true, true
 	}
 	if cur, err := c.Current(ctx, kind, id, e.e.FetchedAt); err != nil || !cur {
 		if err == nil {
 			rc.remove(e)
 		}
-		return Entry{}, false
+		return Entry{}, false, false
 	}
 	e.confirmed.Store(now.UnixNano())
-	return e.e, true
+	return e.e, true, false
 }
 
 // add keeps e under its id and aliases in scope, confirmed at now.

@@ -299,7 +299,10 @@ const cacheCurrentSQL = `SELECT e.fetched_at FROM cache_aliases a JOIN cache_ent
 ON e.server = a.server AND e.kind = a.kind AND e.id = a.id
 WHERE a.server = ? AND a.kind = ? AND a.alias = ?`
 
-var _ cache.Validator = (*sqlCache)(nil)
+var (
+	_ cache.Validator  = (*sqlCache)(nil)
+	_ cache.HitCounter = (*sqlCache)(nil)
+)
 
 // CacheStamp is the fetch time of a server's cached answer as read along with a
 // gateway key (GatewayKeys.GatewayKeyCacheStamp), or the lack of one. The zero
@@ -327,6 +330,10 @@ func (s CacheStamp) Context(ctx context.Context) context.Context {
 	}
 	return context.WithValue(ctx, cacheStampKey{}, s)
 }
+
+// CountHit implements cache.HitCounter: a hit answered from a process's memory without
+// asking the store counts in Stats as one that asked.
+func (c *sqlCache) CountHit() { c.hits.Add(1) }
 
 // Current implements cache.Validator.
 func (c *sqlCache) Current(ctx context.Context, kind ioc.Kind, id string, fetchedAt time.Time) (bool, error) {
