@@ -1,6 +1,6 @@
 // Command gateway benchmarks the VirusTotal gateway of `vtsoar serve` as the SOC's
 // tools use it: it builds the vtsoar binary, starts `vtsoar emulate --latency L` and
-// `vtsoar serve` (on a fresh SQLite database, a connection with the premium budget on
+// `vtsoar serve` (on a fresh SQLite database, or -db postgres://..., a connection with the premium budget on
 // the emulator and a gateway key), each a process of its own, and is itself the load,
 // over real sockets:
 //
@@ -72,9 +72,10 @@ func main() {
 	uploadMB := flag.Int("upload-mb", 650, "size of the upload case in MB (0: skip it)")
 	bin := flag.String("bin", "", "the vtsoar binary (default: build ./cmd/vtsoar)")
 	keep := flag.Bool("keep", false, "keep the work directory (database, logs)")
+	db := flag.String("db", "", "the database (default: a fresh SQLite file; a postgres:// URL of an empty database)")
 	flag.Parse()
 
-	b := &bench{conc: *conc, rate: *rate, dur: *dur, objects: *objects, misses: *misses, latency: *latency, uploadMB: *uploadMB}
+	b := &bench{db: *db, conc: *conc, rate: *rate, dur: *dur, objects: *objects, misses: *misses, latency: *latency, uploadMB: *uploadMB}
 	ok, err := b.run(*bin, *keep)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench/gateway:", err)
@@ -108,7 +109,10 @@ func (b *bench) run(bin string, keep bool) (bool, error) {
 	defer w.Close()
 	dir, bin := w.Dir, w.Bin
 	b.dir = dir
-	b.bin, b.db = bin, filepath.Join(dir, "vtsoar.db")
+	b.bin = bin
+	if b.db == "" {
+		b.db = filepath.Join(dir, "vtsoar.db")
+	}
 	if b.emu, err = scaletest.StartEmulator(ctx, bin, filepath.Join(dir, "emulator.log"), "--latency", b.latency.String()); err != nil {
 		return false, err
 	}
@@ -125,8 +129,12 @@ func (b *bench) run(bin string, keep bool) (bool, error) {
 	defer b.serve.Stop()
 	b.client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: max(b.conc, 4) * 2}, Timeout: 5 * time.Minute}
 
-	fmt.Printf("vtsoar serve (SQLite) and vtsoar emulate --latency %s, each a process of its own; the load here. %d CPUs, load %s\n\n",
-		b.latency, runtime.NumCPU(), scaletest.LoadAvg())
+	kind := "SQLite"
+	if strings.HasPrefix(b.db, "postgres") {
+		kind = "PostgreSQL"
+	}
+	fmt.Printf("vtsoar serve (%s) and vtsoar emulate --latency %s, each a process of its own; the load here. %d CPUs, load %s\n\n",
+		kind, b.latency, runtime.NumCPU(), scaletest.LoadAvg())
 	if err := b.cached(ctx); err != nil {
 		return false, err
 	}
