@@ -1,8 +1,8 @@
 // Command gateway benchmarks the VirusTotal gateway of `vtsoar serve` as the SOC's
 // tools use it: it builds the vtsoar binary, starts `vtsoar emulate --latency L` and
-// `vtsoar serve` (on a fresh SQLite database, or -db postgres://..., a connection with the premium budget on
-// the emulator and a gateway key), each a process of its own, and is itself the load,
-// over real sockets:
+// `vtsoar serve` (on a fresh SQLite database, or on -db postgres://..., with a
+// connection on the premium budget of the emulator and a gateway key), each a process
+// of its own, and is itself the load, over real sockets:
 //
 //   - cached: N objects are fetched once through the gateway, then -c workers
 //     (default 16) ask for them at random for -d (default 10s), each sending the
