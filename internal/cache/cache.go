@@ -133,3 +133,9 @@ type Validator interface {
 type HitCounter interface {
 	CountHit()
 }
+
+// NegativeTTLer is implemented by shared caches that bound the age of their not-found
+// answers themselves: a Recent keeps those answers too, no longer than NegativeTTL.
+type NegativeTTLer interface {
+	NegativeTTL() time.Duration
+}

@@ -83,15 +83,19 @@ type Decoder func(kind ioc.Kind, body []byte) (any, error)
 // (c's server): a Get answered by c, or a Put, keeps its answer (decoded by decode,
 // when not nil, if its entry has no Decoded and its body decodes), and a later Get of
 // any of its ids is answered from memory while c says the entry is current. Not-found
-// answers are not kept (c's negative TTL decides those). A c that is no Validator (its
-// entries cannot be checked) is returned as it is.
+// answers are kept when c says how long they live (NegativeTTLer), for no longer. A c
+// that is no Validator (its entries cannot be checked) is returned as it is.
 func (rc *Recent) Tier(c Cache, scope string, decode Decoder) Cache {
 	v, ok := c.(Validator)
 	if !ok {
 		return c
 	}
-	hc, _ := c.(HitCounter)
-	return &recentTier{rc: rc, c: c, v: v, hc: hc, scope: scope, decode: decode}
+	t := &recentTier{rc: rc, c: c, v: v, scope: scope, decode: decode}
+	t.hc, _ = c.(HitCounter)
+	if n, ok := c.(NegativeTTLer); ok {
+		t.negativeTTL = n.NegativeTTL()
+	}
+	return t
 }
 
 type recentTier struct {
@@ -101,21 +105,27 @@ type recentTier struct {
 	hc     HitCounter // nil: c counts no hits
 	scope  string
 	decode Decoder
+	// negativeTTL is how long c keeps a not-found answer (0: such answers are not
+	// kept here).
+	negativeTTL time.Duration
 }
+
+// keeps reports whether e is kept in memory.
+func (t *recentTier) keeps(e Entry) bool { return !e.NotFound || t.negativeTTL > 0 }
 
 // Get implements Cache.
 func (t *recentTier) Get(ctx context.Context, kind ioc.Kind, id string, maxAge time.Duration) (Entry, bool, error) {
-	if e, ok, unasked := t.rc.get(ctx, t.v, t.scope, kind, id, maxAge); ok {
+	if e, ok, unasked := t.rc.get(ctx, t.v, t.scope, kind, id, maxAge, t.negativeTTL); ok {
 		if unasked && t.hc != nil {
 			t.hc.CountHit()
 		}
 		return e, true, nil
 	}
 	e, ok, err := t.c.Get(ctx, kind, id, maxAge)
-	if err != nil || !ok || e.NotFound {
+	if err != nil || !ok || !t.keeps(e) {
 		return e, ok, err
 	}
-	if e.Decoded == nil && t.decode != nil {
+	if !e.NotFound && e.Decoded == nil && t.decode != nil {
 		if d, derr := t.decode(kind, e.Body); derr == nil {
 			e.Decoded = d
 		}
@@ -130,7 +140,7 @@ func (t *recentTier) Put(ctx context.Context, e Entry) error {
 	if err := t.c.Put(ctx, e); err != nil {
 		return err
 	}
-	if !e.NotFound {
+	if t.keeps(e) {
 		_, now := t.rc.recheckOf(ctx)
 		t.rc.add(t.scope, e, now)
 	}
@@ -149,9 +159,10 @@ func recentKey(scope string, kind ioc.Kind, id string) string {
 }
 
 // get returns the entry id leads to in scope if it is kept, younger than maxAge
-// (<= 0: any age), and still current in c: confirmed within ctx's WithRecheck (then
-// unasked: c was not asked), or found current by c now.
-func (rc *Recent) get(ctx context.Context, c Validator, scope string, kind ioc.Kind, id string, maxAge time.Duration) (_ Entry, ok, unasked bool) {
+// (<= 0: any age) and, when it is a not-found answer, than negativeTTL, and still
+// current in c: confirmed within ctx's WithRecheck (then unasked: c was not asked), or
+// found current by c now.
+func (rc *Recent) get(ctx context.Context, c Validator, scope string, kind ioc.Kind, id string, maxAge, negativeTTL time.Duration) (_ Entry, ok, unasked bool) {
 	rc.mu.Lock()
 	el, ok := rc.names[recentKey(scope, kind, id)]
 	var e *recentEntry
@@ -160,7 +171,10 @@ func (rc *Recent) get(ctx context.Context, c Validator, scope string, kind ioc.K
 		rc.lru.MoveToFront(el)
 	}
 	rc.mu.Unlock()
-	if !ok || (maxAge > 0 && rc.now().Sub(e.e.FetchedAt) > maxAge) {
+	if !ok {
+		return Entry{}, false, false
+	}
+	if age := rc.now().Sub(e.e.FetchedAt); (maxAge > 0 && age > maxAge) || (e.e.NotFound && age > negativeTTL) {
 		return Entry{}, false, false
 	}
 	r, now := rc.recheckOf(ctx)

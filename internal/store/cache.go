@@ -194,7 +194,8 @@ type sqlCache struct {
 
 func (c *sqlCache) now() time.Time { return c.s.opts.now() }
 
-func (c *sqlCache) negativeTTL() time.Duration {
+// NegativeTTL implements cache.NegativeTTLer: how long a not-found answer is served.
+func (c *sqlCache) NegativeTTL() time.Duration {
 	if c.s.opts.NegativeTTL > 0 {
 		return c.s.opts.NegativeTTL
 	}
@@ -212,7 +213,7 @@ func (c *sqlCache) Get(ctx context.Context, kind ioc.Kind, id string, maxAge tim
 	)
 	if e, ok := c.s.backlog.get(c.server, kind, id); ok {
 		// Kept in memory until the database takes it: newer than what it holds.
-		if age := c.now().Sub(e.FetchedAt); (maxAge <= 0 || age <= maxAge) && (!e.NotFound || age <= c.negativeTTL()) {
+		if age := c.now().Sub(e.FetchedAt); (maxAge <= 0 || age <= maxAge) && (!e.NotFound || age <= c.NegativeTTL()) {
 			if len(e.Body) == 0 {
 				e.Body = nil
 			}
@@ -234,7 +235,7 @@ func (c *sqlCache) Get(ctx context.Context, kind ioc.Kind, id string, maxAge tim
 	}
 	e.Kind, e.NotFound, e.FetchedAt = kind, notFound != 0, fromMicros(fetched)
 	age := c.now().Sub(e.FetchedAt)
-	if (maxAge > 0 && age > maxAge) || (e.NotFound && age > c.negativeTTL()) {
+	if (maxAge > 0 && age > maxAge) || (e.NotFound && age > c.NegativeTTL()) {
 		c.misses.Add(1)
 		return cache.Entry{}, false, nil
 	}
@@ -300,8 +301,9 @@ ON e.server = a.server AND e.kind = a.kind AND e.id = a.id
 WHERE a.server = ? AND a.kind = ? AND a.alias = ?`
 
 var (
-	_ cache.Validator  = (*sqlCache)(nil)
-	_ cache.HitCounter = (*sqlCache)(nil)
+	_ cache.Validator     = (*sqlCache)(nil)
+	_ cache.HitCounter    = (*sqlCache)(nil)
+	_ cache.NegativeTTLer = (*sqlCache)(nil)
 )
 
 // CacheStamp is the fetch time of a server's cached answer as read along with a
