@@ -15,8 +15,8 @@ import (
 // costs one small read of the shared cache, which checks that the entry is still the
 // one kept (Validator: no process replaced, pruned or cleared it), instead of reading
 // the whole answer and decoding it again; none when the lookup's context allows an
-// entry confirmed a moment ago (WithRecheck). It is bounded by the size of the answers it
-// holds, the least recently used going first, and safe for concurrent use. A service
+// entry confirmed a moment ago (WithRecheck). It is bounded by the size of the
+// answers it holds, the least recently used going first, and safe for concurrent use. A service
 // answering the same observables over and over (REST, enrichment) keeps one for the
 // process, in front of the caches of all its connections; a single CLI run has no use
 // for it.
@@ -42,7 +42,7 @@ type recentEntry struct {
 	confirmed atomic.Int64
 }
 
-// recheckKey carries a Recheck in a context.
+// recheckKey is the context key of WithRecheck's recheck.
 type recheckKey struct{}
 
 // recheck is WithRecheck's: what a Get made with it takes as the time, and how long
@@ -62,8 +62,8 @@ func WithRecheck(ctx context.Context, now time.Time, every time.Duration) contex
 	return context.WithValue(ctx, recheckKey{}, recheck{now: now, every: every})
 }
 
-// recheckOf returns the Recheck of ctx, and the time it takes as now (rc's clock
-// without one).
+// recheckOf returns the recheck of ctx (the zero one without WithRecheck), and the
+// time it takes as now (rc's clock without one).
 func (rc *Recent) recheckOf(ctx context.Context) (recheck, time.Time) {
 	if r, ok := ctx.Value(recheckKey{}).(recheck); ok {
 		return r, r.now
